@@ -1,0 +1,199 @@
+//! The one normalized API event every decoder produces and every detector reads.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Timestamp;
+
+/// One HTTP API call, normalized from whatever log or record it came from.
+///
+/// Borrowed from the input line where possible (`'a`): decoders fill it without allocating
+/// for the common fields, and detectors read it by reference. Call [`ApiEvent::into_owned`] to
+/// keep it beyond the life of the input buffer (evidence, storage).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ApiEvent<'a> {
+    /// When the request was received (event time, never the wall clock of the processor).
+    pub ts: Timestamp,
+    /// The real client address, resolved through trusted proxies when forwarding headers say so.
+    pub client_ip: Option<IpAddr>,
+    /// The address that connected to the gateway (the peer), when it differs from `client_ip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_ip: Option<IpAddr>,
+    /// HTTP method as written in the log (`GET`, `POST`, ...); may be garbage for malformed requests.
+    
+    pub method: Cow<'a, str>,
+    /// `http` or `https` when known, empty otherwise.
+    #[serde(default)]
+    pub scheme: Cow<'a, str>,
+    /// Host (virtual host or `Host` header), empty when unknown.
+    #[serde(default)]
+    pub host: Cow<'a, str>,
+    /// Path exactly as received (still percent-encoded), without the query string.
+    
+    pub path: Cow<'a, str>,
+    /// Raw query string without the leading `?` (still percent-encoded), empty when none.
+    #[serde(default)]
+    pub query: Cow<'a, str>,
+    /// HTTP protocol version as written (`HTTP/1.1`), empty when unknown.
+    #[serde(default)]
+    pub protocol: Cow<'a, str>,
+    /// Response status; 0 when the gateway logged none.
+    pub status: u16,
+    /// Request size in bytes, when logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_bytes: Option<u64>,
+    /// Response size in bytes, when logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_bytes: Option<u64>,
+    /// Time to serve the request, in microseconds, when logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<u64>,
+    /// `User-Agent`, empty when absent or `-`.
+    #[serde(default)]
+    pub user_agent: Cow<'a, str>,
+    /// `Referer`, empty when absent or `-`.
+    #[serde(default)]
+    pub referer: Cow<'a, str>,
+    /// Who the caller is (Basic auth user, JWT `sub`, configured header), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<Cow<'a, str>>,
+    /// Keyed hash of the API key or bearer token (never the raw secret), when one was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_id: Option<String>,
+    /// Whether the request carried credentials at all (Authorization, API key, cookie, user).
+    #[serde(default)]
+    pub authenticated: bool,
+    /// Backend service or upstream that served the call, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Cow<'a, str>>,
+    /// Selected request headers (lower-case names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// Selected response headers (lower-case names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response_headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// Request body sample, bounded by [`BODY_SAMPLE_LIMIT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<Cow<'a, str>>,
+    /// Response body sample, bounded by [`BODY_SAMPLE_LIMIT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<Cow<'a, str>>,
+    /// Name of the decoder that produced this event (`combined`, `nginx_json`, ...).
+    #[serde(default)]
+    pub source_format: Cow<'static, str>,
+    /// The raw line or record, kept for evidence.
+    #[serde(default)]
+    pub raw: Cow<'a, str>,
+}
+
+/// Largest body sample kept on an event, in bytes.
+pub const BODY_SAMPLE_LIMIT: usize = 64 * 1024;
+
+fn own(c: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(c.into_owned())
+}
+
+impl<'a> ApiEvent<'a> {
+    /// Detach the event from the input buffer.
+    pub fn into_owned(self) -> ApiEvent<'static> {
+        ApiEvent {
+            ts: self.ts,
+            client_ip: self.client_ip,
+            peer_ip: self.peer_ip,
+            method: own(self.method),
+            scheme: own(self.scheme),
+            host: own(self.host),
+            path: own(self.path),
+            query: own(self.query),
+            protocol: own(self.protocol),
+            status: self.status,
+            request_bytes: self.request_bytes,
+            response_bytes: self.response_bytes,
+            latency_us: self.latency_us,
+            user_agent: own(self.user_agent),
+            referer: own(self.referer),
+            principal: self.principal.map(own),
+            api_key_id: self.api_key_id,
+            authenticated: self.authenticated,
+            service: self.service.map(own),
+            request_headers: self
+                .request_headers
+                .into_iter()
+                .map(|(k, v)| (own(k), own(v)))
+                .collect(),
+            response_headers: self
+                .response_headers
+                .into_iter()
+                .map(|(k, v)| (own(k), own(v)))
+                .collect(),
+            request_body: self.request_body.map(own),
+            response_body: self.response_body.map(own),
+            source_format: self.source_format,
+            raw: own(self.raw),
+        }
+    }
+
+    /// Iterate over `name=value` query parameters (raw, still percent-encoded).
+    pub fn query_params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.query.split('&').filter(|s| !s.is_empty()).map(|kv| {
+            match kv.split_once('=') {
+                Some((k, v)) => (k, v),
+                None => (kv, ""),
+            }
+        })
+    }
+
+    /// A request header by lower-case name.
+    pub fn request_header(&self, name: &str) -> Option<&str> {
+        self.request_headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// A response header by lower-case name.
+    pub fn response_header(&self, name: &str) -> Option<&str> {
+        self.response_headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// Status class: 2 for 2xx, 4 for 4xx; 0 when no status was logged.
+    pub fn status_class(&self) -> u16 {
+        self.status / 100
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_split() {
+        let ev = ApiEvent {
+            query: "a=1&b&c=x=y&".into(),
+            ..Default::default()
+        };
+        let got: Vec<_> = ev.query_params().collect();
+        assert_eq!(got, vec![("a", "1"), ("b", ""), ("c", "x=y")]);
+    }
+
+    #[test]
+    fn into_owned_keeps_fields() {
+        let line = String::from("GET /x");
+        let ev = ApiEvent {
+            method: Cow::Borrowed(&line[..3]),
+            path: Cow::Borrowed(&line[4..]),
+            status: 200,
+            ..Default::default()
+        };
+        let owned = ev.clone().into_owned();
+        drop(line);
+        assert_eq!(owned.method, "GET");
+        assert_eq!(owned.path, "/x");
+        assert_eq!(owned.status_class(), 2);
+    }
+}

@@ -1,0 +1,40 @@
+//! Rampart's domain model, shared by every other crate.
+//!
+//! Pure data: no I/O, no clock reads except [`Timestamp::now`] for stamping records people
+//! change. Wire names (serde) here are the REST API's and the store's.
+
+pub mod alert;
+pub mod audit;
+pub mod entity;
+pub mod enums;
+pub mod event;
+pub mod incident;
+pub mod inventory;
+pub mod time;
+pub mod token;
+
+pub use alert::{Alert, AlertDraft, AlertSource, AttackStage, Reason, SigmaRuleRef, MAX_EVIDENCE};
+pub use audit::{AuditEntry, NewAudit};
+pub use entity::{Entity, EntityKind, EntityRole};
+pub use enums::{AlertStatus, Classification, Determination, IncidentStatus, Role, Severity};
+pub use event::{ApiEvent, BODY_SAMPLE_LIMIT};
+pub use incident::{
+    Comment, Incident, IncidentDetail, IncidentFilter, IncidentPatch, IncidentSort, Page,
+    PriorityReason,
+};
+pub use inventory::{AuthMix, EndpointInfo, ParamInfo, ValueType};
+pub use time::Timestamp;
+pub use token::ApiToken;
+
+/// Errors from parsing model values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// A value outside a closed vocabulary.
+    #[error("invalid {field}: {value:?}")]
+    InvalidValue {
+        /// Which field.
+        field: &'static str,
+        /// The value given.
+        value: String,
+    },
+}

@@ -1,0 +1,268 @@
+//! The storage contract. Backends (`rampart-store-sqlite`, `rampart-store-postgres`)
+//! implement [`Store`]; [`conformance`] holds the one test suite every backend must pass.
+//!
+//! Invariants every backend keeps:
+//! - **Every method that changes incidents, alerts or tokens appends its audit entries in the
+//!   same transaction as the change.**
+//! - **`insert_events` stores the events and the source checkpoint atomically**, so a restart
+//!   neither loses nor repeats lines.
+//! - **`apply` is all-or-nothing.**
+//! - Token secrets never reach the store: only their hash.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use rampart_model::{
+    Alert, AlertStatus, ApiEvent, ApiToken, AuditEntry, Comment, EndpointInfo, Incident,
+    IncidentDetail, IncidentFilter, IncidentPatch, NewAudit, Page, Role, Severity, Timestamp,
+};
+
+pub mod changes;
+pub use changes::{AppliedChanges, Change, ChangeSet, HumanFields, IncidentRef, IncidentState};
+
+/// Storage errors, by kind.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist.
+    #[error("{what} {id} not found")]
+    NotFound {
+        /// Kind of object.
+        what: &'static str,
+        /// Its id or name.
+        id: String,
+    },
+    /// A uniqueness or state rule was broken (duplicate token name, merging a resolved
+    /// incident, ...).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The request was invalid for the store (bad filter value).
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(String),
+    /// Stored data could not be decoded.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// Result alias.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Where a followed file had got to: committed with the events read up to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Source key (canonical path of the followed file).
+    pub source: String,
+    /// Identity of the file (inode / device), to notice rotation across restarts.
+    pub file_id: String,
+    /// Byte offset of the next unread line.
+    pub offset: u64,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Store-assigned id.
+    pub id: i64,
+    /// The event.
+    #[serde(flatten)]
+    pub event: ApiEvent<'static>,
+}
+
+/// Filters for listing events (hunting).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct EventQuery {
+    /// From this event time (inclusive).
+    #[serde(default)]
+    pub since: Option<Timestamp>,
+    /// Until this event time (exclusive).
+    #[serde(default)]
+    pub until: Option<Timestamp>,
+    /// Exactly this client IP.
+    #[serde(default)]
+    pub client_ip: Option<String>,
+    /// Path starts with this.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// Exactly this status.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Page size (default 100, at most 10000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Rows to skip.
+    #[serde(default)]
+    pub offset: Option<u32>,
+}
+
+/// Filters for listing alerts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AlertFilter {
+    /// Only alerts of this incident.
+    #[serde(default)]
+    pub incident_id: Option<i64>,
+    /// Only this detector.
+    #[serde(default)]
+    pub detector: Option<String>,
+    /// Any of these severities.
+    #[serde(default)]
+    pub severity: Vec<Severity>,
+    /// Any of these statuses.
+    #[serde(default)]
+    pub status: Vec<AlertStatus>,
+    /// Has an entity with exactly this value.
+    #[serde(default)]
+    pub entity: Option<String>,
+    /// Page size (default 50, at most 1000), newest first.
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Rows to skip.
+    #[serde(default)]
+    pub offset: Option<u32>,
+}
+
+/// Filters for listing the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AuditFilter {
+    /// Only entries about this object type.
+    #[serde(default)]
+    pub object_type: Option<String>,
+    /// Only entries about this object id.
+    #[serde(default)]
+    pub object_id: Option<String>,
+    /// Only this actor.
+    #[serde(default)]
+    pub actor: Option<String>,
+    /// Page size (default 100, at most 1000), newest first.
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Rows to skip.
+    #[serde(default)]
+    pub offset: Option<u32>,
+}
+
+/// What the correlator needs to know of an open (or recently closed) incident to resume after
+/// a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentSummary {
+    /// The incident.
+    pub incident: Incident,
+    /// Attack stages seen in its alerts.
+    pub stages: Vec<rampart_model::AttackStage>,
+}
+
+/// Counts for a status line and SOC metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct StoreStats {
+    /// Stored events.
+    pub events: u64,
+    /// Stored alerts.
+    pub alerts: u64,
+    /// Stored incidents (any status).
+    pub incidents: u64,
+    /// Known endpoints.
+    pub endpoints: u64,
+}
+
+/// The storage contract. All methods are transactional.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Backend name (`sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+
+    // --- events and inventory -------------------------------------------------------------
+
+    /// Store a batch of events, and with them (same transaction) the checkpoint of the source
+    /// they came from, when there is one.
+    async fn insert_events(
+        &self,
+        events: &[ApiEvent<'_>],
+        checkpoint: Option<&Checkpoint>,
+    ) -> StoreResult<()>;
+    /// List events, oldest first.
+    async fn list_events(&self, q: &EventQuery) -> StoreResult<Vec<StoredEvent>>;
+    /// The saved checkpoint of a source.
+    async fn get_checkpoint(&self, source: &str) -> StoreResult<Option<Checkpoint>>;
+    /// Insert or replace endpoints, keyed by (host, method, path_template).
+    async fn upsert_endpoints(&self, endpoints: &[EndpointInfo]) -> StoreResult<()>;
+    /// Every known endpoint, ordered by host, path template, method.
+    async fn list_endpoints(&self) -> StoreResult<Vec<EndpointInfo>>;
+    /// Counts.
+    async fn stats(&self) -> StoreResult<StoreStats>;
+
+    // --- correlation ----------------------------------------------------------------------
+
+    /// Apply a change set from the correlator, all or nothing.
+    async fn apply(&self, changes: &ChangeSet) -> StoreResult<AppliedChanges>;
+    /// Incidents last active at or after `since` (event time), with any status except
+    /// `Redirected`: the correlator's state after a restart.
+    async fn incident_summaries(&self, since: Timestamp) -> StoreResult<Vec<IncidentSummary>>;
+
+    // --- incidents, alerts, comments ------------------------------------------------------
+
+    /// List incidents.
+    async fn list_incidents(&self, filter: &IncidentFilter) -> StoreResult<Page<Incident>>;
+    /// One incident with alerts and comments.
+    async fn get_incident(&self, id: i64) -> StoreResult<Option<IncidentDetail>>;
+    /// Change an incident, auditing each changed field (before/after) as `actor`.
+    /// Setting status `Redirected` by patch is refused (`Invalid`).
+    async fn update_incident(
+        &self,
+        id: i64,
+        patch: &IncidentPatch,
+        actor: &str,
+    ) -> StoreResult<Incident>;
+    /// Add a comment, audited.
+    async fn add_comment(&self, incident_id: i64, author: &str, text: &str)
+        -> StoreResult<Comment>;
+    /// Merge `from` into `into`: alerts, entities and comments move, `from` becomes
+    /// `Redirected` with `redirect_to = into`; audited. Callers check the merge rules first
+    /// (`rampart_correlate::check_merge`); the store refuses only merges of an incident into
+    /// itself, of a `Redirected` incident, or into a non-existent one.
+    async fn merge_incidents(
+        &self,
+        from: i64,
+        into: i64,
+        state: &IncidentState,
+        actor: &str,
+    ) -> StoreResult<Incident>;
+    /// List alerts, newest first.
+    async fn list_alerts(&self, filter: &AlertFilter) -> StoreResult<Page<Alert>>;
+    /// One alert.
+    async fn get_alert(&self, id: i64) -> StoreResult<Option<Alert>>;
+
+    // --- audit ----------------------------------------------------------------------------
+
+    /// Append audit entries on their own (for actions with no other state change in the store).
+    async fn append_audit(&self, entries: &[NewAudit]) -> StoreResult<()>;
+    /// List audit entries, newest first.
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Page<AuditEntry>>;
+
+    // --- tokens ---------------------------------------------------------------------------
+
+    /// Create a token from its hash (the caller generated and hashed the secret); audited.
+    /// A duplicate name is a `Conflict`.
+    async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        secret_hash: &str,
+        actor: &str,
+    ) -> StoreResult<ApiToken>;
+    /// The non-revoked token with this hash; records the use time.
+    async fn authenticate_token(&self, secret_hash: &str) -> StoreResult<Option<ApiToken>>;
+    /// All tokens (revoked too).
+    async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>>;
+    /// Revoke by name; audited.
+    async fn revoke_token(&self, name: &str, actor: &str) -> StoreResult<ApiToken>;
+}
+
+/// Helper re-exports used by backends and the conformance suite.
+pub mod prelude {
+    pub use super::{
+        AlertFilter, AuditFilter, Checkpoint, EventQuery, IncidentSummary, Store, StoreError,
+        StoreResult, StoreStats, StoredEvent,
+    };
+    pub use rampart_model::*;
+}
