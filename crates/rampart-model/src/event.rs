@@ -80,12 +80,34 @@ pub struct ApiEvent<'a> {
     /// Response body sample, bounded by [`BODY_SAMPLE_LIMIT`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_body: Option<Cow<'a, str>>,
+    /// What kind of log record this was: an access-log entry (the common case) or a
+    /// diagnostic line that still names a client (auth failure, WAF match, error).
+    #[serde(default)]
+    pub kind: EventKind,
+    /// Free-text message of a diagnostic record (error-log text, WAF rule message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Cow<'a, str>>,
     /// Name of the decoder that produced this event (`combined`, `nginx_json`, ...).
     #[serde(default)]
     pub source_format: Cow<'static, str>,
     /// The raw line or record, kept for evidence.
     #[serde(default)]
     pub raw: Cow<'a, str>,
+}
+
+/// What kind of log record an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A served (or refused) HTTP request from an access log or request record.
+    #[default]
+    Access,
+    /// A failed authentication reported by the server (`user "x" was not found`, failed login).
+    AuthFailure,
+    /// A WAF or rate-limit decision about a request (ModSecurity/Coraza match, `limiting requests`).
+    Waf,
+    /// Any other error-log line that names a client (invalid URI, TLS handshake failure).
+    Error,
 }
 
 /// Largest body sample kept on an event, in bytes.
@@ -130,6 +152,8 @@ impl<'a> ApiEvent<'a> {
                 .collect(),
             request_body: self.request_body.map(own),
             response_body: self.response_body.map(own),
+            kind: self.kind,
+            message: self.message.map(own),
             source_format: self.source_format,
             raw: own(self.raw),
         }
