@@ -7,14 +7,57 @@
 //! data-driven test. This crate holds the trait, the engine and the behavioural detectors;
 //! `rampart-signatures` and `rampart-sigma` add content detectors through the same trait.
 
+use std::borrow::Cow;
+use std::hash::{BuildHasher, Hash, Hasher};
+
 use rampart_model::{AlertDraft, ApiEvent, Timestamp};
+
+/// One event with what every detector needs derived from it, computed once by the engine.
+pub struct EventCtx<'e> {
+    /// The event.
+    pub ev: &'e ApiEvent<'e>,
+    /// Path template (`/api/users/{id}`).
+    pub template: Cow<'e, str>,
+    /// Hash of host + method + template: the endpoint key.
+    pub endpoint: u64,
+    /// Hash of the client IP (0 when unknown).
+    pub ip: u64,
+}
+
+/// The fixed hasher used for state keys (deterministic across runs).
+pub fn key_hasher() -> std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher> {
+    std::hash::BuildHasherDefault::default()
+}
+
+impl<'e> EventCtx<'e> {
+    /// Derive the context of an event.
+    pub fn new(ev: &'e ApiEvent<'e>) -> Self {
+        let template = rampart_inventory::template::path_template(&ev.path);
+        let bh = key_hasher();
+        let mut h = bh.build_hasher();
+        ev.host.hash(&mut h);
+        ev.method.hash(&mut h);
+        template.hash(&mut h);
+        let endpoint = h.finish();
+        let ip = match ev.client_ip {
+            Some(ip) => bh.hash_one(ip),
+            None => 0,
+        };
+        EventCtx {
+            ev,
+            template,
+            endpoint,
+            ip,
+        }
+    }
+}
 
 /// One detector.
 pub trait Detector: Send {
     /// Stable id (`param_enumeration`, ...): a bounded set, safe as a metric label.
     fn id(&self) -> &'static str;
     /// Look at one event; push any alerts it completes.
-    fn observe(&mut self, ev: &ApiEvent<'_>, out: &mut Vec<AlertDraft>);
+    fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>);
     /// Called when event time has advanced to `now` (at least once per batch): close windows,
     /// evict idle state, emit alerts that only a window's end reveals.
     fn tick(&mut self, _now: Timestamp, _out: &mut Vec<AlertDraft>) {}
@@ -55,8 +98,9 @@ impl Engine {
         if ev.ts.millis() - self.last_tick.millis() >= TICK_MILLIS {
             self.tick(ev.ts, out);
         }
+        let cx = EventCtx::new(ev);
         for d in &mut self.detectors {
-            d.observe(ev, out);
+            d.observe(&cx, out);
         }
     }
     /// Advance event time explicitly (end of a replay, idle stream).
