@@ -6,5 +6,6 @@
 //! - [`endpoints`]: the learned, bounded endpoint inventory.
 
 pub mod template;
+pub mod endpoints;
 pub mod sensitive;
 pub mod values;
