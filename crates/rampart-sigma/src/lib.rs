@@ -1,0 +1,556 @@
+//! Sigma rules as a Rampart detector.
+//!
+//! Loads SigmaHQ `webserver` / `proxy` rules (and Sigma correlation rules) with the `rsigma`
+//! engine crates, and evaluates them on [`ApiEvent`]s through a borrowed view
+//! ([`view::EventView`]) that answers Sigma's W3C field names (`cs-uri-query`, `c-useragent`,
+//! `sc-status`, ...) straight from the event, without building a JSON map per event.
+//!
+//! **Pure: no I/O and no wall clock**, except [`load_dir`], which reads rule files. Time is
+//! event time: cooldowns and correlation windows follow the traffic's timestamps.
+//!
+//! The rules' licence (DRL 1.1) requires the author to be shown wherever an alert is shown:
+//! every alert carries the author in [`SigmaRuleRef::author`] and in its description.
+
+pub mod view;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rampart_detect::{Detector, EventCtx};
+use rampart_model::{
+    AlertDraft, AlertSource, AttackStage, Entity, Reason, Severity, SigmaRuleRef, Timestamp,
+};
+use rsigma_eval::{CorrelationConfig, CorrelationEngine, Engine, EvaluationResult};
+use rsigma_parser::{Level, SigmaCollection};
+
+pub use view::EventView;
+
+/// Errors from loading Sigma rules.
+#[derive(Debug, thiserror::Error)]
+pub enum SigmaError {
+    /// The rule directory does not exist or is not a directory.
+    #[error("sigma rule directory not found: {0}")]
+    NotADirectory(PathBuf),
+    /// A file or directory could not be read.
+    #[error("reading {path}: {source}")]
+    Io {
+        /// What was being read.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Whether a loaded rule is a detection rule or a correlation rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    /// A stateless detection rule (`detection:`).
+    Detection,
+    /// A Sigma correlation rule (`correlation:`: `event_count`, `value_count`, `temporal`...).
+    Correlation,
+}
+
+/// Metadata of one loaded rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleInfo {
+    /// The file (or source name) it came from.
+    pub path: String,
+    /// Detection or correlation.
+    pub kind: RuleKind,
+    /// Rule id (UUID), empty when the rule has none.
+    pub id: String,
+    /// Rule title.
+    pub title: String,
+    /// Rule level (`informational`, `low`, `medium`, `high`, `critical`), empty when unset.
+    pub level: String,
+    /// Author(s) as written in the rule, empty when unset.
+    pub author: String,
+    /// Rule description, empty when unset.
+    pub description: String,
+    /// Rule tags.
+    pub tags: Vec<String>,
+}
+
+impl RuleInfo {
+    fn rule_ref(&self) -> SigmaRuleRef {
+        SigmaRuleRef {
+            title: self.title.clone(),
+            id: self.id.clone(),
+            level: self.level.clone(),
+            author: self.author.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+}
+
+/// What happened when loading rules.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadReport {
+    /// Rules loaded, in load order.
+    pub loaded: Vec<RuleInfo>,
+    /// Documents or rules refused: (path or rule id, reason).
+    pub refused: Vec<(String, String)>,
+}
+
+/// Parsed and compiled rules, shared (read-only) by every [`SigmaDetector`].
+pub struct RuleSet {
+    engine: Engine,
+    infos: Vec<RuleInfo>,
+    by_id: HashMap<String, usize>,
+    by_title: HashMap<String, usize>,
+    /// Rules and correlations for building a per-detector correlation engine.
+    correlation_source: Option<SigmaCollection>,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("rules", &self.infos.len())
+            .field("correlations", &self.correlation_source.is_some())
+            .finish()
+    }
+}
+
+/// Log source categories a web rule may name.
+const WEB_CATEGORIES: &[&str] = &["webserver", "proxy"];
+
+fn level_str(l: Option<&Level>) -> String {
+    l.map(|l| l.as_str().to_string()).unwrap_or_default()
+}
+
+fn level_rank(level: &str) -> u8 {
+    match level.to_ascii_lowercase().as_str() {
+        "low" => 1,
+        "medium" => 2,
+        "high" => 3,
+        "critical" => 4,
+        _ => 0,
+    }
+}
+
+impl RuleSet {
+    /// Parse and compile rules from `(path, yaml text)` pairs. Pure: no I/O.
+    ///
+    /// A document that does not parse, a rule that does not compile, a rule whose logsource
+    /// category is not `webserver` or `proxy`, and a correlation the engine refuses (e.g. one
+    /// naming an unknown rule) are refused with their reason; everything else is loaded.
+    pub fn from_sources(sources: &[(String, String)]) -> (RuleSet, LoadReport) {
+        let mut report = LoadReport::default();
+        let mut compiled = Vec::new();
+        let mut all = SigmaCollection::new();
+        let mut correlation_paths = Vec::new();
+        let mut filter_paths = Vec::new();
+        for (path, text) in sources {
+            let coll = match rsigma_parser::parse_sigma_yaml(text) {
+                Ok(c) => c,
+                Err(e) => {
+                    report.refused.push((path.clone(), format!("parse error: {e}")));
+                    continue;
+                }
+            };
+            for err in &coll.errors {
+                report
+                    .refused
+                    .push((path.clone(), format!("parse error: {err}")));
+            }
+            for rule in coll.rules {
+                let name = rule.id.clone().unwrap_or_else(|| path.clone());
+                let category = rule.logsource.category.as_deref().unwrap_or("");
+                if !WEB_CATEGORIES.contains(&category) {
+                    report.refused.push((
+                        name,
+                        format!("logsource category {category:?} is not webserver or proxy"),
+                    ));
+                    continue;
+                }
+                match rsigma_eval::compile_rule(&rule) {
+                    Ok(c) => {
+                        compiled.push(c);
+                        report.loaded.push(RuleInfo {
+                            path: path.clone(),
+                            kind: RuleKind::Detection,
+                            id: rule.id.clone().unwrap_or_default(),
+                            title: rule.title.clone(),
+                            level: level_str(rule.level.as_ref()),
+                            author: rule.author.clone().unwrap_or_default(),
+                            description: rule.description.clone().unwrap_or_default(),
+                            tags: rule.tags.clone(),
+                        });
+                        all.rules.push(rule);
+                    }
+                    Err(e) => report.refused.push((name, format!("compile error: {e}"))),
+                }
+            }
+            for corr in coll.correlations {
+                correlation_paths.push(path.clone());
+                all.correlations.push(corr);
+            }
+            for filter in coll.filters {
+                filter_paths.push(path.clone());
+                all.filters.push(filter);
+            }
+        }
+
+        let mut engine = Engine::new();
+        engine.extend_compiled_rules(compiled);
+        for (filter, path) in all.filters.iter().zip(&filter_paths) {
+            if let Err(e) = engine.apply_filter(filter) {
+                report
+                    .refused
+                    .push((path.clone(), format!("filter refused: {e}")));
+            }
+        }
+
+        // Validate each correlation against the loaded rules in a scratch engine.
+        let mut accepted = Vec::new();
+        if !all.correlations.is_empty() {
+            let mut scratch = CorrelationEngine::new(CorrelationConfig::default());
+            let base = SigmaCollection {
+                rules: all.rules.clone(),
+                ..SigmaCollection::new()
+            };
+            let base_ok = scratch.add_collection(&base);
+            let mut known: Vec<&str> = Vec::new();
+            for r in &all.rules {
+                known.extend(r.id.as_deref());
+                known.extend(r.name.as_deref());
+                known.push(&r.title);
+            }
+            for c in &all.correlations {
+                known.extend(c.id.as_deref());
+                known.extend(c.name.as_deref());
+            }
+            for (corr, path) in all.correlations.iter().zip(&correlation_paths) {
+                let name = corr.id.clone().unwrap_or_else(|| path.clone());
+                let unknown = corr.rules.iter().find(|r| !known.contains(&r.as_str()));
+                let res = match (&base_ok, unknown) {
+                    (_, Some(u)) => Err(format!("references unknown rule {u:?}")),
+                    (Ok(()), None) => scratch.add_correlation(corr).map_err(|e| e.to_string()),
+                    (Err(e), None) => Err(e.to_string()),
+                };
+                match res {
+                    Ok(()) => {
+                        report.loaded.push(RuleInfo {
+                            path: path.clone(),
+                            kind: RuleKind::Correlation,
+                            id: corr.id.clone().unwrap_or_default(),
+                            title: corr.title.clone(),
+                            level: level_str(corr.level.as_ref()),
+                            author: corr.author.clone().unwrap_or_default(),
+                            description: corr.description.clone().unwrap_or_default(),
+                            tags: corr.tags.clone(),
+                        });
+                        accepted.push(corr.clone());
+                    }
+                    Err(e) => report
+                        .refused
+                        .push((name, format!("correlation refused: {e}"))),
+                }
+            }
+        }
+        let correlation_source = (!accepted.is_empty()).then(|| SigmaCollection {
+            rules: all.rules,
+            correlations: accepted,
+            filters: all.filters,
+            ..SigmaCollection::new()
+        });
+
+        let infos = report.loaded.clone();
+        let mut by_id = HashMap::new();
+        let mut by_title = HashMap::new();
+        for (i, info) in infos.iter().enumerate() {
+            if !info.id.is_empty() {
+                by_id.entry(info.id.clone()).or_insert(i);
+            }
+            by_title.entry(info.title.clone()).or_insert(i);
+        }
+        (
+            RuleSet {
+                engine,
+                infos,
+                by_id,
+                by_title,
+                correlation_source,
+            },
+            report,
+        )
+    }
+
+    /// Number of loaded rules (detection and correlation).
+    pub fn len(&self) -> usize {
+        self.infos.len()
+    }
+
+    /// Whether no rule is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.infos.is_empty()
+    }
+
+    /// Metadata of the loaded rules.
+    pub fn rules(&self) -> &[RuleInfo] {
+        &self.infos
+    }
+
+    fn info_of(&self, r: &EvaluationResult) -> Option<usize> {
+        r.header
+            .rule_id
+            .as_ref()
+            .and_then(|id| self.by_id.get(id))
+            .or_else(|| self.by_title.get(&r.header.rule_title))
+            .copied()
+    }
+}
+
+/// Read every `*.yml` / `*.yaml` file under `dir` (recursively, in sorted order) and load it
+/// with [`RuleSet::from_sources`]. The only I/O in this crate.
+pub fn load_dir(dir: &Path) -> Result<(RuleSet, LoadReport), SigmaError> {
+    if !dir.is_dir() {
+        return Err(SigmaError::NotADirectory(dir.to_path_buf()));
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|source| SigmaError::Io {
+            path: d.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| SigmaError::Io {
+                path: d.clone(),
+                source,
+            })?;
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yml") | Some("yaml")
+            ) {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut sources = Vec::with_capacity(files.len());
+    for p in files {
+        let text = std::fs::read_to_string(&p).map_err(|source| SigmaError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        sources.push((p.display().to_string(), text));
+    }
+    Ok(RuleSet::from_sources(&sources))
+}
+
+/// Configuration of the Sigma detector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigmaConfig {
+    /// Lowest rule level that raises alerts (`low`, `medium`, `high`, `critical`); `None`
+    /// raises alerts for every level, informational included.
+    pub min_level: Option<String>,
+    /// One alert per (rule, client IP) per this many milliseconds of event time.
+    pub cooldown_ms: i64,
+    /// Also match URI fields in their percent-decoded form (a rule fires if the raw or the
+    /// decoded value matches). SigmaHQ web rules are written against raw logs, so raw is
+    /// always matched; decoding catches encoded variants of the same payloads.
+    pub match_decoded: bool,
+    /// Most (rule, IP) cooldown entries kept; beyond it, expired entries are evicted and, if
+    /// still full, the table is cleared (bounded memory under IP floods).
+    pub max_cooldown_entries: usize,
+}
+
+impl Default for SigmaConfig {
+    fn default() -> Self {
+        SigmaConfig {
+            min_level: None,
+            cooldown_ms: 10 * 60 * 1000,
+            match_decoded: true,
+            max_cooldown_entries: 100_000,
+        }
+    }
+}
+
+/// Detector id.
+pub const DETECTOR_ID: &str = "sigma";
+
+/// Evaluates a [`RuleSet`] on every event; implements [`Detector`].
+pub struct SigmaDetector {
+    rules: Arc<RuleSet>,
+    cfg: SigmaConfig,
+    min_rank: u8,
+    correlation: Option<CorrelationEngine>,
+    /// (rule index, client IP hash) to the event time of the last alert.
+    cooldown: HashMap<(u32, u64), i64>,
+}
+
+impl SigmaDetector {
+    /// A detector over `rules`. Builds a correlation engine (state per detector) when the rule
+    /// set holds correlation rules.
+    pub fn new(rules: Arc<RuleSet>, cfg: SigmaConfig) -> Self {
+        let correlation = rules.correlation_source.as_ref().and_then(|coll| {
+            let mut ce = CorrelationEngine::new(CorrelationConfig {
+                emit_detections: false,
+                ..CorrelationConfig::default()
+            });
+            // Already validated in `from_sources`; a failure here leaves correlations off.
+            ce.add_collection(coll).ok().map(|()| ce)
+        });
+        let min_rank = cfg.min_level.as_deref().map(level_rank).unwrap_or(0);
+        SigmaDetector {
+            rules,
+            cfg,
+            min_rank,
+            correlation,
+            cooldown: HashMap::new(),
+        }
+    }
+
+    fn admit(&mut self, rule: usize, ip: u64, now: i64) -> bool {
+        let key = (u32::try_from(rule).unwrap_or(u32::MAX), ip);
+        if let Some(last) = self.cooldown.get(&key) {
+            if now - *last < self.cfg.cooldown_ms && now >= *last {
+                return false;
+            }
+        }
+        if self.cooldown.len() >= self.cfg.max_cooldown_entries {
+            self.evict(now);
+            if self.cooldown.len() >= self.cfg.max_cooldown_entries {
+                self.cooldown.clear();
+            }
+        }
+        self.cooldown.insert(key, now);
+        true
+    }
+
+    fn evict(&mut self, now: i64) {
+        let cd = self.cfg.cooldown_ms;
+        self.cooldown.retain(|_, last| now - *last < cd);
+    }
+
+    fn alert(&self, info: &RuleInfo, r: &EvaluationResult, cx: &EventCtx<'_>) -> AlertDraft {
+        let ev = cx.ev;
+        let author = if info.author.is_empty() {
+            "unknown author"
+        } else {
+            info.author.as_str()
+        };
+        let mut description = info.description.trim().to_string();
+        if !description.is_empty() {
+            description.push_str("\n\n");
+        }
+        description.push_str(&format!("Sigma rule by {author} (DRL 1.1)"));
+        let mitre = info
+            .tags
+            .iter()
+            .filter_map(|t| {
+                let t = t.strip_prefix("attack.")?;
+                let rest = t.strip_prefix('t').or_else(|| t.strip_prefix('T'))?;
+                let ok = rest.len() >= 4
+                    && rest
+                        .split('.')
+                        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+                ok.then(|| format!("T{rest}"))
+            })
+            .collect();
+        let recon = info.tags.iter().any(|t| {
+            t.eq_ignore_ascii_case("attack.reconnaissance")
+                || t.eq_ignore_ascii_case("attack.discovery")
+        });
+        let mut entities = Vec::new();
+        if let Some(ip) = ev.client_ip {
+            entities.push(Entity::attacker_ip(ip));
+        }
+        let mut reasons = Vec::new();
+        if let Some(c) = r.as_correlation() {
+            for (field, value) in &c.group_key {
+                if matches!(field.as_str(), "c-ip" | "src_ip")
+                    && ev.client_ip.map(|ip| ip.to_string()) != Some(value.clone())
+                {
+                    entities.push(Entity::attacker_ip(value));
+                }
+            }
+            reasons.push(Reason {
+                metric: format!("{:?}", c.correlation_type).to_ascii_lowercase(),
+                observed: c.aggregated_value,
+                threshold: None,
+            });
+        }
+        entities.push(Entity::target_endpoint(format!(
+            "{} {}",
+            ev.method, cx.template
+        )));
+        AlertDraft {
+            detector: DETECTOR_ID.to_string(),
+            title: info.title.clone(),
+            description,
+            severity: Severity::from_sigma_level(&info.level),
+            mitre,
+            owasp: None,
+            entities,
+            evidence: vec![ev.clone().into_owned()],
+            first_seen: ev.ts,
+            last_seen: ev.ts,
+            reasons,
+            source: AlertSource::Sigma(info.rule_ref()),
+            stage: if recon {
+                AttackStage::Recon
+            } else {
+                AttackStage::Exploitation
+            },
+        }
+    }
+}
+
+impl Detector for SigmaDetector {
+    fn id(&self) -> &'static str {
+        DETECTOR_ID
+    }
+
+    fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
+        let view = EventView::new(cx.ev, self.cfg.match_decoded);
+        let mut results = self.rules.engine.evaluate(&view);
+        if let Some(ce) = &mut self.correlation {
+            if results.is_empty() {
+                return;
+            }
+            results = ce.process_with_detections(&view, results, cx.ev.ts.secs());
+        }
+        if results.is_empty() {
+            return;
+        }
+        let rules = Arc::clone(&self.rules);
+        for r in &results {
+            let Some(idx) = rules.info_of(r) else {
+                continue;
+            };
+            let info = &rules.infos[idx];
+            if level_rank(&info.level) < self.min_rank {
+                continue;
+            }
+            if !self.admit(idx, cx.ip, cx.ev.ts.millis()) {
+                continue;
+            }
+            out.push(self.alert(info, r, cx));
+        }
+    }
+
+    fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
+        if self.cooldown.len() > self.cfg.max_cooldown_entries / 2 {
+            self.evict(now.millis());
+        }
+        if let Some(ce) = &mut self.correlation {
+            ce.evict_expired(now.secs());
+        }
+    }
+
+    fn state_bytes(&self) -> usize {
+        self.cooldown.len() * 32
+            + self
+                .correlation
+                .as_ref()
+                .map(|c| c.state_count() * 128 + c.event_buffer_bytes())
+                .unwrap_or(0)
+    }
+}
