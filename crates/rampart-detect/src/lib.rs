@@ -10,7 +10,18 @@
 use std::borrow::Cow;
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use rampart_model::{AlertDraft, ApiEvent, Timestamp};
+use rampart_model::{AlertDraft, ApiEvent, EventKind, Timestamp};
+
+pub mod baseline;
+pub mod common;
+pub mod config;
+pub mod detectors;
+pub mod state;
+
+use crate::baseline::{is_write_method, Baselines, EndpointBaseline};
+use crate::common::{contains_ci, AllowList, Suppression};
+use crate::config::DetectConfig;
+use crate::state::{combine, hash_bytes, hash_str_ci};
 
 /// One event with what every detector needs derived from it, computed once by the engine.
 pub struct EventCtx<'e> {
@@ -22,6 +33,31 @@ pub struct EventCtx<'e> {
     pub endpoint: u64,
     /// Hash of the client IP (0 when unknown).
     pub ip: u64,
+    /// Status class (2 for 2xx; 0 when none was logged).
+    pub status_class: u8,
+    /// Hash of the principal (0 when none).
+    pub principal: u64,
+    /// Hash of the API key id (0 when none).
+    pub api_key: u64,
+    /// Who acted: the principal, else the API key, else the IP (hash; 0 when none known).
+    pub actor: u64,
+    /// The object id the call is about: the last id-like path segment, else the value of an
+    /// `id` / `*_id` / `*Id` query parameter.
+    pub id_value: Option<&'e str>,
+    /// Hash of `id_value` (0 when none).
+    pub id_hash: u64,
+    /// The path looks like a login/token/session endpoint, or the record is an auth failure.
+    pub login_like: bool,
+    /// The path looks administrative (`/admin`, `/internal`, `/actuator`, ...).
+    pub admin_like: bool,
+    /// POST, PUT or PATCH.
+    pub write: bool,
+    /// The failed-authentication outcome: 401/403 on a login-like call, or an auth-failure
+    /// record.
+    pub auth_failed: bool,
+    /// The endpoint's learned baseline as it was before this event (set by the engine when it
+    /// runs baselines; `None` otherwise or when the endpoint is new).
+    pub base: Option<&'e EndpointBaseline>,
 }
 
 /// The fixed hasher used for state keys (deterministic across runs).
@@ -29,27 +65,90 @@ pub fn key_hasher() -> std::hash::BuildHasherDefault<std::collections::hash_map:
     std::hash::BuildHasherDefault::default()
 }
 
+const LOGIN_WORDS: &[&str] = &["login", "signin", "sign-in", "auth", "token", "session"];
+const ADMIN_WORDS: &[&str] = &[
+    "/admin", "/internal", "/manage", "/actuator", "/debug", "/system", "/config", "/roles",
+    "/permissions", "/superuser",
+];
+
+fn is_id_param(name: &str) -> bool {
+    name.eq_ignore_ascii_case("id")
+        || name.ends_with("_id")
+        || name.ends_with("Id")
+        || name.ends_with("ID")
+}
+
 impl<'e> EventCtx<'e> {
     /// Derive the context of an event.
     pub fn new(ev: &'e ApiEvent<'e>) -> Self {
         let template = rampart_inventory::template::path_template(&ev.path);
-        let bh = key_hasher();
-        let mut h = bh.build_hasher();
-        ev.host.hash(&mut h);
-        ev.method.hash(&mut h);
-        template.hash(&mut h);
-        let endpoint = h.finish();
+        let endpoint = {
+            let mut h = hash_bytes(ev.host.as_bytes());
+            h = combine(h, hash_bytes(ev.method.as_bytes()));
+            combine(h, hash_bytes(template.as_bytes()))
+        };
         let ip = match ev.client_ip {
-            Some(ip) => bh.hash_one(ip),
+            Some(std::net::IpAddr::V4(a)) => hash_bytes(&a.octets()),
+            Some(std::net::IpAddr::V6(a)) => hash_bytes(&a.octets()),
             None => 0,
         };
+        let principal = ev.principal.as_deref().map_or(0, |p| hash_bytes(p.as_bytes()) | 1);
+        let api_key = ev.api_key_id.as_deref().map_or(0, |k| hash_bytes(k.as_bytes()) | 1);
+        let actor = if principal != 0 {
+            principal
+        } else if api_key != 0 {
+            api_key
+        } else {
+            ip
+        };
+        let id_value = if matches!(template, Cow::Owned(_)) {
+            ev.path
+                .rsplit('/')
+                .find(|s| rampart_inventory::template::is_id_segment(s))
+        } else {
+            None
+        };
+        let id_value = id_value.or_else(|| {
+            if ev.query.is_empty() {
+                None
+            } else {
+                ev.query_params()
+                    .find(|(k, v)| !v.is_empty() && is_id_param(k))
+                    .map(|(_, v)| v)
+            }
+        });
+        let id_hash = id_value.map_or(0, |v| hash_str_ci(v) | 1);
+        let status_class = (ev.status / 100).min(9) as u8;
+        let login_like = ev.kind == EventKind::AuthFailure
+            || LOGIN_WORDS.iter().any(|w| contains_ci(&ev.path, w));
+        let admin_like = ADMIN_WORDS.iter().any(|w| contains_ci(&ev.path, w));
+        let auth_failed = ev.kind == EventKind::AuthFailure
+            || (login_like && matches!(ev.status, 401 | 403));
         EventCtx {
             ev,
             template,
             endpoint,
             ip,
+            status_class,
+            principal,
+            api_key,
+            actor,
+            id_value,
+            id_hash,
+            login_like,
+            admin_like,
+            write: is_write_method(&ev.method),
+            auth_failed,
+            base: None,
         }
     }
+}
+
+/// Hash with the legacy [`key_hasher`] (kept for callers that built keys with it).
+pub fn legacy_key<T: Hash>(v: &T) -> u64 {
+    let mut h = key_hasher().build_hasher();
+    v.hash(&mut h);
+    h.finish()
 }
 
 /// One detector.
@@ -71,6 +170,10 @@ pub trait Detector: Send {
 pub struct Engine {
     detectors: Vec<Box<dyn Detector>>,
     last_tick: Timestamp,
+    allow: AllowList,
+    suppress: Vec<Suppression>,
+    baselines: Option<Baselines>,
+    skipped: u64,
 }
 
 /// How often, in event time, the engine ticks detectors.
@@ -82,7 +185,35 @@ impl Engine {
         Engine {
             detectors,
             last_tick: Timestamp::default(),
+            allow: AllowList::default(),
+            suppress: Vec::new(),
+            baselines: None,
+            skipped: 0,
         }
+    }
+    /// An engine over these detectors that skips allow-listed events, drops suppressed
+    /// alerts and learns endpoint baselines (which baseline detectors need).
+    pub fn with_config(cfg: &DetectConfig, detectors: Vec<Box<dyn Detector>>) -> Self {
+        Engine {
+            detectors,
+            last_tick: Timestamp::default(),
+            allow: cfg.allow.clone(),
+            suppress: cfg.suppress.clone(),
+            baselines: Some(Baselines::new(cfg.baseline.clone())),
+            skipped: 0,
+        }
+    }
+    /// An engine with every built-in detector of this crate ([`builtin`]).
+    pub fn builtin(cfg: &DetectConfig) -> Self {
+        Engine::with_config(cfg, builtin(cfg))
+    }
+    /// Events skipped as allow-listed.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+    /// The learned baselines, when the engine runs them.
+    pub fn baselines(&self) -> Option<&Baselines> {
+        self.baselines.as_ref()
     }
     /// Add a detector.
     pub fn push(&mut self, d: Box<dyn Detector>) {
@@ -98,9 +229,30 @@ impl Engine {
         if ev.ts.millis() - self.last_tick.millis() >= TICK_MILLIS {
             self.tick(ev.ts, out);
         }
-        let cx = EventCtx::new(ev);
+        let mut cx = EventCtx::new(ev);
+        if !self.allow.is_empty() && self.allow.allows(&cx) {
+            self.skipped += 1;
+            return;
+        }
+        let before = out.len();
+        cx.base = self.baselines.as_ref().and_then(|b| b.get(cx.endpoint));
         for d in &mut self.detectors {
             d.observe(&cx, out);
+        }
+        let (endpoint, status_class, write) = (cx.endpoint, cx.status_class, cx.write);
+        if let Some(b) = &mut self.baselines {
+            b.learn(ev, endpoint, status_class, write);
+        }
+        if !self.suppress.is_empty() && out.len() > before {
+            let sup = &self.suppress;
+            let mut i = before;
+            while i < out.len() {
+                if sup.iter().any(|s| s.matches(&out[i])) {
+                    out.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
         }
     }
     /// Advance event time explicitly (end of a replay, idle stream).
@@ -108,12 +260,40 @@ impl Engine {
         if now > self.last_tick {
             self.last_tick = now;
         }
+        let before = out.len();
         for d in &mut self.detectors {
             d.tick(now, out);
+        }
+        if let Some(b) = &mut self.baselines {
+            b.tick(now.millis());
+        }
+        if !self.suppress.is_empty() && out.len() > before {
+            let sup = &self.suppress;
+            let mut i = before;
+            while i < out.len() {
+                if sup.iter().any(|s| s.matches(&out[i])) {
+                    out.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
         }
     }
     /// Total approximate state size in bytes.
     pub fn state_bytes(&self) -> usize {
-        self.detectors.iter().map(|d| d.state_bytes()).sum()
+        self.detectors.iter().map(|d| d.state_bytes()).sum::<usize>()
+            + self.baselines.as_ref().map_or(0, |b| b.state_bytes())
     }
+}
+
+/// Constructors of this crate's built-in detectors, one line each.
+pub const DETECTORS: &[fn(&DetectConfig) -> Box<dyn Detector>] = detectors::REGISTRY;
+
+/// The enabled built-in detectors of this crate, configured.
+pub fn builtin(cfg: &DetectConfig) -> Vec<Box<dyn Detector>> {
+    DETECTORS
+        .iter()
+        .map(|build| build(cfg))
+        .filter(|d| cfg.enabled(d.id()))
+        .collect()
 }
