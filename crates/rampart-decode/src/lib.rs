@@ -1,0 +1,206 @@
+//! Log decoders: one access-log line or request record (`&'a str`) into
+//! [`rampart_model::ApiEvent<'a>`], borrowing from the line wherever possible, then
+//! [`enrich`]ment (real client, principal, API key identity).
+//!
+//! Pure: no I/O, no clock. Every format is a [`Decoder`] listed once in [`DECODERS`].
+
+pub mod enrich;
+pub mod formats;
+mod util;
+
+use std::borrow::Cow;
+
+use rampart_model::ApiEvent;
+
+pub use enrich::{api_key_id, EnrichInput};
+
+/// Development HMAC key for [`DecodeConfig::api_key_secret`]; replace it in production.
+pub const DEV_API_KEY_SECRET: &[u8] = b"rampart-dev-api-key-secret";
+
+/// How decoders resolve clients and credentials.
+#[derive(Debug, Clone)]
+pub struct DecodeConfig {
+    /// Peers whose `X-Forwarded-For` / `Forwarded` headers are believed. Default: none.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Request header naming the caller (e.g. `x-user-id`). Default: none.
+    pub principal_header: Option<String>,
+    /// Request headers that carry an API key. Default: `["x-api-key"]`.
+    pub api_key_headers: Vec<String>,
+    /// HMAC-SHA256 key used to derive `api_key_id`. Default: [`DEV_API_KEY_SECRET`].
+    pub api_key_secret: Vec<u8>,
+    /// Largest body sample kept. Default: [`rampart_model::BODY_SAMPLE_LIMIT`].
+    pub body_sample_limit: usize,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        DecodeConfig {
+            trusted_proxies: Vec::new(),
+            principal_header: None,
+            api_key_headers: vec!["x-api-key".to_owned()],
+            api_key_secret: DEV_API_KEY_SECRET.to_vec(),
+            body_sample_limit: rampart_model::BODY_SAMPLE_LIMIT,
+        }
+    }
+}
+
+/// Why a line could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The line is empty or only whitespace.
+    #[error("empty line")]
+    Empty,
+    /// No registered decoder recognizes the line.
+    #[error("unknown log format")]
+    UnknownFormat,
+    /// The decoder recognized its format but a field is missing or invalid.
+    #[error("malformed {format} line: {reason}")]
+    Malformed {
+        /// Decoder name.
+        format: &'static str,
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// A JSON record did not parse.
+    #[error("invalid json in {format} record: {message}")]
+    Json {
+        /// Decoder name.
+        format: &'static str,
+        /// serde_json's message.
+        message: String,
+    },
+}
+
+/// One log format.
+pub trait Decoder: Send + Sync {
+    /// Stable name, also written to `ApiEvent::source_format` (`combined`, `nginx_json`, ...).
+    fn name(&self) -> &'static str;
+    /// Cheap check: could this line be in my format? False positives are allowed.
+    fn sniff(&self, line: &str) -> bool;
+    /// Decode one line.
+    fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError>;
+}
+
+use formats::{clf, diag, json, mapped, text};
+
+/// Every decoder, in sniff order: the most specific formats first.
+pub const DECODERS: &[&dyn Decoder] = &[
+    &json::RampartJson,
+    &json::NginxJson,
+    &json::CaddyJson,
+    &json::TraefikJson,
+    &mapped::ENVOY_JSON,
+    &mapped::KONG,
+    &mapped::AWS_APIGW,
+    &mapped::AZURE_APIM,
+    &mapped::OCSF,
+    &clf::Combined,
+    &clf::Common,
+    &clf::NpmProxy,
+    &clf::NpmCatch,
+    &text::HaproxyHttp,
+    &text::AwsAlb,
+    &text::CloudFront,
+    &text::Zoraxy,
+    &text::IisXml,
+    &text::IisW3c,
+    &text::Envoy,
+    &diag::NginxError,
+    &diag::ApacheError,
+    &diag::LitespeedError,
+];
+
+/// Look a decoder up by its [`Decoder::name`].
+pub fn decoder_by_name(name: &str) -> Option<&'static dyn Decoder> {
+    DECODERS.iter().copied().find(|d| d.name() == name)
+}
+
+/// Per-line format detection that remembers the last format that worked (fast path) and
+/// falls back to sniffing the registry in order.
+#[derive(Default)]
+pub struct AutoDecoder {
+    last: Option<&'static dyn Decoder>,
+}
+
+impl AutoDecoder {
+    /// A decoder with no remembered format.
+    pub fn new() -> Self {
+        AutoDecoder { last: None }
+    }
+
+    /// The format of the last line decoded, if any.
+    pub fn current(&self) -> Option<&'static str> {
+        self.last.map(|d| d.name())
+    }
+
+    /// Decode one line of any registered format.
+    pub fn decode<'a>(
+        &mut self,
+        line: &'a str,
+        cfg: &DecodeConfig,
+    ) -> Result<ApiEvent<'a>, DecodeError> {
+        let line = line.trim_end_matches(['\r', '\n']);
+        if line.trim().is_empty() {
+            return Err(DecodeError::Empty);
+        }
+        if let Some(d) = self.last {
+            if d.sniff(line) {
+                if let Ok(ev) = d.decode(line, cfg) {
+                    return Ok(ev);
+                }
+            }
+        }
+        let mut first_err = None;
+        for &d in DECODERS {
+            if self.last.is_some_and(|l| std::ptr::addr_eq(l, d)) || !d.sniff(line) {
+                continue;
+            }
+            match d.decode(line, cfg) {
+                Ok(ev) => {
+                    self.last = Some(d);
+                    return Ok(ev);
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_err.unwrap_or(DecodeError::UnknownFormat))
+    }
+}
+
+/// Per-file detection: the decoder that decodes the most sample lines (registry order breaks
+/// ties), or `None` when no decoder decodes any.
+pub fn detect_format(sample_lines: &[&str]) -> Option<&'static dyn Decoder> {
+    let cfg = DecodeConfig::default();
+    let mut best: Option<(&'static dyn Decoder, usize)> = None;
+    for &d in DECODERS {
+        let n = sample_lines
+            .iter()
+            .filter(|l| !l.trim().is_empty() && d.sniff(l) && d.decode(l, &cfg).is_ok())
+            .count();
+        if n > 0 && best.is_none_or(|(_, b)| n > b) {
+            best = Some((d, n));
+        }
+    }
+    best.map(|(d, _)| d)
+}
+
+/// Common end of every decoder: name, raw line, enrichment.
+pub(crate) fn finish<'a>(
+    mut ev: ApiEvent<'a>,
+    name: &'static str,
+    line: &'a str,
+    input: EnrichInput<'a>,
+    cfg: &DecodeConfig,
+) -> ApiEvent<'a> {
+    ev.source_format = Cow::Borrowed(name);
+    ev.raw = Cow::Borrowed(line);
+    enrich::enrich(&mut ev, input, cfg);
+    ev
+}
+
+/// Shorthand for a [`DecodeError::Malformed`].
+pub(crate) fn malformed(format: &'static str, reason: &'static str) -> DecodeError {
+    DecodeError::Malformed { format, reason }
+}
