@@ -1,0 +1,854 @@
+//! Rampart's own `/api/v1` handlers.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rampart_model::{
+    AlertDraft, ApiEvent, Classification, Entity, Incident, IncidentFilter, IncidentPatch,
+    IncidentSort, IncidentStatus, Role, Timestamp, MAX_EVIDENCE,
+};
+use rampart_store::{AlertFilter, AuditFilter, IncidentState};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::{generate_token, hash_token, Caller, Right};
+use crate::error::{ApiError, ErrorKind};
+use crate::metrics::Counter;
+use crate::AppState;
+
+/// Query parameters as name/value pairs.
+pub type Params = Vec<(String, String)>;
+
+/// The body bytes, or 413/400 as a JSON error.
+pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(ErrorKind::PayloadTooLarge, "request body too large")
+        } else {
+            ApiError::bad_request(format!("cannot read body: {e}"))
+        }
+    })
+}
+
+/// Parse a JSON body: 400 for a syntax error, 422 for a shape or value error.
+pub fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(json_error)
+}
+
+fn json_error(e: serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data => ApiError::unprocessable(format!("invalid body: {e}")),
+        _ => ApiError::bad_request(format!("malformed json: {e}")),
+    }
+}
+
+/// The query pairs, or 400.
+pub fn params(q: Result<Query<Params>, QueryRejection>) -> Result<Params, ApiError> {
+    q.map(|Query(p)| p)
+        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))
+}
+
+/// A numeric id path parameter, or 400.
+pub fn path_id(p: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
+    p.map(|Path(id)| id)
+        .map_err(|_| ApiError::bad_param("id", "not an integer"))
+}
+
+fn parse_one<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ApiError> {
+    v.parse()
+        .map_err(|_| ApiError::bad_param(name, format!("{v:?}")))
+}
+
+fn parse_list<T: std::str::FromStr>(name: &str, v: &str) -> Result<Vec<T>, ApiError> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_one(name, s))
+        .collect()
+}
+
+fn parse_time(name: &str, v: &str) -> Result<Timestamp, ApiError> {
+    Timestamp::parse_rfc3339(v)
+        .ok_or_else(|| ApiError::bad_param(name, format!("{v:?} is not RFC 3339")))
+}
+
+fn parse_limit(v: &str, max: u32) -> Result<u32, ApiError> {
+    match v.parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::bad_param("limit", format!("{v:?} (1..={max})"))),
+    }
+}
+
+fn unknown_param(name: &str) -> ApiError {
+    ApiError::bad_param(name, "unknown parameter")
+}
+
+/// `GET /healthz`.
+pub async fn healthz(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({"status": "ok", "backend": state.store.backend()}))
+}
+
+/// Any unknown route: a JSON 404.
+pub async fn no_route(uri: Uri) -> ApiError {
+    let _ = uri;
+    ApiError::new(ErrorKind::NotFound, "no such route")
+}
+
+// --- ingestion -----------------------------------------------------------------------------
+
+/// Decode one NDJSON line (a Rampart event record) into an event.
+pub fn decode_line(line: &str) -> Result<ApiEvent<'static>, String> {
+    let mut ev: ApiEvent<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    if ev.method.is_empty() {
+        return Err("missing method".into());
+    }
+    if ev.path.is_empty() {
+        return Err("missing path".into());
+    }
+    ev.source_format = "rampart".into();
+    ev.raw = line.into();
+    Ok(ev.into_owned())
+}
+
+/// Decode a whole NDJSON body. Blank lines are skipped; the first bad line fails all of it.
+pub fn decode_ndjson(body: &str, max_events: usize) -> Result<Vec<ApiEvent<'static>>, ApiError> {
+    let mut events = Vec::new();
+    for (i, line) in body.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        if events.len() >= max_events {
+            return Err(ApiError::new(
+                ErrorKind::PayloadTooLarge,
+                format!("more than {max_events} events in one request"),
+            ));
+        }
+        let ev = decode_line(line)
+            .map_err(|reason| ApiError::bad_request(format!("line {}: {reason}", i + 1)))?;
+        events.push(ev);
+    }
+    Ok(events)
+}
+
+/// `POST /api/v1/events`: NDJSON of Rampart event records.
+pub async fn push_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Right::Ingest)?;
+    let body = body_bytes(body)?;
+    let text = std::str::from_utf8(&body).map_err(|e| {
+        ApiError::bad_request(format!("body is not utf-8 (byte {})", e.valid_up_to()))
+    })?;
+    let events = match decode_ndjson(text, state.config.max_events_per_request) {
+        Ok(evs) => evs,
+        Err(e) => {
+            state.metrics.add(Counter::IngestRejectedLines, 1);
+            return Err(e);
+        }
+    };
+    let accepted = events.len();
+    let mut report = rampart_pipeline::BatchReport::default();
+    let mut events = events.into_iter().peekable();
+    let batch = state.config.push_batch_events.max(1);
+    while events.peek().is_some() {
+        let chunk: Vec<_> = events.by_ref().take(batch).collect();
+        report.add(&state.pipeline.push_events(chunk, None).await?);
+    }
+    state.metrics.add(Counter::IngestEvents, accepted as u64);
+    let mut out = serde_json::to_value(&report).map_err(ApiError::internal)?;
+    if let Value::Object(m) = &mut out {
+        m.insert("accepted".into(), json!(accepted));
+    }
+    Ok((StatusCode::ACCEPTED, Json(out)).into_response())
+}
+
+/// Turn one pushed JSON value (Rampart alert or OCSF finding) into a draft.
+pub fn alert_from_json(v: Value) -> Result<(AlertDraft, bool), String> {
+    if v.get("class_uid").is_some() {
+        return crate::ocsf::finding_to_alert(&v)
+            .map(|a| (a, true))
+            .map_err(|e| e.to_string());
+    }
+    let a: AlertDraft = serde_json::from_value(v).map_err(|e| e.to_string())?;
+    if a.title.trim().is_empty() {
+        return Err("empty title".into());
+    }
+    if a.detector.trim().is_empty() {
+        return Err("empty detector".into());
+    }
+    if a.first_seen > a.last_seen {
+        return Err("first_seen is after last_seen".into());
+    }
+    if a.evidence.len() > MAX_EVIDENCE {
+        return Err(format!("more than {MAX_EVIDENCE} evidence events"));
+    }
+    Ok((a, false))
+}
+
+/// `POST /api/v1/alerts`: one alert or an array, Rampart form or OCSF Detection Finding.
+pub async fn push_alerts(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Right::Ingest)?;
+    let body = body_bytes(body)?;
+    let v: Value = serde_json::from_slice(&body).map_err(json_error)?;
+    let items = match v {
+        Value::Array(a) => a,
+        o @ Value::Object(_) => vec![o],
+        _ => {
+            return Err(ApiError::unprocessable(
+                "expected an alert object or an array of them",
+            ))
+        }
+    };
+    if items.len() > state.config.max_events_per_request {
+        return Err(ApiError::new(
+            ErrorKind::PayloadTooLarge,
+            "too many alerts in one request",
+        ));
+    }
+    let (mut drafts, mut ocsf) = (Vec::with_capacity(items.len()), 0u64);
+    for (i, item) in items.into_iter().enumerate() {
+        let (a, is_ocsf) = alert_from_json(item)
+            .map_err(|e| ApiError::unprocessable(format!("alert {i}: {e}")))?;
+        ocsf += u64::from(is_ocsf);
+        drafts.push(a);
+    }
+    let accepted = drafts.len();
+    let report = if drafts.is_empty() {
+        Default::default()
+    } else {
+        state.pipeline.push_alerts(drafts).await?
+    };
+    state.metrics.add(Counter::IngestAlertsOcsf, ocsf);
+    state
+        .metrics
+        .add(Counter::IngestAlertsRampart, accepted as u64 - ocsf);
+    let mut out = serde_json::to_value(&report).map_err(ApiError::internal)?;
+    if let Value::Object(m) = &mut out {
+        m.insert("accepted".into(), json!(accepted));
+    }
+    Ok((StatusCode::ACCEPTED, Json(out)).into_response())
+}
+
+// --- incidents -----------------------------------------------------------------------------
+
+/// Map `/api/v1/incidents` query parameters to a filter.
+pub fn incident_filter(params: &Params) -> Result<IncidentFilter, ApiError> {
+    let mut f = IncidentFilter::default();
+    for (k, v) in params {
+        match k.as_str() {
+            "status" => f.status = parse_list(k, v)?,
+            "severity" => f.severity = parse_list(k, v)?,
+            "classification" => f.classification = parse_list(k, v)?,
+            "assigned_to" => f.assigned_to = Some(v.clone()),
+            "tag" => f.tag = Some(v.clone()),
+            "entity" => f.entity = Some(v.clone()),
+            "q" => f.text = Some(v.clone()),
+            "created_after" => f.created_after = Some(parse_time(k, v)?),
+            "created_before" => f.created_before = Some(parse_time(k, v)?),
+            "updated_after" => f.updated_after = Some(parse_time(k, v)?),
+            "updated_before" => f.updated_before = Some(parse_time(k, v)?),
+            "sort" => {
+                f.sort = match v.as_str() {
+                    "priority" => IncidentSort::Priority,
+                    "severity" => IncidentSort::Severity,
+                    "created" => IncidentSort::Created,
+                    "updated" => IncidentSort::Updated,
+                    _ => return Err(ApiError::bad_param(k, format!("{v:?}"))),
+                }
+            }
+            "order" => {
+                f.ascending = match v.as_str() {
+                    "asc" => true,
+                    "desc" => false,
+                    _ => return Err(ApiError::bad_param(k, format!("{v:?}"))),
+                }
+            }
+            "limit" => f.limit = Some(parse_limit(v, 1000)?),
+            "offset" => f.offset = Some(parse_one(k, v)?),
+            _ => return Err(unknown_param(k)),
+        }
+    }
+    Ok(f)
+}
+
+/// `GET /api/v1/incidents`.
+pub async fn list_incidents(
+    State(state): State<AppState>,
+    caller: Caller,
+    q: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Right::Read)?;
+    let mut f = incident_filter(&params(q)?)?;
+    let limit = *f.limit.get_or_insert(50);
+    let offset = *f.offset.get_or_insert(0);
+    let page = state.store.list_incidents(&f).await?;
+    Ok(Json(
+        json!({"items": page.items, "total": page.total, "limit": limit, "offset": offset}),
+    ))
+}
+
+/// `GET /api/v1/incidents/{id}`.
+pub async fn get_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Right::Read)?;
+    let id = path_id(id)?;
+    let d = state
+        .store
+        .get_incident(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("incident", id))?;
+    Ok(Json(serde_json::to_value(d).map_err(ApiError::internal)?))
+}
+
+/// Check a patch's values before the store sees it.
+pub fn validate_patch(p: &IncidentPatch) -> Result<(), ApiError> {
+    if p.is_empty() {
+        return Err(ApiError::unprocessable("the patch changes nothing"));
+    }
+    if p.status == Some(IncidentStatus::Redirected) {
+        return Err(ApiError::unprocessable(
+            "status Redirected is set only by merging",
+        ));
+    }
+    if let Some(t) = &p.title {
+        if t.trim().is_empty() || t.len() > 500 {
+            return Err(ApiError::unprocessable("title must be 1..=500 bytes"));
+        }
+    }
+    if let Some(Some(a)) = &p.assigned_to {
+        if a.trim().is_empty() || a.len() > 256 {
+            return Err(ApiError::unprocessable(
+                "assigned_to must be 1..=256 bytes or null",
+            ));
+        }
+    }
+    if let Some(tags) = &p.tags {
+        if tags.len() > 64 || tags.iter().any(|t| t.trim().is_empty() || t.len() > 100) {
+            return Err(ApiError::unprocessable("at most 64 tags of 1..=100 bytes"));
+        }
+    }
+    Ok(())
+}
+
+/// Apply a validated patch and tell the pipeline.
+pub async fn apply_patch(
+    state: &AppState,
+    id: i64,
+    patch: &IncidentPatch,
+    actor: &str,
+) -> Result<Incident, ApiError> {
+    validate_patch(patch)?;
+    let inc = state.store.update_incident(id, patch, actor).await?;
+    state.pipeline.incident_changed(inc.clone()).await;
+    Ok(inc)
+}
+
+/// `PATCH /api/v1/incidents/{id}`.
+pub async fn patch_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Incident>, ApiError> {
+    caller.require(Right::Write)?;
+    let id = path_id(id)?;
+    let patch: IncidentPatch = json_body(&body_bytes(body)?)?;
+    Ok(Json(
+        apply_patch(&state, id, &patch, &caller.actor()).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewComment {
+    text: String,
+}
+
+/// Check a comment's text.
+pub fn validate_comment(text: &str, max_chars: usize) -> Result<(), ApiError> {
+    if text.trim().is_empty() {
+        return Err(ApiError::unprocessable("comment text is empty"));
+    }
+    if text.chars().count() > max_chars {
+        return Err(ApiError::unprocessable(format!(
+            "comment longer than {max_chars} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// `POST /api/v1/incidents/{id}/comments`.
+pub async fn add_comment(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Right::Write)?;
+    let id = path_id(id)?;
+    let c: NewComment = json_body(&body_bytes(body)?)?;
+    validate_comment(&c.text, state.config.max_comment_chars)?;
+    let comment = state
+        .store
+        .add_comment(id, &caller.actor(), &c.text)
+        .await?;
+    Ok((StatusCode::CREATED, Json(comment)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergeRequest {
+    into: i64,
+}
+
+/// The merge rules (until `rampart_correlate::check_merge` is available): no self-merge, no
+/// merge of or into a redirected or resolved incident, no merge of incidents classified
+/// differently.
+pub fn check_merge(from: &Incident, into: &Incident) -> Result<(), String> {
+    if from.id == into.id {
+        return Err("an incident cannot be merged into itself".into());
+    }
+    for (which, i) in [("source", from), ("target", into)] {
+        match i.status {
+            IncidentStatus::Redirected => {
+                return Err(format!("{which} incident {} was already merged", i.id))
+            }
+            IncidentStatus::Resolved => {
+                return Err(format!("{which} incident {} is resolved", i.id))
+            }
+            _ => {}
+        }
+    }
+    if from.classification != Classification::Unknown
+        && into.classification != Classification::Unknown
+        && from.classification != into.classification
+    {
+        return Err(format!(
+            "incidents are classified differently ({} and {})",
+            from.classification, into.classification
+        ));
+    }
+    Ok(())
+}
+
+/// The target's state after a merge: union of entities, highest severity and priority,
+/// activity span over both, summed alert count.
+pub fn merged_state(from: &Incident, into: &Incident) -> IncidentState {
+    let mut entities: Vec<Entity> = into.entities.clone();
+    for e in &from.entities {
+        if !entities.contains(e) {
+            entities.push(e.clone());
+        }
+    }
+    let hi = if from.priority > into.priority {
+        from
+    } else {
+        into
+    };
+    IncidentState {
+        title: into.title.clone(),
+        severity: from.severity.max(into.severity),
+        entities,
+        first_activity: from.first_activity.min(into.first_activity),
+        last_activity: from.last_activity.max(into.last_activity),
+        alert_count: from.alert_count.saturating_add(into.alert_count),
+        priority: hi.priority,
+        priority_reasons: hi.priority_reasons.clone(),
+    }
+}
+
+/// `POST /api/v1/incidents/{id}/merge`.
+pub async fn merge_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Incident>, ApiError> {
+    caller.require(Right::Write)?;
+    let id = path_id(id)?;
+    let req: MergeRequest = json_body(&body_bytes(body)?)?;
+    let load = |id: i64| {
+        let store = state.store.clone();
+        async move {
+            store
+                .get_incident(id)
+                .await?
+                .map(|d| d.incident)
+                .ok_or_else(|| ApiError::not_found("incident", id))
+        }
+    };
+    let from = load(id).await?;
+    let into = load(req.into).await?;
+    check_merge(&from, &into).map_err(|m| ApiError::new(ErrorKind::Conflict, m))?;
+    let st = merged_state(&from, &into);
+    let merged = state
+        .store
+        .merge_incidents(from.id, into.id, &st, &caller.actor())
+        .await?;
+    if let Ok(src) = load(from.id).await {
+        state.pipeline.incident_changed(src).await;
+    }
+    state.pipeline.incident_changed(merged.clone()).await;
+    Ok(Json(merged))
+}
+
+// --- alerts, audit, inventory --------------------------------------------------------------
+
+/// Map `/api/v1/alerts` query parameters to a filter.
+pub fn alert_filter(params: &Params) -> Result<AlertFilter, ApiError> {
+    let mut f = AlertFilter::default();
+    for (k, v) in params {
+        match k.as_str() {
+            "incident_id" => f.incident_id = Some(parse_one(k, v)?),
+            "detector" => f.detector = Some(v.clone()),
+            "severity" => f.severity = parse_list(k, v)?,
+            "status" => f.status = parse_list(k, v)?,
+            "entity" => f.entity = Some(v.clone()),
+            "limit" => f.limit = Some(parse_limit(v, 1000)?),
+            "offset" => f.offset = Some(parse_one(k, v)?),
+            _ => return Err(unknown_param(k)),
+        }
+    }
+    Ok(f)
+}
+
+/// `GET /api/v1/alerts`.
+pub async fn list_alerts(
+    State(state): State<AppState>,
+    caller: Caller,
+    q: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Right::Read)?;
+    let mut f = alert_filter(&params(q)?)?;
+    let limit = *f.limit.get_or_insert(50);
+    let offset = *f.offset.get_or_insert(0);
+    let page = state.store.list_alerts(&f).await?;
+    Ok(Json(
+        json!({"items": page.items, "total": page.total, "limit": limit, "offset": offset}),
+    ))
+}
+
+/// `GET /api/v1/alerts/{id}`.
+pub async fn get_alert(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Right::Read)?;
+    let id = path_id(id)?;
+    let a = state
+        .store
+        .get_alert(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("alert", id))?;
+    Ok(Json(serde_json::to_value(a).map_err(ApiError::internal)?))
+}
+
+/// `GET /api/v1/audit`.
+pub async fn list_audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    q: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Right::Read)?;
+    let mut f = AuditFilter::default();
+    for (k, v) in params(q)? {
+        match k.as_str() {
+            "object_type" => f.object_type = Some(v),
+            "object_id" => f.object_id = Some(v),
+            "actor" => f.actor = Some(v),
+            "limit" => f.limit = Some(parse_limit(&v, 1000)?),
+            "offset" => f.offset = Some(parse_one(&k, &v)?),
+            _ => return Err(unknown_param(&k)),
+        }
+    }
+    let limit = *f.limit.get_or_insert(100);
+    let offset = *f.offset.get_or_insert(0);
+    let page = state.store.list_audit(&f).await?;
+    Ok(Json(
+        json!({"items": page.items, "total": page.total, "limit": limit, "offset": offset}),
+    ))
+}
+
+/// `GET /api/v1/inventory/endpoints`.
+pub async fn list_endpoints(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Right::Read)?;
+    let eps = state.store.list_endpoints().await?;
+    let newest = eps.iter().map(|e| e.last_seen).max().unwrap_or_default();
+    let items: Vec<Value> = eps
+        .iter()
+        .map(|e| {
+            let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+            if let Value::Object(m) = &mut v {
+                m.insert("key".into(), json!(e.key()));
+                m.insert("auth".into(), json!(e.auth()));
+                m.insert("inactive".into(), json!(e.is_inactive(newest)));
+            }
+            v
+        })
+        .collect();
+    Ok(Json(json!({"items": items, "total": items.len()})))
+}
+
+// --- tokens --------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    name: String,
+    role: Role,
+}
+
+/// Token names: 1-64 of `[A-Za-z0-9._-]`.
+pub fn valid_token_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `GET /api/v1/tokens`.
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Right::Admin)?;
+    let items = state.store.list_tokens().await?;
+    Ok(Json(json!({"items": items})))
+}
+
+/// `POST /api/v1/tokens`: the secret is in the answer, and nowhere else, ever.
+pub async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Right::Admin)?;
+    let req: NewToken = json_body(&body_bytes(body)?)?;
+    if !valid_token_name(&req.name) {
+        return Err(ApiError::unprocessable(
+            "token name must be 1-64 of [A-Za-z0-9._-]",
+        ));
+    }
+    let secret = generate_token();
+    let tok = state
+        .store
+        .create_token(&req.name, req.role, &hash_token(&secret), &caller.actor())
+        .await?;
+    let mut v = serde_json::to_value(tok).map_err(ApiError::internal)?;
+    if let Value::Object(m) = &mut v {
+        m.insert("token".into(), json!(secret));
+    }
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// `DELETE /api/v1/tokens/{name}`.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Right::Admin)?;
+    let tok = state.store.revoke_token(&name, &caller.actor()).await?;
+    Ok(Json(serde_json::to_value(tok).map_err(ApiError::internal)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_model::Severity;
+
+    fn check_filter(query: &str, expected: &str) {
+        let params: Params = query
+            .split('&')
+            .filter(|s| !s.is_empty())
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        let got = match incident_filter(&params) {
+            Ok(f) => format!(
+                "status={:?} severity={:?} assigned={:?} tag={:?} after={:?} sort={:?} asc={} limit={:?} offset={:?}",
+                f.status, f.severity, f.assigned_to, f.tag,
+                f.created_after.map(|t| t.to_rfc3339()), f.sort, f.ascending, f.limit, f.offset
+            ),
+            Err(e) => format!("{:?}: {}", e.kind, e.message),
+        };
+        assert_eq!(got, expected, "{query}");
+    }
+
+    #[test]
+    fn incident_filters() {
+        check_filter("", "status=[] severity=[] assigned=None tag=None after=None sort=Priority asc=false limit=None offset=None");
+        check_filter(
+            "status=Active,InProgress&severity=high&assigned_to=bob&tag=pci&created_after=2024-01-01T00:00:00Z&sort=created&order=asc&limit=5&offset=10",
+            "status=[Active, InProgress] severity=[High] assigned=Some(\"bob\") tag=Some(\"pci\") after=Some(\"2024-01-01T00:00:00.000Z\") sort=Created asc=true limit=Some(5) offset=Some(10)",
+        );
+        check_filter(
+            "status=Sleeping",
+            "BadRequest: invalid parameter status: \"Sleeping\"",
+        );
+        check_filter(
+            "limit=1001",
+            "BadRequest: invalid parameter limit: \"1001\" (1..=1000)",
+        );
+        check_filter(
+            "limit=0",
+            "BadRequest: invalid parameter limit: \"0\" (1..=1000)",
+        );
+        check_filter(
+            "sort=colour",
+            "BadRequest: invalid parameter sort: \"colour\"",
+        );
+        check_filter(
+            "order=sideways",
+            "BadRequest: invalid parameter order: \"sideways\"",
+        );
+        check_filter(
+            "created_before=yesterday",
+            "BadRequest: invalid parameter created_before: \"yesterday\" is not RFC 3339",
+        );
+        check_filter("offset=-1", "BadRequest: invalid parameter offset: \"-1\"");
+        check_filter(
+            "colour=red",
+            "BadRequest: invalid parameter colour: unknown parameter",
+        );
+    }
+
+    fn check_ndjson(body: &str, expected: &str) {
+        let got = match decode_ndjson(body, 3) {
+            Ok(evs) => evs
+                .iter()
+                .map(|e| format!("{} {} {}", e.method, e.path, e.status))
+                .collect::<Vec<_>>()
+                .join("; "),
+            Err(e) => format!("{:?}: {}", e.kind, e.message),
+        };
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn ndjson_lines() {
+        let ok = r#"{"ts":"2024-01-01T00:00:00Z","client_ip":"203.0.113.9","method":"GET","path":"/a","status":200}"#;
+        check_ndjson(&format!("{ok}\n\r\n{ok}\r\n"), "GET /a 200; GET /a 200");
+        check_ndjson(
+            &format!("{ok}\n{{\"ts\":1}}\n"),
+            "BadRequest: line 2: missing field `method` at line 1 column 8",
+        );
+        check_ndjson(
+            &format!("{ok}\nnot json"),
+            "BadRequest: line 2: expected ident at line 1 column 2",
+        );
+        check_ndjson(
+            &format!("{ok}\n{ok}\n{ok}\n{ok}"),
+            "PayloadTooLarge: more than 3 events in one request",
+        );
+    }
+
+    fn inc(id: i64, status: IncidentStatus, class: Classification) -> Incident {
+        Incident {
+            id,
+            title: format!("i{id}"),
+            severity: Severity::Low,
+            status,
+            assigned_to: None,
+            classification: class,
+            determination: rampart_model::Determination::NotAvailable,
+            tags: vec![],
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            first_activity: Timestamp(id * 10),
+            last_activity: Timestamp(id * 100),
+            priority: id as u32,
+            priority_reasons: vec![],
+            entities: vec![Entity::attacker_ip(format!("10.0.0.{id}"))],
+            alert_count: 2,
+            redirect_to: None,
+        }
+    }
+
+    #[test]
+    fn merge_rules() {
+        use Classification::*;
+        use IncidentStatus::*;
+        let check = |a: Incident, b: Incident, expected: &str| {
+            let got = check_merge(&a, &b).err().unwrap_or_else(|| "ok".into());
+            assert_eq!(got, expected);
+        };
+        check(
+            inc(1, Active, Unknown),
+            inc(2, InProgress, TruePositive),
+            "ok",
+        );
+        check(
+            inc(1, Active, Unknown),
+            inc(1, Active, Unknown),
+            "an incident cannot be merged into itself",
+        );
+        check(
+            inc(1, Redirected, Unknown),
+            inc(2, Active, Unknown),
+            "source incident 1 was already merged",
+        );
+        check(
+            inc(1, Active, Unknown),
+            inc(2, Resolved, Unknown),
+            "target incident 2 is resolved",
+        );
+        check(
+            inc(1, Active, FalsePositive),
+            inc(2, Active, TruePositive),
+            "incidents are classified differently (FalsePositive and TruePositive)",
+        );
+    }
+
+    #[test]
+    fn merged_state_unions() {
+        let mut a = inc(1, IncidentStatus::Active, Classification::Unknown);
+        a.severity = Severity::High;
+        let b = inc(2, IncidentStatus::Active, Classification::Unknown);
+        let s = merged_state(&a, &b);
+        assert_eq!(s.title, "i2");
+        assert_eq!(s.severity, Severity::High);
+        assert_eq!(s.entities.len(), 2);
+        assert_eq!(
+            (s.first_activity, s.last_activity),
+            (Timestamp(10), Timestamp(200))
+        );
+        assert_eq!(s.alert_count, 4);
+        assert_eq!(s.priority, 2);
+    }
+
+    #[test]
+    fn token_names() {
+        for (n, ok) in [
+            ("ci-bot", true),
+            ("a.b_c", true),
+            ("", false),
+            ("a b", false),
+            ("é", false),
+        ] {
+            assert_eq!(valid_token_name(n), ok, "{n:?}");
+        }
+        assert!(!valid_token_name(&"x".repeat(65)));
+    }
+}

@@ -1,0 +1,168 @@
+//! Prometheus counters. Names come from one enum ([`Counter`]); labels only from bounded sets:
+//! route templates from [`crate::ROUTES`], status classes, and alert source kinds.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::{Caller, Right};
+use crate::error::ApiError;
+use crate::{AppState, ROUTES};
+
+/// Counters without labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// Events accepted by `POST /api/v1/events`.
+    IngestEvents,
+    /// NDJSON lines refused (the whole request is refused with them).
+    IngestRejectedLines,
+    /// Rampart-format alerts accepted by `POST /api/v1/alerts`.
+    IngestAlertsRampart,
+    /// OCSF findings accepted by `POST /api/v1/alerts`.
+    IngestAlertsOcsf,
+}
+
+impl Counter {
+    const ALL: [Counter; 4] = [
+        Counter::IngestEvents,
+        Counter::IngestRejectedLines,
+        Counter::IngestAlertsRampart,
+        Counter::IngestAlertsOcsf,
+    ];
+    /// Metric name and labels.
+    const fn series(self) -> (&'static str, &'static str) {
+        match self {
+            Counter::IngestEvents => ("rampart_ingest_events_total", ""),
+            Counter::IngestRejectedLines => ("rampart_ingest_rejected_lines_total", ""),
+            Counter::IngestAlertsRampart => ("rampart_ingest_alerts_total", "{format=\"rampart\"}"),
+            Counter::IngestAlertsOcsf => ("rampart_ingest_alerts_total", "{format=\"ocsf\"}"),
+        }
+    }
+}
+
+/// Status classes counted: 1xx..5xx.
+const CLASSES: usize = 5;
+
+/// The server's counters: lock-free, fixed size.
+#[derive(Debug)]
+pub struct Metrics {
+    /// Requests per (route index in ROUTES, or ROUTES.len() for unmatched) x status class.
+    requests: Vec<[AtomicU64; CLASSES]>,
+    counters: [AtomicU64; 4],
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: (0..=ROUTES.len()).map(|_| Default::default()).collect(),
+            counters: Default::default(),
+        }
+    }
+}
+
+impl Metrics {
+    /// Add to a counter.
+    pub fn add(&self, c: Counter, n: u64) {
+        self.counters[c as usize].fetch_add(n, Relaxed);
+    }
+    /// Count one request.
+    pub fn request(&self, method: &str, template: Option<&str>, status: u16) {
+        let idx = template
+            .and_then(|t| {
+                ROUTES
+                    .iter()
+                    .position(|r| r.path == t && r.method.eq_ignore_ascii_case(method))
+            })
+            .unwrap_or(ROUTES.len());
+        let class = usize::from(status / 100).clamp(1, CLASSES) - 1;
+        if let Some(row) = self.requests.get(idx) {
+            row[class].fetch_add(1, Relaxed);
+        }
+    }
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP rampart_http_requests_total HTTP requests by route template and status class.\n");
+        out.push_str("# TYPE rampart_http_requests_total counter\n");
+        for (i, row) in self.requests.iter().enumerate() {
+            let (method, route) = ROUTES
+                .get(i)
+                .map_or(("", "unmatched"), |r| (r.method, r.path));
+            for (c, v) in row.iter().enumerate() {
+                let v = v.load(Relaxed);
+                if v > 0 {
+                    let _ = writeln!(
+                        out,
+                        "rampart_http_requests_total{{method=\"{method}\",route=\"{route}\",status_class=\"{}xx\"}} {v}",
+                        c + 1
+                    );
+                }
+            }
+        }
+        let mut last = "";
+        for c in Counter::ALL {
+            let (name, labels) = c.series();
+            if name != last {
+                let _ = writeln!(out, "# TYPE {name} counter");
+                last = name;
+            }
+            let _ = writeln!(
+                out,
+                "{name}{labels} {}",
+                self.counters[c as usize].load(Relaxed)
+            );
+        }
+        out
+    }
+}
+
+/// Middleware: count each request by route template and status class.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let template = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    state.metrics.request(
+        method.as_str(),
+        template.as_ref().map(MatchedPath::as_str),
+        resp.status().as_u16(),
+    );
+    resp
+}
+
+/// `GET /metrics`.
+pub async fn handler(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Right::Read)?;
+    Ok((
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_bounded_series() {
+        let m = Metrics::default();
+        m.request("GET", Some("/api/v1/incidents/{id}"), 404);
+        m.request("GET", Some("/api/v1/incidents/{id}"), 200);
+        m.request("GET", Some("/etc/passwd"), 404);
+        m.request("GET", None, 404);
+        m.add(Counter::IngestEvents, 3);
+        let text = m.render();
+        assert!(text.contains("rampart_http_requests_total{method=\"get\",route=\"/api/v1/incidents/{id}\",status_class=\"4xx\"} 1"), "{text}");
+        assert!(
+            text.contains("route=\"unmatched\",status_class=\"4xx\"} 2"),
+            "{text}"
+        );
+        assert!(!text.contains("passwd"));
+        assert!(text.contains("rampart_ingest_events_total 3"));
+        assert!(text.contains("rampart_ingest_alerts_total{format=\"ocsf\"} 0"));
+    }
+}

@@ -1,0 +1,79 @@
+//! The OpenAPI 3.1 document, generated from [`crate::ROUTES`].
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use crate::auth::{Caller, Right};
+use crate::error::ApiError;
+use crate::{AppState, ROUTES};
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+/// The document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for r in ROUTES {
+        let item = paths
+            .entry(r.path.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        let params: Vec<Value> = r
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| {
+                json!({"name": name, "in": "path", "required": true,
+                    "schema": {"type": if name == "id" { "integer" } else { "string" }}})
+            })
+            .collect();
+        let mut responses = json!({
+            "200": {"description": "success", "content": {"application/json": {}}},
+            "400": error_response("invalid input"),
+        });
+        if r.auth {
+            responses["401"] = error_response("missing, unknown or revoked token");
+            responses["403"] = error_response("the token's role lacks the right");
+        }
+        let mut op = json!({
+            "summary": r.summary,
+            "operationId": format!("{}_{}", r.method, r.path.trim_start_matches('/').replace(['/', '{', '}', '.'], "_")),
+            "parameters": params,
+            "responses": responses,
+        });
+        if r.auth {
+            op["security"] = json!([{"bearer": []}]);
+        }
+        if matches!(r.method, "post" | "patch") {
+            let ct = if r.path == "/api/v1/events" {
+                "application/x-ndjson"
+            } else {
+                "application/json"
+            };
+            op["requestBody"] = json!({"required": true, "content": {ct: {}}});
+        }
+        if let Value::Object(m) = item {
+            m.insert(r.method.to_string(), op);
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Rampart API", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": {
+                "type": "object", "required": ["error"],
+                "properties": {"error": {"type": "object", "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}
+            }}
+        }
+    })
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn handler(State(_): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Right::Read)?;
+    Ok(Json(document()))
+}
