@@ -19,10 +19,12 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use rampart_model::{
-    AlertDraft, AlertSource, AttackStage, Classification, Entity, EntityKind, EntityRole,
-    Incident, IncidentStatus, NewAudit, Severity, Timestamp,
+    AlertDraft, AlertSource, AttackStage, Classification, Entity, EntityKind, EntityRole, Incident,
+    IncidentStatus, NewAudit, Severity, Timestamp,
 };
-use rampart_store::{AppliedChanges, Change, ChangeSet, IncidentRef, IncidentState, IncidentSummary};
+use rampart_store::{
+    AppliedChanges, Change, ChangeSet, IncidentRef, IncidentState, IncidentSummary,
+};
 
 pub mod priority;
 
@@ -454,14 +456,22 @@ impl Correlator {
         match e.value.parse::<IpAddr>() {
             Ok(IpAddr::V4(v4)) => match self.cfg.group_ipv4_prefix {
                 Some(p) if p < 32 => {
-                    let mask = if p == 0 { 0 } else { u32::MAX << (32 - u32::from(p)) };
+                    let mask = if p == 0 {
+                        0
+                    } else {
+                        u32::MAX << (32 - u32::from(p))
+                    };
                     format!("{}/{p}", std::net::Ipv4Addr::from(u32::from(v4) & mask))
                 }
                 _ => v4.to_string(),
             },
             Ok(IpAddr::V6(v6)) => match self.cfg.group_ipv6_prefix {
                 Some(p) if p < 128 => {
-                    let mask = if p == 0 { 0 } else { u128::MAX << (128 - u32::from(p)) };
+                    let mask = if p == 0 {
+                        0
+                    } else {
+                        u128::MAX << (128 - u32::from(p))
+                    };
                     format!("{}/{p}", std::net::Ipv6Addr::from(u128::from(v6) & mask))
                 }
                 _ => v6.to_string(),
@@ -470,7 +480,12 @@ impl Correlator {
         }
     }
 
-    fn joins(&self, a: &AlertDraft, actor_keys: &[(EntityKind, String)], t: &Tracked) -> Option<Join> {
+    fn joins(
+        &self,
+        a: &AlertDraft,
+        actor_keys: &[(EntityKind, String)],
+        t: &Tracked,
+    ) -> Option<Join> {
         if !t.status.is_open() {
             return None;
         }
@@ -581,7 +596,9 @@ impl Correlator {
                 {
                     continue;
                 }
-                let Some(o) = self.incidents.remove(&other) else { continue };
+                let Some(o) = self.incidents.remove(&other) else {
+                    continue;
+                };
                 if let Some(id) = o.id {
                     merges.push((id, target, bridge.clone()));
                 }
@@ -611,13 +628,12 @@ impl Correlator {
                 self.pending.push(*u);
             }
         }
-        let reference = |u: u64, incidents: &BTreeMap<u64, Tracked>| match incidents
-            .get(&u)
-            .and_then(|t| t.id)
-        {
-            Some(id) => IncidentRef::Existing(id),
-            None => IncidentRef::New(temps.get(&u).copied().unwrap_or(0)),
-        };
+        let reference =
+            |u: u64, incidents: &BTreeMap<u64, Tracked>| match incidents.get(&u).and_then(|t| t.id)
+            {
+                Some(id) => IncidentRef::Existing(id),
+                None => IncidentRef::New(temps.get(&u).copied().unwrap_or(0)),
+            };
         let at = self.now;
         let mut changes = Vec::new();
         let mut audits = Vec::new();
@@ -695,7 +711,9 @@ impl Correlator {
         let uid = self.uid_of(incident.id);
         if incident.status == IncidentStatus::Redirected {
             let Some(uid) = uid else { return };
-            let Some(from) = self.incidents.remove(&uid) else { return };
+            let Some(from) = self.incidents.remove(&uid) else {
+                return;
+            };
             if let Some(into) = incident.redirect_to.and_then(|id| self.uid_of(id)) {
                 if let Some(t) = self.incidents.get_mut(&into) {
                     t.absorb(from, self.cfg.max_entities);
@@ -721,7 +739,11 @@ impl Correlator {
 
     /// The state `into` would have after merging `from` into it (a manual merge through the
     /// API), or why the merge is refused.
-    pub fn merge_plan(&self, from: &Incident, into: &Incident) -> Result<IncidentState, MergeRefusal> {
+    pub fn merge_plan(
+        &self,
+        from: &Incident,
+        into: &Incident,
+    ) -> Result<IncidentState, MergeRefusal> {
         check_merge(from, into)?;
         let known = |i: &Incident| {
             self.uid_of(i.id)

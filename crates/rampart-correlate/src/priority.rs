@@ -44,7 +44,10 @@ pub fn priority(inp: &PriorityInputs) -> (u32, Vec<PriorityReason>) {
     }
     let n_stages = inp.stages.len() as u32;
     if n_stages >= 2 {
-        add(((n_stages - 1) * 10).min(25), format!("{n_stages} attack stages by one actor"));
+        add(
+            ((n_stages - 1) * 10).min(25),
+            format!("{n_stages} attack stages by one actor"),
+        );
     }
     if inp.alert_count >= 2 {
         add(
@@ -64,7 +67,10 @@ pub fn priority(inp: &PriorityInputs) -> (u32, Vec<PriorityReason>) {
         add(5, format!("{} targets", inp.targets));
     }
     if inp.source_ips >= 10 {
-        add(5, format!("distributed across {} source IPs", inp.source_ips));
+        add(
+            5,
+            format!("distributed across {} source IPs", inp.source_ips),
+        );
     }
     if inp.sigma {
         add(5, SIGMA_REASON.to_string());
@@ -91,7 +97,10 @@ mod tests {
         let sum: u32 = reasons.iter().map(|r| r.points).sum();
         assert_eq!(sum, score, "reasons sum to the score for {inp:?}");
         assert!(score <= MAX_PRIORITY);
-        let text: Vec<String> = reasons.iter().map(|r| format!("{}:{}", r.points, r.reason)).collect();
+        let text: Vec<String> = reasons
+            .iter()
+            .map(|r| format!("{}:{}", r.points, r.reason))
+            .collect();
         assert_eq!(format!("{score} = {}", text.join(", ")), expected);
     }
 
@@ -100,7 +109,11 @@ mod tests {
         use AttackStage::*;
         check(PriorityInputs::default(), "0 = ");
         check(
-            PriorityInputs { severity: Some(Severity::Medium), alert_count: 1, ..Default::default() },
+            PriorityInputs {
+                severity: Some(Severity::Medium),
+                alert_count: 1,
+                ..Default::default()
+            },
             "20 = 20:severity Medium",
         );
         check(
@@ -127,7 +140,12 @@ mod tests {
             "100 = 40:severity Critical, 25:5 attack stages by one actor, 10:40 correlated alerts, 15:data access or sensitive data exposed, 5:impact on availability, 5:9 targets",
         );
         check(
-            PriorityInputs { severity: Some(Severity::Low), sigma: true, alert_count: 1, ..Default::default() },
+            PriorityInputs {
+                severity: Some(Severity::Low),
+                sigma: true,
+                alert_count: 1,
+                ..Default::default()
+            },
             "15 = 10:severity Low, 5:matched a Sigma rule",
         );
     }

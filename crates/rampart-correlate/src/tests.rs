@@ -11,7 +11,14 @@ const MIN: i64 = 60_000;
 
 /// An alert: `label` goes in the description, `ents` is `kind=value,...` with kinds `ip`,
 /// `user`, `key`, `ep`, `svc`.
-fn al(label: &str, minute: i64, detector: &str, sev: Severity, stage: AttackStage, ents: &str) -> AlertDraft {
+fn al(
+    label: &str,
+    minute: i64,
+    detector: &str,
+    sev: Severity,
+    stage: AttackStage,
+    ents: &str,
+) -> AlertDraft {
     let entities: Vec<Entity> = ents
         .split(',')
         .filter(|s| !s.is_empty())
@@ -24,7 +31,10 @@ fn al(label: &str, minute: i64, detector: &str, sev: Severity, stage: AttackStag
             _ => Entity::target_endpoint(v),
         })
         .collect();
-    let target = entities.iter().find(|e| is_target(e)).map(|e| e.value.clone());
+    let target = entities
+        .iter()
+        .find(|e| is_target(e))
+        .map(|e| e.value.clone());
     let title = match target {
         Some(t) => format!("{detector} on {t}"),
         None => detector.to_string(),
@@ -96,8 +106,15 @@ impl FakeStore {
                 }
                 Change::InsertAlert { alert, incident } => {
                     let id = id_of(incident, &applied);
-                    let inc = self.incidents.get_mut(&id).expect("alert to a known incident");
-                    assert!(inc.status.is_open(), "alert sent to {:?} incident {id}", inc.status);
+                    let inc = self
+                        .incidents
+                        .get_mut(&id)
+                        .expect("alert to a known incident");
+                    assert!(
+                        inc.status.is_open(),
+                        "alert sent to {:?} incident {id}",
+                        inc.status
+                    );
                     inc.alerts.push(alert.description.clone());
                     if !inc.stages.contains(&alert.stage) {
                         inc.stages.push(alert.stage);
@@ -178,7 +195,11 @@ impl FakeStore {
                 out.push_str(&format!("#{id} -> #{into}\n"));
                 continue;
             }
-            assert_eq!(s.alerts.len() as u32, s.state.alert_count, "alert count of #{id}");
+            assert_eq!(
+                s.alerts.len() as u32,
+                s.state.alert_count,
+                "alert count of #{id}"
+            );
             out.push_str(&format!(
                 "#{id} {} [{}] {} {}\n",
                 s.status,
@@ -249,8 +270,22 @@ fn alerts_sharing_an_attacker_become_one_incident() {
 fn shared_user_or_key_joins_across_ips() {
     check(
         vec![Step::Batch(vec![
-            al("a0", 0, "D1", Low, Exploitation, &format!("{},user=alice", ip(A))),
-            al("a1", 1, "D2", Low, Exploitation, &format!("{},user=alice", ip(B))),
+            al(
+                "a0",
+                0,
+                "D1",
+                Low,
+                Exploitation,
+                &format!("{},user=alice", ip(A)),
+            ),
+            al(
+                "a1",
+                1,
+                "D2",
+                Low,
+                Exploitation,
+                &format!("{},user=alice", ip(B)),
+            ),
             al("a2", 2, "D3", Low, Exploitation, "ip=192.0.2.1,key=k1"),
             al("a3", 3, "D4", Low, Exploitation, "ip=192.0.2.2,key=k1"),
         ])],
@@ -265,8 +300,22 @@ fn shared_user_or_key_joins_across_ips() {
 fn unrelated_alerts_stay_apart() {
     check(
         vec![Step::Batch(vec![
-            al("a0", 0, "D1", Low, Exploitation, &format!("{},ep=GET /a", ip(A))),
-            al("a1", 1, "D2", Medium, Exploitation, &format!("{},ep=GET /b", ip(B))),
+            al(
+                "a0",
+                0,
+                "D1",
+                Low,
+                Exploitation,
+                &format!("{},ep=GET /a", ip(A)),
+            ),
+            al(
+                "a1",
+                1,
+                "D2",
+                Medium,
+                Exploitation,
+                &format!("{},ep=GET /b", ip(B)),
+            ),
             al("a2", 2, "D1", Low, Exploitation, "user=carol,ep=GET /c"),
         ])],
         "
@@ -298,10 +347,38 @@ fn window_expiry_starts_a_new_incident() {
 fn distributed_join_groups_spraying_from_many_ips() {
     let batch = || {
         Step::Batch(vec![
-            al("a0", 0, "API_CredentialStuffing", High, CredentialAccess, "ip=192.0.2.1,ep=POST /login"),
-            al("a1", 5, "API_CredentialStuffing", High, CredentialAccess, "ip=192.0.2.2,ep=POST /login"),
-            al("a2", 9, "API_CredentialStuffing", High, CredentialAccess, "ip=192.0.2.3,ep=POST /login"),
-            al("a3", 9, "API_Other", High, CredentialAccess, "ip=192.0.2.4,ep=POST /login"),
+            al(
+                "a0",
+                0,
+                "API_CredentialStuffing",
+                High,
+                CredentialAccess,
+                "ip=192.0.2.1,ep=POST /login",
+            ),
+            al(
+                "a1",
+                5,
+                "API_CredentialStuffing",
+                High,
+                CredentialAccess,
+                "ip=192.0.2.2,ep=POST /login",
+            ),
+            al(
+                "a2",
+                9,
+                "API_CredentialStuffing",
+                High,
+                CredentialAccess,
+                "ip=192.0.2.3,ep=POST /login",
+            ),
+            al(
+                "a3",
+                9,
+                "API_Other",
+                High,
+                CredentialAccess,
+                "ip=192.0.2.4,ep=POST /login",
+            ),
         ])
     };
     check(
@@ -312,7 +389,10 @@ fn distributed_join_groups_spraying_from_many_ips() {
 ",
     );
     check_cfg(
-        CorrelateConfig { distributed_join: false, ..Default::default() },
+        CorrelateConfig {
+            distributed_join: false,
+            ..Default::default()
+        },
         vec![batch()],
         "
 #1 Active [a0] High API_CredentialStuffing on POST /login from 192.0.2.1
@@ -334,7 +414,11 @@ fn ip_prefix_groups_a_range() {
         ])]
     };
     check_cfg(
-        CorrelateConfig { group_ipv4_prefix: Some(24), group_ipv6_prefix: Some(64), ..Default::default() },
+        CorrelateConfig {
+            group_ipv4_prefix: Some(24),
+            group_ipv6_prefix: Some(64),
+            ..Default::default()
+        },
         steps(),
         "
 #1 Active [a0 a1] Low D1 from 203.0.113.9 and 1 more alert
@@ -370,9 +454,20 @@ fn multi_stage_raises_priority() {
     );
     let multi = &store.incidents[&1].state;
     let single = &store.incidents[&2].state;
-    assert!(multi.priority > single.priority, "{} > {}", multi.priority, single.priority);
-    assert!(multi.priority_reasons.iter().any(|r| r.reason.contains("3 attack stages")));
-    assert!(multi.priority_reasons.iter().any(|r| r.reason.contains("data access")));
+    assert!(
+        multi.priority > single.priority,
+        "{} > {}",
+        multi.priority,
+        single.priority
+    );
+    assert!(multi
+        .priority_reasons
+        .iter()
+        .any(|r| r.reason.contains("3 attack stages")));
+    assert!(multi
+        .priority_reasons
+        .iter()
+        .any(|r| r.reason.contains("data access")));
 }
 
 #[test]
@@ -382,9 +477,23 @@ fn an_alert_bridging_two_incidents_merges_them() {
         vec![
             Step::Batch(vec![
                 al("a0", 0, "D1", Medium, Exploitation, &ip(A)),
-                al("a1", 1, "D2", High, Exploitation, &format!("{},user=bob", ip(B))),
+                al(
+                    "a1",
+                    1,
+                    "D2",
+                    High,
+                    Exploitation,
+                    &format!("{},user=bob", ip(B)),
+                ),
             ]),
-            Step::Batch(vec![al("a2", 2, "D3", Low, Exploitation, &format!("{},user=bob", ip(A)))]),
+            Step::Batch(vec![al(
+                "a2",
+                2,
+                "D3",
+                Low,
+                Exploitation,
+                &format!("{},user=bob", ip(A)),
+            )]),
             // After the merge, alerts of #2's actors go to #1.
             Step::Batch(vec![al("a3", 3, "D4", Low, Exploitation, &ip(B))]),
         ],
@@ -394,7 +503,11 @@ fn an_alert_bridging_two_incidents_merges_them() {
         "#1 Active [a0 a1 a2 a3] High D1 from 203.0.113.9 and 3 more alerts\n#2 -> #1\n"
     );
     assert_eq!(store.merges, 1);
-    let merge_audits: Vec<_> = store.audits.iter().filter(|a| a.action == "incident.merge").collect();
+    let merge_audits: Vec<_> = store
+        .audits
+        .iter()
+        .filter(|a| a.action == "incident.merge")
+        .collect();
     assert_eq!(merge_audits.len(), 1);
     assert_eq!(merge_audits[0].object_id, "2");
     assert_eq!(merge_audits[0].actor, AUDIT_ACTOR);
@@ -407,12 +520,27 @@ fn bridging_within_one_batch_folds_new_incidents() {
         let cs = c.correlate(vec![
             al("a0", 0, "D1", Low, Exploitation, &ip(A)),
             al("a1", 1, "D2", Low, Exploitation, &ip(B)),
-            al("a2", 2, "D3", Low, Exploitation, &format!("{},{}", ip(A), ip(B))),
+            al(
+                "a2",
+                2,
+                "D3",
+                Low,
+                Exploitation,
+                &format!("{},{}", ip(A), ip(B)),
+            ),
         ]);
         cs
     };
-    let creates = c.changes.iter().filter(|x| matches!(x, Change::CreateIncident { .. })).count();
-    let merges = c.changes.iter().filter(|x| matches!(x, Change::Merge { .. })).count();
+    let creates = c
+        .changes
+        .iter()
+        .filter(|x| matches!(x, Change::CreateIncident { .. }))
+        .count();
+    let merges = c
+        .changes
+        .iter()
+        .filter(|x| matches!(x, Change::Merge { .. }))
+        .count();
     let inserts: Vec<IncidentRef> = c
         .changes
         .iter()
@@ -440,7 +568,14 @@ fn bridge_steps(h1: fn(&mut Stored), h2: fn(&mut Stored)) -> Vec<Step> {
         ]),
         Step::Human(1, h1),
         Step::Human(2, h2),
-        Step::Batch(vec![al("a2", 2, "D3", Low, Exploitation, &format!("{},{}", ip(A), ip(B)))]),
+        Step::Batch(vec![al(
+            "a2",
+            2,
+            "D3",
+            Low,
+            Exploitation,
+            &format!("{},{}", ip(A), ip(B)),
+        )]),
     ]
 }
 
@@ -459,7 +594,8 @@ fn merge_refusals_attach_to_one_incident_only() {
     fn in_progress(s: &mut Stored) {
         s.status = IncidentStatus::InProgress;
     }
-    let cases: Vec<(&str, fn(&mut Stored), fn(&mut Stored), &str)> = vec![
+    type Case = (&'static str, fn(&mut Stored), fn(&mut Stored), &'static str);
+    let cases: Vec<Case> = vec![
         (
             "different owners",
             assign("alice"),
@@ -575,30 +711,78 @@ fn check_merge_rules() {
     use Classification::*;
     use IncidentStatus::*;
     let cases: Vec<(Incident, Incident, Result<(), MergeRefusal>)> = vec![
-        (inc(1, Active, None, Unknown), inc(2, Active, None, Unknown), Ok(())),
-        (inc(1, Active, None, Unknown), inc(1, Active, None, Unknown), Err(MergeRefusal::SameIncident)),
-        (inc(1, Resolved, None, Unknown), inc(2, Active, None, Unknown), Err(MergeRefusal::Resolved(1))),
-        (inc(1, Active, None, Unknown), inc(2, Resolved, None, Unknown), Err(MergeRefusal::Resolved(2))),
-        (inc(1, Redirected, None, Unknown), inc(2, Active, None, Unknown), Err(MergeRefusal::Redirected(1))),
-        (inc(1, InProgress, Some("a"), Unknown), inc(2, Active, None, Unknown), Ok(())),
-        (inc(1, InProgress, Some("a"), Unknown), inc(2, Active, Some("a"), Unknown), Ok(())),
+        (
+            inc(1, Active, None, Unknown),
+            inc(2, Active, None, Unknown),
+            Ok(()),
+        ),
+        (
+            inc(1, Active, None, Unknown),
+            inc(1, Active, None, Unknown),
+            Err(MergeRefusal::SameIncident),
+        ),
+        (
+            inc(1, Resolved, None, Unknown),
+            inc(2, Active, None, Unknown),
+            Err(MergeRefusal::Resolved(1)),
+        ),
+        (
+            inc(1, Active, None, Unknown),
+            inc(2, Resolved, None, Unknown),
+            Err(MergeRefusal::Resolved(2)),
+        ),
+        (
+            inc(1, Redirected, None, Unknown),
+            inc(2, Active, None, Unknown),
+            Err(MergeRefusal::Redirected(1)),
+        ),
+        (
+            inc(1, InProgress, Some("a"), Unknown),
+            inc(2, Active, None, Unknown),
+            Ok(()),
+        ),
+        (
+            inc(1, InProgress, Some("a"), Unknown),
+            inc(2, Active, Some("a"), Unknown),
+            Ok(()),
+        ),
         (
             inc(1, Active, Some("a"), Unknown),
             inc(2, Active, Some("b"), Unknown),
-            Err(MergeRefusal::DifferentOwners { a: "a".into(), b: "b".into() }),
+            Err(MergeRefusal::DifferentOwners {
+                a: "a".into(),
+                b: "b".into(),
+            }),
         ),
         (
             inc(1, Active, None, TruePositive),
             inc(2, Active, None, FalsePositive),
-            Err(MergeRefusal::DifferentClassifications { a: TruePositive, b: FalsePositive }),
+            Err(MergeRefusal::DifferentClassifications {
+                a: TruePositive,
+                b: FalsePositive,
+            }),
         ),
-        (inc(1, Active, None, TruePositive), inc(2, Active, None, Unknown), Ok(())),
+        (
+            inc(1, Active, None, TruePositive),
+            inc(2, Active, None, Unknown),
+            Ok(()),
+        ),
     ];
     for (a, b, expected) in cases {
-        assert_eq!(check_merge(&a, &b), expected, "merge {} into {}", a.id, b.id);
+        assert_eq!(
+            check_merge(&a, &b),
+            expected,
+            "merge {} into {}",
+            a.id,
+            b.id
+        );
     }
     assert_eq!(
-        MergeRefusal::DifferentOwners { a: "a".into(), b: "b".into() }.to_string(),
+        MergeRefusal::DifferentOwners {
+            a: "a".into(),
+            b: "b".into()
+        }
+        .to_string(),
         "incidents are assigned to different owners (a and b)"
     );
 }
@@ -638,7 +822,9 @@ fn seed_and_confirm_round_trip() {
         .map(|ch| match ch {
             Change::CreateIncident { temp, .. } => format!("create {temp}"),
             Change::InsertAlert { incident, .. } => format!("insert {incident:?}"),
-            Change::UpdateIncident { incident, state } => format!("update {incident:?} {}", state.title),
+            Change::UpdateIncident { incident, state } => {
+                format!("update {incident:?} {}", state.title)
+            }
             Change::Merge { from, .. } => format!("merge {from}"),
             Change::Audit(a) => format!("audit {}", a.action),
         })
@@ -652,10 +838,22 @@ fn seed_and_confirm_round_trip() {
     );
     // A new incident gets its id through confirm, then later alerts reference it.
     let cs = c.correlate(vec![al("a3", 11, "D4", Low, Exploitation, "ip=192.0.2.50")]);
-    assert!(matches!(cs.changes[0], Change::CreateIncident { temp: 0, .. }));
-    c.confirm(&AppliedChanges { incident_ids: vec![77], alert_ids: vec![5] });
+    assert!(matches!(
+        cs.changes[0],
+        Change::CreateIncident { temp: 0, .. }
+    ));
+    c.confirm(&AppliedChanges {
+        incident_ids: vec![77],
+        alert_ids: vec![5],
+    });
     let cs = c.correlate(vec![al("a4", 12, "D4", Low, Exploitation, "ip=192.0.2.50")]);
-    assert!(cs.changes.iter().any(|ch| matches!(ch, Change::InsertAlert { incident: IncidentRef::Existing(77), .. })));
+    assert!(cs.changes.iter().any(|ch| matches!(
+        ch,
+        Change::InsertAlert {
+            incident: IncidentRef::Existing(77),
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -664,7 +862,10 @@ fn unconfirmed_incidents_are_forgotten() {
     let _ = c.correlate(vec![al("a0", 0, "D1", Low, Exploitation, &ip(A))]);
     // The apply failed: no confirm. The next set must not reference the lost incident.
     let cs = c.correlate(vec![al("a1", 1, "D1", Low, Exploitation, &ip(A))]);
-    assert!(matches!(cs.changes[0], Change::CreateIncident { temp: 0, .. }));
+    assert!(matches!(
+        cs.changes[0],
+        Change::CreateIncident { temp: 0, .. }
+    ));
     assert_eq!(c.tracked_count(), 1);
 }
 
@@ -677,26 +878,58 @@ fn every_create_and_merge_is_audited() {
                 al("a0", 0, "D1", Low, Exploitation, &ip(A)),
                 al("a1", 1, "D2", Low, Exploitation, &ip(B)),
             ]),
-            Step::Batch(vec![al("a2", 2, "D3", Low, Exploitation, &format!("{},{}", ip(A), ip(B)))]),
+            Step::Batch(vec![al(
+                "a2",
+                2,
+                "D3",
+                Low,
+                Exploitation,
+                &format!("{},{}", ip(A), ip(B)),
+            )]),
         ],
     );
     let actions: Vec<&str> = store.audits.iter().map(|a| a.action.as_str()).collect();
-    assert_eq!(actions, vec!["incident.create", "incident.create", "incident.merge"]);
-    assert!(store.audits.iter().all(|a| a.actor == AUDIT_ACTOR && a.object_type == "incident"));
+    assert_eq!(
+        actions,
+        vec!["incident.create", "incident.create", "incident.merge"]
+    );
+    assert!(store
+        .audits
+        .iter()
+        .all(|a| a.actor == AUDIT_ACTOR && a.object_type == "incident"));
 }
 
 #[test]
 fn severity_is_the_highest_and_sigma_counts() {
     let mut sigma = al("a1", 1, "sigma", Critical, Exploitation, &ip(A));
-    sigma.source = AlertSource::Sigma(SigmaRuleRef { title: "x".into(), ..Default::default() });
+    sigma.source = AlertSource::Sigma(SigmaRuleRef {
+        title: "x".into(),
+        ..Default::default()
+    });
     let (store, _) = run(
         CorrelateConfig::default(),
-        vec![Step::Batch(vec![al("a0", 0, "D1", Low, Exploitation, &ip(A)), sigma, al("a2", 2, "D2", Medium, Exploitation, &ip(A))])],
+        vec![Step::Batch(vec![
+            al("a0", 0, "D1", Low, Exploitation, &ip(A)),
+            sigma,
+            al("a2", 2, "D2", Medium, Exploitation, &ip(A)),
+        ])],
     );
     let st = &store.incidents[&1].state;
     assert_eq!(st.severity, Critical);
-    let reasons: Vec<&str> = st.priority_reasons.iter().map(|r| r.reason.as_str()).collect();
-    assert_eq!(reasons, vec!["severity Critical", "3 correlated alerts", priority::SIGMA_REASON, priority::CRITICAL_REASON]);
+    let reasons: Vec<&str> = st
+        .priority_reasons
+        .iter()
+        .map(|r| r.reason.as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            "severity Critical",
+            "3 correlated alerts",
+            priority::SIGMA_REASON,
+            priority::CRITICAL_REASON
+        ]
+    );
 }
 
 #[test]
@@ -716,9 +949,22 @@ fn analyst_severity_is_kept() {
 
 #[test]
 fn state_is_bounded() {
-    let mut c = Correlator::new(CorrelateConfig { max_entities: 100, max_incidents: 50, ..Default::default() });
+    let mut c = Correlator::new(CorrelateConfig {
+        max_entities: 100,
+        max_incidents: 50,
+        ..Default::default()
+    });
     let alerts: Vec<AlertDraft> = (0..300)
-        .map(|i| al("x", 0, "D1", Low, Exploitation, &format!("ip=10.0.{}.{},ep=POST /login", i / 250, i % 250)))
+        .map(|i| {
+            al(
+                "x",
+                0,
+                "D1",
+                Low,
+                Exploitation,
+                &format!("ip=10.0.{}.{},ep=POST /login", i / 250, i % 250),
+            )
+        })
         .collect();
     let cs = c.correlate(alerts);
     let applied = FakeStore::default().apply(&cs);
@@ -731,7 +977,16 @@ fn state_is_bounded() {
     assert_eq!(state.alert_count, 300);
     // Many unrelated incidents: at most max_incidents stay in memory.
     let alerts: Vec<AlertDraft> = (0..200)
-        .map(|i| al("y", 10 + i, &format!("X{i}"), Low, Exploitation, &format!("ip=172.16.0.{i}")))
+        .map(|i| {
+            al(
+                "y",
+                10 + i,
+                &format!("X{i}"),
+                Low,
+                Exploitation,
+                &format!("ip=172.16.0.{i}"),
+            )
+        })
         .collect();
     let cs = c.correlate(alerts);
     let applied = FakeStore::default().apply(&cs);
@@ -740,7 +995,17 @@ fn state_is_bounded() {
     let _ = c.correlate(vec![]);
     assert!(c.tracked_count() <= 50, "tracked {}", c.tracked_count());
     // Window expiry relative to the newest event time.
-    let _ = c.correlate(vec![al("z", 100_000, "Z", Low, Exploitation, "ip=192.0.2.99")]);
-    c.confirm(&AppliedChanges { incident_ids: vec![1], alert_ids: vec![] });
+    let _ = c.correlate(vec![al(
+        "z",
+        100_000,
+        "Z",
+        Low,
+        Exploitation,
+        "ip=192.0.2.99",
+    )]);
+    c.confirm(&AppliedChanges {
+        incident_ids: vec![1],
+        alert_ids: vec![],
+    });
     assert_eq!(c.tracked_count(), 1);
 }

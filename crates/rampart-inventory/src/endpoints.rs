@@ -234,7 +234,8 @@ fn record_body_params(cfg: &InventoryConfig, params: &mut BTreeMap<String, Param
     if !trimmed.starts_with('{') {
         return;
     }
-    let Ok(map) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(trimmed) else {
+    let Ok(map) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(trimmed)
+    else {
         return;
     };
     for (k, v) in &map {
@@ -265,7 +266,9 @@ mod tests {
         let status = parts.next().unwrap_or("0").parse().unwrap_or(0);
         let rest = parts.next().unwrap_or("");
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let body = rest.split_once("body=").map(|(_, b)| b.split(" resp=").next().unwrap_or(""));
+        let body = rest
+            .split_once("body=")
+            .map(|(_, b)| b.split(" resp=").next().unwrap_or(""));
         let resp = rest.split_once("resp=").map(|(_, b)| b);
         ApiEvent {
             ts: Timestamp::from_millis(t * 1000),
@@ -322,16 +325,25 @@ mod tests {
         for i in 0..200 {
             events.push(ev(i, "GET /api/users/42?verbose=true 200 auth"));
             let line: &'static str = Box::leak(
-                format!("GET /api/users/{}/orders?page={i}&email=a%40b.io 200", 1000 + i)
-                    .into_boxed_str(),
+                format!(
+                    "GET /api/users/{}/orders?page={i}&email=a%40b.io 200",
+                    1000 + i
+                )
+                .into_boxed_str(),
             );
             events.push(ev(i, line));
         }
         for i in 0..50 {
-            events.push(ev(i, "POST /api/login 401 body={\"user\":\"bob\",\"password\":\"x\",\"remember\":true}"));
+            events.push(ev(
+                i,
+                "POST /api/login 401 body={\"user\":\"bob\",\"password\":\"x\",\"remember\":true}",
+            ));
         }
         events.push(ev(1, "POST /api/login 200 auth body={\"user\":\"bob\",\"password\":\"x\",\"remember\":true,\"otp\":123456}"));
-        events.push(ev(1, "GET /api/export 200 auth resp=[{\"email\":\"a@x.io\",\"card\":\"4111111111111111\"}]"));
+        events.push(ev(
+            1,
+            "GET /api/export 200 auth resp=[{\"email\":\"a@x.io\",\"card\":\"4111111111111111\"}]",
+        ));
         check(
             &events,
             &[
@@ -366,7 +378,7 @@ mod tests {
         inv.observe(&ev(50, "GET /old 200"));
         inv.observe(&ev(40 * 86_400, "GET /new 200"));
         let now = Timestamp::from_millis(40 * DAY);
-        let old = inv.get("api.example", "GET", "/old").map(|e| e.clone());
+        let old = inv.get("api.example", "GET", "/old").cloned();
         let old = old.as_ref();
         assert_eq!(old.map(|e| e.first_seen.secs()), Some(50));
         assert_eq!(old.map(|e| e.last_seen.secs()), Some(100));
@@ -399,13 +411,21 @@ mod tests {
         let saved = first.take_dirty();
         let mut inv = Inventory::new(InventoryConfig::default());
         inv.seed(saved);
-        assert!(inv.take_dirty().is_empty(), "seeded endpoints are not dirty");
+        assert!(
+            inv.take_dirty().is_empty(),
+            "seeded endpoints are not dirty"
+        );
         inv.observe(&ev(2, "GET /a?x=2 200"));
         let d = inv.take_dirty();
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].calls, 2);
         assert_eq!(d[0].auth(), AuthMix::Mixed);
-        assert_eq!(d[0].params.get("x").map(|p| p.types.get(&ValueType::Integer)), Some(Some(&2)));
+        assert_eq!(
+            d[0].params
+                .get("x")
+                .map(|p| p.types.get(&ValueType::Integer)),
+            Some(Some(&2))
+        );
     }
 
     #[test]
@@ -416,15 +436,21 @@ mod tests {
             ..Default::default()
         });
         for i in 0..1000 {
-            let p: &'static str = Box::leak(format!("GET /rand/w{}x/q?a{}=1 200", i * 7919 % 1000, i % 9).into_boxed_str());
+            let p: &'static str = Box::leak(
+                format!("GET /rand/w{}x/q?a{}=1 200", i * 7919 % 1000, i % 9).into_boxed_str(),
+            );
             inv.observe(&ev(i, p));
         }
         assert_eq!(inv.len(), 10);
         assert_eq!(inv.overflow_count(), 990);
         assert!(inv.endpoints().all(|e| e.params.len() <= 3));
-        let long: &'static str = Box::leak(format!("GET /rand/w0x/q?{}=1 200", "n".repeat(100)).into_boxed_str());
+        let long: &'static str =
+            Box::leak(format!("GET /rand/w0x/q?{}=1 200", "n".repeat(100)).into_boxed_str());
         inv.observe(&ev(0, long));
         let ep = inv.get("api.example", "GET", "/rand/w0x/q");
-        assert_eq!(ep.map(|e| e.params.keys().all(|k| k.len() < 100)), Some(true));
+        assert_eq!(
+            ep.map(|e| e.params.keys().all(|k| k.len() < 100)),
+            Some(true)
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! - [`sensitive`]: sensitive data in bodies (cards, SSNs, e-mails, keys, JWTs).
 //! - [`endpoints`]: the learned, bounded endpoint inventory.
 
-pub mod template;
 pub mod endpoints;
 pub mod sensitive;
+pub mod template;
 pub mod values;

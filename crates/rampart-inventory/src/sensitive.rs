@@ -278,7 +278,8 @@ fn has_string_value(b: &[u8]) -> bool {
 
 fn scan_emails(b: &[u8], out: &mut SensitiveKinds) {
     for at in memchr::memchr_iter(b'@', b) {
-        let local_ok = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-');
+        let local_ok =
+            |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-');
         let mut s = at;
         while s > 0 && at - s < 64 && local_ok(b[s - 1]) {
             s -= 1;
@@ -288,7 +289,10 @@ fn scan_emails(b: &[u8], out: &mut SensitiveKinds) {
         }
         let mut e = at + 1;
         let mut last_dot = None;
-        while e < b.len() && e - at < 255 && (b[e].is_ascii_alphanumeric() || matches!(b[e], b'.' | b'-')) {
+        while e < b.len()
+            && e - at < 255
+            && (b[e].is_ascii_alphanumeric() || matches!(b[e], b'.' | b'-'))
+        {
             if b[e] == b'.' {
                 last_dot = Some(e);
             }
@@ -297,7 +301,10 @@ fn scan_emails(b: &[u8], out: &mut SensitiveKinds) {
         // Trailing dot ends a sentence, not the domain.
         if e > at + 1 && b[e - 1] == b'.' {
             e -= 1;
-            last_dot = b[at + 1..e].iter().rposition(|c| *c == b'.').map(|p| at + 1 + p);
+            last_dot = b[at + 1..e]
+                .iter()
+                .rposition(|c| *c == b'.')
+                .map(|p| at + 1 + p);
         }
         let Some(dot) = last_dot else { continue };
         let tld = &b[dot + 1..e];
@@ -362,7 +369,8 @@ fn scan_numbers(b: &[u8], out: &mut SensitiveKinds) {
         }
         g += 1;
         // The run must end at a boundary (not inside a word or a longer number).
-        let bounded = j >= b.len() || !(is_word(b[j]) || (b[j] == b'.' && b.get(j + 1).is_some_and(u8::is_ascii_digit)));
+        let bounded = j >= b.len()
+            || !(is_word(b[j]) || (b[j] == b'.' && b.get(j + 1).is_some_and(u8::is_ascii_digit)));
         if bounded && !mixed {
             let d = &digits[..n];
             if plus && (8..=15).contains(&n) {
@@ -371,7 +379,8 @@ fn scan_numbers(b: &[u8], out: &mut SensitiveKinds) {
                 if ssn_valid(d) {
                     out.add(SensitiveKind::Ssn);
                 }
-            } else if (13..=19).contains(&n) && (seps == 0 || (3..=6).contains(&g)) && card_valid(d) {
+            } else if (13..=19).contains(&n) && (seps == 0 || (3..=6).contains(&g)) && card_valid(d)
+            {
                 out.add(SensitiveKind::CardNumber);
             }
         }
@@ -391,10 +400,10 @@ fn card_valid(d: &[u8]) -> bool {
     let p2 = d[0] * 10 + d[1];
     let p4 = d[..4].iter().fold(0u32, |a, x| a * 10 + *x as u32);
     let issuer = match d[0] {
-        4 => true,                                                        // Visa
-        5 => (51..=55).contains(&p2),                                     // Mastercard
-        2 => (2221..=2720).contains(&p4),                                 // Mastercard 2-series
-        3 => matches!(p2, 34 | 37 | 35 | 36 | 38 | 30),                   // Amex, JCB, Diners
+        4 => true,                                                       // Visa
+        5 => (51..=55).contains(&p2),                                    // Mastercard
+        2 => (2221..=2720).contains(&p4),                                // Mastercard 2-series
+        3 => matches!(p2, 34 | 37 | 35 | 36 | 38 | 30),                  // Amex, JCB, Diners
         6 => p4 == 6011 || p2 == 65 || (644..=649).contains(&(p4 / 10)), // Discover
         _ => false,
     };
@@ -414,7 +423,7 @@ pub fn luhn(d: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// IBANs: two upper-case letters, two check digits, 11-30 upper-case alphanumerics (groups of
@@ -440,7 +449,10 @@ fn scan_ibans(b: &[u8], out: &mut SensitiveKinds) {
                 chars[n] = c;
                 n += 1;
                 j += 1;
-            } else if c == b' ' && n % 4 == 0 && b.get(j + 1).is_some_and(|c| c.is_ascii_alphanumeric()) {
+            } else if c == b' '
+                && n % 4 == 0
+                && b.get(j + 1).is_some_and(|c| c.is_ascii_alphanumeric())
+            {
                 j += 1;
             } else {
                 break;

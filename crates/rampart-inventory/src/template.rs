@@ -201,7 +201,15 @@ pub(crate) fn is_date_prefix(b: &[u8]) -> bool {
         return false;
     }
     let d = |i: usize| b[i].is_ascii_digit();
-    let date = d(0) && d(1) && d(2) && d(3) && b[4] == b'-' && d(5) && d(6) && b[7] == b'-' && d(8)
+    let date = d(0)
+        && d(1)
+        && d(2)
+        && d(3)
+        && b[4] == b'-'
+        && d(5)
+        && d(6)
+        && b[7] == b'-'
+        && d(8)
         && d(9);
     if !date {
         return false;
@@ -211,7 +219,11 @@ pub(crate) fn is_date_prefix(b: &[u8]) -> bool {
     (1..=12).contains(&month)
         && (1..=31).contains(&day)
         && b[10..].iter().all(|&c| {
-            c.is_ascii_digit() || matches!(c, b'T' | b't' | b' ' | b':' | b'.' | b'Z' | b'z' | b'+' | b'-')
+            c.is_ascii_digit()
+                || matches!(
+                    c,
+                    b'T' | b't' | b' ' | b':' | b'.' | b'Z' | b'z' | b'+' | b'-'
+                )
                 || c == b'%'
         })
 }
@@ -266,11 +278,12 @@ fn memchr_slash(b: &[u8], from: usize) -> usize {
 /// Byte ranges of the segments of `path` that [`path_template`] replaces, with the original
 /// text of each (the id values), in order. Used by the inventory to type path parameters.
 pub fn id_segments(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/').filter_map(|seg| match classify(seg.as_bytes()) {
-        Seg::Keep => None,
-        Seg::Id => Some(seg),
-        Seg::IdWithExt(dot) => Some(&seg[..dot]),
-    })
+    path.split('/')
+        .filter_map(|seg| match classify(seg.as_bytes()) {
+            Seg::Keep => None,
+            Seg::Id => Some(seg),
+            Seg::IdWithExt(dot) => Some(&seg[..dot]),
+        })
 }
 
 #[cfg(test)]
@@ -281,7 +294,10 @@ mod tests {
         let got = path_template(path);
         assert_eq!(got, expected, "template of {path:?}");
         if path == expected {
-            assert!(matches!(got, Cow::Borrowed(_)), "{path:?} should be borrowed");
+            assert!(
+                matches!(got, Cow::Borrowed(_)),
+                "{path:?} should be borrowed"
+            );
         }
     }
 
@@ -293,13 +309,22 @@ mod tests {
             ("/api/users", "/api/users"),
             ("/api/users/42", "/api/users/{id}"),
             ("/api/users/42/", "/api/users/{id}/"),
-            ("/api/v1/users/42/orders/7", "/api/v1/users/{id}/orders/{id}"),
+            (
+                "/api/v1/users/42/orders/7",
+                "/api/v1/users/{id}/orders/{id}",
+            ),
             ("/api/v2/items", "/api/v2/items"),
             ("/api/V10/items", "/api/V10/items"),
             ("/api/v1.2/items", "/api/v1.2/items"),
-            ("/orders/3f2504e0-4f89-11d3-9a0c-0305e82c3301", "/orders/{id}"),
+            (
+                "/orders/3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+                "/orders/{id}",
+            ),
             ("/files/d41d8cd98f00b204e9800998ecf8427e", "/files/{id}"),
-            ("/commits/da39a3ee5e6b4b0d3255bfef95601890afd80709/diff", "/commits/{id}/diff"),
+            (
+                "/commits/da39a3ee5e6b4b0d3255bfef95601890afd80709/diff",
+                "/commits/{id}/diff",
+            ),
             ("/users/alice@example.com/profile", "/users/{id}/profile"),
             ("/users/alice%40example.com", "/users/{id}"),
             ("/reports/2024-01-15", "/reports/{id}"),
