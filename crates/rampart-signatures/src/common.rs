@@ -1,0 +1,313 @@
+//! Helpers shared by the content detectors: percent-decoding into reused buffers, bounded
+//! per-(IP, family) cooldowns and distinct counters, and the alert builder.
+
+use std::collections::HashMap;
+
+use rampart_detect::EventCtx;
+use rampart_model::{AlertDraft, ApiEvent, AttackStage, Entity, EntityKind, EntityRole, Reason,
+    Severity};
+
+/// Largest body kept on an evidence event, in bytes.
+const EVIDENCE_BODY_LIMIT: usize = 2048;
+
+#[inline]
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Append `src` to `out` percent-decoded once and ASCII-lowercased; `+` becomes a space when
+/// `plus_space`. Invalid escapes are kept as written.
+#[inline]
+pub(crate) fn decode_lower_into(src: &[u8], plus_space: bool, out: &mut Vec<u8>) {
+    out.reserve(src.len());
+    let mut i = 0;
+    while i < src.len() {
+        let b = src[i];
+        if b == b'%' && i + 2 < src.len() {
+            if let (Some(h), Some(l)) = (hex_val(src[i + 1]), hex_val(src[i + 2])) {
+                out.push(((h << 4) | l).to_ascii_lowercase());
+                i += 3;
+                continue;
+            }
+            out.push(b'%');
+        } else if b == b'+' && plus_space {
+            out.push(b' ');
+        } else {
+            out.push(b.to_ascii_lowercase());
+        }
+        i += 1;
+    }
+}
+
+/// Whether `s` holds a `%XX` escape.
+pub(crate) fn has_escape(s: &[u8]) -> bool {
+    memchr::memchr_iter(b'%', s)
+        .any(|i| i + 2 < s.len() && hex_val(s[i + 1]).is_some() && hex_val(s[i + 2]).is_some())
+}
+
+/// At most one alert per (IP, family) per cooldown, in event time. Bounded: when full, stale
+/// entries are dropped, and if none are stale the table is cleared (worst case: a repeat alert).
+pub(crate) struct Cooldown {
+    last: HashMap<(u64, u32), i64>,
+    last_evict: i64,
+    cooldown_ms: i64,
+    max_entries: usize,
+}
+
+impl Cooldown {
+    /// A cooldown table.
+    pub(crate) fn new(cooldown_secs: i64, max_entries: usize) -> Self {
+        Cooldown {
+            last: HashMap::new(),
+            last_evict: 0,
+            cooldown_ms: cooldown_secs.max(0) * 1000,
+            max_entries: max_entries.max(16),
+        }
+    }
+    /// Whether an alert for this key may fire at `now_ms`; records it when it may.
+    pub(crate) fn allow(&mut self, ip: u64, family: u32, now_ms: i64) -> bool {
+        if let Some(t) = self.last.get_mut(&(ip, family)) {
+            if now_ms - *t < self.cooldown_ms && now_ms >= *t {
+                return false;
+            }
+            *t = now_ms;
+            return true;
+        }
+        if self.last.len() >= self.max_entries {
+            self.evict(now_ms);
+        }
+        self.last.insert((ip, family), now_ms);
+        true
+    }
+    /// Evict at most once a minute of event time (called from `tick`).
+    pub(crate) fn maybe_evict(&mut self, now_ms: i64) {
+        if now_ms - self.last_evict >= 60_000 || now_ms < self.last_evict {
+            self.last_evict = now_ms;
+            self.evict(now_ms);
+        }
+    }
+    /// Drop entries whose cooldown is over.
+    pub(crate) fn evict(&mut self, now_ms: i64) {
+        let cd = self.cooldown_ms;
+        self.last.retain(|_, t| now_ms - *t < cd);
+        if self.last.len() >= self.max_entries {
+            self.last.clear();
+        }
+    }
+    /// Approximate bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.last.capacity() * 32
+    }
+}
+
+/// Per-IP count of distinct keys (path hashes) in a fixed window, bounded in IPs and keys.
+pub(crate) struct DistinctWindow {
+    per_ip: HashMap<u64, (i64, Vec<u32>)>,
+    window_ms: i64,
+    max_ips: usize,
+    max_keys: usize,
+}
+
+impl DistinctWindow {
+    /// A new counter.
+    pub(crate) fn new(window_secs: i64, max_ips: usize, max_keys: usize) -> Self {
+        DistinctWindow {
+            per_ip: HashMap::new(),
+            window_ms: window_secs.max(1) * 1000,
+            max_ips: max_ips.max(16),
+            max_keys: max_keys.max(1),
+        }
+    }
+    /// Record `key` for `ip` at `now_ms`; returns the distinct count in the current window.
+    pub(crate) fn add(&mut self, ip: u64, key: u32, now_ms: i64) -> usize {
+        if !self.per_ip.contains_key(&ip) && self.per_ip.len() >= self.max_ips {
+            self.evict(now_ms);
+        }
+        let e = self.per_ip.entry(ip).or_insert_with(|| (now_ms, Vec::new()));
+        if now_ms - e.0 > self.window_ms || now_ms < e.0 {
+            e.0 = now_ms;
+            e.1.clear();
+        }
+        if e.1.len() < self.max_keys && !e.1.contains(&key) {
+            e.1.push(key);
+        }
+        e.1.len()
+    }
+    /// Forget the keys of an IP (after it fired).
+    pub(crate) fn reset(&mut self, ip: u64) {
+        self.per_ip.remove(&ip);
+    }
+    /// Drop windows that are over.
+    pub(crate) fn evict(&mut self, now_ms: i64) {
+        let w = self.window_ms;
+        self.per_ip.retain(|_, (start, _)| now_ms - *start <= w);
+        if self.per_ip.len() >= self.max_ips {
+            self.per_ip.clear();
+        }
+    }
+    /// Approximate bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.per_ip
+            .values()
+            .map(|(_, v)| 48 + v.capacity() * 4)
+            .sum::<usize>()
+    }
+}
+
+/// FNV-1a of bytes, case-folded (a cheap key for distinct paths).
+pub(crate) fn fold_hash(s: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in s {
+        h ^= u32::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+/// What an alert says, apart from what comes from the event.
+pub(crate) struct AlertSpec {
+    pub detector: &'static str,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub mitre: &'static [&'static str],
+    pub owasp: Option<&'static str>,
+    pub stage: AttackStage,
+    pub with_user_agent: bool,
+    pub reasons: Vec<Reason>,
+}
+
+/// One reason.
+pub(crate) fn reason(metric: &str, observed: f64, threshold: Option<f64>) -> Reason {
+    Reason {
+        metric: metric.to_string(),
+        observed,
+        threshold,
+    }
+}
+
+fn trim_body(b: &mut Option<std::borrow::Cow<'static, str>>) {
+    if let Some(body) = b {
+        if body.len() > EVIDENCE_BODY_LIMIT {
+            let mut end = EVIDENCE_BODY_LIMIT;
+            while !body.is_char_boundary(end) {
+                end -= 1;
+            }
+            *b = Some(std::borrow::Cow::Owned(body[..end].to_string()));
+        }
+    }
+}
+
+/// A bounded copy of the event for evidence.
+pub(crate) fn evidence(ev: &ApiEvent<'_>) -> ApiEvent<'static> {
+    let mut e = ev.clone().into_owned();
+    trim_body(&mut e.request_body);
+    trim_body(&mut e.response_body);
+    e
+}
+
+/// Build an alert about the event in `cx`.
+pub(crate) fn build_alert(cx: &EventCtx<'_>, spec: AlertSpec) -> AlertDraft {
+    let ev = cx.ev;
+    let mut entities = Vec::with_capacity(3);
+    if let Some(ip) = ev.client_ip {
+        entities.push(Entity::attacker_ip(ip));
+    }
+    if !ev.method.is_empty() || !cx.template.is_empty() {
+        entities.push(Entity::target_endpoint(format!("{} {}", ev.method, cx.template)));
+    }
+    if spec.with_user_agent && !ev.user_agent.is_empty() {
+        entities.push(Entity::new(
+            EntityKind::UserAgent,
+            ev.user_agent.to_string(),
+            EntityRole::Related,
+        ));
+    }
+    AlertDraft {
+        detector: spec.detector.to_string(),
+        title: spec.title,
+        description: spec.description,
+        severity: spec.severity,
+        mitre: spec.mitre.iter().map(|s| s.to_string()).collect(),
+        owasp: spec.owasp.map(str::to_string),
+        entities,
+        evidence: vec![evidence(ev)],
+        first_seen: ev.ts,
+        last_seen: ev.ts,
+        reasons: spec.reasons,
+        source: Default::default(),
+        stage: spec.stage,
+    }
+}
+
+/// The client IP as text, or `unknown`.
+pub(crate) fn ip_text(ev: &ApiEvent<'_>) -> String {
+    match ev.client_ip {
+        Some(ip) => ip.to_string(),
+        None => "unknown".to_string(),
+    }
+}
+
+/// Cut `s` to at most `max` bytes on a char boundary (for quoting input in descriptions).
+pub(crate) fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, plus: bool, expected: &str, expected_escape: bool) {
+        let mut out = Vec::new();
+        decode_lower_into(input.as_bytes(), plus, &mut out);
+        assert_eq!(String::from_utf8_lossy(&out), expected, "{input}");
+        assert_eq!(has_escape(&out), expected_escape, "{input}");
+    }
+
+    #[test]
+    fn decode_cases() {
+        check("/A%20B", false, "/a b", false);
+        check("a+b", true, "a b", false);
+        check("a+b", false, "a+b", false);
+        check("%252E%252E%252F", false, "%2e%2e%2f", true);
+        check("/%%32%65%%32%65/", false, "/%2e%2e/", true);
+        check("100%", false, "100%", false);
+        check("%4", false, "%4", false);
+        check("%zz", false, "%zz", false);
+        check("%41", false, "a", false);
+    }
+
+    #[test]
+    fn cooldown_blocks_repeats() {
+        let mut c = Cooldown::new(60, 16);
+        assert!(c.allow(1, 0, 0));
+        assert!(!c.allow(1, 0, 59_000));
+        assert!(c.allow(1, 1, 59_000));
+        assert!(c.allow(1, 0, 60_000));
+    }
+
+    #[test]
+    fn distinct_window_counts_and_resets() {
+        let mut d = DistinctWindow::new(10, 16, 4);
+        assert_eq!(d.add(1, 10, 0), 1);
+        assert_eq!(d.add(1, 10, 1), 1);
+        assert_eq!(d.add(1, 11, 2), 2);
+        assert_eq!(d.add(1, 12, 20_000), 1);
+        for k in 0..10 {
+            d.add(2, k, 0);
+        }
+        assert_eq!(d.add(2, 99, 0), 4);
+    }
+}

@@ -1,0 +1,489 @@
+//! `injection`: a built-in signature set (SQLi, XSS, path traversal, command injection,
+//! Log4Shell, SSTI, OGNL, Spring4Shell, Text4Shell, PHP code injection) over the
+//! percent-decoded path, query, user agent, referer and request body.
+//!
+//! All fields are decoded once (lower-cased) into one reused buffer and scanned by one
+//! Aho-Corasick automaton; only when the decoded text still holds `%XX` escapes (double
+//! encoding) is it decoded and scanned a second time. Hits go through cheap confirmations.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use rampart_detect::{Detector, EventCtx};
+use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
+
+use crate::common::{build_alert, clip, decode_lower_into, has_escape, ip_text, reason,
+    AlertSpec, Cooldown};
+use crate::SignatureConfig;
+
+/// Configuration of the `injection` detector.
+#[derive(Debug, Clone)]
+pub struct InjectionConfig {
+    /// Seconds during which a second hit of the same family from the same IP raises nothing.
+    pub cooldown_secs: i64,
+    /// Scan the request body sample too.
+    pub scan_body: bool,
+    /// Bytes of the request body scanned at most.
+    pub max_body_bytes: usize,
+    /// Most (IP, family) cooldown entries held.
+    pub max_entries: usize,
+}
+
+impl Default for InjectionConfig {
+    fn default() -> Self {
+        InjectionConfig {
+            cooldown_secs: 600,
+            scan_body: true,
+            max_body_bytes: 8 * 1024,
+            max_entries: 100_000,
+        }
+    }
+}
+
+/// An attack family the signature set knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    /// SQL injection.
+    Sqli,
+    /// Cross-site scripting.
+    Xss,
+    /// Path traversal / local file inclusion.
+    PathTraversal,
+    /// OS command injection.
+    CommandInjection,
+    /// Log4Shell (CVE-2021-44228) JNDI lookups.
+    Log4Shell,
+    /// Server-side template injection.
+    Ssti,
+    /// OGNL / Struts expression injection.
+    Ognl,
+    /// Spring4Shell (CVE-2022-22965) class-loader manipulation.
+    Spring4Shell,
+    /// Text4Shell (CVE-2022-42889) string-substitution lookups.
+    Text4Shell,
+    /// PHP code injection and wrappers.
+    Php,
+}
+
+impl Family {
+    /// Every family.
+    pub const ALL: [Family; 10] = [
+        Family::Sqli,
+        Family::Xss,
+        Family::PathTraversal,
+        Family::CommandInjection,
+        Family::Log4Shell,
+        Family::Ssti,
+        Family::Ognl,
+        Family::Spring4Shell,
+        Family::Text4Shell,
+        Family::Php,
+    ];
+    /// Human name, used in titles.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Family::Sqli => "SQL injection",
+            Family::Xss => "Cross-site scripting",
+            Family::PathTraversal => "Path traversal",
+            Family::CommandInjection => "Command injection",
+            Family::Log4Shell => "Log4Shell JNDI injection",
+            Family::Ssti => "Server-side template injection",
+            Family::Ognl => "OGNL expression injection",
+            Family::Spring4Shell => "Spring4Shell class-loader manipulation",
+            Family::Text4Shell => "Text4Shell interpolation injection",
+            Family::Php => "PHP code injection",
+        }
+    }
+    /// Stable short id (`sqli`, `xss`, ...).
+    pub const fn id(self) -> &'static str {
+        match self {
+            Family::Sqli => "sqli",
+            Family::Xss => "xss",
+            Family::PathTraversal => "path_traversal",
+            Family::CommandInjection => "command_injection",
+            Family::Log4Shell => "log4shell",
+            Family::Ssti => "ssti",
+            Family::Ognl => "ognl",
+            Family::Spring4Shell => "spring4shell",
+            Family::Text4Shell => "text4shell",
+            Family::Php => "php",
+        }
+    }
+    /// Whether a hit means code execution if it worked.
+    const fn is_rce(self) -> bool {
+        matches!(
+            self,
+            Family::CommandInjection
+                | Family::Log4Shell
+                | Family::Ssti
+                | Family::Ognl
+                | Family::Spring4Shell
+                | Family::Text4Shell
+                | Family::Php
+        )
+    }
+    fn index(self) -> u32 {
+        self as u32
+    }
+}
+
+/// A cheap check run on a needle hit before it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Confirm {
+    /// The needle alone is enough.
+    None,
+    /// Not preceded by a letter or digit (so `nosleep(` is not `sleep(`).
+    WordStart,
+    /// A `)` follows within 128 bytes.
+    CloseParen,
+    /// A `}` follows within 128 bytes.
+    CloseBrace,
+    /// Another backtick follows within 128 bytes, with a letter in between.
+    Backtick,
+    /// Followed (after spaces) by one of `(#@'"`.
+    OgnlOpen,
+}
+
+use Confirm as C;
+use Family as F;
+
+/// The signature set: (needle, lower-case; family; confirmation).
+const NEEDLES: &[(&str, Family, Confirm)] = &[
+    // SQL injection
+    ("union select", F::Sqli, C::None),
+    ("union all select", F::Sqli, C::None),
+    ("union distinct select", F::Sqli, C::None),
+    ("union/**/select", F::Sqli, C::None),
+    ("/**/union", F::Sqli, C::None),
+    ("information_schema", F::Sqli, C::None),
+    ("' or 1=1", F::Sqli, C::None),
+    ("\" or 1=1", F::Sqli, C::None),
+    (" or 1=1--", F::Sqli, C::None),
+    ("' or '1'='1", F::Sqli, C::None),
+    ("\" or \"1\"=\"1", F::Sqli, C::None),
+    ("' and 1=1", F::Sqli, C::None),
+    ("' and '1'='1", F::Sqli, C::None),
+    ("sleep(", F::Sqli, C::WordStart),
+    ("pg_sleep(", F::Sqli, C::None),
+    ("benchmark(", F::Sqli, C::WordStart),
+    ("waitfor delay", F::Sqli, C::None),
+    (",null,null", F::Sqli, C::None),
+    ("xp_cmdshell", F::Sqli, C::None),
+    ("load_file(", F::Sqli, C::None),
+    ("into outfile", F::Sqli, C::None),
+    ("into dumpfile", F::Sqli, C::None),
+    ("@@version", F::Sqli, C::None),
+    ("extractvalue(", F::Sqli, C::None),
+    ("updatexml(", F::Sqli, C::None),
+    ("concat(0x", F::Sqli, C::None),
+    ("selectchar(", F::Sqli, C::None),
+    ("||chr(", F::Sqli, C::None),
+    ("sqlite_master", F::Sqli, C::None),
+    ("pg_catalog", F::Sqli, C::None),
+    ("' order by ", F::Sqli, C::None),
+    // XSS
+    ("<script", F::Xss, C::None),
+    ("&lt;script", F::Xss, C::None),
+    ("javascript:", F::Xss, C::None),
+    ("vbscript:", F::Xss, C::None),
+    ("onerror=", F::Xss, C::None),
+    ("onload=", F::Xss, C::None),
+    ("onmouseover=", F::Xss, C::None),
+    ("onfocus=", F::Xss, C::None),
+    ("prompt(", F::Xss, C::WordStart),
+    ("alert(", F::Xss, C::WordStart),
+    ("confirm(", F::Xss, C::WordStart),
+    ("<svg", F::Xss, C::None),
+    ("<iframe", F::Xss, C::None),
+    ("<img", F::Xss, C::None),
+    ("<body", F::Xss, C::None),
+    ("<object", F::Xss, C::None),
+    ("<embed", F::Xss, C::None),
+    ("<frameset", F::Xss, C::None),
+    ("document.cookie", F::Xss, C::None),
+    ("string.fromcharcode", F::Xss, C::None),
+    // Path traversal
+    ("../", F::PathTraversal, C::None),
+    ("..\\", F::PathTraversal, C::None),
+    ("..;/", F::PathTraversal, C::None),
+    ("/etc/passwd", F::PathTraversal, C::None),
+    ("/etc/shadow", F::PathTraversal, C::None),
+    ("/etc/hosts", F::PathTraversal, C::None),
+    ("/proc/self/", F::PathTraversal, C::None),
+    ("win.ini", F::PathTraversal, C::None),
+    ("boot.ini", F::PathTraversal, C::None),
+    ("c:\\windows", F::PathTraversal, C::None),
+    // Command injection
+    (";id", F::CommandInjection, C::None),
+    ("|id;", F::CommandInjection, C::None),
+    ("$(", F::CommandInjection, C::CloseParen),
+    ("${ifs}", F::CommandInjection, C::None),
+    ("|cat ", F::CommandInjection, C::None),
+    (";cat ", F::CommandInjection, C::None),
+    (";wget ", F::CommandInjection, C::None),
+    (";curl ", F::CommandInjection, C::None),
+    ("|wget ", F::CommandInjection, C::None),
+    ("|curl ", F::CommandInjection, C::None),
+    ("; wget ", F::CommandInjection, C::None),
+    ("; curl ", F::CommandInjection, C::None),
+    (";uname", F::CommandInjection, C::None),
+    ("/bin/sh", F::CommandInjection, C::None),
+    ("/bin/bash", F::CommandInjection, C::None),
+    ("cmd.exe", F::CommandInjection, C::None),
+    ("powershell", F::CommandInjection, C::None),
+    ("nc -e ", F::CommandInjection, C::None),
+    ("&& whoami", F::CommandInjection, C::None),
+    (";whoami", F::CommandInjection, C::None),
+    ("|whoami", F::CommandInjection, C::None),
+    ("() { :;};", F::CommandInjection, C::None),
+    ("() { :; };", F::CommandInjection, C::None),
+    ("`", F::CommandInjection, C::Backtick),
+    // Log4Shell
+    ("${jndi:", F::Log4Shell, C::None),
+    ("${${", F::Log4Shell, C::CloseBrace),
+    ("${lower:", F::Log4Shell, C::None),
+    ("${upper:", F::Log4Shell, C::None),
+    ("${::-", F::Log4Shell, C::None),
+    ("${env:", F::Log4Shell, C::None),
+    ("${sys:", F::Log4Shell, C::None),
+    ("${main:", F::Log4Shell, C::None),
+    ("jndi:ldap:", F::Log4Shell, C::None),
+    ("jndi:rmi:", F::Log4Shell, C::None),
+    ("jndi:dns:", F::Log4Shell, C::None),
+    // SSTI
+    ("{{7*7}}", F::Ssti, C::None),
+    ("${7*7}", F::Ssti, C::None),
+    ("#{7*7}", F::Ssti, C::None),
+    ("<%= 7*7 %>", F::Ssti, C::None),
+    ("{{config", F::Ssti, C::None),
+    ("{{self.", F::Ssti, C::None),
+    ("{{''.__class__", F::Ssti, C::None),
+    ("__globals__", F::Ssti, C::None),
+    ("?new()", F::Ssti, C::None),
+    ("freemarker.template", F::Ssti, C::None),
+    ("#{t(", F::Ssti, C::None),
+    // OGNL / Struts
+    ("%{", F::Ognl, C::OgnlOpen),
+    ("@java.lang.runtime", F::Ognl, C::None),
+    ("#_memberaccess", F::Ognl, C::None),
+    ("@ognl.", F::Ognl, C::None),
+    ("ognlcontext", F::Ognl, C::None),
+    ("com.opensymphony.xwork2", F::Ognl, C::None),
+    ("com.opensymphony.webwork", F::Ognl, C::None),
+    // Spring4Shell
+    ("class.module.classloader", F::Spring4Shell, C::None),
+    ("class.classloader", F::Spring4Shell, C::None),
+    // Text4Shell
+    ("${script:", F::Text4Shell, C::None),
+    ("${url:", F::Text4Shell, C::None),
+    ("${dns:", F::Text4Shell, C::None),
+    ("${base64decoder:", F::Text4Shell, C::None),
+    // PHP
+    ("php://", F::Php, C::None),
+    ("phpinfo", F::Php, C::None),
+    ("call_user_func_array", F::Php, C::None),
+    ("<?php", F::Php, C::None),
+    ("base64_decode(", F::Php, C::None),
+    ("shell_exec(", F::Php, C::None),
+    ("passthru(", F::Php, C::None),
+    ("system(", F::Php, C::WordStart),
+    ("eval(", F::Php, C::WordStart),
+    ("assert(", F::Php, C::WordStart),
+    ("\\think\\", F::Php, C::None),
+    ("invokefunction", F::Php, C::None),
+    ("allow_url_include", F::Php, C::None),
+    ("auto_prepend_file", F::Php, C::None),
+    ("data://text/plain", F::Php, C::None),
+    ("expect://", F::Php, C::None),
+];
+
+fn confirm(c: Confirm, hay: &[u8], start: usize, end: usize) -> bool {
+    let window = |n: usize| &hay[end..hay.len().min(end + n)];
+    match c {
+        Confirm::None => true,
+        Confirm::WordStart => start == 0 || !hay[start - 1].is_ascii_alphanumeric(),
+        Confirm::CloseParen => memchr::memchr(b')', window(128)).is_some(),
+        Confirm::CloseBrace => memchr::memchr(b'}', window(128)).is_some(),
+        Confirm::Backtick => {
+            let w = window(128);
+            match memchr::memchr(b'`', w) {
+                Some(i) => i > 0 && w[..i].iter().any(u8::is_ascii_alphabetic),
+                None => false,
+            }
+        }
+        Confirm::OgnlOpen => window(8)
+            .iter()
+            .find(|b| **b != b' ')
+            .is_some_and(|b| matches!(b, b'(' | b'#' | b'@' | b'\'' | b'"')),
+    }
+}
+
+/// The compiled signature set, usable on its own.
+pub struct Signatures {
+    ac: AhoCorasick,
+}
+
+/// One confirmed hit: the family and the needle that matched.
+pub type Hit = (Family, &'static str);
+
+impl Signatures {
+    /// Compile the built-in set.
+    pub fn new() -> Self {
+        let ac = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::Standard)
+            .build(NEEDLES.iter().map(|n| n.0))
+            .expect("the built-in needles are valid literals");
+        Signatures { ac }
+    }
+
+    /// Scan already decoded, lower-cased text; add the first needle of each confirmed family
+    /// to `hits` (at most one entry per family). Returns the families bit set.
+    pub fn scan(&self, hay: &[u8], hits: &mut Vec<Hit>) -> u32 {
+        let mut seen = hits.iter().fold(0u32, |m, h| m | 1 << h.0.index());
+        for m in self.ac.find_overlapping_iter(hay) {
+            let (needle, fam, c) = NEEDLES[m.pattern().as_usize()];
+            if seen & (1 << fam.index()) != 0 {
+                continue;
+            }
+            if confirm(c, hay, m.start(), m.end()) {
+                seen |= 1 << fam.index();
+                hits.push((fam, needle));
+            }
+        }
+        seen
+    }
+}
+
+impl Default for Signatures {
+    fn default() -> Self {
+        Signatures::new()
+    }
+}
+
+/// The `injection` detector.
+pub struct Injection {
+    cfg: InjectionConfig,
+    sigs: Signatures,
+    buf: Vec<u8>,
+    buf2: Vec<u8>,
+    hits: Vec<Hit>,
+    cooldown: Cooldown,
+}
+
+impl Injection {
+    /// A detector with this configuration.
+    pub fn new(cfg: InjectionConfig) -> Self {
+        let cooldown = Cooldown::new(cfg.cooldown_secs, cfg.max_entries);
+        Injection {
+            cfg,
+            sigs: Signatures::new(),
+            buf: Vec::with_capacity(1024),
+            buf2: Vec::new(),
+            hits: Vec::new(),
+            cooldown,
+        }
+    }
+
+    /// Decode the scanned fields of an event into `buf`.
+    fn fill(&mut self, cx: &EventCtx<'_>) {
+        let ev = cx.ev;
+        let buf = &mut self.buf;
+        buf.clear();
+        decode_lower_into(ev.path.as_bytes(), false, buf);
+        if !ev.query.is_empty() {
+            buf.push(b'?');
+            decode_lower_into(ev.query.as_bytes(), true, buf);
+        }
+        if !ev.user_agent.is_empty() {
+            buf.push(b'\n');
+            decode_lower_into(ev.user_agent.as_bytes(), false, buf);
+        }
+        if !ev.referer.is_empty() {
+            buf.push(b'\n');
+            decode_lower_into(ev.referer.as_bytes(), false, buf);
+        }
+        if self.cfg.scan_body {
+            if let Some(body) = &ev.request_body {
+                let b = body.as_bytes();
+                let b = &b[..b.len().min(self.cfg.max_body_bytes)];
+                buf.push(b'\n');
+                decode_lower_into(b, true, buf);
+            }
+        }
+    }
+}
+
+fn severity(fam: Family, status: u16) -> Severity {
+    let answered = (200..300).contains(&status);
+    match fam {
+        Family::Xss => Severity::Medium,
+        f if f.is_rce() && answered => Severity::Critical,
+        _ => Severity::High,
+    }
+}
+
+impl Detector for Injection {
+    fn id(&self) -> &'static str {
+        "injection"
+    }
+
+    fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
+        self.fill(cx);
+        self.hits.clear();
+        self.sigs.scan(&self.buf, &mut self.hits);
+        if has_escape(&self.buf) {
+            self.buf2.clear();
+            decode_lower_into(&self.buf, false, &mut self.buf2);
+            self.sigs.scan(&self.buf2, &mut self.hits);
+        }
+        if self.hits.is_empty() {
+            return;
+        }
+        let ev = cx.ev;
+        let now = ev.ts.millis();
+        for i in 0..self.hits.len() {
+            let (fam, needle) = self.hits[i];
+            if !self.cooldown.allow(cx.ip, fam.index(), now) {
+                continue;
+            }
+            let answered = if (200..400).contains(&ev.status) {
+                "The server answered with a success or redirect status, so check whether the payload reached the application."
+            } else {
+                "The server refused or failed the request."
+            };
+            out.push(build_alert(
+                cx,
+                AlertSpec {
+                    detector: "injection",
+                    title: format!("{} attempt", fam.name()),
+                    description: format!(
+                        "{ip} sent a request to {m} {path} carrying a {name} payload (matched `{needle}`; status {st}). {answered} \
+                         Block the source if it keeps probing and check the application logs for errors around this time.",
+                        ip = ip_text(ev),
+                        m = clip(&ev.method, 16),
+                        path = clip(&ev.path, 200),
+                        name = fam.name(),
+                        st = ev.status,
+                    ),
+                    severity: severity(fam, ev.status),
+                    mitre: &["T1190"],
+                    owasp: Some("API8:2023"),
+                    stage: AttackStage::Exploitation,
+                    with_user_agent: true,
+                    reasons: vec![reason(&format!("signature_{}", fam.id()), 1.0, Some(1.0))],
+                },
+            ));
+        }
+    }
+
+    fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
+        self.cooldown.maybe_evict(now.millis());
+    }
+
+    fn state_bytes(&self) -> usize {
+        self.cooldown.bytes() + self.buf.capacity() + self.buf2.capacity()
+    }
+}
+
+/// Registry constructor.
+pub fn build(cfg: &SignatureConfig) -> Box<dyn Detector> {
+    Box::new(Injection::new(cfg.injection.clone()))
+}

@@ -1,0 +1,178 @@
+//! `protocol_abuse`: open-proxy attempts (`CONNECT`, absolute-URI requests), invalid HTTP
+//! versions, binary junk request lines and `w00tw00t` probes.
+
+use rampart_detect::{Detector, EventCtx};
+use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
+
+use crate::common::{build_alert, clip, ip_text, reason, AlertSpec, Cooldown};
+use crate::SignatureConfig;
+
+/// Configuration of `protocol_abuse`.
+#[derive(Debug, Clone)]
+pub struct ProtocolConfig {
+    /// HTTP versions accepted as valid (after `HTTP/`).
+    pub valid_versions: Vec<String>,
+    /// Cooldown per (IP, kind), seconds.
+    pub cooldown_secs: i64,
+    /// Most cooldown entries.
+    pub max_entries: usize,
+}
+
+impl Default for ProtocolConfig {
+    fn default() -> Self {
+        ProtocolConfig {
+            valid_versions: ["0.9", "1.0", "1.1", "2", "2.0", "3", "3.0"]
+                .map(String::from)
+                .to_vec(),
+            cooldown_secs: 600,
+            max_entries: 50_000,
+        }
+    }
+}
+
+/// What kind of abuse was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abuse {
+    /// `CONNECT` or an absolute URI for another host.
+    OpenProxy,
+    /// A protocol version that does not exist.
+    InvalidVersion,
+    /// A request line that is not HTTP (binary, other protocol).
+    Malformed,
+    /// The `w00tw00t` scanner probe.
+    W00tw00t,
+}
+
+/// Classify an event.
+pub fn classify(cfg: &ProtocolConfig, cx: &EventCtx<'_>) -> Option<Abuse> {
+    let ev = cx.ev;
+    let method = ev.method.as_bytes();
+    if !method.is_empty() && !method.iter().all(|b| b.is_ascii_alphabetic() || *b == b'-' || *b == b'_') {
+        return Some(Abuse::Malformed);
+    }
+    if ev.method.eq_ignore_ascii_case("CONNECT") {
+        return Some(Abuse::OpenProxy);
+    }
+    let p = ev.path.as_bytes();
+    if p.len() > 7 && (p[..7].eq_ignore_ascii_case(b"http://") || (p.len() > 8 && p[..8].eq_ignore_ascii_case(b"https://"))) {
+        let refused = matches!(ev.status, 400 | 405);
+        let rest = &ev.path[if p[4] == b':' { 7 } else { 8 }..];
+        let authority = rest.split('/').next().unwrap_or("");
+        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+        let ours = ev.host.split(':').next().unwrap_or("");
+        if refused || (!ours.is_empty() && !host.eq_ignore_ascii_case(ours)) {
+            return Some(Abuse::OpenProxy);
+        }
+    }
+    if crate::probes::contains_ci(&ev.path, "w00tw00t") {
+        return Some(Abuse::W00tw00t);
+    }
+    if !ev.protocol.is_empty() {
+        let valid = match ev.protocol.split_once('/') {
+            Some((name, v)) => {
+                name.eq_ignore_ascii_case("HTTP") && cfg.valid_versions.iter().any(|x| x == v)
+            }
+            None => false,
+        };
+        if !valid {
+            return Some(if ev.protocol.bytes().all(|b| b.is_ascii_graphic()) {
+                Abuse::InvalidVersion
+            } else {
+                Abuse::Malformed
+            });
+        }
+    }
+    None
+}
+
+/// The `protocol_abuse` detector.
+pub struct ProtocolAbuse {
+    cfg: ProtocolConfig,
+    cooldown: Cooldown,
+}
+
+impl ProtocolAbuse {
+    /// A detector with this configuration.
+    pub fn new(cfg: ProtocolConfig) -> Self {
+        ProtocolAbuse {
+            cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_entries),
+            cfg,
+        }
+    }
+}
+
+impl Detector for ProtocolAbuse {
+    fn id(&self) -> &'static str {
+        "protocol_abuse"
+    }
+
+    fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
+        let Some(kind) = classify(&self.cfg, cx) else {
+            return;
+        };
+        let ev = cx.ev;
+        if !self.cooldown.allow(cx.ip, kind as u32, ev.ts.millis()) {
+            return;
+        }
+        let (title, what, severity, mitre): (&str, &str, Severity, &'static [&'static str]) = match kind {
+            Abuse::OpenProxy => (
+                "Open proxy probe",
+                "tried to use this server as a proxy to reach another host",
+                if (200..300).contains(&ev.status) { Severity::High } else { Severity::Medium },
+                &["T1090", "T1595.002"],
+            ),
+            Abuse::InvalidVersion => (
+                "Invalid HTTP version",
+                "sent a request with an HTTP version that does not exist, a fuzzing or denial-of-service pattern",
+                Severity::Low,
+                &["T1595.002"],
+            ),
+            Abuse::Malformed => (
+                "Malformed request line",
+                "sent bytes that are not an HTTP request (binary or another protocol), typical of port scanners and malware beacons",
+                Severity::Low,
+                &["T1595.002", "T1046"],
+            ),
+            Abuse::W00tw00t => (
+                "w00tw00t scanner probe",
+                "sent the w00tw00t probe of the DFind vulnerability scanner",
+                Severity::Medium,
+                &["T1595.002"],
+            ),
+        };
+        out.push(build_alert(
+            cx,
+            AlertSpec {
+                detector: "protocol_abuse",
+                title: title.to_string(),
+                description: format!(
+                    "{ip} {what}: \"{m} {path} {proto}\" answered {st}. Block the source if it repeats.",
+                    ip = ip_text(ev),
+                    m = clip(&ev.method, 40).escape_debug(),
+                    path = clip(&ev.path, 200),
+                    proto = clip(&ev.protocol, 20).escape_debug(),
+                    st = ev.status,
+                ),
+                severity,
+                mitre,
+                owasp: Some("API8:2023"),
+                stage: AttackStage::Recon,
+                with_user_agent: false,
+                reasons: vec![reason("protocol_violation", 1.0, None)],
+            },
+        ));
+    }
+
+    fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
+        self.cooldown.maybe_evict(now.millis());
+    }
+
+    fn state_bytes(&self) -> usize {
+        self.cooldown.bytes()
+    }
+}
+
+/// Registry constructor.
+pub fn build(cfg: &SignatureConfig) -> Box<dyn Detector> {
+    Box::new(ProtocolAbuse::new(cfg.protocol.clone()))
+}
