@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use rampart_model::{
-    AlertDraft, Classification, Determination, Entity, IncidentStatus, NewAudit,
-    PriorityReason, Severity, Timestamp,
+    AlertDraft, Classification, Determination, Entity, IncidentStatus, NewAudit, PriorityReason,
+    Severity, Timestamp,
 };
 
 /// An incident named in a change set: one that exists, or one the same set creates.

@@ -18,6 +18,8 @@ use rampart_model::{
 };
 
 pub mod changes;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub use changes::{AppliedChanges, Change, ChangeSet, HumanFields, IncidentRef, IncidentState};
 
 /// Storage errors, by kind.

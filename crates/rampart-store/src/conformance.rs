@@ -1,0 +1,2253 @@
+//! The conformance suite every [`Store`] backend passes, written once.
+//!
+//! Each case is a `pub async fn(&dyn Store)` that panics (through `assert!`) when the backend
+//! breaks the contract; [`store_conformance!`](crate::store_conformance) instantiates one
+//! `#[tokio::test]` per case in the backend's test crate, each with a fresh store:
+//!
+//! ```ignore
+//! async fn make() -> Option<(SqliteStore, tempfile::TempDir)> { ... }
+//! rampart_store::store_conformance!(make);
+//! // or, with a teardown run after each passing case:
+//! rampart_store::store_conformance!(make, |(store, guard)| async move { ... });
+//! ```
+//!
+//! The factory returns `None` when the backend is not available (no database configured): the
+//! test then prints one line saying it was skipped and passes. The backend's test crate needs
+//! `tokio` (with `macros` and `rt`) as a dev-dependency.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use rampart_model::{
+    AlertDraft, AlertStatus, ApiEvent, AttackStage, Classification, Determination, EndpointInfo,
+    Entity, EntityKind, EntityRole, EventKind, IncidentFilter, IncidentPatch, IncidentSort,
+    IncidentStatus, NewAudit, ParamInfo, PriorityReason, Role, Severity, Timestamp, ValueType,
+};
+
+use crate::{
+    AlertFilter, AuditFilter, Change, ChangeSet, Checkpoint, EventQuery, IncidentRef,
+    IncidentState, Store, StoreError,
+};
+
+/// Instantiate the conformance suite: one `#[tokio::test]` per case.
+///
+/// `$make` is called with no argument and returns a future of `Option<(S, G)>` where `S:
+/// Store` and `G` is anything to keep alive during the case (a temporary directory, a schema
+/// name); `None` skips the case. The optional `$teardown` receives the `(S, G)` pair after the
+/// case passed.
+#[macro_export]
+macro_rules! store_conformance {
+    ($make:expr) => {
+        $crate::store_conformance!($make, |_fixture| async {});
+    };
+    ($make:expr, $teardown:expr) => {
+        $crate::__store_conformance_cases!(
+            $make, $teardown;
+            events_roundtrip,
+            events_filters,
+            events_checkpoint_in_same_call,
+            events_failing_batch_leaves_nothing,
+            events_large_batch,
+            endpoints_upsert_replaces_and_orders,
+            stats_counts_everything,
+            apply_creates_and_resolves_temp_ids,
+            apply_bad_reference_leaves_nothing,
+            apply_merge_redirects,
+            incident_summaries_skip_redirected_and_old,
+            list_incidents_filters,
+            list_incidents_sorts,
+            list_incidents_pagination_total,
+            get_incident_with_alerts_and_comments,
+            update_incident_audits_each_field,
+            update_incident_refusals,
+            add_comment_audited,
+            merge_incidents_moves_alerts_and_comments,
+            merge_incidents_refusals,
+            list_alerts_filters,
+            audit_list_filters_newest_first,
+            tokens_create_authenticate_revoke,
+            tokens_conflicts_and_unknowns,
+        );
+    };
+}
+
+/// Implementation detail of [`store_conformance!`](crate::store_conformance).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_cases {
+    ($make:expr, $teardown:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let Some(fixture) = ($make)().await else {
+                    println!(concat!(
+                        "skipped ",
+                        stringify!($case),
+                        ": store backend not available"
+                    ));
+                    return;
+                };
+                $crate::conformance::$case(&fixture.0).await;
+                ($teardown)(fixture).await;
+            }
+        )+
+    };
+}
+
+// --- fixtures -----------------------------------------------------------------------------
+
+/// A base event time: 2023-11-14T22:13:20Z.
+pub const T0: i64 = 1_700_000_000_000;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test ip")
+}
+
+/// A plain access event.
+pub fn event(ts_offset_ms: i64, client: &str, path: &str, status: u16) -> ApiEvent<'static> {
+    ApiEvent {
+        ts: Timestamp(T0 + ts_offset_ms),
+        client_ip: Some(ip(client)),
+        method: Cow::Borrowed("GET"),
+        host: Cow::Borrowed("api.example.com"),
+        path: Cow::Owned(path.to_string()),
+        status,
+        source_format: Cow::Borrowed("combined"),
+        raw: Cow::Owned(format!("{client} GET {path} {status}")),
+        ..Default::default()
+    }
+}
+
+/// An event with every field set.
+pub fn rich_event() -> ApiEvent<'static> {
+    ApiEvent {
+        ts: Timestamp(T0 + 123),
+        client_ip: Some(ip("2001:db8::7")),
+        peer_ip: Some(ip("10.0.0.1")),
+        method: "POST".into(),
+        scheme: "https".into(),
+        host: "api.example.com".into(),
+        path: "/api/v1/login".into(),
+        query: "next=%2Fhome&x=1".into(),
+        protocol: "HTTP/2.0".into(),
+        status: 403,
+        request_bytes: Some(512),
+        response_bytes: Some(u64::from(u32::MAX) + 7),
+        latency_us: Some(15_000),
+        user_agent: "curl/8.5 \"quoted\" ünïcode".into(),
+        referer: "https://evil.example/".into(),
+        principal: Some("alice".into()),
+        api_key_id: Some("k:1f2e".into()),
+        authenticated: true,
+        service: Some("auth-svc".into()),
+        request_headers: vec![("x-forwarded-for".into(), "2001:db8::7, 10.0.0.1".into())],
+        response_headers: vec![("content-type".into(), "application/json".into())],
+        request_body: Some("{\"user\":\"alice\",\"password\":\"' OR 1=1 --\"}".into()),
+        response_body: Some("{\"error\":\"denied\"}".into()),
+        kind: EventKind::Waf,
+        message: Some("ModSecurity: SQL injection".into()),
+        source_format: "nginx_json".into(),
+        raw: "{\"raw\":true}\u{0001}".into(),
+    }
+}
+
+/// An incident state.
+pub fn state(
+    title: &str,
+    severity: Severity,
+    priority: u32,
+    entities: Vec<Entity>,
+) -> IncidentState {
+    IncidentState {
+        title: title.to_string(),
+        severity,
+        entities,
+        first_activity: Timestamp(T0),
+        last_activity: Timestamp(T0 + 60_000),
+        alert_count: 1,
+        priority,
+        priority_reasons: vec![PriorityReason {
+            points: priority,
+            reason: "severity".into(),
+        }],
+    }
+}
+
+/// An alert draft.
+pub fn draft(
+    detector: &str,
+    severity: Severity,
+    entities: Vec<Entity>,
+    first_seen_offset: i64,
+) -> AlertDraft {
+    AlertDraft {
+        detector: detector.to_string(),
+        title: format!("{detector} fired"),
+        description: "test alert".into(),
+        severity,
+        mitre: vec!["T1190".into()],
+        owasp: Some("API1:2023".into()),
+        entities,
+        evidence: vec![event(first_seen_offset, "203.0.113.9", "/api/x", 200)],
+        first_seen: Timestamp(T0 + first_seen_offset),
+        last_seen: Timestamp(T0 + first_seen_offset + 1000),
+        reasons: vec![rampart_model::Reason {
+            metric: "requests".into(),
+            observed: 42.0,
+            threshold: Some(10.0),
+        }],
+        source: Default::default(),
+        stage: AttackStage::Exploitation,
+    }
+}
+
+fn ent(kind: EntityKind, value: &str) -> Entity {
+    Entity::new(kind, value, EntityRole::Attacker)
+}
+
+/// Create one incident with one alert through `apply`; returns (incident id, alert id).
+pub async fn incident_with_alert(
+    s: &dyn Store,
+    st: IncidentState,
+    alert: AlertDraft,
+) -> (i64, i64) {
+    let applied = s
+        .apply(&ChangeSet {
+            changes: vec![
+                Change::CreateIncident { temp: 0, state: st },
+                Change::InsertAlert {
+                    alert,
+                    incident: IncidentRef::New(0),
+                },
+            ],
+        })
+        .await
+        .expect("apply");
+    (applied.incident_ids[0], applied.alert_ids[0])
+}
+
+fn patch() -> IncidentPatch {
+    IncidentPatch::default()
+}
+
+// --- events -------------------------------------------------------------------------------
+
+/// Every event field survives a round trip.
+pub async fn events_roundtrip(s: &dyn Store) {
+    let ev = rich_event();
+    s.insert_events(&[ev.clone(), event(0, "192.0.2.1", "/", 200)], None)
+        .await
+        .expect("insert");
+    let got = s.list_events(&EventQuery::default()).await.expect("list");
+    assert_eq!(got.len(), 2);
+    // Oldest first.
+    assert_eq!(got[0].event.path, "/");
+    assert_eq!(got[1].event, ev);
+    assert!(got[0].id != got[1].id);
+}
+
+/// Each event filter, alone and combined.
+pub async fn events_filters(s: &dyn Store) {
+    let evs = vec![
+        event(0, "192.0.2.1", "/api/users/1", 200),
+        event(1000, "192.0.2.1", "/api/users/2", 404),
+        event(2000, "192.0.2.2", "/API/users/3", 200),
+        event(3000, "192.0.2.2", "/health", 500),
+        event(4000, "192.0.2.3", "/api/orders", 200),
+        event(5000, "192.0.2.3", "/api_users%/x", 200),
+    ];
+    s.insert_events(&evs, None).await.expect("insert");
+    async fn check(s: &dyn Store, q: EventQuery, expected_offsets: &[i64]) {
+        let got: Vec<i64> = s
+            .list_events(&q)
+            .await
+            .expect("list")
+            .iter()
+            .map(|e| (e.event.ts.millis() - T0) / 1000)
+            .collect();
+        assert_eq!(got, expected_offsets, "query {q:?}");
+    }
+    let q = EventQuery::default;
+    check(s, q(), &[0, 1, 2, 3, 4, 5]).await;
+    check(
+        s,
+        EventQuery {
+            since: Some(Timestamp(T0 + 2000)),
+            ..q()
+        },
+        &[2, 3, 4, 5],
+    )
+    .await;
+    check(
+        s,
+        EventQuery {
+            until: Some(Timestamp(T0 + 2000)),
+            ..q()
+        },
+        &[0, 1],
+    )
+    .await;
+    check(
+        s,
+        EventQuery {
+            since: Some(Timestamp(T0 + 1000)),
+            until: Some(Timestamp(T0 + 3000)),
+            ..q()
+        },
+        &[1, 2],
+    )
+    .await;
+    check(
+        s,
+        EventQuery {
+            client_ip: Some("192.0.2.2".into()),
+            ..q()
+        },
+        &[2, 3],
+    )
+    .await;
+    check(
+        s,
+        EventQuery {
+            client_ip: Some("192.0.2.9".into()),
+            ..q()
+        },
+        &[],
+    )
+    .await;
+    // Prefix match is case-sensitive and treats LIKE wildcards literally.
+    check(
+        s,
+        EventQuery {
+            path_prefix: Some("/api/".into()),
+            ..q()
+        },
+        &[0, 1, 4],
+    )
+    .await;
+    check(
+        s,
+        EventQuery {
+            path_prefix: Some("/api_".into()),
+            ..q()
+        },
+        &[5],
+    )
+    .await;
+    check(
+        s,
+        EventQuery {
+            path_prefix: Some("/api%".into()),
+            ..q()
+        },
+        &[],
+    )
+    .await;
+    check(
+        s,
+        EventQuery {
+            status: Some(200),
+            ..q()
+        },
+        &[0, 2, 4, 5],
+    )
+    .await;
+    check(
+        s,
+        EventQuery {
+            status: Some(200),
+            client_ip: Some("192.0.2.1".into()),
+            ..q()
+        },
+        &[0],
+    )
+    .await;
+    check(
+        s,
+        EventQuery {
+            limit: Some(2),
+            ..q()
+        },
+        &[0, 1],
+    )
+    .await;
+    check(
+        s,
+        EventQuery {
+            limit: Some(2),
+            offset: Some(3),
+            ..q()
+        },
+        &[3, 4],
+    )
+    .await;
+    check(
+        s,
+        EventQuery {
+            offset: Some(6),
+            ..q()
+        },
+        &[],
+    )
+    .await;
+}
+
+/// Events and the checkpoint from one call are both stored; a later call replaces it.
+pub async fn events_checkpoint_in_same_call(s: &dyn Store) {
+    assert_eq!(s.get_checkpoint("/var/log/a.log").await.expect("get"), None);
+    let cp = Checkpoint {
+        source: "/var/log/a.log".into(),
+        file_id: "dev1:ino42".into(),
+        offset: 4096,
+    };
+    s.insert_events(&[event(0, "192.0.2.1", "/", 200)], Some(&cp))
+        .await
+        .expect("insert");
+    assert_eq!(
+        s.get_checkpoint(&cp.source).await.expect("get"),
+        Some(cp.clone())
+    );
+    assert_eq!(
+        s.list_events(&EventQuery::default())
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    let cp2 = Checkpoint {
+        offset: 8192,
+        file_id: "dev1:ino43".into(),
+        ..cp.clone()
+    };
+    // A checkpoint with no events (e.g. only blank lines were read) is stored too.
+    s.insert_events(&[], Some(&cp2)).await.expect("insert");
+    assert_eq!(s.get_checkpoint(&cp.source).await.expect("get"), Some(cp2));
+    assert_eq!(s.get_checkpoint("/var/log/b.log").await.expect("get"), None);
+}
+
+/// A batch that fails leaves neither its events nor its checkpoint behind.
+pub async fn events_failing_batch_leaves_nothing(s: &dyn Store) {
+    let good = Checkpoint {
+        source: "src".into(),
+        file_id: "f".into(),
+        offset: 10,
+    };
+    s.insert_events(&[event(0, "192.0.2.1", "/a", 200)], Some(&good))
+        .await
+        .expect("insert");
+    // An offset no database integer holds: the batch must fail as a whole.
+    let bad = Checkpoint {
+        offset: u64::MAX,
+        ..good.clone()
+    };
+    let err = s
+        .insert_events(
+            &[
+                event(1, "192.0.2.1", "/b", 200),
+                event(2, "192.0.2.1", "/c", 200),
+            ],
+            Some(&bad),
+        )
+        .await
+        .expect_err("offset out of range must fail");
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    let paths: Vec<String> = s
+        .list_events(&EventQuery::default())
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|e| e.event.path.into_owned())
+        .collect();
+    assert_eq!(paths, vec!["/a".to_string()]);
+    assert_eq!(s.get_checkpoint("src").await.expect("get"), Some(good));
+}
+
+/// Batches bigger than any backend's bind-variable limit work, and `limit` is capped.
+pub async fn events_large_batch(s: &dyn Store) {
+    let evs: Vec<ApiEvent<'static>> = (0..5000)
+        .map(|i| event(i, "192.0.2.1", &format!("/items/{i}"), 200))
+        .collect();
+    s.insert_events(&evs, None).await.expect("insert");
+    assert_eq!(s.stats().await.expect("stats").events, 5000);
+    let page = s
+        .list_events(&EventQuery {
+            limit: Some(1_000_000),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(page.len(), 5000);
+    let default_page = s.list_events(&EventQuery::default()).await.expect("list");
+    assert_eq!(default_page.len(), 100);
+    assert_eq!(default_page[99].event.path, "/items/99");
+}
+
+// --- endpoints and stats ------------------------------------------------------------------
+
+fn endpoint(host: &str, method: &str, template: &str, calls: u64) -> EndpointInfo {
+    let mut params = BTreeMap::new();
+    params.insert(
+        "id".to_string(),
+        ParamInfo {
+            types: [(ValueType::Integer, calls)].into_iter().collect(),
+            location: "path".into(),
+        },
+    );
+    EndpointInfo {
+        host: host.into(),
+        method: method.into(),
+        path_template: template.into(),
+        first_seen: Timestamp(T0),
+        last_seen: Timestamp(T0 + calls as i64),
+        calls,
+        status_classes: [0, 0, calls, 0, 0, 0],
+        authenticated_calls: calls / 2,
+        params,
+        sensitive_data: vec!["email".into()],
+    }
+}
+
+/// Upsert replaces by (host, method, template); listing orders by host, template, method.
+pub async fn endpoints_upsert_replaces_and_orders(s: &dyn Store) {
+    assert!(s.list_endpoints().await.expect("list").is_empty());
+    s.upsert_endpoints(&[
+        endpoint("b.example", "GET", "/x", 1),
+        endpoint("a.example", "POST", "/users/{id}", 2),
+        endpoint("a.example", "GET", "/users/{id}", 3),
+        endpoint("a.example", "GET", "/orders", 4),
+    ])
+    .await
+    .expect("upsert");
+    let replaced = endpoint("a.example", "GET", "/users/{id}", 30);
+    s.upsert_endpoints(std::slice::from_ref(&replaced))
+        .await
+        .expect("upsert");
+    let got = s.list_endpoints().await.expect("list");
+    let keys: Vec<(String, String, u64)> = got
+        .iter()
+        .map(|e| (e.host.clone(), e.key(), e.calls))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("a.example".to_string(), "GET /orders".to_string(), 4),
+            ("a.example".to_string(), "GET /users/{id}".to_string(), 30),
+            ("a.example".to_string(), "POST /users/{id}".to_string(), 2),
+            ("b.example".to_string(), "GET /x".to_string(), 1),
+        ]
+    );
+    assert_eq!(got[1], replaced);
+}
+
+/// Stats count events, alerts, incidents (any status) and endpoints.
+pub async fn stats_counts_everything(s: &dyn Store) {
+    assert_eq!(s.stats().await.expect("stats"), Default::default());
+    s.insert_events(
+        &[
+            event(0, "192.0.2.1", "/", 200),
+            event(1, "192.0.2.1", "/", 200),
+        ],
+        None,
+    )
+    .await
+    .expect("insert");
+    s.upsert_endpoints(&[endpoint("h", "GET", "/", 1)])
+        .await
+        .expect("upsert");
+    let (a, _) = incident_with_alert(
+        s,
+        state("a", Severity::Low, 1, vec![]),
+        draft("d", Severity::Low, vec![], 0),
+    )
+    .await;
+    let (b, _) = incident_with_alert(
+        s,
+        state("b", Severity::Low, 1, vec![]),
+        draft("d", Severity::Low, vec![], 0),
+    )
+    .await;
+    s.merge_incidents(a, b, &state("b", Severity::Low, 2, vec![]), "test")
+        .await
+        .expect("merge");
+    let st = s.stats().await.expect("stats");
+    assert_eq!(
+        (st.events, st.alerts, st.incidents, st.endpoints),
+        (2, 2, 2, 1)
+    );
+}
+
+// --- apply --------------------------------------------------------------------------------
+
+/// Temp ids resolve within the set; alerts attach; updates and audits land.
+pub async fn apply_creates_and_resolves_temp_ids(s: &dyn Store) {
+    let ip9 = ent(EntityKind::Ip, "203.0.113.9");
+    let (existing, _) = incident_with_alert(
+        s,
+        state("old", Severity::Low, 5, vec![]),
+        draft("d0", Severity::Low, vec![], 0),
+    )
+    .await;
+    let set = ChangeSet {
+        changes: vec![
+            Change::CreateIncident {
+                temp: 0,
+                state: state("first", Severity::High, 70, vec![ip9.clone()]),
+            },
+            Change::CreateIncident {
+                temp: 1,
+                state: state("second", Severity::Low, 10, vec![]),
+            },
+            Change::InsertAlert {
+                alert: draft("d1", Severity::High, vec![ip9.clone()], 10),
+                incident: IncidentRef::New(1),
+            },
+            Change::InsertAlert {
+                alert: draft("d2", Severity::High, vec![], 20),
+                incident: IncidentRef::New(0),
+            },
+            Change::InsertAlert {
+                alert: draft("d3", Severity::Medium, vec![], 30),
+                incident: IncidentRef::Existing(existing),
+            },
+            Change::UpdateIncident {
+                incident: IncidentRef::New(1),
+                state: state("second, updated", Severity::High, 60, vec![ip9.clone()]),
+            },
+            Change::Audit(NewAudit {
+                at: Timestamp(T0),
+                actor: "system:correlation".into(),
+                action: "incident.create".into(),
+                object_type: "incident".into(),
+                object_id: "new".into(),
+                details: serde_json::json!({ "k": 1 }),
+            }),
+        ],
+    };
+    let applied = s.apply(&set).await.expect("apply");
+    assert_eq!(applied.incident_ids.len(), 2);
+    assert_eq!(applied.alert_ids.len(), 3);
+    let [first, second] = [applied.incident_ids[0], applied.incident_ids[1]];
+    assert!(first != second && first != existing && second != existing);
+
+    let d1 = s.get_incident(first).await.expect("get").expect("exists");
+    assert_eq!(d1.incident.title, "first");
+    assert_eq!(d1.incident.status, IncidentStatus::Active);
+    assert_eq!(d1.incident.classification, Classification::Unknown);
+    assert_eq!(d1.incident.determination, Determination::NotAvailable);
+    assert_eq!(d1.incident.assigned_to, None);
+    assert_eq!(d1.incident.priority, 70);
+    assert_eq!(d1.incident.entities, vec![ip9.clone()]);
+    assert_eq!(
+        d1.alerts
+            .iter()
+            .map(|a| a.draft.detector.as_str())
+            .collect::<Vec<_>>(),
+        vec!["d2"]
+    );
+    assert_eq!(d1.alerts[0].status, AlertStatus::New);
+    assert_eq!(d1.alerts[0].incident_id, Some(first));
+    assert_eq!(d1.alerts[0].id, applied.alert_ids[1]);
+
+    let d2 = s.get_incident(second).await.expect("get").expect("exists");
+    assert_eq!(d2.incident.title, "second, updated");
+    assert_eq!(d2.incident.severity, Severity::High);
+    assert_eq!(d2.incident.priority, 60);
+    assert_eq!(d2.alerts.len(), 1);
+    assert_eq!(
+        d2.alerts[0].draft,
+        draft("d1", Severity::High, vec![ip9.clone()], 10)
+    );
+    // Entities from the update are searchable.
+    let by_entity = s
+        .list_incidents(&IncidentFilter {
+            entity: Some("203.0.113.9".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(by_entity.total, 2);
+
+    let old = s
+        .get_incident(existing)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(old.alerts.len(), 2);
+
+    let audit = s
+        .list_audit(&AuditFilter {
+            object_id: Some("new".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(audit.total, 1);
+    assert_eq!(audit.items[0].details, serde_json::json!({ "k": 1 }));
+    assert_eq!(audit.items[0].at, Timestamp(T0));
+}
+
+/// A change set with a bad reference leaves nothing behind.
+pub async fn apply_bad_reference_leaves_nothing(s: &dyn Store) {
+    let audit = |id: &str| {
+        Change::Audit(NewAudit {
+            at: Timestamp(T0),
+            actor: "system:correlation".into(),
+            action: "incident.create".into(),
+            object_type: "incident".into(),
+            object_id: id.into(),
+            details: serde_json::Value::Null,
+        })
+    };
+    let unknown_existing = ChangeSet {
+        changes: vec![
+            Change::CreateIncident {
+                temp: 0,
+                state: state("a", Severity::High, 1, vec![]),
+            },
+            Change::InsertAlert {
+                alert: draft("d", Severity::High, vec![], 0),
+                incident: IncidentRef::New(0),
+            },
+            audit("x"),
+            Change::InsertAlert {
+                alert: draft("d", Severity::High, vec![], 0),
+                incident: IncidentRef::Existing(987_654),
+            },
+        ],
+    };
+    let err = s
+        .apply(&unknown_existing)
+        .await
+        .expect_err("unknown incident");
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+
+    let unknown_temp = ChangeSet {
+        changes: vec![
+            Change::CreateIncident {
+                temp: 0,
+                state: state("a", Severity::High, 1, vec![]),
+            },
+            audit("y"),
+            Change::InsertAlert {
+                alert: draft("d", Severity::High, vec![], 0),
+                incident: IncidentRef::New(3),
+            },
+        ],
+    };
+    let err = s.apply(&unknown_temp).await.expect_err("unknown temp");
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+
+    let update_unknown = ChangeSet {
+        changes: vec![
+            Change::CreateIncident {
+                temp: 0,
+                state: state("a", Severity::High, 1, vec![]),
+            },
+            Change::UpdateIncident {
+                incident: IncidentRef::Existing(987_654),
+                state: state("b", Severity::Low, 1, vec![]),
+            },
+        ],
+    };
+    let err = s.apply(&update_unknown).await.expect_err("update unknown");
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+
+    let st = s.stats().await.expect("stats");
+    assert_eq!((st.incidents, st.alerts), (0, 0));
+    assert_eq!(
+        s.list_audit(&AuditFilter::default())
+            .await
+            .expect("audit")
+            .total,
+        0
+    );
+    assert_eq!(
+        s.incident_summaries(Timestamp(0)).await.expect("summaries"),
+        vec![]
+    );
+}
+
+/// `Change::Merge` redirects the source to a target created in the same set.
+pub async fn apply_merge_redirects(s: &dyn Store) {
+    let (old, old_alert) = incident_with_alert(
+        s,
+        state("old", Severity::Low, 5, vec![]),
+        draft("d0", Severity::Low, vec![], 0),
+    )
+    .await;
+    let applied = s
+        .apply(&ChangeSet {
+            changes: vec![
+                Change::CreateIncident {
+                    temp: 0,
+                    state: state("new", Severity::High, 50, vec![]),
+                },
+                Change::InsertAlert {
+                    alert: draft("d1", Severity::High, vec![], 10),
+                    incident: IncidentRef::New(0),
+                },
+                Change::Merge {
+                    from: old,
+                    into: IncidentRef::New(0),
+                    state: state("merged", Severity::High, 55, vec![]),
+                },
+            ],
+        })
+        .await
+        .expect("apply");
+    let target = applied.incident_ids[0];
+    let src = s.get_incident(old).await.expect("get").expect("exists");
+    assert_eq!(src.incident.status, IncidentStatus::Redirected);
+    assert_eq!(src.incident.redirect_to, Some(target));
+    assert!(src.alerts.is_empty());
+    let dst = s.get_incident(target).await.expect("get").expect("exists");
+    assert_eq!(dst.incident.title, "merged");
+    assert_eq!(dst.incident.priority, 55);
+    let mut ids: Vec<i64> = dst.alerts.iter().map(|a| a.id).collect();
+    ids.sort();
+    let mut expected = vec![old_alert, applied.alert_ids[0]];
+    expected.sort();
+    assert_eq!(ids, expected);
+    // Merging the redirected one again fails and rolls back the whole set.
+    let err = s
+        .apply(&ChangeSet {
+            changes: vec![
+                Change::CreateIncident {
+                    temp: 0,
+                    state: state("another", Severity::High, 50, vec![]),
+                },
+                Change::Merge {
+                    from: old,
+                    into: IncidentRef::New(0),
+                    state: state("x", Severity::High, 1, vec![]),
+                },
+            ],
+        })
+        .await
+        .expect_err("merge of redirected");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(s.stats().await.expect("stats").incidents, 2);
+}
+
+/// Summaries: recent incidents of any status except Redirected, with their stages.
+pub async fn incident_summaries_skip_redirected_and_old(s: &dyn Store) {
+    let mut old_state = state("old", Severity::Low, 5, vec![]);
+    old_state.last_activity = Timestamp(T0 - 86_400_000);
+    let (old, _) = incident_with_alert(s, old_state, draft("d", Severity::Low, vec![], 0)).await;
+    let mut recon = draft("scan", Severity::Low, vec![], 0);
+    recon.stage = AttackStage::Recon;
+    let mut exfil = draft("exfil", Severity::High, vec![], 5);
+    exfil.stage = AttackStage::DataAccess;
+    let (a, _) = incident_with_alert(s, state("a", Severity::High, 50, vec![]), exfil).await;
+    s.apply(&ChangeSet {
+        changes: vec![Change::InsertAlert {
+            alert: recon.clone(),
+            incident: IncidentRef::Existing(a),
+        }],
+    })
+    .await
+    .expect("apply");
+    let (b, _) = incident_with_alert(s, state("b", Severity::Low, 5, vec![]), recon.clone()).await;
+    let (c, _) = incident_with_alert(s, state("c", Severity::Low, 5, vec![]), recon).await;
+    s.update_incident(
+        b,
+        &IncidentPatch {
+            status: Some(IncidentStatus::Resolved),
+            ..patch()
+        },
+        "t",
+    )
+    .await
+    .expect("resolve");
+    s.merge_incidents(c, a, &state("a", Severity::High, 60, vec![]), "t")
+        .await
+        .expect("merge");
+
+    let got = s
+        .incident_summaries(Timestamp(T0 - 1000))
+        .await
+        .expect("summaries");
+    let mut seen: Vec<(i64, IncidentStatus, Vec<AttackStage>)> = got
+        .into_iter()
+        .map(|x| (x.incident.id, x.incident.status, x.stages))
+        .collect();
+    seen.sort_by_key(|x| x.0);
+    assert_eq!(
+        seen,
+        vec![
+            (
+                a,
+                IncidentStatus::Active,
+                vec![AttackStage::Recon, AttackStage::DataAccess]
+            ),
+            (b, IncidentStatus::Resolved, vec![AttackStage::Recon]),
+        ]
+    );
+    let all = s.incident_summaries(Timestamp(0)).await.expect("summaries");
+    assert!(all.iter().any(|x| x.incident.id == old));
+    assert_eq!(all.len(), 3);
+}
+
+// --- listing incidents --------------------------------------------------------------------
+
+/// Four incidents: D (Critical, 95), A (High, 80), B (Medium, 50), C (Low, 10), with
+/// owners, tags, classifications and entities; returns [a, b, c, d].
+pub async fn seed_incidents(s: &dyn Store) -> [i64; 4] {
+    let (a, _) = incident_with_alert(
+        s,
+        state(
+            "SQL injection on /login",
+            Severity::High,
+            80,
+            vec![
+                ent(EntityKind::Ip, "203.0.113.9"),
+                Entity::target_endpoint("POST /login"),
+            ],
+        ),
+        draft(
+            "API_Injection",
+            Severity::High,
+            vec![ent(EntityKind::Ip, "203.0.113.9")],
+            0,
+        ),
+    )
+    .await;
+    let (b, _) = incident_with_alert(
+        s,
+        state(
+            "Credential stuffing",
+            Severity::Medium,
+            50,
+            vec![
+                ent(EntityKind::Ip, "198.51.100.7"),
+                ent(EntityKind::User, "alice"),
+            ],
+        ),
+        draft(
+            "API_CredentialStuffing",
+            Severity::Medium,
+            vec![ent(EntityKind::User, "alice")],
+            0,
+        ),
+    )
+    .await;
+    let (c, _) = incident_with_alert(
+        s,
+        state(
+            "Scanner noise",
+            Severity::Low,
+            10,
+            vec![
+                ent(EntityKind::Ip, "192.0.2.1"),
+                ent(EntityKind::UserAgent, "Nikto/2.1"),
+            ],
+        ),
+        draft(
+            "API_Scan",
+            Severity::Low,
+            vec![ent(EntityKind::Ip, "192.0.2.1")],
+            0,
+        ),
+    )
+    .await;
+    let (d, _) = incident_with_alert(
+        s,
+        state(
+            "Data exfiltration",
+            Severity::Critical,
+            95,
+            vec![
+                ent(EntityKind::User, "bob"),
+                Entity::target_endpoint("GET /api/users/{id}"),
+            ],
+        ),
+        draft(
+            "API_Exfil",
+            Severity::Critical,
+            vec![ent(EntityKind::User, "bob")],
+            0,
+        ),
+    )
+    .await;
+    s.update_incident(
+        a,
+        &IncidentPatch {
+            assigned_to: Some(Some("ann".into())),
+            tags: Some(vec!["pentest".into(), "Urgent".into()]),
+            status: Some(IncidentStatus::InProgress),
+            ..patch()
+        },
+        "t",
+    )
+    .await
+    .expect("update a");
+    s.update_incident(
+        b,
+        &IncidentPatch {
+            classification: Some(Classification::TruePositive),
+            tags: Some(vec!["urgent".into()]),
+            ..patch()
+        },
+        "t",
+    )
+    .await
+    .expect("update b");
+    s.update_incident(
+        c,
+        &IncidentPatch {
+            status: Some(IncidentStatus::Resolved),
+            classification: Some(Classification::FalsePositive),
+            ..patch()
+        },
+        "t",
+    )
+    .await
+    .expect("update c");
+    [a, b, c, d]
+}
+
+async fn list_ids(s: &dyn Store, f: &IncidentFilter) -> (Vec<i64>, u64) {
+    let page = s.list_incidents(f).await.expect("list incidents");
+    (page.items.iter().map(|i| i.id).collect(), page.total)
+}
+
+/// Every incident filter, alone and combined (default sort: priority, highest first).
+pub async fn list_incidents_filters(s: &dyn Store) {
+    let before = Timestamp::now().add_millis(-1);
+    let [a, b, c, d] = seed_incidents(s).await;
+    let far = Timestamp::now().add_millis(86_400_000);
+    async fn check(s: &dyn Store, f: IncidentFilter, expected: &[i64]) {
+        let (ids, total) = list_ids(s, &f).await;
+        assert_eq!(ids, expected, "filter {f:?}");
+        assert_eq!(total, expected.len() as u64, "total for {f:?}");
+    }
+    let f = IncidentFilter::default;
+    check(s, f(), &[d, a, b, c]).await;
+    check(
+        s,
+        IncidentFilter {
+            status: vec![IncidentStatus::Active],
+            ..f()
+        },
+        &[d, b],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            status: vec![IncidentStatus::InProgress, IncidentStatus::Resolved],
+            ..f()
+        },
+        &[a, c],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            status: vec![IncidentStatus::Redirected],
+            ..f()
+        },
+        &[],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            severity: vec![Severity::High, Severity::Critical],
+            ..f()
+        },
+        &[d, a],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            severity: vec![Severity::Informational],
+            ..f()
+        },
+        &[],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            assigned_to: Some("ann".into()),
+            ..f()
+        },
+        &[a],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            assigned_to: Some("an".into()),
+            ..f()
+        },
+        &[],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            tag: Some("urgent".into()),
+            ..f()
+        },
+        &[b],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            tag: Some("pentest".into()),
+            ..f()
+        },
+        &[a],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            classification: vec![Classification::TruePositive],
+            ..f()
+        },
+        &[b],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            classification: vec![Classification::Unknown, Classification::FalsePositive],
+            ..f()
+        },
+        &[d, a, c],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            created_after: Some(before),
+            ..f()
+        },
+        &[d, a, b, c],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            created_after: Some(far),
+            ..f()
+        },
+        &[],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            created_before: Some(far),
+            ..f()
+        },
+        &[d, a, b, c],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            created_before: Some(before),
+            ..f()
+        },
+        &[],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            updated_after: Some(before),
+            ..f()
+        },
+        &[d, a, b, c],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            updated_after: Some(far),
+            ..f()
+        },
+        &[],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            updated_before: Some(before),
+            ..f()
+        },
+        &[],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            entity: Some("198.51.100.7".into()),
+            ..f()
+        },
+        &[b],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            entity: Some("POST /login".into()),
+            ..f()
+        },
+        &[a],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            entity: Some("198.51.100".into()),
+            ..f()
+        },
+        &[],
+    )
+    .await;
+    // Free text: title, tags and entity values, case-insensitive substring.
+    check(
+        s,
+        IncidentFilter {
+            text: Some("INJECTION".into()),
+            ..f()
+        },
+        &[a],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            text: Some("nikto".into()),
+            ..f()
+        },
+        &[c],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            text: Some("PenTest".into()),
+            ..f()
+        },
+        &[a],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            text: Some("urgent".into()),
+            ..f()
+        },
+        &[a, b],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            text: Some("/api/users/{".into()),
+            ..f()
+        },
+        &[d],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            text: Some("%".into()),
+            ..f()
+        },
+        &[],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            text: Some("_".into()),
+            ..f()
+        },
+        &[],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            text: Some("\\".into()),
+            ..f()
+        },
+        &[],
+    )
+    .await;
+    // Combined.
+    check(
+        s,
+        IncidentFilter {
+            status: vec![IncidentStatus::Active],
+            severity: vec![Severity::Critical],
+            ..f()
+        },
+        &[d],
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            text: Some("urgent".into()),
+            classification: vec![Classification::Unknown],
+            ..f()
+        },
+        &[a],
+    )
+    .await;
+}
+
+/// Every sort, both directions.
+pub async fn list_incidents_sorts(s: &dyn Store) {
+    let [a, b, c, d] = seed_incidents(s).await;
+    async fn check(s: &dyn Store, sort: IncidentSort, expected_desc: &[i64]) {
+        let (desc, _) = list_ids(
+            s,
+            &IncidentFilter {
+                sort,
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(desc, expected_desc, "{sort:?}");
+        let (asc, _) = list_ids(
+            s,
+            &IncidentFilter {
+                sort,
+                ascending: true,
+                ..Default::default()
+            },
+        )
+        .await;
+        let mut rev = expected_desc.to_vec();
+        rev.reverse();
+        assert_eq!(asc, rev, "{sort:?} ascending");
+    }
+    check(s, IncidentSort::Priority, &[d, a, b, c]).await;
+    check(s, IncidentSort::Severity, &[d, a, b, c]).await;
+    // Creation order is id order; ties in the clock fall back to id.
+    check(s, IncidentSort::Created, &[d, c, b, a]).await;
+    // Updated: the store's clock decides; check the order against the stored values.
+    let page = s
+        .list_incidents(&IncidentFilter {
+            sort: IncidentSort::Updated,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    let keys: Vec<(Timestamp, i64)> = page.items.iter().map(|i| (i.updated_at, i.id)).collect();
+    let mut sorted = keys.clone();
+    sorted.sort_by(|x, y| y.cmp(x));
+    assert_eq!(keys, sorted);
+    assert_eq!(keys.len(), 4);
+    // Updating one makes it the most recently updated.
+    s.update_incident(
+        b,
+        &IncidentPatch {
+            title: Some("Credential stuffing (bot)".into()),
+            ..patch()
+        },
+        "t",
+    )
+    .await
+    .expect("update");
+    let (ids, _) = list_ids(
+        s,
+        &IncidentFilter {
+            sort: IncidentSort::Updated,
+            ..Default::default()
+        },
+    )
+    .await;
+    let page = s
+        .list_incidents(&IncidentFilter {
+            sort: IncidentSort::Updated,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    let top = page.items[0].updated_at;
+    assert!(page.items.iter().all(|i| i.updated_at <= top));
+    assert!(ids.contains(&b));
+    let b_updated = page.items.iter().find(|i| i.id == b).map(|i| i.updated_at);
+    assert_eq!(b_updated, Some(top));
+}
+
+/// Pages with the total of all matches.
+pub async fn list_incidents_pagination_total(s: &dyn Store) {
+    let [a, b, c, d] = seed_incidents(s).await;
+    async fn check(s: &dyn Store, f: IncidentFilter, expected: &[i64], total: u64) {
+        let got = list_ids(s, &f).await;
+        assert_eq!(got, (expected.to_vec(), total), "{f:?}");
+    }
+    let page = |limit, offset| IncidentFilter {
+        limit: Some(limit),
+        offset: Some(offset),
+        ..Default::default()
+    };
+    check(s, page(2, 0), &[d, a], 4).await;
+    check(s, page(2, 2), &[b, c], 4).await;
+    check(s, page(3, 3), &[c], 4).await;
+    check(s, page(2, 4), &[], 4).await;
+    check(
+        s,
+        IncidentFilter {
+            status: vec![IncidentStatus::Active],
+            ..page(1, 0)
+        },
+        &[d],
+        2,
+    )
+    .await;
+    check(
+        s,
+        IncidentFilter {
+            status: vec![IncidentStatus::Active],
+            ..page(1, 1)
+        },
+        &[b],
+        2,
+    )
+    .await;
+}
+
+// --- one incident ---------------------------------------------------------------------------
+
+/// Alerts oldest first, comments oldest first; unknown id is `None`.
+pub async fn get_incident_with_alerts_and_comments(s: &dyn Store) {
+    assert!(s.get_incident(424_242).await.expect("get").is_none());
+    let (id, first) = incident_with_alert(
+        s,
+        state("x", Severity::High, 50, vec![]),
+        draft("late", Severity::High, vec![], 50_000),
+    )
+    .await;
+    let applied = s
+        .apply(&ChangeSet {
+            changes: vec![Change::InsertAlert {
+                alert: draft("early", Severity::Low, vec![], 0),
+                incident: IncidentRef::Existing(id),
+            }],
+        })
+        .await
+        .expect("apply");
+    s.add_comment(id, "ann", "looking").await.expect("comment");
+    s.add_comment(id, "bob", "done").await.expect("comment");
+    let d = s.get_incident(id).await.expect("get").expect("exists");
+    assert_eq!(d.incident.id, id);
+    assert_eq!(
+        d.alerts.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![applied.alert_ids[0], first]
+    );
+    assert_eq!(
+        d.comments
+            .iter()
+            .map(|c| (c.author.as_str(), c.text.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("ann", "looking"), ("bob", "done")]
+    );
+    assert!(d.comments.iter().all(|c| c.incident_id == id));
+    let alert = s
+        .get_alert(first)
+        .await
+        .expect("get alert")
+        .expect("exists");
+    assert_eq!(alert.draft.detector, "late");
+    assert_eq!(alert.incident_id, Some(id));
+    assert!(s.get_alert(424_242).await.expect("get alert").is_none());
+}
+
+/// Each changed field is audited with before and after; unchanged fields are not.
+pub async fn update_incident_audits_each_field(s: &dyn Store) {
+    let (id, _) = incident_with_alert(
+        s,
+        state("t", Severity::Low, 5, vec![]),
+        draft("d", Severity::Low, vec![], 0),
+    )
+    .await;
+    let before = s
+        .get_incident(id)
+        .await
+        .expect("get")
+        .expect("exists")
+        .incident;
+    let updated = s
+        .update_incident(
+            id,
+            &IncidentPatch {
+                title: Some("t".into()), // unchanged: not audited
+                status: Some(IncidentStatus::InProgress),
+                severity: Some(Severity::High),
+                assigned_to: Some(Some("ann".into())),
+                classification: Some(Classification::TruePositive),
+                determination: Some(Determination::MultiStagedAttack),
+                tags: Some(vec!["a".into(), "b".into()]),
+            },
+            "token:ann",
+        )
+        .await
+        .expect("update");
+    assert_eq!(updated.status, IncidentStatus::InProgress);
+    assert_eq!(updated.severity, Severity::High);
+    assert_eq!(updated.assigned_to.as_deref(), Some("ann"));
+    assert_eq!(updated.classification, Classification::TruePositive);
+    assert_eq!(updated.determination, Determination::MultiStagedAttack);
+    assert_eq!(updated.tags, vec!["a".to_string(), "b".to_string()]);
+    assert!(updated.updated_at >= before.updated_at);
+    assert_eq!(
+        s.get_incident(id)
+            .await
+            .expect("get")
+            .expect("exists")
+            .incident,
+        updated
+    );
+
+    let audit = s
+        .list_audit(&AuditFilter {
+            actor: Some("token:ann".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    let mut fields: Vec<(String, serde_json::Value, serde_json::Value)> = audit
+        .items
+        .iter()
+        .map(|e| {
+            assert_eq!(e.action, "incident.update");
+            assert_eq!(e.object_type, "incident");
+            assert_eq!(e.object_id, id.to_string());
+            (
+                e.details["field"].as_str().unwrap_or_default().to_string(),
+                e.details["before"].clone(),
+                e.details["after"].clone(),
+            )
+        })
+        .collect();
+    fields.sort_by(|x, y| x.0.cmp(&y.0));
+    use serde_json::json;
+    assert_eq!(
+        fields,
+        vec![
+            ("assigned_to".into(), json!(null), json!("ann")),
+            (
+                "classification".into(),
+                json!("Unknown"),
+                json!("TruePositive")
+            ),
+            (
+                "determination".into(),
+                json!("NotAvailable"),
+                json!("MultiStagedAttack")
+            ),
+            ("severity".into(), json!("Low"), json!("High")),
+            ("status".into(), json!("Active"), json!("InProgress")),
+            ("tags".into(), json!([]), json!(["a", "b"])),
+        ]
+    );
+    // Unassigning is a change too; an empty patch changes nothing and audits nothing.
+    let un = s
+        .update_incident(
+            id,
+            &IncidentPatch {
+                assigned_to: Some(None),
+                ..patch()
+            },
+            "token:ann",
+        )
+        .await
+        .expect("unassign");
+    assert_eq!(un.assigned_to, None);
+    s.update_incident(id, &patch(), "token:ann")
+        .await
+        .expect("empty");
+    let audit = s
+        .list_audit(&AuditFilter {
+            actor: Some("token:ann".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(audit.total, 7);
+    assert_eq!(audit.items[0].details["field"], json!("assigned_to"));
+    assert_eq!(audit.items[0].details["after"], json!(null));
+    // Tags filter follows the new tags.
+    let (ids, _) = list_ids(
+        s,
+        &IncidentFilter {
+            tag: Some("b".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(ids, vec![id]);
+}
+
+/// Redirected by patch is `Invalid`; an unknown id is `NotFound`; nothing is audited.
+pub async fn update_incident_refusals(s: &dyn Store) {
+    let (id, _) = incident_with_alert(
+        s,
+        state("t", Severity::Low, 5, vec![]),
+        draft("d", Severity::Low, vec![], 0),
+    )
+    .await;
+    let err = s
+        .update_incident(
+            id,
+            &IncidentPatch {
+                status: Some(IncidentStatus::Redirected),
+                title: Some("x".into()),
+                ..patch()
+            },
+            "a",
+        )
+        .await
+        .expect_err("redirected by patch");
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    let err = s
+        .update_incident(
+            999_999,
+            &IncidentPatch {
+                title: Some("x".into()),
+                ..patch()
+            },
+            "a",
+        )
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    assert_eq!(
+        s.get_incident(id)
+            .await
+            .expect("get")
+            .expect("exists")
+            .incident
+            .title,
+        "t"
+    );
+    assert_eq!(
+        s.list_audit(&AuditFilter {
+            actor: Some("a".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit")
+        .total,
+        0
+    );
+}
+
+/// Comments are stored and audited; an unknown incident is `NotFound`.
+pub async fn add_comment_audited(s: &dyn Store) {
+    let (id, _) = incident_with_alert(
+        s,
+        state("t", Severity::Low, 5, vec![]),
+        draft("d", Severity::Low, vec![], 0),
+    )
+    .await;
+    let c = s
+        .add_comment(id, "token:ann", "Blocked at the WAF")
+        .await
+        .expect("comment");
+    assert_eq!(
+        (c.incident_id, c.author.as_str(), c.text.as_str()),
+        (id, "token:ann", "Blocked at the WAF")
+    );
+    let audit = s
+        .list_audit(&AuditFilter {
+            object_type: Some("incident".into()),
+            object_id: Some(id.to_string()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(audit.total, 1);
+    assert_eq!(audit.items[0].actor, "token:ann");
+    assert_eq!(audit.items[0].action, "incident.comment");
+    let err = s.add_comment(999_999, "x", "y").await.expect_err("unknown");
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    let d = s.get_incident(id).await.expect("get").expect("exists");
+    assert_eq!(d.comments, vec![c]);
+}
+
+/// Merging moves alerts and comments, redirects the source, applies the state, audits.
+pub async fn merge_incidents_moves_alerts_and_comments(s: &dyn Store) {
+    let ip9 = ent(EntityKind::Ip, "203.0.113.9");
+    let alice = ent(EntityKind::User, "alice");
+    let (from, fa) = incident_with_alert(
+        s,
+        state("from", Severity::Low, 5, vec![alice.clone()]),
+        draft("d1", Severity::Low, vec![alice.clone()], 0),
+    )
+    .await;
+    let (into, ia) = incident_with_alert(
+        s,
+        state("into", Severity::High, 50, vec![ip9.clone()]),
+        draft("d2", Severity::High, vec![ip9.clone()], 10),
+    )
+    .await;
+    s.update_incident(
+        from,
+        &IncidentPatch {
+            tags: Some(vec!["x".into()]),
+            ..patch()
+        },
+        "t",
+    )
+    .await
+    .expect("tag");
+    s.add_comment(from, "ann", "on from")
+        .await
+        .expect("comment");
+    let mut st = state(
+        "into + from",
+        Severity::High,
+        70,
+        vec![ip9.clone(), alice.clone()],
+    );
+    st.alert_count = 2;
+    let merged = s
+        .merge_incidents(from, into, &st, "token:ann")
+        .await
+        .expect("merge");
+    assert_eq!(merged.id, into);
+    assert_eq!(merged.title, "into + from");
+    assert_eq!(merged.alert_count, 2);
+    assert_eq!(merged.priority, 70);
+    assert_eq!(merged.entities, vec![ip9, alice]);
+
+    let src = s.get_incident(from).await.expect("get").expect("exists");
+    assert_eq!(src.incident.status, IncidentStatus::Redirected);
+    assert_eq!(src.incident.redirect_to, Some(into));
+    assert!(src.alerts.is_empty());
+    assert!(src.comments.is_empty());
+    let dst = s.get_incident(into).await.expect("get").expect("exists");
+    assert_eq!(
+        dst.alerts.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![fa, ia]
+    );
+    assert!(dst.alerts.iter().all(|a| a.incident_id == Some(into)));
+    assert_eq!(dst.comments.len(), 1);
+    // The entity index follows: alice now finds only the target (the source is redirected).
+    let (ids, _) = list_ids(
+        s,
+        &IncidentFilter {
+            entity: Some("alice".into()),
+            status: vec![IncidentStatus::Active],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(ids, vec![into]);
+    let audit = s
+        .list_audit(&AuditFilter {
+            actor: Some("token:ann".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert!(
+        audit.items.iter().any(|e| e.action == "incident.merge"),
+        "{audit:?}"
+    );
+}
+
+/// Self-merge, merging a Redirected incident and merging into a missing one are refused.
+pub async fn merge_incidents_refusals(s: &dyn Store) {
+    let (a, _) = incident_with_alert(
+        s,
+        state("a", Severity::Low, 5, vec![]),
+        draft("d", Severity::Low, vec![], 0),
+    )
+    .await;
+    let (b, _) = incident_with_alert(
+        s,
+        state("b", Severity::Low, 5, vec![]),
+        draft("d", Severity::Low, vec![], 0),
+    )
+    .await;
+    let (c, _) = incident_with_alert(
+        s,
+        state("c", Severity::Low, 5, vec![]),
+        draft("d", Severity::Low, vec![], 0),
+    )
+    .await;
+    let st = state("m", Severity::Low, 5, vec![]);
+    let err = s.merge_incidents(a, a, &st, "t").await.expect_err("self");
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    let err = s
+        .merge_incidents(a, 999_999, &st, "t")
+        .await
+        .expect_err("missing target");
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    let err = s
+        .merge_incidents(999_999, a, &st, "t")
+        .await
+        .expect_err("missing source");
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    s.merge_incidents(a, b, &st, "t").await.expect("merge");
+    let err = s
+        .merge_incidents(a, c, &st, "t")
+        .await
+        .expect_err("redirected source");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // Nothing moved by the refused merges.
+    assert_eq!(
+        s.get_incident(c)
+            .await
+            .expect("get")
+            .expect("exists")
+            .alerts
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.get_incident(b)
+            .await
+            .expect("get")
+            .expect("exists")
+            .alerts
+            .len(),
+        2
+    );
+    let merges = s
+        .list_audit(&AuditFilter {
+            actor: Some("t".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(
+        merges
+            .items
+            .iter()
+            .filter(|e| e.action == "incident.merge")
+            .count(),
+        1
+    );
+}
+
+// --- alerts ----------------------------------------------------------------------------------
+
+/// Every alert filter; newest first; total.
+pub async fn list_alerts_filters(s: &dyn Store) {
+    let ip9 = ent(EntityKind::Ip, "203.0.113.9");
+    let applied = s
+        .apply(&ChangeSet {
+            changes: vec![
+                Change::CreateIncident {
+                    temp: 0,
+                    state: state("x", Severity::High, 50, vec![]),
+                },
+                Change::CreateIncident {
+                    temp: 1,
+                    state: state("y", Severity::Medium, 30, vec![]),
+                },
+                Change::InsertAlert {
+                    alert: draft("API_Injection", Severity::High, vec![ip9.clone()], 0),
+                    incident: IncidentRef::New(0),
+                },
+                Change::InsertAlert {
+                    alert: draft(
+                        "API_Scan",
+                        Severity::Low,
+                        vec![ent(EntityKind::Ip, "192.0.2.1")],
+                        0,
+                    ),
+                    incident: IncidentRef::New(0),
+                },
+                Change::InsertAlert {
+                    alert: draft(
+                        "API_Injection",
+                        Severity::Medium,
+                        vec![ent(EntityKind::User, "alice")],
+                        0,
+                    ),
+                    incident: IncidentRef::New(1),
+                },
+            ],
+        })
+        .await
+        .expect("apply");
+    let [a1, a2, a3] = [
+        applied.alert_ids[0],
+        applied.alert_ids[1],
+        applied.alert_ids[2],
+    ];
+    let x = applied.incident_ids[0];
+    async fn check(s: &dyn Store, f: AlertFilter, expected: &[i64], total: u64) {
+        let page = s.list_alerts(&f).await.expect("list alerts");
+        let ids: Vec<i64> = page.items.iter().map(|a| a.id).collect();
+        assert_eq!((ids, page.total), (expected.to_vec(), total), "{f:?}");
+    }
+    let f = AlertFilter::default;
+    check(s, f(), &[a3, a2, a1], 3).await;
+    check(
+        s,
+        AlertFilter {
+            incident_id: Some(x),
+            ..f()
+        },
+        &[a2, a1],
+        2,
+    )
+    .await;
+    check(
+        s,
+        AlertFilter {
+            incident_id: Some(999_999),
+            ..f()
+        },
+        &[],
+        0,
+    )
+    .await;
+    check(
+        s,
+        AlertFilter {
+            detector: Some("API_Injection".into()),
+            ..f()
+        },
+        &[a3, a1],
+        2,
+    )
+    .await;
+    check(
+        s,
+        AlertFilter {
+            severity: vec![Severity::Low],
+            ..f()
+        },
+        &[a2],
+        1,
+    )
+    .await;
+    check(
+        s,
+        AlertFilter {
+            severity: vec![Severity::Low, Severity::High],
+            ..f()
+        },
+        &[a2, a1],
+        2,
+    )
+    .await;
+    check(
+        s,
+        AlertFilter {
+            status: vec![AlertStatus::New],
+            ..f()
+        },
+        &[a3, a2, a1],
+        3,
+    )
+    .await;
+    check(
+        s,
+        AlertFilter {
+            status: vec![AlertStatus::Resolved],
+            ..f()
+        },
+        &[],
+        0,
+    )
+    .await;
+    check(
+        s,
+        AlertFilter {
+            entity: Some("alice".into()),
+            ..f()
+        },
+        &[a3],
+        1,
+    )
+    .await;
+    check(
+        s,
+        AlertFilter {
+            entity: Some("203.0.113.9".into()),
+            ..f()
+        },
+        &[a1],
+        1,
+    )
+    .await;
+    check(
+        s,
+        AlertFilter {
+            limit: Some(1),
+            ..f()
+        },
+        &[a3],
+        3,
+    )
+    .await;
+    check(
+        s,
+        AlertFilter {
+            limit: Some(1),
+            offset: Some(2),
+            ..f()
+        },
+        &[a1],
+        3,
+    )
+    .await;
+    check(
+        s,
+        AlertFilter {
+            detector: Some("API_Injection".into()),
+            incident_id: Some(x),
+            ..f()
+        },
+        &[a1],
+        1,
+    )
+    .await;
+}
+
+// --- audit -----------------------------------------------------------------------------------
+
+/// Newest first, each filter, pagination with total.
+pub async fn audit_list_filters_newest_first(s: &dyn Store) {
+    let entry = |actor: &str, ty: &str, id: &str, n: i64| NewAudit {
+        at: Timestamp(T0 + n),
+        actor: actor.into(),
+        action: "test.action".into(),
+        object_type: ty.into(),
+        object_id: id.into(),
+        details: serde_json::json!({ "n": n }),
+    };
+    s.append_audit(&[
+        entry("cli:root", "incident", "1", 1),
+        entry("token:ann", "incident", "2", 2),
+        entry("token:ann", "token", "ci", 3),
+    ])
+    .await
+    .expect("append");
+    s.append_audit(&[entry("cli:root", "incident", "1", 4)])
+        .await
+        .expect("append");
+    async fn check(s: &dyn Store, f: AuditFilter, expected: &[i64], total: u64) {
+        let page = s.list_audit(&f).await.expect("list audit");
+        let ns: Vec<i64> = page
+            .items
+            .iter()
+            .map(|e| e.details["n"].as_i64().unwrap_or(-1))
+            .collect();
+        assert_eq!((ns, page.total), (expected.to_vec(), total), "{f:?}");
+    }
+    let f = AuditFilter::default;
+    check(s, f(), &[4, 3, 2, 1], 4).await;
+    check(
+        s,
+        AuditFilter {
+            object_type: Some("incident".into()),
+            ..f()
+        },
+        &[4, 2, 1],
+        3,
+    )
+    .await;
+    check(
+        s,
+        AuditFilter {
+            object_type: Some("incident".into()),
+            object_id: Some("1".into()),
+            ..f()
+        },
+        &[4, 1],
+        2,
+    )
+    .await;
+    check(
+        s,
+        AuditFilter {
+            object_id: Some("ci".into()),
+            ..f()
+        },
+        &[3],
+        1,
+    )
+    .await;
+    check(
+        s,
+        AuditFilter {
+            actor: Some("token:ann".into()),
+            ..f()
+        },
+        &[3, 2],
+        2,
+    )
+    .await;
+    check(
+        s,
+        AuditFilter {
+            actor: Some("nobody".into()),
+            ..f()
+        },
+        &[],
+        0,
+    )
+    .await;
+    check(
+        s,
+        AuditFilter {
+            limit: Some(2),
+            ..f()
+        },
+        &[4, 3],
+        4,
+    )
+    .await;
+    check(
+        s,
+        AuditFilter {
+            limit: Some(2),
+            offset: Some(2),
+            ..f()
+        },
+        &[2, 1],
+        4,
+    )
+    .await;
+    let all = s.list_audit(&f()).await.expect("list");
+    assert!(all.items.windows(2).all(|w| w[0].id > w[1].id));
+    assert_eq!(all.items[0].at, Timestamp(T0 + 4));
+}
+
+// --- tokens ----------------------------------------------------------------------------------
+
+/// Create (audited), authenticate (records use), revoke (audited, then refused).
+pub async fn tokens_create_authenticate_revoke(s: &dyn Store) {
+    let t = s
+        .create_token("ci", Role::Ingest, "hash-ci", "cli:root")
+        .await
+        .expect("create");
+    assert_eq!(
+        (t.name.as_str(), t.role, t.revoked_at, t.last_used_at),
+        ("ci", Role::Ingest, None, None)
+    );
+    let admin = s
+        .create_token("admin", Role::Admin, "hash-admin", "cli:root")
+        .await
+        .expect("create");
+    assert!(admin.id != t.id);
+
+    let authed = s
+        .authenticate_token("hash-ci")
+        .await
+        .expect("auth")
+        .expect("known");
+    assert_eq!(authed.id, t.id);
+    assert_eq!(authed.role, Role::Ingest);
+    assert!(authed.last_used_at.is_some());
+    assert!(s
+        .authenticate_token("hash-unknown")
+        .await
+        .expect("auth")
+        .is_none());
+    let listed = s.list_tokens().await.expect("list");
+    assert_eq!(listed.len(), 2);
+    let ci = listed.iter().find(|x| x.name == "ci").expect("ci listed");
+    assert!(ci.last_used_at.is_some());
+    let adm = listed
+        .iter()
+        .find(|x| x.name == "admin")
+        .expect("admin listed");
+    assert_eq!(adm.last_used_at, None);
+
+    let revoked = s.revoke_token("ci", "token:admin").await.expect("revoke");
+    assert!(revoked.revoked_at.is_some());
+    assert!(s
+        .authenticate_token("hash-ci")
+        .await
+        .expect("auth")
+        .is_none());
+    assert!(s
+        .authenticate_token("hash-admin")
+        .await
+        .expect("auth")
+        .is_some());
+    let listed = s.list_tokens().await.expect("list");
+    assert!(listed
+        .iter()
+        .any(|x| x.name == "ci" && x.revoked_at.is_some()));
+
+    let audit = s
+        .list_audit(&AuditFilter {
+            object_type: Some("token".into()),
+            object_id: Some("ci".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    let actions: Vec<(&str, &str)> = audit
+        .items
+        .iter()
+        .map(|e| (e.action.as_str(), e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("token.revoke", "token:admin"),
+            ("token.create", "cli:root")
+        ]
+    );
+    // The secret hash is never in the audit log.
+    assert!(audit
+        .items
+        .iter()
+        .all(|e| !e.details.to_string().contains("hash-ci")));
+}
+
+/// Duplicate names are `Conflict`; unknown names are `NotFound`; failures audit nothing.
+pub async fn tokens_conflicts_and_unknowns(s: &dyn Store) {
+    s.create_token("ci", Role::Viewer, "h1", "cli:root")
+        .await
+        .expect("create");
+    let err = s
+        .create_token("ci", Role::Admin, "h2", "cli:root")
+        .await
+        .expect_err("dup name");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let err = s
+        .create_token("other", Role::Admin, "h1", "cli:root")
+        .await
+        .expect_err("dup hash");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let err = s
+        .revoke_token("nope", "cli:root")
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    assert_eq!(s.list_tokens().await.expect("list").len(), 1);
+    let audit = s
+        .list_audit(&AuditFilter {
+            object_type: Some("token".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(audit.total, 1);
+    // The surviving token keeps its role.
+    assert_eq!(
+        s.authenticate_token("h1")
+            .await
+            .expect("auth")
+            .map(|t| t.role),
+        Some(Role::Viewer)
+    );
+}
