@@ -164,7 +164,7 @@ pub fn is_write_method(m: &str) -> bool {
 
 /// Call `f` with each top-level property name of a write body: JSON object keys, or
 /// `a=1&b=2` form keys. A byte scan; stops at the first malformed byte.
-pub fn body_props(body: &str, mut f: impl FnMut(&str)) {
+pub fn body_props<'b>(body: &'b str, mut f: impl FnMut(&'b str)) {
     let b = body.as_bytes();
     let mut i = 0;
     while i < b.len() && b[i].is_ascii_whitespace() {

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::baseline::BaselineConfig;
 use crate::common::{AllowList, Suppression};
-use crate::detectors::volume;
+use crate::detectors::{access, auth, enumeration, params, volume};
 
 macro_rules! detect_config {
     ($( $field:ident : $ty:ty = $id:literal ),* $(,)?) => {
@@ -42,4 +42,17 @@ detect_config! {
     latency_spike: volume::LatencyConfig = "latency_spike",
     error_burst: volume::ErrorBurstConfig = "error_burst",
     resource_consumption: volume::ResourceConfig = "resource_consumption",
+    endpoint_spray: enumeration::SprayConfig = "endpoint_spray",
+    param_enumeration: enumeration::ParamEnumConfig = "param_enumeration",
+    distributed_param_enumeration: enumeration::DistributedEnumConfig = "distributed_param_enumeration",
+    bola: enumeration::BolaConfig = "bola",
+    credential_stuffing: auth::StuffingConfig = "credential_stuffing",
+    password_spray: auth::SprayConfig = "password_spray",
+    brute_force: auth::BruteForceConfig = "brute_force",
+    leaked_credential: auth::LeakedConfig = "leaked_credential",
+    unauth_access: access::UnauthConfig = "unauth_access",
+    function_level_authz: access::FunctionAuthzConfig = "function_level_authz",
+    anomalous_param_type: params::ParamTypeConfig = "anomalous_param_type",
+    unseen_param: params::UnseenParamConfig = "unseen_param",
+    mass_assignment: params::MassAssignmentConfig = "mass_assignment",
 }

@@ -1,5 +1,9 @@
 //! The built-in behavioural detectors, grouped by what they watch.
 
+pub mod access;
+pub mod auth;
+pub mod enumeration;
+pub mod params;
 pub mod volume;
 
 
@@ -15,4 +19,17 @@ pub const REGISTRY: &[fn(&DetectConfig) -> Box<dyn Detector>] = &[
     volume::latency_spike,
     volume::error_burst,
     volume::resource_consumption,
+    enumeration::endpoint_spray,
+    enumeration::param_enumeration,
+    enumeration::distributed_param_enumeration,
+    enumeration::bola,
+    auth::credential_stuffing,
+    auth::password_spray,
+    auth::brute_force,
+    auth::leaked_credential,
+    access::unauth_access,
+    access::function_level_authz,
+    params::anomalous_param_type,
+    params::unseen_param,
+    params::mass_assignment,
 ];
