@@ -152,7 +152,7 @@ impl AutoDecoder {
         }
         let mut first_err = None;
         for &d in DECODERS {
-            if self.last.is_some_and(|l| std::ptr::addr_eq(l, d)) || !d.sniff(line) {
+            if self.last.is_some_and(|l| l.name() == d.name()) || !d.sniff(line) {
                 continue;
             }
             match d.decode(line, cfg) {

@@ -254,24 +254,21 @@ fn is_method(m: &str) -> bool {
 /// Parse an HTTP request line (`GET /x?y HTTP/1.1`) into the event. A line that is not a
 /// request (binary junk, `HELP`) leaves the method empty and puts the raw text in `path`.
 pub(crate) fn set_request_line<'a>(ev: &mut ApiEvent<'a>, req: &'a str) {
-    let mut parts = req.splitn(3, ' ');
-    let m = parts.next().unwrap_or("");
-    let target = parts.next();
-    let proto = parts.next();
-    match (target, proto) {
-        (Some(t), Some(p)) if is_method(m) && !t.is_empty() && p.starts_with("HTTP/") && !p.contains(' ') => {
-            ev.method = Cow::Borrowed(m);
-            ev.protocol = Cow::Borrowed(p);
-            set_target(ev, t);
-        }
-        (Some(t), None) if is_method(m) && !t.is_empty() => {
-            ev.method = Cow::Borrowed(m);
-            set_target(ev, t);
-        }
-        _ => {
-            ev.method = Cow::Borrowed("");
-            ev.path = Cow::Borrowed(req);
-        }
+    // method = up to the first space; protocol = after the last space when it is HTTP/x;
+    // target = everything between (kept as written, even with stray spaces).
+    let (m, rest) = req.split_once(' ').unwrap_or((req, ""));
+    let (target, proto) = match rest.rsplit_once(' ') {
+        Some((t, p)) if p.starts_with("HTTP/") => (t, p),
+        _ => (rest, ""),
+    };
+    let target = target.trim_start_matches(' ');
+    if is_method(m) && !target.trim().is_empty() && (!proto.is_empty() || !target.contains(' ')) {
+        ev.method = Cow::Borrowed(m);
+        ev.protocol = Cow::Borrowed(proto);
+        set_target(ev, target);
+    } else {
+        ev.method = Cow::Borrowed("");
+        ev.path = Cow::Borrowed(req);
     }
 }
 

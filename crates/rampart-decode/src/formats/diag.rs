@@ -172,8 +172,10 @@ impl Decoder for LitespeedError {
             let u = &msg[p + 32..];
             ev.kind = EventKind::AuthFailure;
             ev.principal = u.split(' ').next().filter(|s| !s.is_empty()).map(Cow::Borrowed);
-            if let Some(ip) = u.find("ip:").and_then(|i| u[i + 3..].split(' ').next()).and_then(parse_ip) {
-                ev.client_ip = Some(ip);
+            // The connection address (bracket) is the client, as CrowdSec reads it; the
+            // console's own `ip:` field is only a fallback.
+            if ev.client_ip.is_none() {
+                ev.client_ip = u.find("ip:").and_then(|i| u[i + 3..].split(' ').next()).and_then(parse_ip);
             }
         } else if let Some(u) = quoted_after(msg, "User '").or_else(|| {
             let s = msg.find("User '")? + 6;
@@ -234,7 +236,7 @@ mod tests {
     #[test]
     fn litespeed_cases() {
         check("litespeed_error", "2022-06-08 22:49:20.774649 [NOTICE] [1226033] [1.2.3.4:45164:HTTP2-41#_AdminVHost] [STDERR] [WebAdmin Console] Failed Login Attempt - username:asdasd ip:127.0.0.1 url:",
-            r#"2022-06-08T22:49:20.774Z 127.0.0.1   0 principal=asdasd auth kind=AuthFailure msg="[STDERR] [WebAdmin Console] Failed Login Attempt - username:asdasd ip:127.0.0.1 url:""#);
+            r#"2022-06-08T22:49:20.774Z 1.2.3.4   0 principal=asdasd auth kind=AuthFailure msg="[STDERR] [WebAdmin Console] Failed Login Attempt - username:asdasd ip:127.0.0.1 url:""#);
         check("litespeed_error", "2022-06-09 12:22:07.353044 [INFO] [1226038] [192.168.9.163:61120-5#Example] User 'asdasd' failed to authenticate.",
             r#"2022-06-09T12:22:07.353Z 192.168.9.163   0 principal=asdasd auth kind=AuthFailure msg="User 'asdasd' failed to authenticate.""#);
     }

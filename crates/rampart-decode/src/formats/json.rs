@@ -593,10 +593,14 @@ impl Decoder for TraefikJson {
         const N: &str = "traefik_json";
         let r: TraefikRec<'a> = serde_json::from_str(line).map_err(|e| json_err(N, e))?;
         let ts = r.start_utc.as_deref().or(r.time.as_deref()).and_then(any_time).ok_or(malformed(N, "no time"))?;
-        let client = ip_of(&r.client_host).or_else(|| ip_of(&r.client_addr));
+        // ClientHost may be a forwarded list ("192.168.1.100,10.0.0.50") when Traefik trusts
+        // forwarding headers: its last hop is the client Traefik resolved.
+        let peer = ip_of(&r.client_addr);
+        let client = r.client_host.as_deref().and_then(|h| h.rsplit(',').find_map(parse_ip)).or(peer);
         let mut ev = ApiEvent {
             ts,
             client_ip: Some(client.ok_or(malformed(N, "no client address"))?),
+            peer_ip: peer,
             method: r.method,
             host: r.host,
             protocol: r.protocol,
