@@ -169,21 +169,15 @@ pub(crate) fn push_nginx_esc(out: &mut String, s: &str) {
         out.push('-');
         return;
     }
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for &b in s.as_bytes() {
         if b == b'"' || b == b'\\' || b < 0x20 || b >= 0x7f {
-            out.push_str(&s[start..i]);
             out.push_str("\\x");
             out.push(HEX[(b >> 4) as usize] as char);
             out.push(HEX[(b & 15) as usize] as char);
-            start = i + 1;
+        } else {
+            // Every byte left unescaped is ASCII.
+            out.push(b as char);
         }
-    }
-    // Every escaped byte is ASCII-or-continuation, so `start` is either a char boundary or
-    // past the escaped bytes of a multi-byte char that were all escaped.
-    if let Some(rest) = s.get(start..) {
-        out.push_str(rest);
     }
 }
 
