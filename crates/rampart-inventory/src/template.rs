@@ -52,6 +52,7 @@ fn is_id_bytes(b: &[u8]) -> bool {
     let mut alpha = 0usize;
     let mut hex_only = true;
     let mut other = 0usize;
+    let mut at_or_pct = false;
     for &c in b {
         if c.is_ascii_digit() {
             digits += 1;
@@ -63,7 +64,12 @@ fn is_id_bytes(b: &[u8]) -> bool {
         } else {
             other += 1;
             hex_only = false;
+            at_or_pct |= c == b'@' || c == b'%';
         }
+    }
+    // Plain words (`users`, `index.php`, `well-known`) are the common case.
+    if digits == 0 && !at_or_pct {
+        return false;
     }
     // Integers.
     if digits == b.len() {
