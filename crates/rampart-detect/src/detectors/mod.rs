@@ -6,6 +6,8 @@ pub mod enumeration;
 pub mod params;
 pub mod volume;
 
+#[cfg(test)]
+mod tests;
 
 use crate::config::DetectConfig;
 use crate::Detector;
