@@ -806,9 +806,9 @@ impl Store for SqliteStore {
             qb.push(" AND client_ip = ").push_bind(ip.as_str());
         }
         if let Some(p) = &q.path_prefix {
-            qb.push(" AND substr(path, 1, ")
+            qb.push(" AND substr(path, 1, CAST(")
                 .push_bind(p.chars().count() as i64)
-                .push(") = ")
+                .push(" AS INTEGER)) = ")
                 .push_bind(p.as_str());
         }
         if let Some(s) = q.status {

@@ -1,0 +1,183 @@
+//! Conversions between domain values and column values (no SQL here).
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use rampart_model::{ApiEvent, AttackStage, EventKind, Severity};
+use rampart_store::StoreError;
+
+/// Event fields kept in the `extra` JSON column (rarely filtered on).
+#[derive(Serialize)]
+pub(crate) struct ExtraRef<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_ip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub scheme: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub protocol: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub referer: &'a str,
+    #[serde(skip_serializing_if = "is_false")]
+    pub authenticated: bool,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub request_headers: &'a [(Cow<'a, str>, Cow<'a, str>)],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub response_headers: &'a [(Cow<'a, str>, Cow<'a, str>)],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+impl<'a> ExtraRef<'a> {
+    /// The extra fields of an event.
+    pub fn of(ev: &'a ApiEvent<'_>) -> ExtraRef<'a> {
+        ExtraRef {
+            peer_ip: ev.peer_ip,
+            scheme: &ev.scheme,
+            protocol: &ev.protocol,
+            referer: &ev.referer,
+            authenticated: ev.authenticated,
+            request_headers: &ev.request_headers,
+            response_headers: &ev.response_headers,
+            request_body: ev.request_body.as_deref(),
+            response_body: ev.response_body.as_deref(),
+            message: ev.message.as_deref(),
+        }
+    }
+}
+
+/// The `extra` JSON column, read back.
+#[derive(Deserialize, Default)]
+pub(crate) struct ExtraOwned {
+    #[serde(default)]
+    pub peer_ip: Option<IpAddr>,
+    #[serde(default)]
+    pub scheme: String,
+    #[serde(default)]
+    pub protocol: String,
+    #[serde(default)]
+    pub referer: String,
+    #[serde(default)]
+    pub authenticated: bool,
+    #[serde(default)]
+    pub request_headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub response_headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub request_body: Option<String>,
+    #[serde(default)]
+    pub response_body: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// Wire name of an event kind.
+pub(crate) const fn kind_str(k: EventKind) -> &'static str {
+    match k {
+        EventKind::Access => "access",
+        EventKind::AuthFailure => "auth_failure",
+        EventKind::Waf => "waf",
+        EventKind::Error => "error",
+    }
+}
+
+/// Parse a stored event kind.
+pub(crate) fn parse_kind(s: &str) -> Result<EventKind, StoreError> {
+    Ok(match s {
+        "access" => EventKind::Access,
+        "auth_failure" => EventKind::AuthFailure,
+        "waf" => EventKind::Waf,
+        "error" => EventKind::Error,
+        other => return Err(StoreError::Corrupt(format!("event kind {other:?}"))),
+    })
+}
+
+/// Wire name of an attack stage.
+pub(crate) const fn stage_str(s: AttackStage) -> &'static str {
+    match s {
+        AttackStage::Recon => "recon",
+        AttackStage::CredentialAccess => "credential_access",
+        AttackStage::Exploitation => "exploitation",
+        AttackStage::DataAccess => "data_access",
+        AttackStage::Impact => "impact",
+    }
+}
+
+/// Parse a stored attack stage.
+pub(crate) fn parse_stage(s: &str) -> Result<AttackStage, StoreError> {
+    Ok(match s {
+        "recon" => AttackStage::Recon,
+        "credential_access" => AttackStage::CredentialAccess,
+        "exploitation" => AttackStage::Exploitation,
+        "data_access" => AttackStage::DataAccess,
+        "impact" => AttackStage::Impact,
+        other => return Err(StoreError::Corrupt(format!("attack stage {other:?}"))),
+    })
+}
+
+/// Sort rank of a severity (0 = informational ... 4 = critical).
+pub(crate) fn severity_rank(s: Severity) -> i64 {
+    Severity::ALL.iter().position(|x| *x == s).unwrap_or(0) as i64
+}
+
+/// Parse a closed-vocabulary value stored by its wire name.
+pub(crate) fn parse_wire<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{what} {s:?}")))
+}
+
+/// Serialize to a JSON column.
+pub(crate) fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Invalid(format!("not serializable: {e}")))
+}
+
+/// Deserialize a JSON column.
+pub(crate) fn from_json<T: for<'de> Deserialize<'de>>(
+    what: &str,
+    s: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// A `u64` counter as a column value (saturating).
+pub(crate) fn u64_col(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A column value as a `u64` counter (negative values become 0).
+pub(crate) fn col_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// Page size: `default` when unset, at most `max`.
+pub(crate) fn page_limit(v: Option<u32>, default: u32, max: u32) -> i64 {
+    i64::from(v.unwrap_or(default).min(max))
+}
+
+/// `LIKE` pattern matching `needle` anywhere, lower-cased, with `\` as escape character.
+pub(crate) fn contains_pattern(needle: &str) -> String {
+    let mut p = String::with_capacity(needle.len() + 2);
+    p.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c.to_ascii_lowercase());
+    }
+    p.push('%');
+    p
+}
+
+/// An owned column value as an event field.
+pub(crate) fn own(s: String) -> Cow<'static, str> {
+    Cow::Owned(s)
+}
