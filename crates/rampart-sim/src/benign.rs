@@ -14,8 +14,8 @@ use crate::rng::Rng;
 
 /// Relative activity per local hour of day (0 = midnight).
 pub(crate) const HOURLY: [f64; 24] = [
-    0.15, 0.09, 0.06, 0.05, 0.05, 0.08, 0.2, 0.45, 0.75, 0.95, 1.0, 1.0, 0.95, 1.0, 1.0, 0.95,
-    0.9, 0.9, 1.0, 1.1, 1.1, 0.9, 0.6, 0.3,
+    0.15, 0.09, 0.06, 0.05, 0.05, 0.08, 0.2, 0.45, 0.75, 0.95, 1.0, 1.0, 0.95, 1.0, 1.0, 0.95, 0.9,
+    0.9, 1.0, 1.1, 1.1, 0.9, 0.6, 0.3,
 ];
 /// Activity factor on Saturdays and Sundays.
 const WEEKEND: f64 = 0.65;
@@ -39,8 +39,8 @@ pub(crate) const SDK_UAS: &[&str] = &[
 ];
 const FIRST: &[&str] = &[
     "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "kim",
-    "liam", "mia", "noah", "olga", "pablo", "quinn", "rosa", "sven", "tara", "umar", "vera",
-    "wei", "yuki", "zoe", "amir", "bea", "chen", "dana", "emil",
+    "liam", "mia", "noah", "olga", "pablo", "quinn", "rosa", "sven", "tara", "umar", "vera", "wei",
+    "yuki", "zoe", "amir", "bea", "chen", "dana", "emil",
 ];
 /// Benign address blocks (first two octets); none overlaps a documentation range.
 const V4_BLOCKS: &[(u8, u8)] = &[
@@ -174,9 +174,16 @@ pub(crate) fn population(seed: u64, n: u32, start: Timestamp) -> Vec<User> {
             };
             let admin = id % 50 == 7;
             let cred = if browser {
-                let scope = if admin { "read write admin" } else { "read write" };
+                let scope = if admin {
+                    "read write admin"
+                } else {
+                    "read write"
+                };
                 let iat = start.secs() - rng.range(0, 20 * 86_400) as i64;
-                ("authorization", format!("Bearer {}", jwt(&mut rng, &name, iat, scope)))
+                (
+                    "authorization",
+                    format!("Bearer {}", jwt(&mut rng, &name, iat, scope)),
+                )
             } else {
                 let mut k = String::from("sk_live_");
                 for _ in 0..24 {
@@ -336,20 +343,23 @@ impl Benign {
             &self.ep_cum[0]
         };
         let ep = &self.api.endpoints[rng.weighted(table)];
-        Some(benign_call(
-            rng,
-            user,
-            ep,
-            self.api.host,
-            ts,
-            self.bodies,
-        ))
+        Some(benign_call(rng, user, ep, self.api.host, ts, self.bodies))
     }
 }
 
 const SEARCH_WORDS: &[&str] = &[
-    "shoes", "laptop", "usb-c+cable", "coffee", "headphones", "desk+lamp", "backpack", "tent",
-    "phone+case", "yoga+mat", "kettle", "monitor",
+    "shoes",
+    "laptop",
+    "usb-c+cable",
+    "coffee",
+    "headphones",
+    "desk+lamp",
+    "backpack",
+    "tent",
+    "phone+case",
+    "yoga+mat",
+    "kettle",
+    "monitor",
 ];
 const ORDER_STATUS: &[&str] = &["open", "shipped", "delivered", "cancelled"];
 
@@ -427,7 +437,11 @@ fn benign_call(
         QueryShape::Paging => {
             let mut q = String::from("page=");
             crate::text::push_u64(&mut q, 1 + (rng.exp1() * 1.5) as u64);
-            q.push_str(if rng.chance(0.8) { "&limit=20" } else { "&limit=50" });
+            q.push_str(if rng.chance(0.8) {
+                "&limit=20"
+            } else {
+                "&limit=50"
+            });
             Cow::Owned(q)
         }
         QueryShape::Search => Cow::Owned(format!("q={}", rng.pick(SEARCH_WORDS))),
@@ -457,7 +471,11 @@ fn benign_call(
     if authed && ep.auth != Auth::Basic {
         headers.push((Cow::Borrowed(user.cred.0), Cow::Owned(user.cred.1.clone())));
     }
-    let ip = if rng.chance(0.85) { user.ips[0] } else { user.ips[1] };
+    let ip = if rng.chance(0.85) {
+        user.ips[0]
+    } else {
+        user.ips[1]
+    };
     let ok = status < 300;
     let resp_bytes = if status == 204 {
         0
@@ -466,11 +484,17 @@ fn benign_call(
     } else {
         rng.range(40, 220)
     };
-    let req_body = if bodies { bodies::request(rng, ep.body, user) } else { None };
+    let req_body = if bodies {
+        bodies::request(rng, ep.body, user)
+    } else {
+        None
+    };
     let req_bytes = rng.range(180, 520)
         + match ep.body {
             BodyShape::None => 0,
-            _ => req_body.as_ref().map_or(rng.range(40, 400), |b| b.len() as u64),
+            _ => req_body
+                .as_ref()
+                .map_or(rng.range(40, 400), |b| b.len() as u64),
         };
     let mut latency_ms = rng.lognormal(ep.latency_ms, 0.5);
     if status >= 500 {

@@ -139,7 +139,9 @@ fn client_port(ev: &ApiEvent<'_>) -> u64 {
 fn push_upstream(ev: &ApiEvent<'_>, out: &mut String) {
     match ev.service.as_deref() {
         Some(s) => {
-            let n = s.bytes().fold(7u64, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(b)));
+            let n = s
+                .bytes()
+                .fold(7u64, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(b)));
             out.push_str("10.0.2.");
             push_u64(out, 10 + n % 200);
             out.push_str(":8080");
@@ -247,7 +249,12 @@ fn nginx_json(ev: &ApiEvent<'_>, out: &mut String) {
     out.push('"');
     json_kv(out, false, "http_user_agent", &ev.user_agent);
     json_kv(out, false, "http_referer", &ev.referer);
-    json_kv(out, false, "http_authorization", header(ev, "authorization"));
+    json_kv(
+        out,
+        false,
+        "http_authorization",
+        header(ev, "authorization"),
+    );
     json_kv(out, false, "http_x_api_key", header(ev, "x-api-key"));
     out.push('}');
 }
@@ -416,14 +423,24 @@ fn traefik(ev: &ApiEvent<'_>, out: &mut String) {
     out.push('"');
     json_kv(out, false, "RequestProtocol", &ev.protocol);
     json_kv(out, false, "RequestScheme", &ev.scheme);
-    json_kv(out, false, "ServiceName", ev.service.as_deref().unwrap_or(""));
+    json_kv(
+        out,
+        false,
+        "ServiceName",
+        ev.service.as_deref().unwrap_or(""),
+    );
     json_key(out, false, "StartUTC");
     out.push('"');
     push_iso(out, ev.ts.millis(), 9, "Z");
     out.push('"');
     json_kv(out, false, "request_User-Agent", &ev.user_agent);
     json_kv(out, false, "request_Referer", &ev.referer);
-    json_kv(out, false, "request_Authorization", header(ev, "authorization"));
+    json_kv(
+        out,
+        false,
+        "request_Authorization",
+        header(ev, "authorization"),
+    );
     json_kv(out, false, "request_X-Api-Key", header(ev, "x-api-key"));
     json_kv(out, false, "level", "info");
     json_kv(out, false, "msg", "");
@@ -450,7 +467,9 @@ fn caddy(ev: &ApiEvent<'_>, out: &mut String) {
     push_u64(out, ms.div_euclid(1000) as u64);
     out.push('.');
     crate::text::push3(out, ms.rem_euclid(1000) as u32);
-    out.push_str(",\"logger\":\"http.log.access\",\"msg\":\"handled request\",\"request\":{\"remote_ip\":\"");
+    out.push_str(
+        ",\"logger\":\"http.log.access\",\"msg\":\"handled request\",\"request\":{\"remote_ip\":\"",
+    );
     push_ip(out, remote(ev));
     out.push_str("\",\"remote_port\":\"");
     push_u64(out, client_port(ev));
@@ -471,7 +490,12 @@ fn caddy(ev: &ApiEvent<'_>, out: &mut String) {
     let mut first = true;
     caddy_header(out, &mut first, "User-Agent", &ev.user_agent);
     caddy_header(out, &mut first, "Referer", &ev.referer);
-    caddy_header(out, &mut first, "Authorization", header(ev, "authorization"));
+    caddy_header(
+        out,
+        &mut first,
+        "Authorization",
+        header(ev, "authorization"),
+    );
     caddy_header(out, &mut first, "X-Api-Key", header(ev, "x-api-key"));
     out.push_str("}}");
     json_num(out, "bytes_read", ev.request_bytes.unwrap_or(0));
@@ -510,7 +534,11 @@ fn push_alb_quoted(out: &mut String, s: &str) {
 }
 
 fn alb(ev: &ApiEvent<'_>, out: &mut String) {
-    out.push_str(if ev.scheme == "http" { "http " } else { "https " });
+    out.push_str(if ev.scheme == "http" {
+        "http "
+    } else {
+        "https "
+    });
     push_iso(out, ev.ts.millis(), 6, "Z");
     out.push_str(" app/rampart-demo/50dc6c495c0c9188 ");
     push_ip_port(out, remote(ev), client_port(ev));
@@ -530,7 +558,11 @@ fn alb(ev: &ApiEvent<'_>, out: &mut String) {
     out.push_str(" \"");
     out.push_str(&ev.method);
     out.push(' ');
-    out.push_str(if ev.scheme == "http" { "http://" } else { "https://" });
+    out.push_str(if ev.scheme == "http" {
+        "http://"
+    } else {
+        "https://"
+    });
     out.push_str(if ev.host.is_empty() { "-" } else { &ev.host });
     out.push_str(if ev.scheme == "http" { ":80" } else { ":443" });
     out.push_str(&ev.path);
@@ -539,7 +571,11 @@ fn alb(ev: &ApiEvent<'_>, out: &mut String) {
         out.push_str(&ev.query);
     }
     out.push(' ');
-    out.push_str(if ev.protocol.is_empty() { "-" } else { &ev.protocol });
+    out.push_str(if ev.protocol.is_empty() {
+        "-"
+    } else {
+        &ev.protocol
+    });
     out.push_str("\" ");
     push_alb_quoted(out, &ev.user_agent);
     out.push_str(" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/");

@@ -167,13 +167,7 @@ impl Simulator {
         attacks.sort_by_key(|(e, _)| e.ts);
         let n_benign = cfg.events.saturating_sub(attacks.len() as u64);
         let benign = benign::Benign::new(
-            cfg.seed,
-            &users,
-            cfg.api,
-            cfg.start,
-            duration,
-            n_benign,
-            cfg.bodies,
+            cfg.seed, &users, cfg.api, cfg.start, duration, n_benign, cfg.bodies,
         );
         Simulator {
             users,

@@ -248,8 +248,10 @@ fn as_user(ev: &mut ApiEvent<'static>, u: &User) {
 
 /// Present HTTP Basic credentials on an event (login attempts).
 fn as_basic(ev: &mut ApiEvent<'static>, user: &str, password: &str) {
-    ev.request_headers
-        .push((Cow::Borrowed("authorization"), Cow::Owned(basic(user, password))));
+    ev.request_headers.push((
+        Cow::Borrowed("authorization"),
+        Cow::Owned(basic(user, password)),
+    ));
     ev.principal = Some(Cow::Owned(user.to_string()));
     ev.authenticated = true;
 }
@@ -264,61 +266,209 @@ pub(crate) struct ScenarioDef {
 
 /// The registry: every scenario, its default size and its generator.
 pub(crate) const SCENARIOS: &[ScenarioDef] = &[
-    ScenarioDef { kind: Scenario::TrafficSpikeEndpoint, base: 3000, gen: traffic_spike_endpoint },
-    ScenarioDef { kind: Scenario::TrafficSpikeIp, base: 2500, gen: traffic_spike_ip },
-    ScenarioDef { kind: Scenario::LargeResponse, base: 20, gen: large_response },
-    ScenarioDef { kind: Scenario::LargeRequest, base: 20, gen: large_request },
-    ScenarioDef { kind: Scenario::LatencySpike, base: 40, gen: latency_spike },
-    ScenarioDef { kind: Scenario::EndpointSpray, base: 400, gen: endpoint_spray },
-    ScenarioDef { kind: Scenario::ParamEnumeration, base: 500, gen: param_enumeration },
-    ScenarioDef { kind: Scenario::DistributedParamEnumeration, base: 600, gen: distributed_param_enumeration },
-    ScenarioDef { kind: Scenario::AnomalousParamType, base: 60, gen: anomalous_param_type },
-    ScenarioDef { kind: Scenario::UnseenParam, base: 60, gen: unseen_param },
-    ScenarioDef { kind: Scenario::Bola, base: 80, gen: bola },
-    ScenarioDef { kind: Scenario::CredentialStuffing, base: 600, gen: credential_stuffing },
-    ScenarioDef { kind: Scenario::PasswordSpray, base: 150, gen: password_spray },
-    ScenarioDef { kind: Scenario::BruteForce, base: 300, gen: brute_force },
-    ScenarioDef { kind: Scenario::UnauthAccess, base: 120, gen: unauth_access },
-    ScenarioDef { kind: Scenario::LeakedCredential, base: 200, gen: leaked_credential },
-    ScenarioDef { kind: Scenario::FunctionLevelAuthz, base: 50, gen: function_level_authz },
-    ScenarioDef { kind: Scenario::MassAssignment, base: 30, gen: mass_assignment },
-    ScenarioDef { kind: Scenario::ResourceConsumption, base: 150, gen: resource_consumption },
-    ScenarioDef { kind: Scenario::ErrorBurst, base: 200, gen: error_burst },
-    ScenarioDef { kind: Scenario::Injection, base: 120, gen: injection },
-    ScenarioDef { kind: Scenario::Ssrf, base: 40, gen: ssrf },
-    ScenarioDef { kind: Scenario::Scanner, base: 800, gen: scanner },
-    ScenarioDef { kind: Scenario::SensitiveFileProbe, base: 60, gen: sensitive_file_probe },
-    ScenarioDef { kind: Scenario::AdminProbe, base: 60, gen: admin_probe },
-    ScenarioDef { kind: Scenario::SuspiciousUserAgent, base: 100, gen: suspicious_user_agent },
-    ScenarioDef { kind: Scenario::ProtocolAbuse, base: 60, gen: protocol_abuse },
-    ScenarioDef { kind: Scenario::ThreatIntelIp, base: 40, gen: threat_intel_ip },
-    ScenarioDef { kind: Scenario::TorExit, base: 60, gen: tor_exit },
-    ScenarioDef { kind: Scenario::SensitiveDataExposure, base: 30, gen: sensitive_data_exposure },
-    ScenarioDef { kind: Scenario::SecurityMisconfig, base: 30, gen: security_misconfig },
-    ScenarioDef { kind: Scenario::ImproperInventory, base: 80, gen: improper_inventory },
-    ScenarioDef { kind: Scenario::AuthFailures, base: 150, gen: auth_failures },
+    ScenarioDef {
+        kind: Scenario::TrafficSpikeEndpoint,
+        base: 3000,
+        gen: traffic_spike_endpoint,
+    },
+    ScenarioDef {
+        kind: Scenario::TrafficSpikeIp,
+        base: 2500,
+        gen: traffic_spike_ip,
+    },
+    ScenarioDef {
+        kind: Scenario::LargeResponse,
+        base: 20,
+        gen: large_response,
+    },
+    ScenarioDef {
+        kind: Scenario::LargeRequest,
+        base: 20,
+        gen: large_request,
+    },
+    ScenarioDef {
+        kind: Scenario::LatencySpike,
+        base: 40,
+        gen: latency_spike,
+    },
+    ScenarioDef {
+        kind: Scenario::EndpointSpray,
+        base: 400,
+        gen: endpoint_spray,
+    },
+    ScenarioDef {
+        kind: Scenario::ParamEnumeration,
+        base: 500,
+        gen: param_enumeration,
+    },
+    ScenarioDef {
+        kind: Scenario::DistributedParamEnumeration,
+        base: 600,
+        gen: distributed_param_enumeration,
+    },
+    ScenarioDef {
+        kind: Scenario::AnomalousParamType,
+        base: 60,
+        gen: anomalous_param_type,
+    },
+    ScenarioDef {
+        kind: Scenario::UnseenParam,
+        base: 60,
+        gen: unseen_param,
+    },
+    ScenarioDef {
+        kind: Scenario::Bola,
+        base: 80,
+        gen: bola,
+    },
+    ScenarioDef {
+        kind: Scenario::CredentialStuffing,
+        base: 600,
+        gen: credential_stuffing,
+    },
+    ScenarioDef {
+        kind: Scenario::PasswordSpray,
+        base: 150,
+        gen: password_spray,
+    },
+    ScenarioDef {
+        kind: Scenario::BruteForce,
+        base: 300,
+        gen: brute_force,
+    },
+    ScenarioDef {
+        kind: Scenario::UnauthAccess,
+        base: 120,
+        gen: unauth_access,
+    },
+    ScenarioDef {
+        kind: Scenario::LeakedCredential,
+        base: 200,
+        gen: leaked_credential,
+    },
+    ScenarioDef {
+        kind: Scenario::FunctionLevelAuthz,
+        base: 50,
+        gen: function_level_authz,
+    },
+    ScenarioDef {
+        kind: Scenario::MassAssignment,
+        base: 30,
+        gen: mass_assignment,
+    },
+    ScenarioDef {
+        kind: Scenario::ResourceConsumption,
+        base: 150,
+        gen: resource_consumption,
+    },
+    ScenarioDef {
+        kind: Scenario::ErrorBurst,
+        base: 200,
+        gen: error_burst,
+    },
+    ScenarioDef {
+        kind: Scenario::Injection,
+        base: 120,
+        gen: injection,
+    },
+    ScenarioDef {
+        kind: Scenario::Ssrf,
+        base: 40,
+        gen: ssrf,
+    },
+    ScenarioDef {
+        kind: Scenario::Scanner,
+        base: 800,
+        gen: scanner,
+    },
+    ScenarioDef {
+        kind: Scenario::SensitiveFileProbe,
+        base: 60,
+        gen: sensitive_file_probe,
+    },
+    ScenarioDef {
+        kind: Scenario::AdminProbe,
+        base: 60,
+        gen: admin_probe,
+    },
+    ScenarioDef {
+        kind: Scenario::SuspiciousUserAgent,
+        base: 100,
+        gen: suspicious_user_agent,
+    },
+    ScenarioDef {
+        kind: Scenario::ProtocolAbuse,
+        base: 60,
+        gen: protocol_abuse,
+    },
+    ScenarioDef {
+        kind: Scenario::ThreatIntelIp,
+        base: 40,
+        gen: threat_intel_ip,
+    },
+    ScenarioDef {
+        kind: Scenario::TorExit,
+        base: 60,
+        gen: tor_exit,
+    },
+    ScenarioDef {
+        kind: Scenario::SensitiveDataExposure,
+        base: 30,
+        gen: sensitive_data_exposure,
+    },
+    ScenarioDef {
+        kind: Scenario::SecurityMisconfig,
+        base: 30,
+        gen: security_misconfig,
+    },
+    ScenarioDef {
+        kind: Scenario::ImproperInventory,
+        base: 80,
+        gen: improper_inventory,
+    },
+    ScenarioDef {
+        kind: Scenario::AuthFailures,
+        base: 150,
+        gen: auth_failures,
+    },
 ];
 
 pub(crate) fn def(kind: Scenario) -> &'static ScenarioDef {
     // The registry lists every variant in declaration order (checked by a test).
-    &SCENARIOS[kind as usize]
+    let d = &SCENARIOS[kind as usize];
+    debug_assert_eq!(d.kind, kind, "registry order");
+    d
 }
 
 /// Events an instance emits at this strength.
 pub(crate) fn scaled(kind: Scenario, strength: f64) -> u64 {
-    let s = if strength.is_finite() { strength.max(0.0) } else { 1.0 };
+    let s = if strength.is_finite() {
+        strength.max(0.0)
+    } else {
+        1.0
+    };
     ((def(kind).base as f64 * s).round() as u64).max(1)
 }
 
 /// The attacker address of instance `j` of `kind`.
 pub(crate) fn attacker_ip(kind: Scenario, j: usize) -> IpAddr {
-    let parse = |s: &str| s.parse().unwrap_or(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)));
+    let parse = |s: &str| {
+        s.parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1)))
+    };
     match kind {
         Scenario::TorExit => parse(TOR_EXITS[j % TOR_EXITS.len()]),
         Scenario::ThreatIntelIp => parse(THREAT_INTEL_IPS[j % THREAT_INTEL_IPS.len()]),
-        Scenario::Injection | Scenario::EndpointSpray => {
-            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0xbad, 0, 0, 0, 0, (j + 1) as u16))
-        }
+        Scenario::Injection | Scenario::EndpointSpray => IpAddr::V6(Ipv6Addr::new(
+            0x2001,
+            0xdb8,
+            0xbad,
+            0,
+            0,
+            0,
+            0,
+            (j + 1) as u16,
+        )),
         _ => IpAddr::V4(Ipv4Addr::new(203, 0, 113, 10 + (j % 180) as u8)),
     }
 }
@@ -377,7 +527,10 @@ fn large_request(c: &mut Ctx<'_>) {
         let body = c.body(|r| {
             let mut s = String::from("{\"items\":[");
             while s.len() < 8_000 {
-                s.push_str(&format!("{{\"product_id\":{},\"qty\":1}},", r.range(1, 5000)));
+                s.push_str(&format!(
+                    "{{\"product_id\":{},\"qty\":1}},",
+                    r.range(1, 5000)
+                ));
             }
             s.push_str("{\"product_id\":1,\"qty\":1}]}");
             s
@@ -404,11 +557,46 @@ fn latency_spike(c: &mut Ctx<'_>) {
 }
 
 const SPRAY_WORDS: &[&str] = &[
-    "accounts", "billing", "invoices", "coupons", "vouchers", "export", "import", "reports",
-    "settings", "config", "tokens", "keys", "sessions", "audit", "logs", "backup", "files",
-    "uploads", "webhooks", "graphql", "jobs", "tasks", "metrics", "health", "status",
-    "internal", "partners", "tenants", "roles", "permissions", "groups", "teams", "search",
-    "inventory", "shipping", "refunds", "returns", "notifications", "messages", "support",
+    "accounts",
+    "billing",
+    "invoices",
+    "coupons",
+    "vouchers",
+    "export",
+    "import",
+    "reports",
+    "settings",
+    "config",
+    "tokens",
+    "keys",
+    "sessions",
+    "audit",
+    "logs",
+    "backup",
+    "files",
+    "uploads",
+    "webhooks",
+    "graphql",
+    "jobs",
+    "tasks",
+    "metrics",
+    "health",
+    "status",
+    "internal",
+    "partners",
+    "tenants",
+    "roles",
+    "permissions",
+    "groups",
+    "teams",
+    "search",
+    "inventory",
+    "shipping",
+    "refunds",
+    "returns",
+    "notifications",
+    "messages",
+    "support",
 ];
 
 fn endpoint_spray(c: &mut Ctx<'_>) {
@@ -514,8 +702,16 @@ fn bola(c: &mut Ctx<'_>) {
 }
 
 const PASSWORDS: &[&str] = &[
-    "123456", "password", "qwerty123", "Summer2025!", "Welcome1", "letmein", "P@ssw0rd",
-    "iloveyou", "admin123", "Winter2025!",
+    "123456",
+    "password",
+    "qwerty123",
+    "Summer2025!",
+    "Welcome1",
+    "letmein",
+    "P@ssw0rd",
+    "iloveyou",
+    "admin123",
+    "Winter2025!",
 ];
 
 fn login(c: &mut Ctx<'_>, user: &str, password: &str, ok: bool) {
@@ -564,10 +760,15 @@ fn brute_force(c: &mut Ctx<'_>) {
 }
 
 fn unauth_access(c: &mut Ctx<'_>) {
-    const T: &[&str] = &["/api/v2/orders/{id}", "/api/v2/users/{id}", "/api/v2/payments/{id}"];
+    const T: &[&str] = &[
+        "/api/v2/orders/{id}",
+        "/api/v2/users/{id}",
+        "/api/v2/payments/{id}",
+    ];
     c.ua = TOOL_UA;
     for _ in 0..c.n {
-        let path = render(*c.rng.pick(T), c.rng.range(10, 50_000));
+        let t = *c.rng.pick(T);
+        let path = render(t, c.rng.range(10, 50_000));
         let status = if c.rng.chance(0.25) { 200 } else { 401 };
         c.ev("GET", path, "", status);
         c.gap(3_000.0);
@@ -580,8 +781,16 @@ fn leaked_credential(c: &mut Ctx<'_>) {
     for _ in 0..c.n {
         let (m, path, q) = match c.rng.below(4) {
             0 => ("GET", "/api/v2/orders".into(), "status=open"),
-            1 => ("GET", render("/api/v2/users/{id}", u64::from(victim.id)), "expand=items"),
-            2 => ("GET", render("/api/v2/payments/{id}", victim.own_object(&mut c.rng)), ""),
+            1 => (
+                "GET",
+                render("/api/v2/users/{id}", u64::from(victim.id)),
+                "expand=items",
+            ),
+            2 => (
+                "GET",
+                render("/api/v2/payments/{id}", victim.own_object(&mut c.rng)),
+                "",
+            ),
             _ => ("GET", "/api/v2/cart".into(), ""),
         };
         let ev = c.ev(m, path, q, 200);
@@ -718,12 +927,31 @@ const SCANNER_UAS: &[&str] = &[
     "Mozilla/5.0 zgrab/0.x",
 ];
 const SCANNER_PATHS: &[&str] = &[
-    "/", "/robots.txt", "/sitemap.xml", "/api", "/api/swagger.json", "/swagger-ui.html",
-    "/openapi.json", "/v2/api-docs", "/graphql", "/cgi-bin/test.cgi", "/index.php",
-    "/wp-login.php", "/xmlrpc.php", "/.well-known/security.txt", "/api/v1/status",
-    "/actuator/health", "/console/", "/solr/admin/", "/jenkins/login", "/HNAP1/",
-    "/boaform/admin/formLogin", "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
-    "/api/jsonws/invoke", "/_ignition/execute-solution", "/owa/auth/logon.aspx",
+    "/",
+    "/robots.txt",
+    "/sitemap.xml",
+    "/api",
+    "/api/swagger.json",
+    "/swagger-ui.html",
+    "/openapi.json",
+    "/v2/api-docs",
+    "/graphql",
+    "/cgi-bin/test.cgi",
+    "/index.php",
+    "/wp-login.php",
+    "/xmlrpc.php",
+    "/.well-known/security.txt",
+    "/api/v1/status",
+    "/actuator/health",
+    "/console/",
+    "/solr/admin/",
+    "/jenkins/login",
+    "/HNAP1/",
+    "/boaform/admin/formLogin",
+    "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
+    "/api/jsonws/invoke",
+    "/_ignition/execute-solution",
+    "/owa/auth/logon.aspx",
 ];
 
 fn scanner(c: &mut Ctx<'_>) {
@@ -747,10 +975,26 @@ fn scanner(c: &mut Ctx<'_>) {
 
 fn sensitive_file_probe(c: &mut Ctx<'_>) {
     const FILES: &[&str] = &[
-        "/.env", "/.git/config", "/.git/HEAD", "/.aws/credentials", "/config.json",
-        "/backup.sql", "/db.sqlite", "/.DS_Store", "/id_rsa", "/.ssh/id_rsa", "/web.config",
-        "/wp-config.php.bak", "/.htpasswd", "/server-status", "/actuator/env", "/.npmrc",
-        "/docker-compose.yml", "/api/.env", "/dump.sql", "/.svn/entries",
+        "/.env",
+        "/.git/config",
+        "/.git/HEAD",
+        "/.aws/credentials",
+        "/config.json",
+        "/backup.sql",
+        "/db.sqlite",
+        "/.DS_Store",
+        "/id_rsa",
+        "/.ssh/id_rsa",
+        "/web.config",
+        "/wp-config.php.bak",
+        "/.htpasswd",
+        "/server-status",
+        "/actuator/env",
+        "/.npmrc",
+        "/docker-compose.yml",
+        "/api/.env",
+        "/dump.sql",
+        "/.svn/entries",
     ];
     c.ua = TOOL_UA;
     for i in 0..c.n {
@@ -763,9 +1007,21 @@ fn sensitive_file_probe(c: &mut Ctx<'_>) {
 
 fn admin_probe(c: &mut Ctx<'_>) {
     const PATHS: &[&str] = &[
-        "/admin", "/admin/", "/administrator/", "/wp-admin/", "/phpmyadmin/", "/manager/html",
-        "/api/admin", "/api/v1/admin", "/api/v2/admin/config", "/admin/login", "/console",
-        "/adminer.php", "/_admin", "/backoffice", "/api/v2/admin/users/export",
+        "/admin",
+        "/admin/",
+        "/administrator/",
+        "/wp-admin/",
+        "/phpmyadmin/",
+        "/manager/html",
+        "/api/admin",
+        "/api/v1/admin",
+        "/api/v2/admin/config",
+        "/admin/login",
+        "/console",
+        "/adminer.php",
+        "/_admin",
+        "/backoffice",
+        "/api/v2/admin/users/export",
     ];
     c.ua = BROWSER_UAS[3];
     for i in 0..c.n {
@@ -804,7 +1060,12 @@ fn protocol_abuse(c: &mut Ctx<'_>) {
                 1 => ("TRACK", "/api/v2/orders", "HTTP/1.1", 405),
                 2 => ("PROPFIND", "/api/v2/", "HTTP/1.1", 405),
                 3 => ("GET", "/api/v2/..;/admin/users", "HTTP/1.0", 400),
-                4 => ("GET", "/api/v2/%252e%252e/%252e%252e/etc/passwd", "HTTP/1.1", 400),
+                4 => (
+                    "GET",
+                    "/api/v2/%252e%252e/%252e%252e/etc/passwd",
+                    "HTTP/1.1",
+                    400,
+                ),
                 _ => ("DEBUG", "/api/v2/products", "HTTP/1.1", 501),
             };
         let ev = c.ev(m, p, "", status);
@@ -867,8 +1128,10 @@ fn sensitive_data_exposure(c: &mut Ctx<'_>) {
         as_user(ev, u);
         ev.response_bytes = Some(bytes);
         if let Some(b) = body {
-            ev.response_headers
-                .push((Cow::Borrowed("content-type"), Cow::Borrowed("application/json")));
+            ev.response_headers.push((
+                Cow::Borrowed("content-type"),
+                Cow::Borrowed("application/json"),
+            ));
             ev.response_body = Some(b);
         }
         c.gap(6_000.0);
@@ -888,10 +1151,19 @@ fn security_misconfig(c: &mut Ctx<'_>) {
         let ev = c.ev("POST", "/api/v2/orders", "debug=1", 500);
         ev.response_headers.extend([
             (Cow::Borrowed("content-type"), Cow::Borrowed("text/plain")),
-            (Cow::Borrowed("server"), Cow::Borrowed("Apache/2.4.29 (Ubuntu)")),
+            (
+                Cow::Borrowed("server"),
+                Cow::Borrowed("Apache/2.4.29 (Ubuntu)"),
+            ),
             (Cow::Borrowed("x-powered-by"), Cow::Borrowed("Express")),
-            (Cow::Borrowed("access-control-allow-origin"), Cow::Borrowed("*")),
-            (Cow::Borrowed("access-control-allow-credentials"), Cow::Borrowed("true")),
+            (
+                Cow::Borrowed("access-control-allow-origin"),
+                Cow::Borrowed("*"),
+            ),
+            (
+                Cow::Borrowed("access-control-allow-credentials"),
+                Cow::Borrowed("true"),
+            ),
         ]);
         ev.response_body = body;
         ev.response_bytes = Some(trace.len() as u64);
@@ -909,7 +1181,8 @@ fn improper_inventory(c: &mut Ctx<'_>) {
     ];
     c.ua = TOOL_UA;
     for _ in 0..c.n {
-        let path = render(*c.rng.pick(T), c.rng.range(1, 5000));
+        let t = *c.rng.pick(T);
+        let path = render(t, c.rng.range(1, 5000));
         let status = if c.rng.chance(0.8) { 200 } else { 404 };
         c.ev("GET", path, "", status);
         c.gap(4_000.0);
@@ -921,8 +1194,12 @@ fn auth_failures(c: &mut Ctx<'_>) {
     c.ua = BROWSER_UAS[4];
     for _ in 0..c.n {
         let sub = format!("user{}", c.rng.range(1, 99_999));
-        let token = format!("Bearer {}", jwt(&mut c.rng, &sub, c.t / 1000 - 90 * 86_400, "read"));
-        let path = render(*c.rng.pick(T), c.rng.range(1, 5000));
+        let token = format!(
+            "Bearer {}",
+            jwt(&mut c.rng, &sub, c.t / 1000 - 90 * 86_400, "read")
+        );
+        let t = *c.rng.pick(T);
+        let path = render(t, c.rng.range(1, 5000));
         let ev = c.ev("GET", path, "", 401);
         ev.request_headers
             .push((Cow::Borrowed("authorization"), Cow::Owned(token)));
@@ -951,7 +1228,9 @@ mod tests {
             let ip = attacker_ip(k, j);
             let s = ip.to_string();
             assert!(
-                s.starts_with("203.0.113.") || s.starts_with("198.51.100.") || s.starts_with("2001:db8:"),
+                s.starts_with("203.0.113.")
+                    || s.starts_with("198.51.100.")
+                    || s.starts_with("2001:db8:"),
                 "{} -> {s}",
                 k.id()
             );

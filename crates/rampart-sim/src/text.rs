@@ -170,7 +170,7 @@ pub(crate) fn push_nginx_esc(out: &mut String, s: &str) {
         return;
     }
     for &b in s.as_bytes() {
-        if b == b'"' || b == b'\\' || b < 0x20 || b >= 0x7f {
+        if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
             out.push_str("\\x");
             out.push(HEX[(b >> 4) as usize] as char);
             out.push(HEX[(b & 15) as usize] as char);
