@@ -41,18 +41,32 @@ const UAS: &[&str] = &[
     "python-requests/2.31.0",
     "okhttp/4.12.0",
 ];
-const STATUSES: &[&str] = &["200", "200", "200", "201", "204", "301", "401", "403", "404", "500"];
+const STATUSES: &[&str] = &[
+    "200", "200", "200", "201", "204", "301", "401", "403", "404", "500",
+];
 
 fn ip(r: &mut Rng) -> String {
     let v = r.next();
-    format!("{}.{}.{}.{}", 1 + v % 223, (v >> 8) % 256, (v >> 16) % 256, 1 + (v >> 24) % 254)
+    format!(
+        "{}.{}.{}.{}",
+        1 + v % 223,
+        (v >> 8) % 256,
+        (v >> 16) % 256,
+        1 + (v >> 24) % 254
+    )
 }
 
 fn gen(format: &str) -> Vec<String> {
     let mut r = Rng(0x9E37_79B9_7F4A_7C15);
     let mut out = Vec::with_capacity(LINES);
     for i in 0..LINES {
-        let (m, p, ua, st, ip) = (r.pick(METHODS), r.pick(PATHS), r.pick(UAS), r.pick(STATUSES), ip(&mut r));
+        let (m, p, ua, st, ip) = (
+            r.pick(METHODS),
+            r.pick(PATHS),
+            r.pick(UAS),
+            r.pick(STATUSES),
+            ip(&mut r),
+        );
         let sec = i % 60;
         let size = r.next() % 50_000;
         let line = match format {

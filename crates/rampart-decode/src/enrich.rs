@@ -72,7 +72,9 @@ fn resolve_forwarded(ev: &ApiEvent<'_>, cfg: &DecodeConfig) -> Option<IpAddr> {
     let mut last_seen = None;
     if let Some(xff) = ev.request_header("x-forwarded-for") {
         for hop in xff.rsplit(',') {
-            let Some(ip) = parse_ip(hop) else { return last_seen };
+            let Some(ip) = parse_ip(hop) else {
+                return last_seen;
+            };
             if !trusted(cfg, ip) {
                 return Some(ip);
             }
@@ -88,7 +90,9 @@ fn resolve_forwarded(ev: &ApiEvent<'_>, cfg: &DecodeConfig) -> Option<IpAddr> {
             }) else {
                 continue;
             };
-            let Some(ip) = parse_ip(v.trim_matches('"')) else { return last_seen };
+            let Some(ip) = parse_ip(v.trim_matches('"')) else {
+                return last_seen;
+            };
             if !trusted(cfg, ip) {
                 return Some(ip);
             }
@@ -143,7 +147,11 @@ pub fn enrich<'a>(ev: &mut ApiEvent<'a>, input: EnrichInput<'a>, cfg: &DecodeCon
                 }
                 return false;
             }
-            if cfg.api_key_headers.iter().any(|h| k.eq_ignore_ascii_case(h)) {
+            if cfg
+                .api_key_headers
+                .iter()
+                .any(|h| k.eq_ignore_ascii_case(h))
+            {
                 if v.is_empty() || v == "-" {
                     return false;
                 }
@@ -216,24 +224,64 @@ mod tests {
     fn check_client(peer: &str, headers: &[(&str, &str)], client: &str, want_peer: Option<&str>) {
         let mut ev = ev_with(peer, headers, "");
         enrich(&mut ev, EnrichInput::default(), &cfg());
-        assert_eq!(ev.client_ip.map(|i| i.to_string()).as_deref(), Some(client), "{headers:?}");
-        assert_eq!(ev.peer_ip.map(|i| i.to_string()).as_deref(), want_peer, "{headers:?}");
+        assert_eq!(
+            ev.client_ip.map(|i| i.to_string()).as_deref(),
+            Some(client),
+            "{headers:?}"
+        );
+        assert_eq!(
+            ev.peer_ip.map(|i| i.to_string()).as_deref(),
+            want_peer,
+            "{headers:?}"
+        );
     }
 
     #[test]
     fn forwarded_resolution() {
-        check_client("10.0.0.1", &[("x-forwarded-for", "203.0.113.9")], "203.0.113.9", Some("10.0.0.1"));
-        check_client("10.0.0.1", &[("x-forwarded-for", "1.1.1.1, 203.0.113.9, 10.0.0.7")], "203.0.113.9", Some("10.0.0.1"));
+        check_client(
+            "10.0.0.1",
+            &[("x-forwarded-for", "203.0.113.9")],
+            "203.0.113.9",
+            Some("10.0.0.1"),
+        );
+        check_client(
+            "10.0.0.1",
+            &[("x-forwarded-for", "1.1.1.1, 203.0.113.9, 10.0.0.7")],
+            "203.0.113.9",
+            Some("10.0.0.1"),
+        );
         // untrusted peer: headers are attacker-controlled and ignored
-        check_client("198.51.100.1", &[("x-forwarded-for", "203.0.113.9")], "198.51.100.1", None);
-        check_client("10.0.0.1", &[("forwarded", "for=192.0.2.60;proto=http, for=\"[2001:db8::1]:4711\"")], "2001:db8::1", Some("10.0.0.1"));
-        check_client("10.0.0.1", &[("x-forwarded-for", "garbage")], "10.0.0.1", None);
+        check_client(
+            "198.51.100.1",
+            &[("x-forwarded-for", "203.0.113.9")],
+            "198.51.100.1",
+            None,
+        );
+        check_client(
+            "10.0.0.1",
+            &[(
+                "forwarded",
+                "for=192.0.2.60;proto=http, for=\"[2001:db8::1]:4711\"",
+            )],
+            "2001:db8::1",
+            Some("10.0.0.1"),
+        );
+        check_client(
+            "10.0.0.1",
+            &[("x-forwarded-for", "garbage")],
+            "10.0.0.1",
+            None,
+        );
     }
 
     #[test]
     fn credentials() {
         // Basic alice:secret
-        let mut ev = ev_with("1.2.3.4", &[("authorization", "Basic YWxpY2U6c2VjcmV0")], "x YWxpY2U6c2VjcmV0 y");
+        let mut ev = ev_with(
+            "1.2.3.4",
+            &[("authorization", "Basic YWxpY2U6c2VjcmV0")],
+            "x YWxpY2U6c2VjcmV0 y",
+        );
         enrich(&mut ev, EnrichInput::default(), &cfg());
         assert_eq!(ev.principal.as_deref(), Some("alice"));
         assert!(ev.authenticated);
@@ -248,9 +296,16 @@ mod tests {
         assert_eq!(ev.principal.as_deref(), Some("bob"));
         assert_eq!(ev.api_key_id.as_deref().map(str::len), Some(32));
 
-        let mut ev = ev_with("1.2.3.4", &[("x-api-key", "k-123456"), ("x-user-id", "carol")], "key=k-123456");
+        let mut ev = ev_with(
+            "1.2.3.4",
+            &[("x-api-key", "k-123456"), ("x-user-id", "carol")],
+            "key=k-123456",
+        );
         enrich(&mut ev, EnrichInput::default(), &cfg());
-        assert_eq!(ev.api_key_id, Some(api_key_id(&cfg().api_key_secret, "k-123456")));
+        assert_eq!(
+            ev.api_key_id,
+            Some(api_key_id(&cfg().api_key_secret, "k-123456"))
+        );
         assert_eq!(ev.principal.as_deref(), Some("carol"));
         assert_eq!(ev.raw, "key=[redacted]");
         assert_eq!(ev.request_header("x-api-key"), None);
@@ -261,7 +316,13 @@ mod tests {
         assert_eq!(ev.principal, None);
 
         let mut ev = ev_with("1.2.3.4", &[], "");
-        enrich(&mut ev, EnrichInput { remote_user: Some("dave") }, &cfg());
+        enrich(
+            &mut ev,
+            EnrichInput {
+                remote_user: Some("dave"),
+            },
+            &cfg(),
+        );
         assert_eq!(ev.principal.as_deref(), Some("dave"));
         assert!(ev.authenticated);
 

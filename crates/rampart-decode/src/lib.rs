@@ -204,3 +204,85 @@ pub(crate) fn finish<'a>(
 pub(crate) fn malformed(format: &'static str, reason: &'static str) -> DecodeError {
     DecodeError::Malformed { format, reason }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decode `lines` in order with one AutoDecoder; expect each line's format (or error).
+    fn check(lines: &[&str], expected: &[&str]) {
+        let mut auto = AutoDecoder::new();
+        let cfg = DecodeConfig::default();
+        let got: Vec<String> = lines
+            .iter()
+            .map(|l| match auto.decode(l, &cfg) {
+                Ok(ev) => ev.source_format.into_owned(),
+                Err(e) => format!("error: {e}"),
+            })
+            .collect();
+        assert_eq!(got, expected);
+    }
+
+    const COMBINED: &str =
+        r#"1.2.3.4 - - [04/Jan/2020:08:41:43 +0000] "GET / HTTP/1.1" 200 1 "-" "ua""#;
+    const COMMON: &str = r#"1.2.3.4 - - [04/Jan/2020:08:41:43 +0000] "GET / HTTP/1.1" 200 1"#;
+    const NGINX_ERR: &str = r#"2021/09/30 09:23:53 [error] 1#1: *17 user "foo" was not found in "/x", client: 127.0.0.1, server: _, request: "GET / HTTP/1.1", host: "localhost""#;
+    const RAMPART: &str =
+        r#"{"ts":1,"client_ip":"1.2.3.4","method":"GET","path":"/","status":200}"#;
+
+    #[test]
+    fn auto_switches_formats_per_line() {
+        check(
+            &[
+                COMBINED,
+                COMMON,
+                COMBINED,
+                NGINX_ERR,
+                RAMPART,
+                "",
+                "garbage line",
+            ],
+            &[
+                "combined",
+                "common",
+                "combined",
+                "nginx_error",
+                "rampart",
+                "error: empty line",
+                "error: unknown log format",
+            ],
+        );
+    }
+
+    #[test]
+    fn auto_reports_decoder_error_when_sniffed() {
+        check(
+            &[r#"{"remote_addr":"1.2.3.4"}"#],
+            &["error: malformed nginx_json line: no time"],
+        );
+    }
+
+    #[test]
+    fn detect_format_picks_majority() {
+        assert_eq!(
+            detect_format(&[COMBINED, COMBINED, NGINX_ERR]).map(|d| d.name()),
+            Some("combined")
+        );
+        assert_eq!(detect_format(&[RAMPART]).map(|d| d.name()), Some("rampart"));
+        assert_eq!(detect_format(&["nope"]).map(|d| d.name()), None);
+    }
+
+    #[test]
+    fn registry_names_are_unique_and_resolvable() {
+        for d in DECODERS {
+            assert_eq!(decoder_by_name(d.name()).map(|x| x.name()), Some(d.name()));
+            assert_eq!(
+                DECODERS.iter().filter(|x| x.name() == d.name()).count(),
+                1,
+                "{}",
+                d.name()
+            );
+        }
+        assert!(decoder_by_name("nope").is_none());
+    }
+}

@@ -248,7 +248,10 @@ pub(crate) fn set_target_owned(ev: &mut ApiEvent<'_>, target: &str) {
 }
 
 fn is_method(m: &str) -> bool {
-    !m.is_empty() && m.len() <= 20 && m.bytes().all(|c| c.is_ascii_uppercase() || c == b'-' || c == b'_')
+    !m.is_empty()
+        && m.len() <= 20
+        && m.bytes()
+            .all(|c| c.is_ascii_uppercase() || c == b'-' || c == b'_')
 }
 
 /// Parse an HTTP request line (`GET /x?y HTTP/1.1`) into the event. A line that is not a
@@ -337,7 +340,9 @@ pub(crate) fn strip_syslog(line: &str) -> &str {
     }
     // after "Mmm dd hh:mm:ss host "
     let rest = &line[16..];
-    let Some(sp) = rest.find(' ') else { return line };
+    let Some(sp) = rest.find(' ') else {
+        return line;
+    };
     let after_host = &rest[sp + 1..];
     match after_host.find(": ") {
         Some(c) if !after_host[..c].contains(' ') => &after_host[c + 2..],
@@ -368,7 +373,11 @@ mod tests {
             ("2024-03-12 15:22:28", "2024-03-12T15:22:28.000Z"),
             ("2021/12/02 11:53:15", "2021-12-02T11:53:15.000Z"),
         ] {
-            assert_eq!(iso_time(s).map(|t| t.to_rfc3339()).as_deref(), Some(want), "{s}");
+            assert_eq!(
+                iso_time(s).map(|t| t.to_rfc3339()).as_deref(),
+                Some(want),
+                "{s}"
+            );
         }
         assert_eq!(iso_time("2020-13-04T08:41:43Z"), None);
     }
@@ -383,7 +392,10 @@ mod tests {
 
     #[test]
     fn syslog_prefix() {
-        assert_eq!(strip_syslog("Jul  8 11:07:07 host nginx[2869]: 1.2.3.4 - -"), "1.2.3.4 - -");
+        assert_eq!(
+            strip_syslog("Jul  8 11:07:07 host nginx[2869]: 1.2.3.4 - -"),
+            "1.2.3.4 - -"
+        );
         assert_eq!(strip_syslog("1.2.3.4 - - [x]"), "1.2.3.4 - - [x]");
     }
 }

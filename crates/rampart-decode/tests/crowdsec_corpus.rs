@@ -10,7 +10,8 @@ use rampart_decode::{AutoDecoder, DecodeConfig};
 use rampart_model::ApiEvent;
 
 fn corpus_dir() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/crowdsec-hub-http");
+    let p =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/crowdsec-hub-http");
     assert!(
         p.join("INDEX.psv").is_file(),
         "CrowdSec corpus missing: expected {} (with INDEX.psv)",
@@ -61,7 +62,10 @@ fn unquote(s: &str) -> String {
                     out.push(b'x');
                 }
                 b'u' if i + 5 < b.len() => {
-                    if let Some(c) = u32::from_str_radix(&s[i + 2..i + 6], 16).ok().and_then(char::from_u32) {
+                    if let Some(c) = u32::from_str_radix(&s[i + 2..i + 6], 16)
+                        .ok()
+                        .and_then(char::from_u32)
+                    {
                         let mut buf = [0u8; 4];
                         out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
                         i += 6;
@@ -91,11 +95,21 @@ struct CsResult {
 fn parse_assert(text: &str) -> BTreeMap<(String, usize), CsResult> {
     let mut out: BTreeMap<(String, usize), CsResult> = BTreeMap::new();
     for line in text.lines() {
-        let Some(rest) = line.strip_prefix("results[\"s01-parse\"][\"") else { continue };
-        let Some((parser, rest)) = rest.split_once("\"][") else { continue };
-        let Some((idx, rest)) = rest.split_once("].") else { continue };
-        let Ok(idx) = idx.parse::<usize>() else { continue };
-        let Some((lhs, rhs)) = rest.split_once(" == ") else { continue };
+        let Some(rest) = line.strip_prefix("results[\"s01-parse\"][\"") else {
+            continue;
+        };
+        let Some((parser, rest)) = rest.split_once("\"][") else {
+            continue;
+        };
+        let Some((idx, rest)) = rest.split_once("].") else {
+            continue;
+        };
+        let Ok(idx) = idx.parse::<usize>() else {
+            continue;
+        };
+        let Some((lhs, rhs)) = rest.split_once(" == ") else {
+            continue;
+        };
         let entry = out.entry((parser.to_owned(), idx)).or_default();
         if lhs == "Success" {
             entry.success = rhs.trim() == "true";
@@ -109,7 +123,10 @@ fn parse_assert(text: &str) -> BTreeMap<(String, usize), CsResult> {
             continue;
         };
         let rhs = rhs.trim();
-        let val = rhs.strip_prefix('"').and_then(|r| r.strip_suffix('"')).map_or_else(|| rhs.to_owned(), unquote);
+        let val = rhs
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .map_or_else(|| rhs.to_owned(), unquote);
         entry.fields.insert(key, val);
     }
     out
@@ -133,7 +150,11 @@ fn normalize_path(cs: &str, ev: &ApiEvent<'_>) -> String {
     //    Rampart splits scheme and host out of it.
     if !ev.scheme.is_empty() && !ev.host.is_empty() {
         if let Some(rest) = cs.strip_prefix(&format!("{}://{}", ev.scheme, ev.host)) {
-            return if rest.is_empty() { "/".to_owned() } else { rest.to_owned() };
+            return if rest.is_empty() {
+                "/".to_owned()
+            } else {
+                rest.to_owned()
+            };
         }
         // 1b. For error-log `request: "POST https://host/x"` (no protocol) CrowdSec's grok
         //     drops the `https:` and keeps `//host/x`.
@@ -165,9 +186,14 @@ fn crowdsec_hub_http_corpus() {
     let mut unmatched: Vec<String> = Vec::new();
     let (mut lines_total, mut compared, mut fields_compared) = (0usize, 0usize, 0usize);
     for fx in &fixtures {
-        let name = fx.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = fx
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let config = std::fs::read_to_string(fx.join("config.yaml")).unwrap_or_default();
-        let Some(log_file) = yaml_value(&config, "log_file") else { continue };
+        let Some(log_file) = yaml_value(&config, "log_file") else {
+            continue;
+        };
         let Ok(log) = std::fs::read_to_string(fx.join(&log_file)) else {
             failures.push(format!("{name}: cannot read {log_file}"));
             continue;
@@ -182,16 +208,24 @@ fn crowdsec_hub_http_corpus() {
             match auto.decode(line, &cfg) {
                 Ok(ev) => decoded.push((line.to_owned(), Some(ev))),
                 Err(e) => {
-                    let exempt = NOT_HTTP.iter().any(|(f, p, _)| *f == name && line.starts_with(p));
+                    let exempt = NOT_HTTP
+                        .iter()
+                        .any(|(f, p, _)| *f == name && line.starts_with(p));
                     if !exempt {
-                        failures.push(format!("{name}:{}: {e}: {}", i + 1, line.chars().take(120).collect::<String>()));
+                        failures.push(format!(
+                            "{name}:{}: {e}: {}",
+                            i + 1,
+                            line.chars().take(120).collect::<String>()
+                        ));
                     }
                     decoded.push((line.to_owned(), None));
                 }
             }
         }
 
-        let Ok(assert) = std::fs::read_to_string(fx.join("parser.assert")) else { continue };
+        let Ok(assert) = std::fs::read_to_string(fx.join("parser.assert")) else {
+            continue;
+        };
         for ((parser, idx), res) in parse_assert(&assert) {
             if !res.success {
                 continue;
@@ -210,7 +244,10 @@ fn crowdsec_hub_http_corpus() {
                             .count()
                     };
                     let mut best: Option<(usize, &(String, Option<ApiEvent<'_>>))> = None;
-                    for cand in decoded.iter().filter(|(l, _)| l == msg || l.contains(msg.as_str())) {
+                    for cand in decoded
+                        .iter()
+                        .filter(|(l, _)| l == msg || l.contains(msg.as_str()))
+                    {
                         let sc = score(&cand.0);
                         if best.is_none_or(|(b, _)| sc > b) {
                             best = Some((sc, cand));
@@ -221,7 +258,12 @@ fn crowdsec_hub_http_corpus() {
                 None => decoded.get(idx).and_then(|(_, e)| e.as_ref()),
             };
             let Some(ev) = ev else {
-                unmatched.push(format!("{name} {parser}[{idx}] {:?}", res.fields.get("Parsed.message").map(|m| m.chars().take(80).collect::<String>())));
+                unmatched.push(format!(
+                    "{name} {parser}[{idx}] {:?}",
+                    res.fields
+                        .get("Parsed.message")
+                        .map(|m| m.chars().take(80).collect::<String>())
+                ));
                 continue;
             };
             compared += 1;
@@ -233,30 +275,84 @@ fn crowdsec_hub_http_corpus() {
                     }
                 }
             };
-            cmp("source_ip", res.fields.get("Meta.source_ip").cloned(), ev.client_ip.map(|i| i.to_string()).unwrap_or_default());
-            cmp("verb", res.fields.get("Parsed.verb").or(res.fields.get("Meta.http_verb")).cloned(), ev.method.to_string());
+            cmp(
+                "source_ip",
+                res.fields.get("Meta.source_ip").cloned(),
+                ev.client_ip.map(|i| i.to_string()).unwrap_or_default(),
+            );
+            cmp(
+                "verb",
+                res.fields
+                    .get("Parsed.verb")
+                    .or(res.fields.get("Meta.http_verb"))
+                    .cloned(),
+                ev.method.to_string(),
+            );
             // Normalization: CrowdSec's http_path keeps the query string (it is the raw
             // request target); Rampart splits it into path and query, so compare path?query.
             // Absolute-form targets (`http://host/x`) keep their scheme://host prefix too.
-            cmp("http_path", res.fields.get("Meta.http_path").map(|cs| normalize_path(cs, ev)), target_of(ev));
+            cmp(
+                "http_path",
+                res.fields
+                    .get("Meta.http_path")
+                    .map(|cs| normalize_path(cs, ev)),
+                target_of(ev),
+            );
             // Normalization: CrowdSec keeps `-` for an absent status / user agent; Rampart
             // uses 0 / the empty string (the model's convention for "absent").
-            cmp("status", res.fields.get("Meta.http_status").map(|s| if s == "-" { "0".to_owned() } else { s.clone() }), ev.status.to_string());
-            cmp("user_agent", res.fields.get("Meta.http_user_agent").map(|s| if s == "-" { String::new() } else { s.clone() }), ev.user_agent.to_string());
+            cmp(
+                "status",
+                res.fields.get("Meta.http_status").map(|s| {
+                    if s == "-" {
+                        "0".to_owned()
+                    } else {
+                        s.clone()
+                    }
+                }),
+                ev.status.to_string(),
+            );
+            cmp(
+                "user_agent",
+                res.fields.get("Meta.http_user_agent").map(|s| {
+                    if s == "-" {
+                        String::new()
+                    } else {
+                        s.clone()
+                    }
+                }),
+                ev.user_agent.to_string(),
+            );
         }
     }
     println!(
         "{} fixtures, {lines_total} lines, {compared} CrowdSec results compared on {fields_compared} fields",
         fixtures.len()
     );
-    assert!(fixtures.len() >= 90, "expected ~100 fixtures, found {}", fixtures.len());
-    assert!(failures.is_empty(), "{} lines did not decode:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        fixtures.len() >= 90,
+        "expected ~100 fixtures, found {}",
+        fixtures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} lines did not decode:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(
         disagreements.is_empty(),
         "{} disagreements with CrowdSec:\n{}",
         disagreements.len(),
         disagreements.join("\n")
     );
-    assert!(unmatched.is_empty(), "{} CrowdSec results not matched to a decoded line:\n{}", unmatched.len(), unmatched.join("\n"));
-    assert!(compared >= 290, "too few CrowdSec results matched to lines: {compared}");
+    assert!(
+        unmatched.is_empty(),
+        "{} CrowdSec results not matched to a decoded line:\n{}",
+        unmatched.len(),
+        unmatched.join("\n")
+    );
+    assert!(
+        compared >= 290,
+        "too few CrowdSec results matched to lines: {compared}"
+    );
 }

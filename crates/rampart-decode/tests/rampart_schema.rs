@@ -15,7 +15,12 @@ const SAMPLES: &[&str] = &[
 /// Which of the schema's required fields (plus its client_ip/peer_ip alternative) are missing.
 fn missing_required(schema: &Value, rec: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    for f in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+    for f in schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         if rec.get(f).is_none() {
             out.push(f.to_owned());
         }
@@ -44,8 +49,14 @@ fn check(line: &str, expected_missing: &[&str], decodes: bool) {
 #[test]
 fn schema_is_draft_2020_12() {
     let schema: Value = serde_json::from_str(SCHEMA).expect("schema is valid json");
-    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
-    assert_eq!(schema["required"], serde_json::json!(["ts", "method", "path", "status"]));
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    assert_eq!(
+        schema["required"],
+        serde_json::json!(["ts", "method", "path", "status"])
+    );
 }
 
 #[test]
@@ -57,16 +68,38 @@ fn samples_have_required_fields_and_decode() {
 
 #[test]
 fn records_missing_required_fields_fail_both() {
-    check(r#"{"ts":"2026-01-01T00:00:00Z","client_ip":"1.2.3.4","path":"/","status":200}"#, &["method"], false);
-    check(r#"{"ts":"2026-01-01T00:00:00Z","method":"GET","path":"/","status":200}"#, &["client_ip|peer_ip"], false);
-    check(r#"{"client_ip":"1.2.3.4","method":"GET","path":"/","status":200}"#, &["ts"], false);
-    check(r#"{"ts":"2026-01-01T00:00:00Z","client_ip":"1.2.3.4","method":"GET","path":"/"}"#, &["status"], false);
+    check(
+        r#"{"ts":"2026-01-01T00:00:00Z","client_ip":"1.2.3.4","path":"/","status":200}"#,
+        &["method"],
+        false,
+    );
+    check(
+        r#"{"ts":"2026-01-01T00:00:00Z","method":"GET","path":"/","status":200}"#,
+        &["client_ip|peer_ip"],
+        false,
+    );
+    check(
+        r#"{"client_ip":"1.2.3.4","method":"GET","path":"/","status":200}"#,
+        &["ts"],
+        false,
+    );
+    check(
+        r#"{"ts":"2026-01-01T00:00:00Z","client_ip":"1.2.3.4","method":"GET","path":"/"}"#,
+        &["status"],
+        false,
+    );
 }
 
 #[test]
 fn body_is_truncated_to_limit() {
     let line = r#"{"ts":1,"client_ip":"1.2.3.4","method":"POST","path":"/","status":200,"request":{"body":"abcdefghij"}}"#;
-    let cfg = DecodeConfig { body_sample_limit: 4, ..DecodeConfig::default() };
-    let ev = decoder_by_name("rampart").expect("registered").decode(line, &cfg).expect("decodes");
+    let cfg = DecodeConfig {
+        body_sample_limit: 4,
+        ..DecodeConfig::default()
+    };
+    let ev = decoder_by_name("rampart")
+        .expect("registered")
+        .decode(line, &cfg)
+        .expect("decodes");
     assert_eq!(ev.request_body.as_deref(), Some("abcd"));
 }

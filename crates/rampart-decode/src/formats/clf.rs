@@ -22,7 +22,12 @@ pub struct NpmCatch;
 
 fn sniff_clf(line: &str) -> bool {
     let b = line.as_bytes();
-    !b.is_empty() && b[0] != b'[' && b[0] != b'{' && b[0] != b'<' && memchr::memmem::find(b, b" [").is_some() && memchr::memchr(b'"', b).is_some()
+    !b.is_empty()
+        && b[0] != b'['
+        && b[0] != b'{'
+        && b[0] != b'<'
+        && memchr::memmem::find(b, b" [").is_some()
+        && memchr::memchr(b'"', b).is_some()
 }
 
 impl Decoder for Combined {
@@ -83,7 +88,8 @@ fn decode_clf<'a>(
     let body = strip_syslog(line);
     let b = body.as_bytes();
     let lb = memchr::memmem::find(b, b" [").ok_or(malformed(name, "no [time] field"))? + 1;
-    let rb = memchr::memchr(b']', &b[lb..]).ok_or(malformed(name, "unterminated [time] field"))? + lb;
+    let rb =
+        memchr::memchr(b']', &b[lb..]).ok_or(malformed(name, "unterminated [time] field"))? + lb;
     let ts = clf_time(&body[lb + 1..rb]).ok_or(malformed(name, "invalid time"))?;
 
     let mut toks: [&'a str; 6] = [""; 6];
@@ -95,7 +101,10 @@ fn decode_clf<'a>(
         toks[n] = t;
         n += 1;
     }
-    let mut ev = ApiEvent { ts, ..ApiEvent::default() };
+    let mut ev = ApiEvent {
+        ts,
+        ..ApiEvent::default()
+    };
     let ci = if n >= 1 && let_ip(&mut ev, toks[0]) {
         0
     } else if n >= 2 && let_ip(&mut ev, toks[1]) {
@@ -104,10 +113,14 @@ fn decode_clf<'a>(
     } else {
         return Err(malformed(name, "no client address"));
     };
-    let remote_user = (n > ci + 2).then(|| dash(toks[n - 1])).filter(|u| !u.is_empty());
+    let remote_user = (n > ci + 2)
+        .then(|| dash(toks[n - 1]))
+        .filter(|u| !u.is_empty());
 
     let rest = &body[rb + 1..];
-    let rest = rest.strip_prefix(" \"").ok_or(malformed(name, "no quoted request"))?;
+    let rest = rest
+        .strip_prefix(" \"")
+        .ok_or(malformed(name, "no quoted request"))?;
     let q = closing_quote(rest.as_bytes(), 0).ok_or(malformed(name, "unterminated request"))?;
     set_request_line(&mut ev, &rest[..q]);
     let mut rest = &rest[q + 1..];
@@ -131,6 +144,11 @@ fn decode_clf<'a>(
     }
     if name == "combined" && !combined {
         return Err(malformed(name, "no referer and user agent"));
+    }
+    // a combined line is not common: keeps source_format honest when AutoDecoder's fast
+    // path last used `common`
+    if name == "common" && combined {
+        return Err(malformed(name, "has referer and user agent (combined)"));
     }
     if combined {
         trailer(&mut ev, rest);
@@ -180,7 +198,8 @@ fn trailer<'a>(ev: &mut ApiEvent<'a>, rest: &'a str) {
     if fs[0].1 {
         let xff = dash(fs[0].0);
         if !xff.is_empty() && xff.split(',').all(|h| parse_ip(h).is_some()) {
-            ev.request_headers.push((Cow::Borrowed("x-forwarded-for"), Cow::Borrowed(xff)));
+            ev.request_headers
+                .push((Cow::Borrowed("x-forwarded-for"), Cow::Borrowed(xff)));
         }
     }
 }
@@ -210,7 +229,10 @@ impl Decoder for NpmProxy {
         if n < 5 || toks[n - 4] != "-" {
             return Err(malformed(N, "unexpected field layout"));
         }
-        let mut ev = ApiEvent { ts, ..ApiEvent::default() };
+        let mut ev = ApiEvent {
+            ts,
+            ..ApiEvent::default()
+        };
         ev.status = status_of(toks[n - 5]).ok_or(malformed(N, "invalid status"))?;
         ev.method = Cow::Borrowed(toks[n - 3]);
         ev.scheme = Cow::Borrowed(toks[n - 2]);
@@ -225,16 +247,14 @@ impl Decoder for NpmProxy {
                 r = t;
                 break;
             };
-            let e = inner.find(']').ok_or(malformed(N, "unterminated bracket field"))?;
+            let e = inner
+                .find(']')
+                .ok_or(malformed(N, "unterminated bracket field"))?;
             let (k, v) = inner[..e].split_once(' ').unwrap_or((&inner[..e], ""));
             match k {
                 "Client" => ev.client_ip = parse_ip(v),
                 "Length" => ev.response_bytes = size_of(v),
-                "Sent-to" => {
-                    if !dash(v).is_empty() {
-                        ev.service = Some(Cow::Borrowed(v));
-                    }
-                }
+                "Sent-to" if !dash(v).is_empty() => ev.service = Some(Cow::Borrowed(v)),
                 _ => {}
             }
             r = &inner[e + 1..];
@@ -266,11 +286,18 @@ impl Decoder for NpmCatch {
         let rest = &line[rb + 1..];
         let qs = rest.find(" \"").ok_or(malformed(N, "no quoted request"))?;
         let mut it = rest[..qs].split_ascii_whitespace();
-        let (Some(host), Some(ip), Some(rt), None) = (it.next(), it.next(), it.next(), it.next()) else {
+        let (Some(host), Some(ip), Some(rt), None) = (it.next(), it.next(), it.next(), it.next())
+        else {
             return Err(malformed(N, "unexpected field layout"));
         };
-        let mut ev = ApiEvent { ts, ..ApiEvent::default() };
-        ev.client_ip = Some(ip.parse().map_err(|_| malformed(N, "invalid client address"))?);
+        let mut ev = ApiEvent {
+            ts,
+            ..ApiEvent::default()
+        };
+        ev.client_ip = Some(
+            ip.parse()
+                .map_err(|_| malformed(N, "invalid client address"))?,
+        );
         if host != "_" {
             ev.host = Cow::Borrowed(host);
         }
@@ -279,7 +306,10 @@ impl Decoder for NpmCatch {
         let q = closing_quote(r.as_bytes(), 0).ok_or(malformed(N, "unterminated request"))?;
         set_request_line(&mut ev, &r[..q]);
         let mut it = r[q + 1..].trim_start().splitn(5, ' ');
-        ev.status = it.next().and_then(status_of).ok_or(malformed(N, "invalid status"))?;
+        ev.status = it
+            .next()
+            .and_then(status_of)
+            .ok_or(malformed(N, "invalid status"))?;
         ev.response_bytes = it.next().and_then(size_of);
         ev.request_bytes = it.next().and_then(size_of);
         ev.referer = Cow::Borrowed(dash(it.next().unwrap_or("")));
@@ -315,26 +345,47 @@ mod tests {
         check("combined", r#"192.168.1.1 - [08/Jun/2020:08:04:43 +0000] "GET /api/test HTTP/1.1" 200 100 "-" "curl/7.68.0""#,
             "2020-06-08T08:04:43.000Z 192.168.1.1 GET /api/test HTTP/1.1 200 ua=curl/7.68.0 bytes=100");
         // bunkerweb: host, client, request id, user
-        check("combined", r#"example.com 192.168.1.10 - req005 - [29/Jul/2023:10:26:06 -0700] "HELP" 400 157 "-" "-""#,
-            "2023-07-29T17:26:06.000Z 192.168.1.10  host=example.com HELP 400 bytes=157");
-        check("combined", r#"example.com 192.168.1.10 - req008 - [29/Jul/2023:10:26:07 -0700] "\x16\x03\x01\x00t\x01" 400 157 "-" "-""#,
-            r#"2023-07-29T17:26:07.000Z 192.168.1.10  host=example.com \x16\x03\x01\x00t\x01 400 bytes=157"#);
-        check("combined", r#"::1 - - [02/Apr/2022:17:11:53 +0200] "CONNECT foo.com:25 HTTP/1.1" 405 0 "-" "-""#,
-            "2022-04-02T15:11:53.000Z ::1 CONNECT foo.com:25 HTTP/1.1 405 bytes=0");
-        check("combined", r#"1.2.3.4 - - [02/Apr/2022:17:11:53 +0000] "GET http://evil.com/x?y=1 HTTP/1.0" 200 10 "-" "-""#,
-            "2022-04-02T17:11:53.000Z 1.2.3.4 GET http://evil.com /x ?y=1 HTTP/1.0 200 bytes=10");
+        check(
+            "combined",
+            r#"example.com 192.168.1.10 - req005 - [29/Jul/2023:10:26:06 -0700] "HELP" 400 157 "-" "-""#,
+            "2023-07-29T17:26:06.000Z 192.168.1.10  host=example.com HELP 400 bytes=157",
+        );
+        check(
+            "combined",
+            r#"example.com 192.168.1.10 - req008 - [29/Jul/2023:10:26:07 -0700] "\x16\x03\x01\x00t\x01" 400 157 "-" "-""#,
+            r#"2023-07-29T17:26:07.000Z 192.168.1.10  host=example.com \x16\x03\x01\x00t\x01 400 bytes=157"#,
+        );
+        check(
+            "combined",
+            r#"::1 - - [02/Apr/2022:17:11:53 +0200] "CONNECT foo.com:25 HTTP/1.1" 405 0 "-" "-""#,
+            "2022-04-02T15:11:53.000Z ::1 CONNECT foo.com:25 HTTP/1.1 405 bytes=0",
+        );
+        check(
+            "combined",
+            r#"1.2.3.4 - - [02/Apr/2022:17:11:53 +0000] "GET http://evil.com/x?y=1 HTTP/1.0" 200 10 "-" "-""#,
+            "2022-04-02T17:11:53.000Z 1.2.3.4 GET http://evil.com /x ?y=1 HTTP/1.0 200 bytes=10",
+        );
         // traefik CLF trailer
         check("combined", r#"172.17.0.1 - - [08/Dec/2021:09:16:05 +0000] "GET /upload.asp?test=toto HTTP/1.1" 200 405 "-" "-" 502 "test@docker" "http://172.17.0.3:80" 7ms"#,
             "2021-12-08T09:16:05.000Z 172.17.0.1 GET /upload.asp ?test=toto HTTP/1.1 200 bytes=405 latency_us=7000 service=test@docker");
-        check("combined", r#"172.17.1.1 - - [28/Sep/2022:13:38:04 +0000] "GET /m HTTP/1.1" - - "-" "Nikto" 45640 "-" "-" 0ms"#,
-            "2022-09-28T13:38:04.000Z 172.17.1.1 GET /m HTTP/1.1 0 ua=Nikto latency_us=0");
+        check(
+            "combined",
+            r#"172.17.1.1 - - [28/Sep/2022:13:38:04 +0000] "GET /m HTTP/1.1" - - "-" "Nikto" 45640 "-" "-" 0ms"#,
+            "2022-09-28T13:38:04.000Z 172.17.1.1 GET /m HTTP/1.1 0 ua=Nikto latency_us=0",
+        );
         // syslog prefix
         check("combined", r#"Jul  8 11:07:07 ip-172-31-43-28 nginx[2869]: 167.71.13.196 - - [08/Jul/2021:11:07:07 +0000] "GET /wp-config.php HTTP/1.1" 200 5 "-" "Go-http-client/1.1""#,
             "2021-07-08T11:07:07.000Z 167.71.13.196 GET /wp-config.php HTTP/1.1 200 ua=Go-http-client/1.1 bytes=5");
-        check("combined", r#"116.203.1.1 - - [05/Mar/2021:09:01:38 +0100] "GET /x HTTP/1.0" 200 1513"#,
-            "error: malformed combined line: no referer and user agent");
-        check("combined", r#"nohost - - [05/Mar/2021:09:01:38 +0100] "GET /x HTTP/1.0" 200 1 "-" "-""#,
-            "error: malformed combined line: no client address");
+        check(
+            "combined",
+            r#"116.203.1.1 - - [05/Mar/2021:09:01:38 +0100] "GET /x HTTP/1.0" 200 1513"#,
+            "error: malformed combined line: no referer and user agent",
+        );
+        check(
+            "combined",
+            r#"nohost - - [05/Mar/2021:09:01:38 +0100] "GET /x HTTP/1.0" 200 1 "-" "-""#,
+            "error: malformed combined line: no client address",
+        );
     }
 
     #[test]
@@ -347,8 +398,11 @@ mod tests {
     fn npm_cases() {
         check("npm_proxy", r#"[24/Jan/2022:16:51:02 +0000] - 404 404 - GET http openresty.local "/sdfdsf?a" [Client 1.2.3.4] [Length 192] [Gzip 3.10] [Sent-to openresty] "Mozilla/5.0" "-""#,
             "2022-01-24T16:51:02.000Z 1.2.3.4 GET http://openresty.local /sdfdsf ?a 404 ua=Mozilla/5.0 bytes=192 service=openresty");
-        check("npm_proxy", r#"[24/Jan/2022:13:40:19 +0000] 444 - GET https 4.3.2.1 "/.env" [Client 207.32.219.89] [Length 0] [Gzip -] "UA" "-""#,
-            "2022-01-24T13:40:19.000Z 207.32.219.89 GET https://4.3.2.1 /.env 444 ua=UA bytes=0");
+        check(
+            "npm_proxy",
+            r#"[24/Jan/2022:13:40:19 +0000] 444 - GET https 4.3.2.1 "/.env" [Client 207.32.219.89] [Length 0] [Gzip -] "UA" "-""#,
+            "2022-01-24T13:40:19.000Z 207.32.219.89 GET https://4.3.2.1 /.env 444 ua=UA bytes=0",
+        );
         check("npm_catch", r#"[10/Feb/2024:21:23:40 +0100] wings.example.com 192.168.1.101 0.002 "GET / HTTP/1.1" 401 77 935 - Uptime-Kuma/1.23.11"#,
             "2024-02-10T20:23:40.000Z 192.168.1.101 GET host=wings.example.com / HTTP/1.1 401 ua=Uptime-Kuma/1.23.11 bytes=77 req_bytes=935 latency_us=2000");
     }

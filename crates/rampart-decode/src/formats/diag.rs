@@ -28,7 +28,12 @@ impl Decoder for NginxError {
     }
     fn sniff(&self, line: &str) -> bool {
         let b = line.as_bytes();
-        b.len() > 22 && b[4] == b'/' && b[7] == b'/' && b[10] == b' ' && b[19] == b' ' && b[20] == b'['
+        b.len() > 22
+            && b[4] == b'/'
+            && b[7] == b'/'
+            && b[10] == b' '
+            && b[19] == b' '
+            && b[20] == b'['
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "nginx_error";
@@ -46,14 +51,22 @@ impl Decoder for NginxError {
             Some(p) => (&rest[..p], &rest[p + 2..]),
             None => (rest, ""),
         };
-        let mut ev = ApiEvent { ts, kind: EventKind::Error, message: Some(Cow::Borrowed(msg)), ..ApiEvent::default() };
+        let mut ev = ApiEvent {
+            ts,
+            kind: EventKind::Error,
+            message: Some(Cow::Borrowed(msg)),
+            ..ApiEvent::default()
+        };
         ev.client_ip = match ctx.strip_prefix("client: ") {
             Some(c) => {
                 let end = c.find([',', ' ']).unwrap_or(c.len());
                 parse_ip(&c[..end])
             }
             // mail proxy: "client 172.77.77.254:53044 connected to 0.0.0.0:25"
-            None => msg.strip_prefix("client ").and_then(|c| c.split(' ').next()).and_then(parse_ip),
+            None => msg
+                .strip_prefix("client ")
+                .and_then(|c| c.split(' ').next())
+                .and_then(parse_ip),
         };
         if ev.client_ip.is_none() {
             return Err(malformed(N, "no client address"));
@@ -75,9 +88,11 @@ impl Decoder for NginxError {
         } else if msg.starts_with("client login failed") {
             ev.kind = EventKind::AuthFailure;
             ev.principal = quoted_after(ctx, "login: \"").map(Cow::Borrowed);
-        } else if msg.starts_with("limiting requests") || msg.starts_with("limiting connections") {
-            ev.kind = EventKind::Waf;
-        } else if msg.contains("ModSecurity") || msg.contains("Coraza") {
+        } else if msg.starts_with("limiting requests")
+            || msg.starts_with("limiting connections")
+            || msg.contains("ModSecurity")
+            || msg.contains("Coraza")
+        {
             ev.kind = EventKind::Waf;
         }
         Ok(finish(ev, N, line, EnrichInput::default(), cfg))
@@ -102,14 +117,21 @@ impl Decoder for ApacheError {
     }
     fn sniff(&self, line: &str) -> bool {
         let b = line.as_bytes();
-        b.len() > 30 && b[0] == b'[' && b[4] == b' ' && month(&b[5..8]).is_some() && line.contains("[client ")
+        b.len() > 30
+            && b[0] == b'['
+            && b[4] == b' '
+            && month(&b[5..8]).is_some()
+            && line.contains("[client ")
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "apache_error";
         let rb = line.find(']').ok_or(malformed(N, "no [time] field"))?;
         let ts = apache_time(&line[1..rb]).ok_or(malformed(N, "invalid time"))?;
         let cs = line.find("[client ").ok_or(malformed(N, "no client"))? + 8;
-        let ce = line[cs..].find(']').ok_or(malformed(N, "unterminated client"))? + cs;
+        let ce = line[cs..]
+            .find(']')
+            .ok_or(malformed(N, "unterminated client"))?
+            + cs;
         let msg = line[ce + 1..].trim();
         let mut ev = ApiEvent {
             ts,
@@ -127,10 +149,17 @@ impl Decoder for ApacheError {
             // AH01618: user sss not found: /   |   AH01617: user x: authentication failure for "/": Password Mismatch
             let u = &msg[p + 6..];
             let end = u.find([' ', ':']).unwrap_or(u.len());
-            if msg.contains("not found") || msg.contains("authentication failure") || msg.contains("Mismatch") {
+            if msg.contains("not found")
+                || msg.contains("authentication failure")
+                || msg.contains("Mismatch")
+            {
                 ev.kind = EventKind::AuthFailure;
                 ev.principal = Some(Cow::Borrowed(&u[..end]));
-                if let Some(path) = msg.rsplit_once(": ").map(|(_, p)| p).filter(|p| p.starts_with('/')) {
+                if let Some(path) = msg
+                    .rsplit_once(": ")
+                    .map(|(_, p)| p)
+                    .filter(|p| p.starts_with('/'))
+                {
                     ev.path = Cow::Borrowed(path);
                 }
             }
@@ -155,27 +184,43 @@ impl Decoder for LitespeedError {
         let mut rest = &line[sp + 1..];
         let mut conn = None;
         for _ in 0..3 {
-            let Some(r) = rest.strip_prefix('[') else { break };
+            let Some(r) = rest.strip_prefix('[') else {
+                break;
+            };
             let Some(e) = r.find(']') else { break };
             let inner = &r[..e];
             if conn.is_none() {
                 let ip = inner.split(['-', '#']).next().unwrap_or("");
                 // "1.2.3.4:45164:HTTP2-41" or "192.168.9.163:61120"
                 let ip = ip.rsplitn(3, ':').last().unwrap_or(ip);
-                conn = parse_ip(ip).or_else(|| parse_ip(inner.split([':', '#']).next().unwrap_or("")));
+                conn =
+                    parse_ip(ip).or_else(|| parse_ip(inner.split([':', '#']).next().unwrap_or("")));
             }
             rest = r[e + 1..].trim_start();
         }
         let msg = rest.trim_end();
-        let mut ev = ApiEvent { ts, client_ip: conn, kind: EventKind::Error, message: Some(Cow::Borrowed(msg)), ..ApiEvent::default() };
+        let mut ev = ApiEvent {
+            ts,
+            client_ip: conn,
+            kind: EventKind::Error,
+            message: Some(Cow::Borrowed(msg)),
+            ..ApiEvent::default()
+        };
         if let Some(p) = msg.find("Failed Login Attempt - username:") {
             let u = &msg[p + 32..];
             ev.kind = EventKind::AuthFailure;
-            ev.principal = u.split(' ').next().filter(|s| !s.is_empty()).map(Cow::Borrowed);
+            ev.principal = u
+                .split(' ')
+                .next()
+                .filter(|s| !s.is_empty())
+                .map(Cow::Borrowed);
             // The connection address (bracket) is the client, as CrowdSec reads it; the
             // console's own `ip:` field is only a fallback.
             if ev.client_ip.is_none() {
-                ev.client_ip = u.find("ip:").and_then(|i| u[i + 3..].split(' ').next()).and_then(parse_ip);
+                ev.client_ip = u
+                    .find("ip:")
+                    .and_then(|i| u[i + 3..].split(' ').next())
+                    .and_then(parse_ip);
             }
         } else if let Some(u) = quoted_after(msg, "User '").or_else(|| {
             let s = msg.find("User '")? + 6;
@@ -211,18 +256,33 @@ mod tests {
 
     #[test]
     fn nginx_error_cases() {
-        check("nginx_error", r#"2021/09/30 09:23:53 [error] 1925800#1925800: *17 user "foo" was not found in "/tmp/a.htpasswd", client: 127.0.0.1, server: _, request: "GET / HTTP/1.1", host: "localhost""#,
-            r#"2021-09-30T09:23:53.000Z 127.0.0.1 GET host=localhost / HTTP/1.1 0 principal=foo auth kind=AuthFailure msg="user \"foo\" was not found in \"/tmp/a.htpasswd\"""#);
-        check("nginx_error", r#"2021/12/02 11:53:15 [error] 4065777#4065777: *42952950 limiting requests, excess: 5.428 by zone "default_root_zone", client: ::1, server: , request: "GET / HTTP/1.1", host: "la03.d.sb""#,
-            r#"2021-12-02T11:53:15.000Z ::1 GET host=la03.d.sb / HTTP/1.1 0 kind=Waf msg="limiting requests, excess: 5.428 by zone \"default_root_zone\"""#);
-        check("nginx_error", r#"2022/04/02 15:45:25 [info] 8#8: *15950 client login failed: "AUTH not supported" while in http auth state, client: 5.34.207.182, server: 0.0.0.0:25, login: "servers@example.com""#,
-            r#"2022-04-02T15:45:25.000Z 5.34.207.182   0 principal=servers@example.com auth kind=AuthFailure msg="client login failed: \"AUTH not supported\" while in http auth state""#);
-        check("nginx_error", r#"2023/04/05 21:00:42 [info] 126#126: *175063 client login failed: "x" while in http auth state, client: 201.170.64.255 using starttls, server: 0.0.0.0:587, login: "postmaster""#,
-            r#"2023-04-05T21:00:42.000Z 201.170.64.255   0 principal=postmaster auth kind=AuthFailure msg="client login failed: \"x\" while in http auth state""#);
+        check(
+            "nginx_error",
+            r#"2021/09/30 09:23:53 [error] 1925800#1925800: *17 user "foo" was not found in "/tmp/a.htpasswd", client: 127.0.0.1, server: _, request: "GET / HTTP/1.1", host: "localhost""#,
+            r#"2021-09-30T09:23:53.000Z 127.0.0.1 GET host=localhost / HTTP/1.1 0 principal=foo auth kind=AuthFailure msg="user \"foo\" was not found in \"/tmp/a.htpasswd\"""#,
+        );
+        check(
+            "nginx_error",
+            r#"2021/12/02 11:53:15 [error] 4065777#4065777: *42952950 limiting requests, excess: 5.428 by zone "default_root_zone", client: ::1, server: , request: "GET / HTTP/1.1", host: "la03.d.sb""#,
+            r#"2021-12-02T11:53:15.000Z ::1 GET host=la03.d.sb / HTTP/1.1 0 kind=Waf msg="limiting requests, excess: 5.428 by zone \"default_root_zone\"""#,
+        );
+        check(
+            "nginx_error",
+            r#"2022/04/02 15:45:25 [info] 8#8: *15950 client login failed: "AUTH not supported" while in http auth state, client: 5.34.207.182, server: 0.0.0.0:25, login: "servers@example.com""#,
+            r#"2022-04-02T15:45:25.000Z 5.34.207.182   0 principal=servers@example.com auth kind=AuthFailure msg="client login failed: \"AUTH not supported\" while in http auth state""#,
+        );
+        check(
+            "nginx_error",
+            r#"2023/04/05 21:00:42 [info] 126#126: *175063 client login failed: "x" while in http auth state, client: 201.170.64.255 using starttls, server: 0.0.0.0:587, login: "postmaster""#,
+            r#"2023-04-05T21:00:42.000Z 201.170.64.255   0 principal=postmaster auth kind=AuthFailure msg="client login failed: \"x\" while in http auth state""#,
+        );
         check("nginx_error", "2022/04/02 15:45:23 [info] 8#8: *15950 client 172.77.77.254:53044 connected to 0.0.0.0:25",
             r#"2022-04-02T15:45:23.000Z 172.77.77.254   0 kind=Error msg="client 172.77.77.254:53044 connected to 0.0.0.0:25""#);
-        check("nginx_error", "2022/04/02 15:45:23 [notice] 1#1: signal process started",
-            "error: malformed nginx_error line: no client address");
+        check(
+            "nginx_error",
+            "2022/04/02 15:45:23 [notice] 1#1: signal process started",
+            "error: malformed nginx_error line: no client address",
+        );
     }
 
     #[test]

@@ -8,7 +8,10 @@ use rampart_model::{ApiEvent, EventKind};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::util::{any_time, epoch_guess, epoch_secs_f64, parse_ip, set_request_line, set_request_line_owned, set_target, set_target_owned};
+use crate::util::{
+    any_time, epoch_guess, epoch_secs_f64, parse_ip, set_request_line, set_request_line_owned,
+    set_target, set_target_owned,
+};
 use crate::{finish, malformed, DecodeConfig, DecodeError, Decoder, EnrichInput};
 
 /// Rampart's own NDJSON request record (schema: `schema/rampart-event.schema.json`).
@@ -58,10 +61,14 @@ impl<'de> Deserialize<'de> for Num {
 
 impl Num {
     fn u64(self) -> Option<u64> {
-        self.0.filter(|v| *v >= 0.0 && v.is_finite()).map(|v| v as u64)
+        self.0
+            .filter(|v| *v >= 0.0 && v.is_finite())
+            .map(|v| v as u64)
     }
     fn u16(self) -> u16 {
-        self.0.filter(|v| (0.0..65536.0).contains(v)).map_or(0, |v| v as u16)
+        self.0
+            .filter(|v| (0.0..65536.0).contains(v))
+            .map_or(0, |v| v as u16)
     }
 }
 
@@ -153,7 +160,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Headers<'a> {
 }
 
 fn json_err(format: &'static str, e: serde_json::Error) -> DecodeError {
-    DecodeError::Json { format, message: e.to_string() }
+    DecodeError::Json {
+        format,
+        message: e.to_string(),
+    }
 }
 
 fn opt(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
@@ -282,7 +292,11 @@ impl Decoder for RampartJson {
             status: r.status.u16(),
             request_bytes: r.request_bytes.u64(),
             response_bytes: r.response_bytes.u64(),
-            latency_us: r.latency_ms.0.filter(|v| *v >= 0.0).map(|ms| (ms * 1000.0).round() as u64),
+            latency_us: r
+                .latency_ms
+                .0
+                .filter(|v| *v >= 0.0)
+                .map(|ms| (ms * 1000.0).round() as u64),
             service: opt(r.service),
             principal: opt(r.principal),
             ..ApiEvent::default()
@@ -317,7 +331,13 @@ impl Decoder for RampartJson {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct NginxRec<'a> {
-    #[serde(borrow, alias = "time_iso8601", alias = "time_local", alias = "timestamp", alias = "@timestamp")]
+    #[serde(
+        borrow,
+        alias = "time_iso8601",
+        alias = "time_local",
+        alias = "timestamp",
+        alias = "@timestamp"
+    )]
     time: Option<Cow<'a, str>>,
     msec: Num,
     #[serde(borrow)]
@@ -381,7 +401,11 @@ impl Decoder for NginxJson {
             status: r.status.u16(),
             request_bytes: r.request_length.u64(),
             response_bytes: r.body_bytes_sent.u64(),
-            latency_us: r.request_time.0.filter(|v| *v >= 0.0).map(|s| (s * 1e6).round() as u64),
+            latency_us: r
+                .request_time
+                .0
+                .filter(|v| *v >= 0.0)
+                .map(|s| (s * 1e6).round() as u64),
             service: opt(r.upstream_addr),
             user_agent: undash(r.http_user_agent),
             referer: undash(r.http_referer),
@@ -486,7 +510,11 @@ impl Decoder for CaddyJson {
             let mut ev = ApiEvent {
                 ts,
                 kind: EventKind::Waf,
-                client_ip: Some(modsec_field(msg, "client").and_then(parse_ip).ok_or(malformed(N, "no client in waf message"))?),
+                client_ip: Some(
+                    modsec_field(msg, "client")
+                        .and_then(parse_ip)
+                        .ok_or(malformed(N, "no client in waf message"))?,
+                ),
                 ..ApiEvent::default()
             };
             if let Some(uri) = modsec_field(msg, "uri") {
@@ -511,7 +539,11 @@ impl Decoder for CaddyJson {
             status: r.status.u16(),
             response_bytes: r.size.u64(),
             request_bytes: r.bytes_read.u64(),
-            latency_us: r.duration.0.filter(|v| *v >= 0.0).map(|s| (s * 1e6).round() as u64),
+            latency_us: r
+                .duration
+                .0
+                .filter(|v| *v >= 0.0)
+                .map(|s| (s * 1e6).round() as u64),
             request_headers: req.headers.0,
             response_headers: r.resp_headers.0,
             ..ApiEvent::default()
@@ -592,11 +624,20 @@ impl Decoder for TraefikJson {
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "traefik_json";
         let r: TraefikRec<'a> = serde_json::from_str(line).map_err(|e| json_err(N, e))?;
-        let ts = r.start_utc.as_deref().or(r.time.as_deref()).and_then(any_time).ok_or(malformed(N, "no time"))?;
+        let ts = r
+            .start_utc
+            .as_deref()
+            .or(r.time.as_deref())
+            .and_then(any_time)
+            .ok_or(malformed(N, "no time"))?;
         // ClientHost may be a forwarded list ("192.168.1.100,10.0.0.50") when Traefik trusts
         // forwarding headers: its last hop is the client Traefik resolved.
         let peer = ip_of(&r.client_addr);
-        let client = r.client_host.as_deref().and_then(|h| h.rsplit(',').find_map(parse_ip)).or(peer);
+        let client = r
+            .client_host
+            .as_deref()
+            .and_then(|h| h.rsplit(',').find_map(parse_ip))
+            .or(peer);
         let mut ev = ApiEvent {
             ts,
             client_ip: Some(client.ok_or(malformed(N, "no client address"))?),
@@ -608,14 +649,23 @@ impl Decoder for TraefikJson {
             status: r.downstream_status.u16(),
             response_bytes: r.downstream_size.u64(),
             request_bytes: r.request_size.u64(),
-            latency_us: r.duration_ns.0.filter(|v| *v >= 0.0).map(|ns| (ns / 1000.0).round() as u64),
+            latency_us: r
+                .duration_ns
+                .0
+                .filter(|v| *v >= 0.0)
+                .map(|ns| (ns / 1000.0).round() as u64),
             service: opt(r.service),
             user_agent: undash(r.user_agent),
             referer: undash(r.referer),
             ..ApiEvent::default()
         };
         target(&mut ev, r.path);
-        for (k, v) in [("x-forwarded-for", r.xff), ("authorization", r.authorization), ("x-api-key", r.api_key), ("cookie", r.cookie)] {
+        for (k, v) in [
+            ("x-forwarded-for", r.xff),
+            ("authorization", r.authorization),
+            ("x-api-key", r.api_key),
+            ("cookie", r.cookie),
+        ] {
             if let Some(v) = opt(v) {
                 ev.request_headers.push((Cow::Borrowed(k), v));
             }
@@ -646,30 +696,48 @@ mod tests {
     fn rampart_cases() {
         check("rampart", r#"{"ts":"2026-01-01T00:00:00.123Z","client_ip":"203.0.113.9","peer_ip":"10.0.0.1","method":"GET","scheme":"https","host":"api.example.com","path":"/api/v1/users/42","query":"expand=true","protocol":"HTTP/1.1","status":200,"request_bytes":312,"response_bytes":5120,"latency_ms":12.5,"service":"users","principal":"alice","request":{"headers":{"user-agent":"curl/8","authorization":"Bearer abc.def"},"body":"x"},"response":{"headers":{"content-type":"application/json"},"body":"{}"}}"#,
             "2026-01-01T00:00:00.123Z 203.0.113.9 peer=10.0.0.1 GET https://api.example.com /api/v1/users/42 ?expand=true HTTP/1.1 200 ua=curl/8 bytes=5120 req_bytes=312 latency_us=12500 service=users principal=alice auth key");
-        check("rampart", r#"{"ts":1767225600000,"peer_ip":"198.51.100.1","method":"POST","path":"/login?next=/","status":401}"#,
-            "2026-01-01T00:00:00.000Z 198.51.100.1 POST /login ?next=/ 401");
-        check("rampart", r#"{"ts":"2026-01-01T00:00:00Z","method":"GET","path":"/","status":200}"#,
-            "error: malformed rampart line: no client_ip or peer_ip");
-        check("rampart", r#"{"ts":"2026-01-01T00:00:00Z","client_ip":"1.2.3.4","path":"/","status":200}"#,
-            "error: invalid json in rampart record: missing field `method` at line 1 column 75");
+        check(
+            "rampart",
+            r#"{"ts":1767225600000,"peer_ip":"198.51.100.1","method":"POST","path":"/login?next=/","status":401}"#,
+            "2026-01-01T00:00:00.000Z 198.51.100.1 POST /login ?next=/ 401",
+        );
+        check(
+            "rampart",
+            r#"{"ts":"2026-01-01T00:00:00Z","method":"GET","path":"/","status":200}"#,
+            "error: malformed rampart line: no client_ip or peer_ip",
+        );
+        check(
+            "rampart",
+            r#"{"ts":"2026-01-01T00:00:00Z","client_ip":"1.2.3.4","path":"/","status":200}"#,
+            "error: invalid json in rampart record: missing field `method` at line 1 column 75",
+        );
     }
 
     #[test]
     fn nginx_json_cases() {
         check("nginx_json", r#"{"time":"2020-01-04T08:41:43+00:00","remote_addr":"192.168.1.1","x_forwarded_for":"","remote_user":"","request_method":"GET","scheme":"https","host":"api.example.com","request_uri":"/v1/items?id=3","server_protocol":"HTTP/1.1","status":200,"request_length":120,"body_bytes_sent":512,"request_time":0.004,"upstream_addr":"10.0.0.5:8080","http_user_agent":"curl/8.0","http_referer":"","http_authorization":"","http_x_api_key":"secret-key-1"}"#,
             "2020-01-04T08:41:43.000Z 192.168.1.1 GET https://api.example.com /v1/items ?id=3 HTTP/1.1 200 ua=curl/8.0 bytes=512 req_bytes=120 latency_us=4000 service=10.0.0.5:8080 auth key");
-        check("nginx_json", r#"{"time_local":"04/Jan/2020:08:41:43 +0100","remote_addr":"::1","request":"POST /login HTTP/1.1","status":"401","body_bytes_sent":"0","http_user_agent":"-","remote_user":"bob"}"#,
-            "2020-01-04T07:41:43.000Z ::1 POST /login HTTP/1.1 401 bytes=0 principal=bob auth");
-        check("nginx_json", r#"{"msec":"1578127303.250","remote_addr":"1.2.3.4","request_method":"GET","request_uri":"/","status":200}"#,
-            "2020-01-04T08:41:43.250Z 1.2.3.4 GET / 200");
+        check(
+            "nginx_json",
+            r#"{"time_local":"04/Jan/2020:08:41:43 +0100","remote_addr":"::1","request":"POST /login HTTP/1.1","status":"401","body_bytes_sent":"0","http_user_agent":"-","remote_user":"bob"}"#,
+            "2020-01-04T07:41:43.000Z ::1 POST /login HTTP/1.1 401 bytes=0 principal=bob auth",
+        );
+        check(
+            "nginx_json",
+            r#"{"msec":"1578127303.250","remote_addr":"1.2.3.4","request_method":"GET","request_uri":"/","status":200}"#,
+            "2020-01-04T08:41:43.250Z 1.2.3.4 GET / 200",
+        );
     }
 
     #[test]
     fn caddy_cases() {
         check("caddy", r#"{"level":"info","ts":1693840791.7564995,"logger":"http.log.access","msg":"handled request","request":{"remote_ip":"172.17.0.1","remote_port":"44790","client_ip":"127.0.0.1","proto":"HTTP/1.0","method":"GET","host":"127.0.0.1:8080","uri":"/a?b=1\u0026c=2","headers":{"User-Agent":["curl/7.74.0"],"Accept":["*/*"]}},"bytes_read":0,"user_id":"","duration":0.000002701,"size":0,"status":0,"resp_headers":{"Server":["Caddy"]}}"#,
             "2023-09-04T15:19:51.756Z 127.0.0.1 peer=172.17.0.1 GET host=127.0.0.1:8080 /a ?b=1&c=2 HTTP/1.0 0 ua=curl/7.74.0 bytes=0 req_bytes=0 latency_us=3");
-        check("caddy", r#"{"level":"warn","ts":1700758468.384019,"logger":"http.handlers.waf","msg":"[client \"192.168.1.1\"] Coraza: Warning. X [id \"942431\"] [msg \"Restricted SQL\"] [uri \"/notifications/hub?access_token=x\"] [unique_id \"a\"]"}"#,
-            r#"2023-11-23T16:54:28.384Z 192.168.1.1  /notifications/hub ?access_token=x 0 kind=Waf msg="942431: Restricted SQL""#);
+        check(
+            "caddy",
+            r#"{"level":"warn","ts":1700758468.384019,"logger":"http.handlers.waf","msg":"[client \"192.168.1.1\"] Coraza: Warning. X [id \"942431\"] [msg \"Restricted SQL\"] [uri \"/notifications/hub?access_token=x\"] [unique_id \"a\"]"}"#,
+            r#"2023-11-23T16:54:28.384Z 192.168.1.1  /notifications/hub ?access_token=x 0 kind=Waf msg="942431: Restricted SQL""#,
+        );
     }
 
     #[test]

@@ -78,7 +78,10 @@ pub const ENVOY_JSON: MappedJson = MappedJson {
     name: "envoy_json",
     sniff_keys: &["\"response_code\"", "\"start_time\""],
     ts: &["start_time"],
-    client: &["downstream_remote_address", "downstream_direct_remote_address"],
+    client: &[
+        "downstream_remote_address",
+        "downstream_direct_remote_address",
+    ],
     xff: &["x_forwarded_for"],
     method: &["method"],
     request_line: E,
@@ -119,7 +122,11 @@ pub const KONG: MappedJson = MappedJson {
     user_agent: &["request.headers.user-agent"],
     referer: &["request.headers.referer"],
     service: &["service.name", "service.host"],
-    principal: &["consumer.username", "consumer.custom_id", "authenticated_entity.id"],
+    principal: &[
+        "consumer.username",
+        "consumer.custom_id",
+        "authenticated_entity.id",
+    ],
     request_headers: &["request.headers"],
 };
 
@@ -144,7 +151,12 @@ pub const AWS_APIGW: MappedJson = MappedJson {
     user_agent: &["userAgent", "identity.userAgent"],
     referer: E,
     service: &["apiId", "stage"],
-    principal: &["user", "caller", "authorizer.principalId", "authorizer.claims.sub"],
+    principal: &[
+        "user",
+        "caller",
+        "authorizer.principalId",
+        "authorizer.claims.sub",
+    ],
     request_headers: E,
 };
 
@@ -237,30 +249,47 @@ impl Decoder for MappedJson {
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         let n = self.name;
-        let v: Value = serde_json::from_str(line).map_err(|e| DecodeError::Json { format: n, message: e.to_string() })?;
+        let v: Value = serde_json::from_str(line).map_err(|e| DecodeError::Json {
+            format: n,
+            message: e.to_string(),
+        })?;
         let ts = match first(&v, self.ts) {
             Some(Value::Number(x)) => x.as_f64().map(epoch_guess),
             Some(Value::String(s)) => any_time(s),
             _ => None,
         }
         .ok_or(malformed(n, "no valid time"))?;
-        let mut ev = ApiEvent { ts, ..ApiEvent::default() };
+        let mut ev = ApiEvent {
+            ts,
+            ..ApiEvent::default()
+        };
         if let Some(h) = first(&v, self.request_headers) {
             match h {
                 Value::Object(m) => {
                     for (k, val) in m {
                         let s = match val {
                             Value::String(s) => s.clone(),
-                            Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
+                            Value::Array(a) => a
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .collect::<Vec<_>>()
+                                .join(", "),
                             _ => continue,
                         };
-                        ev.request_headers.push((Cow::Owned(k.to_ascii_lowercase()), Cow::Owned(s)));
+                        ev.request_headers
+                            .push((Cow::Owned(k.to_ascii_lowercase()), Cow::Owned(s)));
                     }
                 }
                 Value::Array(a) => {
                     for item in a {
-                        if let (Some(k), Some(s)) = (item.get("name").and_then(Value::as_str), item.get("value").and_then(Value::as_str)) {
-                            ev.request_headers.push((Cow::Owned(k.to_ascii_lowercase()), Cow::Owned(s.to_owned())));
+                        if let (Some(k), Some(s)) = (
+                            item.get("name").and_then(Value::as_str),
+                            item.get("value").and_then(Value::as_str),
+                        ) {
+                            ev.request_headers.push((
+                                Cow::Owned(k.to_ascii_lowercase()),
+                                Cow::Owned(s.to_owned()),
+                            ));
                         }
                     }
                 }
@@ -271,12 +300,17 @@ impl Decoder for MappedJson {
         ev.client_ip = text(&v, self.client)
             .as_deref()
             .and_then(parse_ip)
-            .or_else(|| xff.as_deref().and_then(|x| x.rsplit(',').next()).and_then(parse_ip));
+            .or_else(|| {
+                xff.as_deref()
+                    .and_then(|x| x.rsplit(',').next())
+                    .and_then(parse_ip)
+            });
         if ev.client_ip.is_none() {
             return Err(malformed(n, "no client address"));
         }
         if let Some(x) = xff {
-            ev.request_headers.push((Cow::Borrowed("x-forwarded-for"), Cow::Owned(x)));
+            ev.request_headers
+                .push((Cow::Borrowed("x-forwarded-for"), Cow::Owned(x)));
         }
         match (text(&v, self.method), text(&v, self.request_line)) {
             (Some(m), _) => ev.method = Cow::Owned(m),
@@ -300,14 +334,23 @@ impl Decoder for MappedJson {
         if let Some(p) = text(&v, self.protocol) {
             ev.protocol = Cow::Owned(p);
         }
-        ev.status = num(&v, self.status).filter(|s| (0.0..65536.0).contains(s)).map_or(0, |s| s as u16);
-        ev.request_bytes = num(&v, self.request_bytes).filter(|b| *b >= 0.0).map(|b| b as u64);
-        ev.response_bytes = num(&v, self.response_bytes).filter(|b| *b >= 0.0).map(|b| b as u64);
-        ev.latency_us = num(&v, self.latency.0).filter(|l| *l >= 0.0).map(|l| match self.latency.1 {
-            Unit::Secs => (l * 1e6).round() as u64,
-            Unit::Millis => (l * 1e3).round() as u64,
-            Unit::Micros => l.round() as u64,
-        });
+        ev.status = num(&v, self.status)
+            .filter(|s| (0.0..65536.0).contains(s))
+            .map_or(0, |s| s as u16);
+        ev.request_bytes = num(&v, self.request_bytes)
+            .filter(|b| *b >= 0.0)
+            .map(|b| b as u64);
+        ev.response_bytes = num(&v, self.response_bytes)
+            .filter(|b| *b >= 0.0)
+            .map(|b| b as u64);
+        ev.latency_us =
+            num(&v, self.latency.0)
+                .filter(|l| *l >= 0.0)
+                .map(|l| match self.latency.1 {
+                    Unit::Secs => (l * 1e6).round() as u64,
+                    Unit::Millis => (l * 1e3).round() as u64,
+                    Unit::Micros => l.round() as u64,
+                });
         if let Some(s) = text(&v, self.user_agent) {
             ev.user_agent = Cow::Owned(s);
         }
@@ -363,7 +406,10 @@ mod tests {
     fn ocsf_cases() {
         check("ocsf", r#"{"class_uid":4002,"activity_id":1,"time":1704103200000,"src_endpoint":{"ip":"203.0.113.20"},"http_request":{"http_method":"DELETE","url":{"hostname":"api.x","path":"/v1/users/9","query_string":"force=1","scheme":"https"},"user_agent":"ua","version":"HTTP/2","http_headers":[{"name":"Authorization","value":"Basic YWxpY2U6cHc="}]},"http_response":{"code":204},"actor":{"user":{"name":"admin"}}}"#,
             "2024-01-01T10:00:00.000Z 203.0.113.20 DELETE https://api.x /v1/users/9 ?force=1 HTTP/2 204 ua=ua principal=admin auth");
-        check("ocsf", r#"{"class_uid":6003,"time":1704103200000,"src_endpoint":{"ip":"203.0.113.21"},"api":{"operation":"GetObject","service":{"name":"s3"},"response":{"code":403}},"http_request":{"url":{"path":"/bucket/key"}}}"#,
-            "2024-01-01T10:00:00.000Z 203.0.113.21 GetObject /bucket/key 403 service=s3");
+        check(
+            "ocsf",
+            r#"{"class_uid":6003,"time":1704103200000,"src_endpoint":{"ip":"203.0.113.21"},"api":{"operation":"GetObject","service":{"name":"s3"},"response":{"code":403}},"http_request":{"url":{"path":"/bucket/key"}}}"#,
+            "2024-01-01T10:00:00.000Z 203.0.113.21 GetObject /bucket/key 403 service=s3",
+        );
     }
 }

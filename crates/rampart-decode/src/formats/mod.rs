@@ -12,7 +12,10 @@ use rampart_model::{ApiEvent, EventKind};
 pub fn render(ev: &ApiEvent<'_>) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let client = ev.client_ip.map(|i| i.to_string()).unwrap_or_else(|| "-".into());
+    let client = ev
+        .client_ip
+        .map(|i| i.to_string())
+        .unwrap_or_else(|| "-".into());
     let _ = write!(s, "{} {}", ev.ts, client);
     if let Some(p) = ev.peer_ip {
         let _ = write!(s, " peer={p}");

@@ -40,13 +40,18 @@ impl Decoder for HaproxyHttp {
     fn sniff(&self, line: &str) -> bool {
         let l = strip_syslog(line);
         let Some(sp) = l.find(" [") else { return false };
-        parse_ip(&l[..sp]).is_some() && l[sp..].len() > 25 && l.as_bytes().get(sp + 4) == Some(&b'/')
+        parse_ip(&l[..sp]).is_some()
+            && l[sp..].len() > 25
+            && l.as_bytes().get(sp + 4) == Some(&b'/')
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "haproxy";
         let l = strip_syslog(line);
         let sp = l.find(" [").ok_or(malformed(N, "no [time] field"))?;
-        let mut ev = ApiEvent { client_ip: parse_ip(&l[..sp]), ..ApiEvent::default() };
+        let mut ev = ApiEvent {
+            client_ip: parse_ip(&l[..sp]),
+            ..ApiEvent::default()
+        };
         let rb = l[sp..].find(']').ok_or(malformed(N, "unterminated time"))? + sp;
         ev.ts = clf_time(&l[sp + 2..rb]).ok_or(malformed(N, "invalid time"))?;
         let rest = l[rb + 1..].trim_start();
@@ -68,8 +73,16 @@ impl Decoder for HaproxyHttp {
         let status = f.next().ok_or(malformed(N, "no status"))?;
         let bytes = f.next().ok_or(malformed(N, "no bytes"))?;
         ev.service = backend.split('/').next().map(Cow::Borrowed);
-        ev.latency_us = timers.rsplit('/').next().and_then(|t| digits(t.trim_start_matches('+').as_bytes())).map(|ms| ms * 1000);
-        ev.status = if status == "-1" { 0 } else { u16_of(status).ok_or(malformed(N, "invalid status"))? };
+        ev.latency_us = timers
+            .rsplit('/')
+            .next()
+            .and_then(|t| digits(t.trim_start_matches('+').as_bytes()))
+            .map(|ms| ms * 1000);
+        ev.status = if status == "-1" {
+            0
+        } else {
+            u16_of(status).ok_or(malformed(N, "invalid status"))?
+        };
         ev.response_bytes = digits(bytes.trim_start_matches('+').as_bytes());
         let q = rest.find('"').ok_or(malformed(N, "no quoted request"))?;
         let req = &rest[q + 1..];
@@ -86,15 +99,21 @@ impl Decoder for AwsAlb {
         "aws_alb"
     }
     fn sniff(&self, line: &str) -> bool {
-        line.split_once(' ')
-            .is_some_and(|(t, r)| ALB_TYPES.contains(&t) && r.len() > 20 && r.as_bytes()[4] == b'-' && r.as_bytes()[10] == b'T')
+        line.split_once(' ').is_some_and(|(t, r)| {
+            ALB_TYPES.contains(&t)
+                && r.len() > 20
+                && r.as_bytes()[4] == b'-'
+                && r.as_bytes()[10] == b'T'
+        })
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "aws_alb";
         let mut fs: [&'a str; 16] = [""; 16];
         let mut r = line;
         for slot in fs.iter_mut() {
-            let Some((f, next)) = next_field(r) else { break };
+            let Some((f, next)) = next_field(r) else {
+                break;
+            };
             *slot = f;
             r = next;
         }
@@ -114,7 +133,11 @@ impl Decoder for AwsAlb {
             }
         }
         ev.latency_us = Some((lat * 1e6).round() as u64);
-        ev.status = if fs[8] == "-" { 0 } else { u16_of(fs[8]).ok_or(malformed(N, "invalid status"))? };
+        ev.status = if fs[8] == "-" {
+            0
+        } else {
+            u16_of(fs[8]).ok_or(malformed(N, "invalid status"))?
+        };
         ev.request_bytes = digits(fs[10].as_bytes());
         ev.response_bytes = digits(fs[11].as_bytes());
         set_request_line(&mut ev, fs[12]);
@@ -133,7 +156,10 @@ impl Decoder for CloudFront {
     }
     fn sniff(&self, line: &str) -> bool {
         let b = line.as_bytes();
-        b.len() > 20 && b[4] == b'-' && b[10] == b'\t' && memchr::memchr_iter(b'\t', b).count() >= 16
+        b.len() > 20
+            && b[4] == b'-'
+            && b[10] == b'\t'
+            && memchr::memchr_iter(b'\t', b).count() >= 16
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "cloudfront";
@@ -154,7 +180,10 @@ impl Decoder for CloudFront {
         buf[..10].copy_from_slice(date.as_bytes());
         buf[10] = b' ';
         buf[11..19].copy_from_slice(&time.as_bytes()[..8]);
-        let ts = std::str::from_utf8(&buf).ok().and_then(iso_time).ok_or(malformed(N, "invalid date or time"))?;
+        let ts = std::str::from_utf8(&buf)
+            .ok()
+            .and_then(iso_time)
+            .ok_or(malformed(N, "invalid date or time"))?;
         let mut ev = ApiEvent {
             ts,
             client_ip: Some(parse_ip(fs[4]).ok_or(malformed(N, "invalid client address"))?),
@@ -173,7 +202,8 @@ impl Decoder for CloudFront {
             ..ApiEvent::default()
         };
         if !dash(fs[12]).is_empty() {
-            ev.request_headers.push((Cow::Borrowed("cookie"), Cow::Borrowed(fs[12])));
+            ev.request_headers
+                .push((Cow::Borrowed("cookie"), Cow::Borrowed(fs[12])));
         }
         Ok(finish(ev, N, line, EnrichInput::default(), cfg))
     }
@@ -197,7 +227,11 @@ impl Decoder for Zoraxy {
         let ts_s = bracket(line, " [").ok_or(malformed(N, "no [time] field"))?;
         let mut ev = ApiEvent {
             ts: iso_time(ts_s).ok_or(malformed(N, "invalid time"))?,
-            client_ip: Some(bracket(line, "[client: ").and_then(parse_ip).ok_or(malformed(N, "no client address"))?),
+            client_ip: Some(
+                bracket(line, "[client: ")
+                    .and_then(parse_ip)
+                    .ok_or(malformed(N, "no client address"))?,
+            ),
             ..ApiEvent::default()
         };
         if let Some(o) = bracket(line, "[origin:") {
@@ -206,13 +240,21 @@ impl Decoder for Zoraxy {
         if let Some(r) = bracket(line, "[router:") {
             ev.service = Some(Cow::Borrowed(r));
         }
-        let ua_start = line.find("[useragent: ").ok_or(malformed(N, "no user agent"))? + 12;
-        let tail_start = line.rfind("] ").filter(|&e| e >= ua_start).ok_or(malformed(N, "no request"))?;
+        let ua_start = line
+            .find("[useragent: ")
+            .ok_or(malformed(N, "no user agent"))?
+            + 12;
+        let tail_start = line
+            .rfind("] ")
+            .filter(|&e| e >= ua_start)
+            .ok_or(malformed(N, "no request"))?;
         ev.user_agent = Cow::Borrowed(&line[ua_start..tail_start]);
         let tail = &line[tail_start + 2..];
         let (req, status) = tail.rsplit_once(' ').ok_or(malformed(N, "no status"))?;
         ev.status = u16_of(status).ok_or(malformed(N, "invalid status"))?;
-        let (m, target) = req.split_once(' ').ok_or(malformed(N, "no request target"))?;
+        let (m, target) = req
+            .split_once(' ')
+            .ok_or(malformed(N, "no request target"))?;
         ev.method = Cow::Borrowed(m);
         set_target(&mut ev, target);
         Ok(finish(ev, N, line, EnrichInput::default(), cfg))
@@ -265,7 +307,12 @@ impl Decoder for IisXml {
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "iis_xml";
-        let get = |k: &str| xml_data(line, k).map(xml_text).map(cow_dash).unwrap_or(Cow::Borrowed(""));
+        let get = |k: &str| {
+            xml_data(line, k)
+                .map(xml_text)
+                .map(cow_dash)
+                .unwrap_or(Cow::Borrowed(""))
+        };
         let date = get("date");
         let time = get("time");
         let ts = iso_time(&format!("{date} {time}")).ok_or(malformed(N, "invalid date or time"))?;
@@ -293,7 +340,9 @@ impl Decoder for IisXml {
         if !cookie.is_empty() {
             ev.request_headers.push((Cow::Borrowed("cookie"), cookie));
         }
-        let user = xml_data(line, "cs-username").map(dash).filter(|u| !u.is_empty() && !u.contains('&'));
+        let user = xml_data(line, "cs-username")
+            .map(dash)
+            .filter(|u| !u.is_empty() && !u.contains('&'));
         Ok(finish(ev, N, line, EnrichInput { remote_user: user }, cfg))
     }
 }
@@ -304,7 +353,12 @@ impl Decoder for IisW3c {
     }
     fn sniff(&self, line: &str) -> bool {
         let b = line.as_bytes();
-        b.len() > 30 && b[4] == b'-' && b[10] == b' ' && b[13] == b':' && b[19] == b' ' && line.split(' ').count() == 15
+        b.len() > 30
+            && b[4] == b'-'
+            && b[10] == b' '
+            && b[13] == b':'
+            && b[19] == b' '
+            && line.split(' ').count() == 15
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "iis_w3c";
@@ -333,7 +387,15 @@ impl Decoder for IisW3c {
             latency_us: digits(fs[14].as_bytes()).map(|ms| ms * 1000),
             ..ApiEvent::default()
         };
-        Ok(finish(ev, N, line, EnrichInput { remote_user: Some(dash(fs[7])) }, cfg))
+        Ok(finish(
+            ev,
+            N,
+            line,
+            EnrichInput {
+                remote_user: Some(dash(fs[7])),
+            },
+            cfg,
+        ))
     }
 }
 
@@ -343,12 +405,19 @@ impl Decoder for Envoy {
     }
     fn sniff(&self, line: &str) -> bool {
         let b = line.as_bytes();
-        b.len() > 30 && b[0] == b'[' && b[5] == b'-' && b[11] == b'T' && memchr::memmem::find(b, b"] \"").is_some()
+        b.len() > 30
+            && b[0] == b'['
+            && b[5] == b'-'
+            && b[11] == b'T'
+            && memchr::memmem::find(b, b"] \"").is_some()
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "envoy";
         let rb = line.find("] \"").ok_or(malformed(N, "no [time] field"))?;
-        let mut ev = ApiEvent { ts: iso_time(&line[1..rb]).ok_or(malformed(N, "invalid time"))?, ..ApiEvent::default() };
+        let mut ev = ApiEvent {
+            ts: iso_time(&line[1..rb]).ok_or(malformed(N, "invalid time"))?,
+            ..ApiEvent::default()
+        };
         let r = &line[rb + 3..];
         let q = closing_quote(r.as_bytes(), 0).ok_or(malformed(N, "unterminated request"))?;
         set_request_line(&mut ev, &r[..q]);
@@ -356,7 +425,9 @@ impl Decoder for Envoy {
         let mut fs: [&'a str; 11] = [""; 11];
         let mut rest = &r[q + 1..];
         for slot in fs.iter_mut() {
-            let Some((f, next)) = next_field(rest) else { break };
+            let Some((f, next)) = next_field(rest) else {
+                break;
+            };
             *slot = f;
             rest = next;
         }
