@@ -11,8 +11,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use rampart_model::{AlertDraft, ApiEvent, Incident};
-use rampart_store::{Checkpoint, Store, StoreError};
+use rampart_correlate::{CorrelateConfig, Correlator};
+use rampart_detect::{Detector, Engine};
+use rampart_inventory::endpoints::{Inventory, InventoryConfig};
+use rampart_model::{AlertDraft, ApiEvent, Incident, Timestamp};
+use rampart_store::{Change, Checkpoint, Store, StoreError};
 
 /// Pipeline errors.
 #[derive(Debug, thiserror::Error)]
@@ -118,24 +121,163 @@ impl PipelineHandle {
 }
 
 /// Pipeline configuration.
-#[derive(Debug, Clone)]
 pub struct PipelineConfig {
     /// Bound of the input queue (batches), for backpressure.
     pub queue_batches: usize,
+    /// The detectors to run (built-ins, signatures, Sigma), assembled by the caller.
+    pub detectors: Vec<Box<dyn Detector>>,
+    /// Correlation settings.
+    pub correlate: CorrelateConfig,
+    /// Inventory settings.
+    pub inventory: InventoryConfig,
+    /// Write changed endpoints to the store every this many event batches (and on flush).
+    pub inventory_flush_batches: u32,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { queue_batches: 8 }
+        PipelineConfig {
+            queue_batches: 8,
+            detectors: Vec::new(),
+            correlate: CorrelateConfig::default(),
+            inventory: InventoryConfig::default(),
+            inventory_flush_batches: 16,
+        }
     }
 }
 
-/// Start the pipeline task over a store.
-pub fn spawn(
+/// The pipeline's state, owned by its task.
+struct Core {
+    store: Arc<dyn Store>,
+    engine: Engine,
+    inventory: Inventory,
+    correlator: Correlator,
+    correlate_cfg: CorrelateConfig,
+    alerts: Vec<AlertDraft>,
+    latest: Timestamp,
+    batches: u32,
+    inventory_flush_batches: u32,
+}
+
+impl Core {
+    async fn seed(&mut self) -> Result<(), PipelineError> {
+        let endpoints = self.store.list_endpoints().await?;
+        self.inventory.seed(endpoints);
+        self.reseed_correlator().await
+    }
+
+    async fn reseed_correlator(&mut self) -> Result<(), PipelineError> {
+        let since = Timestamp::from_millis(self.latest.millis() - self.correlate_cfg.window_ms);
+        let summaries = self.store.incident_summaries(since).await?;
+        self.correlator = Correlator::new(self.correlate_cfg.clone());
+        self.correlator.seed(summaries);
+        Ok(())
+    }
+
+    async fn on_events(
+        &mut self,
+        events: Vec<ApiEvent<'static>>,
+        checkpoint: Option<Checkpoint>,
+    ) -> Result<BatchReport, PipelineError> {
+        for ev in &events {
+            if ev.ts > self.latest {
+                self.latest = ev.ts;
+            }
+            self.inventory.observe(ev);
+            self.engine.observe(ev, &mut self.alerts);
+        }
+        self.store
+            .insert_events(&events, checkpoint.as_ref())
+            .await?;
+        let mut report = BatchReport {
+            events: events.len() as u64,
+            ..Default::default()
+        };
+        self.batches += 1;
+        if self.batches % self.inventory_flush_batches.max(1) == 0 {
+            self.flush_inventory().await?;
+        }
+        if !self.alerts.is_empty() {
+            let alerts = std::mem::take(&mut self.alerts);
+            report.add(&self.correlate(alerts).await?);
+        }
+        Ok(report)
+    }
+
+    async fn flush_inventory(&mut self) -> Result<(), PipelineError> {
+        let dirty = self.inventory.take_dirty();
+        if !dirty.is_empty() {
+            self.store.upsert_endpoints(&dirty).await?;
+        }
+        Ok(())
+    }
+
+    async fn correlate(&mut self, alerts: Vec<AlertDraft>) -> Result<BatchReport, PipelineError> {
+        let n = alerts.len() as u64;
+        for a in &alerts {
+            if a.last_seen > self.latest {
+                self.latest = a.last_seen;
+            }
+        }
+        let changes = self.correlator.correlate(alerts);
+        let created = changes
+            .changes
+            .iter()
+            .filter(|c| matches!(c, Change::CreateIncident { .. }))
+            .count() as u64;
+        let merged = changes
+            .changes
+            .iter()
+            .filter(|c| matches!(c, Change::Merge { .. }))
+            .count() as u64;
+        match self.store.apply(&changes).await {
+            Ok(applied) => {
+                self.correlator.confirm(&applied);
+                Ok(BatchReport {
+                    alerts: n,
+                    incidents_created: created,
+                    incidents_merged: merged,
+                    ..Default::default()
+                })
+            }
+            Err(e) => {
+                // The correlator assumed the change set applied; rebuild it from the store.
+                tracing::error!(error = %e, "applying correlation changes failed; reseeding correlator");
+                self.reseed_correlator().await?;
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> Result<BatchReport, PipelineError> {
+        self.engine.tick(self.latest, &mut self.alerts);
+        self.flush_inventory().await?;
+        if self.alerts.is_empty() {
+            return Ok(BatchReport::default());
+        }
+        let alerts = std::mem::take(&mut self.alerts);
+        self.correlate(alerts).await
+    }
+}
+
+/// Start the pipeline task over a store. Loads the inventory and open incidents first.
+pub async fn spawn(
     store: Arc<dyn Store>,
     cfg: PipelineConfig,
-) -> (PipelineHandle, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel::<Msg>(cfg.queue_batches);
+) -> Result<(PipelineHandle, tokio::task::JoinHandle<()>), PipelineError> {
+    let (tx, mut rx) = mpsc::channel::<Msg>(cfg.queue_batches.max(1));
+    let mut core = Core {
+        store,
+        engine: Engine::new(cfg.detectors),
+        inventory: Inventory::new(cfg.inventory),
+        correlator: Correlator::new(cfg.correlate.clone()),
+        correlate_cfg: cfg.correlate,
+        alerts: Vec::new(),
+        latest: Timestamp::default(),
+        batches: 0,
+        inventory_flush_batches: cfg.inventory_flush_batches,
+    };
+    core.seed().await?;
     let task = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
             match msg {
@@ -144,25 +286,21 @@ pub fn spawn(
                     checkpoint,
                     ack,
                 } => {
-                    let r = store
-                        .insert_events(&events, checkpoint.as_ref())
-                        .await
-                        .map(|()| BatchReport {
-                            events: events.len() as u64,
-                            ..Default::default()
-                        })
-                        .map_err(PipelineError::from);
-                    let _ = ack.send(r);
+                    let _ = ack.send(core.on_events(events, checkpoint).await);
                 }
-                Msg::Alerts { alerts: _, ack } => {
-                    let _ = ack.send(Ok(BatchReport::default()));
+                Msg::Alerts { alerts, ack } => {
+                    let _ = ack.send(core.correlate(alerts).await);
                 }
-                Msg::IncidentChanged(_) => {}
+                Msg::IncidentChanged(inc) => core.correlator.on_incident_changed(&inc),
                 Msg::Flush { ack } => {
-                    let _ = ack.send(Ok(BatchReport::default()));
+                    let _ = ack.send(core.flush().await);
                 }
             }
         }
+        // Senders gone: store what is pending.
+        if let Err(e) = core.flush().await {
+            tracing::error!(error = %e, "final pipeline flush failed");
+        }
     });
-    (PipelineHandle { tx }, task)
+    Ok((PipelineHandle { tx }, task))
 }
