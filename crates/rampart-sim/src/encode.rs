@@ -53,7 +53,7 @@ impl OutputFormat {
             OutputFormat::NginxJson => "nginx_json",
             OutputFormat::Rampart => "rampart",
             OutputFormat::EnvoyJson => "envoy_json",
-            OutputFormat::Traefik => "traefik",
+            OutputFormat::Traefik => "traefik_json",
             OutputFormat::Caddy => "caddy",
             OutputFormat::AwsAlb => "aws_alb",
         }

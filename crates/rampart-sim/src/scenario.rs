@@ -962,7 +962,10 @@ fn scanner(c: &mut Ctx<'_>) {
             {
                 let round = i as usize / SCANNER_PATHS.len() - 1;
                 let suffix = ["/", ".bak", "~", ".old", ".orig"][round % 5];
-                format!("{}{suffix}", p.trim_end_matches('/')).into()
+                match p.trim_end_matches('/') {
+                    "" => format!("/index.html{suffix}").into(),
+                    base => format!("{base}{suffix}").into(),
+                }
             }
         } else {
             p.into()

@@ -90,7 +90,7 @@ fn envoy_json_fixed_event() {
 }
 
 #[test]
-fn traefik_fixed_event() {
+fn traefik_json_fixed_event() {
     check(
         &fixed(),
         OutputFormat::Traefik,
