@@ -10,7 +10,6 @@
 
 mod codec;
 
-
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Executor, PgConnection, Postgres, QueryBuilder, Row};
@@ -326,6 +325,19 @@ async fn insert_audit(conn: &mut PgConnection, a: &NewAudit) -> StoreResult<()> 
     Ok(())
 }
 
+/// An incident, without locking it (reads).
+async fn read_incident(conn: &mut PgConnection, id: i64) -> StoreResult<Option<Incident>> {
+    let row = sqlx::query(&format!(
+        "SELECT {INCIDENT_COLS} FROM incidents i WHERE i.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    row.as_ref().map(incident_from_row).transpose()
+}
+
+/// An incident, locked until the end of the transaction (writes that check it first).
 async fn fetch_incident(conn: &mut PgConnection, id: i64) -> StoreResult<Option<Incident>> {
     let row = sqlx::query(&format!(
         "SELECT {INCIDENT_COLS} FROM incidents i WHERE i.id = $1 FOR UPDATE"
@@ -337,11 +349,7 @@ async fn fetch_incident(conn: &mut PgConnection, id: i64) -> StoreResult<Option<
     row.as_ref().map(incident_from_row).transpose()
 }
 
-async fn sync_entities(
-    conn: &mut PgConnection,
-    id: i64,
-    entities: &[Entity],
-) -> StoreResult<()> {
+async fn sync_entities(conn: &mut PgConnection, id: i64, entities: &[Entity]) -> StoreResult<()> {
     sqlx::query("DELETE FROM incident_entities WHERE incident_id = $1")
         .bind(id)
         .execute(&mut *conn)
@@ -507,6 +515,13 @@ async fn merge_in_tx(
             "cannot merge incident {from} into itself"
         )));
     }
+    // Lock both rows in id order, so concurrent opposite merges cannot deadlock.
+    sqlx::query("SELECT id FROM incidents WHERE id IN ($1, $2) ORDER BY id FOR UPDATE")
+        .bind(from.min(into))
+        .bind(from.max(into))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
     let src = fetch_incident(conn, from)
         .await?
         .ok_or_else(|| not_found("incident", from))?;
@@ -989,7 +1004,8 @@ impl Store for PgStore {
     }
 
     async fn list_incidents(&self, filter: &IncidentFilter) -> StoreResult<Page<Incident>> {
-        let mut count: QueryBuilder<Postgres> = QueryBuilder::new("SELECT COUNT(*) FROM incidents i");
+        let mut count: QueryBuilder<Postgres> =
+            QueryBuilder::new("SELECT COUNT(*) FROM incidents i");
         push_incident_where(&mut count, filter);
         let total: i64 = count
             .build_query_scalar()
@@ -1024,7 +1040,7 @@ impl Store for PgStore {
     async fn get_incident(&self, id: i64) -> StoreResult<Option<IncidentDetail>> {
         // One read transaction so the incident, its alerts and comments are consistent.
         let mut tx = self.reader.begin().await.map_err(db)?;
-        let Some(incident) = fetch_incident(&mut tx, id).await? else {
+        let Some(incident) = read_incident(&mut tx, id).await? else {
             return Ok(None);
         };
         let alerts = sqlx::query(&format!(
@@ -1416,5 +1432,46 @@ mod erased {
         fn to_json(&self) -> serde_json::Value {
             serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn audit_rows_cannot_be_changed_or_deleted() {
+        let Ok(url) = std::env::var("RAMPART_TEST_POSTGRES_URL") else {
+            println!("skipped audit_rows_cannot_be_changed_or_deleted: RAMPART_TEST_POSTGRES_URL not set");
+            return;
+        };
+        let schema = format!("t_audit_{}", std::process::id());
+        let store = PgStore::connect_isolated(&url, &schema)
+            .await
+            .expect("connect");
+        store
+            .append_audit(&[NewAudit {
+                at: Timestamp(1),
+                actor: "a".into(),
+                action: "x".into(),
+                object_type: "t".into(),
+                object_id: "1".into(),
+                details: serde_json::Value::Null,
+            }])
+            .await
+            .expect("append");
+        for sql in ["UPDATE audit SET actor = 'b'", "DELETE FROM audit"] {
+            let err = sqlx::query(sql)
+                .execute(&store.writer)
+                .await
+                .expect_err(sql);
+            assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        }
+        let page = store
+            .list_audit(&AuditFilter::default())
+            .await
+            .expect("list");
+        assert_eq!(page.items[0].actor, "a");
+        store.drop_isolated_schema().await.expect("drop");
     }
 }

@@ -29,7 +29,10 @@ async fn make() -> Option<(PgStore, ())> {
 }
 
 rampart_store::store_conformance!(make, |(store, ()): (PgStore, ())| async move {
-    store.drop_isolated_schema().await.expect("drop test schema");
+    store
+        .drop_isolated_schema()
+        .await
+        .expect("drop test schema");
 });
 
 #[tokio::test]

@@ -1410,3 +1410,143 @@ mod erased {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn pragma(store: &SqliteStore, name: &str) -> String {
+        let row = sqlx::query(&format!("PRAGMA {name}"))
+            .fetch_one(&store.writer)
+            .await
+            .expect("pragma");
+        row.try_get::<String, _>(0)
+            .or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string()))
+            .expect("pragma value")
+    }
+
+    #[tokio::test]
+    async fn open_creates_dirs_and_sets_pragmas() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("a/b/rampart.db");
+        let store = SqliteStore::open(&path).await.expect("open");
+        assert!(path.exists());
+        assert_eq!(pragma(&store, "journal_mode").await, "wal");
+        assert_eq!(pragma(&store, "synchronous").await, "1"); // NORMAL
+        assert_eq!(pragma(&store, "foreign_keys").await, "1");
+        assert_eq!(pragma(&store, "busy_timeout").await, "5000");
+        store.close().await;
+
+        let full = SqliteStore::open_with(
+            &dir.path().join("full.db"),
+            SqliteOptions {
+                synchronous_full: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("open full");
+        assert_eq!(pragma(&full, "synchronous").await, "2"); // FULL
+    }
+
+    #[tokio::test]
+    async fn reopen_keeps_data_and_migrations_are_idempotent() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("r.db");
+        let store = SqliteStore::open(&path).await.expect("open");
+        let ev = ApiEvent {
+            ts: Timestamp(1),
+            path: "/x".into(),
+            ..Default::default()
+        };
+        let cp = Checkpoint {
+            source: "s".into(),
+            file_id: "f".into(),
+            offset: 3,
+        };
+        store
+            .insert_events(&[ev.clone(), ev], Some(&cp))
+            .await
+            .expect("insert");
+        store.close().await;
+        let again = SqliteStore::open(&path).await.expect("reopen");
+        assert_eq!(again.stats().await.expect("stats").events, 2);
+        assert_eq!(again.get_checkpoint("s").await.expect("cp"), Some(cp));
+    }
+
+    #[tokio::test]
+    async fn audit_rows_cannot_be_changed_or_deleted() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("a.db"))
+            .await
+            .expect("open");
+        store
+            .append_audit(&[NewAudit {
+                at: Timestamp(1),
+                actor: "a".into(),
+                action: "x".into(),
+                object_type: "t".into(),
+                object_id: "1".into(),
+                details: serde_json::Value::Null,
+            }])
+            .await
+            .expect("append");
+        for sql in ["UPDATE audit SET actor = 'b'", "DELETE FROM audit"] {
+            let err = sqlx::query(sql)
+                .execute(&store.writer)
+                .await
+                .expect_err(sql);
+            assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        }
+        let page = store
+            .list_audit(&AuditFilter::default())
+            .await
+            .expect("list");
+        assert_eq!(page.items[0].actor, "a");
+    }
+
+    #[test]
+    fn contains_pattern_escapes_like_wildcards() {
+        fn check(input: &str, expected: &str) {
+            assert_eq!(contains_pattern(input), expected, "{input:?}");
+        }
+        check("abc", "%abc%");
+        check("ABC", "%abc%");
+        check("50%", "%50\\%%");
+        check("a_b", "%a\\_b%");
+        check("a\\b", "%a\\\\b%");
+        check("", "%%");
+        check("Ünï", "%Ünï%"); // only ASCII is folded, like SQLite's lower()
+    }
+
+    #[test]
+    fn vocabularies_round_trip() {
+        for k in [
+            rampart_model::EventKind::Access,
+            rampart_model::EventKind::AuthFailure,
+            rampart_model::EventKind::Waf,
+            rampart_model::EventKind::Error,
+        ] {
+            assert_eq!(parse_kind(kind_str(k)).expect("kind"), k);
+        }
+        for s in [
+            AttackStage::Recon,
+            AttackStage::CredentialAccess,
+            AttackStage::Exploitation,
+            AttackStage::DataAccess,
+            AttackStage::Impact,
+        ] {
+            assert_eq!(parse_stage(stage_str(s)).expect("stage"), s);
+        }
+        assert!(matches!(parse_kind("bogus"), Err(StoreError::Corrupt(_))));
+        let ranks: Vec<i64> = rampart_model::Severity::ALL
+            .iter()
+            .map(|s| severity_rank(*s))
+            .collect();
+        assert_eq!(ranks, vec![0, 1, 2, 3, 4]);
+        assert_eq!(page_limit(None, 50, 1000), 50);
+        assert_eq!(page_limit(Some(5000), 50, 1000), 1000);
+        assert_eq!(u64_col(u64::MAX), i64::MAX);
+        assert_eq!(col_u64(-5), 0);
+    }
+}
