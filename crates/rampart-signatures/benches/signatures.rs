@@ -29,11 +29,19 @@ fn events() -> Vec<ApiEvent<'static>> {
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
         "axios/1.6.2",
     ];
-    let queries = ["", "page=2&limit=50", "q=red%20shoes&sort=price", "include=items,customer"];
+    let queries = [
+        "",
+        "page=2&limit=50",
+        "q=red%20shoes&sort=price",
+        "include=items,customer",
+    ];
     let attacks = [
         ("/foo", "a=%20union%20select%20password%20from%20users"),
         ("/.env", ""),
-        ("/api/v2/fetch", "url=http://169.254.169.254/latest/meta-data/"),
+        (
+            "/api/v2/fetch",
+            "url=http://169.254.169.254/latest/meta-data/",
+        ),
         ("/cgi-bin/.%2e/.%2e/etc/passwd", ""),
     ];
     (0..N)
@@ -82,8 +90,29 @@ fn main() {
         alerts_total = out.len();
         black_box(&out);
         let rate = N as f64 / dt.as_secs_f64();
-        println!("run {run}: {:.0} events/s ({:.0} ns/event), {} alerts", rate, 1e9 / rate, out.len());
+        println!(
+            "run {run}: {:.0} events/s ({:.0} ns/event), {} alerts",
+            rate,
+            1e9 / rate,
+            out.len()
+        );
         rates.push(rate);
+    }
+    // Per-detector cost, one run each.
+    for i in 0..builtin(&SignatureConfig::default()).len() {
+        let mut d = builtin(&SignatureConfig::default()).swap_remove(i);
+        let mut out = Vec::new();
+        let t = Instant::now();
+        for cx in &ctxs {
+            d.observe(cx, &mut out);
+        }
+        let dt = t.elapsed();
+        black_box(&out);
+        println!(
+            "  {:<24} {:>7.1} ns/event",
+            d.id(),
+            dt.as_nanos() as f64 / N as f64
+        );
     }
     rates.sort_by(|a, b| a.total_cmp(b));
     println!(

@@ -96,8 +96,16 @@ impl Detector for AuthFailures {
         let critical = waf && WAF_CRITICAL.iter().any(|w| contains_ci(msg, w));
         let is_401 = ev.kind == EventKind::Access;
         // 401 answers are counted apart from server-reported failures.
-        let key = if is_401 { cx.ip ^ 0x9e37_79b9_7f4a_7c15 } else { cx.ip };
-        let threshold = if is_401 { self.cfg.threshold_401 } else { self.cfg.threshold };
+        let key = if is_401 {
+            cx.ip ^ 0x9e37_79b9_7f4a_7c15
+        } else {
+            cx.ip
+        };
+        let threshold = if is_401 {
+            self.cfg.threshold_401
+        } else {
+            self.cfg.threshold
+        };
         self.seq = self.seq.wrapping_add(1);
         let n = self.counts.add(key, self.seq, now);
         if !critical && n < threshold {
@@ -108,24 +116,37 @@ impl Detector for AuthFailures {
             return;
         }
         self.counts.reset(key);
-        let (title, severity, mitre, stage, what): (&str, Severity, &'static [&'static str], AttackStage, &str) =
-            if waf {
-                (
-                    if critical { "WAF blocked an attack" } else { "Burst of WAF and rate-limit decisions" },
-                    if critical { Severity::High } else { Severity::Medium },
-                    &["T1190", "T1595"],
-                    AttackStage::Exploitation,
-                    "triggered WAF rules or rate limits",
-                )
-            } else {
-                (
-                    "Burst of authentication failures",
-                    Severity::Medium,
-                    &["T1110"],
-                    AttackStage::CredentialAccess,
-                    "failed authentication repeatedly",
-                )
-            };
+        let (title, severity, mitre, stage, what): (
+            &str,
+            Severity,
+            &'static [&'static str],
+            AttackStage,
+            &str,
+        ) = if waf {
+            (
+                if critical {
+                    "WAF blocked an attack"
+                } else {
+                    "Burst of WAF and rate-limit decisions"
+                },
+                if critical {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                },
+                &["T1190", "T1595"],
+                AttackStage::Exploitation,
+                "triggered WAF rules or rate limits",
+            )
+        } else {
+            (
+                "Burst of authentication failures",
+                Severity::Medium,
+                &["T1110"],
+                AttackStage::CredentialAccess,
+                "failed authentication repeatedly",
+            )
+        };
         out.push(build_alert(
             cx,
             AlertSpec {

@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use rampart_detect::EventCtx;
-use rampart_model::{AlertDraft, ApiEvent, AttackStage, Entity, EntityKind, EntityRole, Reason,
-    Severity};
+use rampart_model::{
+    AlertDraft, ApiEvent, AttackStage, Entity, EntityKind, EntityRole, Reason, Severity,
+};
 
 /// Largest body kept on an evidence event, in bytes.
 const EVIDENCE_BODY_LIMIT: usize = 2048;
@@ -24,8 +25,17 @@ fn hex_val(b: u8) -> Option<u8> {
 /// `plus_space`. Invalid escapes are kept as written.
 #[inline]
 pub(crate) fn decode_lower_into(src: &[u8], plus_space: bool, out: &mut Vec<u8>) {
-    out.reserve(src.len());
-    let mut i = 0;
+    let special = if plus_space {
+        memchr::memchr2(b'%', b'+', src)
+    } else {
+        memchr::memchr(b'%', src)
+    };
+    // Fast path up to the first escape: a bulk copy and an in-place lower-casing.
+    let start = special.unwrap_or(src.len());
+    let at = out.len();
+    out.extend_from_slice(&src[..start]);
+    out[at..].make_ascii_lowercase();
+    let mut i = start;
     while i < src.len() {
         let b = src[i];
         if b == b'%' && i + 2 < src.len() {
@@ -128,7 +138,10 @@ impl DistinctWindow {
         if !self.per_ip.contains_key(&ip) && self.per_ip.len() >= self.max_ips {
             self.evict(now_ms);
         }
-        let e = self.per_ip.entry(ip).or_insert_with(|| (now_ms, Vec::new()));
+        let e = self
+            .per_ip
+            .entry(ip)
+            .or_insert_with(|| (now_ms, Vec::new()));
         if now_ms - e.0 > self.window_ms || now_ms < e.0 {
             e.0 = now_ms;
             e.1.clear();
@@ -219,7 +232,10 @@ pub(crate) fn build_alert(cx: &EventCtx<'_>, spec: AlertSpec) -> AlertDraft {
         entities.push(Entity::attacker_ip(ip));
     }
     if !ev.method.is_empty() || !cx.template.is_empty() {
-        entities.push(Entity::target_endpoint(format!("{} {}", ev.method, cx.template)));
+        entities.push(Entity::target_endpoint(format!(
+            "{} {}",
+            ev.method, cx.template
+        )));
     }
     if spec.with_user_agent && !ev.user_agent.is_empty() {
         entities.push(Entity::new(

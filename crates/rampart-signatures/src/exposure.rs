@@ -2,7 +2,7 @@
 //! in response bodies) and `security_misconfig` (TRACE answered, stack traces and verbose
 //! errors in responses, debug endpoints answering).
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use rampart_detect::{Detector, EventCtx};
 use rampart_inventory::sensitive::{scan, SensitiveKind};
 use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
@@ -28,9 +28,11 @@ impl Default for ExposureConfig {
     fn default() -> Self {
         ExposureConfig {
             bulk_personal: 20,
-            token_endpoints: ["login", "token", "oauth", "auth", "session", "refresh", "signin", "sso"]
-                .map(String::from)
-                .to_vec(),
+            token_endpoints: [
+                "login", "token", "oauth", "auth", "session", "refresh", "signin", "sso",
+            ]
+            .map(String::from)
+            .to_vec(),
             cooldown_secs: 600,
             max_entries: 50_000,
         }
@@ -60,7 +62,9 @@ impl Detector for SensitiveDataExposure {
 
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
         let ev = cx.ev;
-        let Some(body) = &ev.response_body else { return };
+        let Some(body) = &ev.response_body else {
+            return;
+        };
         if !(200..300).contains(&ev.status) || body.is_empty() {
             return;
         }
@@ -68,10 +72,15 @@ impl Detector for SensitiveDataExposure {
         if found.is_empty() {
             return;
         }
-        let token_endpoint = self.cfg.token_endpoints.iter().any(|w| contains_ci(&ev.path, w));
+        let token_endpoint = self
+            .cfg
+            .token_endpoints
+            .iter()
+            .any(|w| contains_ci(&ev.path, w));
         let cards = found.count(SensitiveKind::CardNumber);
         let ssns = found.count(SensitiveKind::Ssn);
-        let keys = found.count(SensitiveKind::PrivateKey) + found.count(SensitiveKind::AwsAccessKey);
+        let keys =
+            found.count(SensitiveKind::PrivateKey) + found.count(SensitiveKind::AwsAccessKey);
         let tokens = if token_endpoint {
             0
         } else {
@@ -80,15 +89,45 @@ impl Detector for SensitiveDataExposure {
         let personal = found.personal_total();
         // (category, title, severity, metric, observed)
         let (cat, title, severity, metric, observed) = if keys > 0 {
-            (0, "Private key or cloud credential in a response", Severity::Critical, "credentials", keys)
+            (
+                0,
+                "Private key or cloud credential in a response",
+                Severity::Critical,
+                "credentials",
+                keys,
+            )
         } else if cards > 0 {
-            (1, "Payment card numbers in a response", Severity::High, "card_numbers", cards)
+            (
+                1,
+                "Payment card numbers in a response",
+                Severity::High,
+                "card_numbers",
+                cards,
+            )
         } else if ssns > 0 {
-            (2, "National identity numbers in a response", Severity::High, "national_ids", ssns)
+            (
+                2,
+                "National identity numbers in a response",
+                Severity::High,
+                "national_ids",
+                ssns,
+            )
         } else if tokens > 0 {
-            (3, "Secrets or tokens in a response", Severity::High, "secrets", tokens)
+            (
+                3,
+                "Secrets or tokens in a response",
+                Severity::High,
+                "secrets",
+                tokens,
+            )
         } else if personal >= self.cfg.bulk_personal {
-            (4, "Bulk personal data in a response", Severity::Medium, "personal_records", personal)
+            (
+                4,
+                "Bulk personal data in a response",
+                Severity::Medium,
+                "personal_records",
+                personal,
+            )
         } else {
             return;
         };
@@ -166,7 +205,10 @@ const ERROR_MARKERS: &[(&str, &str)] = &[
     ("you have an error in your sql syntax", "SQL error"),
     ("ora-00", "Oracle error"),
     ("pg::syntaxerror", "PostgreSQL error"),
-    ("unclosed quotation mark after the character string", "SQL Server error"),
+    (
+        "unclosed quotation mark after the character string",
+        "SQL Server error",
+    ),
     ("fatal error</b>:", "PHP fatal error"),
     ("php fatal error", "PHP fatal error"),
     ("fatal error: uncaught", "PHP fatal error"),
@@ -176,7 +218,10 @@ const ERROR_MARKERS: &[(&str, &str)] = &[
     ("whitelabel error page", "Spring error page"),
     ("werkzeug debugger", "Werkzeug debugger"),
     ("django debug", "Django debug page"),
-    ("<title>action controller: exception caught", "Rails debug page"),
+    (
+        "<title>action controller: exception caught",
+        "Rails debug page",
+    ),
 ];
 
 /// Debug endpoints that should not answer 2xx publicly (path prefixes, lower-case).
@@ -224,6 +269,7 @@ impl SecurityMisconfig {
     /// A detector with this configuration.
     pub fn new(cfg: MisconfigConfig) -> Self {
         let ac = AhoCorasickBuilder::new()
+            .kind(Some(AhoCorasickKind::DFA))
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostFirst)
             .build(ERROR_MARKERS.iter().map(|m| m.0))
@@ -239,7 +285,9 @@ impl SecurityMisconfig {
     pub fn classify(&self, cx: &EventCtx<'_>) -> Option<Misconfig> {
         let ev = cx.ev;
         let ok = (200..300).contains(&ev.status);
-        if ok && (ev.method.eq_ignore_ascii_case("TRACE") || ev.method.eq_ignore_ascii_case("TRACK")) {
+        if ok
+            && (ev.method.eq_ignore_ascii_case("TRACE") || ev.method.eq_ignore_ascii_case("TRACK"))
+        {
             return Some(Misconfig::TraceEnabled);
         }
         if ok {
@@ -265,7 +313,9 @@ impl Detector for SecurityMisconfig {
     }
 
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
-        let Some(found) = self.classify(cx) else { return };
+        let Some(found) = self.classify(cx) else {
+            return;
+        };
         let ev = cx.ev;
         let key = match found {
             Misconfig::TraceEnabled => 0,

@@ -6,12 +6,13 @@
 //! Aho-Corasick automaton; only when the decoded text still holds `%XX` escapes (double
 //! encoding) is it decoded and scanned a second time. Hits go through cheap confirmations.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use rampart_detect::{Detector, EventCtx};
 use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 
-use crate::common::{build_alert, clip, decode_lower_into, has_escape, ip_text, reason,
-    AlertSpec, Cooldown};
+use crate::common::{
+    build_alert, clip, decode_lower_into, has_escape, ip_text, reason, AlertSpec, Cooldown,
+};
 use crate::SignatureConfig;
 
 /// Configuration of the `injection` detector.
@@ -235,7 +236,6 @@ const NEEDLES: &[(&str, Family, Confirm)] = &[
     ("|whoami", F::CommandInjection, C::None),
     ("() { :;};", F::CommandInjection, C::None),
     ("() { :; };", F::CommandInjection, C::None),
-    ("`", F::CommandInjection, C::Backtick),
     // Log4Shell
     ("${jndi:", F::Log4Shell, C::None),
     ("${${", F::Log4Shell, C::CloseBrace),
@@ -328,6 +328,7 @@ impl Signatures {
     /// Compile the built-in set.
     pub fn new() -> Self {
         let ac = AhoCorasickBuilder::new()
+            .kind(Some(AhoCorasickKind::DFA))
             .match_kind(MatchKind::Standard)
             .build(NEEDLES.iter().map(|n| n.0))
             .expect("the built-in needles are valid literals");
@@ -338,6 +339,15 @@ impl Signatures {
     /// to `hits` (at most one entry per family). Returns the families bit set.
     pub fn scan(&self, hay: &[u8], hits: &mut Vec<Hit>) -> u32 {
         let mut seen = hits.iter().fold(0u32, |m, h| m | 1 << h.0.index());
+        // Backticks are one byte: a memchr, not an automaton state on every byte.
+        if seen & (1 << Family::CommandInjection.index()) == 0 {
+            if let Some(i) = memchr::memchr(b'`', hay) {
+                if confirm(Confirm::Backtick, hay, i, i + 1) {
+                    seen |= 1 << Family::CommandInjection.index();
+                    hits.push((Family::CommandInjection, "`"));
+                }
+            }
+        }
         for m in self.ac.find_overlapping_iter(hay) {
             let (needle, fam, c) = NEEDLES[m.pattern().as_usize()];
             if seen & (1 << fam.index()) != 0 {

@@ -128,7 +128,11 @@ impl ThreatIntel {
     }
 
     /// Parse one feed named `name` from `text`.
-    pub fn parse(name: &str, format: FeedFormat, text: &str) -> Result<ThreatIntel, SignatureError> {
+    pub fn parse(
+        name: &str,
+        format: FeedFormat,
+        text: &str,
+    ) -> Result<ThreatIntel, SignatureError> {
         let err = |reason: String| SignatureError::Feed {
             feed: name.to_string(),
             format: format.name(),
@@ -145,19 +149,30 @@ impl ThreatIntel {
                     // Some lists carry extra columns after the address.
                     let first = line.split([' ', '\t', ',', ';']).next().unwrap_or("");
                     nets.push(parse_net(first).ok_or_else(|| {
-                        err(format!("line {}: not an ip or cidr: {:?}", i + 1, crate::common::clip(first, 60)))
+                        err(format!(
+                            "line {}: not an ip or cidr: {:?}",
+                            i + 1,
+                            crate::common::clip(first, 60)
+                        ))
                     })?);
                 }
                 nets
             }
             FeedFormat::Csv => {
-                let mut lines = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
-                let header = lines.next().ok_or_else(|| err("no header line".to_string()))?;
+                let mut lines = text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
+                let header = lines
+                    .next()
+                    .ok_or_else(|| err("no header line".to_string()))?;
                 let col = header
                     .split(',')
                     .position(|h| {
                         let h = h.trim().trim_matches('"').to_ascii_lowercase();
-                        matches!(h.as_str(), "ip" | "indicator" | "address" | "ip_address" | "ipaddress" | "value")
+                        matches!(
+                            h.as_str(),
+                            "ip" | "indicator" | "address" | "ip_address" | "ipaddress" | "value"
+                        )
                     })
                     .ok_or_else(|| err("no ip, indicator or address column".to_string()))?;
                 let mut nets = Vec::new();

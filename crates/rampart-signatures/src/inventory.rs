@@ -27,20 +27,28 @@ pub struct OpenApiSpec {
     base: String,
 }
 
-const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 impl OpenApiSpec {
     /// Parse a JSON or YAML OpenAPI 3 / Swagger 2 document.
     pub fn parse(text: &str) -> Result<OpenApiSpec, SignatureError> {
         let v: serde_json::Value = match serde_json::from_str(text) {
             Ok(v) => v,
-            Err(_) => serde_yaml::from_str(text).map_err(|e| SignatureError::Spec(e.to_string()))?,
+            Err(_) => {
+                serde_yaml::from_str(text).map_err(|e| SignatureError::Spec(e.to_string()))?
+            }
         };
         let paths = v
             .get("paths")
             .and_then(|p| p.as_object())
             .ok_or_else(|| SignatureError::Spec("no paths object".to_string()))?;
-        let mut base = v.get("basePath").and_then(|b| b.as_str()).unwrap_or("").to_string();
+        let mut base = v
+            .get("basePath")
+            .and_then(|b| b.as_str())
+            .unwrap_or("")
+            .to_string();
         if let Some(url) = v.pointer("/servers/0/url").and_then(|u| u.as_str()) {
             let after_scheme = url.split_once("://").map_or(url, |(_, r)| r);
             let path = if url.contains("://") {
@@ -67,7 +75,9 @@ impl OpenApiSpec {
                     }
                 })
                 .collect();
-            let Some(ops) = item.as_object() else { continue };
+            let Some(ops) = item.as_object() else {
+                continue;
+            };
             for m in ops.keys().filter(|k| METHODS.contains(&k.as_str())) {
                 spec.by_len
                     .entry(segs.len())
@@ -208,7 +218,9 @@ impl Detector for ImproperInventory {
                 } else if v < *max {
                     finding = Some((
                         1,
-                        format!("calls version v{v} although v{max} of the same resource is in use"),
+                        format!(
+                            "calls version v{v} although v{max} of the same resource is in use"
+                        ),
                         f64::from(v),
                     ));
                 }
@@ -217,11 +229,18 @@ impl Detector for ImproperInventory {
         if finding.is_none() {
             if let Some(spec) = &self.cfg.spec {
                 if !spec.documents(&ev.method, &ev.path) {
-                    finding = Some((2, "calls an endpoint that the OpenAPI spec does not document (shadow API)".to_string(), 0.0));
+                    finding = Some((
+                        2,
+                        "calls an endpoint that the OpenAPI spec does not document (shadow API)"
+                            .to_string(),
+                        0.0,
+                    ));
                 }
             }
         }
-        let Some((why, what, observed)) = finding else { return };
+        let Some((why, what, observed)) = finding else {
+            return;
+        };
         if !self.report_once(cx.endpoint, why) {
             return;
         }

@@ -71,8 +71,11 @@ pub struct SignatureConfig {
     pub auth: auth::AuthFailuresConfig,
 }
 
+/// A registry entry: builds one detector from the configuration.
+pub type BuildFn = fn(&SignatureConfig) -> Box<dyn Detector>;
+
 /// The built-in content detectors, in a fixed order.
-pub const DETECTORS: &[fn(&SignatureConfig) -> Box<dyn Detector>] = &[
+pub const DETECTORS: &[BuildFn] = &[
     injection::build,
     ssrf::build,
     scanner::build,

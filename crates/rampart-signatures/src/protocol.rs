@@ -47,14 +47,21 @@ pub enum Abuse {
 pub fn classify(cfg: &ProtocolConfig, cx: &EventCtx<'_>) -> Option<Abuse> {
     let ev = cx.ev;
     let method = ev.method.as_bytes();
-    if !method.is_empty() && !method.iter().all(|b| b.is_ascii_alphabetic() || *b == b'-' || *b == b'_') {
+    if !method.is_empty()
+        && !method
+            .iter()
+            .all(|b| b.is_ascii_alphabetic() || *b == b'-' || *b == b'_')
+    {
         return Some(Abuse::Malformed);
     }
     if ev.method.eq_ignore_ascii_case("CONNECT") {
         return Some(Abuse::OpenProxy);
     }
     let p = ev.path.as_bytes();
-    if p.len() > 7 && (p[..7].eq_ignore_ascii_case(b"http://") || (p.len() > 8 && p[..8].eq_ignore_ascii_case(b"https://"))) {
+    if p.len() > 7
+        && (p[..7].eq_ignore_ascii_case(b"http://")
+            || (p.len() > 8 && p[..8].eq_ignore_ascii_case(b"https://")))
+    {
         let refused = matches!(ev.status, 400 | 405);
         let rest = &ev.path[if p[4] == b':' { 7 } else { 8 }..];
         let authority = rest.split('/').next().unwrap_or("");

@@ -8,8 +8,9 @@ use memchr::memmem;
 use rampart_detect::{Detector, EventCtx};
 use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 
-use crate::common::{build_alert, clip, decode_lower_into, has_escape, ip_text, reason, AlertSpec,
-    Cooldown};
+use crate::common::{
+    build_alert, clip, decode_lower_into, has_escape, ip_text, reason, AlertSpec, Cooldown,
+};
 use crate::SignatureConfig;
 
 /// Configuration of `ssrf`.
@@ -47,7 +48,9 @@ pub enum Target {
     Internal,
 }
 
-const DANGEROUS_SCHEMES: &[&str] = &["file", "gopher", "dict", "ldap", "jar", "netdoc", "tftp", "sftp", "expect", "phar"];
+const DANGEROUS_SCHEMES: &[&str] = &[
+    "file", "gopher", "dict", "ldap", "jar", "netdoc", "tftp", "sftp", "expect", "phar",
+];
 
 /// Parse a dotted IPv4 address allowing decimal, octal (`0177`) and hex (`0x7f`) parts and the
 /// single-number forms (`2130706433`, `0x7f000001`).
@@ -71,7 +74,9 @@ pub fn parse_loose_ipv4(host: &str) -> Option<Ipv4Addr> {
         [a] => *a,
         [a, b] if *a < 256 => (a << 24) | b,
         [a, b, c] if *a < 256 && *b < 256 => (a << 24) | (b << 16) | c,
-        [a, b, c, d] if [a, b, c, d].iter().all(|x| **x < 256) => (a << 24) | (b << 16) | (c << 8) | d,
+        [a, b, c, d] if [a, b, c, d].iter().all(|x| **x < 256) => {
+            (a << 24) | (b << 16) | (c << 8) | d
+        }
         _ => return None,
     };
     u32::try_from(v).ok().map(Ipv4Addr::from)
@@ -91,20 +96,28 @@ fn internal_v6(ip: Ipv6Addr) -> bool {
         return internal_v4(v4);
     }
     let s = ip.segments();
-    ip.is_loopback() || ip.is_unspecified() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || (s[0] & 0xfe00) == 0xfc00
+        || (s[0] & 0xffc0) == 0xfe80
 }
 
 /// Judge one URL (lower-case, decoded): `scheme://authority/...`.
 pub fn judge_url(url: &str) -> Option<Target> {
     let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.rsplit(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or(scheme);
+    let scheme = scheme
+        .rsplit(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or(scheme);
     if let Some(s) = DANGEROUS_SCHEMES.iter().find(|s| **s == scheme) {
         return Some(Target::Scheme(s));
     }
     if scheme != "http" && scheme != "https" && scheme != "ftp" && !scheme.is_empty() {
         return None;
     }
-    let end = rest.find(['/', '?', '#', '&', '"', '\'', ' ', '\\', '\n']).unwrap_or(rest.len());
+    let end = rest
+        .find(['/', '?', '#', '&', '"', '\'', ' ', '\\', '\n'])
+        .unwrap_or(rest.len());
     let authority = &rest[..end];
     let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let host = if let Some(v6) = hostport.strip_prefix('[') {
@@ -116,17 +129,31 @@ pub fn judge_url(url: &str) -> Option<Target> {
     if host.is_empty() {
         return None;
     }
-    if matches!(host, "169.254.169.254" | "metadata.google.internal" | "metadata" | "100.100.100.200" | "instance-data" | "fd00:ec2::254")
-    {
+    if matches!(
+        host,
+        "169.254.169.254"
+            | "metadata.google.internal"
+            | "metadata"
+            | "100.100.100.200"
+            | "instance-data"
+            | "fd00:ec2::254"
+    ) {
         return Some(Target::Metadata);
     }
-    if host == "localhost" || host.ends_with(".localhost") || host.ends_with(".internal") || host.ends_with(".local") {
+    if host == "localhost"
+        || host.ends_with(".localhost")
+        || host.ends_with(".internal")
+        || host.ends_with(".local")
+    {
         return Some(Target::Internal);
     }
     if let Ok(v6) = host.parse::<Ipv6Addr>() {
         return internal_v6(v6).then_some(Target::Internal);
     }
-    if host.bytes().all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b'x') {
+    if host
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b'x')
+    {
         if let Some(v4) = parse_loose_ipv4(host) {
             if v4 == Ipv4Addr::new(169, 254, 169, 254) {
                 return Some(Target::Metadata);
@@ -174,12 +201,16 @@ impl Ssrf {
     }
 }
 
+/// Whether the bytes may hold a URL: `://`, or an encoded `:` (`%3a`) before `/` or `%2f`.
 fn maybe_url(b: &[u8]) -> bool {
-    memmem::find(b, b"://").is_some()
-        || memmem::find(b, b"%3A%2F%2F").is_some()
-        || memmem::find(b, b"%3a%2f%2f").is_some()
-        || memmem::find(b, b"%3A//").is_some()
-        || memmem::find(b, b"%3a//").is_some()
+    memchr::memchr2_iter(b':', b'%', b).any(|i| {
+        let r = &b[i..];
+        if r[0] == b':' {
+            r.starts_with(b"://")
+        } else {
+            r.len() >= 4 && r[1] == b'3' && (r[2] | 0x20) == b'a' && (r[3] == b'/' || r[3] == b'%')
+        }
+    })
 }
 
 impl Detector for Ssrf {
@@ -222,7 +253,14 @@ impl Detector for Ssrf {
         }
         let answered = (200..300).contains(&ev.status);
         let (what, severity) = match &target {
-            Target::Metadata => ("a cloud metadata endpoint (instance credentials)", if answered { Severity::Critical } else { Severity::High }),
+            Target::Metadata => (
+                "a cloud metadata endpoint (instance credentials)",
+                if answered {
+                    Severity::Critical
+                } else {
+                    Severity::High
+                },
+            ),
             Target::Internal => ("an internal or loopback address", Severity::High),
             Target::Scheme(_) => ("a local-file or raw-protocol URL scheme", Severity::High),
         };

