@@ -7,8 +7,8 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rampart_model::{
-    AlertDraft, ApiEvent, Classification, Entity, Incident, IncidentFilter, IncidentPatch,
-    IncidentSort, IncidentStatus, Role, Timestamp, MAX_EVIDENCE,
+    AlertDraft, ApiEvent, Entity, Incident, IncidentFilter, IncidentPatch, IncidentSort,
+    IncidentStatus, Role, Timestamp, MAX_EVIDENCE,
 };
 use rampart_store::{AlertFilter, AuditFilter, IncidentState};
 use serde::de::DeserializeOwned;
@@ -19,6 +19,7 @@ use crate::auth::{generate_token, hash_token, Caller, Right};
 use crate::error::{ApiError, ErrorKind};
 use crate::metrics::Counter;
 use crate::AppState;
+use rampart_decode::DecodeConfig;
 
 /// Query parameters as name/value pairs.
 pub type Params = Vec<(String, String)>;
@@ -101,22 +102,24 @@ pub async fn no_route(uri: Uri) -> ApiError {
 
 // --- ingestion -----------------------------------------------------------------------------
 
-/// Decode one NDJSON line (a Rampart event record) into an event.
-pub fn decode_line(line: &str) -> Result<ApiEvent<'static>, String> {
-    let mut ev: ApiEvent<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
-    if ev.method.is_empty() {
-        return Err("missing method".into());
-    }
-    if ev.path.is_empty() {
-        return Err("missing path".into());
-    }
-    ev.source_format = "rampart".into();
-    ev.raw = line.into();
-    Ok(ev.into_owned())
+/// The decoder of pushed lines: Rampart's own NDJSON event record.
+pub const PUSH_DECODER: &str = "rampart";
+
+/// Decode one NDJSON line (a Rampart event record) into an owned event.
+pub fn decode_line(line: &str, cfg: &DecodeConfig) -> Result<ApiEvent<'static>, String> {
+    let dec = rampart_decode::decoder_by_name(PUSH_DECODER)
+        .ok_or_else(|| format!("decoder {PUSH_DECODER} is not registered"))?;
+    dec.decode(line, cfg)
+        .map(ApiEvent::into_owned)
+        .map_err(|e| e.to_string())
 }
 
 /// Decode a whole NDJSON body. Blank lines are skipped; the first bad line fails all of it.
-pub fn decode_ndjson(body: &str, max_events: usize) -> Result<Vec<ApiEvent<'static>>, ApiError> {
+pub fn decode_ndjson(
+    body: &str,
+    cfg: &DecodeConfig,
+    max_events: usize,
+) -> Result<Vec<ApiEvent<'static>>, ApiError> {
     let mut events = Vec::new();
     for (i, line) in body.split('\n').enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
@@ -129,7 +132,7 @@ pub fn decode_ndjson(body: &str, max_events: usize) -> Result<Vec<ApiEvent<'stat
                 format!("more than {max_events} events in one request"),
             ));
         }
-        let ev = decode_line(line)
+        let ev = decode_line(line, cfg)
             .map_err(|reason| ApiError::bad_request(format!("line {}: {reason}", i + 1)))?;
         events.push(ev);
     }
@@ -147,7 +150,7 @@ pub async fn push_events(
     let text = std::str::from_utf8(&body).map_err(|e| {
         ApiError::bad_request(format!("body is not utf-8 (byte {})", e.valid_up_to()))
     })?;
-    let events = match decode_ndjson(text, state.config.max_events_per_request) {
+    let events = match decode_ndjson(text, &state.decode, state.config.max_events_per_request) {
         Ok(evs) => evs,
         Err(e) => {
             state.metrics.add(Counter::IngestRejectedLines, 1);
@@ -416,36 +419,6 @@ struct MergeRequest {
     into: i64,
 }
 
-/// The merge rules (until `rampart_correlate::check_merge` is available): no self-merge, no
-/// merge of or into a redirected or resolved incident, no merge of incidents classified
-/// differently.
-pub fn check_merge(from: &Incident, into: &Incident) -> Result<(), String> {
-    if from.id == into.id {
-        return Err("an incident cannot be merged into itself".into());
-    }
-    for (which, i) in [("source", from), ("target", into)] {
-        match i.status {
-            IncidentStatus::Redirected => {
-                return Err(format!("{which} incident {} was already merged", i.id))
-            }
-            IncidentStatus::Resolved => {
-                return Err(format!("{which} incident {} is resolved", i.id))
-            }
-            _ => {}
-        }
-    }
-    if from.classification != Classification::Unknown
-        && into.classification != Classification::Unknown
-        && from.classification != into.classification
-    {
-        return Err(format!(
-            "incidents are classified differently ({} and {})",
-            from.classification, into.classification
-        ));
-    }
-    Ok(())
-}
-
 /// The target's state after a merge: union of entities, highest severity and priority,
 /// activity span over both, summed alert count.
 pub fn merged_state(from: &Incident, into: &Incident) -> IncidentState {
@@ -494,7 +467,8 @@ pub async fn merge_incident(
     };
     let from = load(id).await?;
     let into = load(req.into).await?;
-    check_merge(&from, &into).map_err(|m| ApiError::new(ErrorKind::Conflict, m))?;
+    rampart_correlate::check_merge(&from, &into)
+        .map_err(|r| ApiError::new(ErrorKind::Conflict, r.to_string()))?;
     let st = merged_state(&from, &into);
     let merged = state
         .store
@@ -674,7 +648,7 @@ pub async fn revoke_token(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rampart_model::Severity;
+    use rampart_model::{Classification, Severity};
 
     fn check_filter(query: &str, expected: &str) {
         let params: Params = query
@@ -735,7 +709,7 @@ mod tests {
     }
 
     fn check_ndjson(body: &str, expected: &str) {
-        let got = match decode_ndjson(body, 3) {
+        let got = match decode_ndjson(body, &DecodeConfig::default(), 3) {
             Ok(evs) => evs
                 .iter()
                 .map(|e| format!("{} {} {}", e.method, e.path, e.status))
@@ -752,11 +726,11 @@ mod tests {
         check_ndjson(&format!("{ok}\n\r\n{ok}\r\n"), "GET /a 200; GET /a 200");
         check_ndjson(
             &format!("{ok}\n{{\"ts\":1}}\n"),
-            "BadRequest: line 2: missing field `method` at line 1 column 8",
+            "BadRequest: line 2: invalid json in rampart record: missing field `method` at line 1 column 8",
         );
         check_ndjson(
             &format!("{ok}\nnot json"),
-            "BadRequest: line 2: expected ident at line 1 column 2",
+            "BadRequest: line 2: invalid json in rampart record: expected ident at line 1 column 2",
         );
         check_ndjson(
             &format!("{ok}\n{ok}\n{ok}\n{ok}"),
@@ -784,41 +758,6 @@ mod tests {
             alert_count: 2,
             redirect_to: None,
         }
-    }
-
-    #[test]
-    fn merge_rules() {
-        use Classification::*;
-        use IncidentStatus::*;
-        let check = |a: Incident, b: Incident, expected: &str| {
-            let got = check_merge(&a, &b).err().unwrap_or_else(|| "ok".into());
-            assert_eq!(got, expected);
-        };
-        check(
-            inc(1, Active, Unknown),
-            inc(2, InProgress, TruePositive),
-            "ok",
-        );
-        check(
-            inc(1, Active, Unknown),
-            inc(1, Active, Unknown),
-            "an incident cannot be merged into itself",
-        );
-        check(
-            inc(1, Redirected, Unknown),
-            inc(2, Active, Unknown),
-            "source incident 1 was already merged",
-        );
-        check(
-            inc(1, Active, Unknown),
-            inc(2, Resolved, Unknown),
-            "target incident 2 is resolved",
-        );
-        check(
-            inc(1, Active, FalsePositive),
-            inc(2, Active, TruePositive),
-            "incidents are classified differently (FalsePositive and TruePositive)",
-        );
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The pipeline that takes pushed events and alerts.
     pub pipeline: PipelineHandle,
+    /// How pushed NDJSON lines are decoded (trusted proxies, API key hashing).
+    pub decode: rampart_decode::DecodeConfig,
     /// Server settings.
     pub config: ServerConfig,
     /// Request and ingestion counters.
@@ -63,10 +65,16 @@ pub struct AppState {
 
 impl AppState {
     /// State with fresh metrics.
-    pub fn new(store: Arc<dyn Store>, pipeline: PipelineHandle, config: ServerConfig) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        pipeline: PipelineHandle,
+        decode: rampart_decode::DecodeConfig,
+        config: ServerConfig,
+    ) -> Self {
         AppState {
             store,
             pipeline,
+            decode,
             config,
             metrics: Arc::new(metrics::Metrics::default()),
         }

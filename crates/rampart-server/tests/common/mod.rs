@@ -1,0 +1,339 @@
+//! zero2prod-style harness: a fresh SQLite store in a temp dir, the pipeline, the server on a
+//! bound ephemeral port, and a typed client.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use rampart_model::{
+    AlertDraft, AlertSource, AttackStage, Entity, Incident, IncidentPatch, IncidentStatus, Reason,
+    Role, Severity, SigmaRuleRef, Timestamp,
+};
+use rampart_server::{generate_token, hash_token, router, AppState, ServerConfig};
+use rampart_store::{Change, ChangeSet, IncidentRef, IncidentState, Store};
+use rampart_store_sqlite::SqliteStore;
+use serde_json::Value;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub admin: String,
+    _dir: tempfile::TempDir,
+    seq: AtomicU32,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(ServerConfig::default()).await
+}
+
+pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("rampart.db"))
+            .await
+            .expect("open sqlite"),
+    );
+    let (pipeline, _task) = rampart_pipeline::spawn(store.clone(), Default::default());
+    let state = AppState::new(store.clone(), pipeline, Default::default(), config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let app = TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        store,
+        admin: String::new(),
+        _dir: dir,
+        seq: AtomicU32::new(0),
+    };
+    let admin = app.token(Role::Admin).await;
+    TestApp { admin, ..app }
+}
+
+/// One incident to seed.
+pub struct Seed {
+    pub title: &'static str,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    pub owner: Option<&'static str>,
+    pub tags: &'static [&'static str],
+    pub priority: u32,
+    pub ip: &'static str,
+}
+
+pub fn alert(title: &str, severity: Severity, ip: &str, at: i64) -> AlertDraft {
+    AlertDraft {
+        detector: "API_ParameterEnumeration".into(),
+        title: title.into(),
+        description: "one client walked many object ids".into(),
+        severity,
+        mitre: vec!["T1190".into()],
+        owasp: Some("API1:2023".into()),
+        entities: vec![
+            Entity::attacker_ip(ip),
+            Entity::target_endpoint("GET /api/v1/users/{id}"),
+        ],
+        evidence: vec![],
+        first_seen: Timestamp::from_secs(at),
+        last_seen: Timestamp::from_secs(at + 60),
+        reasons: vec![Reason {
+            metric: "distinct_ids".into(),
+            observed: 200.0,
+            threshold: Some(50.0),
+        }],
+        source: AlertSource::Rampart,
+        stage: AttackStage::DataAccess,
+    }
+}
+
+pub fn sigma_alert(ip: &str) -> AlertDraft {
+    AlertDraft {
+        detector: "sigma".into(),
+        title: "SQL injection strings in URI".into(),
+        source: AlertSource::Sigma(SigmaRuleRef {
+            title: "SQL Injection Strings In URI".into(),
+            id: "5513deaf-f49a-46c2-a6c8-3f111b5cb453".into(),
+            level: "high".into(),
+            author: "Saw Win Naung, Nasreddine Bencherchali".into(),
+            tags: vec!["attack.initial-access".into(), "attack.t1190".into()],
+        }),
+        ..alert("sigma", Severity::High, ip, 1_700_000_000)
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A token with this role, created directly in the store.
+    pub async fn token(&self, role: Role) -> String {
+        let secret = generate_token();
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        self.store
+            .create_token(&format!("{role}-{n}"), role, &hash_token(&secret), "test")
+            .await
+            .expect("create token");
+        secret
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path, &self.admin).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.expect("json")
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
+        self.send(reqwest::Method::PATCH, path, token, body).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
+        self.send(reqwest::Method::POST, path, token, body).await
+    }
+
+    /// Store one incident with one alert per seed (one change set each, so creation times
+    /// are ordered), then set the human-owned fields. Returns the stored incidents in order.
+    pub async fn seed_incidents(&self, seeds: &[Seed]) -> Vec<Incident> {
+        let mut out = Vec::new();
+        for (i, s) in seeds.iter().enumerate() {
+            let at = 1_700_000_000 + i as i64 * 3600;
+            let a = alert(s.title, s.severity, s.ip, at);
+            let state = IncidentState {
+                title: s.title.into(),
+                severity: s.severity,
+                entities: a.entities.clone(),
+                first_activity: a.first_seen,
+                last_activity: a.last_seen,
+                alert_count: 1,
+                priority: s.priority,
+                priority_reasons: vec![],
+            };
+            let applied = self
+                .store
+                .apply(&ChangeSet {
+                    changes: vec![
+                        Change::CreateIncident { temp: 0, state },
+                        Change::InsertAlert {
+                            alert: a,
+                            incident: IncidentRef::New(0),
+                        },
+                    ],
+                })
+                .await
+                .expect("apply");
+            let id = applied.incident_ids[0];
+            let patch = IncidentPatch {
+                status: (s.status != IncidentStatus::Active).then_some(s.status),
+                assigned_to: s.owner.map(|o| Some(o.to_string())),
+                tags: (!s.tags.is_empty()).then(|| s.tags.iter().map(|t| t.to_string()).collect()),
+                ..Default::default()
+            };
+            let inc = if patch.is_empty() {
+                self.store
+                    .get_incident(id)
+                    .await
+                    .expect("get")
+                    .expect("exists")
+                    .incident
+            } else {
+                self.store
+                    .update_incident(id, &patch, "test")
+                    .await
+                    .expect("update")
+            };
+            out.push(inc);
+        }
+        out
+    }
+
+    /// Ten incidents with distinct severities, statuses, owners, tags and priorities.
+    pub async fn seed_ten(&self) -> Vec<Incident> {
+        use IncidentStatus::*;
+        use Severity::*;
+        let seeds = [
+            Seed {
+                title: "BOLA walk on users",
+                severity: High,
+                status: Active,
+                owner: Some("alice"),
+                tags: &["pci"],
+                priority: 70,
+                ip: "203.0.113.1",
+            },
+            Seed {
+                title: "Credential stuffing on login",
+                severity: Critical,
+                status: InProgress,
+                owner: Some("bob"),
+                tags: &[],
+                priority: 90,
+                ip: "203.0.113.2",
+            },
+            Seed {
+                title: "SQL injection probe",
+                severity: Medium,
+                status: Active,
+                owner: None,
+                tags: &["sqli"],
+                priority: 40,
+                ip: "203.0.113.3",
+            },
+            Seed {
+                title: "Scanner 404 burst",
+                severity: Low,
+                status: Resolved,
+                owner: Some("alice"),
+                tags: &[],
+                priority: 10,
+                ip: "203.0.113.4",
+            },
+            Seed {
+                title: "Large export",
+                severity: High,
+                status: Active,
+                owner: Some("carol"),
+                tags: &["pci", "exfil"],
+                priority: 75,
+                ip: "203.0.113.5",
+            },
+            Seed {
+                title: "Rate spike",
+                severity: Informational,
+                status: Active,
+                owner: None,
+                tags: &[],
+                priority: 5,
+                ip: "203.0.113.6",
+            },
+            Seed {
+                title: "SSRF attempt",
+                severity: Medium,
+                status: InProgress,
+                owner: Some("alice"),
+                tags: &[],
+                priority: 45,
+                ip: "203.0.113.7",
+            },
+            Seed {
+                title: "JWT none alg",
+                severity: High,
+                status: Resolved,
+                owner: Some("bob"),
+                tags: &["auth"],
+                priority: 60,
+                ip: "203.0.113.8",
+            },
+            Seed {
+                title: "Password spray",
+                severity: Low,
+                status: Active,
+                owner: Some("bob"),
+                tags: &[],
+                priority: 20,
+                ip: "203.0.113.9",
+            },
+            Seed {
+                title: "Shadow endpoint probing",
+                severity: Medium,
+                status: Active,
+                owner: None,
+                tags: &["pci"],
+                priority: 30,
+                ip: "203.0.113.10",
+            },
+        ];
+        self.seed_incidents(&seeds).await
+    }
+}
+
+/// Assert an error answer: status and the `{"error": {"code", "message"}}` shape.
+pub async fn assert_error(r: reqwest::Response, status: u16, code: &str) -> String {
+    assert_eq!(r.status().as_u16(), status);
+    let v: Value = r.json().await.expect("json error body");
+    assert_eq!(v["error"]["code"], code, "{v}");
+    v["error"]["message"].as_str().expect("message").to_string()
+}
+
+pub fn titles(v: &Value) -> Vec<String> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|i| {
+            i["title"]
+                .as_str()
+                .or(i["incidentName"].as_str())
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect()
+}
