@@ -146,7 +146,8 @@ impl EndpointBaseline {
 
 impl Footprint for EndpointBaseline {
     fn heap_bytes(&self) -> usize {
-        self.params.capacity() * std::mem::size_of::<ParamProfile>() + self.body_props.capacity() * 8
+        self.params.capacity() * std::mem::size_of::<ParamProfile>()
+            + self.body_props.capacity() * 8
     }
 }
 
@@ -159,7 +160,9 @@ pub struct Baselines {
 /// Whether a method writes (POST, PUT, PATCH).
 #[inline]
 pub fn is_write_method(m: &str) -> bool {
-    m.eq_ignore_ascii_case("POST") || m.eq_ignore_ascii_case("PUT") || m.eq_ignore_ascii_case("PATCH")
+    m.eq_ignore_ascii_case("POST")
+        || m.eq_ignore_ascii_case("PUT")
+        || m.eq_ignore_ascii_case("PATCH")
 }
 
 /// Call `f` with each top-level property name of a write body: JSON object keys, or
@@ -252,11 +255,13 @@ impl Baselines {
     pub fn learn(&mut self, ev: &ApiEvent<'_>, endpoint: u64, status_class: u8, write: bool) {
         let now = ev.ts.millis();
         let cfg = &self.cfg;
-        let b = self.map.get_or_insert_with(endpoint, now, || EndpointBaseline {
-            first_seen: now,
-            minute: now.div_euclid(60_000),
-            ..Default::default()
-        });
+        let b = self
+            .map
+            .get_or_insert_with(endpoint, now, || EndpointBaseline {
+                first_seen: now,
+                minute: now.div_euclid(60_000),
+                ..Default::default()
+            });
         let minute = now.div_euclid(60_000);
         if minute > b.minute {
             if !b.learned {
@@ -363,7 +368,10 @@ mod tests {
     fn body_props_cases() {
         for (body, expected) in [
             (r#"{"name":"a","role":"admin"}"#, vec!["name", "role"]),
-            (r#" {"a":{"b":1},"c":[1,{"d":2}],"e":"x\"y"}"#, vec!["a", "c", "e"]),
+            (
+                r#" {"a":{"b":1},"c":[1,{"d":2}],"e":"x\"y"}"#,
+                vec!["a", "c", "e"],
+            ),
             ("name=a&is_admin=1", vec!["name", "is_admin"]),
             ("", vec![]),
             (r#"[{"a":1}]"#, vec![]),

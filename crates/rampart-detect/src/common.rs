@@ -80,10 +80,18 @@ impl AlertBuilder {
             self = self.entity(Entity::attacker_ip(ip));
         }
         if let Some(p) = &ev.principal {
-            self = self.entity(Entity::new(EntityKind::User, p.as_ref(), EntityRole::Attacker));
+            self = self.entity(Entity::new(
+                EntityKind::User,
+                p.as_ref(),
+                EntityRole::Attacker,
+            ));
         }
         if let Some(k) = &ev.api_key_id {
-            self = self.entity(Entity::new(EntityKind::ApiKey, k.as_str(), EntityRole::Attacker));
+            self = self.entity(Entity::new(
+                EntityKind::ApiKey,
+                k.as_str(),
+                EntityRole::Attacker,
+            ));
         }
         self
     }
@@ -240,7 +248,12 @@ impl AllowList {
                 return true;
             }
         }
-        if !ev.user_agent.is_empty() && self.user_agents.iter().any(|u| ev.user_agent.contains(u.as_str())) {
+        if !ev.user_agent.is_empty()
+            && self
+                .user_agents
+                .iter()
+                .any(|u| ev.user_agent.contains(u.as_str()))
+        {
             return true;
         }
         self.endpoints.iter().any(|e| match e.split_once(' ') {
@@ -275,19 +288,30 @@ impl Suppression {
         if let Some(net) = &self.ip {
             let hit = a.entities.iter().any(|e| {
                 e.kind == EntityKind::Ip
-                    && e.value.parse::<IpAddr>().map(|ip| net.contains(&ip)).unwrap_or(false)
+                    && e.value
+                        .parse::<IpAddr>()
+                        .map(|ip| net.contains(&ip))
+                        .unwrap_or(false)
             });
             if !hit {
                 return false;
             }
         }
         if let Some(p) = &self.principal {
-            if !a.entities.iter().any(|e| e.kind == EntityKind::User && &e.value == p) {
+            if !a
+                .entities
+                .iter()
+                .any(|e| e.kind == EntityKind::User && &e.value == p)
+            {
                 return false;
             }
         }
         if let Some(ep) = &self.endpoint {
-            if !a.entities.iter().any(|e| e.kind == EntityKind::Endpoint && &e.value == ep) {
+            if !a
+                .entities
+                .iter()
+                .any(|e| e.kind == EntityKind::Endpoint && &e.value == ep)
+            {
                 return false;
             }
         }
@@ -307,7 +331,6 @@ pub fn contains_ci(hay: &str, needle: &str) -> bool {
         return false;
     }
     let first = n[0].to_ascii_lowercase();
-    (0..=h.len() - n.len()).any(|i| {
-        h[i].to_ascii_lowercase() == first && h[i..i + n.len()].eq_ignore_ascii_case(n)
-    })
+    (0..=h.len() - n.len())
+        .any(|i| h[i].to_ascii_lowercase() == first && h[i..i + n.len()].eq_ignore_ascii_case(n))
 }

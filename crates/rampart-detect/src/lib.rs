@@ -8,7 +8,7 @@
 //! `rampart-signatures` and `rampart-sigma` add content detectors through the same trait.
 
 use std::borrow::Cow;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 
 use rampart_model::{AlertDraft, ApiEvent, EventKind, Timestamp};
 
@@ -67,8 +67,16 @@ pub fn key_hasher() -> std::hash::BuildHasherDefault<std::collections::hash_map:
 
 const LOGIN_WORDS: &[&str] = &["login", "signin", "sign-in", "auth", "token", "session"];
 const ADMIN_WORDS: &[&str] = &[
-    "/admin", "/internal", "/manage", "/actuator", "/debug", "/system", "/config", "/roles",
-    "/permissions", "/superuser",
+    "/admin",
+    "/internal",
+    "/manage",
+    "/actuator",
+    "/debug",
+    "/system",
+    "/config",
+    "/roles",
+    "/permissions",
+    "/superuser",
 ];
 
 fn is_id_param(name: &str) -> bool {
@@ -92,8 +100,14 @@ impl<'e> EventCtx<'e> {
             Some(std::net::IpAddr::V6(a)) => hash_bytes(&a.octets()),
             None => 0,
         };
-        let principal = ev.principal.as_deref().map_or(0, |p| hash_bytes(p.as_bytes()) | 1);
-        let api_key = ev.api_key_id.as_deref().map_or(0, |k| hash_bytes(k.as_bytes()) | 1);
+        let principal = ev
+            .principal
+            .as_deref()
+            .map_or(0, |p| hash_bytes(p.as_bytes()) | 1);
+        let api_key = ev
+            .api_key_id
+            .as_deref()
+            .map_or(0, |k| hash_bytes(k.as_bytes()) | 1);
         let actor = if principal != 0 {
             principal
         } else if api_key != 0 {
@@ -122,8 +136,8 @@ impl<'e> EventCtx<'e> {
         let login_like = ev.kind == EventKind::AuthFailure
             || LOGIN_WORDS.iter().any(|w| contains_ci(&ev.path, w));
         let admin_like = ADMIN_WORDS.iter().any(|w| contains_ci(&ev.path, w));
-        let auth_failed = ev.kind == EventKind::AuthFailure
-            || (login_like && matches!(ev.status, 401 | 403));
+        let auth_failed =
+            ev.kind == EventKind::AuthFailure || (login_like && matches!(ev.status, 401 | 403));
         EventCtx {
             ev,
             template,
@@ -146,9 +160,7 @@ impl<'e> EventCtx<'e> {
 
 /// Hash with the legacy [`key_hasher`] (kept for callers that built keys with it).
 pub fn legacy_key<T: Hash>(v: &T) -> u64 {
-    let mut h = key_hasher().build_hasher();
-    v.hash(&mut h);
-    h.finish()
+    key_hasher().hash_one(v)
 }
 
 /// One detector.
@@ -281,13 +293,16 @@ impl Engine {
     }
     /// Total approximate state size in bytes.
     pub fn state_bytes(&self) -> usize {
-        self.detectors.iter().map(|d| d.state_bytes()).sum::<usize>()
+        self.detectors
+            .iter()
+            .map(|d| d.state_bytes())
+            .sum::<usize>()
             + self.baselines.as_ref().map_or(0, |b| b.state_bytes())
     }
 }
 
 /// Constructors of this crate's built-in detectors, one line each.
-pub const DETECTORS: &[fn(&DetectConfig) -> Box<dyn Detector>] = detectors::REGISTRY;
+pub const DETECTORS: &[detectors::Build] = detectors::REGISTRY;
 
 /// The enabled built-in detectors of this crate, configured.
 pub fn builtin(cfg: &DetectConfig) -> Vec<Box<dyn Detector>> {

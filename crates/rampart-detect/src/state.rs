@@ -31,13 +31,13 @@ pub fn hash_bytes(b: &[u8]) -> u64 {
     for c in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x51_7cc1_b727_220a_95);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
     let rem = chunks.remainder();
     if !rem.is_empty() {
         let mut w = [0u8; 8];
         w[..rem.len()].copy_from_slice(rem);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x51_7cc1_b727_220a_95);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
     mix64(h)
 }
@@ -246,7 +246,12 @@ impl<V> KeyedState<V> {
     where
         V: Footprint,
     {
-        self.approx_bytes() + self.slots.iter().map(|s| s.value.heap_bytes()).sum::<usize>()
+        self.approx_bytes()
+            + self
+                .slots
+                .iter()
+                .map(|s| s.value.heap_bytes())
+                .sum::<usize>()
     }
 
     /// Iterate over keys and values.

@@ -87,7 +87,11 @@ impl Detector for Unauth {
             .actors(cx.ev)
             .target(cx)
             .evidence(cx.ev)
-            .reason("learned_auth_fraction", frac, Some(self.cfg.min_auth_fraction))
+            .reason(
+                "learned_auth_fraction",
+                frac,
+                Some(self.cfg.min_auth_fraction),
+            )
             .build(),
         );
     }
@@ -168,7 +172,11 @@ impl Detector for FunctionAuthz {
         "function_level_authz"
     }
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
-        let who = if cx.principal != 0 { cx.principal } else { cx.api_key };
+        let who = if cx.principal != 0 {
+            cx.principal
+        } else {
+            cx.api_key
+        };
         if who == 0 {
             return;
         }
@@ -237,7 +245,11 @@ impl Detector for FunctionAuthz {
             .actors(cx.ev)
             .target(cx)
             .evidence(cx.ev)
-            .reason("learned_calls", f64::from(p.calls), Some(f64::from(self.cfg.min_calls)))
+            .reason(
+                "learned_calls",
+                f64::from(p.calls),
+                Some(f64::from(self.cfg.min_calls)),
+            )
             .build(),
         );
     }

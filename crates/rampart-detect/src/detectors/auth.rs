@@ -31,7 +31,7 @@ pub fn account<'e>(cx: &EventCtx<'e>) -> Option<&'e str> {
         while let Some(i) = body[from..].find(key) {
             let at = from + i;
             from = at + key.len();
-            let before = body[..at].as_bytes().last().copied();
+            let before = body.as_bytes()[..at].last().copied();
             let after = &body[from..];
             if before == Some(b'"') && after.starts_with('"') {
                 let v = after[1..].trim_start_matches([' ', ':']).trim_start();
@@ -169,7 +169,9 @@ impl Detector for Stuffing {
         let acc = account(cx);
         let now = cx.ev.ts.millis();
         let wms = self.cfg.window_ms;
-        let w = self.ips.get_or_insert_with(cx.ip, now, || LoginWindow::new(now, 6));
+        let w = self
+            .ips
+            .get_or_insert_with(cx.ip, now, || LoginWindow::new(now, 6));
         w.roll(now, wms);
         w.record(ok, acc.map_or(0, hash_str_ci), cx.ip);
         if w.fired || ok {
@@ -292,7 +294,9 @@ impl Detector for PasswordSpray {
         let Some(acc) = account(cx) else { return };
         let now = cx.ev.ts.millis();
         let wms = self.cfg.window_ms;
-        let w = self.eps.get_or_insert_with(cx.endpoint, now, || LoginWindow::new(now, 8));
+        let w = self
+            .eps
+            .get_or_insert_with(cx.endpoint, now, || LoginWindow::new(now, 8));
         w.roll(now, wms);
         w.record(ok, hash_str_ci(acc), cx.ip);
         if w.fired || ok {
@@ -335,9 +339,17 @@ impl Detector for PasswordSpray {
             .attacker_ip(cx.ev.client_ip)
             .evidence(cx.ev)
             .first_seen(Timestamp::from_millis(w.start))
-            .reason("distinct_accounts", accounts, Some(f64::from(self.cfg.min_accounts)))
+            .reason(
+                "distinct_accounts",
+                accounts,
+                Some(f64::from(self.cfg.min_accounts)),
+            )
             .reason("distinct_ips", ips, Some(f64::from(self.cfg.min_ips)))
-            .reason("failures_per_account", per_account, Some(self.cfg.max_per_account))
+            .reason(
+                "failures_per_account",
+                per_account,
+                Some(self.cfg.max_per_account),
+            )
             .build(),
         );
     }
@@ -441,19 +453,25 @@ impl Detector for BruteForce {
             )
         };
         out.push(
-            alert(self.id(), title, sev, AttackStage::CredentialAccess, cx.ev.ts)
-                .description(format!(
-                    "Account {acc} had {n} failed logins within {} minutes {what}",
-                    wms / 60_000
-                ))
-                .mitre(&["T1110.001"])
-                .owasp("API2:2023")
-                .attacker_ip(cx.ev.client_ip)
-                .entity(account_entity(acc))
-                .target(cx)
-                .evidence(cx.ev)
-                .reason("failures", f64::from(n), Some(f64::from(min)))
-                .build(),
+            alert(
+                self.id(),
+                title,
+                sev,
+                AttackStage::CredentialAccess,
+                cx.ev.ts,
+            )
+            .description(format!(
+                "Account {acc} had {n} failed logins within {} minutes {what}",
+                wms / 60_000
+            ))
+            .mitre(&["T1110.001"])
+            .owasp("API2:2023")
+            .attacker_ip(cx.ev.client_ip)
+            .entity(account_entity(acc))
+            .target(cx)
+            .evidence(cx.ev)
+            .reason("failures", f64::from(n), Some(f64::from(min)))
+            .build(),
         );
     }
     fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
@@ -525,7 +543,11 @@ impl Detector for Leaked {
         "leaked_credential"
     }
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
-        let cred = if cx.api_key != 0 { cx.api_key } else { cx.principal };
+        let cred = if cx.api_key != 0 {
+            cx.api_key
+        } else {
+            cx.principal
+        };
         if cred == 0 || cx.ip == 0 || cx.auth_failed {
             return;
         }

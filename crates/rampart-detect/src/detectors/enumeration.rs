@@ -101,7 +101,9 @@ impl Detector for EndpointSpray {
         }
         let now = cx.ev.ts.millis();
         let wms = self.cfg.window_ms;
-        let w = self.ips.get_or_insert_with(cx.ip, now, || Window::new(now, 6));
+        let w = self
+            .ips
+            .get_or_insert_with(cx.ip, now, || Window::new(now, 6));
         w.roll(now, wms);
         w.n += 1;
         if !w.distinct.insert_hash(cx.endpoint) || w.fired {
@@ -139,7 +141,11 @@ impl Detector for EndpointSpray {
             .evidence_all(w.evidence.events())
             .evidence(cx.ev)
             .first_seen(Timestamp::from_millis(w.start))
-            .reason("distinct_endpoints_4xx", d, Some(f64::from(self.cfg.min_endpoints)))
+            .reason(
+                "distinct_endpoints_4xx",
+                d,
+                Some(f64::from(self.cfg.min_endpoints)),
+            )
             .build(),
         );
     }
@@ -345,11 +351,13 @@ impl Detector for DistributedEnum {
         }
         let now = cx.ev.ts.millis();
         let wms = self.cfg.window_ms;
-        let e = self.eps.get_or_insert_with(cx.endpoint, now, || EndpointWindow {
-            w: Window::new(now, 10),
-            ips: Hll::new(8),
-            history: OnlineStats::default(),
-        });
+        let e = self
+            .eps
+            .get_or_insert_with(cx.endpoint, now, || EndpointWindow {
+                w: Window::new(now, 10),
+                ips: Hll::new(8),
+                history: OnlineStats::default(),
+            });
         if now - e.w.start >= wms {
             if !e.w.fired {
                 // Only windows that did not fire teach the baseline.

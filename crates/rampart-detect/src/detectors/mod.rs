@@ -12,8 +12,11 @@ mod tests;
 use crate::config::DetectConfig;
 use crate::Detector;
 
+/// The constructor of one detector from the configuration.
+pub type Build = fn(&DetectConfig) -> Box<dyn Detector>;
+
 /// One constructor per built-in detector.
-pub const REGISTRY: &[fn(&DetectConfig) -> Box<dyn Detector>] = &[
+pub const REGISTRY: &[Build] = &[
     volume::spike_endpoint,
     volume::spike_ip,
     volume::large_response,

@@ -76,7 +76,10 @@ impl Detector for ParamType {
                 continue;
             }
             let now = cx.ev.ts.millis();
-            if !self.cooldown.ready(combine(combine(cx.ip, cx.endpoint), h), now) {
+            if !self
+                .cooldown
+                .ready(combine(combine(cx.ip, cx.endpoint), h), now)
+            {
                 return;
             }
             let usual = (0..VALUE_TYPES).max_by_key(|&i| p.types[i]).unwrap_or(8);
@@ -174,7 +177,10 @@ impl Detector for UnseenParam {
                 continue;
             }
             let now = cx.ev.ts.millis();
-            if !self.cooldown.ready(combine(combine(cx.ip, cx.endpoint), h), now) {
+            if !self
+                .cooldown
+                .ready(combine(combine(cx.ip, cx.endpoint), h), now)
+            {
                 return;
             }
             let ep = endpoint_key(cx);
@@ -198,7 +204,11 @@ impl Detector for UnseenParam {
                 .actors(cx.ev)
                 .target(cx)
                 .evidence(cx.ev)
-                .reason("learned_samples", b.samples as f64, Some(self.cfg.min_samples as f64))
+                .reason(
+                    "learned_samples",
+                    b.samples as f64,
+                    Some(self.cfg.min_samples as f64),
+                )
                 .build(),
             );
             return;
@@ -216,9 +226,30 @@ impl Detector for UnseenParam {
 
 /// Property names whose unexpected appearance in a write body is most dangerous.
 pub const SENSITIVE_PROPS: &[&str] = &[
-    "role", "roles", "is_admin", "isadmin", "admin", "permissions", "scope", "scopes", "price",
-    "balance", "credit", "discount", "verified", "is_verified", "owner", "owner_id",
-    "account_id", "user_id", "tenant_id", "plan", "tier", "group", "groups", "status",
+    "role",
+    "roles",
+    "is_admin",
+    "isadmin",
+    "admin",
+    "permissions",
+    "scope",
+    "scopes",
+    "price",
+    "balance",
+    "credit",
+    "discount",
+    "verified",
+    "is_verified",
+    "owner",
+    "owner_id",
+    "account_id",
+    "user_id",
+    "tenant_id",
+    "plan",
+    "tier",
+    "group",
+    "groups",
+    "status",
 ];
 
 /// `mass_assignment`: a write body with properties never seen in the endpoint's learned write
@@ -283,7 +314,8 @@ impl Detector for MassAssignment {
             if !b.has_body_prop(hash_bytes(k.as_bytes())) {
                 unseen += 1;
                 first.get_or_insert(k);
-                if sensitive.is_none() && SENSITIVE_PROPS.iter().any(|s| s.eq_ignore_ascii_case(k)) {
+                if sensitive.is_none() && SENSITIVE_PROPS.iter().any(|s| s.eq_ignore_ascii_case(k))
+                {
                     sensitive = Some(k);
                 }
             }

@@ -46,9 +46,18 @@ fn learning() -> Vec<ApiEvent<'static>> {
             let ip = format!("10.0.0.{}", i % 10);
             let who = format!("user{}", i % 10);
             let e = match i % 3 {
-                0 => ev(t, &ip, "GET", &format!("/api/items/{}?limit=20", i % 20 + 1), 200),
+                0 => ev(
+                    t,
+                    &ip,
+                    "GET",
+                    &format!("/api/items/{}?limit=20", i % 20 + 1),
+                    200,
+                ),
                 1 => ev(t, &ip, "GET", &format!("/api/orders?page={}", i % 5), 200),
-                _ => body(ev(t, &ip, "POST", "/api/orders", 201), r#"{"item":1,"qty":2}"#),
+                _ => body(
+                    ev(t, &ip, "POST", "/api/orders", 201),
+                    r#"{"item":1,"qty":2}"#,
+                ),
             };
             authed(e, &who)
         })
@@ -111,7 +120,18 @@ fn benign_continuation_is_silent() {
 #[test]
 fn traffic_spike_endpoint_fires_on_population_flood() {
     let flood = (0..400)
-        .map(|i| authed(ev(at(i * 100), &format!("10.1.{}.{}", i / 200, i % 200), "GET", "/api/orders?page=1", 200), &format!("u{i}")))
+        .map(|i| {
+            authed(
+                ev(
+                    at(i * 100),
+                    &format!("10.1.{}.{}", i / 200, i % 200),
+                    "GET",
+                    "/api/orders?page=1",
+                    200,
+                ),
+                &format!("u{i}"),
+            )
+        })
         .collect();
     check(flood, &["traffic_spike_endpoint"]);
 }
@@ -119,7 +139,18 @@ fn traffic_spike_endpoint_fires_on_population_flood() {
 #[test]
 fn traffic_spike_silent_below_floor() {
     let calm = (0..100)
-        .map(|i| authed(ev(at(i * 500), &format!("10.1.0.{}", i % 100), "GET", "/api/orders?page=1", 200), &format!("u{i}")))
+        .map(|i| {
+            authed(
+                ev(
+                    at(i * 500),
+                    &format!("10.1.0.{}", i % 100),
+                    "GET",
+                    "/api/orders?page=1",
+                    200,
+                ),
+                &format!("u{i}"),
+            )
+        })
         .collect();
     check(calm, &[]);
 }
@@ -127,24 +158,38 @@ fn traffic_spike_silent_below_floor() {
 #[test]
 fn traffic_spike_ip_fires_on_one_client_flood() {
     let flood = (0..700)
-        .map(|i| authed(ev(at(i * 50), "10.0.0.1", "GET", "/api/orders?page=1", 200), "user1"))
+        .map(|i| {
+            authed(
+                ev(at(i * 50), "10.0.0.1", "GET", "/api/orders?page=1", 200),
+                "user1",
+            )
+        })
         .collect();
     check(flood, &["traffic_spike_endpoint", "traffic_spike_ip"]);
 }
 
 #[test]
 fn large_response_fires_and_normal_size_is_silent() {
-    let mut big = authed(ev(at(0), "10.0.0.1", "GET", "/api/orders?page=1", 200), "user1");
+    let mut big = authed(
+        ev(at(0), "10.0.0.1", "GET", "/api/orders?page=1", 200),
+        "user1",
+    );
     big.response_bytes = Some(50_000_000);
     check(vec![big], &["large_response"]);
-    let mut ok = authed(ev(at(0), "10.0.0.1", "GET", "/api/orders?page=1", 200), "user1");
+    let mut ok = authed(
+        ev(at(0), "10.0.0.1", "GET", "/api/orders?page=1", 200),
+        "user1",
+    );
     ok.response_bytes = Some(2_500);
     check(vec![ok], &[]);
 }
 
 #[test]
 fn large_request_fires() {
-    let mut big = body(authed(ev(at(0), "10.0.0.1", "POST", "/api/orders", 201), "user1"), r#"{"item":1,"qty":2}"#);
+    let mut big = body(
+        authed(ev(at(0), "10.0.0.1", "POST", "/api/orders", 201), "user1"),
+        r#"{"item":1,"qty":2}"#,
+    );
     big.request_bytes = Some(20_000_000);
     check(vec![big], &["large_request"]);
 }
@@ -154,7 +199,10 @@ fn latency_spike_fires_on_many_slow_calls_not_one() {
     let slow = |n: i64| -> Vec<ApiEvent<'static>> {
         (0..n)
             .map(|i| {
-                let mut e = authed(ev(at(i * 100), "10.0.0.1", "GET", "/api/orders?page=1", 200), "user1");
+                let mut e = authed(
+                    ev(at(i * 100), "10.0.0.1", "GET", "/api/orders?page=1", 200),
+                    "user1",
+                );
                 e.latency_us = Some(5_000_000);
                 e
             })
@@ -168,7 +216,12 @@ fn latency_spike_fires_on_many_slow_calls_not_one() {
 fn error_burst_fires_on_5xx_burst_not_a_few() {
     let errs = |n: i64| -> Vec<ApiEvent<'static>> {
         (0..n)
-            .map(|i| authed(ev(at(i * 100), "10.0.0.1", "GET", "/api/orders?page=1", 503), "user1"))
+            .map(|i| {
+                authed(
+                    ev(at(i * 100), "10.0.0.1", "GET", "/api/orders?page=1", 503),
+                    "user1",
+                )
+            })
             .collect()
     };
     check(errs(30), &["error_burst"]);
@@ -177,14 +230,36 @@ fn error_burst_fires_on_5xx_burst_not_a_few() {
 
 #[test]
 fn resource_consumption_fires_on_huge_page() {
-    check(vec![authed(ev(at(0), "10.0.0.1", "GET", "/api/items/3?limit=100000", 200), "user1")], &["resource_consumption"]);
-    check(vec![authed(ev(at(0), "10.0.0.1", "GET", "/api/items/3?limit=50", 200), "user1")], &[]);
+    check(
+        vec![authed(
+            ev(at(0), "10.0.0.1", "GET", "/api/items/3?limit=100000", 200),
+            "user1",
+        )],
+        &["resource_consumption"],
+    );
+    check(
+        vec![authed(
+            ev(at(0), "10.0.0.1", "GET", "/api/items/3?limit=50", 200),
+            "user1",
+        )],
+        &[],
+    );
 }
 
 #[test]
 fn endpoint_spray_fires_on_many_missing_paths() {
     let spray = |n: i64| -> Vec<ApiEvent<'static>> {
-        (0..n).map(|i| ev(at(i * 100), "203.0.113.9", "GET", &format!("/probe{i}/x"), 404)).collect()
+        (0..n)
+            .map(|i| {
+                ev(
+                    at(i * 100),
+                    "203.0.113.9",
+                    "GET",
+                    &format!("/probe{i}/x"),
+                    404,
+                )
+            })
+            .collect()
     };
     check(spray(60), &["endpoint_spray"]);
     check(spray(10), &[]);
@@ -193,7 +268,17 @@ fn endpoint_spray_fires_on_many_missing_paths() {
 #[test]
 fn param_enumeration_fires_on_id_walk() {
     let walk = |n: i64| -> Vec<ApiEvent<'static>> {
-        (0..n).map(|i| ev(at(i * 100), "203.0.113.9", "GET", &format!("/api/items/{}", 1000 + i), 404)).collect()
+        (0..n)
+            .map(|i| {
+                ev(
+                    at(i * 100),
+                    "203.0.113.9",
+                    "GET",
+                    &format!("/api/items/{}", 1000 + i),
+                    404,
+                )
+            })
+            .collect()
     };
     check(walk(150), &["param_enumeration"]);
     check(walk(30), &[]);
@@ -203,13 +288,35 @@ fn param_enumeration_fires_on_id_walk() {
 fn bola_fires_on_successful_walk_by_one_principal() {
     let walk = |n: i64| -> Vec<ApiEvent<'static>> {
         (0..n)
-            .map(|i| authed(ev(at(i * 200), "10.0.0.1", "GET", &format!("/api/items/{}", 500 + i), 200), "user1"))
+            .map(|i| {
+                authed(
+                    ev(
+                        at(i * 200),
+                        "10.0.0.1",
+                        "GET",
+                        &format!("/api/items/{}", 500 + i),
+                        200,
+                    ),
+                    "user1",
+                )
+            })
             .collect()
     };
     check(walk(70), &["bola"]);
     // the same user rereading its own few objects
     let reread = (0..70)
-        .map(|i| authed(ev(at(i * 200), "10.0.0.1", "GET", &format!("/api/items/{}", 1 + i % 5), 200), "user1"))
+        .map(|i| {
+            authed(
+                ev(
+                    at(i * 200),
+                    "10.0.0.1",
+                    "GET",
+                    &format!("/api/items/{}", 1 + i % 5),
+                    200,
+                ),
+                "user1",
+            )
+        })
         .collect();
     check(reread, &[]);
 }
@@ -220,7 +327,16 @@ fn distributed_param_enumeration_fires_on_spread_walk() {
         (0..ips * 5)
             .map(|i| {
                 let ip = format!("198.51.{}.{}", (i % ips) / 200, (i % ips) % 200);
-                authed(ev(at(i * 500), &ip, "GET", &format!("/api/items/{}", 10_000 + i), 404), &format!("bot{}", i % ips))
+                authed(
+                    ev(
+                        at(i * 500),
+                        &ip,
+                        "GET",
+                        &format!("/api/items/{}", 10_000 + i),
+                        404,
+                    ),
+                    &format!("bot{}", i % ips),
+                )
             })
             .collect()
     };
@@ -230,53 +346,129 @@ fn distributed_param_enumeration_fires_on_spread_walk() {
 
 #[test]
 fn anomalous_param_type_fires_on_string_in_integer_param() {
-    check(vec![authed(ev(at(0), "10.0.0.1", "GET", "/api/items/3?limit=1%27%20OR%201=1", 200), "user1")], &["anomalous_param_type"]);
-    check(vec![authed(ev(at(0), "10.0.0.1", "GET", "/api/items/3?limit=7", 200), "user1")], &[]);
+    check(
+        vec![authed(
+            ev(
+                at(0),
+                "10.0.0.1",
+                "GET",
+                "/api/items/3?limit=1%27%20OR%201=1",
+                200,
+            ),
+            "user1",
+        )],
+        &["anomalous_param_type"],
+    );
+    check(
+        vec![authed(
+            ev(at(0), "10.0.0.1", "GET", "/api/items/3?limit=7", 200),
+            "user1",
+        )],
+        &[],
+    );
 }
 
 #[test]
 fn unseen_param_fires_on_new_name() {
-    check(vec![authed(ev(at(0), "10.0.0.1", "GET", "/api/orders?page=1&debug=true", 200), "user1")], &["unseen_param"]);
+    check(
+        vec![authed(
+            ev(
+                at(0),
+                "10.0.0.1",
+                "GET",
+                "/api/orders?page=1&debug=true",
+                200,
+            ),
+            "user1",
+        )],
+        &["unseen_param"],
+    );
 }
 
 #[test]
 fn unauth_access_fires_on_2xx_without_credentials() {
-    check(vec![ev(at(0), "203.0.113.9", "GET", "/api/orders?page=1", 200)], &["unauth_access"]);
-    check(vec![ev(at(0), "203.0.113.9", "GET", "/api/orders?page=1", 401)], &[]);
+    check(
+        vec![ev(at(0), "203.0.113.9", "GET", "/api/orders?page=1", 200)],
+        &["unauth_access"],
+    );
+    check(
+        vec![ev(at(0), "203.0.113.9", "GET", "/api/orders?page=1", 401)],
+        &[],
+    );
 }
 
 #[test]
 fn mass_assignment_fires_on_role_property() {
-    let w = |b: &str| vec![body(authed(ev(at(0), "10.0.0.1", "POST", "/api/orders", 201), "user1"), b)];
-    check(w(r#"{"item":1,"qty":2,"role":"admin"}"#), &["mass_assignment"]);
+    let w = |b: &str| {
+        vec![body(
+            authed(ev(at(0), "10.0.0.1", "POST", "/api/orders", 201), "user1"),
+            b,
+        )]
+    };
+    check(
+        w(r#"{"item":1,"qty":2,"role":"admin"}"#),
+        &["mass_assignment"],
+    );
     check(w(r#"{"qty":3,"item":9}"#), &[]);
 }
 
 #[test]
 fn function_level_authz_fires_on_admin_call_outside_profile() {
-    check(vec![authed(ev(at(0), "10.0.0.1", "DELETE", "/api/admin/users/7", 204), "user1")], &["function_level_authz"]);
-    let a = run(&cfg(), vec![authed(ev(at(0), "10.0.0.1", "GET", "/api/admin/users", 403), "user1")]);
+    check(
+        vec![authed(
+            ev(at(0), "10.0.0.1", "DELETE", "/api/admin/users/7", 204),
+            "user1",
+        )],
+        &["function_level_authz"],
+    );
+    let a = run(
+        &cfg(),
+        vec![authed(
+            ev(at(0), "10.0.0.1", "GET", "/api/admin/users", 403),
+            "user1",
+        )],
+    );
     assert_eq!(a.len(), 1);
-    assert_eq!(a[0].severity, rampart_model::Severity::Low, "refused calls are low");
+    assert_eq!(
+        a[0].severity,
+        rampart_model::Severity::Low,
+        "refused calls are low"
+    );
 }
 
 fn login(t: i64, ip: &str, account: &str, status: u16) -> ApiEvent<'static> {
-    body(ev(t, ip, "POST", "/api/login", status), &format!(r#"{{"username":"{account}","password":"x"}}"#))
+    body(
+        ev(t, ip, "POST", "/api/login", status),
+        &format!(r#"{{"username":"{account}","password":"x"}}"#),
+    )
 }
 
 #[test]
 fn credential_stuffing_fires_on_many_accounts_from_one_ip() {
-    let stuff: Vec<_> = (0..25).map(|i| login(at(i * 100), "203.0.113.9", &format!("victim{i}"), 401)).collect();
+    let stuff: Vec<_> = (0..25)
+        .map(|i| login(at(i * 100), "203.0.113.9", &format!("victim{i}"), 401))
+        .collect();
     check(stuff, &["credential_stuffing"]);
-    let typo = (0..3).map(|i| login(at(i * 100), "10.0.0.1", "user1", 401)).collect();
+    let typo = (0..3)
+        .map(|i| login(at(i * 100), "10.0.0.1", "user1", 401))
+        .collect();
     check(typo, &[]);
 }
 
 #[test]
 fn credential_stuffing_success_raises_severity() {
-    let mut stuff: Vec<_> = (0..5).map(|i| login(at(i * 100), "203.0.113.9", &format!("victim{i}"), 401)).collect();
+    let mut stuff: Vec<_> = (0..5)
+        .map(|i| login(at(i * 100), "203.0.113.9", &format!("victim{i}"), 401))
+        .collect();
     stuff.push(login(at(600), "203.0.113.9", "victim5", 200));
-    stuff.extend((6..30).map(|i| login(at(i * 100 + 1000), "203.0.113.9", &format!("victim{i}"), 401)));
+    stuff.extend((6..30).map(|i| {
+        login(
+            at(i * 100 + 1000),
+            "203.0.113.9",
+            &format!("victim{i}"),
+            401,
+        )
+    }));
     let a = run(&cfg(), stuff);
     assert_eq!(fired(&a), ["credential_stuffing"]);
     assert_eq!(a[0].severity, rampart_model::Severity::High);
@@ -285,18 +477,36 @@ fn credential_stuffing_success_raises_severity() {
 #[test]
 fn password_spray_fires_on_few_attempts_per_account_from_many_ips() {
     let spray = (0..40)
-        .map(|i| login(at(i * 1_000), &format!("198.51.100.{}", i % 10), &format!("acct{i}"), 401))
+        .map(|i| {
+            login(
+                at(i * 1_000),
+                &format!("198.51.100.{}", i % 10),
+                &format!("acct{i}"),
+                401,
+            )
+        })
         .collect();
     check(spray, &["password_spray"]);
 }
 
 #[test]
 fn brute_force_fires_and_success_after_is_critical() {
-    let mut bf: Vec<_> = (0..25).map(|i| login(at(i * 1_000), &format!("198.51.100.{}", i % 3), "alice", 401)).collect();
+    let mut bf: Vec<_> = (0..25)
+        .map(|i| {
+            login(
+                at(i * 1_000),
+                &format!("198.51.100.{}", i % 3),
+                "alice",
+                401,
+            )
+        })
+        .collect();
     check(bf.clone(), &["brute_force"]);
     bf.push(login(at(30_000), "198.51.100.1", "alice", 200));
     let a = run(&cfg(), bf);
-    assert!(a.iter().any(|a| a.severity == rampart_model::Severity::Critical));
+    assert!(a
+        .iter()
+        .any(|a| a.severity == rampart_model::Severity::Critical));
 }
 
 #[test]
@@ -304,7 +514,13 @@ fn leaked_credential_fires_on_key_from_many_ips() {
     let leak = |n: i64| -> Vec<ApiEvent<'static>> {
         (0..n)
             .map(|i| {
-                let mut e = ev(at(i * 1_000), &format!("192.0.2.{i}"), "GET", "/api/orders?page=1", 200);
+                let mut e = ev(
+                    at(i * 1_000),
+                    &format!("192.0.2.{i}"),
+                    "GET",
+                    "/api/orders?page=1",
+                    200,
+                );
                 e.api_key_id = Some("k-1234".into());
                 e.authenticated = true;
                 e
@@ -317,7 +533,9 @@ fn leaked_credential_fires_on_key_from_many_ips() {
 
 #[test]
 fn allow_list_skips_events_and_suppression_drops_alerts() {
-    let stuff: Vec<_> = (0..25).map(|i| login(at(i * 100), "203.0.113.9", &format!("victim{i}"), 401)).collect();
+    let stuff: Vec<_> = (0..25)
+        .map(|i| login(at(i * 100), "203.0.113.9", &format!("victim{i}"), 401))
+        .collect();
     let mut c = cfg();
     c.allow.ips.push("203.0.113.0/24".parse().unwrap());
     assert_eq!(fired(&run(&c, stuff.clone())), Vec::<String>::new());
@@ -334,7 +552,9 @@ fn allow_list_skips_events_and_suppression_drops_alerts() {
 
 #[test]
 fn every_alert_is_complete() {
-    let stuff: Vec<_> = (0..25).map(|i| login(at(i * 100), "203.0.113.9", &format!("victim{i}"), 401)).collect();
+    let stuff: Vec<_> = (0..25)
+        .map(|i| login(at(i * 100), "203.0.113.9", &format!("victim{i}"), 401))
+        .collect();
     for a in run(&cfg(), stuff) {
         assert!(!a.description.is_empty() && !a.mitre.is_empty() && a.owasp.is_some());
         assert!(!a.entities.is_empty() && !a.reasons.is_empty() && !a.evidence.is_empty());
@@ -366,7 +586,9 @@ fn adversarial_stream_stays_bounded() {
         x ^= x >> 7;
         x ^= x << 17;
         e.ts = Timestamp::from_millis(i);
-        e.client_ip = Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from((x >> 32) as u32)));
+        e.client_ip = Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from(
+            (x >> 32) as u32,
+        )));
         e.path = Cow::Owned(format!("/r{:x}/{}", x & 0xffff_ffff, x % 100_000));
         e.principal = Some(Cow::Owned(format!("p{}", x % 1_000_000)));
         engine.observe(&e, &mut out);
@@ -376,7 +598,10 @@ fn adversarial_stream_stays_bounded() {
         out.clear();
     }
     max_bytes = max_bytes.max(engine.state_bytes());
-    assert!(max_bytes < 512 * 1024 * 1024, "state grew to {max_bytes} bytes");
+    assert!(
+        max_bytes < 512 * 1024 * 1024,
+        "state grew to {max_bytes} bytes"
+    );
     let b = engine.baselines().map_or(0, |b| b.len());
     assert!(b <= 5_000, "baselines hold {b} endpoints");
     eprintln!("adversarial max state bytes: {max_bytes}");

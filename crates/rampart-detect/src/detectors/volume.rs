@@ -490,7 +490,11 @@ impl Detector for LatencySpike {
         .owasp("API4:2023")
         .target(cx)
         .evidence(cx.ev)
-        .reason("slow_requests", f64::from(n), Some(f64::from(self.cfg.min_slow)))
+        .reason(
+            "slow_requests",
+            f64::from(n),
+            Some(f64::from(self.cfg.min_slow)),
+        )
         .reason("latency_us", lat as f64, Some(threshold));
         if let Some(e) = related_ip(cx) {
             a = a.entity(e);
@@ -605,7 +609,11 @@ impl Detector for ErrorBurst {
         .owasp("API8:2023")
         .target(cx)
         .evidence(cx.ev)
-        .reason("errors_5xx", f64::from(n), Some(f64::from(self.cfg.min_errors)))
+        .reason(
+            "errors_5xx",
+            f64::from(n),
+            Some(f64::from(self.cfg.min_errors)),
+        )
         .reason("error_ratio", ratio, Some(need));
         if let Some(e) = related_ip(cx) {
             a = a.entity(e);
@@ -625,8 +633,22 @@ impl Detector for ErrorBurst {
 
 /// Query parameters that set a page or result size.
 pub const PAGE_SIZE_PARAMS: &[&str] = &[
-    "limit", "per_page", "perpage", "page_size", "pagesize", "size", "count", "max", "top",
-    "$top", "first", "take", "max_results", "maxresults", "rows", "batch_size",
+    "limit",
+    "per_page",
+    "perpage",
+    "page_size",
+    "pagesize",
+    "size",
+    "count",
+    "max",
+    "top",
+    "$top",
+    "first",
+    "take",
+    "max_results",
+    "maxresults",
+    "rows",
+    "batch_size",
 ];
 
 /// `resource_consumption`: a huge page size (`limit=100000`), far above anything learned.
