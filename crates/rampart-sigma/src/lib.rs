@@ -146,7 +146,9 @@ impl RuleSet {
             let coll = match rsigma_parser::parse_sigma_yaml(text) {
                 Ok(c) => c,
                 Err(e) => {
-                    report.refused.push((path.clone(), format!("parse error: {e}")));
+                    report
+                        .refused
+                        .push((path.clone(), format!("parse error: {e}")));
                     continue;
                 }
             };

