@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rampart_model::{
@@ -95,8 +95,7 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// Any unknown route: a JSON 404.
-pub async fn no_route(uri: Uri) -> ApiError {
-    let _ = uri;
+pub async fn no_route() -> ApiError {
     ApiError::new(ErrorKind::NotFound, "no such route")
 }
 

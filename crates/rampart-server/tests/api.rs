@@ -651,6 +651,9 @@ async fn alerts_push_accepts_rampart_and_ocsf() {
         .await;
     assert_eq!(r.status(), 202);
     assert_eq!(r.json::<Value>().await.unwrap()["accepted"], 2);
+    let stored = app.store.list_alerts(&Default::default()).await.unwrap();
+    assert_eq!(stored.total, 2);
+    assert!(stored.items.iter().any(|a| matches!(&a.draft.source, rampart_model::AlertSource::External { product } if product == "Coraza")));
     let r = app
         .post("/api/v1/alerts", &ingest, json!({"class_uid": 4002}))
         .await;

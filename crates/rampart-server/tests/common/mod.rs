@@ -36,7 +36,9 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
             .await
             .expect("open sqlite"),
     );
-    let (pipeline, _task) = rampart_pipeline::spawn(store.clone(), Default::default());
+    let (pipeline, _task) = rampart_pipeline::spawn(store.clone(), Default::default())
+        .await
+        .expect("spawn pipeline");
     let state = AppState::new(store.clone(), pipeline, Default::default(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
