@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use rampart_correlate::{CorrelateConfig, Correlator};
-use rampart_detect::{Detector, Engine};
+use rampart_detect::config::DetectConfig;
+use rampart_detect::Engine;
+use rampart_sigma::{RuleSet, SigmaConfig, SigmaDetector};
+use rampart_signatures::SignatureConfig;
 use rampart_inventory::endpoints::{Inventory, InventoryConfig};
 use rampart_model::{AlertDraft, ApiEvent, Incident, Timestamp};
 use rampart_store::{Change, Checkpoint, Store, StoreError};
@@ -120,12 +123,39 @@ impl PipelineHandle {
     }
 }
 
+/// Which detectors run, and how they are configured.
+#[derive(Clone, Default)]
+pub struct DetectionSetup {
+    /// Behavioural detectors, baselines, allow-lists and suppressions.
+    pub detect: DetectConfig,
+    /// Content detectors (signatures, threat intelligence, OpenAPI spec).
+    pub signatures: SignatureConfig,
+    /// Sigma rules, when loaded.
+    pub sigma: Option<Arc<RuleSet>>,
+    /// Sigma settings.
+    pub sigma_config: SigmaConfig,
+}
+
+/// Assemble the engine: every enabled built-in behavioural and content detector, plus Sigma
+/// when rules are loaded, behind the allow-lists and baselines of `setup.detect`.
+pub fn build_engine(setup: &DetectionSetup) -> Engine {
+    let mut detectors = rampart_detect::builtin(&setup.detect);
+    detectors.extend(rampart_signatures::builtin(&setup.signatures));
+    if let Some(rules) = &setup.sigma {
+        detectors.push(Box::new(SigmaDetector::new(
+            rules.clone(),
+            setup.sigma_config.clone(),
+        )));
+    }
+    Engine::with_config(&setup.detect, detectors)
+}
+
 /// Pipeline configuration.
 pub struct PipelineConfig {
     /// Bound of the input queue (batches), for backpressure.
     pub queue_batches: usize,
-    /// The detectors to run (built-ins, signatures, Sigma), assembled by the caller.
-    pub detectors: Vec<Box<dyn Detector>>,
+    /// The detection engine (see [`build_engine`]).
+    pub engine: Engine,
     /// Correlation settings.
     pub correlate: CorrelateConfig,
     /// Inventory settings.
@@ -138,7 +168,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             queue_batches: 8,
-            detectors: Vec::new(),
+            engine: build_engine(&DetectionSetup::default()),
             correlate: CorrelateConfig::default(),
             inventory: InventoryConfig::default(),
             inventory_flush_batches: 16,
@@ -268,7 +298,7 @@ pub async fn spawn(
     let (tx, mut rx) = mpsc::channel::<Msg>(cfg.queue_batches.max(1));
     let mut core = Core {
         store,
-        engine: Engine::new(cfg.detectors),
+        engine: cfg.engine,
         inventory: Inventory::new(cfg.inventory),
         correlator: Correlator::new(cfg.correlate.clone()),
         correlate_cfg: cfg.correlate,
