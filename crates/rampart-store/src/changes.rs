@@ -38,6 +38,8 @@ pub struct IncidentState {
 }
 
 /// One change.
+// `AlertDraft` makes `InsertAlert` large; change sets are short-lived, so no boxing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Change {
     /// Create an incident (status Active, unassigned, classification Unknown).
