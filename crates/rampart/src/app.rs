@@ -1,0 +1,287 @@
+//! Assembly: configuration, store, detection setup and pipeline, shared by every command.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use tokio::sync::watch;
+
+use rampart_decode::DecodeConfig;
+use rampart_pipeline::{DetectionSetup, PipelineConfig, PipelineHandle};
+use rampart_signatures::intel::{FeedFormat, ThreatIntel, TOR_FEED};
+use rampart_store::Store;
+
+use crate::config::FileConfig;
+use crate::DataArgs;
+
+/// An opened Rampart: store, pipeline and the settings they were built from.
+pub struct App {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The pipeline.
+    pub pipeline: PipelineHandle,
+    task: tokio::task::JoinHandle<()>,
+    /// Decoder settings (with the installation's API-key secret).
+    pub decode: DecodeConfig,
+    /// The configuration file.
+    pub config: FileConfig,
+    intel: Option<IntelFeeds>,
+}
+
+/// Open the store named by the data arguments (SQLite in the data directory by default).
+pub async fn open_store(d: &DataArgs) -> Result<Arc<dyn Store>> {
+    match &d.postgres {
+        Some(url) => Ok(Arc::new(
+            rampart_store_postgres::PgStore::connect(url)
+                .await
+                .context("connecting to PostgreSQL")?,
+        )),
+        None => {
+            let path = d.data.join("rampart.db");
+            Ok(Arc::new(
+                rampart_store_sqlite::SqliteStore::open(&path)
+                    .await
+                    .with_context(|| format!("opening {}", path.display()))?,
+            ))
+        }
+    }
+}
+
+/// The installation's secret for keyed API-key identities: created once, kept in the data
+/// directory with owner-only permissions.
+fn api_key_secret(data: &Path) -> Result<Vec<u8>> {
+    let path = data.join("secret.key");
+    if let Ok(hex) = std::fs::read_to_string(&path) {
+        if let Ok(b) = hex::decode(hex.trim()) {
+            if b.len() >= 16 {
+                return Ok(b);
+            }
+        }
+        anyhow::bail!("{} is not a valid secret (hex, >= 16 bytes)", path.display());
+    }
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let secret: [u8; 32] = rand::random();
+    let text = hex::encode(secret);
+    {
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        f.write_all(text.as_bytes())?;
+    }
+    Ok(secret.to_vec())
+}
+
+/// Threat-intelligence feed files, parsed into one set and swapped in when they change.
+struct IntelFeeds {
+    paths: Vec<PathBuf>,
+    handle: Arc<arc_swap::ArcSwap<ThreatIntel>>,
+    stamps: Vec<Option<SystemTime>>,
+}
+
+/// Parse one feed file; the format follows the extension, the feed name the file stem (a name
+/// containing `tor` is the Tor exit-node feed).
+pub fn parse_feed(path: &Path) -> Result<ThreatIntel> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let format = match ext.as_str() {
+        "json" => FeedFormat::Stix,
+        "csv" => FeedFormat::Csv,
+        _ => FeedFormat::Plain,
+    };
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("feed")
+        .to_string();
+    let name = if stem.to_ascii_lowercase().contains("tor") {
+        TOR_FEED.to_string()
+    } else {
+        stem
+    };
+    ThreatIntel::parse(&name, format, &text)
+        .with_context(|| format!("parsing threat-intel feed {}", path.display()))
+}
+
+impl IntelFeeds {
+    fn load(paths: Vec<PathBuf>, handle: Arc<arc_swap::ArcSwap<ThreatIntel>>) -> Result<Self> {
+        let mut f = IntelFeeds {
+            paths,
+            handle,
+            stamps: Vec::new(),
+        };
+        f.reload()?;
+        Ok(f)
+    }
+
+    fn mtimes(&self) -> Vec<Option<SystemTime>> {
+        self.paths
+            .iter()
+            .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .collect()
+    }
+
+    fn reload(&mut self) -> Result<()> {
+        let mut set = ThreatIntel::empty();
+        for p in &self.paths {
+            set = set.with(parse_feed(p)?);
+        }
+        self.handle.store(Arc::new(set));
+        self.stamps = self.mtimes();
+        Ok(())
+    }
+
+    /// Re-read the feeds whenever a file changes; a bad feed keeps the previous set.
+    async fn watch(mut self, mut stop: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = stop.changed() => return,
+            }
+            if self.mtimes() != self.stamps {
+                match self.reload() {
+                    Ok(()) => tracing::info!(feeds = self.paths.len(), "threat intelligence reloaded"),
+                    Err(e) => {
+                        self.stamps = self.mtimes();
+                        tracing::error!(error = %format!("{e:#}"), "threat intelligence reload failed; keeping the previous set");
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl App {
+    /// Open everything for a data directory.
+    pub async fn open(d: &DataArgs) -> Result<App> {
+        let config = FileConfig::load(d.config.as_deref(), &d.data)?;
+        std::fs::create_dir_all(&d.data)
+            .with_context(|| format!("creating data directory {}", d.data.display()))?;
+        let store = open_store(d).await?;
+        let mut decode = DecodeConfig {
+            trusted_proxies: config.decode.trusted_proxies.clone(),
+            principal_header: config.decode.principal_header.clone(),
+            api_key_secret: api_key_secret(&d.data)?,
+            ..Default::default()
+        };
+        if let Some(h) = &config.decode.api_key_headers {
+            decode.api_key_headers = h.clone();
+        }
+        let mut setup = DetectionSetup::default();
+        for dir in &config.detect.sigma {
+            let (rules, report) = rampart_sigma::load_dir(dir)
+                .with_context(|| format!("loading Sigma rules from {}", dir.display()))?;
+            for (rule, why) in &report.refused {
+                tracing::warn!(rule = %rule, reason = %why, "sigma rule refused");
+            }
+            tracing::info!(dir = %dir.display(), rules = rules.len(), "sigma rules loaded");
+            setup.sigma = Some(Arc::new(rules));
+        }
+        if let Some(spec) = &config.detect.openapi {
+            let text = std::fs::read_to_string(spec)
+                .with_context(|| format!("reading {}", spec.display()))?;
+            let parsed = rampart_signatures::inventory::OpenApiSpec::parse(&text)
+                .with_context(|| format!("parsing OpenAPI spec {}", spec.display()))?;
+            setup.signatures.inventory.spec = Some(Arc::new(parsed));
+        }
+        let intel = if config.detect.threat_intel.is_empty() {
+            None
+        } else {
+            Some(IntelFeeds::load(
+                config.detect.threat_intel.clone(),
+                setup.signatures.intel.intel.clone(),
+            )?)
+        };
+        let mut pcfg = PipelineConfig {
+            engine: rampart_pipeline::build_engine(&setup),
+            ..Default::default()
+        };
+        if let Some(m) = config.correlate.window_minutes {
+            pcfg.correlate.window_ms = m * 60_000;
+        }
+        let (pipeline, task) = rampart_pipeline::spawn(store.clone(), pcfg)
+            .await
+            .context("starting the pipeline")?;
+        Ok(App {
+            store,
+            pipeline,
+            task,
+            decode,
+            config,
+            intel,
+        })
+    }
+
+    /// Serve the API (and follow files) until ctrl-c.
+    pub async fn serve(
+        mut self,
+        listener: tokio::net::TcpListener,
+        follow: Vec<PathBuf>,
+        format: Option<String>,
+    ) -> Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        if let Some(intel) = self.intel.take() {
+            tokio::spawn(intel.watch(stop_rx.clone()));
+        }
+        for path in follow {
+            let opts = rampart_ingest::follow::FollowOptions {
+                format: format.clone(),
+                decode: self.decode.clone(),
+                ..Default::default()
+            };
+            let (progress, _) = watch::channel(Default::default());
+            let store = self.store.clone();
+            let pipeline = self.pipeline.clone();
+            let stop = stop_rx.clone();
+            eprintln!("rampart: following {}", path.display());
+            tasks.push(tokio::spawn(async move {
+                let shown = path.display().to_string();
+                if let Err(e) =
+                    rampart_ingest::follow::follow(path, opts, store, pipeline, progress, stop)
+                        .await
+                {
+                    tracing::error!(file = %shown, error = %e, "following stopped");
+                }
+            }));
+        }
+        let mut cfg = rampart_server::ServerConfig::default();
+        if let Some(m) = self.config.server.max_body_bytes {
+            cfg.max_body_bytes = m;
+        }
+        let state = rampart_server::AppState::new(
+            self.store.clone(),
+            self.pipeline.clone(),
+            self.decode.clone(),
+            cfg,
+        );
+        let served = rampart_server::serve(listener, state).await;
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            let _ = t.await;
+        }
+        served.context("serving")?;
+        self.shutdown().await
+    }
+
+    /// Flush the pipeline and wait for it to stop.
+    pub async fn shutdown(self) -> Result<()> {
+        self.pipeline.flush().await.context("flushing the pipeline")?;
+        drop(self.pipeline);
+        let _ = self.task.await;
+        Ok(())
+    }
+}

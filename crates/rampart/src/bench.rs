@@ -1,0 +1,227 @@
+//! `rampart bench`: headline throughput figures, measured on this machine, optionally written
+//! into BENCHMARKS.md.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use rampart_decode::{DecodeConfig, Decoder};
+use rampart_model::AlertDraft;
+use rampart_pipeline::DetectionSetup;
+use rampart_sim::{OutputFormat, SimConfig, Simulator};
+
+/// Options of `rampart bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Lines per generated input.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Runs per measurement (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Sigma rules directory for the "all Sigma rules" figure (default: ../shared/corpora/sigma-web if present).
+    #[arg(long)]
+    pub sigma: Option<PathBuf>,
+    /// Events replayed into a fresh SQLite store for the replay figure (0 skips it).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub replay_events: u64,
+    /// Write the figures into this Markdown file (between generated markers).
+    #[arg(long)]
+    pub write: Option<PathBuf>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn generate(events: u64, format: OutputFormat, bodies: bool) -> Vec<String> {
+    let cfg = SimConfig {
+        events,
+        bodies,
+        ..Default::default()
+    };
+    let mut out = Vec::with_capacity(events as usize);
+    for (ev, _) in Simulator::new(cfg) {
+        let mut line = String::new();
+        rampart_sim::encode(&ev, format, &mut line);
+        out.push(line);
+    }
+    out
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn decode_rate(lines: &[String], decoder: &dyn Decoder, runs: usize) -> (f64, u64) {
+    let cfg = DecodeConfig::default();
+    let mut rates = Vec::new();
+    let mut ok = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        ok = 0u64;
+        for l in lines {
+            if let Ok(ev) = decoder.decode(l, &cfg) {
+                ok += u64::from(ev.status > 0);
+            }
+        }
+        rates.push(lines.len() as f64 / t.elapsed().as_secs_f64());
+    }
+    (median(rates), ok)
+}
+
+fn detect_rate(lines: &[String], setup: &DetectionSetup, runs: usize) -> (f64, usize) {
+    let cfg = DecodeConfig::default();
+    let decoder = rampart_decode::decoder_by_name("combined").expect("combined decoder");
+    let mut rates = Vec::new();
+    let mut n_alerts = 0;
+    for _ in 0..runs {
+        let mut engine = rampart_pipeline::build_engine(setup);
+        let mut alerts: Vec<AlertDraft> = Vec::new();
+        let t = Instant::now();
+        for l in lines {
+            if let Ok(ev) = decoder.decode(l, &cfg) {
+                engine.observe(&ev, &mut alerts);
+            }
+        }
+        rates.push(lines.len() as f64 / t.elapsed().as_secs_f64());
+        n_alerts = alerts.len();
+    }
+    (median(rates), n_alerts)
+}
+
+/// Run the benchmarks.
+pub async fn run(a: BenchArgs) -> Result<()> {
+    let runs = a.runs.max(1);
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut report = |name: &str, value: String| {
+        println!("{name:<60} {value}");
+        rows.push((name.to_string(), value));
+    };
+    eprintln!("generating {} events per format ...", a.events);
+    for (format, name) in [
+        (OutputFormat::Combined, "combined"),
+        (OutputFormat::NginxJson, "nginx_json"),
+        (OutputFormat::Rampart, "rampart"),
+    ] {
+        let lines = generate(a.events, format, format == OutputFormat::Rampart);
+        let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
+        let d = rampart_decode::decoder_by_name(name).context("decoder")?;
+        let (rate, ok) = decode_rate(&lines, d, runs);
+        report(
+            &format!("decode {name} (1 core, {} lines)", lines.len()),
+            format!(
+                "{:>10.0} lines/s  {:>6.1} MB/s  ({ok} decoded)",
+                rate,
+                rate * bytes as f64 / lines.len() as f64 / 1e6
+            ),
+        );
+    }
+    let lines = generate(a.events, OutputFormat::Combined, false);
+    let (rate, alerts) = detect_rate(&lines, &DetectionSetup::default(), runs);
+    report(
+        "decode + detect, combined, built-in detectors (1 core)",
+        format!("{rate:>10.0} events/s  ({alerts} alerts)"),
+    );
+    let sigma_dir = a.sigma.clone().or_else(|| {
+        let p = PathBuf::from("../shared/corpora/sigma-web");
+        p.is_dir().then_some(p)
+    });
+    if let Some(dir) = sigma_dir {
+        let (rules, _) = rampart_sigma::load_dir(&dir)
+            .with_context(|| format!("loading Sigma rules from {}", dir.display()))?;
+        let n = rules.len();
+        let setup = DetectionSetup {
+            sigma: Some(Arc::new(rules)),
+            ..Default::default()
+        };
+        let (rate, alerts) = detect_rate(&lines, &setup, runs.min(3));
+        report(
+            &format!("decode + detect, combined, built-ins + {n} Sigma rules (1 core)"),
+            format!("{rate:>10.0} events/s  ({alerts} alerts)"),
+        );
+    }
+    report(
+        "peak memory (VmHWM) after the detection runs",
+        format!("{:>10.0} MB", peak_rss_mb()),
+    );
+    drop(lines);
+
+    if a.replay_events > 0 {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("replay.log");
+        {
+            use std::io::Write;
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&file)?);
+            for l in generate(a.replay_events, OutputFormat::Combined, false) {
+                w.write_all(l.as_bytes())?;
+                w.write_all(b"\n")?;
+            }
+        }
+        let args = crate::DataArgs {
+            data: dir.path().join("data"),
+            postgres: None,
+            config: None,
+        };
+        let app = crate::app::App::open(&args).await?;
+        let t = Instant::now();
+        let r = rampart_ingest::replay::replay_files(
+            std::slice::from_ref(&file),
+            &rampart_ingest::replay::ReplayOptions::default(),
+            &app.pipeline,
+        )
+        .await?;
+        let secs = t.elapsed().as_secs_f64();
+        app.shutdown().await?;
+        report(
+            &format!("replay combined into SQLite, full pipeline ({} events)", r.events),
+            format!(
+                "{:>10.0} events/s  ({:.1} s, {} alerts, {} incidents)",
+                r.events as f64 / secs,
+                secs,
+                r.pipeline.alerts,
+                r.pipeline.incidents_created
+            ),
+        );
+    }
+
+    if let Some(path) = a.write {
+        let mut table = String::from(
+            "<!-- generated by `rampart bench --write`; do not edit between the markers -->\n",
+        );
+        table.push_str(&format!(
+            "Measured {} on this machine ({} cores), release build, median of {} runs.\n\n| measurement | result |\n|---|---|\n",
+            rampart_model::Timestamp::now(),
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            runs
+        ));
+        for (k, v) in &rows {
+            table.push_str(&format!("| {k} | {} |\n", v.trim()));
+        }
+        table.push_str("<!-- end generated -->\n");
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        let new = match (old.find("<!-- generated by"), old.find("<!-- end generated -->")) {
+            (Some(s), Some(e)) => {
+                let e = e + "<!-- end generated -->\n".len();
+                format!("{}{}{}", &old[..s], table, &old[e.min(old.len())..])
+            }
+            _ => format!("{old}\n{table}"),
+        };
+        std::fs::write(&path, new).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("figures written to {}", path.display());
+    }
+    Ok(())
+}

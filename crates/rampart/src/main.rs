@@ -1,0 +1,647 @@
+//! `rampart`: the one binary. Ingests API traffic, detects attacks, correlates incidents and
+//! serves them over an authenticated REST API.
+
+mod app;
+mod bench;
+pub mod config;
+mod demo;
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use rampart_model::{
+    Classification, Determination, IncidentFilter, IncidentPatch, IncidentSort, IncidentStatus,
+    Role, Severity, Timestamp,
+};
+
+/// Detect attacks on HTTP APIs and run the incident response around them.
+#[derive(Parser)]
+#[command(name = "rampart", version, about, propagate_version = true)]
+struct Cli {
+    /// Log filter (tracing env-filter syntax).
+    #[arg(long, global = true, env = "RAMPART_LOG", default_value = "warn,rampart=info")]
+    log: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server: REST API, HTTP push ingestion, optional followed log files.
+    Serve(ServeArgs),
+    /// Replay log files (plain or gzip, `-` for stdin) through the full pipeline into the store.
+    Replay(ReplayArgs),
+    /// List, show and update incidents.
+    Incidents {
+        #[command(subcommand)]
+        cmd: IncidentsCmd,
+    },
+    /// Show the learned API inventory.
+    Inventory(InventoryArgs),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
+    /// Start the server on the embedded default with realistic sample traffic already ingested.
+    Demo(DemoArgs),
+    /// Write realistic simulated API traffic (benign users plus attacks) in any log format.
+    Simulate(SimulateArgs),
+    /// Measure decode, detect and replay throughput; print figures (and update BENCHMARKS.md).
+    Bench(bench::BenchArgs),
+}
+
+/// Where Rampart keeps its state.
+#[derive(Args, Clone)]
+pub struct DataArgs {
+    /// Data directory (embedded SQLite database, secrets).
+    #[arg(long, env = "RAMPART_DATA", default_value = "rampart-data")]
+    pub data: PathBuf,
+    /// Use PostgreSQL instead of the embedded SQLite database.
+    #[arg(long, env = "RAMPART_POSTGRES_URL")]
+    pub postgres: Option<String>,
+    /// Configuration file (TOML); defaults to `<data>/rampart.toml` when it exists.
+    #[arg(long, env = "RAMPART_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Address to listen on.
+    #[arg(long, env = "RAMPART_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Log files to follow (like `tail -F`), checkpointed across restarts.
+    #[arg(long)]
+    follow: Vec<PathBuf>,
+    /// Force the format of followed files (default: auto-detect).
+    #[arg(long)]
+    format: Option<String>,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Force a decoder (default: auto-detect per line). See `rampart replay --list-formats`.
+    #[arg(long)]
+    format: Option<String>,
+    /// Print one JSON summary object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// List the decoders and exit.
+    #[arg(long)]
+    list_formats: bool,
+    /// Files to replay; `-` reads stdin.
+    files: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum IncidentsCmd {
+    /// List incidents (highest priority first).
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Only these statuses (comma-separated: Active,InProgress,Resolved,Redirected).
+        #[arg(long, value_delimiter = ',')]
+        status: Vec<IncidentStatus>,
+        /// Only these severities.
+        #[arg(long, value_delimiter = ',')]
+        severity: Vec<Severity>,
+        /// Only incidents involving this entity value (IP, user, endpoint...).
+        #[arg(long)]
+        entity: Option<String>,
+        /// Free text over title, tags and entities.
+        #[arg(long)]
+        q: Option<String>,
+        /// Sort: priority, severity, created, updated.
+        #[arg(long, default_value = "priority")]
+        sort: String,
+        /// Page size.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one incident with its alerts and comments.
+    Show {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Incident id.
+        id: i64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an incident (audited as `cli:<user>`).
+    Update {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Incident id.
+        id: i64,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        status: Option<IncidentStatus>,
+        #[arg(long)]
+        severity: Option<Severity>,
+        /// Assign to someone; an empty string unassigns.
+        #[arg(long)]
+        assign: Option<String>,
+        #[arg(long)]
+        classification: Option<Classification>,
+        #[arg(long)]
+        determination: Option<Determination>,
+        /// Replace the tags (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        tags: Option<Vec<String>>,
+        /// Add a comment.
+        #[arg(long)]
+        comment: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct InventoryArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create a token; prints it alone on stdout, once. Only its hash is stored.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Unique name.
+        #[arg(long)]
+        name: String,
+        /// admin, analyst, ingest or viewer.
+        #[arg(long)]
+        role: Role,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by name.
+    Revoke {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Token name.
+        name: String,
+    },
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Data directory for the demo (default: a fresh temporary directory).
+    #[arg(long, env = "RAMPART_DATA")]
+    data: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "RAMPART_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Simulated events to ingest before serving.
+    #[arg(long, default_value_t = 60_000)]
+    events: u64,
+    /// Ingest, print the summary and exit instead of serving.
+    #[arg(long)]
+    no_serve: bool,
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// Output file (default stdout).
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// Log format to write (combined, common, nginx_json, rampart, ...).
+    #[arg(long, default_value = "combined")]
+    format: String,
+    /// Number of events.
+    #[arg(long, default_value_t = 100_000)]
+    events: u64,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Simulated days of traffic.
+    #[arg(long, default_value_t = 7)]
+    days: u32,
+    /// Attack strength multiplier.
+    #[arg(long, default_value_t = 1.0)]
+    strength: f64,
+    /// Write the ground-truth labels (NDJSON) here.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Instead of writing traffic, run detection on it and print recall per scenario and false
+    /// positives per 100k benign events.
+    #[arg(long)]
+    evaluate: bool,
+    /// Sigma rules directory to include in `--evaluate`.
+    #[arg(long)]
+    sigma: Vec<PathBuf>,
+    /// JSON output for `--evaluate`.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> Result<()> {
+    // Behave like a Unix tool when the reader of our output goes away (`rampart ... | head`).
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(run(cli.cmd))
+}
+
+async fn run(cmd: Cmd) -> Result<()> {
+    match cmd {
+        Cmd::Serve(a) => serve(a).await,
+        Cmd::Replay(a) => replay(a).await,
+        Cmd::Incidents { cmd } => incidents(cmd).await,
+        Cmd::Inventory(a) => inventory(a).await,
+        Cmd::Token { cmd } => token(cmd).await,
+        Cmd::Demo(a) => demo::run(a.data, a.listen, a.events, a.no_serve).await,
+        Cmd::Simulate(a) => demo::simulate(a).await,
+        Cmd::Bench(a) => bench::run(a).await,
+    }
+}
+
+async fn serve(a: ServeArgs) -> Result<()> {
+    let app = app::App::open(&a.data).await?;
+    let listen = a
+        .listen
+        .or(app.config.server.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "rampart: serving on http://{addr} (backend {}, data {})",
+        app.store.backend(),
+        a.data.data.display()
+    );
+    app.serve(listener, a.follow, a.format).await
+}
+
+async fn replay(a: ReplayArgs) -> Result<()> {
+    if a.list_formats {
+        for d in rampart_decode::DECODERS {
+            println!("{}", d.name());
+        }
+        return Ok(());
+    }
+    if a.files.is_empty() {
+        bail!("no files to replay (give paths, or - for stdin)");
+    }
+    let app = app::App::open(&a.data).await?;
+    let opts = rampart_ingest::replay::ReplayOptions {
+        format: a.format.clone(),
+        decode: app.decode.clone(),
+        ..Default::default()
+    };
+    let total: u64 = a
+        .files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = if std::io::stderr().is_terminal() && !a.json {
+        let pb = indicatif::ProgressBar::new(total);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let progress = opts.progress.clone();
+        let pb2 = pb.clone();
+        tokio::spawn(async move {
+            loop {
+                pb2.set_position(progress.load(Ordering::Relaxed));
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        });
+        Some(pb)
+    } else {
+        None
+    };
+    let started = std::time::Instant::now();
+    let report = rampart_ingest::replay::replay_files(&a.files, &opts, &app.pipeline).await?;
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    let stats = app.store.stats().await?;
+    let secs = started.elapsed().as_secs_f64();
+    if a.json {
+        let v = serde_json::json!({
+            "files": report.files,
+            "lines": report.lines,
+            "events": report.events,
+            "malformed": report.malformed,
+            "malformed_lines": report.malformed_lines,
+            "alerts": report.pipeline.alerts,
+            "incidents": report.pipeline.incidents_created,
+            "incidents_merged": report.pipeline.incidents_merged,
+            "store": stats,
+            "seconds": secs,
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "replayed {} files: {} lines, {} events, {} malformed, {} alerts, {} new incidents ({:.1}s, {:.0} events/s)",
+            report.files,
+            report.lines,
+            report.events,
+            report.malformed,
+            report.pipeline.alerts,
+            report.pipeline.incidents_created,
+            secs,
+            report.events as f64 / secs.max(1e-9)
+        );
+        for m in &report.malformed_lines {
+            eprintln!("malformed: {}:{}: {}", m.file, m.line, m.reason);
+        }
+        if report.malformed > report.malformed_lines.len() as u64 {
+            eprintln!(
+                "... and {} more malformed lines",
+                report.malformed - report.malformed_lines.len() as u64
+            );
+        }
+    }
+    app.shutdown().await
+}
+
+fn cli_actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
+}
+
+async fn incidents(cmd: IncidentsCmd) -> Result<()> {
+    match cmd {
+        IncidentsCmd::List {
+            data,
+            status,
+            severity,
+            entity,
+            q,
+            sort,
+            limit,
+            json,
+        } => {
+            let store = app::open_store(&data).await?;
+            let sort = match sort.as_str() {
+                "priority" => IncidentSort::Priority,
+                "severity" => IncidentSort::Severity,
+                "created" => IncidentSort::Created,
+                "updated" => IncidentSort::Updated,
+                other => bail!("unknown sort {other:?} (priority, severity, created, updated)"),
+            };
+            let filter = IncidentFilter {
+                status,
+                severity,
+                entity,
+                text: q,
+                sort,
+                limit: Some(limit),
+                ..Default::default()
+            };
+            let page = store.list_incidents(&filter).await?;
+            if json {
+                println!("{}", serde_json::to_string(&page)?);
+            } else {
+                println!(
+                    "{:>5}  {:>3}  {:<13}  {:<10}  {:<16}  TITLE",
+                    "ID", "PRI", "SEVERITY", "STATUS", "ASSIGNED"
+                );
+                for i in &page.items {
+                    println!(
+                        "{:>5}  {:>3}  {:<13}  {:<10}  {:<16}  {}",
+                        i.id,
+                        i.priority,
+                        i.severity.as_str(),
+                        i.status.as_str(),
+                        i.assigned_to.as_deref().unwrap_or("-"),
+                        i.title
+                    );
+                }
+                println!("({} of {} incidents)", page.items.len(), page.total);
+            }
+        }
+        IncidentsCmd::Show { data, id, json } => {
+            let store = app::open_store(&data).await?;
+            let Some(d) = store.get_incident(id).await? else {
+                bail!("incident {id} not found");
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                let i = &d.incident;
+                println!("incident {}: {}", i.id, i.title);
+                println!(
+                    "  severity {}  status {}  priority {}  assigned {}  classification {}  determination {}",
+                    i.severity, i.status, i.priority,
+                    i.assigned_to.as_deref().unwrap_or("-"),
+                    i.classification, i.determination
+                );
+                println!(
+                    "  activity {} .. {}  tags [{}]",
+                    i.first_activity,
+                    i.last_activity,
+                    i.tags.join(", ")
+                );
+                if let Some(r) = i.redirect_to {
+                    println!("  merged into incident {r}");
+                }
+                for r in &i.priority_reasons {
+                    println!("  priority +{}: {}", r.points, r.reason);
+                }
+                println!("  entities:");
+                for e in &i.entities {
+                    println!("    {:<10} {}", e.kind.as_str(), e.value);
+                }
+                println!("  alerts:");
+                for a in &d.alerts {
+                    let by = match &a.draft.source {
+                        rampart_model::AlertSource::Sigma(r) => {
+                            format!(" [sigma {} by {}]", r.id, r.author)
+                        }
+                        _ => String::new(),
+                    };
+                    println!(
+                        "    #{} {} {} ({}){}",
+                        a.id, a.draft.severity, a.draft.title, a.draft.detector, by
+                    );
+                }
+                for c in &d.comments {
+                    println!("  comment by {} at {}: {}", c.author, c.created_at, c.text);
+                }
+            }
+        }
+        IncidentsCmd::Update {
+            data,
+            id,
+            title,
+            status,
+            severity,
+            assign,
+            classification,
+            determination,
+            tags,
+            comment,
+            json,
+        } => {
+            let store = app::open_store(&data).await?;
+            let actor = cli_actor();
+            let patch = IncidentPatch {
+                title,
+                status,
+                severity,
+                assigned_to: assign.map(|a| if a.is_empty() { None } else { Some(a) }),
+                classification,
+                determination,
+                tags,
+            };
+            let mut inc = None;
+            if !patch.is_empty() {
+                inc = Some(store.update_incident(id, &patch, &actor).await?);
+            }
+            if let Some(text) = comment {
+                store.add_comment(id, &actor, &text).await?;
+            }
+            let inc = match inc {
+                Some(i) => i,
+                None => store
+                    .get_incident(id)
+                    .await?
+                    .with_context(|| format!("incident {id} not found"))?
+                    .incident,
+            };
+            if json {
+                println!("{}", serde_json::to_string(&inc)?);
+            } else {
+                println!("updated incident {}: {} ({})", inc.id, inc.title, inc.status);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn inventory(a: InventoryArgs) -> Result<()> {
+    let store = app::open_store(&a.data).await?;
+    let eps = store.list_endpoints().await?;
+    let newest = eps
+        .iter()
+        .map(|e| e.last_seen)
+        .max()
+        .unwrap_or(Timestamp::default());
+    if a.json {
+        let rows: Vec<_> = eps
+            .iter()
+            .map(|e| {
+                let mut v = serde_json::to_value(e).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("auth".into(), serde_json::to_value(e.auth()).unwrap_or_default());
+                    o.insert("inactive".into(), e.is_inactive(newest).into());
+                }
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string(&rows)?);
+    } else {
+        println!(
+            "{:<7} {:<48} {:>9} {:<16} {:<8} PARAMS / SENSITIVE",
+            "METHOD", "ENDPOINT", "CALLS", "AUTH", "ACTIVE"
+        );
+        for e in &eps {
+            let params: Vec<&str> = e.params.keys().map(String::as_str).collect();
+            println!(
+                "{:<7} {:<48} {:>9} {:<16} {:<8} {} {}",
+                e.method,
+                format!("{}{}", e.host, e.path_template),
+                e.calls,
+                format!("{:?}", e.auth()).to_lowercase(),
+                if e.is_inactive(newest) { "no" } else { "yes" },
+                params.join(","),
+                if e.sensitive_data.is_empty() {
+                    String::new()
+                } else {
+                    format!("[{}]", e.sensitive_data.join(","))
+                }
+            );
+        }
+        println!("({} endpoints)", eps.len());
+    }
+    Ok(())
+}
+
+async fn token(cmd: TokenCmd) -> Result<()> {
+    match cmd {
+        TokenCmd::Create { data, name, role } => {
+            let store = app::open_store(&data).await?;
+            let token = rampart_server::generate_token();
+            store
+                .create_token(&name, role, &rampart_server::hash_token(&token), &cli_actor())
+                .await
+                .with_context(|| format!("creating token {name:?}"))?;
+            println!("{token}");
+        }
+        TokenCmd::List { data, json } => {
+            let store = app::open_store(&data).await?;
+            let tokens = store.list_tokens().await?;
+            if json {
+                println!("{}", serde_json::to_string(&tokens)?);
+            } else {
+                for t in tokens {
+                    println!(
+                        "{:<20} {:<8} created {} {}",
+                        t.name,
+                        t.role,
+                        t.created_at,
+                        t.revoked_at
+                            .map(|r| format!("revoked {r}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+        TokenCmd::Revoke { data, name } => {
+            let store = app::open_store(&data).await?;
+            store.revoke_token(&name, &cli_actor()).await?;
+            println!("revoked {name}");
+        }
+    }
+    Ok(())
+}
