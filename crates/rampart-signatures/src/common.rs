@@ -60,6 +60,77 @@ pub(crate) fn has_escape(s: &[u8]) -> bool {
         .any(|i| i + 2 < s.len() && hex_val(s[i + 1]).is_some() && hex_val(s[i + 2]).is_some())
 }
 
+/// A bounded, exact set of recently seen field values (user agents, referers) that a
+/// detector found to hold nothing. Values repeat heavily in real traffic, so most lookups
+/// hit. Direct-mapped: a new value replaces whatever shared its slot; whole values are
+/// compared, so a hash collision can never pass an unseen value as clean.
+pub(crate) struct CleanCache {
+    slots: Vec<(u64, Vec<u8>)>,
+}
+
+impl CleanCache {
+    /// Slots (a power of two).
+    const SLOTS: usize = 256;
+    /// Longer values are not remembered.
+    const MAX_LEN: usize = 512;
+
+    /// An empty cache.
+    pub(crate) fn new() -> Self {
+        CleanCache {
+            slots: vec![(0, Vec::new()); Self::SLOTS],
+        }
+    }
+
+    #[inline]
+    fn hash(v: &[u8]) -> u64 {
+        // FxHash over 8-byte words, seeded with the length.
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = (v.len() as u64).wrapping_mul(K);
+        let mut chunks = v.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("8-byte chunk"));
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        let mut last = [0u8; 8];
+        last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(K);
+        h | 1
+    }
+
+    #[inline]
+    fn slot(h: u64) -> usize {
+        (h >> 56) as usize & (Self::SLOTS - 1)
+    }
+
+    /// Whether `v` is remembered as clean.
+    #[inline]
+    pub(crate) fn contains(&self, v: &[u8]) -> bool {
+        if v.len() > Self::MAX_LEN {
+            return false;
+        }
+        let h = Self::hash(v);
+        let (sh, sv) = &self.slots[Self::slot(h)];
+        *sh == h && sv.as_slice() == v
+    }
+
+    /// Remember `v` as clean (no-op for values longer than the limit).
+    pub(crate) fn insert(&mut self, v: &[u8]) {
+        if v.len() > Self::MAX_LEN {
+            return;
+        }
+        let h = Self::hash(v);
+        let (sh, sv) = &mut self.slots[Self::slot(h)];
+        *sh = h;
+        sv.clear();
+        sv.extend_from_slice(v);
+    }
+
+    /// Approximate bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.slots.iter().map(|(_, v)| 32 + v.capacity()).sum()
+    }
+}
+
 /// At most one alert per (IP, family) per cooldown, in event time. Bounded: when full, stale
 /// entries are dropped, and if none are stale the table is cleared (worst case: a repeat alert).
 pub(crate) struct Cooldown {
@@ -303,6 +374,24 @@ mod tests {
         check("%4", false, "%4", false);
         check("%zz", false, "%zz", false);
         check("%41", false, "a", false);
+    }
+
+    #[test]
+    fn clean_cache_is_exact_and_bounded() {
+        let mut c = CleanCache::new();
+        assert!(!c.contains(b"okhttp/4.12.0"));
+        c.insert(b"okhttp/4.12.0");
+        assert!(c.contains(b"okhttp/4.12.0"));
+        assert!(!c.contains(b"okhttp/4.12.1"));
+        assert!(!c.contains(b""));
+        let long = vec![b'a'; CleanCache::MAX_LEN + 1];
+        c.insert(&long);
+        assert!(!c.contains(&long));
+        for i in 0..10_000u32 {
+            c.insert(format!("agent/{i}").as_bytes());
+        }
+        assert!(c.contains(b"agent/9999"));
+        assert!(c.bytes() <= CleanCache::SLOTS * (32 + CleanCache::MAX_LEN * 2));
     }
 
     #[test]

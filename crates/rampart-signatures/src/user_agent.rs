@@ -8,7 +8,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use rampart_detect::{Detector, EventCtx};
 use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 
-use crate::common::{build_alert, clip, ip_text, reason, AlertSpec, Cooldown};
+use crate::common::{build_alert, clip, ip_text, reason, AlertSpec, CleanCache, Cooldown};
 use crate::SignatureConfig;
 
 /// Configuration of `suspicious_user_agent`.
@@ -117,6 +117,8 @@ pub struct SuspiciousUserAgent {
     cfg: UserAgentConfig,
     ac: AhoCorasick,
     cooldown: Cooldown,
+    /// Recent user agents that matched no needle (exact, bounded).
+    clean: CleanCache,
 }
 
 impl SuspiciousUserAgent {
@@ -132,6 +134,7 @@ impl SuspiciousUserAgent {
             cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_entries),
             cfg,
             ac,
+            clean: CleanCache::new(),
         }
     }
 
@@ -163,7 +166,11 @@ impl Detector for SuspiciousUserAgent {
         if ev.user_agent.is_empty() {
             return;
         }
+        if self.clean.contains(ev.user_agent.as_bytes()) {
+            return;
+        }
         let Some((class, name)) = self.classify(&ev.user_agent) else {
+            self.clean.insert(ev.user_agent.as_bytes());
             return;
         };
         // Go's default client is everywhere in service-to-service traffic: never flag it.
@@ -232,7 +239,7 @@ impl Detector for SuspiciousUserAgent {
     }
 
     fn state_bytes(&self) -> usize {
-        self.cooldown.bytes()
+        self.cooldown.bytes() + self.clean.bytes()
     }
 }
 
