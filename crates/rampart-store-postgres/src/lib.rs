@@ -508,6 +508,7 @@ async fn merge_in_tx(
     into: i64,
     state: &IncidentState,
     actor: &str,
+    write_audit: bool,
     now: Timestamp,
 ) -> StoreResult<Incident> {
     if from == into {
@@ -579,18 +580,20 @@ async fn merge_in_tx(
         sync_tags(conn, into, &tags).await?;
     }
     write_state(conn, into, state, now).await?;
-    insert_audit(
-        conn,
-        &NewAudit {
-            at: now,
-            actor: actor.to_string(),
-            action: "incident.merge".into(),
-            object_type: "incident".into(),
-            object_id: from.to_string(),
-            details: serde_json::json!({ "from": from, "into": into, "alerts_moved": moved }),
-        },
-    )
-    .await?;
+    if write_audit {
+        insert_audit(
+            conn,
+            &NewAudit {
+                at: now,
+                actor: actor.to_string(),
+                action: "incident.merge".into(),
+                object_type: "incident".into(),
+                object_id: from.to_string(),
+                details: serde_json::json!({ "from": from, "into": into, "alerts_moved": moved }),
+            },
+        )
+        .await?;
+    }
     fetch_incident(conn, into)
         .await?
         .ok_or_else(|| not_found("incident", into))
@@ -943,9 +946,20 @@ impl Store for PgStore {
                 }
                 Change::Merge { from, into, state } => {
                     let into = resolve(*into, &created)?;
-                    merge_in_tx(&mut tx, *from, into, state, CORRELATION_ACTOR, now).await?;
+                    merge_in_tx(
+                        &mut tx,
+                        *from,
+                        into,
+                        state,
+                        CORRELATION_ACTOR,
+                        !rampart_store::carries_merge_audit(changes, *from),
+                        now,
+                    )
+                    .await?;
                 }
-                Change::Audit(a) => insert_audit(&mut tx, a).await?,
+                Change::Audit(a) => {
+                    insert_audit(&mut tx, &rampart_store::finalize_audit(a, &created, now)).await?
+                }
             }
         }
         let incident_ids = created
@@ -1234,7 +1248,7 @@ impl Store for PgStore {
     ) -> StoreResult<Incident> {
         let now = Timestamp::now();
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let merged = merge_in_tx(&mut tx, from, into, state, actor, now).await?;
+        let merged = merge_in_tx(&mut tx, from, into, state, actor, true, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(merged)
     }

@@ -105,3 +105,80 @@ pub struct HumanFields {
     /// Determination.
     pub determination: Determination,
 }
+
+/// Prepare a change set's audit entry for storage: the id of an incident the set created
+/// replaces its `new:<temp>` placeholder, and the commit's wall-clock time becomes the entry's
+/// time (the event time the correlator stamped stays in `details.event_time`).
+pub fn finalize_audit(
+    a: &rampart_model::NewAudit,
+    created: &[Option<i64>],
+    now: Timestamp,
+) -> rampart_model::NewAudit {
+    let mut out = a.clone();
+    if let Some(temp) = a.object_id.strip_prefix("new:") {
+        if let Some(Some(id)) = temp.parse::<usize>().ok().and_then(|t| created.get(t)) {
+            out.object_id = id.to_string();
+        }
+    }
+    if a.at != now {
+        if let Some(obj) = out.details.as_object_mut() {
+            obj.insert("event_time".into(), serde_json::json!(a.at));
+        }
+        out.at = now;
+    }
+    out
+}
+
+/// Whether a change set carries its own audit entry for merging incident `from`, so the store
+/// does not write a second one for the same merge.
+pub fn carries_merge_audit(cs: &ChangeSet, from: i64) -> bool {
+    let id = from.to_string();
+    cs.changes
+        .iter()
+        .any(|c| matches!(c, Change::Audit(a) if a.action == "incident.merge" && a.object_id == id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_model::NewAudit;
+
+    fn entry(object_id: &str, at: i64) -> NewAudit {
+        NewAudit {
+            at: Timestamp::from_millis(at),
+            actor: "system:correlation".into(),
+            action: "incident.create".into(),
+            object_type: "incident".into(),
+            object_id: object_id.into(),
+            details: serde_json::json!({"title": "x"}),
+        }
+    }
+
+    #[test]
+    fn finalize_resolves_placeholders_and_restamps() {
+        let now = Timestamp::from_millis(5_000);
+        let a = finalize_audit(&entry("new:1", 1_000), &[Some(10), Some(11)], now);
+        assert_eq!(a.object_id, "11");
+        assert_eq!(a.at, now);
+        assert_eq!(
+            a.details["event_time"],
+            serde_json::json!(Timestamp::from_millis(1_000))
+        );
+        let b = finalize_audit(&entry("7", 5_000), &[], now);
+        assert_eq!(b.object_id, "7");
+        assert!(b.details.get("event_time").is_none());
+        let c = finalize_audit(&entry("new:9", 1_000), &[Some(1)], now);
+        assert_eq!(c.object_id, "new:9", "an unknown placeholder stays visible");
+    }
+
+    #[test]
+    fn merge_audit_is_recognised() {
+        let mut m = entry("4", 0);
+        m.action = "incident.merge".into();
+        let cs = ChangeSet {
+            changes: vec![Change::Audit(m)],
+        };
+        assert!(carries_merge_audit(&cs, 4));
+        assert!(!carries_merge_audit(&cs, 5));
+    }
+}

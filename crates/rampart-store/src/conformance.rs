@@ -4,7 +4,7 @@
 //! breaks the contract; [`store_conformance!`](crate::store_conformance) instantiates one
 //! `#[tokio::test]` per case in the backend's test crate, each with a fresh store:
 //!
-//! ```ignore
+//! ```text
 //! async fn make() -> Option<(SqliteStore, tempfile::TempDir)> { ... }
 //! rampart_store::store_conformance!(make);
 //! // or, with a teardown run after each passing case:
@@ -622,6 +622,14 @@ pub async fn apply_creates_and_resolves_temp_ids(s: &dyn Store) {
                 object_id: "new".into(),
                 details: serde_json::json!({ "k": 1 }),
             }),
+            Change::Audit(NewAudit {
+                at: Timestamp(T0),
+                actor: "system:correlation".into(),
+                action: "incident.create".into(),
+                object_type: "incident".into(),
+                object_id: "new:1".into(),
+                details: serde_json::json!({ "k": 2 }),
+            }),
         ],
     };
     let applied = s.apply(&set).await.expect("apply");
@@ -683,8 +691,26 @@ pub async fn apply_creates_and_resolves_temp_ids(s: &dyn Store) {
         .await
         .expect("audit");
     assert_eq!(audit.total, 1);
-    assert_eq!(audit.items[0].details, serde_json::json!({ "k": 1 }));
-    assert_eq!(audit.items[0].at, Timestamp(T0));
+    // The entry is stamped with the commit's wall-clock time; the correlator's event time
+    // stays in the details.
+    assert_eq!(audit.items[0].details["k"], serde_json::json!(1));
+    assert_eq!(
+        audit.items[0].details["event_time"],
+        serde_json::json!(Timestamp(T0))
+    );
+    assert!(audit.items[0].at > Timestamp(T0));
+    // A `new:<temp>` placeholder names the incident the set created.
+    let resolved = s
+        .list_audit(&AuditFilter {
+            object_id: Some(second.to_string()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert!(
+        resolved.items.iter().any(|a| a.details["k"] == serde_json::json!(2)),
+        "{resolved:?}"
+    );
 }
 
 /// A change set with a bad reference leaves nothing behind.

@@ -20,7 +20,10 @@ use rampart_model::{
 pub mod changes;
 #[cfg(feature = "conformance")]
 pub mod conformance;
-pub use changes::{AppliedChanges, Change, ChangeSet, HumanFields, IncidentRef, IncidentState};
+pub use changes::{
+    carries_merge_audit, finalize_audit, AppliedChanges, Change, ChangeSet, HumanFields,
+    IncidentRef, IncidentState,
+};
 
 /// Storage errors, by kind.
 #[derive(Debug, thiserror::Error)]
