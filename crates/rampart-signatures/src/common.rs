@@ -3,6 +3,9 @@
 
 use std::collections::HashMap;
 
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{dfa, Anchored, MatchKind, StartKind};
+
 use rampart_detect::EventCtx;
 use rampart_model::{
     AlertDraft, ApiEvent, AttackStage, Entity, EntityKind, EntityRole, Reason, Severity,
@@ -58,6 +61,67 @@ pub(crate) fn decode_lower_into(src: &[u8], plus_space: bool, out: &mut Vec<u8>)
 pub(crate) fn has_escape(s: &[u8]) -> bool {
     memchr::memchr_iter(b'%', s)
         .any(|i| i + 2 < s.len() && hex_val(s[i + 1]).is_some() && hex_val(s[i + 2]).is_some())
+}
+
+/// Whether any of a set of needles occurs in a text: a DFA walked byte by byte that stops at
+/// the first match, much cheaper than a full (overlapping) Aho-Corasick search with match
+/// bookkeeping. Used as an exact gate in front of such searches: when it says no, they find
+/// nothing.
+pub(crate) struct AnyNeedle {
+    dfa: dfa::DFA,
+}
+
+impl AnyNeedle {
+    /// Compile `needles`, ASCII case-insensitively when `ci`.
+    pub(crate) fn new<I, P>(needles: I, ci: bool) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<[u8]>,
+    {
+        let dfa = dfa::DFA::builder()
+            .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(ci)
+            .prefilter(false)
+            .start_kind(StartKind::Unanchored)
+            .build(needles)
+            .expect("built-in needles are valid literals");
+        AnyNeedle { dfa }
+    }
+
+    /// Whether some needle occurs in `hay`.
+    #[inline]
+    pub(crate) fn is_match(&self, hay: &[u8]) -> bool {
+        let dfa = &self.dfa;
+        let Ok(mut sid) = dfa.start_state(Anchored::No) else {
+            return true;
+        };
+        for &b in hay {
+            sid = dfa.next_state(Anchored::No, sid, b);
+            if dfa.is_special(sid) {
+                if dfa.is_match(sid) {
+                    return true;
+                }
+                if dfa.is_dead(sid) {
+                    return false;
+                }
+            }
+        }
+        false
+    }
+}
+
+/// ASCII case-insensitive substring test.
+pub(crate) fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let last_start = hay.len() - needle.len();
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lo, up, &hay[..=last_start])
+        .any(|i| hay[i + 1..i + needle.len()].eq_ignore_ascii_case(rest))
 }
 
 /// A bounded, exact set of recently seen field values (user agents, referers) that a
@@ -374,6 +438,37 @@ mod tests {
         check("%4", false, "%4", false);
         check("%zz", false, "%zz", false);
         check("%41", false, "a", false);
+    }
+
+    #[test]
+    fn contains_ci_cases() {
+        for (hay, needle, want) in [
+            ("/W00TW00T.at.blackhats", "w00tw00t", true),
+            ("/w00tw00", "w00tw00t", false),
+            ("abc", "", true),
+            ("", "a", false),
+            ("xxAbC", "abc", true),
+            ("xxAbC", "ABC", true),
+            ("aab", "ab", true),
+            ("ab", "abc", false),
+        ] {
+            assert_eq!(
+                contains_ci(hay.as_bytes(), needle.as_bytes()),
+                want,
+                "{hay} {needle}"
+            );
+        }
+    }
+
+    #[test]
+    fn any_needle_cases() {
+        let a = AnyNeedle::new(["/.env", "union select"], true);
+        assert!(a.is_match(b"/app/.ENV"));
+        assert!(a.is_match(b"x UNION SELECT 1"));
+        assert!(!a.is_match(b"/api/v2/users/12345"));
+        assert!(!a.is_match(b""));
+        let cs = AnyNeedle::new(["/.env"], false);
+        assert!(!cs.is_match(b"/.ENV"));
     }
 
     #[test]

@@ -262,6 +262,9 @@ pub enum Misconfig {
 pub struct SecurityMisconfig {
     cfg: MisconfigConfig,
     ac: AhoCorasick,
+    /// Exact gate for [`DEBUG_PATHS`]: their first four bytes, lower-cased (a path starting
+    /// otherwise starts with none of them). `None` if one is shorter.
+    debug_heads: Option<Vec<[u8; 4]>>,
     cooldown: Cooldown,
 }
 
@@ -274,7 +277,16 @@ impl SecurityMisconfig {
             .match_kind(MatchKind::LeftmostFirst)
             .build(ERROR_MARKERS.iter().map(|m| m.0))
             .expect("the built-in error markers are valid literals");
+        let debug_heads = DEBUG_PATHS
+            .iter()
+            .map(|d| {
+                d.as_bytes()
+                    .first_chunk::<4>()
+                    .map(|h| h.map(|c| c.to_ascii_lowercase()))
+            })
+            .collect();
         SecurityMisconfig {
+            debug_heads,
             cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_entries),
             cfg,
             ac,
@@ -292,7 +304,13 @@ impl SecurityMisconfig {
         }
         if ok {
             let p = ev.path.as_bytes();
-            if let Some(d) = DEBUG_PATHS
+            let skip = match (&self.debug_heads, p.first_chunk::<4>()) {
+                (Some(heads), Some(head)) => !heads.contains(&head.map(|c| c.to_ascii_lowercase())),
+                _ => false,
+            };
+            if skip {
+                // No debug path starts like this one.
+            } else if let Some(d) = DEBUG_PATHS
                 .iter()
                 .find(|d| p.len() >= d.len() && p[..d.len()].eq_ignore_ascii_case(d.as_bytes()))
             {
@@ -382,4 +400,34 @@ pub fn build_exposure(cfg: &SignatureConfig) -> Box<dyn Detector> {
 /// Registry constructor for `security_misconfig`.
 pub fn build_misconfig(cfg: &SignatureConfig) -> Box<dyn Detector> {
     Box::new(SecurityMisconfig::new(cfg.misconfig.clone()))
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use std::borrow::Cow;
+
+    use rampart_model::ApiEvent;
+
+    use super::*;
+
+    /// Guards the debug-path gate: every debug path is still recognised, in any case.
+    #[test]
+    fn debug_gate_lets_every_debug_path_through() {
+        let m = SecurityMisconfig::new(MisconfigConfig::default());
+        for d in DEBUG_PATHS {
+            for p in [d.to_string(), format!("{}/x", d.to_ascii_uppercase())] {
+                let ev = ApiEvent {
+                    method: Cow::Borrowed("GET"),
+                    path: Cow::Owned(p.clone()),
+                    status: 200,
+                    ..Default::default()
+                };
+                assert_eq!(
+                    m.classify(&EventCtx::new(&ev)),
+                    Some(Misconfig::DebugEndpoint(d)),
+                    "{p}"
+                );
+            }
+        }
+    }
 }

@@ -10,7 +10,7 @@ use rampart_detect::{Detector, EventCtx};
 use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 
 use crate::common::{
-    build_alert, clip, fold_hash, ip_text, reason, AlertSpec, Cooldown, DistinctWindow,
+    build_alert, clip, fold_hash, ip_text, reason, AlertSpec, AnyNeedle, Cooldown, DistinctWindow,
 };
 use crate::SignatureConfig;
 
@@ -139,10 +139,25 @@ const SENSITIVE: &[(&str, bool)] = &[
     ("/dump.tar.gz", false),
 ];
 
+/// Bytes of a suffix's end kept by the `sensitive_file_probe` gate.
+const TAIL: usize = 4;
+
+/// `TAIL` bytes, lower-cased, as one key.
+fn tail_key(b: &[u8]) -> u32 {
+    let mut k = [0u8; TAIL];
+    k.copy_from_slice(&b[..TAIL]);
+    u32::from_le_bytes(k.map(|c| c.to_ascii_lowercase()))
+}
+
 /// The `sensitive_file_probe` detector.
 pub struct SensitiveFileProbe {
     cfg: SensitiveFileConfig,
     ac: AhoCorasick,
+    /// Exact gate: the last [`TAIL`] bytes (lower-cased) of every suffix that long, sorted;
+    /// a path whose tail is not among them (nor ends with a shorter suffix) ends with none.
+    tails: Vec<u32>,
+    /// Suffixes shorter than [`TAIL`], lower-cased.
+    short: Vec<Vec<u8>>,
     weak: DistinctWindow,
     cooldown: Cooldown,
 }
@@ -156,7 +171,21 @@ impl SensitiveFileProbe {
             .match_kind(MatchKind::Standard)
             .build(SENSITIVE.iter().map(|s| s.0))
             .expect("the built-in suffixes are valid literals");
+        let mut tails = Vec::new();
+        let mut short = Vec::new();
+        for (suffix, _) in SENSITIVE {
+            let b = suffix.as_bytes();
+            if b.len() >= TAIL {
+                tails.push(tail_key(&b[b.len() - TAIL..]));
+            } else {
+                short.push(b.to_ascii_lowercase());
+            }
+        }
+        tails.sort_unstable();
+        tails.dedup();
         SensitiveFileProbe {
+            tails,
+            short,
             weak: DistinctWindow::new(cfg.window_secs, cfg.max_ips, cfg.weak_threshold.max(1)),
             cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_ips),
             cfg,
@@ -164,9 +193,25 @@ impl SensitiveFileProbe {
         }
     }
 
+    /// Whether `p` ends (case-insensitively) with the tail of some suffix.
+    fn tail_may_match(&self, p: &[u8]) -> bool {
+        (p.len() >= TAIL
+            && self
+                .tails
+                .binary_search(&tail_key(&p[p.len() - TAIL..]))
+                .is_ok())
+            || self
+                .short
+                .iter()
+                .any(|t| p.len() >= t.len() && p[p.len() - t.len()..].eq_ignore_ascii_case(t))
+    }
+
     /// The sensitive suffix a path ends with, and whether it is a strong signal.
     pub fn classify(&self, path: &str) -> Option<(&'static str, bool)> {
         let p = path.trim_end_matches('/');
+        if !self.tail_may_match(p.as_bytes()) {
+            return None;
+        }
         let mut best: Option<(&'static str, bool)> = None;
         for m in self.ac.find_overlapping_iter(p) {
             if m.end() == p.len() {
@@ -1208,6 +1253,8 @@ pub const PROBE_RULES: &[ProbeRule] = &[
 pub struct AdminProbe {
     cfg: AdminProbeConfig,
     ac: AhoCorasick,
+    /// Exact gate: does any rule path occur at all (most paths match none).
+    any: AnyNeedle,
     admin: DistinctWindow,
     cooldown: Cooldown,
 }
@@ -1221,7 +1268,9 @@ impl AdminProbe {
             .match_kind(MatchKind::Standard)
             .build(PROBE_RULES.iter().map(|r| r.path))
             .expect("the built-in probe paths are valid literals");
+        let any = AnyNeedle::new(PROBE_RULES.iter().map(|r| r.path), true);
         AdminProbe {
+            any,
             admin: DistinctWindow::new(cfg.window_secs, cfg.max_ips, cfg.admin_threshold.max(1)),
             cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_ips),
             cfg,
@@ -1236,6 +1285,9 @@ impl AdminProbe {
         path: &str,
         query: &str,
     ) -> Option<(usize, &'static ProbeRule)> {
+        if !self.any.is_match(path.as_bytes()) {
+            return None;
+        }
         let mut best: Option<(usize, &'static ProbeRule)> = None;
         for m in self.ac.find_overlapping_iter(path) {
             let idx = m.pattern().as_usize();
@@ -1262,13 +1314,7 @@ impl AdminProbe {
 
 /// ASCII case-insensitive substring test (`needle` lower-case).
 pub(crate) fn contains_ci(hay: &str, needle: &str) -> bool {
-    let n = needle.as_bytes();
-    if n.is_empty() {
-        return true;
-    }
-    hay.as_bytes()
-        .windows(n.len())
-        .any(|w| w.eq_ignore_ascii_case(n))
+    crate::common::contains_ci(hay.as_bytes(), needle.as_bytes())
 }
 
 impl Detector for AdminProbe {
@@ -1375,4 +1421,31 @@ pub fn build_sensitive_file(cfg: &SignatureConfig) -> Box<dyn Detector> {
 /// Registry constructor for `admin_probe`.
 pub fn build_admin_probe(cfg: &SignatureConfig) -> Box<dyn Detector> {
     Box::new(AdminProbe::new(cfg.admin_probe.clone()))
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use super::*;
+
+    /// Guards the speed gates: every table entry still reaches the full match, in any case.
+    #[test]
+    fn gates_let_every_table_entry_through() {
+        let sf = SensitiveFileProbe::new(SensitiveFileConfig::default());
+        for (suffix, _) in SENSITIVE {
+            for p in [
+                format!("/x{suffix}"),
+                format!("/X{}/", suffix.to_ascii_uppercase()),
+            ] {
+                assert!(sf.classify(&p).is_some(), "{p}");
+            }
+        }
+        let ap = AdminProbe::new(AdminProbeConfig::default());
+        for r in PROBE_RULES {
+            for p in [r.path.to_string(), r.path.to_ascii_uppercase()] {
+                assert!(ap.any.is_match(p.as_bytes()), "{p}");
+            }
+        }
+        assert!(sf.classify("/api/v2/users/12345").is_none());
+        assert!(!ap.any.is_match(b"/api/v2/orders/987654/items"));
+    }
 }
