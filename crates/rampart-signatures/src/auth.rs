@@ -50,6 +50,21 @@ const WAF_CRITICAL: &[&str] = &[
     "[severity \"critical\"]",
 ];
 
+/// HTML login forms (path suffixes, lower-case) that answer a failed `POST` with 200 (the form
+/// again) and a successful one with a redirect: WordPress, Joomla's administrator, apisCP.
+/// Such answers count like 401s (same key, `threshold_401`), so a guessing run fires.
+const FORM_LOGINS: &[&str] = &["/wp-login.php", "/administrator/index.php", "/apps/login"];
+
+/// Whether the event is a failed `POST` to one of the [`FORM_LOGINS`].
+fn failed_form_login(method: &str, path: &str, status: u16) -> bool {
+    status == 200
+        && method.eq_ignore_ascii_case("POST")
+        && FORM_LOGINS.iter().any(|f| {
+            path.len() >= f.len()
+                && path.as_bytes()[path.len() - f.len()..].eq_ignore_ascii_case(f.as_bytes())
+        })
+}
+
 /// The `auth_failures` detector.
 pub struct AuthFailures {
     cfg: AuthFailuresConfig,
@@ -85,7 +100,10 @@ impl Detector for AuthFailures {
         let waf = ev.kind == EventKind::Waf;
         let counted = match ev.kind {
             EventKind::AuthFailure | EventKind::Waf => true,
-            EventKind::Access => self.cfg.count_401 && ev.status == 401,
+            EventKind::Access => {
+                self.cfg.count_401
+                    && (ev.status == 401 || failed_form_login(&ev.method, &ev.path, ev.status))
+            }
             EventKind::Error => false,
         };
         if !counted || cx.ip == 0 {

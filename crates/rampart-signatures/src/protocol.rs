@@ -41,7 +41,14 @@ pub enum Abuse {
     Malformed,
     /// The `w00tw00t` scanner probe.
     W00tw00t,
+    /// A diagnostic method ([`DIAGNOSTIC_METHODS`]) no API serves.
+    DiagnosticMethod,
 }
+
+/// Methods that echo or debug a request: `TRACE`/`TRACK` (cross-site tracing) and IIS/ASP.NET
+/// `DEBUG`. No API needs them from a client; scanners send them to fingerprint the server.
+/// (WebDAV methods such as `PROPFIND` are left out: file-sync clients use them.)
+pub const DIAGNOSTIC_METHODS: &[&str] = &["TRACE", "TRACK", "DEBUG"];
 
 /// Classify an event.
 pub fn classify(cfg: &ProtocolConfig, cx: &EventCtx<'_>) -> Option<Abuse> {
@@ -56,6 +63,12 @@ pub fn classify(cfg: &ProtocolConfig, cx: &EventCtx<'_>) -> Option<Abuse> {
     }
     if ev.method.eq_ignore_ascii_case("CONNECT") {
         return Some(Abuse::OpenProxy);
+    }
+    if DIAGNOSTIC_METHODS
+        .iter()
+        .any(|m| ev.method.eq_ignore_ascii_case(m))
+    {
+        return Some(Abuse::DiagnosticMethod);
     }
     let p = ev.path.as_bytes();
     if p.len() > 7
@@ -144,6 +157,12 @@ impl Detector for ProtocolAbuse {
                 "w00tw00t scanner probe",
                 "sent the w00tw00t probe of the DFind vulnerability scanner",
                 Severity::Medium,
+                &["T1595.002"],
+            ),
+            Abuse::DiagnosticMethod => (
+                "Diagnostic HTTP method",
+                "sent a TRACE/TRACK/DEBUG request, used to fingerprint servers and for cross-site tracing",
+                if (200..300).contains(&ev.status) { Severity::Medium } else { Severity::Low },
                 &["T1595.002"],
             ),
         };

@@ -735,3 +735,62 @@ fn auth_failure_cases() {
         "Burst of authentication failures",
     );
 }
+
+#[test]
+fn auth_failures_count_failed_html_form_logins() {
+    // WordPress, Joomla and apisCP answer a failed form login with the form again (200).
+    for path in [
+        "/wp-login.php",
+        "/blog/wp-login.php",
+        "/administrator/index.php",
+        "/apps/login",
+    ] {
+        let post = |status: &'static str| {
+            let mut e = ev("POST / 200");
+            e.path = Cow::Borrowed(path);
+            e.status = status.parse().unwrap();
+            e
+        };
+        check(
+            "auth_failures",
+            (0..6).map(|_| post("200")).collect(),
+            "Burst of authentication failures",
+        );
+        check("auth_failures", (0..5).map(|_| post("200")).collect(), "");
+        // A redirect is a successful login; GETs only show the form.
+        check("auth_failures", (0..8).map(|_| post("302")).collect(), "");
+    }
+    check(
+        "auth_failures",
+        (0..8).map(|_| ev("GET /wp-login.php 200")).collect(),
+        "",
+    );
+    // JSON APIs answer a successful login with 200: not counted.
+    check(
+        "auth_failures",
+        (0..8).map(|_| ev("POST /api/v1/login 200")).collect(),
+        "",
+    );
+    check(
+        "auth_failures",
+        (0..8)
+            .map(|_| ev("POST /api/apps/login-history 200"))
+            .collect(),
+        "",
+    );
+}
+
+#[test]
+fn protocol_diagnostic_methods() {
+    for m in ["TRACE", "TRACK", "DEBUG", "trace"] {
+        let mut e = ev("GET /api/v2/orders 405");
+        e.method = Cow::Borrowed(m);
+        check("protocol_abuse", vec![e], "Diagnostic HTTP method");
+    }
+    // WebDAV and the ordinary API methods are not protocol abuse.
+    for m in ["PROPFIND", "OPTIONS", "HEAD", "PATCH", "DELETE"] {
+        let mut e = ev("GET /remote.php/dav/files/alice 207");
+        e.method = Cow::Borrowed(m);
+        check("protocol_abuse", vec![e], "");
+    }
+}
