@@ -211,7 +211,7 @@ pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
 /// (`http://host/x`) fill scheme and host; authority form (`foo.com:25`) is kept as the path.
 pub(crate) fn set_target<'a>(ev: &mut ApiEvent<'a>, target: &'a str) {
     let mut t = target;
-    if let Some(p) = t.find("://") {
+    if let Some(p) = find(t.as_bytes(), b"://") {
         let scheme = &t[..p];
         if !scheme.is_empty() && scheme.bytes().all(|c| c.is_ascii_alphabetic()) {
             let rest = &t[p + 3..];
@@ -291,6 +291,23 @@ pub(crate) fn set_request_line_owned(ev: &mut ApiEvent<'_>, req: &str) {
     ev.query = Cow::Owned(tmp.query.into_owned());
 }
 
+/// First index of `needle` (non-empty) in `hay`: `memchr` on its first byte, then a compare.
+/// For the short, fixed needles of sniffers and field searches this is much cheaper than
+/// `memchr::memmem::find` or `str::find(&str)`, which build a searcher on every call.
+#[inline]
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    let mut i = 0;
+    while let Some(off) = memchr::memchr(first, &hay[i..]) {
+        let at = i + off;
+        if hay.len() - at > rest.len() && &hay[at + 1..at + 1 + rest.len()] == rest {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
 /// Index of the closing quote of a quoted field whose content starts at `start`: the first
 /// `"` not escaped by a backslash and followed by a space or the end of the line.
 pub(crate) fn closing_quote(b: &[u8], start: usize) -> Option<usize> {
@@ -353,6 +370,32 @@ pub(crate) fn strip_syslog(line: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Guards the short-needle search against `memchr::memmem::find`, which it replaced.
+    #[test]
+    fn find_agrees_with_memmem() {
+        let hays = [
+            "",
+            "a",
+            " [",
+            "x [y",
+            "[[ [",
+            "ab://",
+            ":/",
+            "\"ts\"",
+            "a \"ts\" \"ts\"",
+        ];
+        let needles = [" [", "://", "\"ts\"", "a", "[", "x [y z"];
+        for h in hays {
+            for n in needles {
+                assert_eq!(
+                    find(h.as_bytes(), n.as_bytes()),
+                    memchr::memmem::find(h.as_bytes(), n.as_bytes()),
+                    "{h:?} {n:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn clf_times() {

@@ -19,7 +19,7 @@ pub mod detectors;
 pub mod state;
 
 use crate::baseline::{is_write_method, Baselines, EndpointBaseline};
-use crate::common::{contains_ci, AllowList, Suppression};
+use crate::common::{AllowList, Suppression};
 use crate::config::DetectConfig;
 use crate::state::{combine, hash_bytes, hash_str_ci};
 
@@ -79,6 +79,63 @@ const ADMIN_WORDS: &[&str] = &[
     "/superuser",
 ];
 
+/// For each byte, a bit per word of `LOGIN_WORDS` then `ADMIN_WORDS` whose byte at `at` it
+/// is (either case), so [`path_words`] compares only the words a position can start.
+const fn word_bytes(at: usize) -> [u16; 256] {
+    let mut t = [0u16; 256];
+    let mut w = 0;
+    while w < LOGIN_WORDS.len() + ADMIN_WORDS.len() {
+        let word = if w < LOGIN_WORDS.len() {
+            LOGIN_WORDS[w]
+        } else {
+            ADMIN_WORDS[w - LOGIN_WORDS.len()]
+        };
+        let c = word.as_bytes()[at];
+        t[c.to_ascii_lowercase() as usize] |= 1 << w;
+        t[c.to_ascii_uppercase() as usize] |= 1 << w;
+        w += 1;
+    }
+    t
+}
+const WORD_FIRST: [u16; 256] = word_bytes(0);
+const WORD_SECOND: [u16; 256] = word_bytes(1);
+const LOGIN_BITS: u16 = (1 << LOGIN_WORDS.len()) - 1;
+
+/// Whether the path contains (ASCII case-insensitively) any of `LOGIN_WORDS`, and any of
+/// `ADMIN_WORDS`: one pass over the path, a full comparison only where the first two bytes
+/// match a word, instead of a substring search per word.
+fn path_words(path: &str) -> (bool, bool) {
+    let b = path.as_bytes();
+    let mut want = u16::MAX;
+    for i in 0..b.len().saturating_sub(1) {
+        let mut m = WORD_FIRST[usize::from(b[i])] & WORD_SECOND[usize::from(b[i + 1])] & want;
+        while m != 0 {
+            let w = m.trailing_zeros() as usize;
+            m &= m - 1;
+            let word = if w < LOGIN_WORDS.len() {
+                LOGIN_WORDS[w]
+            } else {
+                ADMIN_WORDS[w - LOGIN_WORDS.len()]
+            };
+            let n = word.len();
+            if b.len() - i >= n && b[i..i + n].eq_ignore_ascii_case(word.as_bytes()) {
+                // Found one of its group: stop looking for that group.
+                let group = if w < LOGIN_WORDS.len() {
+                    LOGIN_BITS
+                } else {
+                    !LOGIN_BITS
+                };
+                want &= !group;
+                m &= !group;
+            }
+        }
+        if want == 0 {
+            break;
+        }
+    }
+    (want & LOGIN_BITS == 0, want & !LOGIN_BITS == 0)
+}
+
 fn is_id_param(name: &str) -> bool {
     name.eq_ignore_ascii_case("id")
         || name.ends_with("_id")
@@ -87,9 +144,31 @@ fn is_id_param(name: &str) -> bool {
 }
 
 impl<'e> EventCtx<'e> {
-    /// Derive the context of an event.
+    /// Derive the context of an event (allocates the template when the path has an id; the
+    /// engine uses [`EventCtx::with_buffer`] instead).
     pub fn new(ev: &'e ApiEvent<'e>) -> Self {
-        let template = rampart_inventory::template::path_template(&ev.path);
+        let mut buf = String::new();
+        match rampart_inventory::template::template_into(&ev.path, &mut buf) {
+            Some(last_id) => Self::derive(ev, Cow::Owned(buf), Some(last_id)),
+            None => Self::derive(ev, Cow::Borrowed(&ev.path), None),
+        }
+    }
+
+    /// Derive the context of an event, writing its template (when the path has an id) into
+    /// `buf`, which a caller reuses from event to event.
+    pub fn with_buffer(ev: &'e ApiEvent<'e>, buf: &'e mut String) -> Self {
+        match rampart_inventory::template::template_into(&ev.path, buf) {
+            Some(last_id) => {
+                let buf: &'e String = buf;
+                Self::derive(ev, Cow::Borrowed(buf.as_str()), Some(last_id))
+            }
+            None => Self::derive(ev, Cow::Borrowed(&ev.path), None),
+        }
+    }
+
+    /// Everything else, given the template and the last id segment of the path.
+    #[inline]
+    fn derive(ev: &'e ApiEvent<'e>, template: Cow<'e, str>, last_id: Option<&'e str>) -> Self {
         let endpoint = {
             let mut h = hash_bytes(ev.host.as_bytes());
             h = combine(h, hash_bytes(ev.method.as_bytes()));
@@ -115,14 +194,7 @@ impl<'e> EventCtx<'e> {
         } else {
             ip
         };
-        let id_value = if matches!(template, Cow::Owned(_)) {
-            ev.path
-                .rsplit('/')
-                .find(|s| rampart_inventory::template::is_id_segment(s))
-        } else {
-            None
-        };
-        let id_value = id_value.or_else(|| {
+        let id_value = last_id.or_else(|| {
             if ev.query.is_empty() {
                 None
             } else {
@@ -133,9 +205,8 @@ impl<'e> EventCtx<'e> {
         });
         let id_hash = id_value.map_or(0, |v| hash_str_ci(v) | 1);
         let status_class = (ev.status / 100).min(9) as u8;
-        let login_like = ev.kind == EventKind::AuthFailure
-            || LOGIN_WORDS.iter().any(|w| contains_ci(&ev.path, w));
-        let admin_like = ADMIN_WORDS.iter().any(|w| contains_ci(&ev.path, w));
+        let (login_word, admin_like) = path_words(&ev.path);
+        let login_like = ev.kind == EventKind::AuthFailure || login_word;
         let auth_failed =
             ev.kind == EventKind::AuthFailure || (login_like && matches!(ev.status, 401 | 403));
         EventCtx {
@@ -186,6 +257,8 @@ pub struct Engine {
     suppress: Vec<Suppression>,
     baselines: Option<Baselines>,
     skipped: u64,
+    /// Reused for each event's template.
+    template_buf: String,
 }
 
 /// How often, in event time, the engine ticks detectors.
@@ -201,6 +274,7 @@ impl Engine {
             suppress: Vec::new(),
             baselines: None,
             skipped: 0,
+            template_buf: String::new(),
         }
     }
     /// An engine over these detectors that skips allow-listed events, drops suppressed
@@ -213,6 +287,7 @@ impl Engine {
             suppress: cfg.suppress.clone(),
             baselines: Some(Baselines::new(cfg.baseline.clone())),
             skipped: 0,
+            template_buf: String::new(),
         }
     }
     /// An engine with every built-in detector of this crate ([`builtin`]).
@@ -241,7 +316,7 @@ impl Engine {
         if ev.ts.millis() - self.last_tick.millis() >= TICK_MILLIS {
             self.tick(ev.ts, out);
         }
-        let mut cx = EventCtx::new(ev);
+        let mut cx = EventCtx::with_buffer(ev, &mut self.template_buf);
         if !self.allow.is_empty() && self.allow.allows(&cx) {
             self.skipped += 1;
             return;
@@ -311,4 +386,49 @@ pub fn builtin(cfg: &DetectConfig) -> Vec<Box<dyn Detector>> {
         .map(|build| build(cfg))
         .filter(|d| cfg.enabled(d.id()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::contains_ci;
+
+    /// Guards the one-pass word scan against the per-word substring search it replaced.
+    #[test]
+    fn path_words_match_substring_search() {
+        let paths = [
+            "",
+            "/",
+            "/api/v1/users/42",
+            "/api/LOGIN",
+            "/oauth2/Token",
+            "/v1/sign-in/x",
+            "/SignIn",
+            "/sessions",
+            "/ADMIN/users",
+            "/x/actuator/health",
+            "/internalish",
+            "/api/auth/login/admin",
+            "/a/superuser",
+            "/PERMISSIONS/Roles",
+            "/signi",
+            "/sign-i",
+            "/admi",
+            "admin",
+            "/configs",
+            "/debu",
+            "/api/v1/res12/search",
+            "/api/v1/auth/login9",
+            "/manage",
+            "/system/author",
+            "/tok",
+        ];
+        for p in paths {
+            let want = (
+                LOGIN_WORDS.iter().any(|w| contains_ci(p, w)),
+                ADMIN_WORDS.iter().any(|w| contains_ci(p, w)),
+            );
+            assert_eq!(path_words(p), want, "{p:?}");
+        }
+    }
 }

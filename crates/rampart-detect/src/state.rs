@@ -3,7 +3,6 @@
 //! Every structure here has a hard size bound fixed at construction and advances in event
 //! time (milliseconds passed in by the caller), never the wall clock.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// Final mixer of MurmurHash3 (`fmix64`): spreads the bits of a 64-bit value.
@@ -78,6 +77,19 @@ struct Slot<V> {
     value: V,
 }
 
+/// Control byte of an empty table position.
+const EMPTY: u8 = 0;
+
+/// Where `key` wants to live in a table of `mask + 1` positions, and its control byte (7
+/// bits of the hash with the high bit set, so never [`EMPTY`]).
+#[inline]
+fn home_and_tag(key: u64, mask: usize) -> (usize, u8) {
+    // Keys are usually well mixed already, but not always (tests use small integers): one
+    // multiply spreads them; the top bits pick the position, the low bits the tag.
+    let h = key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    ((h >> 32) as usize & mask, (h >> 25) as u8 | 0x80)
+}
+
 /// A map from a `u64` key to `V` with a hard maximum number of keys.
 ///
 /// Keys idle (not touched) for longer than `idle_ms` of event time are dropped by
@@ -85,24 +97,43 @@ struct Slot<V> {
 /// clock sweep (second-chance approximation of least recently used): keys touched since the
 /// hand last passed survive one more round, new keys that were never touched again go
 /// first, so a flood of one-off keys cannot push out established ones wholesale.
+///
+/// Layout: an open-addressing table (linear probing, backward-shift deletion) holding each
+/// key's slot inline, beside one control byte per position. Probing reads the small, usually
+/// cached, control bytes; a lookup then touches a single slot, so a hit in a large map costs
+/// one cache miss instead of the three of a `HashMap` index into a separate slot vector. The
+/// table grows by doubling up to the size `max_keys` needs (at most 7/8 full), never beyond.
 pub struct KeyedState<V> {
-    index: HashMap<u64, u32, PassThrough>,
-    slots: Vec<Slot<V>>,
+    ctrl: Vec<u8>,
+    slots: Vec<Option<Slot<V>>>,
+    mask: usize,
+    len: usize,
     max_keys: usize,
+    max_positions: usize,
     idle_ms: i64,
     hand: usize,
     evicted: u64,
     last_sweep: i64,
 }
 
+/// Table positions needed to hold `n` keys at most 7/8 full (a power of two).
+fn positions_for(n: usize) -> usize {
+    (n + n / 7 + 1).next_power_of_two().max(8)
+}
+
 impl<V> KeyedState<V> {
     /// A map holding at most `max_keys` keys (at least 1), dropping keys idle for `idle_ms`.
     pub fn new(max_keys: usize, idle_ms: i64) -> Self {
         let max_keys = max_keys.clamp(1, u32::MAX as usize);
+        let max_positions = positions_for(max_keys);
+        let cap = max_positions.min(1024);
         KeyedState {
-            index: HashMap::with_capacity_and_hasher(max_keys.min(1024), PassThrough::default()),
-            slots: Vec::with_capacity(max_keys.min(1024)),
+            ctrl: vec![EMPTY; cap],
+            slots: std::iter::repeat_with(|| None).take(cap).collect(),
+            mask: cap - 1,
+            len: 0,
             max_keys,
+            max_positions,
             idle_ms: idle_ms.max(1),
             hand: 0,
             evicted: 0,
@@ -110,37 +141,93 @@ impl<V> KeyedState<V> {
         }
     }
 
+    /// Position of `key`, when present.
+    #[inline]
+    fn find(&self, key: u64) -> Option<usize> {
+        let (mut i, tag) = home_and_tag(key, self.mask);
+        loop {
+            let c = self.ctrl[i];
+            if c == EMPTY {
+                return None;
+            }
+            if c == tag {
+                if let Some(s) = &self.slots[i] {
+                    if s.key == key {
+                        return Some(i);
+                    }
+                }
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Put a slot whose key is known to be absent (room is known to exist); its position.
+    fn place(&mut self, slot: Slot<V>) -> usize {
+        let (mut i, tag) = home_and_tag(slot.key, self.mask);
+        while self.ctrl[i] != EMPTY {
+            i = (i + 1) & self.mask;
+        }
+        self.ctrl[i] = tag;
+        self.slots[i] = Some(slot);
+        self.len += 1;
+        i
+    }
+
+    /// Double the table (rehashing every key), when `max_keys` still needs more room.
+    fn grow(&mut self) {
+        let cap = (self.mask + 1) * 2;
+        let old = std::mem::replace(
+            &mut self.slots,
+            std::iter::repeat_with(|| None).take(cap).collect(),
+        );
+        self.ctrl = vec![EMPTY; cap];
+        self.mask = cap - 1;
+        self.len = 0;
+        self.hand = 0;
+        for s in old.into_iter().flatten() {
+            self.place(s);
+        }
+    }
+
     /// The value of `key`, touched at `now`; inserted with `init` when absent (evicting one
     /// key first when full).
     #[inline]
     pub fn get_or_insert_with(&mut self, key: u64, now: i64, init: impl FnOnce() -> V) -> &mut V {
-        if let Some(&i) = self.index.get(&key) {
-            let s = &mut self.slots[i as usize];
-            if now > s.last {
-                s.last = now;
+        let i = match self.find(key) {
+            Some(i) => {
+                let s = self.slots[i].as_mut().expect("found slot is full");
+                if now > s.last {
+                    s.last = now;
+                }
+                s.referenced = true;
+                i
             }
-            s.referenced = true;
-            return &mut s.value;
-        }
-        if self.slots.len() >= self.max_keys {
+            None => self.insert_new(key, now, init()),
+        };
+        &mut self.slots[i].as_mut().expect("slot is full").value
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn insert_new(&mut self, key: u64, now: i64, value: V) -> usize {
+        if self.len >= self.max_keys {
             self.evict_one();
+        } else if (self.len + 1) * 8 > (self.mask + 1) * 7 && self.mask + 1 < self.max_positions {
+            self.grow();
         }
-        let i = self.slots.len();
-        self.slots.push(Slot {
+        self.place(Slot {
             key,
             last: now,
             referenced: false,
-            value: init(),
-        });
-        self.index.insert(key, i as u32);
-        &mut self.slots[i].value
+            value,
+        })
     }
 
     /// The value of `key`, touched at `now`, when present.
     #[inline]
     pub fn get_mut(&mut self, key: u64, now: i64) -> Option<&mut V> {
-        let i = *self.index.get(&key)?;
-        let s = &mut self.slots[i as usize];
+        let i = self.find(key)?;
+        let s = self.slots[i].as_mut()?;
         if now > s.last {
             s.last = now;
         }
@@ -151,43 +238,60 @@ impl<V> KeyedState<V> {
     /// The value of `key` without touching it.
     #[inline]
     pub fn get(&self, key: u64) -> Option<&V> {
-        let i = *self.index.get(&key)?;
-        Some(&self.slots[i as usize].value)
+        let i = self.find(key)?;
+        self.slots[i].as_ref().map(|s| &s.value)
     }
 
     /// Remove `key`, returning its value.
     pub fn remove(&mut self, key: u64) -> Option<V> {
-        let i = *self.index.get(&key)?;
-        Some(self.remove_at(i as usize))
+        let i = self.find(key)?;
+        Some(self.remove_at(i))
     }
 
+    /// Empty position `i` and shift back the keys after it that probed past it, so lookups
+    /// never meet a hole before their key (no tombstones).
     fn remove_at(&mut self, i: usize) -> V {
-        let key = self.slots[i].key;
-        self.index.remove(&key);
-        let slot = self.slots.swap_remove(i);
-        if let Some(moved) = self.slots.get(i) {
-            self.index.insert(moved.key, i as u32);
+        let slot = self.slots[i].take().expect("removed slot is full");
+        self.ctrl[i] = EMPTY;
+        self.len -= 1;
+        let mut hole = i;
+        let mut j = (i + 1) & self.mask;
+        while self.ctrl[j] != EMPTY {
+            let key = self.slots[j].as_ref().map_or(0, |s| s.key);
+            let (home, _) = home_and_tag(key, self.mask);
+            // Move `j` into the hole when its home is not cyclically within (hole, j].
+            let dist_home = j.wrapping_sub(home) & self.mask;
+            let dist_hole = j.wrapping_sub(hole) & self.mask;
+            if dist_home >= dist_hole {
+                self.ctrl[hole] = self.ctrl[j];
+                self.slots[hole] = self.slots[j].take();
+                self.ctrl[j] = EMPTY;
+                hole = j;
+            }
+            j = (j + 1) & self.mask;
         }
         slot.value
     }
 
     fn evict_one(&mut self) {
+        if self.len == 0 {
+            return;
+        }
         // Terminates within two passes: the first clears every reference bit.
         loop {
-            if self.slots.is_empty() {
-                return;
-            }
-            if self.hand >= self.slots.len() {
-                self.hand = 0;
-            }
-            let s = &mut self.slots[self.hand];
-            if s.referenced {
-                s.referenced = false;
-                self.hand += 1;
-            } else {
-                self.remove_at(self.hand);
-                self.evicted += 1;
-                return;
+            self.hand &= self.mask;
+            match &mut self.slots[self.hand] {
+                None => self.hand += 1,
+                Some(s) if s.referenced => {
+                    s.referenced = false;
+                    self.hand += 1;
+                }
+                Some(_) => {
+                    // The hand stays: a key shifted back into this position is looked at next.
+                    self.remove_at(self.hand);
+                    self.evicted += 1;
+                    return;
+                }
             }
         }
     }
@@ -200,14 +304,20 @@ impl<V> KeyedState<V> {
             return 0;
         }
         self.last_sweep = now;
+        if self.len == 0 {
+            return 0;
+        }
         let mut dropped = 0;
         let mut i = 0;
-        while i < self.slots.len() {
-            if now - self.slots[i].last > self.idle_ms {
-                self.remove_at(i);
-                dropped += 1;
-            } else {
-                i += 1;
+        while i <= self.mask {
+            // Backward shifts only move keys to lower positions (or from the start of the
+            // table to its end), so re-examining `i` after a removal skips no key.
+            match &self.slots[i] {
+                Some(s) if now - s.last > self.idle_ms => {
+                    self.remove_at(i);
+                    dropped += 1;
+                }
+                _ => i += 1,
             }
         }
         self.evicted += dropped as u64;
@@ -216,12 +326,12 @@ impl<V> KeyedState<V> {
 
     /// Number of keys held.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.len
     }
 
     /// Whether no key is held.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len == 0
     }
 
     /// The key bound.
@@ -236,8 +346,8 @@ impl<V> KeyedState<V> {
 
     /// Approximate bytes held, counting values by their inline size only.
     pub fn approx_bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Slot<V>>()
-            + self.index.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
+        self.slots.capacity() * std::mem::size_of::<Option<Slot<V>>>()
+            + self.ctrl.capacity()
             + std::mem::size_of::<Self>()
     }
 
@@ -246,22 +356,20 @@ impl<V> KeyedState<V> {
     where
         V: Footprint,
     {
-        self.approx_bytes()
-            + self
-                .slots
-                .iter()
-                .map(|s| s.value.heap_bytes())
-                .sum::<usize>()
+        self.approx_bytes() + self.iter().map(|(_, v)| v.heap_bytes()).sum::<usize>()
     }
 
     /// Iterate over keys and values.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
-        self.slots.iter().map(|s| (s.key, &s.value))
+        self.slots.iter().flatten().map(|s| (s.key, &s.value))
     }
 
     /// Iterate mutably over keys and values (without touching them).
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (u64, &mut V)> {
-        self.slots.iter_mut().map(|s| (s.key, &mut s.value))
+        self.slots
+            .iter_mut()
+            .flatten()
+            .map(|s| (s.key, &mut s.value))
     }
 }
 
@@ -545,6 +653,62 @@ mod tests {
         assert_eq!(s.get(2), Some(&2));
         assert_eq!(s.remove(2), Some(2));
         assert!(s.is_empty());
+    }
+
+    /// Guards the open-addressing table (growth, backward-shift deletion, eviction, idle
+    /// sweeps) against a plain map model: same keys, same values, never above the bound.
+    #[test]
+    fn keyed_state_agrees_with_a_map_model() {
+        use std::collections::HashMap;
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut s = KeyedState::new(3_000, 50_000);
+        let mut model: HashMap<u64, (u64, i64)> = HashMap::new();
+        for t in 0..50_000i64 {
+            let r = rnd();
+            // Small keys collide in their home positions: exercises probing and shifts.
+            let key = r % 4_000;
+            match r >> 60 {
+                0 => {
+                    assert_eq!(s.remove(key), model.remove(&key).map(|(v, _)| v));
+                }
+                1 => {
+                    s.tick(t);
+                    model.retain(|k, (_, last)| {
+                        let keep = t - *last <= 50_000;
+                        assert_eq!(s.get(*k).is_some(), keep, "key {k} at {t}");
+                        keep
+                    });
+                }
+                _ => {
+                    let v = s.get_or_insert_with(key, t, || 0u64);
+                    *v += 1;
+                    let m = model.entry(key).or_insert((0, t));
+                    m.0 += 1;
+                    m.1 = t;
+                    assert_eq!(*v, m.0, "key {key} at {t}");
+                }
+            }
+            assert!(s.len() <= 3_000);
+            if s.len() < model.len() {
+                // An eviction happened: drop from the model what the state dropped.
+                model.retain(|k, _| s.get(*k).is_some());
+            }
+            assert_eq!(s.len(), model.len());
+        }
+        let mut keys: Vec<u64> = s.iter().map(|(k, _)| k).collect();
+        keys.sort_unstable();
+        let mut want: Vec<u64> = model.keys().copied().collect();
+        want.sort_unstable();
+        assert_eq!(keys, want);
+        for (k, v) in s.iter() {
+            assert_eq!(*v, model[&k].0);
+        }
     }
 
     #[test]

@@ -236,6 +236,19 @@ pub(crate) fn is_date_prefix(b: &[u8]) -> bool {
 
 /// The template of a path (without query). Borrowed when no segment is an id.
 pub fn path_template(path: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    match template_into(path, &mut out) {
+        Some(_) => Cow::Owned(out),
+        None => Cow::Borrowed(path),
+    }
+}
+
+/// Write the template of `path` into `out` (cleared first) when some segment is an id, and
+/// return the last such segment as written (`12345.pdf` for `/invoices/12345.pdf`); return
+/// `None`, leaving `out` empty, when the template is the path itself. Lets a hot loop reuse
+/// one buffer instead of allocating a template per path.
+pub fn template_into<'p>(path: &'p str, out: &mut String) -> Option<&'p str> {
+    out.clear();
     let b = path.as_bytes();
     // Find the first segment that changes; most paths have none or one late one.
     let mut start = 0usize;
@@ -248,20 +261,23 @@ pub fn path_template(path: &str) -> Cow<'_, str> {
         }
         start = end + 1;
     }
-    let Some(first) = first_change else {
-        return Cow::Borrowed(path);
-    };
-    let mut out = String::with_capacity(path.len());
+    let first = first_change?;
+    out.reserve(path.len());
     out.push_str(&path[..first]);
     let mut start = first;
+    let mut last_id = "";
     loop {
         let end = memchr_slash(b, start);
         match classify(&b[start..end]) {
             Seg::Keep => out.push_str(&path[start..end]),
-            Seg::Id => out.push_str("{id}"),
+            Seg::Id => {
+                out.push_str("{id}");
+                last_id = &path[start..end];
+            }
             Seg::IdWithExt(dot) => {
                 out.push_str("{id}");
                 out.push_str(&path[start + dot..end]);
+                last_id = &path[start..end];
             }
         }
         if end >= b.len() {
@@ -270,7 +286,7 @@ pub fn path_template(path: &str) -> Cow<'_, str> {
         out.push('/');
         start = end + 1;
     }
-    Cow::Owned(out)
+    Some(last_id)
 }
 
 /// Index of the next `/` at or after `from`, or the length.
@@ -360,6 +376,17 @@ mod tests {
         for (path, expected) in cases {
             check(path, expected);
         }
+    }
+
+    #[test]
+    fn template_into_reuses_the_buffer_and_names_the_last_id() {
+        let mut buf = String::from("stale");
+        assert_eq!(template_into("/api/users", &mut buf), None);
+        assert_eq!(buf, "");
+        assert_eq!(template_into("/u/42/f/9.pdf/x", &mut buf), Some("9.pdf"));
+        assert_eq!(buf, "/u/{id}/f/{id}.pdf/x");
+        assert_eq!(template_into("/a/7", &mut buf), Some("7"));
+        assert_eq!(buf, "/a/{id}");
     }
 
     #[test]

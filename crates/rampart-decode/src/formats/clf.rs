@@ -26,7 +26,7 @@ fn sniff_clf(line: &str) -> bool {
         && b[0] != b'['
         && b[0] != b'{'
         && b[0] != b'<'
-        && memchr::memmem::find(b, b" [").is_some()
+        && crate::util::find(b, b" [").is_some()
         && memchr::memchr(b'"', b).is_some()
 }
 
@@ -87,7 +87,7 @@ fn decode_clf<'a>(
 ) -> Result<ApiEvent<'a>, DecodeError> {
     let body = strip_syslog(line);
     let b = body.as_bytes();
-    let lb = memchr::memmem::find(b, b" [").ok_or(malformed(name, "no [time] field"))? + 1;
+    let lb = crate::util::find(b, b" [").ok_or(malformed(name, "no [time] field"))? + 1;
     let rb =
         memchr::memchr(b']', &b[lb..]).ok_or(malformed(name, "unterminated [time] field"))? + lb;
     let ts = clf_time(&body[lb + 1..rb]).ok_or(malformed(name, "invalid time"))?;
@@ -209,7 +209,7 @@ impl Decoder for NpmProxy {
         "npm_proxy"
     }
     fn sniff(&self, line: &str) -> bool {
-        line.starts_with('[') && memchr::memmem::find(line.as_bytes(), b"[Client ").is_some()
+        line.starts_with('[') && crate::util::find(line.as_bytes(), b"[Client ").is_some()
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "npm_proxy";

@@ -268,9 +268,9 @@ impl Decoder for RampartJson {
     fn sniff(&self, line: &str) -> bool {
         let b = line.as_bytes();
         b.first() == Some(&b'{')
-            && memchr::memmem::find(b, b"\"ts\"").is_some()
-            && memchr::memmem::find(b, b"\"path\"").is_some()
-            && memchr::memmem::find(b, b"\"logger\"").is_none()
+            && crate::util::find(b, b"\"ts\"").is_some()
+            && crate::util::find(b, b"\"path\"").is_some()
+            && crate::util::find(b, b"\"logger\"").is_none()
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "rampart";
@@ -383,7 +383,7 @@ impl Decoder for NginxJson {
     }
     fn sniff(&self, line: &str) -> bool {
         let b = line.as_bytes();
-        b.first() == Some(&b'{') && memchr::memmem::find(b, b"\"remote_addr\"").is_some()
+        b.first() == Some(&b'{') && crate::util::find(b, b"\"remote_addr\"").is_some()
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "nginx_json";
@@ -499,7 +499,7 @@ impl Decoder for CaddyJson {
     }
     fn sniff(&self, line: &str) -> bool {
         let b = line.as_bytes();
-        b.first() == Some(&b'{') && memchr::memmem::find(b, b"\"logger\":\"http.").is_some()
+        b.first() == Some(&b'{') && crate::util::find(b, b"\"logger\":\"http.").is_some()
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "caddy";
@@ -619,7 +619,7 @@ impl Decoder for TraefikJson {
     }
     fn sniff(&self, line: &str) -> bool {
         let b = line.as_bytes();
-        b.first() == Some(&b'{') && memchr::memmem::find(b, b"\"RequestMethod\"").is_some()
+        b.first() == Some(&b'{') && crate::util::find(b, b"\"RequestMethod\"").is_some()
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "traefik_json";

@@ -409,7 +409,7 @@ impl Decoder for Envoy {
             && b[0] == b'['
             && b[5] == b'-'
             && b[11] == b'T'
-            && memchr::memmem::find(b, b"] \"").is_some()
+            && crate::util::find(b, b"] \"").is_some()
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "envoy";

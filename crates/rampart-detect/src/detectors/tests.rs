@@ -571,17 +571,49 @@ fn registry_ids_match_config_ids() {
     assert_eq!(ids, want);
 }
 
+/// Every `max_keys` of the configuration (whatever the detector), plus the baseline's
+/// `max_endpoints`, set to `cap`; returns the config and the sum of those caps.
+fn capped(cap: usize) -> (DetectConfig, usize) {
+    let mut v = serde_json::to_value(DetectConfig::default()).unwrap();
+    let mut total = 0;
+    for (_, section) in v.as_object_mut().unwrap().iter_mut() {
+        if let Some(obj) = section.as_object_mut() {
+            for field in ["max_keys", "max_endpoints"] {
+                if let Some(x) = obj.get_mut(field) {
+                    *x = cap.into();
+                    total += cap;
+                }
+            }
+        }
+    }
+    (serde_json::from_value(v).unwrap(), total)
+}
+
+/// Bytes one tracked key may cost at most: its slot in a table kept at most 7/8 full but up
+/// to about 2.3x the cap in positions (a power of two), with a slot of at most ~300 bytes,
+/// plus the value's heap (HyperLogLog registers up to 1 KiB + 256 B, a few ids).
+const BYTES_PER_KEY: usize = 2 * 1024;
+
+/// Keys held by the fixed, not configurable, tables: 13 cooldowns and the latency and error
+/// counters (10,000 keys each).
+const FIXED_KEYS: usize = 15 * 10_000;
+
 #[test]
 fn adversarial_stream_stays_bounded() {
-    // 1M events, each from a new IP to a new path with a new id: state must stay bounded.
-    let mut c = DetectConfig::default();
-    c.baseline.max_endpoints = 5_000;
+    // Every event from a new IP, to a new path with a new id, by a new principal, with
+    // mixed statuses and some login paths, against small caps: each table is overrun
+    // 25 to 50 times (the rarest kind, failed logins, is 1 event in 16), and state must
+    // stop growing once the caps are reached.
+    const CAP: usize = 2_000;
+    const EVENTS: i64 = 100_000;
+    let (c, configured_keys) = capped(CAP);
+    assert!(configured_keys >= 11 * CAP, "caps found: {configured_keys}");
     let mut engine = Engine::builtin(&c);
     let mut out = Vec::new();
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut e = ev(0, "1.2.3.4", "GET", "/", 404);
-    let mut max_bytes = 0;
-    for i in 0..1_000_000i64 {
+    let (mut at_fill, mut max_bytes) = (0, 0);
+    for i in 0..EVENTS {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
@@ -589,20 +621,37 @@ fn adversarial_stream_stays_bounded() {
         e.client_ip = Some(std::net::IpAddr::V4(std::net::Ipv4Addr::from(
             (x >> 32) as u32,
         )));
-        e.path = Cow::Owned(format!("/r{:x}/{}", x & 0xffff_ffff, x % 100_000));
+        e.path = Cow::Owned(if x.is_multiple_of(4) {
+            format!("/api/auth/login{:x}", x & 0xffff_ffff)
+        } else {
+            format!("/r{:x}/{}", x & 0xffff_ffff, x % 100_000)
+        });
+        e.status = [200, 401, 404, 500][(x >> 8) as usize % 4];
         e.principal = Some(Cow::Owned(format!("p{}", x % 1_000_000)));
+        e.authenticated = x.is_multiple_of(3);
         engine.observe(&e, &mut out);
-        if i % 100_000 == 0 {
+        if i == EVENTS / 2 {
+            // Every cap has been reached: even failed logins brought 3,000 distinct keys.
+            at_fill = engine.state_bytes();
+        }
+        if i % 1_000 == 0 {
             max_bytes = max_bytes.max(engine.state_bytes());
         }
         out.clear();
     }
     max_bytes = max_bytes.max(engine.state_bytes());
+    eprintln!("adversarial state bytes: {at_fill} when full, {max_bytes} at most");
+    let bound = (configured_keys + FIXED_KEYS) * BYTES_PER_KEY;
     assert!(
-        max_bytes < 512 * 1024 * 1024,
-        "state grew to {max_bytes} bytes"
+        max_bytes <= bound,
+        "state grew to {max_bytes} bytes, bound {bound}"
+    );
+    // Twice the traffic after the caps filled may not grow state by more than what
+    // values hold on the heap (an evidence ring or a baseline's parameter list).
+    assert!(
+        max_bytes <= at_fill + at_fill / 8,
+        "state grew from {at_fill} to {max_bytes} bytes after the caps filled"
     );
     let b = engine.baselines().map_or(0, |b| b.len());
-    assert!(b <= 5_000, "baselines hold {b} endpoints");
-    eprintln!("adversarial max state bytes: {max_bytes}");
+    assert!(b <= CAP, "baselines hold {b} endpoints");
 }
