@@ -6,6 +6,7 @@
 //! Sources (file replay, tail, HTTP push) hand batches to a [`PipelineHandle`]; a batch is
 //! acknowledged only after its store transaction committed.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -14,10 +15,10 @@ use tokio::sync::{mpsc, oneshot};
 use rampart_correlate::{CorrelateConfig, Correlator};
 use rampart_detect::config::DetectConfig;
 use rampart_detect::Engine;
-use rampart_sigma::{RuleSet, SigmaConfig, SigmaDetector};
-use rampart_signatures::SignatureConfig;
 use rampart_inventory::endpoints::{Inventory, InventoryConfig};
 use rampart_model::{AlertDraft, ApiEvent, Incident, Timestamp};
+use rampart_sigma::{RuleSet, SigmaConfig, SigmaDetector};
+use rampart_signatures::SignatureConfig;
 use rampart_store::{Change, Checkpoint, Store, StoreError};
 
 /// Pipeline errors.
@@ -70,13 +71,86 @@ enum Msg {
     },
 }
 
+/// Counters and gauges the pipeline publishes (for `/metrics`): lock-free, updated per batch.
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    /// Events processed.
+    pub events: AtomicU64,
+    /// Alerts stored (detected and pushed).
+    pub alerts: AtomicU64,
+    /// Incidents created.
+    pub incidents_created: AtomicU64,
+    /// Incidents merged away.
+    pub incidents_merged: AtomicU64,
+    /// Approximate bytes of detection state (gauge).
+    pub detection_state_bytes: AtomicU64,
+    /// Endpoints in the learned inventory (gauge).
+    pub inventory_endpoints: AtomicU64,
+    /// Events whose endpoint was not tracked because the inventory was full.
+    pub inventory_overflow: AtomicU64,
+}
+
+impl PipelineStats {
+    fn record(&self, r: &BatchReport) {
+        self.events.fetch_add(r.events, Relaxed);
+        self.alerts.fetch_add(r.alerts, Relaxed);
+        self.incidents_created
+            .fetch_add(r.incidents_created, Relaxed);
+        self.incidents_merged.fetch_add(r.incidents_merged, Relaxed);
+    }
+
+    /// Prometheus text exposition of these series.
+    pub fn render(&self) -> String {
+        let counters = [
+            ("rampart_pipeline_events_total", &self.events),
+            ("rampart_pipeline_alerts_total", &self.alerts),
+            (
+                "rampart_pipeline_incidents_created_total",
+                &self.incidents_created,
+            ),
+            (
+                "rampart_pipeline_incidents_merged_total",
+                &self.incidents_merged,
+            ),
+            (
+                "rampart_inventory_overflow_events_total",
+                &self.inventory_overflow,
+            ),
+        ];
+        let gauges = [
+            ("rampart_detection_state_bytes", &self.detection_state_bytes),
+            ("rampart_inventory_endpoints", &self.inventory_endpoints),
+        ];
+        let mut out = String::new();
+        for (name, v) in counters {
+            out.push_str(&format!(
+                "# TYPE {name} counter\n{name} {}\n",
+                v.load(Relaxed)
+            ));
+        }
+        for (name, v) in gauges {
+            out.push_str(&format!(
+                "# TYPE {name} gauge\n{name} {}\n",
+                v.load(Relaxed)
+            ));
+        }
+        out
+    }
+}
+
 /// A cheap, cloneable handle to the pipeline task.
 #[derive(Clone)]
 pub struct PipelineHandle {
     tx: mpsc::Sender<Msg>,
+    stats: Arc<PipelineStats>,
 }
 
 impl PipelineHandle {
+    /// The pipeline's counters and gauges.
+    pub fn stats(&self) -> &PipelineStats {
+        &self.stats
+    }
+
     /// Process and store a batch of events (and, atomically with them, the checkpoint of the
     /// source they came from). Resolves once committed.
     pub async fn push_events(
@@ -187,6 +261,7 @@ struct Core {
     latest: Timestamp,
     batches: u32,
     inventory_flush_batches: u32,
+    stats: Arc<PipelineStats>,
 }
 
 impl Core {
@@ -232,6 +307,21 @@ impl Core {
             report.add(&self.correlate(alerts).await?);
         }
         Ok(report)
+    }
+
+    fn publish(&self, r: &Result<BatchReport, PipelineError>) {
+        if let Ok(r) = r {
+            self.stats.record(r);
+        }
+        self.stats
+            .detection_state_bytes
+            .store(self.engine.state_bytes() as u64, Relaxed);
+        self.stats
+            .inventory_endpoints
+            .store(self.inventory.len() as u64, Relaxed);
+        self.stats
+            .inventory_overflow
+            .store(self.inventory.overflow_count(), Relaxed);
     }
 
     async fn flush_inventory(&mut self) -> Result<(), PipelineError> {
@@ -306,7 +396,9 @@ pub async fn spawn(
         latest: Timestamp::default(),
         batches: 0,
         inventory_flush_batches: cfg.inventory_flush_batches,
+        stats: Arc::new(PipelineStats::default()),
     };
+    let stats = core.stats.clone();
     core.seed().await?;
     let task = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
@@ -316,14 +408,20 @@ pub async fn spawn(
                     checkpoint,
                     ack,
                 } => {
-                    let _ = ack.send(core.on_events(events, checkpoint).await);
+                    let r = core.on_events(events, checkpoint).await;
+                    core.publish(&r);
+                    let _ = ack.send(r);
                 }
                 Msg::Alerts { alerts, ack } => {
-                    let _ = ack.send(core.correlate(alerts).await);
+                    let r = core.correlate(alerts).await;
+                    core.publish(&r);
+                    let _ = ack.send(r);
                 }
                 Msg::IncidentChanged(inc) => core.correlator.on_incident_changed(&inc),
                 Msg::Flush { ack } => {
-                    let _ = ack.send(core.flush().await);
+                    let r = core.flush().await;
+                    core.publish(&r);
+                    let _ = ack.send(r);
                 }
             }
         }
@@ -332,5 +430,5 @@ pub async fn spawn(
             tracing::error!(error = %e, "final pipeline flush failed");
         }
     });
-    Ok((PipelineHandle { tx }, task))
+    Ok((PipelineHandle { tx, stats }, task))
 }

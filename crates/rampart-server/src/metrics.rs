@@ -136,11 +136,9 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 /// `GET /metrics`.
 pub async fn handler(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Right::Read)?;
-    Ok((
-        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response())
+    let mut body = state.metrics.render();
+    body.push_str(&state.pipeline.stats().render());
+    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }
 
 #[cfg(test)]

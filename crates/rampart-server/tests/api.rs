@@ -780,6 +780,12 @@ async fn metrics_count_routes_with_bounded_labels() {
     assert!(text.contains(r#"rampart_http_requests_total{method="get",route="/api/v1/incidents/{id}",status_class="4xx"} 1"#), "{text}");
     assert!(!text.contains("203.0.113.9") && !text.contains(&viewer));
     assert!(text.contains("rampart_ingest_events_total 0"));
+    // Pipeline series: counters and the detection-state gauge (bounded state is a metric).
+    assert!(text.contains("rampart_pipeline_events_total 0"), "{text}");
+    assert!(
+        text.contains("# TYPE rampart_detection_state_bytes gauge"),
+        "{text}"
+    );
     assert_error(
         app.client.get(app.url("/metrics")).send().await.unwrap(),
         401,

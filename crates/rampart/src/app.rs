@@ -58,7 +58,10 @@ fn api_key_secret(data: &Path) -> Result<Vec<u8>> {
                 return Ok(b);
             }
         }
-        anyhow::bail!("{} is not a valid secret (hex, >= 16 bytes)", path.display());
+        anyhow::bail!(
+            "{} is not a valid secret (hex, >= 16 bytes)",
+            path.display()
+        );
     }
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let secret: [u8; 32] = rand::random();
@@ -153,7 +156,9 @@ impl IntelFeeds {
             }
             if self.mtimes() != self.stamps {
                 match self.reload() {
-                    Ok(()) => tracing::info!(feeds = self.paths.len(), "threat intelligence reloaded"),
+                    Ok(()) => {
+                        tracing::info!(feeds = self.paths.len(), "threat intelligence reloaded")
+                    }
                     Err(e) => {
                         self.stamps = self.mtimes();
                         tracing::error!(error = %format!("{e:#}"), "threat intelligence reload failed; keeping the previous set");
@@ -279,7 +284,10 @@ impl App {
 
     /// Flush the pipeline and wait for it to stop.
     pub async fn shutdown(self) -> Result<()> {
-        self.pipeline.flush().await.context("flushing the pipeline")?;
+        self.pipeline
+            .flush()
+            .await
+            .context("flushing the pipeline")?;
         drop(self.pipeline);
         let _ = self.task.await;
         Ok(())

@@ -170,7 +170,9 @@ pub async fn run(
     println!("  curl -s -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/incidents?sort=priority&limit=10'");
     println!("  curl -s -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/incidents/1'");
     println!("  curl -s -H 'Authorization: Bearer {token}' \"http://{addr}/api/incidents?\\$filter=status eq 'Active'&\\$top=5\"");
-    println!("  curl -s -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/inventory/endpoints'");
+    println!(
+        "  curl -s -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/inventory/endpoints'"
+    );
     println!("  rampart incidents list --data {}", data.display());
     println!();
     println!("Press ctrl-c to stop.");
@@ -181,7 +183,11 @@ pub async fn run(
 /// lists, and Sigma rules when asked.
 fn evaluation_setup(sigma: &[PathBuf]) -> Result<DetectionSetup> {
     let mut setup = DetectionSetup::default();
-    let tor = ThreatIntel::parse(TOR_FEED, FeedFormat::Plain, &rampart_sim::TOR_EXITS.join("\n"))?;
+    let tor = ThreatIntel::parse(
+        TOR_FEED,
+        FeedFormat::Plain,
+        &rampart_sim::TOR_EXITS.join("\n"),
+    )?;
     let ti = ThreatIntel::parse(
         "demo-feed",
         FeedFormat::Plain,
@@ -212,9 +218,9 @@ pub async fn simulate(a: SimulateArgs) -> Result<()> {
         return evaluate(cfg, &a).await;
     }
     let out: Box<dyn Write> = match &a.out {
-        Some(p) => Box::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        ),
+        Some(p) => {
+            Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
+        }
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = BufWriter::with_capacity(1 << 20, out);
@@ -287,12 +293,20 @@ async fn evaluate(cfg: SimConfig, a: &SimulateArgs) -> Result<()> {
             s.instances,
             s.detected_instances,
             s.recall * 100.0,
-            if s.matching_detector_fired { "yes" } else { "no" },
+            if s.matching_detector_fired {
+                "yes"
+            } else {
+                "no"
+            },
             s.detectors.join(",")
         );
     }
     let total: u64 = report.per_scenario.iter().map(|s| s.instances).sum();
-    let hit: u64 = report.per_scenario.iter().map(|s| s.detected_instances).sum();
+    let hit: u64 = report
+        .per_scenario
+        .iter()
+        .map(|s| s.detected_instances)
+        .sum();
     println!(
         "overall recall {:.1}% ({hit}/{total} attack instances); false positives: {} alerts on {} benign events = {:.2} per 100k; {} events in {:.1}s ({:.0} events/s incl. encode+decode)",
         100.0 * hit as f64 / total.max(1) as f64,

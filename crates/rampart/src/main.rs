@@ -24,7 +24,12 @@ use rampart_model::{
 #[command(name = "rampart", version, about, propagate_version = true)]
 struct Cli {
     /// Log filter (tracing env-filter syntax).
-    #[arg(long, global = true, env = "RAMPART_LOG", default_value = "warn,rampart=info")]
+    #[arg(
+        long,
+        global = true,
+        env = "RAMPART_LOG",
+        default_value = "warn,rampart=info"
+    )]
     log: String,
     #[command(subcommand)]
     cmd: Cmd,
@@ -543,16 +548,21 @@ async fn incidents(cmd: IncidentsCmd) -> Result<()> {
             }
             let inc = match inc {
                 Some(i) => i,
-                None => store
-                    .get_incident(id)
-                    .await?
-                    .with_context(|| format!("incident {id} not found"))?
-                    .incident,
+                None => {
+                    store
+                        .get_incident(id)
+                        .await?
+                        .with_context(|| format!("incident {id} not found"))?
+                        .incident
+                }
             };
             if json {
                 println!("{}", serde_json::to_string(&inc)?);
             } else {
-                println!("updated incident {}: {} ({})", inc.id, inc.title, inc.status);
+                println!(
+                    "updated incident {}: {} ({})",
+                    inc.id, inc.title, inc.status
+                );
             }
         }
     }
@@ -573,7 +583,10 @@ async fn inventory(a: InventoryArgs) -> Result<()> {
             .map(|e| {
                 let mut v = serde_json::to_value(e).unwrap_or_default();
                 if let Some(o) = v.as_object_mut() {
-                    o.insert("auth".into(), serde_json::to_value(e.auth()).unwrap_or_default());
+                    o.insert(
+                        "auth".into(),
+                        serde_json::to_value(e.auth()).unwrap_or_default(),
+                    );
                     o.insert("inactive".into(), e.is_inactive(newest).into());
                 }
                 v
@@ -613,7 +626,12 @@ async fn token(cmd: TokenCmd) -> Result<()> {
             let store = app::open_store(&data).await?;
             let token = rampart_server::generate_token();
             store
-                .create_token(&name, role, &rampart_server::hash_token(&token), &cli_actor())
+                .create_token(
+                    &name,
+                    role,
+                    &rampart_server::hash_token(&token),
+                    &cli_actor(),
+                )
                 .await
                 .with_context(|| format!("creating token {name:?}"))?;
             println!("{token}");

@@ -64,11 +64,23 @@ fn replay_json_summary_then_incidents_and_inventory() {
     let items = page["items"].as_array().unwrap();
     assert!(!items.is_empty());
     let text = out.to_lowercase();
-    assert!(text.contains("203.0.113.9") && text.contains("198.51.100.4"), "{out}");
+    assert!(
+        text.contains("203.0.113.9") && text.contains("198.51.100.4"),
+        "{out}"
+    );
 
     let id = items[0]["id"].as_i64().unwrap();
     let (out, _) = run(rampart()
-        .args(["incidents", "update", "--json", "--status", "InProgress", "--assign", "alice", "--data"])
+        .args([
+            "incidents",
+            "update",
+            "--json",
+            "--status",
+            "InProgress",
+            "--assign",
+            "alice",
+            "--data",
+        ])
         .arg(&data)
         .arg(id.to_string()));
     let inc: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
@@ -91,7 +103,9 @@ fn token_create_prints_only_the_token_and_serve_requires_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (out, _) = run(rampart()
-        .args(["token", "create", "--name", "ci", "--role", "viewer", "--data"])
+        .args([
+            "token", "create", "--name", "ci", "--role", "viewer", "--data",
+        ])
         .arg(&data));
     let token = out.trim_end_matches('\n');
     assert!(
@@ -117,9 +131,17 @@ fn token_create_prints_only_the_token_and_serve_requires_it() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let c = reqwest::Client::new();
-        let h = c.get(format!("http://{addr}/healthz")).send().await.unwrap();
+        let h = c
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(h.status(), 200);
-        let r = c.get(format!("http://{addr}/api/v1/incidents")).send().await.unwrap();
+        let r = c
+            .get(format!("http://{addr}/api/v1/incidents"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 401);
         let body: serde_json::Value = r.json().await.unwrap();
         assert!(body["error"]["message"].is_string(), "{body}");
