@@ -139,8 +139,18 @@ fn main() {
     }
     let ctx_secs = t.elapsed().as_secs_f64();
 
+    let pf = rules.prefilter_stats();
+    println!(
+        "prefilter: {} detection rules, {} always evaluated, {} needles",
+        pf.rules, pf.always_evaluate, pf.needles
+    );
+    for t in rules.always_evaluated() {
+        println!("  always evaluated: {t}");
+    }
+
     let mut rates = Vec::new();
     let mut alerts = 0;
+    let mut stats = Default::default();
     for _ in 0..3 {
         let mut det = SigmaDetector::new(Arc::clone(&rules), SigmaConfig::default());
         let mut out = Vec::new();
@@ -151,6 +161,7 @@ fn main() {
         }
         let secs = t.elapsed().as_secs_f64();
         alerts = out.len();
+        stats = det.stats();
         rates.push(N as f64 / secs);
     }
     rates.sort_by(|a, b| a.total_cmp(b));
@@ -159,6 +170,12 @@ fn main() {
         rules.len(),
         rates[1],
         rates
+    );
+    let stats: rampart_sigma::SigmaStats = stats;
+    println!(
+        "rsigma evaluated {:.2}% of events, {:.3} rules per event on average",
+        100.0 * stats.events_evaluated as f64 / stats.events.max(1) as f64,
+        stats.rule_evaluations as f64 / stats.events.max(1) as f64
     );
     println!(
         "of which EventCtx::new alone: {:.0} events/s ({sink} template bytes)",

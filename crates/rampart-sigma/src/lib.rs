@@ -11,12 +11,14 @@
 //! The rules' licence (DRL 1.1) requires the author to be shown wherever an alert is shown:
 //! every alert carries the author in [`SigmaRuleRef::author`] and in its description.
 
+pub mod prefilter;
 pub mod view;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use prefilter::{Prefilter, PrefilterStats, Scratch};
 use rampart_detect::{Detector, EventCtx};
 use rampart_model::{
     AlertDraft, AlertSource, AttackStage, Entity, Reason, Severity, SigmaRuleRef, Timestamp,
@@ -97,6 +99,8 @@ pub struct LoadReport {
 /// Parsed and compiled rules, shared (read-only) by every [`SigmaDetector`].
 pub struct RuleSet {
     engine: Engine,
+    /// Literal prefilter over `engine.rules()` (after filters were applied).
+    prefilter: Prefilter,
     infos: Vec<RuleInfo>,
     by_id: HashMap<String, usize>,
     by_title: HashMap<String, usize>,
@@ -259,6 +263,7 @@ impl RuleSet {
             ..SigmaCollection::new()
         });
 
+        let prefilter = Prefilter::build(engine.rules());
         let infos = report.loaded.clone();
         let mut by_id = HashMap::new();
         let mut by_title = HashMap::new();
@@ -271,6 +276,7 @@ impl RuleSet {
         (
             RuleSet {
                 engine,
+                prefilter,
                 infos,
                 by_id,
                 by_title,
@@ -293,6 +299,42 @@ impl RuleSet {
     /// Metadata of the loaded rules.
     pub fn rules(&self) -> &[RuleInfo] {
         &self.infos
+    }
+
+    /// Figures about the literal prefilter (rules, always-evaluated rules, needles).
+    pub fn prefilter_stats(&self) -> PrefilterStats {
+        self.prefilter.stats()
+    }
+
+    /// Titles of the rules the prefilter cannot gate (evaluated on every event).
+    pub fn always_evaluated(&self) -> Vec<&str> {
+        let rules = self.engine.rules();
+        self.prefilter
+            .always()
+            .map(|i| rules[i].title.as_str())
+            .collect()
+    }
+
+    /// Detection matches on `view`: rules the literal prefilter cannot rule out are evaluated
+    /// by rsigma, in rule order. Same results as [`RuleSet::evaluate_every_rule`].
+    pub fn evaluate(&self, view: &EventView<'_>, scratch: &mut Scratch) -> Vec<EvaluationResult> {
+        self.prefilter.candidates(view, scratch);
+        let rules = self.engine.rules();
+        scratch
+            .candidates
+            .iter()
+            .filter_map(|&i| rsigma_eval::evaluate_rule(&rules[i as usize], view))
+            .collect()
+    }
+
+    /// Detection matches on `view`, evaluating every rule with rsigma, in rule order: the
+    /// reference [`RuleSet::evaluate`] is checked against.
+    pub fn evaluate_every_rule(&self, view: &EventView<'_>) -> Vec<EvaluationResult> {
+        self.engine
+            .rules()
+            .iter()
+            .filter_map(|r| rsigma_eval::evaluate_rule(r, view))
+            .collect()
     }
 
     fn info_of(&self, r: &EvaluationResult) -> Option<usize> {
@@ -377,6 +419,17 @@ impl Default for SigmaConfig {
 /// Detector id.
 pub const DETECTOR_ID: &str = "sigma";
 
+/// Work counters of one [`SigmaDetector`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SigmaStats {
+    /// Events observed.
+    pub events: u64,
+    /// Events on which rsigma evaluated at least one rule.
+    pub events_evaluated: u64,
+    /// Rule evaluations by rsigma (rules let through by the prefilter, summed over events).
+    pub rule_evaluations: u64,
+}
+
 /// Evaluates a [`RuleSet`] on every event; implements [`Detector`].
 pub struct SigmaDetector {
     rules: Arc<RuleSet>,
@@ -385,6 +438,8 @@ pub struct SigmaDetector {
     correlation: Option<CorrelationEngine>,
     /// (rule index, client IP hash) to the event time of the last alert.
     cooldown: HashMap<(u32, u64), i64>,
+    scratch: Scratch,
+    stats: SigmaStats,
 }
 
 impl SigmaDetector {
@@ -406,7 +461,14 @@ impl SigmaDetector {
             min_rank,
             correlation,
             cooldown: HashMap::new(),
+            scratch: Scratch::new(),
+            stats: SigmaStats::default(),
         }
+    }
+
+    /// Work done so far: events seen, events and rules evaluated by rsigma.
+    pub fn stats(&self) -> SigmaStats {
+        self.stats
     }
 
     fn admit(&mut self, rule: usize, ip: u64, now: i64) -> bool {
@@ -512,7 +574,11 @@ impl Detector for SigmaDetector {
 
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
         let view = EventView::new(cx.ev, self.cfg.match_decoded);
-        let mut results = self.rules.engine.evaluate(&view);
+        let mut results = self.rules.evaluate(&view, &mut self.scratch);
+        let evaluated = self.scratch.candidates.len() as u64;
+        self.stats.events += 1;
+        self.stats.events_evaluated += u64::from(evaluated > 0);
+        self.stats.rule_evaluations += evaluated;
         if let Some(ce) = &mut self.correlation {
             if results.is_empty() {
                 return;

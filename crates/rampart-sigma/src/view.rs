@@ -69,6 +69,28 @@ fn slot_of(name: &str) -> Option<Slot> {
     FIELDS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
 }
 
+/// Whether every string value of Sigma field `name` is covered by
+/// [`EventView::visit_scan_texts`] (so a literal needed to match it shows up in the scan).
+/// Method, protocol, status, client IP and byte counts are not scanned: short or numeric
+/// values that nearly every event shares make poor prefilter needles.
+pub(crate) fn field_is_scanned(name: &str) -> bool {
+    slot_of(name).is_some_and(|s| {
+        matches!(
+            s,
+            Slot::Uri
+                | Slot::Stem
+                | Slot::Query
+                | Slot::Extension
+                | Slot::UserAgent
+                | Slot::Referer
+                | Slot::Host
+                | Slot::Cookie
+                | Slot::User
+                | Slot::ContentType
+        )
+    })
+}
+
 /// Percent-decode (and `+` to space when `plus` is set); `None` when decoding changes nothing.
 pub(crate) fn percent_decode(s: &str, plus: bool) -> Option<String> {
     let b = s.as_bytes();
@@ -188,6 +210,56 @@ impl<'e> EventView<'e> {
             }
         }
         false
+    }
+
+    /// Every text the prefilter scans: each keyword text, and each string value the fields
+    /// [`field_is_scanned`] names can take (exactly the strings [`Event::get_field`] returns for
+    /// them, empty ones included), each visited whole, so that a matcher comparing a whole
+    /// value (exact, prefix, suffix) may be gated on an anchored needle.
+    pub(crate) fn visit_scan_texts(&self, visit: &mut dyn FnMut(&str)) {
+        self.keyword_texts(&mut |s| {
+            visit(s);
+            false
+        });
+        let e = self.ev;
+        visit(&self.uri);
+        visit(&e.path);
+        if !e.query.is_empty() {
+            visit(&e.query);
+        }
+        if self.decode {
+            for d in [&self.uri_decoded, &self.stem_decoded]
+                .into_iter()
+                .flatten()
+            {
+                visit(d);
+            }
+            if !e.query.is_empty() {
+                if let Some(d) = &self.query_decoded {
+                    visit(d);
+                }
+            }
+        }
+        if let Some(x) = self.extension() {
+            visit(x);
+        }
+        for s in [&e.user_agent, &e.referer, &e.host] {
+            if !s.is_empty() {
+                visit(s);
+            }
+        }
+        for s in [
+            e.request_header("cookie"),
+            e.request_header("content-type"),
+            e.principal.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !s.is_empty() {
+                visit(s);
+            }
+        }
     }
 
     fn str_or_decoded<'s>(&'s self, raw: &'s str, decoded: &'s Option<String>) -> EventValue<'s> {
