@@ -6,6 +6,14 @@
 //! Traffic: ~2k client IPs, 50 endpoints (two fifths with an id in the path, the rest with a
 //! query string), some logged-in users, 2% 404s, 1% 401s on login.
 //!
+//! Two traffic shapes (`PIPELINE_TRAFFIC`):
+//! - `returning` (default): like a real API, clients come back to the few endpoints their
+//!   client app uses: each IP calls 8 endpoints of its own (chosen from its address), and 1%
+//!   of calls go to any endpoint. About 20k (IP x endpoint) pairs, under the default caps.
+//! - `uniform`: every IP calls every endpoint with equal odds: ~200k pairs, above the default
+//!   caps of the per-pair detectors (50k-100k), so their tables evict on nearly every event.
+//!   The worst case for state churn; the figure the first round of speed work reported.
+//!
 //! Run: `cargo bench -p rampart-detect --bench pipeline`. For profiling under callgrind,
 //! `PIPELINE_LINES` and `PIPELINE_RUNS` shrink the work (defaults 1,000,000 and 5).
 
@@ -34,7 +42,7 @@ const UAS: &[&str] = &[
     "okhttp/4.12.0",
 ];
 
-fn gen(lines: usize) -> Vec<String> {
+fn gen(lines: usize, uniform: bool) -> Vec<String> {
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let mut rnd = move || {
         x ^= x << 13;
@@ -56,7 +64,14 @@ fn gen(lines: usize) -> Vec<String> {
             let r = rnd();
             let r2 = rnd();
             let ip = std::net::Ipv4Addr::from(0x0a00_0000u32 + (r % 2_000) as u32);
-            let p = &paths[((r >> 16) % 50) as usize];
+            let pick = if uniform || r2 % 100 == 99 {
+                (r >> 16) % 50
+            } else {
+                // One of this IP's own 8 endpoints.
+                let ip_no = r % 2_000;
+                (ip_no * 7 + ((r >> 16) % 8) * 13) % 50
+            };
+            let p = &paths[pick as usize];
             let target = if p.ends_with('/') {
                 format!("{p}{}", (r >> 24) % 5_000)
             } else {
@@ -109,7 +124,13 @@ fn main() {
         env_or("PIPELINE_LINES", 1_000_000),
         env_or("PIPELINE_RUNS", 5),
     );
-    let lines = gen(n);
+    let traffic = std::env::var("PIPELINE_TRAFFIC").unwrap_or_else(|_| "returning".to_owned());
+    let uniform = match traffic.as_str() {
+        "returning" => false,
+        "uniform" => true,
+        other => panic!("PIPELINE_TRAFFIC must be returning or uniform, not {other:?}"),
+    };
+    let lines = gen(n, uniform);
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
     let input_kb = vm_hwm_kb();
     let dcfg = DecodeConfig::default();
@@ -144,7 +165,7 @@ fn main() {
     let hwm_pipeline = vm_hwm_kb();
     let (med, lo, hi) = median(rates);
     println!(
-        "decode+detect: {n} combined lines ({:.0} B/line), {detectors} detectors, median {med:.0} events/s (min {lo:.0}, max {hi:.0}), state {state} bytes, {alerts} alerts over {runs} runs",
+        "decode+detect: {n} combined lines ({:.0} B/line, {traffic} traffic), {detectors} detectors, median {med:.0} events/s (min {lo:.0}, max {hi:.0}), state {state} bytes, {alerts} alerts over {runs} runs",
         bytes as f64 / n as f64
     );
     println!(
