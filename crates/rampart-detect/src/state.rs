@@ -453,12 +453,25 @@ impl Footprint for SlidingCounter {}
 /// HyperLogLog distinct counter with `2^precision` one-byte registers (precision 4..=14:
 /// 8 bits gives 256 bytes and ~6.5% error, 10 bits 1 KiB and ~3.3%). The harmonic sum is
 /// kept up to date on insert, so [`Hll::estimate`] is O(1).
+///
+/// Up to [`HLL_INLINE_PRECISION`] the registers live inside the value (no allocation, and in
+/// the same cache lines as the state slot holding it); larger counters keep them boxed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hll {
     p: u8,
     zeros: u32,
     sum: f64,
-    regs: Box<[u8]>,
+    regs: Regs,
+}
+
+/// Largest precision whose registers are stored inline.
+pub const HLL_INLINE_PRECISION: u8 = 6;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Regs {
+    /// The first `2^p` bytes are the registers; the rest stay 0.
+    Inline([u8; 1 << HLL_INLINE_PRECISION]),
+    Heap(Box<[u8]>),
 }
 
 #[inline]
@@ -475,7 +488,25 @@ impl Hll {
             p,
             zeros: m as u32,
             sum: m as f64,
-            regs: vec![0u8; m].into_boxed_slice(),
+            regs: if p <= HLL_INLINE_PRECISION {
+                Regs::Inline([0; 1 << HLL_INLINE_PRECISION])
+            } else {
+                Regs::Heap(vec![0u8; m].into_boxed_slice())
+            },
+        }
+    }
+
+    #[inline]
+    fn m(&self) -> usize {
+        1usize << self.p
+    }
+
+    #[inline]
+    fn regs_mut(&mut self) -> &mut [u8] {
+        let m = self.m();
+        match &mut self.regs {
+            Regs::Inline(r) => &mut r[..m],
+            Regs::Heap(r) => r,
         }
     }
 
@@ -488,24 +519,23 @@ impl Hll {
         let idx = (h >> (64 - p)) as usize;
         let w = (h << p) | (1u64 << (p - 1));
         let rho = (w.leading_zeros() + 1) as u8;
-        match self.regs.get_mut(idx) {
-            Some(r) if rho > *r => {
-                if *r == 0 {
-                    self.zeros -= 1;
-                }
-                self.sum += pow2_neg(rho) - pow2_neg(*r);
-                *r = rho;
-                true
-            }
-            _ => false,
+        let r = match self.regs_mut().get_mut(idx) {
+            Some(r) if rho > *r => r,
+            _ => return false,
+        };
+        let old = std::mem::replace(r, rho);
+        if old == 0 {
+            self.zeros -= 1;
         }
+        self.sum += pow2_neg(rho) - pow2_neg(old);
+        true
     }
 
     /// Estimated number of distinct elements.
     #[inline]
     pub fn estimate(&self) -> f64 {
-        let m = self.regs.len() as f64;
-        let alpha = match self.regs.len() {
+        let m = self.m() as f64;
+        let alpha = match self.m() {
             16 => 0.673,
             32 => 0.697,
             64 => 0.709,
@@ -521,20 +551,24 @@ impl Hll {
 
     /// Forget every element.
     pub fn clear(&mut self) {
-        self.regs.iter_mut().for_each(|r| *r = 0);
-        self.zeros = self.regs.len() as u32;
-        self.sum = self.regs.len() as f64;
+        self.regs_mut().iter_mut().for_each(|r| *r = 0);
+        self.zeros = self.m() as u32;
+        self.sum = self.m() as f64;
     }
 
     /// Bytes of registers.
     pub fn bytes(&self) -> usize {
-        self.regs.len()
+        self.m()
     }
 }
 
 impl Footprint for Hll {
+    /// Boxed registers only: inline ones are part of the value's inline size.
     fn heap_bytes(&self) -> usize {
-        self.regs.len()
+        match self.regs {
+            Regs::Inline(_) => 0,
+            Regs::Heap(_) => self.m(),
+        }
     }
 }
 
@@ -726,7 +760,12 @@ mod tests {
 
     #[test]
     fn hll_estimates_within_error() {
-        for (p, n, tol) in [(8u8, 10u64, 0.1), (8, 1_000, 0.15), (10, 100_000, 0.08)] {
+        for (p, n, tol) in [
+            (6u8, 40u64, 0.15),
+            (8, 10, 0.1),
+            (8, 1_000, 0.15),
+            (10, 100_000, 0.08),
+        ] {
             let mut h = Hll::new(p);
             for i in 0..n {
                 h.insert_hash(i);
@@ -739,6 +778,9 @@ mod tests {
             );
         }
         assert_eq!(Hll::new(8).bytes(), 256);
+        assert_eq!(Hll::new(8).heap_bytes(), 256);
+        assert_eq!(Hll::new(6).bytes(), 64);
+        assert_eq!(Hll::new(6).heap_bytes(), 0);
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl LoginWindow {
 
 impl Footprint for LoginWindow {
     fn heap_bytes(&self) -> usize {
-        self.accounts.bytes() + self.ips.bytes() + self.evidence.events().len() * 512
+        self.accounts.heap_bytes() + self.ips.heap_bytes() + self.evidence.events().len() * 512
     }
 }
 
@@ -519,7 +519,7 @@ struct CredWindow {
 
 impl Footprint for CredWindow {
     fn heap_bytes(&self) -> usize {
-        self.ips.bytes()
+        self.ips.heap_bytes()
     }
 }
 

@@ -45,7 +45,7 @@ impl Window {
 
 impl Footprint for Window {
     fn heap_bytes(&self) -> usize {
-        self.distinct.bytes() + self.evidence.events().len() * 512
+        self.distinct.heap_bytes() + self.evidence.events().len() * 512
     }
 }
 
@@ -322,7 +322,7 @@ struct EndpointWindow {
 
 impl Footprint for EndpointWindow {
     fn heap_bytes(&self) -> usize {
-        self.w.heap_bytes() + self.ips.bytes()
+        self.w.heap_bytes() + self.ips.heap_bytes()
     }
 }
 
