@@ -141,8 +141,11 @@ fn main() {
 
     let pf = rules.prefilter_stats();
     println!(
-        "prefilter: {} detection rules, {} always evaluated, {} needles",
-        pf.rules, pf.always_evaluate, pf.needles
+        "prefilter: {} detection rules, {} always evaluated, {} needles, automaton {} KiB",
+        pf.rules,
+        pf.always_evaluate,
+        pf.needles,
+        pf.automaton_bytes / 1024
     );
     for t in rules.always_evaluated() {
         println!("  always evaluated: {t}");

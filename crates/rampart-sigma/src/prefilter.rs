@@ -3,11 +3,12 @@
 //! For each compiled rule we derive a *necessary* condition in conjunctive normal form over
 //! literal needles: "the rule can only match if, for every clause, at least one of the
 //! clause's needles occurs (ASCII case-insensitively) in one of the event's scanned texts"
-//! ([`EventView::visit_scan_texts`]). One Aho-Corasick automaton over every needle of every
-//! rule scans those texts once per event; a rule is evaluated by rsigma only when its
+//! ([`EventView::visit_scan_texts`]) of the group (keywords, URI, user agent...) its matcher
+//! reads. One Aho-Corasick automaton per group, over the needles of all rules for that group,
+//! scans the group's texts once per event; a rule is evaluated by rsigma only when its
 //! *primary* clause (the most selective one) hit and its other clauses hold too. Rules for
-//! which no clause can be derived (a regex, a CIDR, numbers, a field the view does not scan,
-//! only negations...) are evaluated on every event ("always evaluate").
+//! which no clause can be derived (a regex without literals, a CIDR, numbers, a field the
+//! view does not scan, only negations...) are evaluated on every event ("always evaluate").
 //!
 //! The derivation works on rsigma's compiled form ([`CompiledRule`]) rather than the parsed
 //! YAML, so it sees exactly what is evaluated: modifiers resolved (`contains`, `all`,
@@ -27,11 +28,13 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind, StartKind};
 use rsigma_eval::{CompiledDetection, CompiledDetectionItem, CompiledMatcher, CompiledRule};
 use rsigma_parser::{ConditionExpr, Quantifier};
 
-use crate::view::{field_is_scanned, EventView};
+use crate::view::{scan_group, EventView, ScanGroup};
 
 /// A disjunction of needle ids: at least one must occur. Sorted, deduplicated, never empty.
 type Clause = Vec<u32>;
@@ -63,11 +66,17 @@ pub struct PrefilterStats {
     pub always_evaluate: usize,
     /// Distinct needles in the automaton.
     pub needles: usize,
+    /// Heap bytes of the automaton.
+    pub automaton_bytes: usize,
 }
 
 /// The per-rule necessary conditions and the automaton over their needles.
 pub(crate) struct Prefilter {
-    ac: Option<AhoCorasick>,
+    /// Per [`ScanGroup`]: an automaton over the needles looked for in that group's texts
+    /// (unanchored, ASCII case-insensitive, reporting every needle ending at each position;
+    /// used directly, not through `AhoCorasick`, so the per-byte transition is inlined), and
+    /// its pattern index to needle id.
+    dfas: Vec<Option<(DFA, Vec<u32>)>>,
     /// Needle id to the rules whose primary clause holds it (CSR layout).
     by_needle_start: Vec<u32>,
     by_needle: Vec<u32>,
@@ -83,10 +92,12 @@ pub struct Scratch {
     stamp: u32,
     needle_seen: Vec<u32>,
     rule_seen: Vec<u32>,
-    /// The event's scanned texts, each between `START` and `END`.
-    text: String,
+    /// The event's scanned texts by [`ScanGroup`], each between `START` and `END`.
+    texts: [String; ScanGroup::COUNT],
     /// Rules whose primary clause hit.
     gated: Vec<u32>,
+    /// Needles found, with repeats.
+    hits: Vec<u32>,
     /// Output: rule indices to evaluate, ascending.
     pub(crate) candidates: Vec<u32>,
 }
@@ -112,23 +123,41 @@ impl Scratch {
     }
 }
 
-/// Interns needles by their ASCII-lowercased form (the automaton is ASCII
-/// case-insensitive, so two needles equal under ASCII folding hit together).
-#[derive(Default)]
+/// Interns needles by their ASCII-lowercased form (the automata are ASCII
+/// case-insensitive, so two needles equal under ASCII folding hit together), recording which
+/// groups' texts each must be looked for in.
 struct Needles {
     ids: HashMap<String, u32>,
     list: Vec<String>,
+    /// Per needle, a bit per [`ScanGroup`] it is looked for in.
+    groups: Vec<u8>,
+    /// The group whose texts the matcher being derived is applied to.
+    group: ScanGroup,
 }
 
 impl Needles {
+    fn new() -> Self {
+        Needles {
+            ids: HashMap::new(),
+            list: Vec::new(),
+            groups: Vec::new(),
+            group: ScanGroup::Keywords,
+        }
+    }
+
     fn id(&mut self, s: &str) -> u32 {
         let key = s.to_ascii_lowercase();
-        if let Some(&id) = self.ids.get(&key) {
-            return id;
-        }
-        let id = u32::try_from(self.list.len()).expect("fewer than 2^32 needles");
-        self.list.push(key.clone());
-        self.ids.insert(key, id);
+        let id = match self.ids.get(&key) {
+            Some(&id) => id,
+            None => {
+                let id = u32::try_from(self.list.len()).expect("fewer than 2^32 needles");
+                self.list.push(key.clone());
+                self.groups.push(0);
+                self.ids.insert(key, id);
+                id
+            }
+        };
+        self.groups[id as usize] |= 1 << self.group as u8;
         id
     }
 
@@ -398,10 +427,18 @@ fn item_cnf(item: &CompiledDetectionItem, n: &mut Needles) -> Cnf {
         return Vec::new();
     }
     match &item.field {
-        // A keyword item: matched against the keyword texts, which are scanned.
-        None => matcher_cnf(&item.matcher, n),
-        Some(f) if field_is_scanned(f) => matcher_cnf(&item.matcher, n),
-        Some(_) => Vec::new(),
+        // A keyword item: matched against the keyword texts.
+        None => {
+            n.group = ScanGroup::Keywords;
+            matcher_cnf(&item.matcher, n)
+        }
+        Some(f) => match scan_group(f) {
+            Some(g) => {
+                n.group = g;
+                matcher_cnf(&item.matcher, n)
+            }
+            None => Vec::new(),
+        },
     }
 }
 
@@ -414,7 +451,10 @@ fn detection_cnf(d: &CompiledDetection, n: &mut Needles) -> Cnf {
             let parts: Vec<Cnf> = dets.iter().map(|d| detection_cnf(d, n)).collect();
             n.or(parts)
         }
-        CompiledDetection::Keywords(m) => matcher_cnf(m, n),
+        CompiledDetection::Keywords(m) => {
+            n.group = ScanGroup::Keywords;
+            matcher_cnf(m, n)
+        }
         CompiledDetection::And(dets) => {
             and(dets.iter().map(|d| detection_cnf(d, n)).collect::<Vec<_>>())
         }
@@ -475,7 +515,7 @@ fn rule_cnf(rule: &CompiledRule, n: &mut Needles) -> Cnf {
 impl Prefilter {
     /// Derive every rule's condition and build the automaton.
     pub(crate) fn build(rules: &[CompiledRule]) -> Prefilter {
-        let mut n = Needles::default();
+        let mut n = Needles::new();
         let mut primaries: Vec<Option<Clause>> = Vec::with_capacity(rules.len());
         let mut plans = Vec::with_capacity(rules.len());
         let mut always = Vec::new();
@@ -510,22 +550,27 @@ impl Prefilter {
             by_needle.extend_from_slice(l);
         }
         by_needle_start.push(by_needle.len() as u32);
-        let ac = (needles > 0).then(|| {
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&n.list)
-                .or_else(|_| {
-                    AhoCorasick::builder()
-                        .ascii_case_insensitive(true)
-                        .match_kind(MatchKind::Standard)
-                        .build(&n.list)
-                })
-                .expect("literal needles always build an automaton")
-        });
+        let dfas = (0..ScanGroup::COUNT)
+            .map(|g| {
+                let ids: Vec<u32> = (0..needles as u32)
+                    .filter(|&id| n.groups[id as usize] & (1 << g) != 0)
+                    .collect();
+                if ids.is_empty() {
+                    return None;
+                }
+                let dfa = DFA::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .start_kind(StartKind::Unanchored)
+                    // A prefilter would be consulted at every return to the start state.
+                    .prefilter(false)
+                    .build(ids.iter().map(|&id| &n.list[id as usize]))
+                    .expect("literal needles always build an automaton");
+                Some((dfa, ids))
+            })
+            .collect();
         Prefilter {
-            ac,
+            dfas,
             by_needle_start,
             by_needle,
             plans,
@@ -540,6 +585,12 @@ impl Prefilter {
             rules: self.plans.len(),
             always_evaluate: self.always.len(),
             needles: self.needles,
+            automaton_bytes: self
+                .dfas
+                .iter()
+                .flatten()
+                .map(|(d, _)| d.memory_usage())
+                .sum(),
         }
     }
 
@@ -553,25 +604,52 @@ impl Prefilter {
         s.candidates.clear();
         s.next_stamp(self.needles, self.plans.len());
         let stamp = s.stamp;
-        if let Some(ac) = &self.ac {
-            let buf = &mut s.text;
-            buf.clear();
-            let mut push = |t: &str| {
+        {
+            for t in &mut s.texts {
+                t.clear();
+            }
+            let texts = &mut s.texts;
+            let mut push = |g: ScanGroup, t: &str| {
+                let buf = &mut texts[g as usize];
                 buf.push(START);
                 buf.push_str(t);
                 buf.push(END);
             };
-            view.visit_scan_texts(&mut |text| {
-                push(text);
+            view.visit_scan_texts(&mut |g, text| {
+                push(g, text);
                 if !text.is_ascii() {
-                    push(&text.to_lowercase());
-                    push(&fold_text(text));
+                    push(g, &text.to_lowercase());
+                    push(g, &fold_text(text));
                 }
             });
             let mut gated = std::mem::take(&mut s.gated);
             gated.clear();
-            for m in ac.find_overlapping_iter(s.text.as_bytes()) {
-                let id = m.pattern().as_usize();
+            let hits = &mut s.hits;
+            hits.clear();
+            for (text, dfa) in s.texts.iter().zip(&self.dfas) {
+                let Some((dfa, ids)) = dfa else {
+                    continue;
+                };
+                if text.is_empty() {
+                    continue;
+                }
+                let Ok(mut sid) = dfa.start_state(Anchored::No) else {
+                    // Unreachable (built for unanchored searches); fail open.
+                    s.candidates.clear();
+                    s.candidates.extend(0..self.plans.len() as u32);
+                    return;
+                };
+                for &b in text.as_bytes() {
+                    sid = dfa.next_state(Anchored::No, sid, b);
+                    if dfa.is_special(sid) && dfa.is_match(sid) {
+                        for i in 0..dfa.match_len(sid) {
+                            hits.push(ids[dfa.match_pattern(sid, i).as_usize()]);
+                        }
+                    }
+                }
+            }
+            for &id in hits.iter() {
+                let id = id as usize;
                 if s.needle_seen[id] == stamp {
                     continue;
                 }

@@ -69,26 +69,47 @@ fn slot_of(name: &str) -> Option<Slot> {
     FIELDS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
 }
 
-/// Whether every string value of Sigma field `name` is covered by
-/// [`EventView::visit_scan_texts`] (so a literal needed to match it shows up in the scan).
-/// Method, protocol, status, client IP and byte counts are not scanned: short or numeric
-/// values that nearly every event shares make poor prefilter needles.
-pub(crate) fn field_is_scanned(name: &str) -> bool {
-    slot_of(name).is_some_and(|s| {
-        matches!(
-            s,
-            Slot::Uri
-                | Slot::Stem
-                | Slot::Query
-                | Slot::Extension
-                | Slot::UserAgent
-                | Slot::Referer
-                | Slot::Host
-                | Slot::Cookie
-                | Slot::User
-                | Slot::ContentType
-        )
-    })
+/// Which prefilter automaton scans a text: keyword texts, or the values of one field group.
+/// A needle derived from a matcher on a field is only looked for in that field's texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScanGroup {
+    /// The texts keywords (unnamed detection values) are searched in.
+    Keywords = 0,
+    /// The URI, path, query and extension, raw and percent-decoded.
+    Uri,
+    /// The user agent.
+    UserAgent,
+    /// The referer.
+    Referer,
+    /// The host.
+    Host,
+    /// The cookie header, the user name and the content type.
+    Other,
+}
+
+impl ScanGroup {
+    /// Number of groups.
+    pub(crate) const COUNT: usize = 6;
+}
+
+/// The group whose texts hold every string value of Sigma field `name` as visited by
+/// [`EventView::visit_scan_texts`]; `None` for fields that are not scanned. Method, protocol,
+/// status, client IP and byte counts are not scanned: short or numeric values that nearly
+/// every event shares make poor prefilter needles.
+pub(crate) fn scan_group(name: &str) -> Option<ScanGroup> {
+    match slot_of(name)? {
+        Slot::Uri | Slot::Stem | Slot::Query | Slot::Extension => Some(ScanGroup::Uri),
+        Slot::UserAgent => Some(ScanGroup::UserAgent),
+        Slot::Referer => Some(ScanGroup::Referer),
+        Slot::Host => Some(ScanGroup::Host),
+        Slot::Cookie | Slot::User | Slot::ContentType => Some(ScanGroup::Other),
+        Slot::Method
+        | Slot::Status
+        | Slot::ClientIp
+        | Slot::Version
+        | Slot::ReqBytes
+        | Slot::RespBytes => None,
+    }
 }
 
 /// Percent-decode (and `+` to space when `plus` is set); `None` when decoding changes nothing.
@@ -212,40 +233,46 @@ impl<'e> EventView<'e> {
         false
     }
 
-    /// Every text the prefilter scans: each keyword text, and each string value the fields
-    /// [`field_is_scanned`] names can take (exactly the strings [`Event::get_field`] returns for
-    /// them, empty ones included), each visited whole, so that a matcher comparing a whole
-    /// value (exact, prefix, suffix) may be gated on an anchored needle.
-    pub(crate) fn visit_scan_texts(&self, visit: &mut dyn FnMut(&str)) {
+    /// Every text the prefilter scans, with its group: each keyword text, and each string
+    /// value the fields [`scan_group`] places can take (exactly the strings
+    /// [`Event::get_field`] returns for them, empty ones included), each visited whole, so
+    /// that a matcher comparing a whole value (exact, prefix, suffix) may be gated on an
+    /// anchored needle.
+    pub(crate) fn visit_scan_texts(&self, visit: &mut dyn FnMut(ScanGroup, &str)) {
         self.keyword_texts(&mut |s| {
-            visit(s);
+            visit(ScanGroup::Keywords, s);
             false
         });
         let e = self.ev;
-        visit(&self.uri);
-        visit(&e.path);
+        let uri = &mut |s: &str| visit(ScanGroup::Uri, s);
+        uri(&self.uri);
+        uri(&e.path);
         if !e.query.is_empty() {
-            visit(&e.query);
+            uri(&e.query);
         }
         if self.decode {
             for d in [&self.uri_decoded, &self.stem_decoded]
                 .into_iter()
                 .flatten()
             {
-                visit(d);
+                uri(d);
             }
             if !e.query.is_empty() {
                 if let Some(d) = &self.query_decoded {
-                    visit(d);
+                    uri(d);
                 }
             }
         }
         if let Some(x) = self.extension() {
-            visit(x);
+            uri(x);
         }
-        for s in [&e.user_agent, &e.referer, &e.host] {
+        for (g, s) in [
+            (ScanGroup::UserAgent, &e.user_agent),
+            (ScanGroup::Referer, &e.referer),
+            (ScanGroup::Host, &e.host),
+        ] {
             if !s.is_empty() {
-                visit(s);
+                visit(g, s);
             }
         }
         for s in [
@@ -257,7 +284,7 @@ impl<'e> EventView<'e> {
         .flatten()
         {
             if !s.is_empty() {
-                visit(s);
+                visit(ScanGroup::Other, s);
             }
         }
     }
