@@ -8,7 +8,6 @@
 //! params) as JSON text, with the columns filters need (entity values, tags, severities)
 //! copied into indexed columns or side tables kept in sync in the same transaction.
 
-mod codec;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
@@ -25,7 +24,7 @@ use rampart_store::{
     StoredEvent,
 };
 
-use codec::*;
+use rampart_store::codec::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 

@@ -7,7 +7,6 @@
 //! params) as JSON text, with the columns filters need (entity values, tags, severities)
 //! copied into indexed columns or side tables kept in sync in the same transaction.
 
-mod codec;
 
 use std::path::Path;
 use std::time::Duration;
@@ -30,7 +29,7 @@ use rampart_store::{
     StoredEvent,
 };
 
-use codec::*;
+use rampart_store::codec::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 

@@ -18,6 +18,7 @@ use rampart_model::{
 };
 
 pub mod changes;
+pub mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub use changes::{

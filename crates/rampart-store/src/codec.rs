@@ -1,4 +1,5 @@
-//! Conversions between domain values and column values (no SQL here).
+//! Conversions between domain values and column values shared by the SQL backends (no SQL
+//! here: every backend binds and reads these the same way).
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -6,11 +7,11 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use rampart_model::{ApiEvent, AttackStage, EventKind, Severity};
-use rampart_store::StoreError;
+use crate::StoreError;
 
 /// Event fields kept in the `extra` JSON column (rarely filtered on).
 #[derive(Serialize)]
-pub(crate) struct ExtraRef<'a> {
+pub struct ExtraRef<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_ip: Option<IpAddr>,
     #[serde(skip_serializing_if = "str::is_empty")]
@@ -57,7 +58,7 @@ impl<'a> ExtraRef<'a> {
 
 /// The `extra` JSON column, read back.
 #[derive(Deserialize, Default)]
-pub(crate) struct ExtraOwned {
+pub struct ExtraOwned {
     #[serde(default)]
     pub peer_ip: Option<IpAddr>,
     #[serde(default)]
@@ -81,7 +82,7 @@ pub(crate) struct ExtraOwned {
 }
 
 /// Wire name of an event kind.
-pub(crate) const fn kind_str(k: EventKind) -> &'static str {
+pub const fn kind_str(k: EventKind) -> &'static str {
     match k {
         EventKind::Access => "access",
         EventKind::AuthFailure => "auth_failure",
@@ -91,7 +92,7 @@ pub(crate) const fn kind_str(k: EventKind) -> &'static str {
 }
 
 /// Parse a stored event kind.
-pub(crate) fn parse_kind(s: &str) -> Result<EventKind, StoreError> {
+pub fn parse_kind(s: &str) -> Result<EventKind, StoreError> {
     Ok(match s {
         "access" => EventKind::Access,
         "auth_failure" => EventKind::AuthFailure,
@@ -102,7 +103,7 @@ pub(crate) fn parse_kind(s: &str) -> Result<EventKind, StoreError> {
 }
 
 /// Wire name of an attack stage.
-pub(crate) const fn stage_str(s: AttackStage) -> &'static str {
+pub const fn stage_str(s: AttackStage) -> &'static str {
     match s {
         AttackStage::Recon => "recon",
         AttackStage::CredentialAccess => "credential_access",
@@ -113,7 +114,7 @@ pub(crate) const fn stage_str(s: AttackStage) -> &'static str {
 }
 
 /// Parse a stored attack stage.
-pub(crate) fn parse_stage(s: &str) -> Result<AttackStage, StoreError> {
+pub fn parse_stage(s: &str) -> Result<AttackStage, StoreError> {
     Ok(match s {
         "recon" => AttackStage::Recon,
         "credential_access" => AttackStage::CredentialAccess,
@@ -125,23 +126,23 @@ pub(crate) fn parse_stage(s: &str) -> Result<AttackStage, StoreError> {
 }
 
 /// Sort rank of a severity (0 = informational ... 4 = critical).
-pub(crate) fn severity_rank(s: Severity) -> i64 {
+pub fn severity_rank(s: Severity) -> i64 {
     Severity::ALL.iter().position(|x| *x == s).unwrap_or(0) as i64
 }
 
 /// Parse a closed-vocabulary value stored by its wire name.
-pub(crate) fn parse_wire<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
+pub fn parse_wire<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("{what} {s:?}")))
 }
 
 /// Serialize to a JSON column.
-pub(crate) fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<String, StoreError> {
+pub fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Invalid(format!("not serializable: {e}")))
 }
 
 /// Deserialize a JSON column.
-pub(crate) fn from_json<T: for<'de> Deserialize<'de>>(
+pub fn from_json<T: for<'de> Deserialize<'de>>(
     what: &str,
     s: &str,
 ) -> Result<T, StoreError> {
@@ -149,22 +150,22 @@ pub(crate) fn from_json<T: for<'de> Deserialize<'de>>(
 }
 
 /// A `u64` counter as a column value (saturating).
-pub(crate) fn u64_col(v: u64) -> i64 {
+pub fn u64_col(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// A column value as a `u64` counter (negative values become 0).
-pub(crate) fn col_u64(v: i64) -> u64 {
+pub fn col_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
 /// Page size: `default` when unset, at most `max`.
-pub(crate) fn page_limit(v: Option<u32>, default: u32, max: u32) -> i64 {
+pub fn page_limit(v: Option<u32>, default: u32, max: u32) -> i64 {
     i64::from(v.unwrap_or(default).min(max))
 }
 
 /// `LIKE` pattern matching `needle` anywhere, lower-cased, with `\` as escape character.
-pub(crate) fn contains_pattern(needle: &str) -> String {
+pub fn contains_pattern(needle: &str) -> String {
     let mut p = String::with_capacity(needle.len() + 2);
     p.push('%');
     for c in needle.chars() {
@@ -178,6 +179,6 @@ pub(crate) fn contains_pattern(needle: &str) -> String {
 }
 
 /// An owned column value as an event field.
-pub(crate) fn own(s: String) -> Cow<'static, str> {
+pub fn own(s: String) -> Cow<'static, str> {
     Cow::Owned(s)
 }
