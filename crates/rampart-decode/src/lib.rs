@@ -145,8 +145,11 @@ impl AutoDecoder {
         }
         if let Some(d) = self.last {
             if d.sniff(line) {
-                if let Ok(ev) = d.decode(line, cfg) {
-                    return Ok(ev);
+                // Hand the decoder's result on as it is (not `Ok(ev) => Ok(ev)`): the event,
+                // several hundred bytes, is then written once, straight into our return slot.
+                let r = d.decode(line, cfg);
+                if r.is_ok() {
+                    return r;
                 }
             }
         }
@@ -194,10 +197,22 @@ pub(crate) fn finish<'a>(
     input: EnrichInput<'a>,
     cfg: &DecodeConfig,
 ) -> ApiEvent<'a> {
+    finish_in_place(&mut ev, name, line, input, cfg);
+    ev
+}
+
+/// [`finish`] on an event in place (for hot decoders: no move of the event in and out).
+#[inline]
+pub(crate) fn finish_in_place<'a>(
+    ev: &mut ApiEvent<'a>,
+    name: &'static str,
+    line: &'a str,
+    input: EnrichInput<'a>,
+    cfg: &DecodeConfig,
+) {
     ev.source_format = Cow::Borrowed(name);
     ev.raw = Cow::Borrowed(line);
-    enrich::enrich(&mut ev, input, cfg);
-    ev
+    enrich::enrich(ev, input, cfg);
 }
 
 /// Shorthand for a [`DecodeError::Malformed`].

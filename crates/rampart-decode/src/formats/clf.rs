@@ -9,7 +9,7 @@ use rampart_model::ApiEvent;
 use crate::util::{
     clf_time, closing_quote, dash, digits, parse_ip, set_request_line, set_target, strip_syslog,
 };
-use crate::{finish, malformed, DecodeConfig, DecodeError, Decoder, EnrichInput};
+use crate::{finish, finish_in_place, malformed, DecodeConfig, DecodeError, Decoder, EnrichInput};
 
 /// nginx/Apache combined log format (also accepts everything [`Common`] does).
 pub struct Combined;
@@ -153,7 +153,8 @@ fn decode_clf<'a>(
     if combined {
         trailer(&mut ev, rest);
     }
-    Ok(finish(ev, name, line, EnrichInput { remote_user }, cfg))
+    finish_in_place(&mut ev, name, line, EnrichInput { remote_user }, cfg);
+    Ok(ev)
 }
 
 fn let_ip(ev: &mut ApiEvent<'_>, tok: &str) -> bool {
