@@ -77,6 +77,8 @@ pub(crate) struct Prefilter {
     /// used directly, not through `AhoCorasick`, so the per-byte transition is inlined), and
     /// its pattern index to needle id.
     dfas: Vec<Option<(DFA, Vec<u32>)>>,
+    /// Per [`ScanGroup`], the length of its longest needle.
+    max_len: Vec<usize>,
     /// Needle id to the rules whose primary clause holds it (CSR layout).
     by_needle_start: Vec<u32>,
     by_needle: Vec<u32>,
@@ -512,6 +514,50 @@ fn rule_cnf(rule: &CompiledRule, n: &mut Needles) -> Cnf {
     n.or(parts)
 }
 
+/// One automaton walk: the automaton, its pattern index to needle id, the bytes.
+type Lane<'a> = (&'a DFA, &'a [u32], &'a [u8]);
+
+/// Push the needle ids found by `lane`'s automaton in its state `sid`.
+#[inline(always)]
+fn report(dfa: &DFA, ids: &[u32], sid: aho_corasick::automaton::StateID, hits: &mut Vec<u32>) {
+    if dfa.is_special(sid) && dfa.is_match(sid) {
+        for i in 0..dfa.match_len(sid) {
+            hits.push(ids[dfa.match_pattern(sid, i).as_usize()]);
+        }
+    }
+}
+
+/// Walk `a` and (if any) `b` in lockstep, pushing every needle occurrence to `hits`.
+fn scan(
+    a: Lane<'_>,
+    b: Option<Lane<'_>>,
+    hits: &mut Vec<u32>,
+) -> Result<(), aho_corasick::MatchError> {
+    let (da, ia, ta) = a;
+    let mut sa = da.start_state(Anchored::No)?;
+    let mut rest_a = ta;
+    if let Some((db, ib, tb)) = b {
+        let mut sb = db.start_state(Anchored::No)?;
+        let n = ta.len().min(tb.len());
+        for (&x, &y) in ta[..n].iter().zip(&tb[..n]) {
+            sa = da.next_state(Anchored::No, sa, x);
+            sb = db.next_state(Anchored::No, sb, y);
+            report(da, ia, sa, hits);
+            report(db, ib, sb, hits);
+        }
+        rest_a = &ta[n..];
+        for &y in &tb[n..] {
+            sb = db.next_state(Anchored::No, sb, y);
+            report(db, ib, sb, hits);
+        }
+    }
+    for &x in rest_a {
+        sa = da.next_state(Anchored::No, sa, x);
+        report(da, ia, sa, hits);
+    }
+    Ok(())
+}
+
 impl Prefilter {
     /// Derive every rule's condition and build the automaton.
     pub(crate) fn build(rules: &[CompiledRule]) -> Prefilter {
@@ -569,8 +615,18 @@ impl Prefilter {
                 Some((dfa, ids))
             })
             .collect();
+        let max_len = (0..ScanGroup::COUNT)
+            .map(|g| {
+                (0..needles)
+                    .filter(|&id| n.groups[id] & (1 << g) != 0)
+                    .map(|id| n.list[id].len())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
         Prefilter {
             dfas,
+            max_len,
             by_needle_start,
             by_needle,
             plans,
@@ -626,26 +682,42 @@ impl Prefilter {
             gated.clear();
             let hits = &mut s.hits;
             hits.clear();
-            for (text, dfa) in s.texts.iter().zip(&self.dfas) {
-                let Some((dfa, ids)) = dfa else {
-                    continue;
-                };
-                if text.is_empty() {
+            // Jobs: (group, byte range of its text). A long text is cut in two overlapping
+            // halves (every needle occurrence lies wholly in one). Jobs are then scanned two
+            // at a time in lockstep: the walks are chains of dependent table loads, so two
+            // independent chains run in about the time of one.
+            let mut jobs: [(usize, usize, usize); 2 * ScanGroup::COUNT] =
+                [(0, 0, 0); 2 * ScanGroup::COUNT];
+            let mut njobs = 0;
+            for (g, text) in s.texts.iter().enumerate() {
+                if text.is_empty() || self.dfas[g].is_none() {
                     continue;
                 }
-                let Ok(mut sid) = dfa.start_state(Anchored::No) else {
+                let (len, overlap) = (text.len(), self.max_len[g].saturating_sub(1));
+                if len > 2 * overlap + 64 {
+                    let mid = len / 2;
+                    jobs[njobs] = (g, 0, mid);
+                    jobs[njobs + 1] = (g, mid - overlap, len);
+                    njobs += 2;
+                } else {
+                    jobs[njobs] = (g, 0, len);
+                    njobs += 1;
+                }
+            }
+            let jobs = &mut jobs[..njobs];
+            jobs.sort_unstable_by_key(|&(_, a, b)| std::cmp::Reverse(b - a));
+            for pair in jobs.chunks(2) {
+                let lane = |&(g, a, b): &(usize, usize, usize)| {
+                    let (dfa, ids) = self.dfas[g].as_ref().expect("jobs have automata");
+                    (dfa, ids.as_slice(), &s.texts[g].as_bytes()[a..b])
+                };
+                let first = lane(&pair[0]);
+                let second = pair.get(1).map(lane);
+                if scan(first, second, hits).is_err() {
                     // Unreachable (built for unanchored searches); fail open.
                     s.candidates.clear();
                     s.candidates.extend(0..self.plans.len() as u32);
                     return;
-                };
-                for &b in text.as_bytes() {
-                    sid = dfa.next_state(Anchored::No, sid, b);
-                    if dfa.is_special(sid) && dfa.is_match(sid) {
-                        for i in 0..dfa.match_len(sid) {
-                            hits.push(ids[dfa.match_pattern(sid, i).as_usize()]);
-                        }
-                    }
                 }
             }
             for &id in hits.iter() {

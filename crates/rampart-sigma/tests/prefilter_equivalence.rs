@@ -2,7 +2,8 @@
 //! web rule's own values (plain, case-flipped, percent-encoded, padded), on the CrowdSec hub
 //! fixture logs decoded with `rampart-decode`, on benign API traffic and on non-ASCII
 //! look-alikes, [`RuleSet::evaluate`] gives exactly the results of evaluating every rule with
-//! rsigma ([`RuleSet::evaluate_every_rule`]), with and without percent-decoded matching.
+//! rsigma ([`RuleSet::evaluate_every_rule`]), with and without percent-decoded matching; also on
+//! Unicode case-folding cases and on payloads slid across the cut of long scanned texts.
 
 use std::path::{Path, PathBuf};
 
@@ -495,4 +496,40 @@ fn unicode_case_folding_is_prefiltered_soundly() {
             "Sigma Keyword"
         ]
     );
+}
+
+/// Long texts are scanned in two overlapping halves: a needle straddling the cut must still be
+/// found. Slides a keyword payload and a URI payload across every offset of long lines.
+#[test]
+fn needles_straddling_scan_chunk_boundaries_are_found() {
+    let (rs, _) = load_dir(&corpus_dir()).expect("rule corpus loads");
+    let mut scratch = Scratch::new();
+    for k in 0..600 {
+        let pad = "a".repeat(k);
+        let tail = "b".repeat(600 - k);
+        let path = format!("/{pad}/.git/config/{tail}");
+        let query = "id=1 UNION SELECT password FROM users".to_string();
+        let raw = format!(
+            "203.0.113.7 - - [10/Oct/2024:13:55:36 +0000] \"GET {path}?{query} HTTP/1.1\" 200 512 \"-\" \"curl/8.0\""
+        );
+        let ev = ApiEvent {
+            ts: Timestamp::from_secs(1_728_568_536),
+            method: "GET".into(),
+            path: path.into(),
+            query: query.into(),
+            protocol: "HTTP/1.1".into(),
+            status: 200,
+            user_agent: "curl/8.0".into(),
+            raw: raw.into(),
+            ..Default::default()
+        };
+        let [pre, full] = results(&rs, &ev, true, &mut scratch);
+        assert_eq!(pre, full, "offset {k}");
+        for want in ["SQL Injection Strings In URI", "Source Code Enumeration"] {
+            assert!(
+                full.iter().any(|r| r.contains(want)),
+                "offset {k}: {want} did not fire: {full:?}"
+            );
+        }
+    }
 }
