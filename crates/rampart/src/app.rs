@@ -186,6 +186,30 @@ impl App {
             decode.api_key_headers = h.clone();
         }
         let mut setup = DetectionSetup::default();
+        setup.detect.allow = config.detect.allow.clone();
+        setup.detect.suppress = config.detect.suppress.clone();
+        if let Some(days) = config.detect.learning_days {
+            setup.detect.baseline.learning_ms = days * 86_400_000;
+        }
+        for id in &config.detect.disabled {
+            // Built-in and content detectors are turned off by suppressing everything they
+            // raise; the behavioural ones are also not instantiated.
+            if !rampart_detect::config::IDS.contains(&id.as_str())
+                && !rampart_signatures::builtin(&Default::default())
+                    .iter()
+                    .any(|d| d.id() == id)
+                && id != "sigma"
+            {
+                anyhow::bail!("unknown detector {id:?} in [detect] disabled");
+            }
+            setup
+                .detect
+                .suppress
+                .push(rampart_detect::common::Suppression {
+                    detector: Some(id.clone()),
+                    ..Default::default()
+                });
+        }
         for dir in &config.detect.sigma {
             let (rules, report) = rampart_sigma::load_dir(dir)
                 .with_context(|| format!("loading Sigma rules from {}", dir.display()))?;

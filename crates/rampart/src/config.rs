@@ -54,6 +54,16 @@ pub struct DetectSection {
     pub threat_intel: Vec<PathBuf>,
     /// OpenAPI specification of the protected API (shadow-API detection).
     pub openapi: Option<PathBuf>,
+    /// Detector ids to turn off (`rampart replay --list-detectors` lists them).
+    pub disabled: Vec<String>,
+    /// Baseline learning period in days (default 30; learning ends earlier on busy endpoints).
+    pub learning_days: Option<i64>,
+    /// Traffic no detector looks at: `ips` (IPs/CIDRs), `principals`, `user_agents`
+    /// (substrings), `endpoints` (`METHOD /template` or `/template`).
+    pub allow: rampart_detect::common::AllowList,
+    /// Alerts to drop: each entry matches on every field it sets (`detector`, `ip` network,
+    /// `principal`, `endpoint`).
+    pub suppress: Vec<rampart_detect::common::Suppression>,
 }
 
 /// `[correlate]`

@@ -103,6 +103,9 @@ struct ReplayArgs {
     /// List the decoders and exit.
     #[arg(long)]
     list_formats: bool,
+    /// List the detector ids and exit.
+    #[arg(long)]
+    list_detectors: bool,
     /// Files to replay; `-` reads stdin.
     files: Vec<PathBuf>,
 }
@@ -324,6 +327,14 @@ async fn replay(a: ReplayArgs) -> Result<()> {
         for d in rampart_decode::DECODERS {
             println!("{}", d.name());
         }
+        return Ok(());
+    }
+    if a.list_detectors {
+        let engine = rampart_pipeline::build_engine(&Default::default());
+        for id in engine.ids() {
+            println!("{id}");
+        }
+        println!("sigma");
         return Ok(());
     }
     if a.files.is_empty() {

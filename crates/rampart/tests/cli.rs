@@ -184,3 +184,45 @@ fn bad_arguments_fail_with_a_clear_message() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid role"));
 }
+
+#[test]
+fn config_file_allow_list_and_disabled_detectors_silence_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    write_log(&log);
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("rampart.toml"),
+        "[detect]\ndisabled = [\"injection\", \"sigma\"]\n[detect.allow]\nips = [\"203.0.113.0/24\"]\n",
+    )
+    .unwrap();
+    let (out, _) = run(rampart()
+        .args(["replay", "--json", "--data"])
+        .arg(&data)
+        .arg(&log));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["events"], 31);
+    let (out, _) = run(rampart()
+        .args(["incidents", "list", "--json", "--data"])
+        .arg(&data));
+    assert!(
+        !out.contains("203.0.113.9"),
+        "allow-listed IP raised an incident: {out}"
+    );
+    assert!(!out.contains("injection"), "disabled detector fired: {out}");
+
+    std::fs::write(
+        data.join("rampart.toml"),
+        "[detect]\ndisabled = [\"nope\"]\n",
+    )
+    .unwrap();
+    let o = rampart()
+        .args(["replay", "--data"])
+        .arg(&data)
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown detector \"nope\""));
+}
