@@ -238,6 +238,12 @@ pub fn legacy_key<T: Hash>(v: &T) -> u64 {
 pub trait Detector: Send {
     /// Stable id (`param_enumeration`, ...): a bounded set, safe as a metric label.
     fn id(&self) -> &'static str;
+    /// The engine is about to call [`Detector::observe`] with this event (after every
+    /// detector's `prefetch`): start loading the state `observe` will touch (e.g. with
+    /// [`state::KeyedState::prefetch`]) so the cache misses of all detectors overlap instead
+    /// of coming one after another. A hint only; the default does nothing.
+    #[inline]
+    fn prefetch(&self, _cx: &EventCtx<'_>) {}
     /// Look at one event; push any alerts it completes.
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>);
     /// Called when event time has advanced to `now` (at least once per batch): close windows,
@@ -322,6 +328,9 @@ impl Engine {
             return;
         }
         let before = out.len();
+        for d in &self.detectors {
+            d.prefetch(&cx);
+        }
         cx.base = self.baselines.as_ref().and_then(|b| b.get(cx.endpoint));
         for d in &mut self.detectors {
             d.observe(&cx, out);

@@ -542,6 +542,16 @@ impl Detector for Leaked {
     fn id(&self) -> &'static str {
         "leaked_credential"
     }
+    fn prefetch(&self, cx: &EventCtx<'_>) {
+        let cred = if cx.api_key != 0 {
+            cx.api_key
+        } else {
+            cx.principal
+        };
+        if cred != 0 && cx.ip != 0 && !cx.auth_failed {
+            self.creds.prefetch(cred);
+        }
+    }
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
         let cred = if cx.api_key != 0 {
             cx.api_key

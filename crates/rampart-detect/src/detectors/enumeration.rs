@@ -203,6 +203,11 @@ impl Detector for ParamEnum {
     fn id(&self) -> &'static str {
         "param_enumeration"
     }
+    fn prefetch(&self, cx: &EventCtx<'_>) {
+        if cx.id_hash != 0 && cx.ip != 0 {
+            self.pairs.prefetch(combine(cx.ip, cx.endpoint));
+        }
+    }
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
         if cx.id_hash == 0 || cx.ip == 0 {
             return;
@@ -470,6 +475,11 @@ pub fn bola(cfg: &DetectConfig) -> Box<dyn Detector> {
 impl Detector for Bola {
     fn id(&self) -> &'static str {
         "bola"
+    }
+    fn prefetch(&self, cx: &EventCtx<'_>) {
+        if cx.id_hash != 0 && cx.actor != 0 && cx.status_class == 2 {
+            self.pairs.prefetch(combine(cx.actor, cx.endpoint));
+        }
     }
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
         if cx.id_hash == 0 || cx.actor == 0 || cx.status_class != 2 {

@@ -172,6 +172,11 @@ impl Detector for SpikeIp {
     fn id(&self) -> &'static str {
         "traffic_spike_ip"
     }
+    fn prefetch(&self, cx: &EventCtx<'_>) {
+        if cx.ip != 0 {
+            self.pairs.prefetch(combine(cx.ip, cx.endpoint));
+        }
+    }
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
         if cx.ip == 0 {
             return;
