@@ -297,18 +297,24 @@ impl<V> KeyedState<V> {
         slot.value
     }
 
+    /// Evict one key by the clock. The hand visits table positions in a fixed permutation
+    /// (an odd stride near 0.618 of the table, co-prime with its power-of-two size) rather
+    /// than in table order: evicting positions in order would empty the region behind the
+    /// hand while random inserts pile up ahead of it, growing probe clusters of hundreds of
+    /// positions that every later eviction and miss must scan.
     fn evict_one(&mut self) {
         if self.len == 0 {
             return;
         }
-        // Terminates within two passes: the first clears every reference bit.
+        let stride = (((self.mask as u64 + 1) * 0x9e37_79b9) >> 32) as usize | 1;
+        // Terminates within two cycles: the first clears every reference bit.
         loop {
             self.hand &= self.mask;
             match &mut self.slots[self.hand] {
-                None => self.hand += 1,
+                None => self.hand += stride,
                 Some(s) if s.referenced => {
                     s.referenced = false;
-                    self.hand += 1;
+                    self.hand += stride;
                 }
                 Some(_) => {
                     // The hand stays: a key shifted back into this position is looked at next.
@@ -366,6 +372,25 @@ impl<V> KeyedState<V> {
     /// Keys evicted so far (idle or for room).
     pub fn evicted(&self) -> u64 {
         self.evicted
+    }
+
+    /// Length of the longest run of occupied table positions (a probe cluster): what a miss
+    /// or a deletion may have to scan. Linear in the table size; for tests and diagnostics.
+    pub fn longest_cluster(&self) -> usize {
+        let n = self.mask + 1;
+        let Some(start) = self.ctrl.iter().position(|&c| c == EMPTY) else {
+            return n;
+        };
+        let (mut best, mut run) = (0, 0);
+        for k in 1..=n {
+            if self.ctrl[(start + k) & self.mask] == EMPTY {
+                run = 0;
+            } else {
+                run += 1;
+                best = best.max(run);
+            }
+        }
+        best
     }
 
     /// Approximate bytes held, counting values by their inline size only.
@@ -688,6 +713,23 @@ mod tests {
         }
         assert_eq!(s.len(), 100);
         assert_eq!(s.evicted(), 9_900);
+    }
+
+    /// A flood of one-off keys into a full table (the adversarial stream: every event a new
+    /// IP) must not pile keys into long probe clusters, which make each eviction scan
+    /// thousands of positions. Eviction order must not follow table order.
+    #[test]
+    fn keyed_state_churn_keeps_clusters_short() {
+        // 57,000 keys in 65,536 positions: the table at its fullest (87%).
+        let max = 57_000;
+        let mut s = KeyedState::new(max, i64::MAX / 4);
+        for k in 0..(20 * max as u64) {
+            s.get_or_insert_with(mix64(k), k as i64, || 0u32);
+        }
+        assert_eq!(s.len(), max);
+        let longest = s.longest_cluster();
+        eprintln!("longest cluster after churn: {longest} of {} positions", s.mask + 1);
+        assert!(longest < 600, "probe cluster of {longest} positions after churn");
     }
 
     #[test]
