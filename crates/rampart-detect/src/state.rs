@@ -106,8 +106,11 @@ fn home_and_tag(key: u64, mask: usize) -> (usize, u8) {
 
 /// A map from a `u64` key to `V` with a hard maximum number of keys.
 ///
-/// Keys idle (not touched) for longer than `idle_ms` of event time are dropped by
-/// [`KeyedState::tick`]. When the map is full, inserting a new key first evicts one by a
+/// Keys idle (not touched) for longer than `idle_ms` of event time are gone: lookups treat
+/// them as absent at once (an insert starts them afresh), and [`KeyedState::tick`] sweeps
+/// them out to free their positions. Sweeps are rationed by event time *and* by inserts
+/// (see [`KeyedState::tick`]), so traffic sparse in event time (a replayed week, a quiet
+/// API) does not sweep the whole table on every event. When the map is full, inserting a new key first evicts one by a
 /// clock sweep (second-chance approximation of least recently used): keys touched since the
 /// hand last passed survive one more round, new keys that were never touched again go
 /// first, so a flood of one-off keys cannot push out established ones wholesale.
@@ -128,6 +131,11 @@ pub struct KeyedState<V> {
     hand: usize,
     evicted: u64,
     last_sweep: i64,
+    /// Latest event time seen by any call: keys idle for longer than `idle_ms` before it are
+    /// treated as absent.
+    now: i64,
+    /// Keys inserted since the last sweep.
+    inserts: usize,
 }
 
 /// Table positions needed to hold `n` keys at most 7/8 full (a power of two).
@@ -152,6 +160,8 @@ impl<V> KeyedState<V> {
             hand: 0,
             evicted: 0,
             last_sweep: i64::MIN,
+            now: i64::MIN,
+            inserts: 0,
         }
     }
 
@@ -217,13 +227,26 @@ impl<V> KeyedState<V> {
     /// key first when full).
     #[inline]
     pub fn get_or_insert_with(&mut self, key: u64, now: i64, init: impl FnOnce() -> V) -> &mut V {
+        if now > self.now {
+            self.now = now;
+        }
         let i = match self.find(key) {
             Some(i) => {
+                let idle_ms = self.idle_ms;
+                let latest = self.now;
                 let s = self.slots[i].as_mut().expect("found slot is full");
-                if now > s.last {
+                if latest - s.last > idle_ms {
+                    // Idle past the limit but not swept yet: gone, so it starts afresh.
+                    s.value = init();
                     s.last = now;
+                    s.referenced = false;
+                    self.evicted += 1;
+                } else {
+                    if now > s.last {
+                        s.last = now;
+                    }
+                    s.referenced = true;
                 }
-                s.referenced = true;
                 i
             }
             None => self.insert_new(key, now, init()),
@@ -234,6 +257,7 @@ impl<V> KeyedState<V> {
     #[cold]
     #[inline(never)]
     fn insert_new(&mut self, key: u64, now: i64, value: V) -> usize {
+        self.inserts += 1;
         if self.len >= self.max_keys {
             self.evict_one();
         } else if (self.len + 1) * 8 > (self.mask + 1) * 7 && self.mask + 1 < self.max_positions {
@@ -250,8 +274,15 @@ impl<V> KeyedState<V> {
     /// The value of `key`, touched at `now`, when present.
     #[inline]
     pub fn get_mut(&mut self, key: u64, now: i64) -> Option<&mut V> {
+        if now > self.now {
+            self.now = now;
+        }
         let i = self.find(key)?;
+        let (latest, idle_ms) = (self.now, self.idle_ms);
         let s = self.slots[i].as_mut()?;
+        if latest - s.last > idle_ms {
+            return None;
+        }
         if now > s.last {
             s.last = now;
         }
@@ -263,7 +294,16 @@ impl<V> KeyedState<V> {
     #[inline]
     pub fn get(&self, key: u64) -> Option<&V> {
         let i = self.find(key)?;
-        self.slots[i].as_ref().map(|s| &s.value)
+        self.slots[i]
+            .as_ref()
+            .filter(|s| self.live(s.last))
+            .map(|s| &s.value)
+    }
+
+    /// Whether a key last touched at `last` is still held (not idle past the limit).
+    #[inline]
+    fn live(&self, last: i64) -> bool {
+        self.now.saturating_sub(last) <= self.idle_ms
     }
 
     /// Remove `key`, returning its value.
@@ -326,14 +366,27 @@ impl<V> KeyedState<V> {
         }
     }
 
-    /// Drop keys idle for longer than `idle_ms` before `now`. Sweeps at most every
-    /// `idle_ms / 8` (and at least a second) of event time; returns how many were dropped.
+    /// Sweep out keys idle for longer than `idle_ms` before `now`, freeing their positions;
+    /// returns how many were dropped. (Idle keys are already invisible to lookups; sweeping
+    /// only reclaims room.) A sweep reads the whole table, so it runs at most every
+    /// `idle_ms / 8` (and at least a second) of event time, and then only once a sixteenth
+    /// of the table's positions were inserted since the last one, or a full `idle_ms` has
+    /// passed: sweep work stays within ~16 positions per insert however sparse the traffic
+    /// is in event time.
     pub fn tick(&mut self, now: i64) -> usize {
+        if now > self.now {
+            self.now = now;
+        }
         let every = (self.idle_ms / 8).max(1_000);
-        if self.last_sweep != i64::MIN && now - self.last_sweep < every {
-            return 0;
+        if self.last_sweep != i64::MIN {
+            let elapsed = now.saturating_sub(self.last_sweep);
+            let busy = self.inserts >= (self.mask + 1) / 16;
+            if elapsed < every || (!busy && elapsed < self.idle_ms) {
+                return 0;
+            }
         }
         self.last_sweep = now;
+        self.inserts = 0;
         if self.len == 0 {
             return 0;
         }
@@ -354,7 +407,7 @@ impl<V> KeyedState<V> {
         dropped
     }
 
-    /// Number of keys held.
+    /// Number of keys held, idle keys not yet swept out included.
     pub fn len(&self) -> usize {
         self.len
     }
@@ -408,16 +461,23 @@ impl<V> KeyedState<V> {
         self.approx_bytes() + self.iter().map(|(_, v)| v.heap_bytes()).sum::<usize>()
     }
 
-    /// Iterate over keys and values.
+    /// Iterate over the keys held (idle ones excluded) and their values.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
-        self.slots.iter().flatten().map(|s| (s.key, &s.value))
+        self.slots
+            .iter()
+            .flatten()
+            .filter(|s| self.live(s.last))
+            .map(|s| (s.key, &s.value))
     }
 
-    /// Iterate mutably over keys and values (without touching them).
+    /// Iterate mutably over the keys held (idle ones excluded) and their values, without
+    /// touching them.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (u64, &mut V)> {
+        let (latest, idle_ms) = (self.now, self.idle_ms);
         self.slots
             .iter_mut()
             .flatten()
+            .filter(move |s| latest.saturating_sub(s.last) <= idle_ms)
             .map(|s| (s.key, &mut s.value))
     }
 }
@@ -788,6 +848,9 @@ mod tests {
                 _ => {
                     let v = s.get_or_insert_with(key, t, || 0u64);
                     *v += 1;
+                    if model.get(&key).is_some_and(|(_, last)| t - *last > 50_000) {
+                        model.remove(&key);
+                    }
                     let m = model.entry(key).or_insert((0, t));
                     m.0 += 1;
                     m.1 = t;
@@ -795,11 +858,15 @@ mod tests {
                 }
             }
             assert!(s.len() <= 3_000);
-            if s.len() < model.len() {
+            // Keys idle past the limit are gone from the state at once, from the model at
+            // its next sweep.
+            model.retain(|_, (_, last)| t - *last <= 50_000);
+            let live = s.iter().count();
+            if live < model.len() {
                 // An eviction happened: drop from the model what the state dropped.
                 model.retain(|k, _| s.get(*k).is_some());
             }
-            assert_eq!(s.len(), model.len());
+            assert_eq!(live, model.len());
         }
         let mut keys: Vec<u64> = s.iter().map(|(k, _)| k).collect();
         keys.sort_unstable();
