@@ -65,6 +65,10 @@ impl Hasher for PassThroughHasher {
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
     }
+    fn write_u32(&mut self, n: u32) {
+        // Small keys (folded 32-bit hashes) are spread over the 64 bits the table uses.
+        self.0 = mix64(u64::from(n));
+    }
 }
 
 /// Build hasher for maps keyed by pre-hashed `u64`.
@@ -370,21 +374,26 @@ impl<V> KeyedState<V> {
     /// returns how many were dropped. (Idle keys are already invisible to lookups; sweeping
     /// only reclaims room.) A sweep reads the whole table, so it runs at most every
     /// `idle_ms / 8` (and at least a second) of event time, and then only once a sixteenth
-    /// of the table's positions were inserted since the last one, or a full `idle_ms` has
-    /// passed: sweep work stays within ~16 positions per insert however sparse the traffic
+    /// of the table's positions were inserted since the last one (only inserts need the
+    /// room): sweep work stays within ~16 positions per insert however sparse the traffic
     /// is in event time.
+    #[inline]
     pub fn tick(&mut self, now: i64) -> usize {
         if now > self.now {
             self.now = now;
         }
-        let every = (self.idle_ms / 8).max(1_000);
-        if self.last_sweep != i64::MIN {
-            let elapsed = now.saturating_sub(self.last_sweep);
-            let busy = self.inserts >= (self.mask + 1) / 16;
-            if elapsed < every || (!busy && elapsed < self.idle_ms) {
-                return 0;
-            }
+        if self.last_sweep != i64::MIN
+            && (now.saturating_sub(self.last_sweep) < (self.idle_ms / 8).max(1_000)
+                || self.inserts < (self.mask + 1) / 16)
+        {
+            return 0;
         }
+        self.sweep(now)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn sweep(&mut self, now: i64) -> usize {
         self.last_sweep = now;
         self.inserts = 0;
         if self.len == 0 {
@@ -393,6 +402,12 @@ impl<V> KeyedState<V> {
         let mut dropped = 0;
         let mut i = 0;
         while i <= self.mask {
+            // Read the slot only behind a full control byte (most of a sparse table is
+            // skipped on its control bytes alone).
+            if self.ctrl[i] == EMPTY {
+                i += 1;
+                continue;
+            }
             // Backward shifts only move keys to lower positions (or from the start of the
             // table to its end), so re-examining `i` after a removal skips no key.
             match &self.slots[i] {
@@ -788,8 +803,14 @@ mod tests {
         }
         assert_eq!(s.len(), max);
         let longest = s.longest_cluster();
-        eprintln!("longest cluster after churn: {longest} of {} positions", s.mask + 1);
-        assert!(longest < 600, "probe cluster of {longest} positions after churn");
+        eprintln!(
+            "longest cluster after churn: {longest} of {} positions",
+            s.mask + 1
+        );
+        assert!(
+            longest < 600,
+            "probe cluster of {longest} positions after churn"
+        );
     }
 
     #[test]

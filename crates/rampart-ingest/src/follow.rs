@@ -92,7 +92,11 @@ fn find_rotated(path: &Path, id: &str) -> Option<PathBuf> {
         .ok()?
         .flatten()
         .map(|e| e.path())
-        .find(|p| std::fs::metadata(p).map(|m| file_id(&m) == id).unwrap_or(false))
+        .find(|p| {
+            std::fs::metadata(p)
+                .map(|m| file_id(&m) == id)
+                .unwrap_or(false)
+        })
 }
 
 struct Reader<'a> {
@@ -108,7 +112,12 @@ struct Reader<'a> {
 impl Reader<'_> {
     /// Read every complete line from `offset` to the end of `file`, committing them with the
     /// checkpoint. Returns the new offset (start of the first incomplete line).
-    async fn drain(&mut self, file: &mut File, id: &str, mut offset: u64) -> Result<u64, IngestError> {
+    async fn drain(
+        &mut self,
+        file: &mut File,
+        id: &str,
+        mut offset: u64,
+    ) -> Result<u64, IngestError> {
         let io = |source| IngestError::Io {
             path: "followed file".into(),
             source,
@@ -130,12 +139,14 @@ impl Reader<'_> {
                     return Ok(offset);
                 }
                 self.buf.push(b'\n');
-                self.commit_lines(self.buf.len(), id, offset + n as u64).await?;
+                self.commit_lines(self.buf.len(), id, offset + n as u64)
+                    .await?;
                 offset += n as u64;
                 continue;
             };
             let consumed = last_nl + 1;
-            self.commit_lines(consumed, id, offset + consumed as u64).await?;
+            self.commit_lines(consumed, id, offset + consumed as u64)
+                .await?;
             offset += consumed as u64;
             if n < self.opts.chunk_bytes {
                 return Ok(offset);
@@ -143,7 +154,12 @@ impl Reader<'_> {
         }
     }
 
-    async fn commit_lines(&mut self, upto: usize, id: &str, new_offset: u64) -> Result<(), IngestError> {
+    async fn commit_lines(
+        &mut self,
+        upto: usize,
+        id: &str,
+        new_offset: u64,
+    ) -> Result<(), IngestError> {
         let mut events = Vec::new();
         for raw in self.buf[..upto].split(|b| *b == b'\n') {
             let text = line_text(raw);
@@ -209,7 +225,11 @@ pub async fn follow(
                 let mut offset = 0;
                 if let Some(cp) = resume.take() {
                     if cp.file_id == id {
-                        offset = if cp.offset <= meta.len() { cp.offset } else { 0 };
+                        offset = if cp.offset <= meta.len() {
+                            cp.offset
+                        } else {
+                            0
+                        };
                     } else if let Some(old) = find_rotated(&path, &cp.file_id) {
                         // Rotated while we were stopped: finish the old file first.
                         if let Ok(mut of) = File::open(&old) {

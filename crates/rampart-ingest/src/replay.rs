@@ -206,10 +206,12 @@ fn read_one(path: &Path, o: &ReplayOptions, tx: &mpsc::Sender<Batch>) -> Result<
     let mut lines = 0u64;
     loop {
         buf.clear();
-        let n = src.read_until(b'\n', &mut buf).map_err(|source| IngestError::Io {
-            path: name.clone(),
-            source,
-        })?;
+        let n = src
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| IngestError::Io {
+                path: name.clone(),
+                source,
+            })?;
         if n == 0 {
             break;
         }
@@ -236,7 +238,9 @@ fn read_one(path: &Path, o: &ReplayOptions, tx: &mpsc::Sender<Batch>) -> Result<
         if batch.len() >= o.batch_size {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(o.batch_size));
             if tx.blocking_send(Batch::Events(full)).is_err()
-                || tx.blocking_send(Batch::Lines(std::mem::take(&mut lines))).is_err()
+                || tx
+                    .blocking_send(Batch::Lines(std::mem::take(&mut lines)))
+                    .is_err()
             {
                 return Ok(());
             }

@@ -14,7 +14,11 @@ use rampart_store_sqlite::SqliteStore;
 use tokio::sync::watch;
 
 async fn store(dir: &Path) -> Arc<dyn Store> {
-    Arc::new(SqliteStore::open(&dir.join("rampart.db")).await.expect("open store"))
+    Arc::new(
+        SqliteStore::open(&dir.join("rampart.db"))
+            .await
+            .expect("open store"),
+    )
 }
 
 async fn pipeline(store: &Arc<dyn Store>) -> PipelineHandle {
@@ -43,7 +47,9 @@ async fn all_uas(store: &Arc<dyn Store>) -> Vec<String> {
         })
         .await
         .expect("list events");
-    evs.into_iter().map(|e| e.event.user_agent.into_owned()).collect()
+    evs.into_iter()
+        .map(|e| e.event.user_agent.into_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -67,16 +73,26 @@ async fn replay_stores_events_and_inventory_and_reports_malformed_lines() {
     assert_eq!(report.lines, 52);
     assert_eq!(report.events, 51);
     assert_eq!(report.malformed, 1);
-    assert_eq!(report.malformed_lines[0].line, 51, "{:?}", report.malformed_lines);
+    assert_eq!(
+        report.malformed_lines[0].line, 51,
+        "{:?}",
+        report.malformed_lines
+    );
     assert!(report.malformed_lines[0].file.ends_with("access.log"));
 
     let stats = store.stats().await.unwrap();
     assert_eq!(stats.events, 51);
     let eps = store.list_endpoints().await.unwrap();
     let keys: Vec<String> = eps.iter().map(|e| e.key()).collect();
-    assert!(keys.contains(&"GET /api/v1/orders/{id}".to_string()), "{keys:?}");
+    assert!(
+        keys.contains(&"GET /api/v1/orders/{id}".to_string()),
+        "{keys:?}"
+    );
     assert!(keys.contains(&"POST /api/v1/login".to_string()), "{keys:?}");
-    let orders = eps.iter().find(|e| e.path_template == "/api/v1/orders/{id}").unwrap();
+    let orders = eps
+        .iter()
+        .find(|e| e.path_template == "/api/v1/orders/{id}")
+        .unwrap();
     assert_eq!(orders.calls, 50);
 }
 
@@ -92,7 +108,9 @@ async fn replay_reads_gzip() {
     gz.finish().unwrap();
     let store = store(dir.path()).await;
     let p = pipeline(&store).await;
-    let report = replay_files(&[log], &ReplayOptions::default(), &p).await.unwrap();
+    let report = replay_files(&[log], &ReplayOptions::default(), &p)
+        .await
+        .unwrap();
     assert_eq!(report.events, 20);
     assert_eq!(report.malformed, 0);
 }
@@ -106,11 +124,17 @@ async fn replay_refuses_unknown_format_and_missing_file() {
         format: Some("nope".into()),
         ..Default::default()
     };
-    let err = replay_files(&[dir.path().join("x")], &opts, &p).await.unwrap_err();
-    assert!(err.to_string().contains("unknown format"), "{err}");
-    let err = replay_files(&[dir.path().join("missing.log")], &ReplayOptions::default(), &p)
+    let err = replay_files(&[dir.path().join("x")], &opts, &p)
         .await
         .unwrap_err();
+    assert!(err.to_string().contains("unknown format"), "{err}");
+    let err = replay_files(
+        &[dir.path().join("missing.log")],
+        &ReplayOptions::default(),
+        &p,
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("missing.log"), "{err}");
 }
 
@@ -145,10 +169,17 @@ fn start(path: &Path, store: &Arc<dyn Store>, p: &PipelineHandle) -> Follower {
 impl Follower {
     /// Wait (bounded) until the follower has committed `n` events since it started.
     async fn until_events(&mut self, n: u64) {
-        let reached = tokio::time::timeout(Duration::from_secs(20), self.stats.wait_for(|s| s.events >= n))
-            .await
-            .is_ok();
-        assert!(reached, "follower did not reach {n} events: {:?}", *self.stats.borrow());
+        let reached = tokio::time::timeout(
+            Duration::from_secs(20),
+            self.stats.wait_for(|s| s.events >= n),
+        )
+        .await
+        .is_ok();
+        assert!(
+            reached,
+            "follower did not reach {n} events: {:?}",
+            *self.stats.borrow()
+        );
     }
     async fn stop(self) -> FollowStats {
         self.stop.send(true).unwrap();
@@ -157,7 +188,11 @@ impl Follower {
 }
 
 fn append(path: &Path, range: std::ops::Range<u32>) {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
     for i in range {
         f.write_all(line(i).as_bytes()).unwrap();
     }

@@ -93,7 +93,9 @@ pub struct AlertDraft {
 }
 
 /// Stage of an attack, in kill-chain order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AttackStage {
     /// Scanning, probing, enumeration of the API surface.

@@ -72,7 +72,9 @@ impl FromStr for EntityKind {
 }
 
 /// The role an entity plays in an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EntityRole {
     /// The actor behind the activity (attacker IP, abused principal or key).

@@ -207,8 +207,14 @@ mod tests {
 
     #[test]
     fn parse_accepts_defender_spellings() {
-        assert_eq!("new".parse::<IncidentStatus>().unwrap(), IncidentStatus::Active);
-        assert_eq!("inprogress".parse::<IncidentStatus>().unwrap(), IncidentStatus::InProgress);
+        assert_eq!(
+            "new".parse::<IncidentStatus>().unwrap(),
+            IncidentStatus::Active
+        );
+        assert_eq!(
+            "inprogress".parse::<IncidentStatus>().unwrap(),
+            IncidentStatus::InProgress
+        );
         assert_eq!("HIGH".parse::<Severity>().unwrap(), Severity::High);
         assert!("bogus".parse::<Severity>().is_err());
         assert_eq!(

@@ -22,7 +22,6 @@ pub struct ApiEvent<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_ip: Option<IpAddr>,
     /// HTTP method as written in the log (`GET`, `POST`, ...); may be garbage for malformed requests.
-    
     pub method: Cow<'a, str>,
     /// `http` or `https` when known, empty otherwise.
     #[serde(default)]
@@ -31,7 +30,6 @@ pub struct ApiEvent<'a> {
     #[serde(default)]
     pub host: Cow<'a, str>,
     /// Path exactly as received (still percent-encoded), without the query string.
-    
     pub path: Cow<'a, str>,
     /// Raw query string without the leading `?` (still percent-encoded), empty when none.
     #[serde(default)]
@@ -161,12 +159,13 @@ impl<'a> ApiEvent<'a> {
 
     /// Iterate over `name=value` query parameters (raw, still percent-encoded).
     pub fn query_params(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.query.split('&').filter(|s| !s.is_empty()).map(|kv| {
-            match kv.split_once('=') {
+        self.query
+            .split('&')
+            .filter(|s| !s.is_empty())
+            .map(|kv| match kv.split_once('=') {
                 Some((k, v)) => (k, v),
                 None => (kv, ""),
-            }
-        })
+            })
     }
 
     /// A request header by lower-case name.

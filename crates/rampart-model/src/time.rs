@@ -40,7 +40,8 @@ impl Timestamp {
     }
     /// RFC 3339 with milliseconds and `Z`.
     pub fn to_rfc3339(self) -> String {
-        self.to_datetime().to_rfc3339_opts(SecondsFormat::Millis, true)
+        self.to_datetime()
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
     }
     /// Parse RFC 3339 (any offset).
     pub fn parse_rfc3339(s: &str) -> Option<Self> {

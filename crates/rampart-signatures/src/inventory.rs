@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use rampart_detect::state::PassThrough;
 use rampart_detect::{Detector, EventCtx};
 use rampart_model::{AlertDraft, AttackStage, Severity};
 
@@ -164,7 +165,7 @@ fn version_split(template: &str) -> Option<(u32, u32)> {
 pub struct ImproperInventory {
     cfg: InventoryConfig,
     /// Resource (template without version) → highest version seen.
-    latest: HashMap<u32, u32>,
+    latest: HashMap<u32, u32, PassThrough>,
     /// Endpoints already reported (endpoint hash, reason).
     reported: HashSet<(u64, u8)>,
 }
@@ -174,7 +175,7 @@ impl ImproperInventory {
     pub fn new(cfg: InventoryConfig) -> Self {
         ImproperInventory {
             cfg,
-            latest: HashMap::new(),
+            latest: HashMap::default(),
             reported: HashSet::new(),
         }
     }

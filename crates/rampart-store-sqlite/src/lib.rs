@@ -7,7 +7,6 @@
 //! params) as JSON text, with the columns filters need (entity values, tags, severities)
 //! copied into indexed columns or side tables kept in sync in the same transaction.
 
-
 use std::path::Path;
 use std::time::Duration;
 

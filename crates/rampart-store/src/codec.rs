@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use rampart_model::{ApiEvent, AttackStage, EventKind, Severity};
 use crate::StoreError;
+use rampart_model::{ApiEvent, AttackStage, EventKind, Severity};
 
 /// Event fields kept in the `extra` JSON column (rarely filtered on).
 #[derive(Serialize)]
@@ -142,10 +142,7 @@ pub fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<String, StoreError> {
 }
 
 /// Deserialize a JSON column.
-pub fn from_json<T: for<'de> Deserialize<'de>>(
-    what: &str,
-    s: &str,
-) -> Result<T, StoreError> {
+pub fn from_json<T: for<'de> Deserialize<'de>>(what: &str, s: &str) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 

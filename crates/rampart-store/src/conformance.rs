@@ -708,7 +708,10 @@ pub async fn apply_creates_and_resolves_temp_ids(s: &dyn Store) {
         .await
         .expect("audit");
     assert!(
-        resolved.items.iter().any(|a| a.details["k"] == serde_json::json!(2)),
+        resolved
+            .items
+            .iter()
+            .any(|a| a.details["k"] == serde_json::json!(2)),
         "{resolved:?}"
     );
 }
