@@ -56,7 +56,7 @@ scenarios! {
     BruteForce = "brute_force",
     /// Calls without credentials to endpoints that require them, some succeeding.
     UnauthAccess = "unauth_access",
-    /// A user's token used from a new address and client.
+    /// A user's token replayed from many addresses at once (a proxy network).
     LeakedCredential = "leaked_credential",
     /// A non-admin principal calling admin functions.
     FunctionLevelAuthz = "function_level_authz",
@@ -103,7 +103,9 @@ impl Scenario {
     pub const fn is_distributed(self) -> bool {
         matches!(
             self,
-            Scenario::TrafficSpikeEndpoint | Scenario::DistributedParamEnumeration
+            Scenario::TrafficSpikeEndpoint
+                | Scenario::DistributedParamEnumeration
+                | Scenario::LeakedCredential
         )
     }
     /// For distributed scenarios, the endpoint template they target.
@@ -778,7 +780,13 @@ fn unauth_access(c: &mut Ctx<'_>) {
 fn leaked_credential(c: &mut Ctx<'_>) {
     let victim = c.browser_user();
     c.ua = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0";
+    // The stolen session is replayed through a proxy network: 40 addresses of their own
+    // (IPv6 documentation space, apart from every other scenario's pool).
+    let proxies: Vec<IpAddr> = (0..40u16)
+        .map(|k| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0x1ea, 0, 0, 0, 0, 0x100 + k)))
+        .collect();
     for _ in 0..c.n {
+        c.ip = *c.rng.pick(&proxies);
         let (m, path, q) = match c.rng.below(4) {
             0 => ("GET", "/api/v2/orders".into(), "status=open"),
             1 => (

@@ -136,7 +136,7 @@ impl Default for SpikeIpConfig {
         SpikeIpConfig {
             enabled: true,
             cooldown_ms: 10 * 60_000,
-            min_rpm: 600,
+            min_rpm: 300,
             factor: 10.0,
             learn_minutes: 60,
             max_keys: 100_000,
@@ -423,8 +423,8 @@ impl Default for LatencyConfig {
             min_latency_us: 1_000_000,
             factor: 5.0,
             z: 6.0,
-            min_slow: 20,
-            window_ms: 60_000,
+            min_slow: 10,
+            window_ms: 5 * 60_000,
         }
     }
 }
