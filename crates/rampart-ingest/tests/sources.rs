@@ -66,7 +66,7 @@ async fn replay_stores_events_and_inventory_and_reports_malformed_lines() {
 
     let store = store(dir.path()).await;
     let p = pipeline(&store).await;
-    let report = replay_files(&[log.clone()], &ReplayOptions::default(), &p)
+    let report = replay_files(std::slice::from_ref(&log), &ReplayOptions::default(), &p)
         .await
         .unwrap();
     assert_eq!(report.files, 1);

@@ -299,7 +299,10 @@ impl Core {
             ..Default::default()
         };
         self.batches += 1;
-        if self.batches % self.inventory_flush_batches.max(1) == 0 {
+        if self
+            .batches
+            .is_multiple_of(self.inventory_flush_batches.max(1))
+        {
             self.flush_inventory().await?;
         }
         if !self.alerts.is_empty() {

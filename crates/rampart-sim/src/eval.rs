@@ -141,6 +141,8 @@ pub struct EvalReport {
     pub false_positive_alerts: u64,
     /// False-positive alerts per 100k benign events.
     pub fp_per_100k: f64,
+    /// False-positive alerts by detector id (what to tune first).
+    pub false_positives_by_detector: BTreeMap<String, u64>,
 }
 
 fn alert_ips(a: &AlertDraft) -> impl Iterator<Item = IpAddr> + '_ {
@@ -222,13 +224,16 @@ pub fn evaluate_summary(summary: &LabelSummary, alerts: &[AlertDraft]) -> EvalRe
         .filter(|k| k.is_distributed())
         .filter_map(Scenario::target)
         .collect();
-    let false_positive_alerts = alerts
-        .iter()
-        .filter(|a| {
-            !alert_ips(a).any(|ip| all_attackers.contains(&ip))
-                && !targets.iter().any(|t| names_endpoint(a, t))
-        })
-        .count() as u64;
+    let mut false_positives_by_detector: BTreeMap<String, u64> = BTreeMap::new();
+    for a in alerts.iter().filter(|a| {
+        !alert_ips(a).any(|ip| all_attackers.contains(&ip))
+            && !targets.iter().any(|t| names_endpoint(a, t))
+    }) {
+        *false_positives_by_detector
+            .entry(a.detector.clone())
+            .or_default() += 1;
+    }
+    let false_positive_alerts = false_positives_by_detector.values().sum();
     let fp_per_100k = if summary.benign_events == 0 {
         0.0
     } else {
@@ -239,5 +244,6 @@ pub fn evaluate_summary(summary: &LabelSummary, alerts: &[AlertDraft]) -> EvalRe
         benign_events: summary.benign_events,
         false_positive_alerts,
         fp_per_100k,
+        false_positives_by_detector,
     }
 }

@@ -106,6 +106,7 @@ impl Scenario {
             Scenario::TrafficSpikeEndpoint
                 | Scenario::DistributedParamEnumeration
                 | Scenario::LeakedCredential
+                | Scenario::PasswordSpray
         )
     }
     /// For distributed scenarios, the endpoint template they target.
@@ -113,6 +114,7 @@ impl Scenario {
         match self {
             Scenario::TrafficSpikeEndpoint => Some("/api/v2/products/search"),
             Scenario::DistributedParamEnumeration => Some("/api/v2/users/{id}"),
+            Scenario::PasswordSpray => Some("/api/v1/auth/login"),
             _ => None,
         }
     }
@@ -743,7 +745,10 @@ fn password_spray(c: &mut Ctx<'_>) {
     let users = c.users;
     let start = c.rng.below(users.len() as u64) as usize;
     let n = c.n;
+    // A spray rotates through an address pool so that no source crosses a per-IP threshold.
+    let pool = c.pool.clone();
     for i in 0..n {
+        c.ip = pool[i as usize % pool.len()];
         let name = users[(start + i as usize) % users.len()].name.clone();
         login(c, &name, pw, i + 1 == n);
         c.gap(20_000.0);

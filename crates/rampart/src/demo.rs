@@ -317,5 +317,13 @@ async fn evaluate(cfg: SimConfig, a: &SimulateArgs) -> Result<()> {
         secs,
         n as f64 / secs.max(1e-9)
     );
+    if !report.false_positives_by_detector.is_empty() {
+        let by: Vec<String> = report
+            .false_positives_by_detector
+            .iter()
+            .map(|(d, n)| format!("{d} {n}"))
+            .collect();
+        println!("false positives by detector: {}", by.join(", "));
+    }
     Ok(())
 }

@@ -118,6 +118,10 @@ pub struct FunctionAuthzConfig {
     pub min_calls: u32,
     /// ...or this much event time since it was first seen.
     pub learning_ms: i64,
+    /// While a profile is still learning, this many refused (401/403) admin calls mark the
+    /// principal as one the API itself treats as non-admin, and fire; after a refusal, an admin
+    /// call that succeeds fires at once (0 turns the learning-time signal off).
+    pub min_denied: u32,
     /// Admin endpoints remembered per principal.
     pub max_admin_endpoints: usize,
     /// Most principals tracked.
@@ -131,6 +135,7 @@ impl Default for FunctionAuthzConfig {
             cooldown_ms: 30 * 60_000,
             min_calls: 200,
             learning_ms: 7 * 86_400_000,
+            min_denied: 3,
             max_admin_endpoints: 16,
             max_keys: 100_000,
         }
@@ -142,6 +147,8 @@ struct Profile {
     first_seen: i64,
     calls: u32,
     admin: Vec<u64>,
+    /// Admin calls refused (401/403) while learning.
+    denied: u32,
 }
 
 impl Footprint for Profile {
@@ -193,11 +200,21 @@ impl Detector for FunctionAuthz {
         if p.admin.contains(&cx.endpoint) {
             return;
         }
+        let refused = matches!(cx.ev.status, 401 | 403);
         if !learned {
-            if p.admin.len() < self.cfg.max_admin_endpoints {
-                p.admin.push(cx.endpoint);
+            // The API's own answers tell a non-admin apart before the profile is learned.
+            if self.cfg.min_denied == 0 || (!refused && p.denied == 0) {
+                if p.admin.len() < self.cfg.max_admin_endpoints {
+                    p.admin.push(cx.endpoint);
+                }
+                return;
             }
-            return;
+            if refused {
+                p.denied = p.denied.saturating_add(1);
+                if p.denied < self.cfg.min_denied {
+                    return;
+                }
+            }
         }
         if !self.cooldown.ready(combine(who, cx.endpoint), now) {
             return;
@@ -229,11 +246,19 @@ impl Detector for FunctionAuthz {
             )
             .description(format!(
                 "{name} called {ep} (answered {}), an administrative function it had never used \
-                 in its {} learned calls. Regular users reaching admin functions is broken \
+                 in its {} earlier calls{}. Regular users reaching admin functions is broken \
                  function-level authorization{}. Check whether {name} holds an admin role, what \
                  the call changed, and restrict the route to admin roles.",
                 cx.ev.status,
-                p.calls,
+                p.calls - 1,
+                if learned || p.denied == 0 {
+                    String::new()
+                } else {
+                    format!(
+                        "; the API refused {} of its admin calls, so it does not hold an admin role",
+                        p.denied
+                    )
+                },
                 if ok {
                     ", and this call succeeded"
                 } else {
@@ -246,9 +271,17 @@ impl Detector for FunctionAuthz {
             .target(cx)
             .evidence(cx.ev)
             .reason(
-                "learned_calls",
-                f64::from(p.calls),
-                Some(f64::from(self.cfg.min_calls)),
+                if learned {
+                    "earlier_calls"
+                } else {
+                    "refused_admin_calls"
+                },
+                f64::from(if learned { p.calls - 1 } else { p.denied }),
+                Some(f64::from(if learned {
+                    self.cfg.min_calls
+                } else {
+                    self.cfg.min_denied
+                })),
             )
             .build(),
         );

@@ -436,6 +436,40 @@ fn function_level_authz_fires_on_admin_call_outside_profile() {
     );
 }
 
+#[test]
+fn function_level_authz_fires_on_a_refused_user_before_its_profile_is_learned() {
+    // 30 ordinary calls (under the learning minimum of 50), then admin calls the API refuses
+    // (so the caller holds no admin role), then one it answers: broken function-level authz.
+    let newcomer = |t: i64, m: &str, path: &str, status: u16| {
+        authed(ev(at(t), "10.0.0.77", m, path, status), "newcomer")
+    };
+    let mut calls: Vec<_> = (0..30)
+        .map(|i| newcomer(i * 500, "GET", "/api/orders?page=1", 200))
+        .collect();
+    calls.push(newcomer(16_000, "GET", "/api/admin/users", 403));
+    calls.push(newcomer(17_000, "GET", "/api/admin/metrics", 403));
+    let a = run(&cfg(), calls.clone());
+    assert_eq!(fired(&a), Vec::<String>::new(), "two refusals stay quiet");
+    calls.push(newcomer(18_000, "GET", "/api/admin/settings", 403));
+    let a = run(&cfg(), calls.clone());
+    assert_eq!(fired(&a), ["function_level_authz"]);
+    assert_eq!(a[0].severity, rampart_model::Severity::Low);
+    calls.push(newcomer(20_000, "DELETE", "/api/admin/users/7", 204));
+    let a = run(&cfg(), calls);
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[1].severity, rampart_model::Severity::Critical);
+    // Benign look-alike: an operator whose admin calls are answered is learning its admin
+    // profile, so further admin endpoints are not flagged.
+    let op = |t: i64, m: &str, path: &str| authed(ev(at(t), "10.0.0.78", m, path, 200), "operator");
+    let mut ops: Vec<_> = (0..30)
+        .map(|i| op(i * 500, "GET", "/api/orders?page=1"))
+        .collect();
+    ops.push(op(16_000, "GET", "/api/admin/metrics"));
+    ops.push(op(17_000, "GET", "/api/admin/users"));
+    ops.push(op(20_000, "DELETE", "/api/admin/users/7"));
+    check(ops, &[]);
+}
+
 fn login(t: i64, ip: &str, account: &str, status: u16) -> ApiEvent<'static> {
     body(
         ev(t, ip, "POST", "/api/login", status),
