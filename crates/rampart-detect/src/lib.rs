@@ -246,8 +246,11 @@ pub trait Detector: Send {
     fn prefetch(&self, _cx: &EventCtx<'_>) {}
     /// Look at one event; push any alerts it completes.
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>);
-    /// Called when event time has advanced to `now` (at least once per batch): close windows,
-    /// evict idle state, emit alerts that only a window's end reveals.
+    /// Called as event time advances to `now`: evict idle state, close windows. The engine
+    /// calls it at most once per [`TICK_MILLIS`] of event time, and on sparse traffic only
+    /// every [`TICK_MIN_EVENTS`] events or [`TICK_MAX_MILLIS`] of event time, so a detector
+    /// must judge its windows on `observe` (state lookups take `now` and treat idle keys as
+    /// absent) and use `tick` for housekeeping only.
     fn tick(&mut self, _now: Timestamp, _out: &mut Vec<AlertDraft>) {}
     /// Approximate bytes of state held (for the state-size metric and memory bounds).
     fn state_bytes(&self) -> usize {
@@ -263,12 +266,20 @@ pub struct Engine {
     suppress: Vec<Suppression>,
     baselines: Option<Baselines>,
     skipped: u64,
+    /// Events observed since the last tick.
+    since_tick: u32,
     /// Reused for each event's template.
     template_buf: String,
 }
 
-/// How often, in event time, the engine ticks detectors.
+/// How often, in event time, the engine ticks detectors at most.
 pub const TICK_MILLIS: i64 = 1_000;
+/// On sparse traffic (under this many events per [`TICK_MILLIS`]) the engine waits for this
+/// many events before ticking: a tick calls every detector, and ticking per event cost ~14%
+/// of detection on a simulated week (~1.7 events per second of event time).
+pub const TICK_MIN_EVENTS: u32 = 64;
+/// ...but never longer than this much event time.
+pub const TICK_MAX_MILLIS: i64 = 60_000;
 
 impl Engine {
     /// An engine over these detectors.
@@ -280,6 +291,7 @@ impl Engine {
             suppress: Vec::new(),
             baselines: None,
             skipped: 0,
+            since_tick: 0,
             template_buf: String::new(),
         }
     }
@@ -293,6 +305,7 @@ impl Engine {
             suppress: cfg.suppress.clone(),
             baselines: Some(Baselines::new(cfg.baseline.clone())),
             skipped: 0,
+            since_tick: 0,
             template_buf: String::new(),
         }
     }
@@ -319,7 +332,9 @@ impl Engine {
     /// Feed one event.
     #[inline]
     pub fn observe(&mut self, ev: &ApiEvent<'_>, out: &mut Vec<AlertDraft>) {
-        if ev.ts.millis() - self.last_tick.millis() >= TICK_MILLIS {
+        self.since_tick += 1;
+        let dt = ev.ts.millis() - self.last_tick.millis();
+        if dt >= TICK_MILLIS && (self.since_tick >= TICK_MIN_EVENTS || dt >= TICK_MAX_MILLIS) {
             self.tick(ev.ts, out);
         }
         let mut cx = EventCtx::with_buffer(ev, &mut self.template_buf);
@@ -356,6 +371,7 @@ impl Engine {
         if now > self.last_tick {
             self.last_tick = now;
         }
+        self.since_tick = 0;
         let before = out.len();
         for d in &mut self.detectors {
             d.tick(now, out);
@@ -401,6 +417,47 @@ pub fn builtin(cfg: &DetectConfig) -> Vec<Box<dyn Detector>> {
 mod tests {
     use super::*;
     use crate::common::contains_ci;
+
+    /// Counts the ticks it gets.
+    struct TickCounter(std::sync::Arc<std::sync::atomic::AtomicU32>);
+
+    impl Detector for TickCounter {
+        fn id(&self) -> &'static str {
+            "tick_counter"
+        }
+        fn observe(&mut self, _cx: &EventCtx<'_>, _out: &mut Vec<AlertDraft>) {}
+        fn tick(&mut self, _now: Timestamp, _out: &mut Vec<AlertDraft>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn ticks_for(step_ms: i64, events: i64) -> u32 {
+        let n = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let mut engine = Engine::new(vec![Box::new(TickCounter(n.clone()))]);
+        let mut out = Vec::new();
+        for i in 1..=events {
+            let ev = ApiEvent {
+                ts: Timestamp::from_millis(1_700_000_000_000 + i * step_ms),
+                path: "/x".into(),
+                ..Default::default()
+            };
+            engine.observe(&ev, &mut out);
+        }
+        n.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    #[test]
+    fn ticks_follow_event_time_and_are_rationed_on_sparse_traffic() {
+        // Dense: 100 events a second for 10 s -> one tick per second of event time.
+        assert_eq!(ticks_for(10, 1_000), 10);
+        // Sparse: two events a second -> a tick every TICK_MIN_EVENTS (64) events, not per
+        // second (ticks at events 1, 65, ..., 577).
+        assert_eq!(ticks_for(500, 640), 10);
+        // One event every 2 s: 64 events would be past TICK_MAX_MILLIS, so every 30 events.
+        assert_eq!(ticks_for(2_000, 640), 22);
+        // Very sparse: one event every 5 min -> every event is past TICK_MAX_MILLIS.
+        assert_eq!(ticks_for(300_000, 50), 50);
+    }
 
     /// Guards the one-pass word scan against the per-word substring search it replaced.
     #[test]
