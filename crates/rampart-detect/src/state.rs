@@ -261,11 +261,38 @@ impl<V> KeyedState<V> {
     #[cold]
     #[inline(never)]
     fn insert_new(&mut self, key: u64, now: i64, value: V) -> usize {
+        // Reuse the first idle position on the key's probe path, if any: every position
+        // between its home and there stays full, so no probe chain breaks, and steady churn
+        // of short-lived keys (sparse per-IP traffic) neither grows the table nor needs sweeps.
+        let (mut i, tag) = home_and_tag(key, self.mask);
+        let (latest, idle_ms) = (self.now, self.idle_ms);
+        while self.ctrl[i] != EMPTY {
+            if let Some(s) = &mut self.slots[i] {
+                if latest - s.last > idle_ms {
+                    *s = Slot {
+                        key,
+                        last: now,
+                        referenced: false,
+                        value,
+                    };
+                    self.ctrl[i] = tag;
+                    self.evicted += 1;
+                    return i;
+                }
+            }
+            i = (i + 1) & self.mask;
+        }
         self.inserts += 1;
         if self.len >= self.max_keys {
             self.evict_one();
         } else if (self.len + 1) * 8 > (self.mask + 1) * 7 && self.mask + 1 < self.max_positions {
-            self.grow();
+            // Idle keys may hold the room: sweep before doubling, and keep the size when the
+            // sweep freed a quarter of the table (so sweeps here cost at most ~4 positions
+            // per insert).
+            let cap = self.mask + 1;
+            if self.sweep(self.now) < cap / 4 {
+                self.grow();
+            }
         }
         self.place(Slot {
             key,
@@ -372,11 +399,12 @@ impl<V> KeyedState<V> {
 
     /// Sweep out keys idle for longer than `idle_ms` before `now`, freeing their positions;
     /// returns how many were dropped. (Idle keys are already invisible to lookups; sweeping
-    /// only reclaims room.) A sweep reads the whole table, so it runs at most every
-    /// `idle_ms / 8` (and at least a second) of event time, and then only once a sixteenth
-    /// of the table's positions were inserted since the last one (only inserts need the
-    /// room): sweep work stays within ~16 positions per insert however sparse the traffic
-    /// is in event time.
+    /// only reclaims room.) A sweep reads the whole table, so it runs only when room is
+    /// short, with the table at least half full, and then at most every `idle_ms / 8` (and
+    /// at least a second) of event time and once a sixteenth of the table's positions were
+    /// inserted since the last one (only inserts need the room): sweep work stays within
+    /// ~16 positions per insert however sparse the traffic is in event time. (An insert
+    /// that is about to grow the table sweeps first; see `insert_new`.)
     #[inline]
     pub fn tick(&mut self, now: i64) -> usize {
         if now > self.now {
@@ -384,7 +412,8 @@ impl<V> KeyedState<V> {
         }
         if self.last_sweep != i64::MIN
             && (now.saturating_sub(self.last_sweep) < (self.idle_ms / 8).max(1_000)
-                || self.inserts < (self.mask + 1) / 16)
+                || self.inserts < (self.mask + 1) / 16
+                || self.len * 2 <= self.mask + 1)
         {
             return 0;
         }
@@ -811,6 +840,31 @@ mod tests {
             longest < 600,
             "probe cluster of {longest} positions after churn"
         );
+    }
+
+    #[test]
+    fn keyed_state_reuses_idle_positions_without_a_sweep() {
+        let mut s = KeyedState::new(1_000, 1_000);
+        for k in 0..500u64 {
+            s.get_or_insert_with(mix64(k), 0, || k);
+        }
+        assert_eq!(s.len(), 500);
+        // All 500 are idle at t = 2000; no tick, so no sweep runs. New keys whose probe path
+        // meets an idle key take its position instead of a fresh one.
+        for k in 500..1_000u64 {
+            s.get_or_insert_with(mix64(k), 2_000, || k);
+        }
+        assert!(
+            s.len() < 900,
+            "{} keys held: idle positions were not reused",
+            s.len()
+        );
+        for k in 0..500u64 {
+            assert!(s.get_mut(mix64(k), 2_000).is_none(), "idle key {k} is gone");
+        }
+        for k in 500..1_000u64 {
+            assert_eq!(s.get(mix64(k)), Some(&k), "new key {k} is found");
+        }
     }
 
     #[test]
