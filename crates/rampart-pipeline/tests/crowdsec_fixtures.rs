@@ -22,8 +22,8 @@
 //! Misses, with what the attack was and why Rampart misses it:
 //! - `http-dos-bypass-cache`: `GET /?<7-12 digits>` cache-busting flood, 355 lines over two
 //!   seconds from 15 addresses. The log is a two-second sample: the busiest address sends 72
-//!   requests, far below `traffic_spike_ip`'s 600 per minute, which a real flood at that pace
-//!   crosses within ten seconds. No detector keys on the cache-busting query shape, and one
+//!   requests, far below `traffic_spike_ip`'s 300 per minute, which a real flood at that pace
+//!   crosses within five seconds. No detector keys on the cache-busting query shape, and one
 //!   numeric query alone is an ordinary cache-buster.
 //! - `http-wordpress_user-enum`: `GET /?author=N` for 6 distinct N (WordPress author
 //!   enumeration). Six ids is far below `param_enumeration`'s 100, and the `?author=` idiom on
