@@ -259,9 +259,14 @@ fn is_method(m: &str) -> bool {
 pub(crate) fn set_request_line<'a>(ev: &mut ApiEvent<'a>, req: &'a str) {
     // method = up to the first space; protocol = after the last space when it is HTTP/x;
     // target = everything between (kept as written, even with stray spaces).
-    let (m, rest) = req.split_once(' ').unwrap_or((req, ""));
-    let (target, proto) = match rest.rsplit_once(' ') {
-        Some((t, p)) if p.starts_with("HTTP/") => (t, p),
+    // Byte searches (spaces are ASCII, so every split is on a char boundary): cheaper than
+    // `str::split_once(char)`, which sets up a searcher per call.
+    let (m, rest) = match memchr::memchr(b' ', req.as_bytes()) {
+        Some(i) => (&req[..i], &req[i + 1..]),
+        None => (req, ""),
+    };
+    let (target, proto) = match memchr::memrchr(b' ', rest.as_bytes()) {
+        Some(i) if rest[i + 1..].starts_with("HTTP/") => (&rest[..i], &rest[i + 1..]),
         _ => (rest, ""),
     };
     let target = target.trim_start_matches(' ');

@@ -44,8 +44,23 @@ fn classify(b: &[u8]) -> Seg {
     Seg::Keep
 }
 
+/// Bytes that can make a segment an id: digits, `@` and `%` (e-mails, raw or encoded).
+static ID_HINT: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = b'0';
+    while c <= b'9' {
+        t[c as usize] = true;
+        c += 1;
+    }
+    t[b'@' as usize] = true;
+    t[b'%' as usize] = true;
+    t
+};
+
 fn is_id_bytes(b: &[u8]) -> bool {
-    if b.is_empty() {
+    // Plain words (`users`, `index.php`, `well-known`) are the common case: one table
+    // lookup per byte rules them out before the full classification below.
+    if !b.iter().any(|&c| ID_HINT[usize::from(c)]) {
         return false;
     }
     let mut digits = 0usize;

@@ -157,15 +157,10 @@ impl<'a> ApiEvent<'a> {
         }
     }
 
-    /// Iterate over `name=value` query parameters (raw, still percent-encoded).
-    pub fn query_params(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.query
-            .split('&')
-            .filter(|s| !s.is_empty())
-            .map(|kv| match kv.split_once('=') {
-                Some((k, v)) => (k, v),
-                None => (kv, ""),
-            })
+    /// Iterate over `name=value` query parameters (raw, still percent-encoded); empty pieces
+    /// (`a&&b`) are skipped, a piece without `=` is a name with an empty value.
+    pub fn query_params(&self) -> QueryParams<'_> {
+        QueryParams { rest: &self.query }
     }
 
     /// A request header by lower-case name.
@@ -218,5 +213,71 @@ mod tests {
         assert_eq!(owned.method, "GET");
         assert_eq!(owned.path, "/x");
         assert_eq!(owned.status_class(), 2);
+    }
+}
+
+/// The `name=value` pairs of a query string: see [`ApiEvent::query_params`]. Splits on bytes
+/// (`&` and `=` are ASCII, so every split is on a char boundary): several detectors walk the
+/// query of every event, and `str::split(char)` sets up a searcher per call that costs more
+/// than a short query.
+#[derive(Debug, Clone)]
+pub struct QueryParams<'q> {
+    rest: &'q str,
+}
+
+impl<'q> Iterator for QueryParams<'q> {
+    type Item = (&'q str, &'q str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let b = self.rest.as_bytes();
+            let end = b.iter().position(|&c| c == b'&').unwrap_or(b.len());
+            let kv = &self.rest[..end];
+            self.rest = if end < b.len() {
+                &self.rest[end + 1..]
+            } else {
+                ""
+            };
+            if kv.is_empty() {
+                continue;
+            }
+            return Some(match kv.as_bytes().iter().position(|&c| c == b'=') {
+                Some(i) => (&kv[..i], &kv[i + 1..]),
+                None => (kv, ""),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::ApiEvent;
+
+    #[test]
+    fn query_params_match_split_semantics() {
+        for q in [
+            "",
+            "a=1",
+            "a=1&b=2",
+            "&a=1&&b=&c",
+            "a=1&",
+            "x==y&=v&k",
+            "caf\u{e9}=\u{fc}ber&n=%20",
+        ] {
+            let ev = ApiEvent {
+                query: q.into(),
+                ..Default::default()
+            };
+            let expected: Vec<(&str, &str)> = q
+                .split('&')
+                .filter(|s| !s.is_empty())
+                .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+                .collect();
+            let got: Vec<(&str, &str)> = ev.query_params().collect();
+            assert_eq!(got, expected, "query {q:?}");
+        }
     }
 }

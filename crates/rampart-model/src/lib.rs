@@ -17,7 +17,7 @@ pub use alert::{Alert, AlertDraft, AlertSource, AttackStage, Reason, SigmaRuleRe
 pub use audit::{AuditEntry, NewAudit};
 pub use entity::{Entity, EntityKind, EntityRole};
 pub use enums::{AlertStatus, Classification, Determination, IncidentStatus, Role, Severity};
-pub use event::{ApiEvent, EventKind, BODY_SAMPLE_LIMIT};
+pub use event::{ApiEvent, EventKind, QueryParams, BODY_SAMPLE_LIMIT};
 pub use incident::{
     Comment, Incident, IncidentDetail, IncidentFilter, IncidentPatch, IncidentSort, Page,
     PriorityReason,

@@ -88,9 +88,16 @@ pub fn classify(cfg: &ProtocolConfig, cx: &EventCtx<'_>) -> Option<Abuse> {
         return Some(Abuse::W00tw00t);
     }
     if !ev.protocol.is_empty() {
-        let valid = match ev.protocol.split_once('/') {
-            Some((name, v)) => {
-                name.eq_ignore_ascii_case("HTTP") && cfg.valid_versions.iter().any(|x| x == v)
+        // A byte search: `str::split_once(char)` sets up a searcher that costs more than
+        // the whole of `HTTP/1.1`.
+        let proto = ev.protocol.as_bytes();
+        let valid = match proto.iter().position(|&c| c == b'/') {
+            Some(i) => {
+                proto[..i].eq_ignore_ascii_case(b"HTTP")
+                    && cfg
+                        .valid_versions
+                        .iter()
+                        .any(|x| x.as_bytes() == &proto[i + 1..])
             }
             None => false,
         };
