@@ -332,7 +332,7 @@ impl Engine {
     /// Feed one event.
     #[inline]
     pub fn observe(&mut self, ev: &ApiEvent<'_>, out: &mut Vec<AlertDraft>) {
-        self.since_tick += 1;
+        self.since_tick = self.since_tick.saturating_add(1);
         let dt = ev.ts.millis() - self.last_tick.millis();
         if dt >= TICK_MILLIS && (self.since_tick >= TICK_MIN_EVENTS || dt >= TICK_MAX_MILLIS) {
             self.tick(ev.ts, out);
