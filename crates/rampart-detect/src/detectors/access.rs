@@ -228,6 +228,25 @@ impl Detector for FunctionAuthz {
             (true, false) => Severity::High,
             (false, _) => Severity::Low,
         };
+        // Why it fired: a learned profile without this endpoint, or refusals while learning.
+        let (reason, observed, threshold, refused_note) = if learned {
+            (
+                "earlier_calls",
+                p.calls - 1,
+                self.cfg.min_calls,
+                String::new(),
+            )
+        } else {
+            (
+                "refused_admin_calls",
+                p.denied,
+                self.cfg.min_denied,
+                format!(
+                    "; the API refused {} of its admin calls, so it does not hold an admin role",
+                    p.denied
+                ),
+            )
+        };
         let ep = endpoint_key(cx);
         let name = cx
             .ev
@@ -251,14 +270,7 @@ impl Detector for FunctionAuthz {
                  the call changed, and restrict the route to admin roles.",
                 cx.ev.status,
                 p.calls - 1,
-                if learned || p.denied == 0 {
-                    String::new()
-                } else {
-                    format!(
-                        "; the API refused {} of its admin calls, so it does not hold an admin role",
-                        p.denied
-                    )
-                },
+                refused_note,
                 if ok {
                     ", and this call succeeded"
                 } else {
@@ -270,19 +282,7 @@ impl Detector for FunctionAuthz {
             .actors(cx.ev)
             .target(cx)
             .evidence(cx.ev)
-            .reason(
-                if learned {
-                    "earlier_calls"
-                } else {
-                    "refused_admin_calls"
-                },
-                f64::from(if learned { p.calls - 1 } else { p.denied }),
-                Some(f64::from(if learned {
-                    self.cfg.min_calls
-                } else {
-                    self.cfg.min_denied
-                })),
-            )
+            .reason(reason, f64::from(observed), Some(f64::from(threshold)))
             .build(),
         );
     }
