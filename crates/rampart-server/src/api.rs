@@ -562,8 +562,12 @@ pub async fn list_audit(
 pub async fn list_endpoints(
     State(state): State<AppState>,
     caller: Caller,
+    q: Result<Query<Params>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Right::Read)?;
+    if let Some((k, _)) = params(q)?.first() {
+        return Err(unknown_param(k));
+    }
     let eps = state.store.list_endpoints().await?;
     let newest = eps.iter().map(|e| e.last_seen).max().unwrap_or_default();
     let items: Vec<Value> = eps
