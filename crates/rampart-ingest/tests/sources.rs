@@ -260,3 +260,79 @@ async fn follow_survives_rotation_truncation_and_restart_without_loss_or_duplica
     want.sort();
     assert_eq!(got, want, "lines lost or repeated");
 }
+
+/// Write `lines` to `path`, gzipped.
+fn write_gz(path: &Path, lines: std::ops::Range<u32>) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for i in lines {
+        gz.write_all(line(i).as_bytes()).unwrap();
+    }
+    let bytes = gz.finish().unwrap();
+    std::fs::write(path, &bytes).unwrap();
+    bytes
+}
+
+#[tokio::test]
+async fn replay_reports_a_50mb_line_as_malformed_between_two_good_lines() {
+    // Regression: the over-long line was buffered whole and stored as one 50 MB event.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("long.log");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&log).unwrap());
+    f.write_all(line(1).as_bytes()).unwrap();
+    f.write_all(b"198.51.100.9 - - [04/Jan/2026:08:00:01 +0000] \"GET /")
+        .unwrap();
+    let chunk = vec![b'a'; 1 << 20];
+    for _ in 0..50 {
+        f.write_all(&chunk).unwrap();
+    }
+    f.write_all(b" HTTP/1.1\" 200 1 \"-\" \"long\"\n").unwrap();
+    f.write_all(line(2).as_bytes()).unwrap();
+    drop(f);
+    let store = store(dir.path()).await;
+    let p = pipeline(&store).await;
+    let report = replay_files(std::slice::from_ref(&log), &ReplayOptions::default(), &p)
+        .await
+        .unwrap();
+    assert_eq!((report.events, report.malformed), (2, 1), "{report:?}");
+    assert_eq!(report.malformed_lines[0].line, 2);
+    assert!(
+        report.malformed_lines[0]
+            .reason
+            .contains("line longer than"),
+        "{:?}",
+        report.malformed_lines
+    );
+    let mut got = all_uas(&store).await;
+    got.sort();
+    assert_eq!(got, expected(1..3));
+}
+
+#[tokio::test]
+async fn replay_reports_a_truncated_gzip_as_a_malformed_tail_and_carries_on() {
+    // Regression: a truncated .gz stopped the whole replay with an error and no summary.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("a.log.gz");
+    let bytes = write_gz(&bad, 0..2000);
+    std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+    let good = dir.path().join("b.log");
+    append(&good, 5000..5010);
+    let store = store(dir.path()).await;
+    let p = pipeline(&store).await;
+    let report = replay_files(&[bad.clone(), good], &ReplayOptions::default(), &p)
+        .await
+        .expect("replay carries on past a truncated gzip");
+    assert_eq!(report.files, 2, "{report:?}");
+    assert_eq!(report.malformed, 1, "{report:?}");
+    let tail = &report.malformed_lines[0];
+    assert!(tail.file.ends_with("a.log.gz"), "{tail:?}");
+    let got = all_uas(&store).await;
+    let second = expected(5000..5010);
+    let before_tail = got.iter().filter(|u| !second.contains(u)).count() as u64;
+    assert!(
+        before_tail > 0,
+        "the readable part of the truncated file is stored"
+    );
+    assert_eq!(tail.line, before_tail + 1, "{tail:?}");
+    assert_eq!(got.len() as u64, before_tail + 10);
+    assert_eq!(report.events, before_tail + 10);
+}

@@ -226,3 +226,145 @@ fn config_file_allow_list_and_disabled_detectors_silence_alerts() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown detector \"nope\""));
 }
+
+#[test]
+fn replaying_the_same_file_twice_adds_nothing_the_second_time() {
+    // Regression: rerunning a replay stored every event twice.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    write_log(&log);
+    let data = dir.path().join("data");
+    let replay = || {
+        let (out, _) = run(rampart()
+            .args(["replay", "--json", "--data"])
+            .arg(&data)
+            .arg(&log));
+        serde_json::from_str::<serde_json::Value>(out.trim()).expect("one JSON object")
+    };
+    let first = replay();
+    assert_eq!(first["events"], 31);
+    assert_eq!(first["store"]["events"], 31);
+    let second = replay();
+    assert_eq!(second["events"], 0, "{second}");
+    assert_eq!(second["store"]["events"], 31, "{second}");
+}
+
+/// A follower's combined-log line `i` (user agent `client/<i>`).
+fn follow_line(i: u32) -> String {
+    format!(
+        "198.51.100.{} - - [04/Jan/2026:08:{:02}:{:02} +0000] \"GET /api/v1/orders/{} HTTP/1.1\" 200 512 \"-\" \"client/{}\"\n",
+        i % 250 + 1,
+        (i / 60) % 60,
+        i % 60,
+        1000 + i,
+        i
+    )
+}
+
+fn append_lines(path: &Path, range: std::ops::Range<u32>) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for i in range {
+        f.write_all(follow_line(i).as_bytes()).unwrap();
+    }
+}
+
+/// `rampart serve --follow app.log` run from `cwd`, once it is serving.
+fn serve_following(cwd: &Path, data: &Path) -> std::process::Child {
+    let mut child = rampart()
+        .current_dir(cwd)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--follow",
+            "app.log",
+            "--data",
+        ])
+        .arg(data)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("server exited early").unwrap();
+        if line.contains("serving on http://") {
+            break;
+        }
+    }
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+/// Wait (bounded) until the store holds `n` events; returns how many it holds.
+fn wait_for_events(data: &Path, n: u64) -> u64 {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use rampart_store::Store;
+        let store = rampart_store_sqlite::SqliteStore::open(&data.join("rampart.db"))
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let got = store.stats().await.unwrap().events;
+            if got >= n || std::time::Instant::now() > deadline {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+}
+
+fn stored_user_agents(data: &Path) -> Vec<String> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use rampart_store::Store;
+        let store = rampart_store_sqlite::SqliteStore::open(&data.join("rampart.db"))
+            .await
+            .unwrap();
+        let evs = store
+            .list_events(&rampart_store::EventQuery {
+                limit: Some(100_000),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut uas: Vec<String> = evs
+            .into_iter()
+            .map(|e| e.event.user_agent.into_owned())
+            .collect();
+        uas.sort();
+        uas
+    })
+}
+
+#[test]
+fn follow_with_a_relative_path_keeps_lines_written_before_a_rotation_while_stopped() {
+    // Regression: with a relative path the rotated file was looked for in "" and never found,
+    // so the lines appended to it while rampart was down were lost without a warning.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("app.log");
+    append_lines(&log, 0..100);
+    let mut child = serve_following(dir.path(), &data);
+    assert_eq!(wait_for_events(&data, 100), 100);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    append_lines(&log, 100..1100);
+    std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+    append_lines(&log, 1100..1110);
+    let mut child = serve_following(dir.path(), &data);
+    let got = wait_for_events(&data, 1110);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(got, 1110, "lines lost across the rotation");
+    let mut want: Vec<String> = (0..1110).map(|i| format!("client/{i}")).collect();
+    want.sort();
+    assert_eq!(stored_user_agents(&data), want, "lines lost or repeated");
+}
