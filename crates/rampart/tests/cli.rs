@@ -368,3 +368,86 @@ fn follow_with_a_relative_path_keeps_lines_written_before_a_rotation_while_stopp
     want.sort();
     assert_eq!(stored_user_agents(&data), want, "lines lost or repeated");
 }
+
+#[test]
+fn line_limit_comes_from_the_flag_then_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    append_lines(&log, 0..3);
+    let long = follow_line(3).len(); // every line is about this long
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("rampart.toml"),
+        format!("[ingest]\nmax_line_bytes = {}\n", long / 2),
+    )
+    .unwrap();
+    let (out, _) = run(rampart()
+        .args(["replay", "--json", "--data"])
+        .arg(&data)
+        .arg(&log));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (v["events"].as_u64(), v["malformed"].as_u64()),
+        (Some(0), Some(3)),
+        "{v}"
+    );
+    let reason = v["malformed_lines"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(&format!("line longer than {} bytes", long / 2)),
+        "{v}"
+    );
+    let (out, _) = run(rampart()
+        .args([
+            "replay",
+            "--json",
+            "--restart",
+            "--max-line-bytes",
+            "4096",
+            "--data",
+        ])
+        .arg(&data)
+        .arg(&log));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (v["events"].as_u64(), v["malformed"].as_u64()),
+        (Some(3), Some(0)),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_truncated_gzip_is_reported_and_the_next_file_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("a.log.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for i in 0..2000 {
+        enc.write_all(follow_line(i).as_bytes()).unwrap();
+    }
+    let bytes = enc.finish().unwrap();
+    std::fs::write(&gz, &bytes[..bytes.len() / 2]).unwrap();
+    let log = dir.path().join("b.log");
+    append_lines(&log, 0..10);
+    let out = rampart()
+        .args(["replay", "--json", "--data"])
+        .arg(dir.path().join("data"))
+        .arg(&gz)
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a file not read to its end fails the command"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("a summary");
+    assert_eq!(
+        (v["files"].as_u64(), v["failed"].as_u64()),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    assert!(v["per_file"][0]["error"].is_string(), "{v}");
+    assert!(v["per_file"][1]["error"].is_null(), "{v}");
+    assert_eq!(v["per_file"][1]["events"], 10, "{v}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not be read to their end"));
+}
