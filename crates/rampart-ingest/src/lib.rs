@@ -5,6 +5,7 @@
 //! line is counted and reported with its file and line number; it never stops a source.
 
 pub mod follow;
+pub mod lines;
 pub mod replay;
 
 use serde::{Deserialize, Serialize};

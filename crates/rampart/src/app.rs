@@ -266,10 +266,13 @@ impl App {
         if let Some(intel) = self.intel.take() {
             tokio::spawn(intel.watch(stop_rx.clone()));
         }
+        let max_line_bytes = self.config.ingest.max_line_bytes(None)?;
         for path in follow {
+            let path = rampart_ingest::follow::resolve_path(&path);
             let opts = rampart_ingest::follow::FollowOptions {
                 format: format.clone(),
                 decode: self.decode.clone(),
+                max_line_bytes,
                 ..Default::default()
             };
             let (progress, _) = watch::channel(Default::default());

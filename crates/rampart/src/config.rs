@@ -19,6 +19,8 @@ pub struct FileConfig {
     pub detect: DetectSection,
     /// `[correlate]`
     pub correlate: CorrelateSection,
+    /// `[ingest]`
+    pub ingest: IngestSection,
 }
 
 /// `[server]`
@@ -73,6 +75,32 @@ pub struct CorrelateSection {
     /// Correlation window in minutes.
     pub window_minutes: Option<i64>,
 }
+
+/// `[ingest]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestSection {
+    /// Longest log line accepted by replay and followed files, in bytes (default 1 MiB, see
+    /// `rampart_ingest::lines::DEFAULT_MAX_LINE_BYTES`); a longer line is reported as
+    /// malformed and skipped without being buffered.
+    pub max_line_bytes: Option<usize>,
+}
+
+impl IngestSection {
+    /// The line limit in effect: `flag`, else the file's, else the default.
+    pub fn max_line_bytes(&self, flag: Option<usize>) -> Result<usize> {
+        let n = flag
+            .or(self.max_line_bytes)
+            .unwrap_or(rampart_ingest::lines::DEFAULT_MAX_LINE_BYTES);
+        if !(1..=MAX_LINE_LIMIT).contains(&n) {
+            anyhow::bail!("max_line_bytes must be between 1 and {MAX_LINE_LIMIT}, not {n}");
+        }
+        Ok(n)
+    }
+}
+
+/// Highest line limit that can be configured (1 GiB).
+pub const MAX_LINE_LIMIT: usize = 1 << 30;
 
 impl FileConfig {
     /// Load `explicit`, or `<data>/rampart.toml` when it exists, or defaults.

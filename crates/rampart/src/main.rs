@@ -106,6 +106,14 @@ struct ReplayArgs {
     /// List the detector ids and exit.
     #[arg(long)]
     list_detectors: bool,
+    /// Longest line accepted, in bytes (default: `[ingest] max_line_bytes`, else 1 MiB); a
+    /// longer line is reported as malformed and skipped.
+    #[arg(long)]
+    max_line_bytes: Option<usize>,
+    /// Replay files from their beginning even when an earlier replay stored them (events are
+    /// stored again).
+    #[arg(long)]
+    restart: bool,
     /// Files to replay; `-` reads stdin.
     files: Vec<PathBuf>,
 }
@@ -344,6 +352,9 @@ async fn replay(a: ReplayArgs) -> Result<()> {
     let opts = rampart_ingest::replay::ReplayOptions {
         format: a.format.clone(),
         decode: app.decode.clone(),
+        max_line_bytes: app.config.ingest.max_line_bytes(a.max_line_bytes)?,
+        checkpoints: Some(app.store.clone()),
+        restart: a.restart,
         ..Default::default()
     };
     let total: u64 = a
@@ -389,6 +400,11 @@ async fn replay(a: ReplayArgs) -> Result<()> {
             "alerts": report.pipeline.alerts,
             "incidents": report.pipeline.incidents_created,
             "incidents_merged": report.pipeline.incidents_merged,
+            "resumed": report.resumed,
+            "already_replayed": report.already_replayed,
+            "skipped_bytes": report.skipped_bytes,
+            "failed": report.failed,
+            "per_file": report.per_file,
             "store": stats,
             "seconds": secs,
         });
@@ -414,8 +430,27 @@ async fn replay(a: ReplayArgs) -> Result<()> {
                 report.malformed - report.malformed_lines.len() as u64
             );
         }
+        if report.already_replayed > 0 || report.resumed > 0 {
+            println!(
+                "{} files already replayed, {} resumed ({} bytes skipped; --restart replays them from the start)",
+                report.already_replayed, report.resumed, report.skipped_bytes
+            );
+        }
+        for f in &report.per_file {
+            if let Some(e) = &f.error {
+                eprintln!("error: {}: {e}", f.file);
+            }
+        }
     }
-    app.shutdown().await
+    app.shutdown().await?;
+    if report.failed > 0 {
+        bail!(
+            "{} of {} files could not be read to their end (their readable lines were stored)",
+            report.failed,
+            report.files
+        );
+    }
+    Ok(())
 }
 
 fn cli_actor() -> String {

@@ -226,3 +226,228 @@ fn config_file_allow_list_and_disabled_detectors_silence_alerts() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown detector \"nope\""));
 }
+
+#[test]
+fn replaying_the_same_file_twice_adds_nothing_the_second_time() {
+    // Regression: rerunning a replay stored every event twice.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    write_log(&log);
+    let data = dir.path().join("data");
+    let replay = || {
+        let (out, _) = run(rampart()
+            .args(["replay", "--json", "--data"])
+            .arg(&data)
+            .arg(&log));
+        serde_json::from_str::<serde_json::Value>(out.trim()).expect("one JSON object")
+    };
+    let first = replay();
+    assert_eq!(first["events"], 31);
+    assert_eq!(first["store"]["events"], 31);
+    let second = replay();
+    assert_eq!(second["events"], 0, "{second}");
+    assert_eq!(second["store"]["events"], 31, "{second}");
+}
+
+/// A follower's combined-log line `i` (user agent `client/<i>`).
+fn follow_line(i: u32) -> String {
+    format!(
+        "198.51.100.{} - - [04/Jan/2026:08:{:02}:{:02} +0000] \"GET /api/v1/orders/{} HTTP/1.1\" 200 512 \"-\" \"client/{}\"\n",
+        i % 250 + 1,
+        (i / 60) % 60,
+        i % 60,
+        1000 + i,
+        i
+    )
+}
+
+fn append_lines(path: &Path, range: std::ops::Range<u32>) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for i in range {
+        f.write_all(follow_line(i).as_bytes()).unwrap();
+    }
+}
+
+/// `rampart serve --follow app.log` run from `cwd`, once it is serving.
+fn serve_following(cwd: &Path, data: &Path) -> std::process::Child {
+    let mut child = rampart()
+        .current_dir(cwd)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--follow",
+            "app.log",
+            "--data",
+        ])
+        .arg(data)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("server exited early").unwrap();
+        if line.contains("serving on http://") {
+            break;
+        }
+    }
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+/// Wait (bounded) until the store holds `n` events; returns how many it holds.
+fn wait_for_events(data: &Path, n: u64) -> u64 {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use rampart_store::Store;
+        let store = rampart_store_sqlite::SqliteStore::open(&data.join("rampart.db"))
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let got = store.stats().await.unwrap().events;
+            if got >= n || std::time::Instant::now() > deadline {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+}
+
+fn stored_user_agents(data: &Path) -> Vec<String> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use rampart_store::Store;
+        let store = rampart_store_sqlite::SqliteStore::open(&data.join("rampart.db"))
+            .await
+            .unwrap();
+        let evs = store
+            .list_events(&rampart_store::EventQuery {
+                limit: Some(100_000),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut uas: Vec<String> = evs
+            .into_iter()
+            .map(|e| e.event.user_agent.into_owned())
+            .collect();
+        uas.sort();
+        uas
+    })
+}
+
+#[test]
+fn follow_with_a_relative_path_keeps_lines_written_before_a_rotation_while_stopped() {
+    // Regression: with a relative path the rotated file was looked for in "" and never found,
+    // so the lines appended to it while rampart was down were lost without a warning.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("app.log");
+    append_lines(&log, 0..100);
+    let mut child = serve_following(dir.path(), &data);
+    assert_eq!(wait_for_events(&data, 100), 100);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    append_lines(&log, 100..1100);
+    std::fs::rename(&log, dir.path().join("app.log.1")).unwrap();
+    append_lines(&log, 1100..1110);
+    let mut child = serve_following(dir.path(), &data);
+    let got = wait_for_events(&data, 1110);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(got, 1110, "lines lost across the rotation");
+    let mut want: Vec<String> = (0..1110).map(|i| format!("client/{i}")).collect();
+    want.sort();
+    assert_eq!(stored_user_agents(&data), want, "lines lost or repeated");
+}
+
+#[test]
+fn line_limit_comes_from_the_flag_then_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    append_lines(&log, 0..3);
+    let long = follow_line(3).len(); // every line is about this long
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("rampart.toml"),
+        format!("[ingest]\nmax_line_bytes = {}\n", long / 2),
+    )
+    .unwrap();
+    let (out, _) = run(rampart()
+        .args(["replay", "--json", "--data"])
+        .arg(&data)
+        .arg(&log));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (v["events"].as_u64(), v["malformed"].as_u64()),
+        (Some(0), Some(3)),
+        "{v}"
+    );
+    let reason = v["malformed_lines"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(&format!("line longer than {} bytes", long / 2)),
+        "{v}"
+    );
+    let (out, _) = run(rampart()
+        .args([
+            "replay",
+            "--json",
+            "--restart",
+            "--max-line-bytes",
+            "4096",
+            "--data",
+        ])
+        .arg(&data)
+        .arg(&log));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (v["events"].as_u64(), v["malformed"].as_u64()),
+        (Some(3), Some(0)),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_truncated_gzip_is_reported_and_the_next_file_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("a.log.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for i in 0..2000 {
+        enc.write_all(follow_line(i).as_bytes()).unwrap();
+    }
+    let bytes = enc.finish().unwrap();
+    std::fs::write(&gz, &bytes[..bytes.len() / 2]).unwrap();
+    let log = dir.path().join("b.log");
+    append_lines(&log, 0..10);
+    let out = rampart()
+        .args(["replay", "--json", "--data"])
+        .arg(dir.path().join("data"))
+        .arg(&gz)
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a file not read to its end fails the command"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("a summary");
+    assert_eq!(
+        (v["files"].as_u64(), v["failed"].as_u64()),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    assert!(v["per_file"][0]["error"].is_string(), "{v}");
+    assert!(v["per_file"][1]["error"].is_null(), "{v}");
+    assert_eq!(v["per_file"][1]["events"], 10, "{v}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not be read to their end"));
+}
