@@ -729,3 +729,97 @@ pub fn redact(ev: &mut ApiEvent<'_>, cfg: &DecodeConfig) {
     };
     set(&mut ev.raw, new_raw);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values() {
+        for (name, value, want) in [
+            ("authorization", "Bearer abc.def", Some("Bearer [redacted]")),
+            ("authorization", "Bearer [redacted]", None),
+            ("authorization", "opaque-token", Some("[redacted]")),
+            ("authorization", "-", None),
+            ("proxy-authorization", "Basic dTpw", Some("Basic [redacted]")),
+            ("cookie", "sid=1; theme=dark", Some("sid=[redacted]; theme=[redacted]")),
+            ("cookie", "bare", Some("[redacted]")),
+            (
+                "set-cookie",
+                "sid=1; Path=/; Expires=Wed, 21 Oct 2026 07:28:00 GMT; HttpOnly, b=2; Secure",
+                Some("sid=[redacted]; Path=/; Expires=Wed, 21 Oct 2026 07:28:00 GMT; HttpOnly, b=[redacted]; Secure"),
+            ),
+            ("x-api-key", "k-123", Some("[redacted]")),
+        ] {
+            assert_eq!(redact_header(name, value).as_deref(), want, "{name}: {value}");
+        }
+    }
+
+    #[test]
+    fn text_assignments() {
+        let s = SecretsConfig::default();
+        for (text, want) in [
+            ("a=1&b=2", None),
+            ("access_token=x&a=1", Some("access_token=[redacted]&a=1")),
+            ("a=1&Access-Token=x", Some("a=1&Access-Token=[redacted]")),
+            ("access%5Ftoken=x", Some("access%5Ftoken=[redacted]")),
+            (
+                "user%5Bpassword%5D=x&u=b",
+                Some("user%5Bpassword%5D=[redacted]&u=b"),
+            ),
+            ("user.password=x", Some("user.password=[redacted]")),
+            (
+                "GET /cb?token=abc HTTP/1.1",
+                Some("GET /cb?token=[redacted] HTTP/1.1"),
+            ),
+            (
+                r#"{"password": "a\"b", "u": 1}"#,
+                Some(r#"{"password": "[redacted]", "u": 1}"#),
+            ),
+            (
+                r#"{"password":"unterminated"#,
+                Some(r#"{"password":"[redacted]"#),
+            ),
+            (r#"{"pwd":12345}"#, Some(r#"{"pwd":[redacted]}"#)),
+            ("password: x", None),
+            ("http://h:80/tokens", None),
+            ("tokenizer=1&passwords=2", None),
+        ] {
+            assert_eq!(redact_text(text, &s).as_deref(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn configured_names_are_redacted_too() {
+        let s = SecretsConfig::new(&["x-session".into()], &["otp".into()], &["PIN".into()]);
+        assert_eq!(
+            redact_text("otp=1&pin=2&x=3", &s).as_deref(),
+            Some("otp=[redacted]&pin=[redacted]&x=3")
+        );
+        let cfg = DecodeConfig {
+            secrets: s,
+            ..DecodeConfig::default()
+        };
+        let mut ev = ApiEvent {
+            request_headers: vec![("x-session".into(), "abc123".into())],
+            raw: r#"{"h":{"X-Session":"abc123"},"body":"pin=9876"}"#.into(),
+            ..ApiEvent::default()
+        };
+        redact(&mut ev, &cfg);
+        assert_eq!(ev.request_header("x-session"), Some(REDACTED));
+        assert_eq!(
+            ev.raw,
+            r#"{"body":"pin=[redacted]","h":{"X-Session":"[redacted]"}}"#
+        );
+    }
+
+    #[test]
+    fn record_prefilter_skips_empty_credentials() {
+        let s = SecretsConfig::default();
+        assert!(
+            !s.may_contain_record(r#"{"http_authorization":"","http_x_api_key":"-","path":"/a"}"#)
+        );
+        assert!(s.may_contain_record(r#"{"http_authorization":"Bearer x"}"#));
+        assert!(s.may_contain_record(r#"{"p\u0061ssword":"x"}"#));
+    }
+}
