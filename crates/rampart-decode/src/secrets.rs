@@ -245,8 +245,20 @@ impl SecretsConfig {
             return false;
         }
         let plain = !b.iter().any(|&c| matches!(c, b'%' | b'[' | b'.' | b'+'));
-        if plain && (b.len() >= 128 || self.field_lens & (1u128 << b.len()) == 0) {
-            return false;
+        if plain {
+            // the common case (`limit`, `q`): a length test, then a compare without a copy
+            return b.len() < 128
+                && self.field_lens & (1u128 << b.len()) != 0
+                && self.fields.iter().any(|f| {
+                    f.len() == b.len()
+                        && f.bytes().zip(b).all(|(x, &y)| {
+                            x == if y == b'-' {
+                                b'_'
+                            } else {
+                                y.to_ascii_lowercase()
+                            }
+                        })
+                });
         }
         let mut buf = [0u8; 3 * MAX_NAME];
         let mut n = 0;
@@ -410,6 +422,7 @@ fn quoted_end(b: &[u8], from: usize) -> usize {
 
 /// Redact `name=value` and `"name": value` assignments of secret fields in free text (query
 /// strings, form bodies, request lines, JSON text, messages); `None` when nothing changed.
+/// Multipart parts are left to the body redaction.
 pub fn redact_text(text: &str, s: &SecretsConfig) -> Option<String> {
     let b = text.as_bytes();
     let mut out: Option<String> = None;
@@ -464,11 +477,15 @@ pub fn redact_text(text: &str, s: &SecretsConfig) -> Option<String> {
         }
         i = i.max(ve);
     }
-    match out {
-        Some(mut o) => {
-            o.push_str(&text[copied..]);
-            Some(redact_multipart(&o, s).unwrap_or(o))
-        }
+    let mut o = out?;
+    o.push_str(&text[copied..]);
+    Some(o)
+}
+
+/// [`redact_text`], then multipart fields: for bodies.
+fn redact_body_text(text: &str, s: &SecretsConfig) -> Option<String> {
+    match redact_text(text, s) {
+        Some(o) => Some(redact_multipart(&o, s).unwrap_or(o)),
         None => redact_multipart(text, s),
     }
 }
@@ -604,7 +621,7 @@ pub fn redact_text_or_json(text: &str, s: &SecretsConfig, cfg: &DecodeConfig) ->
             };
         }
     }
-    redact_text(text, s)
+    redact_body_text(text, s)
 }
 
 /// The clear secret pieces of a secret header's value (the credential after the scheme,
