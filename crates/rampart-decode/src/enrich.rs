@@ -1,5 +1,6 @@
 //! Enrichment applied by every decoder at the end: real client behind trusted proxies,
-//! principal, API key identity, `authenticated`, and removal of raw credentials.
+//! principal, API key identity, `authenticated`, then redaction of every secret
+//! ([`crate::secrets`]).
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -9,6 +10,7 @@ use hmac::{Hmac, Mac};
 use rampart_model::ApiEvent;
 use sha2::Sha256;
 
+use crate::secrets::REDACTED;
 use crate::util::parse_ip;
 use crate::DecodeConfig;
 
@@ -117,56 +119,48 @@ pub fn enrich<'a>(ev: &mut ApiEvent<'a>, input: EnrichInput<'a>, cfg: &DecodeCon
         ev.peer_ip = None;
     }
 
-    // Credentials.
-    let mut secrets: Vec<String> = Vec::new();
+    // Credentials: identities from the clear values first, then every secret is redacted.
     if !ev.request_headers.is_empty() {
         let mut principal: Option<String> = None;
         let mut header_principal: Option<Cow<'a, str>> = None;
         let mut key_id: Option<String> = None;
         let mut auth = false;
-        ev.request_headers.retain(|(k, v)| {
+        for (k, v) in &ev.request_headers {
             let v = v.trim();
+            if v.is_empty() || v == "-" {
+                continue;
+            }
             if k.eq_ignore_ascii_case("authorization") {
-                if v.is_empty() || v == "-" {
-                    return false;
-                }
                 auth = true;
                 let (scheme, cred) = v.split_once(' ').unwrap_or(("", v));
                 let cred = cred.trim();
+                // an already redacted record (a re-pushed event) names nobody: no identity
+                if cred == REDACTED || cred.is_empty() {
+                    continue;
+                }
                 if scheme.eq_ignore_ascii_case("basic") {
                     if principal.is_none() {
                         principal = basic_user(cred);
                     }
-                    secrets.push(cred.to_owned());
                 } else {
                     if principal.is_none() {
                         principal = jwt_sub(cred);
                     }
                     key_id = Some(api_key_id(&cfg.api_key_secret, cred));
-                    secrets.push(cred.to_owned());
                 }
-                return false;
-            }
-            if cfg
+            } else if cfg
                 .api_key_headers
                 .iter()
                 .any(|h| k.eq_ignore_ascii_case(h))
             {
-                if v.is_empty() || v == "-" {
-                    return false;
-                }
                 auth = true;
-                if key_id.is_none() {
+                if key_id.is_none() && v != REDACTED {
                     key_id = Some(api_key_id(&cfg.api_key_secret, v));
                 }
-                secrets.push(v.to_owned());
-                return false;
-            }
-            if k.eq_ignore_ascii_case("cookie") && !v.is_empty() && v != "-" {
+            } else if k.eq_ignore_ascii_case("cookie") {
                 auth = true;
             }
-            true
-        });
+        }
         if let Some(h) = cfg.principal_header.as_deref() {
             if let Some(v) = ev.request_header(h).filter(|v| !v.is_empty() && *v != "-") {
                 header_principal = Some(Cow::Owned(v.to_owned()));
@@ -189,11 +183,7 @@ pub fn enrich<'a>(ev: &mut ApiEvent<'a>, input: EnrichInput<'a>, cfg: &DecodeCon
     if ev.principal.is_some() {
         ev.authenticated = true;
     }
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
-        if ev.raw.contains(s.as_str()) {
-            ev.raw = Cow::Owned(ev.raw.replace(s.as_str(), "[redacted]"));
-        }
-    }
+    crate::secrets::redact(ev, cfg);
 }
 
 #[cfg(test)]
@@ -285,7 +275,7 @@ mod tests {
         enrich(&mut ev, EnrichInput::default(), &cfg());
         assert_eq!(ev.principal.as_deref(), Some("alice"));
         assert!(ev.authenticated);
-        assert!(ev.request_headers.is_empty());
+        assert_eq!(ev.request_header("authorization"), Some("Basic [redacted]"));
         assert_eq!(ev.raw, "x [redacted] y");
 
         // JWT with sub=bob
@@ -308,7 +298,7 @@ mod tests {
         );
         assert_eq!(ev.principal.as_deref(), Some("carol"));
         assert_eq!(ev.raw, "key=[redacted]");
-        assert_eq!(ev.request_header("x-api-key"), None);
+        assert_eq!(ev.request_header("x-api-key"), Some("[redacted]"));
 
         let mut ev = ev_with("1.2.3.4", &[("cookie", "session=abc")], "");
         enrich(&mut ev, EnrichInput::default(), &cfg());

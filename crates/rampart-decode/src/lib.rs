@@ -1,11 +1,13 @@
 //! Log decoders: one access-log line or request record (`&'a str`) into
 //! [`rampart_model::ApiEvent<'a>`], borrowing from the line wherever possible, then
-//! [`enrich`]ment (real client, principal, API key identity).
+//! [`enrich`]ment (real client, principal, API key identity), [`secrets`] redaction and the
+//! field caps of [`rampart_model::limits`].
 //!
 //! Pure: no I/O, no clock. Every format is a [`Decoder`] listed once in [`DECODERS`].
 
 pub mod enrich;
 pub mod formats;
+pub mod secrets;
 mod util;
 
 use std::borrow::Cow;
@@ -30,6 +32,9 @@ pub struct DecodeConfig {
     pub api_key_secret: Vec<u8>,
     /// Largest body sample kept. Default: [`rampart_model::BODY_SAMPLE_LIMIT`].
     pub body_sample_limit: usize,
+    /// Headers, query keys and body fields whose values are redacted. Default: the lists in
+    /// [`secrets`] (build it with the `api_key_headers` among its headers).
+    pub secrets: secrets::SecretsConfig,
 }
 
 impl Default for DecodeConfig {
@@ -40,6 +45,7 @@ impl Default for DecodeConfig {
             api_key_headers: vec!["x-api-key".to_owned()],
             api_key_secret: DEV_API_KEY_SECRET.to_vec(),
             body_sample_limit: rampart_model::BODY_SAMPLE_LIMIT,
+            secrets: secrets::SecretsConfig::default(),
         }
     }
 }
@@ -189,7 +195,7 @@ pub fn detect_format(sample_lines: &[&str]) -> Option<&'static dyn Decoder> {
     best.map(|(d, _)| d)
 }
 
-/// Common end of every decoder: name, raw line, enrichment.
+/// Common end of every decoder: name, raw line, enrichment (with redaction), field caps.
 pub(crate) fn finish<'a>(
     mut ev: ApiEvent<'a>,
     name: &'static str,
@@ -213,6 +219,8 @@ pub(crate) fn finish_in_place<'a>(
     ev.source_format = Cow::Borrowed(name);
     ev.raw = Cow::Borrowed(line);
     enrich::enrich(ev, input, cfg);
+    // after redaction: a cut through a JSON record or a secret would hide it from redaction
+    ev.cap_fields(cfg.body_sample_limit);
 }
 
 /// Shorthand for a [`DecodeError::Malformed`].

@@ -5,6 +5,18 @@
 
 use std::borrow::Cow;
 
+/// A segment longer than this (in bytes) is templated as `{id}`: no route is named by a
+/// 129-byte word, and a huge segment must not become a huge template.
+pub const MAX_TEMPLATE_SEGMENT: usize = 128;
+
+/// Segments kept in a template (the empty one before the leading `/` counts); the rest of a
+/// longer path becomes one [`REST_SEGMENT`]. With [`MAX_TEMPLATE_SEGMENT`] this bounds every
+/// template to about 4 KiB whatever the path.
+pub const MAX_TEMPLATE_SEGMENTS: usize = 32;
+
+/// Stands for the segments past [`MAX_TEMPLATE_SEGMENTS`].
+pub const REST_SEGMENT: &str = "{rest}";
+
 /// What to do with one path segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Seg {
@@ -25,6 +37,9 @@ pub fn is_id_segment(seg: &str) -> bool {
 fn classify(b: &[u8]) -> Seg {
     if b.is_empty() || b == b"{id}" {
         return Seg::Keep;
+    }
+    if b.len() > MAX_TEMPLATE_SEGMENT {
+        return Seg::Id;
     }
     if is_id_bytes(b) {
         return Seg::Id;
@@ -267,21 +282,35 @@ pub fn template_into<'p>(path: &'p str, out: &mut String) -> Option<&'p str> {
     let b = path.as_bytes();
     // Find the first segment that changes; most paths have none or one late one.
     let mut start = 0usize;
+    let mut seg = 0usize;
     let mut first_change = None;
     while start <= b.len() {
+        if seg == MAX_TEMPLATE_SEGMENTS {
+            first_change = Some(start);
+            break;
+        }
         let end = memchr_slash(b, start);
         if classify(&b[start..end]) != Seg::Keep {
             first_change = Some(start);
             break;
         }
         start = end + 1;
+        seg += 1;
     }
     let first = first_change?;
-    out.reserve(path.len());
+    out.reserve(
+        path.len()
+            .min(MAX_TEMPLATE_SEGMENTS * (MAX_TEMPLATE_SEGMENT + 1)),
+    );
     out.push_str(&path[..first]);
     let mut start = first;
     let mut last_id = "";
     loop {
+        if seg == MAX_TEMPLATE_SEGMENTS {
+            out.push_str(REST_SEGMENT);
+            break;
+        }
+        seg += 1;
         let end = memchr_slash(b, start);
         match classify(&b[start..end]) {
             Seg::Keep => out.push_str(&path[start..end]),
@@ -316,6 +345,7 @@ fn memchr_slash(b: &[u8], from: usize) -> usize {
 /// text of each (the id values), in order. Used by the inventory to type path parameters.
 pub fn id_segments(path: &str) -> impl Iterator<Item = &str> {
     path.split('/')
+        .take(MAX_TEMPLATE_SEGMENTS)
         .filter_map(|seg| match classify(seg.as_bytes()) {
             Seg::Keep => None,
             Seg::Id => Some(seg),
@@ -390,6 +420,44 @@ mod tests {
         ];
         for (path, expected) in cases {
             check(path, expected);
+        }
+    }
+
+    /// Guards issue 8 item 3: a multi-megabyte path used to become a template of the same size.
+    #[test]
+    fn templates_are_bounded_whatever_the_path() {
+        let long = "a".repeat(MAX_TEMPLATE_SEGMENT + 1);
+        let many = "/x".repeat(40);
+        let many_want = format!("{}/{REST_SEGMENT}", "/x".repeat(MAX_TEMPLATE_SEGMENTS - 1));
+        let cases: Vec<(String, String)> = vec![
+            (format!("/files/{long}/raw"), "/files/{id}/raw".into()),
+            (
+                format!("/{}", "a".repeat(MAX_TEMPLATE_SEGMENT)),
+                format!("/{}", "a".repeat(MAX_TEMPLATE_SEGMENT)),
+            ),
+            (many.clone(), many_want.clone()),
+            (format!("{many}/42"), many_want),
+            (
+                format!("/u/7{}", "/y".repeat(40)),
+                format!(
+                    "/u/{{id}}{}/{REST_SEGMENT}",
+                    "/y".repeat(MAX_TEMPLATE_SEGMENTS - 3)
+                ),
+            ),
+        ];
+        for (path, expected) in &cases {
+            check(path, expected);
+        }
+        let bound = MAX_TEMPLATE_SEGMENTS * (MAX_TEMPLATE_SEGMENT + 1) + REST_SEGMENT.len();
+        for path in [
+            "/".repeat(5 << 20),
+            format!("/{}", "b".repeat(5 << 20)),
+            "/seg-word".repeat(1 << 19),
+            "/1".repeat(1 << 20),
+        ] {
+            let t = path_template(&path);
+            assert!(t.len() <= bound, "template of {} bytes", t.len());
+            assert!(id_segments(&path).count() <= MAX_TEMPLATE_SEGMENTS);
         }
     }
 

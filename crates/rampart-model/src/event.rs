@@ -88,7 +88,8 @@ pub struct ApiEvent<'a> {
     /// Name of the decoder that produced this event (`combined`, `nginx_json`, ...).
     #[serde(default)]
     pub source_format: Cow<'static, str>,
-    /// The raw line or record, kept for evidence.
+    /// The raw line or record, kept for evidence: secrets redacted (the decoder re-renders a
+    /// JSON record with its secret values replaced), cut at [`crate::limits::MAX_RAW`].
     #[serde(default)]
     pub raw: Cow<'a, str>,
 }

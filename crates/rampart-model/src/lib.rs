@@ -10,6 +10,7 @@ pub mod enums;
 pub mod event;
 pub mod incident;
 pub mod inventory;
+pub mod limits;
 pub mod time;
 pub mod token;
 

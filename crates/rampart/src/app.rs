@@ -185,6 +185,7 @@ impl App {
         if let Some(h) = &config.decode.api_key_headers {
             decode.api_key_headers = h.clone();
         }
+        decode.secrets = config.decode.secrets(&decode.api_key_headers);
         let mut setup = DetectionSetup::default();
         setup.detect.allow = config.detect.allow.clone();
         setup.detect.suppress = config.detect.suppress.clone();

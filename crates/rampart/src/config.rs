@@ -43,6 +43,32 @@ pub struct DecodeSection {
     pub principal_header: Option<String>,
     /// Headers carrying API keys.
     pub api_key_headers: Option<Vec<String>>,
+    /// Headers whose values are redacted, in addition to the defaults (`authorization`,
+    /// `proxy-authorization`, `cookie`, `set-cookie`, `x-api-key`, `x-auth-token`, ...) and
+    /// the API-key headers.
+    pub secret_headers: Vec<String>,
+    /// Query keys whose values are redacted, in addition to the defaults (`access_token`,
+    /// `api_key`, `token`, `password`, `client_secret`, `signature`, ...).
+    pub secret_query_keys: Vec<String>,
+    /// Body fields (JSON keys, form and multipart fields) whose values are redacted, in
+    /// addition to the defaults (`password`, `secret`, `token`, `client_secret`, ...).
+    pub secret_body_fields: Vec<String>,
+}
+
+impl DecodeSection {
+    /// The compiled redaction lists: the defaults, the API-key headers and this section's.
+    pub fn secrets(&self, api_key_headers: &[String]) -> rampart_decode::secrets::SecretsConfig {
+        let headers: Vec<String> = api_key_headers
+            .iter()
+            .chain(&self.secret_headers)
+            .cloned()
+            .collect();
+        rampart_decode::secrets::SecretsConfig::new(
+            &headers,
+            &self.secret_query_keys,
+            &self.secret_body_fields,
+        )
+    }
 }
 
 /// `[detect]`
@@ -118,5 +144,34 @@ impl FileConfig {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading config {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `[decode] secret_*` extend the default lists (and the API-key headers join them).
+    #[test]
+    fn decode_secret_lists_extend_the_defaults() {
+        let cfg: FileConfig = toml::from_str(
+            r#"
+            [decode]
+            api_key_headers = ["x-my-key"]
+            secret_headers = ["X-Session"]
+            secret_query_keys = ["otp"]
+            secret_body_fields = ["pin"]
+            "#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let api = cfg.decode.api_key_headers.clone().unwrap_or_default();
+        let s = cfg.decode.secrets(&api);
+        for h in ["x-my-key", "x-session", "authorization", "cookie"] {
+            assert!(s.headers().iter().any(|x| x == h), "header {h}");
+        }
+        for f in ["otp", "pin", "password", "access_token"] {
+            assert!(s.is_field(f), "field {f}");
+        }
+        assert!(!s.is_field("page"));
     }
 }

@@ -736,7 +736,7 @@ mod tests {
         check(
             "caddy",
             r#"{"level":"warn","ts":1700758468.384019,"logger":"http.handlers.waf","msg":"[client \"192.168.1.1\"] Coraza: Warning. X [id \"942431\"] [msg \"Restricted SQL\"] [uri \"/notifications/hub?access_token=x\"] [unique_id \"a\"]"}"#,
-            r#"2023-11-23T16:54:28.384Z 192.168.1.1  /notifications/hub ?access_token=x 0 kind=Waf msg="942431: Restricted SQL""#,
+            r#"2023-11-23T16:54:28.384Z 192.168.1.1  /notifications/hub ?access_token=[redacted] 0 kind=Waf msg="942431: Restricted SQL""#,
         );
     }
 
