@@ -208,18 +208,35 @@ pub struct DetectionSetup {
     pub sigma: Option<Arc<RuleSet>>,
     /// Sigma settings.
     pub sigma_config: SigmaConfig,
+    /// Ids of detectors not to run at all (`[detect] disabled`; `sigma` for the Sigma rules).
+    pub disabled: Vec<String>,
+}
+
+impl DetectionSetup {
+    /// Whether the detector with this id is turned off by [`DetectionSetup::disabled`].
+    pub fn is_disabled(&self, id: &str) -> bool {
+        self.disabled.iter().any(|d| d == id)
+    }
 }
 
 /// Assemble the engine: every enabled built-in behavioural and content detector, plus Sigma
-/// when rules are loaded, behind the allow-lists and baselines of `setup.detect`.
+/// when rules are loaded, behind the allow-lists and baselines of `setup.detect`. A disabled
+/// detector is not in the engine: it sees no event and holds no state.
 pub fn build_engine(setup: &DetectionSetup) -> Engine {
     let mut detectors = rampart_detect::builtin(&setup.detect);
     detectors.extend(rampart_signatures::builtin(&setup.signatures));
-    if let Some(rules) = &setup.sigma {
+    if let Some(rules) = setup
+        .sigma
+        .as_ref()
+        .filter(|_| !setup.is_disabled(rampart_sigma::DETECTOR_ID))
+    {
         detectors.push(Box::new(SigmaDetector::new(
             rules.clone(),
             setup.sigma_config.clone(),
         )));
+    }
+    if !setup.disabled.is_empty() {
+        detectors.retain(|d| !setup.is_disabled(d.id()));
     }
     Engine::with_config(&setup.detect, detectors)
 }

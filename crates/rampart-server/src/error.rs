@@ -143,7 +143,12 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { what, id } => ApiError::not_found(what, id),
             StoreError::Conflict(m) => ApiError::new(ErrorKind::Conflict, m),
             StoreError::Invalid(m) => ApiError::bad_request(m),
-            e @ (StoreError::Database(_) | StoreError::Corrupt(_)) => ApiError::internal(e),
+            e @ StoreError::Database { .. } => {
+                // The driver's error is the source: logged with it, never sent.
+                let source = std::error::Error::source(&e).map(ToString::to_string);
+                ApiError::internal(format_args!("{e}: {}", source.unwrap_or_default()))
+            }
+            e @ StoreError::Corrupt(_) => ApiError::internal(e),
         }
     }
 }
@@ -199,7 +204,10 @@ mod tests {
 
     #[test]
     fn store_errors_map_without_leaking_internals() {
-        let e = ApiError::from(StoreError::Database("SELECT secret FROM x".into()));
+        let e = ApiError::from(StoreError::database(
+            "statement failed",
+            "SELECT secret FROM x",
+        ));
         assert_eq!(e.kind, ErrorKind::Internal);
         assert!(!e.message.contains("SELECT"));
         let e = ApiError::from(StoreError::Conflict("duplicate token name".into()));

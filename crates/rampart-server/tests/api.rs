@@ -841,3 +841,36 @@ async fn inventory_lists_endpoints_with_auth_and_activity() {
         ]
     );
 }
+
+/// A 409 for a duplicate token name names the token and carries no SQL or driver text, also
+/// when several requests race for the same name.
+#[tokio::test]
+async fn duplicate_token_name_conflict_has_no_driver_text() {
+    let app = spawn_app().await;
+    let create = || {
+        app.post(
+            "/api/v1/tokens",
+            &app.admin,
+            json!({"name": "dup", "role": "viewer"}),
+        )
+    };
+    // In flight together, so they can race past the store's name check.
+    let (a, b, c, d) = tokio::join!(create(), create(), create(), create());
+    let answers = [a, b, c, d];
+    let created = answers.iter().filter(|r| r.status() == 201).count();
+    assert_eq!(created, 1, "exactly one request creates the token");
+    for r in answers.into_iter().filter(|r| r.status() != 201) {
+        let message = assert_error(r, 409, "conflict").await;
+        assert!(message.contains("dup"), "{message}");
+        for leak in [
+            "UNIQUE",
+            "constraint",
+            "duplicate key",
+            "tokens.",
+            "sqlite",
+            "SQL",
+        ] {
+            assert!(!message.contains(leak), "{message:?} leaks {leak:?}");
+        }
+    }
+}

@@ -139,13 +139,15 @@ impl RuleSet {
     ///
     /// A document that does not parse, a rule that does not compile, a rule whose logsource
     /// category is not `webserver` or `proxy`, and a correlation the engine refuses (e.g. one
-    /// naming an unknown rule) are refused with their reason; everything else is loaded.
+    /// naming an unknown rule) are refused with their reason, and so is a rule whose id an
+    /// earlier source already loaded (the first wins); everything else is loaded.
     pub fn from_sources(sources: &[(String, String)]) -> (RuleSet, LoadReport) {
         let mut report = LoadReport::default();
         let mut compiled = Vec::new();
         let mut all = SigmaCollection::new();
         let mut correlation_paths = Vec::new();
         let mut filter_paths = Vec::new();
+        let mut seen_ids: HashMap<String, String> = HashMap::new();
         for (path, text) in sources {
             let coll = match rsigma_parser::parse_sigma_yaml(text) {
                 Ok(c) => c,
@@ -163,6 +165,13 @@ impl RuleSet {
             }
             for rule in coll.rules {
                 let name = rule.id.clone().unwrap_or_else(|| path.clone());
+                if let Some(first) = rule.id.as_ref().and_then(|id| seen_ids.get(id)) {
+                    report.refused.push((
+                        name,
+                        format!("duplicate rule id: already loaded from {first}"),
+                    ));
+                    continue;
+                }
                 let category = rule.logsource.category.as_deref().unwrap_or("");
                 if !WEB_CATEGORIES.contains(&category) {
                     report.refused.push((
@@ -174,6 +183,9 @@ impl RuleSet {
                 match rsigma_eval::compile_rule(&rule) {
                     Ok(c) => {
                         compiled.push(c);
+                        if let Some(id) = &rule.id {
+                            seen_ids.insert(id.clone(), path.clone());
+                        }
                         report.loaded.push(RuleInfo {
                             path: path.clone(),
                             kind: RuleKind::Detection,
@@ -348,8 +360,24 @@ impl RuleSet {
 }
 
 /// Read every `*.yml` / `*.yaml` file under `dir` (recursively, in sorted order) and load it
-/// with [`RuleSet::from_sources`]. The only I/O in this crate.
+/// with [`RuleSet::from_sources`]. The only I/O in this crate, with [`load_dirs`].
 pub fn load_dir(dir: &Path) -> Result<(RuleSet, LoadReport), SigmaError> {
+    load_dirs(std::slice::from_ref(&dir.to_path_buf()))
+}
+
+/// Read the rules of every directory (each as [`load_dir`] does, directories in the given
+/// order) and load them as one set. A rule whose id was already loaded, from an earlier file
+/// or directory, is refused, so the first wins.
+pub fn load_dirs(dirs: &[PathBuf]) -> Result<(RuleSet, LoadReport), SigmaError> {
+    let mut sources = Vec::new();
+    for dir in dirs {
+        read_sources(dir, &mut sources)?;
+    }
+    Ok(RuleSet::from_sources(&sources))
+}
+
+/// Append `(path, text)` of every rule file under `dir`, in sorted path order.
+fn read_sources(dir: &Path, sources: &mut Vec<(String, String)>) -> Result<(), SigmaError> {
     if !dir.is_dir() {
         return Err(SigmaError::NotADirectory(dir.to_path_buf()));
     }
@@ -377,7 +405,6 @@ pub fn load_dir(dir: &Path) -> Result<(RuleSet, LoadReport), SigmaError> {
         }
     }
     files.sort();
-    let mut sources = Vec::with_capacity(files.len());
     for p in files {
         let text = std::fs::read_to_string(&p).map_err(|source| SigmaError::Io {
             path: p.clone(),
@@ -385,7 +412,7 @@ pub fn load_dir(dir: &Path) -> Result<(RuleSet, LoadReport), SigmaError> {
         })?;
         sources.push((p.display().to_string(), text));
     }
-    Ok(RuleSet::from_sources(&sources))
+    Ok(())
 }
 
 /// Configuration of the Sigma detector.

@@ -44,13 +44,36 @@ pub struct PgStore {
     isolated_schema: Option<String>,
 }
 
-fn db(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::Conflict(d.message().to_string())
-        }
-        _ => StoreError::Database(e.to_string()),
+/// The unique keys a statement can break, as PostgreSQL names their constraints, and what a
+/// client is told instead of the driver's text.
+const UNIQUE_KEYS: &[(&str, &str)] = &[
+    (TOKEN_NAME_KEY, "a token with this name already exists"),
+    ("tokens_secret_hash_key", "token secret already in use"),
+];
+const TOKEN_NAME_KEY: &str = "tokens_name_key";
+
+/// The constraint a unique violation broke (`tokens_name_key`), or `None` for any other
+/// error.
+fn violated_key(e: &sqlx::Error) -> Option<&str> {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Some(d.constraint().unwrap_or("")),
+        _ => None,
     }
+}
+
+/// A driver error as a store error. A unique violation becomes a `Conflict` with a message
+/// naming what conflicted, never the driver's text (which names tables and columns and
+/// reaches the client as the 409 body); anything else is `Database` with the driver's error as
+/// its source.
+fn db(e: sqlx::Error) -> StoreError {
+    if let Some(key) = violated_key(&e) {
+        let message = UNIQUE_KEYS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or("a record with the same key already exists", |(_, m)| *m);
+        return StoreError::Conflict(message.to_string());
+    }
+    StoreError::database("statement failed", e)
 }
 
 fn not_found(what: &'static str, id: impl ToString) -> StoreError {
@@ -117,7 +140,7 @@ impl PgStore {
         MIGRATOR
             .run(&pool)
             .await
-            .map_err(|e| StoreError::Database(format!("migrating: {e}")))?;
+            .map_err(|e| StoreError::database("migrating", e))?;
         Ok(PgStore {
             writer: pool.clone(),
             reader: pool,
@@ -1349,9 +1372,10 @@ impl Store for PgStore {
         .bind(now.millis())
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| match db(e) {
-            StoreError::Conflict(_) => StoreError::Conflict("token secret already in use".into()),
-            other => other,
+        // A writer racing past the name check above breaks the name's unique key.
+        .map_err(|e| match violated_key(&e) {
+            Some(TOKEN_NAME_KEY) => StoreError::Conflict(format!("token {name:?} already exists")),
+            _ => db(e),
         })?;
         let token = token_from_row(&row)?;
         insert_audit(
@@ -1454,7 +1478,10 @@ mod tests {
     #[tokio::test]
     async fn audit_rows_cannot_be_changed_or_deleted() {
         let Ok(url) = std::env::var("RAMPART_TEST_POSTGRES_URL") else {
-            println!("skipped audit_rows_cannot_be_changed_or_deleted: RAMPART_TEST_POSTGRES_URL not set");
+            rampart_store::service::skip_or_fail(
+                "audit_rows_cannot_be_changed_or_deleted",
+                "RAMPART_TEST_POSTGRES_URL not set",
+            );
             return;
         };
         let schema = format!("t_audit_{}", std::process::id());

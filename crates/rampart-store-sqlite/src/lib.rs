@@ -70,13 +70,39 @@ pub struct SqliteStore {
     reader: SqlitePool,
 }
 
-fn db(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::Conflict(d.message().to_string())
-        }
-        _ => StoreError::Database(e.to_string()),
+/// The unique keys a statement can break, as SQLite names them (`table.column`), and what a
+/// client is told instead of the driver's text.
+const UNIQUE_KEYS: &[(&str, &str)] = &[
+    (TOKEN_NAME_KEY, "a token with this name already exists"),
+    ("tokens.secret_hash", "token secret already in use"),
+];
+const TOKEN_NAME_KEY: &str = "tokens.name";
+
+/// The key a unique violation broke (`tokens.name`), or `None` for any other error.
+fn violated_key(e: &sqlx::Error) -> Option<&str> {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Some(
+            d.message()
+                .strip_prefix("UNIQUE constraint failed: ")
+                .unwrap_or(""),
+        ),
+        _ => None,
     }
+}
+
+/// A driver error as a store error. A unique violation becomes a `Conflict` with a message
+/// naming what conflicted, never the driver's text (which names tables and columns and
+/// reaches the client as the 409 body); anything else is `Database` with the driver's error as
+/// its source.
+fn db(e: sqlx::Error) -> StoreError {
+    if let Some(key) = violated_key(&e) {
+        let message = UNIQUE_KEYS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or("a record with the same key already exists", |(_, m)| *m);
+        return StoreError::Conflict(message.to_string());
+    }
+    StoreError::database("statement failed", e)
 }
 
 fn not_found(what: &'static str, id: impl ToString) -> StoreError {
@@ -93,15 +119,18 @@ impl SqliteStore {
         Self::open_with(path, SqliteOptions::default()).await
     }
 
-    /// Open with explicit options and run the migrations.
+    /// Open with explicit options and run the migrations. Directories it creates are owner-only
+    /// (0700) and the database file and its `-wal`/`-shm` files are made owner-only (0600),
+    /// whatever the umask, tightening files left looser by an older version.
     pub async fn open_with(path: &Path, opts: SqliteOptions) -> StoreResult<SqliteStore> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Database(format!("creating {}: {e}", dir.display()))
-                })?;
+                private::create_dirs(dir)
+                    .map_err(|e| StoreError::database(format!("creating {}", dir.display()), e))?;
             }
         }
+        private::prepare_files(path)
+            .map_err(|e| StoreError::database(format!("creating {}", path.display()), e))?;
         let connect = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -127,7 +156,7 @@ impl SqliteStore {
         MIGRATOR
             .run(&writer)
             .await
-            .map_err(|e| StoreError::Database(format!("migrating: {e}")))?;
+            .map_err(|e| StoreError::database("migrating", e))?;
         let reader = SqlitePoolOptions::new()
             .max_connections(opts.max_readers.max(1))
             .connect_with(connect.read_only(true))
@@ -140,6 +169,62 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+    }
+}
+
+/// Owner-only modes for what the store creates on disk.
+mod private {
+    use std::io;
+    use std::path::Path;
+
+    /// Create `dir` and its missing parents, each 0700 (umask-independent); existing
+    /// directories are left as they are.
+    pub fn create_dirs(dir: &Path) -> io::Result<()> {
+        let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+        std::fs::create_dir_all(dir)?;
+        for d in missing {
+            if !d.as_os_str().is_empty() {
+                set_mode(d, 0o700)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Create the database file 0600 before SQLite opens it (SQLite gives the `-wal` and
+    /// `-shm` files the database file's mode), and tighten existing looser files to 0600.
+    pub fn prepare_files(db: &Path) -> io::Result<()> {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        match opts.open(db) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = db.as_os_str().to_owned();
+            name.push(suffix);
+            let file = Path::new(&name);
+            if file.exists() {
+                set_mode(file, 0o600)?;
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(path)?.permissions().mode() & 0o777 != mode {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        }
+        Ok(())
+    }
+
+    #[cfg(not(unix))]
+    fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -1331,9 +1416,10 @@ impl Store for SqliteStore {
         .bind(now.millis())
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| match db(e) {
-            StoreError::Conflict(_) => StoreError::Conflict("token secret already in use".into()),
-            other => other,
+        // A writer racing past the name check above breaks the name's unique key.
+        .map_err(|e| match violated_key(&e) {
+            Some(TOKEN_NAME_KEY) => StoreError::Conflict(format!("token {name:?} already exists")),
+            _ => db(e),
         })?;
         let token = token_from_row(&row)?;
         insert_audit(
@@ -1521,6 +1607,89 @@ mod tests {
             .await
             .expect("list");
         assert_eq!(page.items[0].actor, "a");
+    }
+
+    /// Regression: a unique violation became a `Conflict` carrying the driver's text
+    /// (`UNIQUE constraint failed: tokens.name`), which the API sends as the 409 body.
+    #[tokio::test]
+    async fn unique_violations_carry_no_driver_text() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("u.db"))
+            .await
+            .expect("open");
+        store
+            .create_token("ci", Role::Admin, "h1", "test")
+            .await
+            .expect("create");
+        for (name, hash) in [("ci", "h2"), ("other", "h1")] {
+            // What a second writer racing past the name check would hit.
+            let err = sqlx::query(
+                "INSERT INTO tokens (name, role, secret_hash, created_at) VALUES ($1, 'admin', $2, 0)",
+            )
+            .bind(name)
+            .bind(hash)
+            .execute(&store.writer)
+            .await
+            .map_err(db)
+            .expect_err("duplicate");
+            let StoreError::Conflict(msg) = &err else {
+                panic!("{name}: not a conflict: {err:?}");
+            };
+            for leak in ["UNIQUE", "constraint", "tokens.", "secret_hash", "sqlite"] {
+                assert!(!msg.contains(leak), "{name}: {msg:?} leaks {leak:?}");
+            }
+        }
+    }
+
+    /// Regression: `StoreError::Database(String)` dropped the error it came from.
+    #[tokio::test]
+    async fn database_errors_keep_their_source() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("plain-file");
+        std::fs::write(&file, b"not a directory").expect("write");
+        for path in [file.join("r.db"), file.clone()] {
+            let err = SqliteStore::open(&path).await.expect_err("cannot open");
+            assert!(
+                matches!(err, StoreError::Database { .. }),
+                "{path:?}: {err:?}"
+            );
+            assert!(
+                std::error::Error::source(&err).is_some(),
+                "{path:?}: {err:?} has no source"
+            );
+        }
+    }
+
+    /// Regression: the data directory and database files were created with the umask's mode
+    /// (0755/0644, readable by every local user).
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn database_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let path = data.join("rampart.db");
+        let store = SqliteStore::open(&path).await.expect("open");
+        store
+            .insert_events(&[ApiEvent::default()], None)
+            .await
+            .expect("insert");
+        assert_eq!(mode(&data), 0o700, "data directory");
+        for f in ["rampart.db", "rampart.db-wal", "rampart.db-shm"] {
+            let p = data.join(f);
+            assert!(p.exists(), "{f} exists");
+            assert_eq!(mode(&p), 0o600, "{f}");
+        }
+        store.close().await;
+
+        // An existing, looser database file (made by an older version) is tightened.
+        let old = dir.path().join("old.db");
+        std::fs::write(&old, b"").expect("create");
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let store = SqliteStore::open(&old).await.expect("open old");
+        assert_eq!(mode(&old), 0o600, "existing database file");
+        store.close().await;
     }
 
     #[test]

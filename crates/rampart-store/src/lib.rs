@@ -21,6 +21,7 @@ pub mod changes;
 pub mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod service;
 pub use changes::{
     carries_merge_audit, finalize_audit, AppliedChanges, Change, ChangeSet, HumanFields,
     IncidentRef, IncidentState,
@@ -44,12 +45,32 @@ pub enum StoreError {
     /// The request was invalid for the store (bad filter value).
     #[error("invalid: {0}")]
     Invalid(String),
-    /// The database failed.
-    #[error("database error: {0}")]
-    Database(String),
+    /// The database failed. `context` says what was being done; the driver's error is the
+    /// `source` (logged, never sent to a client: it can name tables, columns and values).
+    #[error("database error: {context}")]
+    Database {
+        /// What failed (`migrating`, `creating /var/lib/rampart`, `statement failed`).
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Stored data could not be decoded.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// A [`StoreError::Database`] from what was being done and the error it failed with.
+    pub fn database(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> StoreError {
+        StoreError::Database {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
 }
 
 /// Result alias.

@@ -48,6 +48,40 @@ pub async fn open_store(d: &DataArgs) -> Result<Arc<dyn Store>> {
     }
 }
 
+/// Create the data directory owner-only (0700, whatever the umask) with any missing parents;
+/// an existing directory that others can read is kept as it is, with a warning (it holds the
+/// database and the API-key secret).
+pub fn create_data_dir(data: &Path) -> Result<()> {
+    let missing: Vec<&Path> = data
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .collect();
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("creating data directory {}", data.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for d in missing {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("making {} owner-only", d.display()))?;
+        }
+        let mode = std::fs::metadata(data)
+            .with_context(|| format!("reading {}", data.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                dir = %data.display(),
+                mode = %format!("{:o}", mode & 0o777),
+                "the data directory is open to other users; chmod 700 it"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    drop(missing);
+    Ok(())
+}
+
 /// The installation's secret for keyed API-key identities: created once, kept in the data
 /// directory with owner-only permissions.
 fn api_key_secret(data: &Path) -> Result<Vec<u8>> {
@@ -63,7 +97,7 @@ fn api_key_secret(data: &Path) -> Result<Vec<u8>> {
             path.display()
         );
     }
-    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    create_data_dir(data)?;
     let secret: [u8; 32] = rand::random();
     let text = hex::encode(secret);
     {
@@ -169,12 +203,57 @@ impl IntelFeeds {
     }
 }
 
+/// The detection setup a configuration file asks for: allow-lists, suppressions, learning
+/// period, disabled detectors, Sigma rules and the OpenAPI spec (threat intelligence is
+/// loaded by [`App::open`], which watches the feeds).
+pub fn detection_setup(config: &FileConfig) -> Result<DetectionSetup> {
+    let mut setup = DetectionSetup::default();
+    setup.detect.allow = config.detect.allow.clone();
+    setup.detect.suppress = config.detect.suppress.clone();
+    if let Some(days) = config.detect.learning_days {
+        setup.detect.baseline.learning_ms = days * 86_400_000;
+    }
+    for id in &config.detect.disabled {
+        if !rampart_detect::config::IDS.contains(&id.as_str())
+            && !rampart_signatures::builtin(&Default::default())
+                .iter()
+                .any(|d| d.id() == id)
+            && id != rampart_sigma::DETECTOR_ID
+        {
+            anyhow::bail!("unknown detector {id:?} in [detect] disabled");
+        }
+    }
+    // A disabled detector is left out of the engine (`build_engine`): it never runs.
+    setup.disabled = config.detect.disabled.clone();
+    if !config.detect.sigma.is_empty() && !setup.is_disabled(rampart_sigma::DETECTOR_ID) {
+        // Every directory, in order, as one rule set (a duplicate rule id is refused: the
+        // first one loaded wins).
+        let dirs = &config.detect.sigma;
+        let (rules, report) = rampart_sigma::load_dirs(dirs).with_context(|| {
+            let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+            format!("loading Sigma rules from {}", shown.join(", "))
+        })?;
+        for (rule, why) in &report.refused {
+            tracing::warn!(rule = %rule, reason = %why, "sigma rule refused");
+        }
+        tracing::info!(dirs = dirs.len(), rules = rules.len(), "sigma rules loaded");
+        setup.sigma = Some(Arc::new(rules));
+    }
+    if let Some(spec) = &config.detect.openapi {
+        let text =
+            std::fs::read_to_string(spec).with_context(|| format!("reading {}", spec.display()))?;
+        let parsed = rampart_signatures::inventory::OpenApiSpec::parse(&text)
+            .with_context(|| format!("parsing OpenAPI spec {}", spec.display()))?;
+        setup.signatures.inventory.spec = Some(Arc::new(parsed));
+    }
+    Ok(setup)
+}
+
 impl App {
     /// Open everything for a data directory.
     pub async fn open(d: &DataArgs) -> Result<App> {
         let config = FileConfig::load(d.config.as_deref(), &d.data)?;
-        std::fs::create_dir_all(&d.data)
-            .with_context(|| format!("creating data directory {}", d.data.display()))?;
+        create_data_dir(&d.data)?;
         let store = open_store(d).await?;
         let mut decode = DecodeConfig {
             trusted_proxies: config.decode.trusted_proxies.clone(),
@@ -186,47 +265,7 @@ impl App {
             decode.api_key_headers = h.clone();
         }
         decode.secrets = config.decode.secrets(&decode.api_key_headers);
-        let mut setup = DetectionSetup::default();
-        setup.detect.allow = config.detect.allow.clone();
-        setup.detect.suppress = config.detect.suppress.clone();
-        if let Some(days) = config.detect.learning_days {
-            setup.detect.baseline.learning_ms = days * 86_400_000;
-        }
-        for id in &config.detect.disabled {
-            // Built-in and content detectors are turned off by suppressing everything they
-            // raise; the behavioural ones are also not instantiated.
-            if !rampart_detect::config::IDS.contains(&id.as_str())
-                && !rampart_signatures::builtin(&Default::default())
-                    .iter()
-                    .any(|d| d.id() == id)
-                && id != "sigma"
-            {
-                anyhow::bail!("unknown detector {id:?} in [detect] disabled");
-            }
-            setup
-                .detect
-                .suppress
-                .push(rampart_detect::common::Suppression {
-                    detector: Some(id.clone()),
-                    ..Default::default()
-                });
-        }
-        for dir in &config.detect.sigma {
-            let (rules, report) = rampart_sigma::load_dir(dir)
-                .with_context(|| format!("loading Sigma rules from {}", dir.display()))?;
-            for (rule, why) in &report.refused {
-                tracing::warn!(rule = %rule, reason = %why, "sigma rule refused");
-            }
-            tracing::info!(dir = %dir.display(), rules = rules.len(), "sigma rules loaded");
-            setup.sigma = Some(Arc::new(rules));
-        }
-        if let Some(spec) = &config.detect.openapi {
-            let text = std::fs::read_to_string(spec)
-                .with_context(|| format!("reading {}", spec.display()))?;
-            let parsed = rampart_signatures::inventory::OpenApiSpec::parse(&text)
-                .with_context(|| format!("parsing OpenAPI spec {}", spec.display()))?;
-            setup.signatures.inventory.spec = Some(Arc::new(parsed));
-        }
+        let setup = detection_setup(&config)?;
         let intel = if config.detect.threat_intel.is_empty() {
             None
         } else {
@@ -319,5 +358,71 @@ impl App {
         drop(self.pipeline);
         let _ = self.task.await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sigma_dir(rules: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (id, needle) in rules {
+            std::fs::write(
+                dir.path().join(format!("{id}.yml")),
+                format!(
+                    "title: rule {id}\nid: 00000000-0000-0000-0000-{id:0>12}\nlogsource:\n  \
+                     category: webserver\ndetection:\n  sel:\n    cs-uri-query|contains: \
+                     '{needle}'\n  condition: sel\nlevel: high\n"
+                ),
+            )
+            .expect("write rule");
+        }
+        dir
+    }
+
+    fn config(toml_text: &str) -> FileConfig {
+        toml::from_str(toml_text).expect("config")
+    }
+
+    /// Regression: a disabled detector was only suppressed: it still ran and held state.
+    #[test]
+    fn disabled_detectors_are_not_built() {
+        let rules = sigma_dir(&[("1", "aaa")]);
+        let cfg = config(&format!(
+            "[detect]\ndisabled = [\"bola\", \"injection\", \"sigma\"]\nsigma = [{:?}]\n",
+            rules.path()
+        ));
+        let setup = detection_setup(&cfg).expect("setup");
+        let ids = rampart_pipeline::build_engine(&setup).ids();
+        for off in ["bola", "injection", "sigma"] {
+            assert!(!ids.contains(&off), "{off} is in the engine: {ids:?}");
+        }
+        for on in ["param_enumeration", "ssrf"] {
+            assert!(ids.contains(&on), "{on} is missing: {ids:?}");
+        }
+
+        let cfg = config("[detect]\ndisabled = [\"no_such_detector\"]\n");
+        let Err(err) = detection_setup(&cfg) else {
+            panic!("an unknown detector id is accepted");
+        };
+        assert!(err.to_string().contains("no_such_detector"), "{err}");
+    }
+
+    /// Regression: with several Sigma directories configured only the last was loaded.
+    #[test]
+    fn every_sigma_directory_is_loaded() {
+        let a = sigma_dir(&[("1", "aaa"), ("2", "bbb")]);
+        let b = sigma_dir(&[("3", "ccc")]);
+        let cfg = config(&format!(
+            "[detect]\nsigma = [{:?}, {:?}]\n",
+            a.path(),
+            b.path()
+        ));
+        let setup = detection_setup(&cfg).expect("setup");
+        let rules = setup.sigma.expect("sigma rules");
+        let mut titles: Vec<&str> = rules.rules().iter().map(|r| r.title.as_str()).collect();
+        titles.sort();
+        assert_eq!(titles, ["rule 1", "rule 2", "rule 3"]);
     }
 }

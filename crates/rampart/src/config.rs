@@ -75,14 +75,16 @@ impl DecodeSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DetectSection {
-    /// Directories (or files) of Sigma rules to load.
+    /// Directories of Sigma rules to load: all of them, in order, as one rule set (a rule id
+    /// already loaded from an earlier file or directory is refused with a warning).
     pub sigma: Vec<PathBuf>,
     /// Threat-intelligence feeds: plain IP/CIDR lists, CSV, or STIX 2.1 bundles. A feed whose
     /// file name contains `tor` is treated as Tor exit nodes. Reloaded when they change.
     pub threat_intel: Vec<PathBuf>,
     /// OpenAPI specification of the protected API (shadow-API detection).
     pub openapi: Option<PathBuf>,
-    /// Detector ids to turn off (`rampart replay --list-detectors` lists them).
+    /// Detector ids to turn off: they are not built, so they never run (`rampart replay
+    /// --list-detectors` lists the ids; `sigma` turns off every Sigma rule).
     pub disabled: Vec<String>,
     /// Baseline learning period in days (default 30; learning ends earlier on busy endpoints).
     pub learning_days: Option<i64>,

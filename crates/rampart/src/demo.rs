@@ -42,7 +42,7 @@ fn sim_config(events: u64, seed: u64, days: u32, strength: f64, bodies: bool) ->
 /// Write the demo's threat-intel feeds and configuration into a data directory (never
 /// overwriting a configuration that is already there).
 fn prepare_demo_dir(data: &Path) -> Result<()> {
-    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    crate::app::create_data_dir(data)?;
     let tor = data.join("tor-exits.txt");
     let ti = data.join("threat-intel.txt");
     std::fs::write(

@@ -451,3 +451,29 @@ fn a_truncated_gzip_is_reported_and_the_next_file_replayed() {
     assert_eq!(v["per_file"][1]["events"], 10, "{v}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("could not be read to their end"));
 }
+
+/// Regression: `rampart replay` created the data directory 0755 and the database 0644
+/// (readable by every local user: events hold client addresses, paths and principals).
+#[cfg(unix)]
+#[test]
+fn replay_creates_a_private_data_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    write_log(&log);
+    let data = dir.path().join("data");
+    run(rampart()
+        .args(["replay", "--json", "--data"])
+        .arg(&data)
+        .arg(&log));
+    assert_eq!(mode(&data), 0o700, "data directory");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+        checked += 1;
+    }
+    // rampart.db (+ -wal, -shm while open or left behind) and secret.key at least.
+    assert!(checked >= 2, "{checked} files in the data directory");
+}
