@@ -25,7 +25,7 @@ pub use incident::{
 };
 pub use inventory::{AuthMix, EndpointInfo, ParamInfo, ValueType};
 pub use time::Timestamp;
-pub use token::ApiToken;
+pub use token::{validate_token_name, ApiToken, InvalidTokenName};
 
 /// Errors from parsing model values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

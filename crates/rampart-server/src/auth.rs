@@ -1,12 +1,20 @@
 //! Bearer-token authentication and role checks.
+//!
+//! Tokens are checked against the in-memory [`TokenCache`](crate::tokens::TokenCache): no
+//! store access per request. A failed check counts against its source in the
+//! [`FailureLimiter`](crate::tokens::FailureLimiter): over the limit it is answered 429.
 
-use axum::extract::FromRequestParts;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use rampart_model::{ApiToken, Role};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::metrics::Counter;
+use crate::tokens::SourceKey;
 use crate::AppState;
 
 /// SHA-256 of a token, lower-case hex: what the store keeps instead of the secret.
@@ -89,22 +97,47 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
-        let secret = header
-            .to_str()
-            .ok()
-            .and_then(bearer)
-            .ok_or_else(|| ApiError::unauthorized("malformed authorization header"))?;
-        let token = state
-            .store
-            .authenticate_token(&hash_token(secret))
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
-        Ok(Caller { token })
+        match check(parts, state) {
+            Ok(token) => Ok(Caller { token }),
+            Err(e) => {
+                let peer = parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+                let now = std::time::Instant::now();
+                match state.auth_failures.fail(SourceKey::of(peer), now) {
+                    None => Err(e),
+                    Some(wait) => {
+                        state.metrics.add(Counter::AuthRateLimited, 1);
+                        Err(ApiError::too_many_requests(
+                            "too many failed authentications from this address",
+                            wait.as_secs_f64().ceil() as u64,
+                        ))
+                    }
+                }
+            }
+        }
     }
+}
+
+/// The active token a request's `Authorization` header names, from the cache; its use is
+/// noted for the next batch written to the store.
+fn check(parts: &Parts, state: &AppState) -> Result<ApiToken, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+    let secret = header
+        .to_str()
+        .ok()
+        .and_then(bearer)
+        .ok_or_else(|| ApiError::unauthorized("malformed authorization header"))?;
+    let cached = state
+        .tokens
+        .lookup(&hash_token(secret))
+        .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
+    cached.touch(rampart_model::Timestamp::now());
+    Ok(cached.token.clone())
 }
 
 #[cfg(test)]

@@ -28,6 +28,16 @@ pub enum ErrorKind {
     Internal,
     /// The pipeline is not running (503).
     Unavailable,
+    /// The route exists but not with this method (405).
+    MethodNotAllowed,
+    /// The request body did not arrive in time (408).
+    RequestTimeout,
+    /// The request URI exceeded the configured limit (414).
+    UriTooLong,
+    /// The request head exceeded the configured limit (431).
+    HeadersTooLarge,
+    /// Too many failed authentications from this source (429).
+    TooManyRequests,
 }
 
 /// The table: kind -> (status, wire code).
@@ -65,6 +75,31 @@ const KIND_TABLE: &[(ErrorKind, StatusCode, &str)] = &[
         StatusCode::SERVICE_UNAVAILABLE,
         "unavailable",
     ),
+    (
+        ErrorKind::MethodNotAllowed,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    ),
+    (
+        ErrorKind::RequestTimeout,
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+    ),
+    (
+        ErrorKind::UriTooLong,
+        StatusCode::URI_TOO_LONG,
+        "uri_too_long",
+    ),
+    (
+        ErrorKind::HeadersTooLarge,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "headers_too_large",
+    ),
+    (
+        ErrorKind::TooManyRequests,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+    ),
 ];
 
 impl ErrorKind {
@@ -80,6 +115,13 @@ impl ErrorKind {
     pub fn status(self) -> StatusCode {
         self.status_and_code().0
     }
+    /// The kind answered with this status, if one is.
+    pub fn of_status(status: StatusCode) -> Option<ErrorKind> {
+        KIND_TABLE
+            .iter()
+            .find(|(_, s, _)| *s == status)
+            .map(|(k, _, _)| *k)
+    }
 }
 
 /// An error answered as `{"error": {"code": "...", "message": "..."}}`.
@@ -90,6 +132,8 @@ pub struct ApiError {
     pub kind: ErrorKind,
     /// The message sent to the client (never internal details).
     pub message: String,
+    /// Seconds to send in `Retry-After` (429).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -98,7 +142,41 @@ impl ApiError {
         ApiError {
             kind,
             message: message.into(),
+            retry_after_secs: None,
         }
+    }
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        ApiError {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..Self::new(ErrorKind::TooManyRequests, message)
+        }
+    }
+    /// The error answered for a bare status (one the router or hyper produced without a
+    /// body): its kind, and a generic message.
+    pub fn for_status(status: u16) -> Self {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let message = match status.as_u16() {
+            400 => "malformed request",
+            405 => "method not allowed on this route",
+            408 => "request not received in time",
+            413 => "request body too large",
+            414 => "request uri too long",
+            431 => "request headers too large",
+            s if s >= 500 => "internal error",
+            _ => status.canonical_reason().unwrap_or("request refused"),
+        };
+        let kind = ErrorKind::of_status(status).unwrap_or(if status.is_server_error() {
+            ErrorKind::Internal
+        } else {
+            ErrorKind::BadRequest
+        });
+        Self::new(kind, message.to_lowercase())
+    }
+    /// The body: `{"error": {"code": "...", "message": "..."}}`.
+    pub fn json_body(&self) -> serde_json::Value {
+        let (_, code) = self.kind.status_and_code();
+        json!({"error": {"code": code, "message": self.message}})
     }
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -167,15 +245,58 @@ impl From<PipelineError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.kind.status_and_code();
-        let body = json!({"error": {"code": code, "message": self.message}});
-        let mut resp = (status, axum::Json(body)).into_response();
+        let status = self.kind.status();
+        let mut resp = (status, axum::Json(self.json_body())).into_response();
         if self.kind == ErrorKind::Unauthorized {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let Some(secs) = self.retry_after_secs {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         resp
     }
+}
+
+/// Middleware: an error answer without a JSON body (an axum rejection in plain text, the
+/// router's bare 405) becomes the JSON error for its status, keeping its other headers
+/// (`Allow`). Answers below 400 and JSON answers pass untouched.
+pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.as_u16() < 400 || is_json {
+        return resp;
+    }
+    let (mut parts, _) = resp.into_parts();
+    let fresh = ApiError::for_status(status.as_u16()).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (name, value) in fresh.headers() {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    Response::from_parts(parts, fresh.into_body())
+}
+
+/// Method-not-allowed fallback of every route: a JSON 405 (the router adds `Allow`).
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::for_status(405)
+}
+
+/// Middleware: 414 for a request target longer than the limit (the state), before routing.
+pub async fn uri_limit(
+    axum::extract::State(max): axum::extract::State<usize>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > max {
+        return ApiError::for_status(414).into_response();
+    }
+    next.run(req).await
 }
 
 #[cfg(test)]
@@ -200,6 +321,11 @@ mod tests {
         check(ErrorKind::Unprocessable, 422, "unprocessable");
         check(ErrorKind::Internal, 500, "internal");
         check(ErrorKind::Unavailable, 503, "unavailable");
+        check(ErrorKind::MethodNotAllowed, 405, "method_not_allowed");
+        check(ErrorKind::RequestTimeout, 408, "request_timeout");
+        check(ErrorKind::UriTooLong, 414, "uri_too_long");
+        check(ErrorKind::HeadersTooLarge, 431, "headers_too_large");
+        check(ErrorKind::TooManyRequests, 429, "too_many_requests");
     }
 
     #[test]

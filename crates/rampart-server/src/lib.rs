@@ -3,7 +3,10 @@
 //! Routes are listed once in [`ROUTES`]; [`router`] builds the axum router from that list and
 //! the OpenAPI document ([`openapi::document`]) describes the same list, so neither can miss
 //! a route. Every route except `/healthz` needs a bearer token (see [`auth`]); errors are
-//! answered by one [`error::ApiError`] type.
+//! answered by one [`error::ApiError`] type, and every error answer is JSON, including those of
+//! the HTTP layer (405, 414, 431, malformed request heads). [`serve`] runs the accept loop of
+//! [`transport`] with header/body read timeouts and connection caps; tokens are checked from
+//! the in-memory cache of [`tokens`].
 
 pub mod api;
 pub mod auth;
@@ -13,8 +16,12 @@ pub mod metrics;
 pub mod ocsf;
 pub mod odata;
 pub mod openapi;
+pub mod tokens;
+pub mod transport;
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{self, MethodRouter};
@@ -35,6 +42,33 @@ pub struct ServerConfig {
     pub push_batch_events: usize,
     /// Longest comment, in characters. Default: 10 000.
     pub max_comment_chars: usize,
+    /// Time a connection has to send a whole request head, from when it opens or its previous
+    /// answer was sent (idle keep-alive connections are closed after it). Default: 10 s.
+    pub header_read_timeout: Duration,
+    /// Time a request has to send its whole body after its head (408 after it). Default: 60 s.
+    pub body_read_timeout: Duration,
+    /// Most open connections; a connection over it is closed at once. Keep it below the
+    /// process's file descriptor limit (`ulimit -n`). Default: 10 000.
+    pub max_connections: usize,
+    /// Most open connections from one source (IPv4 address or IPv6 /64); a connection over it
+    /// is closed at once. Default: 256.
+    pub max_connections_per_source: usize,
+    /// Largest request head (request line and headers), in bytes (431 above it; at least
+    /// 8 192). Default: 64 KiB.
+    pub max_header_bytes: usize,
+    /// Longest request target (path and query), in bytes (414 above it). Default: 8 KiB.
+    pub max_uri_bytes: usize,
+    /// How often the token cache is reloaded from the store: the longest a token revoked on
+    /// another node stays usable here. Default: 5 s.
+    pub token_refresh_interval: Duration,
+    /// How often token last-use times are written to the store, in one batch. Default: 10 s.
+    pub token_use_flush_interval: Duration,
+    /// Failed authentications a source may make at once before it gets 429. Default: 20.
+    pub auth_failure_burst: u32,
+    /// Failed authentications a source regains per minute. Default: 60.
+    pub auth_failures_per_minute: u32,
+    /// Most sources whose failures are tracked. Default: 100 000.
+    pub auth_failure_sources: usize,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +78,17 @@ impl Default for ServerConfig {
             max_events_per_request: 100_000,
             push_batch_events: 2_000,
             max_comment_chars: 10_000,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            max_connections_per_source: 256,
+            max_header_bytes: 64 * 1024,
+            max_uri_bytes: 8 * 1024,
+            token_refresh_interval: Duration::from_secs(5),
+            token_use_flush_interval: Duration::from_secs(10),
+            auth_failure_burst: 20,
+            auth_failures_per_minute: 60,
+            auth_failure_sources: 100_000,
         }
     }
 }
@@ -61,6 +106,10 @@ pub struct AppState {
     pub config: ServerConfig,
     /// Request and ingestion counters.
     pub metrics: Arc<metrics::Metrics>,
+    /// The active tokens, by secret hash (loaded by [`serve`]).
+    pub tokens: Arc<tokens::TokenCache>,
+    /// Failed authentications per source.
+    pub auth_failures: Arc<tokens::FailureLimiter>,
 }
 
 impl AppState {
@@ -71,12 +120,19 @@ impl AppState {
         decode: rampart_decode::DecodeConfig,
         config: ServerConfig,
     ) -> Self {
+        let auth_failures = tokens::FailureLimiter::new(tokens::FailureLimits {
+            burst: config.auth_failure_burst,
+            per_minute: config.auth_failures_per_minute,
+            max_sources: config.auth_failure_sources,
+        });
         AppState {
             store,
             pipeline,
             decode,
             config,
             metrics: Arc::new(metrics::Metrics::default()),
+            tokens: Arc::new(tokens::TokenCache::default()),
+            auth_failures: Arc::new(auth_failures),
         }
     }
 }
@@ -131,7 +187,8 @@ pub const ROUTES: &[Route] = &[
     route!(patch "/api/incidents/{id}", true, "Defender XDR compatible incident update", defender::patch),
 ];
 
-/// The router over every route in [`ROUTES`], with the body limit, metrics and a JSON 404.
+/// The router over every route in [`ROUTES`], with the body and URI limits, metrics, a JSON
+/// 404 and 405, and JSON bodies on every other error answer.
 pub fn router(state: AppState) -> Router {
     let mut paths: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
     for r in ROUTES {
@@ -146,27 +203,67 @@ pub fn router(state: AppState) -> Router {
     }
     let max_body = state.config.max_body_bytes;
     app.fallback(api::no_route)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.max_uri_bytes,
+            error::uri_limit,
         ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
+/// Why [`serve`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The token cache could not be loaded from the store.
+    #[error("loading tokens")]
+    Tokens(#[source] rampart_store::StoreError),
+}
+
 /// Serve until ctrl-c, then finish in-flight requests and flush the pipeline.
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> Result<(), ServeError> {
+    serve_with_shutdown(listener, state, async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+        tracing::info!("shutting down");
+    })
+    .await
+}
+
+/// Serve until `shutdown` resolves, then finish in-flight requests, write pending token uses
+/// and flush the pipeline. The token cache is loaded before the first connection is accepted.
+pub async fn serve_with_shutdown(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    state
+        .tokens
+        .reload(&*state.store)
+        .await
+        .map_err(ServeError::Tokens)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let maintain = tokio::spawn(tokens::maintain(
+        state.tokens.clone(),
+        state.store.clone(),
+        state.config.token_refresh_interval,
+        state.config.token_use_flush_interval,
+        stop_rx,
+    ));
     let pipeline = state.pipeline.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
-            if let Err(e) = tokio::signal::ctrl_c().await {
-                tracing::error!(error = %e, "cannot listen for ctrl-c");
-                std::future::pending::<()>().await;
-            }
-            tracing::info!("shutting down");
-        })
-        .await?;
+    let config = state.config.clone();
+    let metrics = state.metrics.clone();
+    transport::run(listener, router(state), &config, metrics, shutdown).await;
+    let _ = stop_tx.send(true);
+    let _ = maintain.await;
     if let Err(e) = pipeline.flush().await {
         tracing::warn!(error = %e, "final pipeline flush failed");
     }

@@ -24,14 +24,20 @@ pub enum Counter {
     IngestAlertsRampart,
     /// OCSF findings accepted by `POST /api/v1/alerts`.
     IngestAlertsOcsf,
+    /// Connections closed at once because a connection cap was reached.
+    ConnectionsRefused,
+    /// Failed authentications answered 429 (the source was over its failure limit).
+    AuthRateLimited,
 }
 
 impl Counter {
-    const ALL: [Counter; 4] = [
+    const ALL: [Counter; 6] = [
         Counter::IngestEvents,
         Counter::IngestRejectedLines,
         Counter::IngestAlertsRampart,
         Counter::IngestAlertsOcsf,
+        Counter::ConnectionsRefused,
+        Counter::AuthRateLimited,
     ];
     /// Metric name and labels.
     const fn series(self) -> (&'static str, &'static str) {
@@ -40,6 +46,8 @@ impl Counter {
             Counter::IngestRejectedLines => ("rampart_ingest_rejected_lines_total", ""),
             Counter::IngestAlertsRampart => ("rampart_ingest_alerts_total", "{format=\"rampart\"}"),
             Counter::IngestAlertsOcsf => ("rampart_ingest_alerts_total", "{format=\"ocsf\"}"),
+            Counter::ConnectionsRefused => ("rampart_http_connections_refused_total", ""),
+            Counter::AuthRateLimited => ("rampart_auth_rate_limited_total", ""),
         }
     }
 }
@@ -52,7 +60,7 @@ const CLASSES: usize = 5;
 pub struct Metrics {
     /// Requests per (route index in ROUTES, or ROUTES.len() for unmatched) x status class.
     requests: Vec<[AtomicU64; CLASSES]>,
-    counters: [AtomicU64; 4],
+    counters: [AtomicU64; 6],
 }
 
 impl Default for Metrics {

@@ -1499,6 +1499,39 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db)?;
         Ok(token)
     }
+
+    // --- server: token cache ------------------------------------------------------------
+
+    async fn active_tokens(&self) -> StoreResult<Vec<(String, ApiToken)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TOKEN_COLS}, secret_hash FROM tokens WHERE revoked_at IS NULL ORDER BY id"
+        ))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("secret_hash").map_err(db)?, token_from_row(r)?)))
+            .collect()
+    }
+
+    async fn record_token_use(&self, uses: &[(i64, Timestamp)]) -> StoreResult<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for (id, at) in uses {
+            sqlx::query(
+                "UPDATE tokens SET last_used_at = $1 \
+                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(at.millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
 }
 
 /// JSON values of patchable fields, for audit before/after details.

@@ -70,6 +70,7 @@ macro_rules! store_conformance {
             tokens_create_authenticate_revoke,
             tokens_conflicts_and_unknowns,
             tokens_concurrent_duplicate_names_conflict_cleanly,
+            tokens_active_listing_and_batched_use,
         );
     };
 }
@@ -2343,4 +2344,89 @@ pub async fn tokens_concurrent_duplicate_names_conflict_cleanly(s: &dyn Store) {
         }
     }
     assert_eq!(s.list_tokens().await.expect("list").len(), 1);
+// --- server: token cache ---------------------------------------------------------------------
+
+/// `active_tokens` lists non-revoked tokens with their hashes; `record_token_use` writes a
+/// batch of last uses, never moving one back, ignoring unknown ids, touching nothing else.
+pub async fn tokens_active_listing_and_batched_use(s: &dyn Store) {
+    let a = s
+        .create_token("a", Role::Viewer, "hash-a", "cli:root")
+        .await
+        .expect("create");
+    let b = s
+        .create_token("b", Role::Admin, "hash-b", "cli:root")
+        .await
+        .expect("create");
+    assert_eq!(
+        active(s).await,
+        vec![
+            ("hash-a".to_string(), "a".to_string(), Role::Viewer),
+            ("hash-b".to_string(), "b".to_string(), Role::Admin)
+        ]
+    );
+    s.revoke_token("b", "cli:root").await.expect("revoke");
+    assert_eq!(
+        active(s).await,
+        vec![("hash-a".to_string(), "a".to_string(), Role::Viewer)]
+    );
+
+    s.record_token_use(&[]).await.expect("empty batch");
+    s.record_token_use(&[
+        (a.id, Timestamp(T0 + 5)),
+        (b.id, Timestamp(T0 + 7)),
+        (-1, Timestamp(T0)),
+    ])
+    .await
+    .expect("batch");
+    assert_eq!(
+        last_used(s).await,
+        vec![
+            ("a".to_string(), Some(Timestamp(T0 + 5))),
+            ("b".to_string(), Some(Timestamp(T0 + 7)))
+        ]
+    );
+    // An older use reported later (another node) does not move the last use back.
+    s.record_token_use(&[(a.id, Timestamp(T0 + 1)), (b.id, Timestamp(T0 + 9))])
+        .await
+        .expect("batch");
+    assert_eq!(
+        last_used(s).await,
+        vec![
+            ("a".to_string(), Some(Timestamp(T0 + 5))),
+            ("b".to_string(), Some(Timestamp(T0 + 9)))
+        ]
+    );
+    // Uses are not audited: only the two creations and the revocation are.
+    let audit = s
+        .list_audit(&AuditFilter {
+            object_type: Some("token".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(audit.total, 3);
+}
+
+async fn active(s: &dyn Store) -> Vec<(String, String, Role)> {
+    let mut v: Vec<(String, String, Role)> = s
+        .active_tokens()
+        .await
+        .expect("active")
+        .into_iter()
+        .map(|(h, t)| (h, t.name, t.role))
+        .collect();
+    v.sort();
+    v
+}
+
+async fn last_used(s: &dyn Store) -> Vec<(String, Option<Timestamp>)> {
+    let mut v: Vec<(String, Option<Timestamp>)> = s
+        .list_tokens()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|t| (t.name, t.last_used_at))
+        .collect();
+    v.sort();
+    v
 }

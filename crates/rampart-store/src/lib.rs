@@ -283,6 +283,16 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>>;
     /// Revoke by name; audited.
     async fn revoke_token(&self, name: &str, actor: &str) -> StoreResult<ApiToken>;
+
+    // --- server: token cache ----------------------------------------------------------------
+
+    /// Every non-revoked token with its secret hash, for an in-memory authentication cache
+    /// (the server rebuilds its cache from this at start and refreshes it periodically).
+    async fn active_tokens(&self) -> StoreResult<Vec<(String, ApiToken)>>;
+    /// Record last-use times of tokens by id, in one transaction. A use never moves a token's
+    /// last use back (several nodes may report out of order); unknown ids are ignored. Not
+    /// audited: a use is not a state change.
+    async fn record_token_use(&self, uses: &[(i64, Timestamp)]) -> StoreResult<()>;
 }
 
 /// Helper re-exports used by backends and the conformance suite.

@@ -11,7 +11,8 @@ use rampart_model::{
     AlertDraft, AlertSource, AttackStage, Entity, Incident, IncidentPatch, IncidentStatus, Reason,
     Role, Severity, SigmaRuleRef, Timestamp,
 };
-use rampart_server::{generate_token, hash_token, router, AppState, ServerConfig};
+use rampart_server::tokens::TokenCache;
+use rampart_server::{generate_token, hash_token, AppState, ServerConfig};
 use rampart_store::{Change, ChangeSet, IncidentRef, IncidentState, Store};
 use rampart_store_sqlite::SqliteStore;
 use serde_json::Value;
@@ -21,6 +22,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
     pub admin: String,
+    /// The server's token cache (tokens made directly in the store are reloaded into it).
+    pub tokens: Arc<TokenCache>,
     _dir: tempfile::TempDir,
     seq: AtomicU32,
 }
@@ -40,16 +43,22 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
         .await
         .expect("spawn pipeline");
     let state = AppState::new(store.clone(), pipeline, Default::default(), config);
+    let tokens = state.tokens.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    tokio::spawn(rampart_server::serve_with_shutdown(
+        listener,
+        state,
+        std::future::pending(),
+    ));
     let app = TestApp {
         addr,
         client: reqwest::Client::new(),
         store,
         admin: String::new(),
+        tokens,
         _dir: dir,
         seq: AtomicU32::new(0),
     };
@@ -113,7 +122,8 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
-    /// A token with this role, created directly in the store.
+    /// A token with this role, created directly in the store, then the server's token cache
+    /// reloaded (as its periodic refresh would).
     pub async fn token(&self, role: Role) -> String {
         let secret = generate_token();
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
@@ -121,6 +131,10 @@ impl TestApp {
             .create_token(&format!("{role}-{n}"), role, &hash_token(&secret), "test")
             .await
             .expect("create token");
+        self.tokens
+            .reload(&*self.store)
+            .await
+            .expect("reload tokens");
         secret
     }
 
