@@ -20,6 +20,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
+    /// The same store, typed: for raw SQL in tests (`execute_raw`).
+    pub sqlite: SqliteStore,
     pub admin: String,
     _dir: tempfile::TempDir,
     seq: AtomicU32,
@@ -31,11 +33,10 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("rampart.db"))
-            .await
-            .expect("open sqlite"),
-    );
+    let sqlite = SqliteStore::open(&dir.path().join("rampart.db"))
+        .await
+        .expect("open sqlite");
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     let (pipeline, _task) = rampart_pipeline::spawn(store.clone(), Default::default())
         .await
         .expect("spawn pipeline");
@@ -49,6 +50,7 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
         addr,
         client: reqwest::Client::new(),
         store,
+        sqlite,
         admin: String::new(),
         _dir: dir,
         seq: AtomicU32::new(0),
