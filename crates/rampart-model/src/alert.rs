@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::entity::Entity;
 use crate::enums::{AlertStatus, Severity};
 use crate::event::ApiEvent;
-use crate::time::Timestamp;
+use crate::time::{TimeRangeError, Timestamp};
 
 /// Largest number of evidence events kept on one alert.
 pub const MAX_EVIDENCE: usize = 20;
@@ -90,6 +90,21 @@ pub struct AlertDraft {
     /// Attack stage, for linking recon, exploitation and data access by the same actor.
     #[serde(default)]
     pub stage: AttackStage,
+}
+
+impl AlertDraft {
+    /// Check every time the alert carries (`first_seen`, `last_seen`, each evidence event's
+    /// `ts`) against the accepted range ([`crate::SANE_MIN`]..[`crate::SANE_MAX`]).
+    pub fn check_times(&self) -> Result<(), TimeRangeError> {
+        self.first_seen.check_sane("first_seen")?;
+        self.last_seen.check_sane("last_seen")?;
+        for (i, e) in self.evidence.iter().enumerate() {
+            if !e.ts.is_sane() {
+                e.ts.check_sane(&format!("evidence[{i}].ts"))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Stage of an attack, in kill-chain order.

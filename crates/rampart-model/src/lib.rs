@@ -24,7 +24,7 @@ pub use incident::{
     PriorityReason,
 };
 pub use inventory::{AuthMix, EndpointInfo, ParamInfo, ValueType};
-pub use time::Timestamp;
+pub use time::{TimeRangeError, Timestamp, SANE_MAX, SANE_MIN};
 pub use token::{validate_token_name, ApiToken, InvalidTokenName};
 
 /// Errors from parsing model values.

@@ -6,11 +6,55 @@ use std::fmt;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Milliseconds since the Unix epoch, UTC. Serialized as RFC 3339.
+/// Milliseconds since the Unix epoch, UTC. Serialized as RFC 3339; a value RFC 3339 cannot
+/// write (outside the years 0000..=9999) is serialized as its number of milliseconds, so every
+/// value reads back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);
 
+/// The event times Rampart accepts on intake: from [`SANE_MIN`] (inclusive) to [`SANE_MAX`]
+/// (exclusive). A fixed range, not "now plus a margin": pure crates never read the clock, and a
+/// replayed archive must be judged the same way on any day. Wide enough for any real log
+/// (the web is younger than 1990) and narrow enough that every value is a plain RFC 3339 time
+/// with a four-digit year, which every store and client can read back.
+pub const SANE_MIN: Timestamp = Timestamp(631_152_000_000); // 1990-01-01T00:00:00Z
+/// End (exclusive) of the accepted event times: 2200-01-01T00:00:00Z. See [`SANE_MIN`].
+pub const SANE_MAX: Timestamp = Timestamp(7_258_118_400_000);
+
+/// A time outside [`SANE_MIN`]..[`SANE_MAX`], named by the field that carried it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {value} is outside the accepted range 1990-01-01T00:00:00Z..2200-01-01T00:00:00Z")]
+pub struct TimeRangeError {
+    /// The field (`ts`, `first_seen`, `evidence[3].ts`, `time`, ...).
+    pub field: String,
+    /// The value as given: RFC 3339 when it has one, else milliseconds since the epoch.
+    pub value: String,
+}
+
+/// Years RFC 3339 can write: 0000-01-01T00:00:00Z ..= 9999-12-31T23:59:59.999Z.
+const RFC3339_MIN_MS: i64 = -62_167_219_200_000;
+const RFC3339_MAX_MS: i64 = 253_402_300_799_999;
+
 impl Timestamp {
+    /// Whether this time is in the accepted intake range ([`SANE_MIN`]..[`SANE_MAX`]).
+    pub const fn is_sane(self) -> bool {
+        self.0 >= SANE_MIN.0 && self.0 < SANE_MAX.0
+    }
+    /// This time, or an error naming `field` when it is outside the accepted range.
+    pub fn check_sane(self, field: &str) -> Result<Self, TimeRangeError> {
+        if self.is_sane() {
+            return Ok(self);
+        }
+        let value = if (RFC3339_MIN_MS..=RFC3339_MAX_MS).contains(&self.0) {
+            self.to_rfc3339()
+        } else {
+            format!("{} ms", self.0)
+        };
+        Err(TimeRangeError {
+            field: field.to_string(),
+            value,
+        })
+    }
     /// From milliseconds since the epoch.
     pub const fn from_millis(ms: i64) -> Self {
         Timestamp(ms)
@@ -63,7 +107,11 @@ impl fmt::Display for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        if (RFC3339_MIN_MS..=RFC3339_MAX_MS).contains(&self.0) {
+            s.serialize_str(&self.to_rfc3339())
+        } else {
+            s.serialize_i64(self.0)
+        }
     }
 }
 
@@ -108,6 +156,65 @@ mod tests {
             let c = Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap().timestamp() / 86400;
             assert_eq!(days_from_civil(y as i64, m, d), c, "{y}-{m}-{d}");
         }
+    }
+
+    #[test]
+    fn every_value_reads_back() {
+        // Regression (issue 8.1): year 10000 and i64::MAX were written as text no parser
+        // reads, so one stored alert broke every list.
+        for ms in [
+            i64::MIN,
+            RFC3339_MIN_MS - 1,
+            RFC3339_MIN_MS,
+            -1,
+            0,
+            1_700_000_000_123,
+            RFC3339_MAX_MS,
+            RFC3339_MAX_MS + 1,
+            253_402_300_800_000,
+            i64::MAX,
+        ] {
+            let t = Timestamp(ms);
+            let j = serde_json::to_string(&t).unwrap();
+            let back: Timestamp = serde_json::from_str(&j).unwrap_or_else(|e| panic!("{j}: {e}"));
+            assert_eq!(back, t, "{j}");
+        }
+    }
+
+    #[test]
+    fn sane_range() {
+        fn check(ms: i64, expected: &str) {
+            let got = match Timestamp(ms).check_sane("first_seen") {
+                Ok(t) => format!("ok {t}"),
+                Err(e) => e.to_string(),
+            };
+            assert_eq!(got, expected, "{ms}");
+        }
+        let range = "is outside the accepted range 1990-01-01T00:00:00Z..2200-01-01T00:00:00Z";
+        check(SANE_MIN.0, "ok 1990-01-01T00:00:00.000Z");
+        check(SANE_MAX.0 - 1, "ok 2199-12-31T23:59:59.999Z");
+        check(
+            SANE_MIN.0 - 1,
+            &format!("first_seen 1989-12-31T23:59:59.999Z {range}"),
+        );
+        check(
+            SANE_MAX.0,
+            &format!("first_seen 2200-01-01T00:00:00.000Z {range}"),
+        );
+        check(0, &format!("first_seen 1970-01-01T00:00:00.000Z {range}"));
+        check(
+            253_402_300_800_000,
+            &format!("first_seen 253402300800000 ms {range}"),
+        );
+        check(i64::MAX, &format!("first_seen {} ms {range}", i64::MAX));
+        check(i64::MIN, &format!("first_seen {} ms {range}", i64::MIN));
+        assert_eq!(
+            (SANE_MIN.to_rfc3339(), SANE_MAX.to_rfc3339()),
+            (
+                "1990-01-01T00:00:00.000Z".into(),
+                "2200-01-01T00:00:00.000Z".into()
+            )
+        );
     }
 
     #[test]

@@ -4,7 +4,16 @@
 //! writer of incidents from detection.
 //!
 //! Sources (file replay, tail, HTTP push) hand batches to a [`PipelineHandle`]; a batch is
-//! acknowledged only after its store transaction committed.
+//! acknowledged only after its store transaction committed. **One batch is one transaction**
+//! ([`Store::commit_batch`]): its events, its source checkpoint, the alerts and incident
+//! changes they produced, the endpoints due to be written and the request's idempotency
+//! record, so a crash never keeps a checkpoint without the alerts of its lines, nor part of a
+//! pushed request.
+//!
+//! Times outside [`rampart_model::SANE_MIN`]..[`rampart_model::SANE_MAX`] never reach
+//! detection or the store: such events and alerts are dropped, counted
+//! ([`BatchReport::out_of_range`]) and logged. Sources refuse them first where they can say
+//! which line it was.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -19,7 +28,9 @@ use rampart_inventory::endpoints::{Inventory, InventoryConfig};
 use rampart_model::{AlertDraft, ApiEvent, Incident, Timestamp};
 use rampart_sigma::{RuleSet, SigmaConfig, SigmaDetector};
 use rampart_signatures::SignatureConfig;
-use rampart_store::{Change, Checkpoint, Store, StoreError};
+use rampart_store::{
+    Batch, BatchOutcome, Change, ChangeSet, Checkpoint, IdempotencyRecord, Store, StoreError,
+};
 
 /// Pipeline errors.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +54,13 @@ pub struct BatchReport {
     pub incidents_created: u64,
     /// Incidents merged away.
     pub incidents_merged: u64,
+    /// Events and alerts dropped because a time they carry is outside the accepted range.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub out_of_range: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl BatchReport {
@@ -52,18 +70,75 @@ impl BatchReport {
         self.alerts += o.alerts;
         self.incidents_created += o.incidents_created;
         self.incidents_merged += o.incidents_merged;
+        self.out_of_range += o.out_of_range;
     }
 }
+
+/// The idempotency key of a pushed request: committing it stores an [`IdempotencyRecord`] in
+/// the same transaction, and a second request with the same caller and key stores nothing.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// Who sent the request (token name).
+    pub caller: String,
+    /// The client's key.
+    pub key: String,
+    /// Hash of the request, kept to refuse the key for a different request.
+    pub request_hash: String,
+    /// How long the key is kept, in milliseconds.
+    pub ttl_ms: i64,
+    /// The answer (HTTP status and JSON body) to store for this request's report.
+    pub respond: fn(&BatchReport) -> (u16, serde_json::Value),
+}
+
+impl IdempotencyKey {
+    fn record(&self, report: &BatchReport) -> IdempotencyRecord {
+        let (status, response) = (self.respond)(report);
+        let now = Timestamp::now();
+        IdempotencyRecord {
+            caller: self.caller.clone(),
+            key: self.key.clone(),
+            request_hash: self.request_hash.clone(),
+            status,
+            response,
+            created_at: now,
+            expires_at: now.add_millis(self.ttl_ms.max(0)),
+        }
+    }
+}
+
+/// What a request with an idempotency key got.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PushOutcome {
+    /// Committed now.
+    Committed(BatchReport),
+    /// Nothing stored: the key was used before; its stored record (compare its
+    /// `request_hash`, answer with its response).
+    Replayed(IdempotencyRecord),
+}
+
+impl PushOutcome {
+    fn into_report(self) -> BatchReport {
+        match self {
+            PushOutcome::Committed(r) => r,
+            // Only a request with a key can be a replay.
+            PushOutcome::Replayed(_) => BatchReport::default(),
+        }
+    }
+}
+
+type Ack = oneshot::Sender<Result<PushOutcome, PipelineError>>;
 
 enum Msg {
     Events {
         events: Vec<ApiEvent<'static>>,
         checkpoint: Option<Checkpoint>,
-        ack: oneshot::Sender<Result<BatchReport, PipelineError>>,
+        idempotency: Option<IdempotencyKey>,
+        ack: Ack,
     },
     Alerts {
         alerts: Vec<AlertDraft>,
-        ack: oneshot::Sender<Result<BatchReport, PipelineError>>,
+        idempotency: Option<IdempotencyKey>,
+        ack: Ack,
     },
     IncidentChanged(Box<Incident>),
     Flush {
@@ -88,6 +163,8 @@ pub struct PipelineStats {
     pub inventory_endpoints: AtomicU64,
     /// Events whose endpoint was not tracked because the inventory was full.
     pub inventory_overflow: AtomicU64,
+    /// Events and alerts dropped for a time outside the accepted range.
+    pub out_of_range: AtomicU64,
 }
 
 impl PipelineStats {
@@ -97,6 +174,7 @@ impl PipelineStats {
         self.incidents_created
             .fetch_add(r.incidents_created, Relaxed);
         self.incidents_merged.fetch_add(r.incidents_merged, Relaxed);
+        self.out_of_range.fetch_add(r.out_of_range, Relaxed);
     }
 
     /// Prometheus text exposition of these series.
@@ -116,6 +194,7 @@ impl PipelineStats {
                 "rampart_inventory_overflow_events_total",
                 &self.inventory_overflow,
             ),
+            ("rampart_pipeline_out_of_range_total", &self.out_of_range),
         ];
         let gauges = [
             ("rampart_detection_state_bytes", &self.detection_state_bytes),
@@ -158,11 +237,34 @@ impl PipelineHandle {
         events: Vec<ApiEvent<'static>>,
         checkpoint: Option<Checkpoint>,
     ) -> Result<BatchReport, PipelineError> {
+        self.send_events(events, checkpoint, None)
+            .await
+            .map(PushOutcome::into_report)
+    }
+
+    /// Process and store one pushed request's events in one transaction, with its
+    /// idempotency record: a request whose caller and key were committed before stores
+    /// nothing and resolves to [`PushOutcome::Replayed`].
+    pub async fn push_events_once(
+        &self,
+        events: Vec<ApiEvent<'static>>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<PushOutcome, PipelineError> {
+        self.send_events(events, None, idempotency).await
+    }
+
+    async fn send_events(
+        &self,
+        events: Vec<ApiEvent<'static>>,
+        checkpoint: Option<Checkpoint>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<PushOutcome, PipelineError> {
         let (ack, rx) = oneshot::channel();
         self.tx
             .send(Msg::Events {
                 events,
                 checkpoint,
+                idempotency,
                 ack,
             })
             .await
@@ -172,9 +274,25 @@ impl PipelineHandle {
 
     /// Correlate and store alerts from outside tools. Resolves once committed.
     pub async fn push_alerts(&self, alerts: Vec<AlertDraft>) -> Result<BatchReport, PipelineError> {
+        self.push_alerts_once(alerts, None)
+            .await
+            .map(PushOutcome::into_report)
+    }
+
+    /// Correlate and store one pushed request's alerts in one transaction, with its
+    /// idempotency record (see [`PipelineHandle::push_events_once`]).
+    pub async fn push_alerts_once(
+        &self,
+        alerts: Vec<AlertDraft>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<PushOutcome, PipelineError> {
         let (ack, rx) = oneshot::channel();
         self.tx
-            .send(Msg::Alerts { alerts, ack })
+            .send(Msg::Alerts {
+                alerts,
+                idempotency,
+                ack,
+            })
             .await
             .map_err(|_| PipelineError::Stopped)?;
         rx.await.map_err(|_| PipelineError::Stopped)?
@@ -251,7 +369,8 @@ pub struct PipelineConfig {
     pub correlate: CorrelateConfig,
     /// Inventory settings.
     pub inventory: InventoryConfig,
-    /// Write changed endpoints to the store every this many event batches (and on flush).
+    /// Write changed endpoints to the store every this many event batches (and on flush), in
+    /// the batch's transaction.
     pub inventory_flush_batches: u32,
 }
 
@@ -298,9 +417,19 @@ impl Core {
 
     async fn on_events(
         &mut self,
-        events: Vec<ApiEvent<'static>>,
+        mut events: Vec<ApiEvent<'static>>,
         checkpoint: Option<Checkpoint>,
-    ) -> Result<BatchReport, PipelineError> {
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<PushOutcome, PipelineError> {
+        let before = events.len();
+        events.retain(|ev| {
+            let sane = ev.ts.is_sane();
+            if !sane {
+                tracing::warn!(ts = ev.ts.millis(), source_format = %ev.source_format, "dropping an event whose time is outside the accepted range");
+            }
+            sane
+        });
+        let out_of_range = (before - events.len()) as u64;
         for ev in &events {
             if ev.ts > self.latest {
                 self.latest = ev.ts;
@@ -308,28 +437,62 @@ impl Core {
             self.inventory.observe(ev);
             self.engine.observe(ev, &mut self.alerts);
         }
-        self.store
-            .insert_events(&events, checkpoint.as_ref())
-            .await?;
-        let mut report = BatchReport {
-            events: events.len() as u64,
-            ..Default::default()
-        };
         self.batches += 1;
-        if self
+        let endpoints = if self
             .batches
             .is_multiple_of(self.inventory_flush_batches.max(1))
         {
-            self.flush_inventory().await?;
-        }
-        if !self.alerts.is_empty() {
-            let alerts = std::mem::take(&mut self.alerts);
-            report.add(&self.correlate(alerts).await?);
-        }
-        Ok(report)
+            self.inventory.take_dirty()
+        } else {
+            Vec::new()
+        };
+        let alerts = std::mem::take(&mut self.alerts);
+        let mut report = BatchReport {
+            events: events.len() as u64,
+            out_of_range,
+            ..Default::default()
+        };
+        self.commit(
+            &events,
+            checkpoint.as_ref(),
+            alerts,
+            &endpoints,
+            idempotency,
+            &mut report,
+        )
+        .await
     }
 
-    fn publish(&self, r: &Result<BatchReport, PipelineError>) {
+    async fn on_alerts(
+        &mut self,
+        mut alerts: Vec<AlertDraft>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<PushOutcome, PipelineError> {
+        let before = alerts.len();
+        alerts.retain(|a| match a.check_times() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(detector = %a.detector, error = %e, "dropping an alert whose time is outside the accepted range");
+                false
+            }
+        });
+        let mut report = BatchReport {
+            out_of_range: (before - alerts.len()) as u64,
+            ..Default::default()
+        };
+        self.commit(&[], None, alerts, &[], idempotency, &mut report)
+            .await
+    }
+
+    fn publish_outcome(&self, r: &Result<PushOutcome, PipelineError>) {
+        match r {
+            Ok(PushOutcome::Committed(rep)) => self.publish(Ok(rep)),
+            Ok(PushOutcome::Replayed(_)) => self.publish(Ok(&BatchReport::default())),
+            Err(e) => self.publish(Err(e)),
+        }
+    }
+
+    fn publish(&self, r: Result<&BatchReport, &PipelineError>) {
         if let Ok(r) = r {
             self.stats.record(r);
         }
@@ -344,59 +507,80 @@ impl Core {
             .store(self.inventory.overflow_count(), Relaxed);
     }
 
-    async fn flush_inventory(&mut self) -> Result<(), PipelineError> {
-        let dirty = self.inventory.take_dirty();
-        if !dirty.is_empty() {
-            self.store.upsert_endpoints(&dirty).await?;
+    /// Correlate `alerts` and commit everything of one batch in one transaction.
+    async fn commit(
+        &mut self,
+        events: &[ApiEvent<'static>],
+        checkpoint: Option<&Checkpoint>,
+        alerts: Vec<AlertDraft>,
+        endpoints: &[rampart_model::EndpointInfo],
+        idempotency: Option<IdempotencyKey>,
+        report: &mut BatchReport,
+    ) -> Result<PushOutcome, PipelineError> {
+        let changes = if alerts.is_empty() {
+            None
+        } else {
+            Some(self.correlate(alerts, report))
+        };
+        let record = idempotency.map(|k| k.record(report));
+        let batch = Batch {
+            events,
+            checkpoint,
+            changes: changes.as_ref(),
+            endpoints,
+            idempotency: record.as_ref(),
+        };
+        let outcome = self.store.commit_batch(&batch).await;
+        if let Ok(BatchOutcome::Committed(applied)) = &outcome {
+            self.correlator.confirm(applied);
+            return Ok(PushOutcome::Committed(std::mem::take(report)));
         }
-        Ok(())
+        if changes.is_some() {
+            // The correlator assumed the change set applied; rebuild it from the store.
+            tracing::warn!("correlation changes were not committed; reseeding correlator");
+            self.reseed_correlator().await?;
+        }
+        match outcome {
+            Ok(BatchOutcome::Duplicate(stored)) => Ok(PushOutcome::Replayed(stored)),
+            Err(e) => {
+                tracing::error!(error = %e, "committing a batch failed");
+                Err(e.into())
+            }
+            Ok(BatchOutcome::Committed(_)) => unreachable!("handled above"),
+        }
     }
 
-    async fn correlate(&mut self, alerts: Vec<AlertDraft>) -> Result<BatchReport, PipelineError> {
-        let n = alerts.len() as u64;
+    /// Run the correlator over `alerts` (it assumes the change set will be committed), and
+    /// count what the change set does into `report`.
+    fn correlate(&mut self, alerts: Vec<AlertDraft>, report: &mut BatchReport) -> ChangeSet {
+        report.alerts += alerts.len() as u64;
         for a in &alerts {
             if a.last_seen > self.latest {
                 self.latest = a.last_seen;
             }
         }
         let changes = self.correlator.correlate(alerts);
-        let created = changes
-            .changes
-            .iter()
-            .filter(|c| matches!(c, Change::CreateIncident { .. }))
-            .count() as u64;
-        let merged = changes
-            .changes
-            .iter()
-            .filter(|c| matches!(c, Change::Merge { .. }))
-            .count() as u64;
-        match self.store.apply(&changes).await {
-            Ok(applied) => {
-                self.correlator.confirm(&applied);
-                Ok(BatchReport {
-                    alerts: n,
-                    incidents_created: created,
-                    incidents_merged: merged,
-                    ..Default::default()
-                })
-            }
-            Err(e) => {
-                // The correlator assumed the change set applied; rebuild it from the store.
-                tracing::error!(error = %e, "applying correlation changes failed; reseeding correlator");
-                self.reseed_correlator().await?;
-                Err(e.into())
+        for c in &changes.changes {
+            match c {
+                Change::CreateIncident { .. } => report.incidents_created += 1,
+                Change::Merge { .. } => report.incidents_merged += 1,
+                _ => {}
             }
         }
+        changes
     }
 
     async fn flush(&mut self) -> Result<BatchReport, PipelineError> {
         self.engine.tick(self.latest, &mut self.alerts);
-        self.flush_inventory().await?;
-        if self.alerts.is_empty() {
+        let endpoints = self.inventory.take_dirty();
+        let alerts = std::mem::take(&mut self.alerts);
+        if alerts.is_empty() && endpoints.is_empty() {
             return Ok(BatchReport::default());
         }
-        let alerts = std::mem::take(&mut self.alerts);
-        self.correlate(alerts).await
+        let mut report = BatchReport::default();
+        self.commit(&[], None, alerts, &endpoints, None, &mut report)
+            .await
+            .map(PushOutcome::into_report)
     }
 }
 
@@ -426,21 +610,26 @@ pub async fn spawn(
                 Msg::Events {
                     events,
                     checkpoint,
+                    idempotency,
                     ack,
                 } => {
-                    let r = core.on_events(events, checkpoint).await;
-                    core.publish(&r);
+                    let r = core.on_events(events, checkpoint, idempotency).await;
+                    core.publish_outcome(&r);
                     let _ = ack.send(r);
                 }
-                Msg::Alerts { alerts, ack } => {
-                    let r = core.correlate(alerts).await;
-                    core.publish(&r);
+                Msg::Alerts {
+                    alerts,
+                    idempotency,
+                    ack,
+                } => {
+                    let r = core.on_alerts(alerts, idempotency).await;
+                    core.publish_outcome(&r);
                     let _ = ack.send(r);
                 }
                 Msg::IncidentChanged(inc) => core.correlator.on_incident_changed(&inc),
                 Msg::Flush { ack } => {
                     let r = core.flush().await;
-                    core.publish(&r);
+                    core.publish(r.as_ref());
                     let _ = ack.send(r);
                 }
             }

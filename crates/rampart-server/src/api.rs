@@ -3,14 +3,15 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rampart_model::{
     AlertDraft, ApiEvent, Entity, Incident, IncidentFilter, IncidentPatch, IncidentSort,
     IncidentStatus, Role, Timestamp, MAX_EVIDENCE,
 };
-use rampart_store::{AlertFilter, AuditFilter, IncidentState};
+use rampart_pipeline::{BatchReport, IdempotencyKey, PushOutcome};
+use rampart_store::{AlertFilter, AuditFilter, IdempotencyRecord, IncidentState, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -126,7 +127,9 @@ pub fn decode_line(line: &str, cfg: &DecodeConfig) -> Result<ApiEvent<'static>, 
         .map_err(|e| e.to_string())
 }
 
-/// Decode a whole NDJSON body. Blank lines are skipped; the first bad line fails all of it.
+/// Decode a whole NDJSON body. Blank lines are skipped; the first bad line (undecodable, or
+/// with a time outside [`rampart_model::SANE_MIN`]..[`rampart_model::SANE_MAX`]) fails all
+/// of it.
 pub fn decode_ndjson(
     body: &str,
     cfg: &DecodeConfig,
@@ -145,20 +148,152 @@ pub fn decode_ndjson(
             ));
         }
         let ev = decode_line(line, cfg)
+            .and_then(|ev| match ev.ts.check_sane("ts") {
+                Ok(_) => Ok(ev),
+                Err(e) => Err(e.to_string()),
+            })
             .map_err(|reason| ApiError::bad_request(format!("line {}: {reason}", i + 1)))?;
         events.push(ev);
     }
     Ok(events)
 }
 
-/// `POST /api/v1/events`: NDJSON of Rampart event records.
+/// Header naming a pushed request's idempotency key.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Header set on an answer replayed for a retried idempotency key.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+/// Longest idempotency key accepted, in bytes.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// The request's `Idempotency-Key`: 1-255 visible ASCII characters (no spaces), or 400.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
+    let Some(v) = values.next() else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::bad_request(format!(
+            "Idempotency-Key must be one value of 1-{MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+        ))
+    };
+    if values.next().is_some() {
+        return Err(bad());
+    }
+    let b = v.as_bytes();
+    if b.is_empty() || b.len() > MAX_IDEMPOTENCY_KEY || !b.iter().all(u8::is_ascii_graphic) {
+        return Err(bad());
+    }
+    Ok(Some(String::from_utf8_lossy(b).into_owned()))
+}
+
+/// What to do with a pushed request that may carry an idempotency key.
+enum Intake {
+    /// The key was used before for this request: its stored answer.
+    Replay(Response),
+    /// Process it (with the key, when it has one).
+    Process(Option<IdempotencyKey>),
+}
+
+/// Look up the request's idempotency key: a known key answers with its stored answer (or 422
+/// when it was used for a different request); a new one is passed on to be stored with the
+/// request's commit.
+async fn intake(
+    state: &AppState,
+    caller: &Caller,
+    route: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    respond: fn(&BatchReport) -> (u16, Value),
+) -> Result<Intake, ApiError> {
+    let Some(key) = idempotency_key(headers)? else {
+        return Ok(Intake::Process(None));
+    };
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(route.as_bytes());
+    h.update([0]);
+    h.update(body);
+    let request_hash = hex::encode(h.finalize());
+    let caller_name = caller.token.name.clone();
+    if let Some(rec) = state
+        .store
+        .get_idempotency(&caller_name, &key, Timestamp::now())
+        .await?
+    {
+        return replay(&rec, &request_hash).map(Intake::Replay);
+    }
+    Ok(Intake::Process(Some(IdempotencyKey {
+        caller: caller_name,
+        key,
+        request_hash,
+        ttl_ms: i64::try_from(state.config.idempotency_ttl.as_millis()).unwrap_or(i64::MAX),
+        respond,
+    })))
+}
+
+/// The stored answer of an idempotency key, if `request_hash` is the request it was used for.
+fn replay(rec: &IdempotencyRecord, request_hash: &str) -> Result<Response, ApiError> {
+    if rec.request_hash != request_hash {
+        return Err(ApiError::unprocessable(format!(
+            "Idempotency-Key {:?} was used for a different request",
+            rec.key
+        )));
+    }
+    let status = StatusCode::from_u16(rec.status).map_err(ApiError::internal)?;
+    let mut resp = (status, Json(rec.response.clone())).into_response();
+    resp.headers_mut()
+        .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    Ok(resp)
+}
+
+/// The answer to a pushed request: committed now, or replayed.
+fn pushed(
+    outcome: PushOutcome,
+    request_hash: Option<&str>,
+    respond: fn(&BatchReport) -> (u16, Value),
+) -> Result<(Response, Option<BatchReport>), ApiError> {
+    match outcome {
+        PushOutcome::Committed(report) => {
+            let (status, body) = respond(&report);
+            let status = StatusCode::from_u16(status).map_err(ApiError::internal)?;
+            Ok(((status, Json(body)).into_response(), Some(report)))
+        }
+        // Another request with the same key committed first (a racing retry, another node).
+        PushOutcome::Replayed(rec) => Ok((replay(&rec, request_hash.unwrap_or_default())?, None)),
+    }
+}
+
+fn report_body(report: &BatchReport, accepted: u64) -> Value {
+    let mut out = serde_json::to_value(report).unwrap_or_else(|_| json!({}));
+    if let Value::Object(m) = &mut out {
+        m.insert("accepted".into(), json!(accepted));
+    }
+    out
+}
+
+fn events_answer(report: &BatchReport) -> (u16, Value) {
+    (202, report_body(report, report.events))
+}
+
+fn alerts_answer(report: &BatchReport) -> (u16, Value) {
+    (202, report_body(report, report.alerts))
+}
+
+/// `POST /api/v1/events`: NDJSON of Rampart event records, stored in one transaction
+/// (all or nothing). With an `Idempotency-Key`, a retry is answered as the first request was
+/// and stores nothing.
 pub async fn push_events(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Right::Ingest)?;
     let body = body_bytes(body)?;
+    let key = match intake(&state, &caller, "events", &headers, &body, events_answer).await? {
+        Intake::Replay(resp) => return Ok(resp),
+        Intake::Process(key) => key,
+    };
     let text = std::str::from_utf8(&body).map_err(|e| {
         ApiError::bad_request(format!("body is not utf-8 (byte {})", e.valid_up_to()))
     })?;
@@ -169,20 +304,13 @@ pub async fn push_events(
             return Err(e);
         }
     };
-    let accepted = events.len();
-    let mut report = rampart_pipeline::BatchReport::default();
-    let mut events = events.into_iter().peekable();
-    let batch = state.config.push_batch_events.max(1);
-    while events.peek().is_some() {
-        let chunk: Vec<_> = events.by_ref().take(batch).collect();
-        report.add(&state.pipeline.push_events(chunk, None).await?);
+    let hash = key.as_ref().map(|k| k.request_hash.clone());
+    let outcome = state.pipeline.push_events_once(events, key).await?;
+    let (resp, report) = pushed(outcome, hash.as_deref(), events_answer)?;
+    if let Some(r) = report {
+        state.metrics.add(Counter::IngestEvents, r.events);
     }
-    state.metrics.add(Counter::IngestEvents, accepted as u64);
-    let mut out = serde_json::to_value(&report).map_err(ApiError::internal)?;
-    if let Value::Object(m) = &mut out {
-        m.insert("accepted".into(), json!(accepted));
-    }
-    Ok((StatusCode::ACCEPTED, Json(out)).into_response())
+    Ok(resp)
 }
 
 /// Turn one pushed JSON value (Rampart alert or OCSF finding) into a draft.
@@ -193,6 +321,7 @@ pub fn alert_from_json(v: Value) -> Result<(AlertDraft, bool), String> {
             .map_err(|e| e.to_string());
     }
     let a: AlertDraft = serde_json::from_value(v).map_err(|e| e.to_string())?;
+    a.check_times().map_err(|e| e.to_string())?;
     if a.title.trim().is_empty() {
         return Err("empty title".into());
     }
@@ -208,14 +337,20 @@ pub fn alert_from_json(v: Value) -> Result<(AlertDraft, bool), String> {
     Ok((a, false))
 }
 
-/// `POST /api/v1/alerts`: one alert or an array, Rampart form or OCSF Detection Finding.
+/// `POST /api/v1/alerts`: one alert or an array, Rampart form or OCSF Detection Finding,
+/// stored in one transaction; `Idempotency-Key` as for events.
 pub async fn push_alerts(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Right::Ingest)?;
     let body = body_bytes(body)?;
+    let key = match intake(&state, &caller, "alerts", &headers, &body, alerts_answer).await? {
+        Intake::Replay(resp) => return Ok(resp),
+        Intake::Process(key) => key,
+    };
     let v: Value = serde_json::from_slice(&body).map_err(json_error)?;
     let items = match v {
         Value::Array(a) => a,
@@ -239,21 +374,36 @@ pub async fn push_alerts(
         ocsf += u64::from(is_ocsf);
         drafts.push(a);
     }
-    let accepted = drafts.len();
-    let report = if drafts.is_empty() {
-        Default::default()
-    } else {
-        state.pipeline.push_alerts(drafts).await?
-    };
-    state.metrics.add(Counter::IngestAlertsOcsf, ocsf);
-    state
-        .metrics
-        .add(Counter::IngestAlertsRampart, accepted as u64 - ocsf);
-    let mut out = serde_json::to_value(&report).map_err(ApiError::internal)?;
-    if let Value::Object(m) = &mut out {
-        m.insert("accepted".into(), json!(accepted));
+    let accepted = drafts.len() as u64;
+    if drafts.is_empty() {
+        let (_, body) = alerts_answer(&BatchReport::default());
+        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
     }
-    Ok((StatusCode::ACCEPTED, Json(out)).into_response())
+    let hash = key.as_ref().map(|k| k.request_hash.clone());
+    let outcome = state.pipeline.push_alerts_once(drafts, key).await?;
+    let (resp, report) = pushed(outcome, hash.as_deref(), alerts_answer)?;
+    if report.is_some() {
+        state.metrics.add(Counter::IngestAlertsOcsf, ocsf);
+        state
+            .metrics
+            .add(Counter::IngestAlertsRampart, accepted - ocsf);
+    }
+    Ok(resp)
+}
+
+/// A detail read of a row that does not decode: a 500 that says which row, instead of a
+/// bare internal error (lists skip such rows).
+fn unreadable(what: &str, id: i64, e: StoreError) -> ApiError {
+    match e {
+        StoreError::Corrupt(detail) => {
+            tracing::error!(row = what, id, error = %detail, "stored row cannot be read");
+            ApiError::new(
+                ErrorKind::Internal,
+                format!("{what} {id} is stored in a form that cannot be read"),
+            )
+        }
+        other => other.into(),
+    }
 }
 
 // --- incidents -----------------------------------------------------------------------------
@@ -325,7 +475,8 @@ pub async fn get_incident(
     let d = state
         .store
         .get_incident(id)
-        .await?
+        .await
+        .map_err(|e| unreadable("incident", id, e))?
         .ok_or_else(|| ApiError::not_found("incident", id))?;
     Ok(Json(serde_json::to_value(d).map_err(ApiError::internal)?))
 }
@@ -540,7 +691,8 @@ pub async fn get_alert(
     let a = state
         .store
         .get_alert(id)
-        .await?
+        .await
+        .map_err(|e| unreadable("alert", id, e))?
         .ok_or_else(|| ApiError::not_found("alert", id))?;
     Ok(Json(serde_json::to_value(a).map_err(ApiError::internal)?))
 }

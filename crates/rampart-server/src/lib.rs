@@ -38,8 +38,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Most events (NDJSON lines) or alerts accepted in one request. Default: 100 000.
     pub max_events_per_request: usize,
-    /// Events handed to the pipeline per batch. Default: 2 000.
-    pub push_batch_events: usize,
+    /// How long a pushed request's `Idempotency-Key` is kept (a retry within it stores
+    /// nothing and gets the first answer). Default: 24 hours.
+    pub idempotency_ttl: std::time::Duration,
     /// Longest comment, in characters. Default: 10 000.
     pub max_comment_chars: usize,
     /// Time a connection has to send a whole request head, from when it opens or its previous
@@ -76,7 +77,7 @@ impl Default for ServerConfig {
         ServerConfig {
             max_body_bytes: 10 * 1024 * 1024,
             max_events_per_request: 100_000,
-            push_batch_events: 2_000,
+            idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
             max_comment_chars: 10_000,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(60),

@@ -146,6 +146,10 @@ pub async fn handler(State(state): State<AppState>, caller: Caller) -> Result<Re
     caller.require(Right::Read)?;
     let mut body = state.metrics.render();
     body.push_str(&state.pipeline.stats().render());
+    body.push_str(&format!(
+        "# TYPE rampart_store_unreadable_rows_total counter\nrampart_store_unreadable_rows_total {}\n",
+        state.store.unreadable_rows()
+    ));
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }
 

@@ -1,6 +1,8 @@
 //! OCSF Detection Finding (class 2004) records into Rampart alerts.
 
-use rampart_model::{AlertDraft, AlertSource, AttackStage, Entity, Severity, Timestamp};
+use rampart_model::{
+    AlertDraft, AlertSource, AttackStage, Entity, Severity, TimeRangeError, Timestamp,
+};
 use serde_json::Value;
 
 /// OCSF class of a Detection Finding.
@@ -15,6 +17,22 @@ pub enum OcsfError {
     /// A required field is missing or of the wrong type.
     #[error("missing or invalid {0}")]
     Missing(&'static str),
+    /// A time (`time`, `start_time`, `end_time`) outside the accepted range.
+    #[error(transparent)]
+    OutOfRange(#[from] TimeRangeError),
+}
+
+/// An OCSF timestamp field (milliseconds since the epoch, or RFC 3339 text), checked against
+/// the accepted range: `None` when absent, an error when present but unusable.
+fn time_field(v: &Value, name: &'static str) -> Result<Option<Timestamp>, OcsfError> {
+    let t = match v.get(name) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_i64().map(Timestamp::from_millis),
+        Some(Value::String(s)) => Timestamp::parse_rfc3339(s),
+        Some(_) => None,
+    }
+    .ok_or(OcsfError::Missing(name))?;
+    Ok(Some(t.check_sane(name)?))
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -48,12 +66,9 @@ pub fn finding_to_alert(v: &Value) -> Result<AlertDraft, OcsfError> {
         .or_else(|| v.get("message").and_then(Value::as_str))
         .unwrap_or_default();
     let severity = severity_from_id(v.get("severity_id").and_then(Value::as_u64).unwrap_or(0));
-    let time = match v.get("time") {
-        Some(Value::Number(n)) => n.as_i64().map(Timestamp::from_millis),
-        Some(Value::String(s)) => Timestamp::parse_rfc3339(s),
-        _ => None,
-    }
-    .ok_or(OcsfError::Missing("time"))?;
+    let time = time_field(v, "time")?.ok_or(OcsfError::Missing("time"))?;
+    let first_seen = time_field(v, "start_time")?.unwrap_or(time);
+    let last_seen = time_field(v, "end_time")?.unwrap_or(time).max(first_seen);
     let product = str_at(v, &["metadata", "product", "name"]).unwrap_or("ocsf");
     let mut entities = Vec::new();
     if let Some(ip) = str_at(v, &["src_endpoint", "ip"]) {
@@ -100,8 +115,8 @@ pub fn finding_to_alert(v: &Value) -> Result<AlertDraft, OcsfError> {
         owasp: None,
         entities,
         evidence: Vec::new(),
-        first_seen: time,
-        last_seen: time,
+        first_seen,
+        last_seen,
         reasons: Vec::new(),
         source: AlertSource::External {
             product: product.to_string(),
@@ -156,8 +171,13 @@ mod tests {
             "external:ocsf | x | Informational | 2024-01-01T00:00:00.000Z | [] | [\"endpoint=/login\"] | ",
         );
         check(
-            json!({"class_uid": 2004, "severity_id": 6, "time": 0, "finding_info": {"title": "t"}}),
-            "external:ocsf | t | Critical | 1970-01-01T00:00:00.000Z | [] | [] | ",
+            json!({"class_uid": 2004, "severity_id": 6, "time": 1700000000000i64, "finding_info": {"title": "t"}}),
+            "external:ocsf | t | Critical | 2023-11-14T22:13:20.000Z | [] | [] | ",
+        );
+        check(
+            json!({"class_uid": 2004, "time": 1700000000000i64, "start_time": "2023-11-14T22:00:00Z",
+                "finding_info": {"title": "t"}}),
+            "external:ocsf | t | Informational | 2023-11-14T22:00:00.000Z | [] | [] | ",
         );
     }
 
@@ -168,15 +188,40 @@ mod tests {
             "error: class_uid 4002 is not a detection finding (2004)",
         );
         check(
-            json!({"class_uid": 2004, "time": 0}),
+            json!({"class_uid": 2004, "time": 1700000000000i64}),
             "error: missing or invalid finding_info.title",
+        );
+        let range = "is outside the accepted range 1990-01-01T00:00:00Z..2200-01-01T00:00:00Z";
+        for (field, value, shown) in [
+            ("time", json!(0), "1970-01-01T00:00:00.000Z"),
+            ("time", json!(253402300800000i64), "253402300800000 ms"),
+            ("time", json!(i64::MAX), &format!("{} ms", i64::MAX)),
+            (
+                "time",
+                json!("2200-01-01T00:00:00Z"),
+                "2200-01-01T00:00:00.000Z",
+            ),
+            ("start_time", json!(-5), "1969-12-31T23:59:59.995Z"),
+            ("end_time", json!(253402300800000i64), "253402300800000 ms"),
+        ] {
+            let mut v = json!({"class_uid": 2004, "time": 1700000000000i64, "finding_info": {"title": "t"}});
+            v[field] = value;
+            check(v, &format!("error: {field} {shown} {range}"));
+        }
+        check(
+            json!({"class_uid": 2004, "time": u64::MAX, "finding_info": {"title": "t"}}),
+            "error: missing or invalid time",
+        );
+        check(
+            json!({"class_uid": 2004, "time": 1700000000000i64, "end_time": "soon", "finding_info": {"title": "t"}}),
+            "error: missing or invalid end_time",
         );
         check(
             json!({"class_uid": 2004, "finding_info": {"title": "t"}}),
             "error: missing or invalid time",
         );
         check(
-            json!({"class_uid": 2004, "time": 0, "finding_info": {"title": "t"}, "src_endpoint": {"ip": "nope"}}),
+            json!({"class_uid": 2004, "time": 1700000000000i64, "finding_info": {"title": "t"}, "src_endpoint": {"ip": "nope"}}),
             "error: missing or invalid src_endpoint.ip",
         );
     }

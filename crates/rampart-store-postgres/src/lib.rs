@@ -8,6 +8,9 @@
 //! params) as JSON text, with the columns filters need (entity values, tags, severities)
 //! copied into indexed columns or side tables kept in sync in the same transaction.
 
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Executor, PgConnection, Postgres, QueryBuilder, Row};
@@ -18,9 +21,9 @@ use rampart_model::{
     IncidentPatch, IncidentSort, IncidentStatus, NewAudit, Page, Role, Timestamp,
 };
 use rampart_store::{
-    AlertFilter, AppliedChanges, AuditFilter, Change, ChangeSet, Checkpoint, EventQuery,
-    IncidentRef, IncidentState, IncidentSummary, Store, StoreError, StoreResult, StoreStats,
-    StoredEvent,
+    AlertFilter, AppliedChanges, AuditFilter, Batch, BatchOutcome, Change, ChangeSet, Checkpoint,
+    EventQuery, IdempotencyRecord, IncidentRef, IncidentState, IncidentSummary, Store, StoreError,
+    StoreResult, StoreStats, StoredEvent,
 };
 
 use rampart_store::codec::*;
@@ -42,6 +45,8 @@ pub struct PgStore {
     /// The schema this store created for itself (`connect_isolated`), dropped by
     /// [`PgStore::drop_isolated_schema`].
     isolated_schema: Option<String>,
+    /// Rows skipped by reads because they did not decode.
+    unreadable: Arc<AtomicU64>,
 }
 
 /// The unique keys a statement can break, as PostgreSQL names their constraints, and what a
@@ -145,6 +150,7 @@ impl PgStore {
             writer: pool.clone(),
             reader: pool,
             isolated_schema,
+            unreadable: Arc::default(),
         })
     }
 
@@ -164,6 +170,17 @@ impl PgStore {
     /// Close the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.writer.close().await;
+    }
+
+    /// Run one raw SQL statement, outside the [`Store`] contract: for tests that plant
+    /// unreadable rows or failing triggers, and for manual repairs. Returns the number of rows
+    /// changed.
+    pub async fn execute_raw(&self, sql: &str) -> StoreResult<u64> {
+        sqlx::query(sql)
+            .execute(&self.writer)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(db)
     }
 }
 
@@ -766,6 +783,231 @@ fn audit_change(
     }
 }
 
+/// Store events and their source's checkpoint inside a transaction.
+async fn insert_events_tx(
+    conn: &mut PgConnection,
+    events: &[ApiEvent<'_>],
+    checkpoint: Option<&Checkpoint>,
+) -> StoreResult<()> {
+    let mut extras = Vec::with_capacity(events.len().min(EVENT_CHUNK));
+    let mut ips = Vec::with_capacity(events.len().min(EVENT_CHUNK));
+    for chunk in events.chunks(EVENT_CHUNK) {
+        extras.clear();
+        ips.clear();
+        for ev in chunk {
+            extras.push(to_json(&ExtraRef::of(ev))?);
+            ips.push(ev.client_ip.map(|ip| ip.to_string()));
+        }
+        let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+            "INSERT INTO events (ts, client_ip, method, host, path, query, status, \
+             request_bytes, response_bytes, latency_us, user_agent, principal, api_key_id, \
+             service, kind, source_format, extra, raw) ",
+        );
+        qb.push_values(
+            chunk.iter().zip(extras.iter()).zip(ips.iter()),
+            |mut b, ((ev, extra), ip)| {
+                b.push_bind(ev.ts.millis())
+                    .push_bind(ip.as_deref())
+                    .push_bind(ev.method.as_ref())
+                    .push_bind(ev.host.as_ref())
+                    .push_bind(ev.path.as_ref())
+                    .push_bind(ev.query.as_ref())
+                    .push_bind(i64::from(ev.status))
+                    .push_bind(ev.request_bytes.map(u64_col))
+                    .push_bind(ev.response_bytes.map(u64_col))
+                    .push_bind(ev.latency_us.map(u64_col))
+                    .push_bind(ev.user_agent.as_ref())
+                    .push_bind(ev.principal.as_deref())
+                    .push_bind(ev.api_key_id.as_deref())
+                    .push_bind(ev.service.as_deref())
+                    .push_bind(kind_str(ev.kind))
+                    .push_bind(ev.source_format.as_ref())
+                    .push_bind(extra.as_str())
+                    .push_bind(ev.raw.as_ref());
+            },
+        );
+        qb.build()
+            .persistent(true)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+    }
+    if let Some(cp) = checkpoint {
+        let offset = i64::try_from(cp.offset).map_err(|_| {
+            StoreError::Invalid(format!("checkpoint offset {} out of range", cp.offset))
+        })?;
+        sqlx::query(
+            "INSERT INTO checkpoints (source, file_id, \"offset\") VALUES ($1, $2, $3) \
+             ON CONFLICT (source) DO UPDATE SET file_id = excluded.file_id, \
+             \"offset\" = excluded.\"offset\"",
+        )
+        .bind(&cp.source)
+        .bind(&cp.file_id)
+        .bind(offset)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Insert or replace endpoints inside a transaction.
+async fn upsert_endpoints_tx(
+    conn: &mut PgConnection,
+    endpoints: &[EndpointInfo],
+) -> StoreResult<()> {
+    for ep in endpoints {
+        sqlx::query(
+            "INSERT INTO endpoints (host, method, path_template, first_seen, last_seen, calls, data) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (host, method, path_template) DO UPDATE SET \
+             first_seen = excluded.first_seen, last_seen = excluded.last_seen, \
+             calls = excluded.calls, data = excluded.data",
+        )
+        .bind(&ep.host)
+        .bind(&ep.method)
+        .bind(&ep.path_template)
+        .bind(ep.first_seen.millis())
+        .bind(ep.last_seen.millis())
+        .bind(u64_col(ep.calls))
+        .bind(to_json(ep)?)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Apply a change set inside a transaction.
+async fn apply_tx(
+    conn: &mut PgConnection,
+    changes: &ChangeSet,
+    now: Timestamp,
+) -> StoreResult<AppliedChanges> {
+    let mut created: Vec<Option<i64>> = Vec::new();
+    let mut alert_ids = Vec::new();
+    for change in &changes.changes {
+        match change {
+            Change::CreateIncident { temp, state } => {
+                let t = *temp as usize;
+                if created.get(t).copied().flatten().is_some() {
+                    return Err(StoreError::Invalid(format!(
+                        "change set creates new incident {temp} twice"
+                    )));
+                }
+                let id = create_incident(&mut *conn, state, now).await?;
+                if created.len() <= t {
+                    created.resize(t + 1, None);
+                }
+                created[t] = Some(id);
+            }
+            Change::InsertAlert { alert, incident } => {
+                let iid = resolve(*incident, &created)?;
+                alert_ids.push(insert_alert(&mut *conn, alert, Some(iid), now).await?);
+            }
+            Change::UpdateIncident { incident, state } => {
+                let iid = resolve(*incident, &created)?;
+                write_state(&mut *conn, iid, state, now).await?;
+            }
+            Change::Merge { from, into, state } => {
+                let into = resolve(*into, &created)?;
+                merge_in_tx(
+                    &mut *conn,
+                    *from,
+                    into,
+                    state,
+                    CORRELATION_ACTOR,
+                    !rampart_store::carries_merge_audit(changes, *from),
+                    now,
+                )
+                .await?;
+            }
+            Change::Audit(a) => {
+                insert_audit(&mut *conn, &rampart_store::finalize_audit(a, &created, now)).await?
+            }
+        }
+    }
+    let incident_ids = created
+        .iter()
+        .enumerate()
+        .map(|(t, id)| {
+            id.ok_or_else(|| {
+                StoreError::Invalid(format!("change set skips new incident number {t}"))
+            })
+        })
+        .collect::<StoreResult<Vec<i64>>>()?;
+    Ok(AppliedChanges {
+        incident_ids,
+        alert_ids,
+    })
+}
+
+/// The id column of a row, for logging a row that does not decode.
+fn row_id(r: &PgRow) -> String {
+    r.try_get::<i64, _>("id")
+        .map_or_else(|_| "?".into(), |id| id.to_string())
+}
+
+impl PgStore {
+    /// Decode rows, skipping (logging and counting) those that do not decode.
+    fn decode_rows<T>(
+        &self,
+        what: &'static str,
+        rows: &[PgRow],
+        decode: fn(&PgRow) -> StoreResult<T>,
+    ) -> Vec<T> {
+        decode_rows(what, rows, &self.unreadable, row_id, decode)
+    }
+}
+
+const IDEMPOTENCY_COLS: &str =
+    "caller, idem_key, request_hash, status, response, created_at, expires_at";
+
+fn idempotency_from_row(r: &PgRow) -> StoreResult<IdempotencyRecord> {
+    let response: String = r.try_get("response").map_err(db)?;
+    let status: i64 = r.try_get("status").map_err(db)?;
+    Ok(IdempotencyRecord {
+        caller: r.try_get("caller").map_err(db)?,
+        key: r.try_get("idem_key").map_err(db)?,
+        request_hash: r.try_get("request_hash").map_err(db)?,
+        status: u16::try_from(status)
+            .map_err(|_| StoreError::Corrupt(format!("idempotency status {status}")))?,
+        response: from_json("idempotency response", &response)?,
+        created_at: Timestamp(r.try_get("created_at").map_err(db)?),
+        expires_at: Timestamp(r.try_get("expires_at").map_err(db)?),
+    })
+}
+
+/// Delete expired idempotency keys, then claim `rec`'s key: false when an unexpired record
+/// of the same caller and key exists (committed, or being committed by another transaction,
+/// which this insert waits for).
+async fn claim_idempotency_key(
+    conn: &mut PgConnection,
+    rec: &IdempotencyRecord,
+) -> StoreResult<bool> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
+        .bind(rec.created_at.millis())
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    let res = sqlx::query(
+        "INSERT INTO idempotency_keys (caller, idem_key, request_hash, status, response, \
+         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (caller, idem_key) DO NOTHING",
+    )
+    .bind(&rec.caller)
+    .bind(&rec.key)
+    .bind(&rec.request_hash)
+    .bind(i64::from(rec.status))
+    .bind(to_json(&rec.response)?)
+    .bind(rec.created_at.millis())
+    .bind(rec.expires_at.millis())
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(res.rows_affected() == 1)
+}
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
@@ -778,65 +1020,7 @@ impl Store for PgStore {
         checkpoint: Option<&Checkpoint>,
     ) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let mut extras = Vec::with_capacity(events.len().min(EVENT_CHUNK));
-        let mut ips = Vec::with_capacity(events.len().min(EVENT_CHUNK));
-        for chunk in events.chunks(EVENT_CHUNK) {
-            extras.clear();
-            ips.clear();
-            for ev in chunk {
-                extras.push(to_json(&ExtraRef::of(ev))?);
-                ips.push(ev.client_ip.map(|ip| ip.to_string()));
-            }
-            let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
-                "INSERT INTO events (ts, client_ip, method, host, path, query, status, \
-                 request_bytes, response_bytes, latency_us, user_agent, principal, api_key_id, \
-                 service, kind, source_format, extra, raw) ",
-            );
-            qb.push_values(
-                chunk.iter().zip(extras.iter()).zip(ips.iter()),
-                |mut b, ((ev, extra), ip)| {
-                    b.push_bind(ev.ts.millis())
-                        .push_bind(ip.as_deref())
-                        .push_bind(ev.method.as_ref())
-                        .push_bind(ev.host.as_ref())
-                        .push_bind(ev.path.as_ref())
-                        .push_bind(ev.query.as_ref())
-                        .push_bind(i64::from(ev.status))
-                        .push_bind(ev.request_bytes.map(u64_col))
-                        .push_bind(ev.response_bytes.map(u64_col))
-                        .push_bind(ev.latency_us.map(u64_col))
-                        .push_bind(ev.user_agent.as_ref())
-                        .push_bind(ev.principal.as_deref())
-                        .push_bind(ev.api_key_id.as_deref())
-                        .push_bind(ev.service.as_deref())
-                        .push_bind(kind_str(ev.kind))
-                        .push_bind(ev.source_format.as_ref())
-                        .push_bind(extra.as_str())
-                        .push_bind(ev.raw.as_ref());
-                },
-            );
-            qb.build()
-                .persistent(true)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        if let Some(cp) = checkpoint {
-            let offset = i64::try_from(cp.offset).map_err(|_| {
-                StoreError::Invalid(format!("checkpoint offset {} out of range", cp.offset))
-            })?;
-            sqlx::query(
-                "INSERT INTO checkpoints (source, file_id, \"offset\") VALUES ($1, $2, $3) \
-                 ON CONFLICT (source) DO UPDATE SET file_id = excluded.file_id, \
-                 \"offset\" = excluded.\"offset\"",
-            )
-            .bind(&cp.source)
-            .bind(&cp.file_id)
-            .bind(offset)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        }
+        insert_events_tx(&mut tx, events, checkpoint).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -866,7 +1050,7 @@ impl Store for PgStore {
             .push(" OFFSET ")
             .push_bind(i64::from(q.offset.unwrap_or(0)));
         let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
-        rows.iter().map(event_from_row).collect()
+        Ok(self.decode_rows("event", &rows, event_from_row))
     }
 
     async fn get_checkpoint(&self, source: &str) -> StoreResult<Option<Checkpoint>> {
@@ -888,35 +1072,28 @@ impl Store for PgStore {
 
     async fn upsert_endpoints(&self, endpoints: &[EndpointInfo]) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
-        for ep in endpoints {
-            sqlx::query(
-                "INSERT INTO endpoints (host, method, path_template, first_seen, last_seen, calls, data) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (host, method, path_template) DO UPDATE SET \
-                 first_seen = excluded.first_seen, last_seen = excluded.last_seen, \
-                 calls = excluded.calls, data = excluded.data",
-            )
-            .bind(&ep.host)
-            .bind(&ep.method)
-            .bind(&ep.path_template)
-            .bind(ep.first_seen.millis())
-            .bind(ep.last_seen.millis())
-            .bind(u64_col(ep.calls))
-            .bind(to_json(ep)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        }
+        upsert_endpoints_tx(&mut tx, endpoints).await?;
         tx.commit().await.map_err(db)
     }
 
     async fn list_endpoints(&self) -> StoreResult<Vec<EndpointInfo>> {
-        let rows: Vec<String> =
-            sqlx::query_scalar("SELECT data FROM endpoints ORDER BY host, path_template, method")
-                .fetch_all(&self.reader)
-                .await
-                .map_err(db)?;
-        rows.iter().map(|s| from_json("endpoint", s)).collect()
+        let rows = sqlx::query(
+            "SELECT host, method, path_template, data FROM endpoints \
+             ORDER BY host, path_template, method",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(decode_rows(
+            "endpoint",
+            &rows,
+            &self.unreadable,
+            |r| {
+                let col = |c: &str| r.try_get::<String, _>(c).unwrap_or_default();
+                format!("{} {} {}", col("host"), col("method"), col("path_template"))
+            },
+            |r| from_json("endpoint", &r.try_get::<String, _>("data").map_err(db)?),
+        ))
     }
 
     async fn stats(&self) -> StoreResult<StoreStats> {
@@ -940,63 +1117,9 @@ impl Store for PgStore {
     async fn apply(&self, changes: &ChangeSet) -> StoreResult<AppliedChanges> {
         let now = Timestamp::now();
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let mut created: Vec<Option<i64>> = Vec::new();
-        let mut alert_ids = Vec::new();
-        for change in &changes.changes {
-            match change {
-                Change::CreateIncident { temp, state } => {
-                    let t = *temp as usize;
-                    if created.get(t).copied().flatten().is_some() {
-                        return Err(StoreError::Invalid(format!(
-                            "change set creates new incident {temp} twice"
-                        )));
-                    }
-                    let id = create_incident(&mut tx, state, now).await?;
-                    if created.len() <= t {
-                        created.resize(t + 1, None);
-                    }
-                    created[t] = Some(id);
-                }
-                Change::InsertAlert { alert, incident } => {
-                    let iid = resolve(*incident, &created)?;
-                    alert_ids.push(insert_alert(&mut tx, alert, Some(iid), now).await?);
-                }
-                Change::UpdateIncident { incident, state } => {
-                    let iid = resolve(*incident, &created)?;
-                    write_state(&mut tx, iid, state, now).await?;
-                }
-                Change::Merge { from, into, state } => {
-                    let into = resolve(*into, &created)?;
-                    merge_in_tx(
-                        &mut tx,
-                        *from,
-                        into,
-                        state,
-                        CORRELATION_ACTOR,
-                        !rampart_store::carries_merge_audit(changes, *from),
-                        now,
-                    )
-                    .await?;
-                }
-                Change::Audit(a) => {
-                    insert_audit(&mut tx, &rampart_store::finalize_audit(a, &created, now)).await?
-                }
-            }
-        }
-        let incident_ids = created
-            .iter()
-            .enumerate()
-            .map(|(t, id)| {
-                id.ok_or_else(|| {
-                    StoreError::Invalid(format!("change set skips new incident number {t}"))
-                })
-            })
-            .collect::<StoreResult<Vec<i64>>>()?;
+        let applied = apply_tx(&mut tx, changes, now).await?;
         tx.commit().await.map_err(db)?;
-        Ok(AppliedChanges {
-            incident_ids,
-            alert_ids,
-        })
+        Ok(applied)
     }
 
     async fn incident_summaries(&self, since: Timestamp) -> StoreResult<Vec<IncidentSummary>> {
@@ -1019,23 +1142,37 @@ impl Store for PgStore {
         .await
         .map_err(db)?;
         let mut stages: std::collections::HashMap<i64, Vec<AttackStage>> = Default::default();
-        for r in &stage_rows {
+        let stage_of = |r: &PgRow| -> StoreResult<(i64, AttackStage)> {
             let id: i64 = r.try_get("incident_id").map_err(db)?;
             let s: String = r.try_get("stage").map_err(db)?;
-            stages.entry(id).or_default().push(parse_stage(&s)?);
+            Ok((id, parse_stage(&s)?))
+        };
+        let id_of = |r: &PgRow| {
+            r.try_get::<i64, _>("incident_id")
+                .map_or_else(|_| "?".into(), |id| format!("of incident {id}"))
+        };
+        for (id, stage) in decode_rows(
+            "alert stage",
+            &stage_rows,
+            &self.unreadable,
+            id_of,
+            stage_of,
+        ) {
+            stages.entry(id).or_default().push(stage);
         }
-        rows.iter()
-            .map(|r| {
-                let incident = incident_from_row(r)?;
+        let incidents = self.decode_rows("incident", &rows, incident_from_row);
+        Ok(incidents
+            .into_iter()
+            .map(|incident| {
                 let mut st = stages.remove(&incident.id).unwrap_or_default();
                 st.sort();
                 st.dedup();
-                Ok(IncidentSummary {
+                IncidentSummary {
                     incident,
                     stages: st,
-                })
+                }
             })
-            .collect()
+            .collect())
     }
 
     async fn list_incidents(&self, filter: &IncidentFilter) -> StoreResult<Page<Incident>> {
@@ -1064,10 +1201,7 @@ impl Store for PgStore {
             .push_bind(i64::from(filter.offset.unwrap_or(0)));
         let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
         Ok(Page {
-            items: rows
-                .iter()
-                .map(incident_from_row)
-                .collect::<StoreResult<_>>()?,
+            items: self.decode_rows("incident", &rows, incident_from_row),
             total: col_u64(total),
         })
     }
@@ -1095,14 +1229,8 @@ impl Store for PgStore {
         tx.commit().await.map_err(db)?;
         Ok(Some(IncidentDetail {
             incident,
-            alerts: alerts
-                .iter()
-                .map(alert_from_row)
-                .collect::<StoreResult<_>>()?,
-            comments: comments
-                .iter()
-                .map(comment_from_row)
-                .collect::<StoreResult<_>>()?,
+            alerts: self.decode_rows("alert", &alerts, alert_from_row),
+            comments: self.decode_rows("comment", &comments, comment_from_row),
         }))
     }
 
@@ -1291,10 +1419,7 @@ impl Store for PgStore {
             .push_bind(i64::from(filter.offset.unwrap_or(0)));
         let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
         Ok(Page {
-            items: rows
-                .iter()
-                .map(alert_from_row)
-                .collect::<StoreResult<_>>()?,
+            items: self.decode_rows("alert", &rows, alert_from_row),
             total: col_u64(total),
         })
     }
@@ -1335,10 +1460,7 @@ impl Store for PgStore {
             .push_bind(i64::from(filter.offset.unwrap_or(0)));
         let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
         Ok(Page {
-            items: rows
-                .iter()
-                .map(audit_from_row)
-                .collect::<StoreResult<_>>()?,
+            items: self.decode_rows("audit entry", &rows, audit_from_row),
             total: col_u64(total),
         })
     }
@@ -1412,7 +1534,7 @@ impl Store for PgStore {
             .fetch_all(&self.reader)
             .await
             .map_err(db)?;
-        rows.iter().map(token_from_row).collect()
+        Ok(self.decode_rows("token", &rows, token_from_row))
     }
 
     async fn revoke_token(&self, name: &str, actor: &str) -> StoreResult<ApiToken> {
@@ -1487,6 +1609,60 @@ impl Store for PgStore {
             .map_err(db)?;
         }
         tx.commit().await.map_err(db)
+    }
+
+    // --- atomic batches and idempotency ---------------------------------------------------
+
+    async fn commit_batch(&self, batch: &Batch<'_>) -> StoreResult<BatchOutcome> {
+        let now = Timestamp::now();
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        if let Some(rec) = batch.idempotency {
+            if !claim_idempotency_key(&mut tx, rec).await? {
+                tx.rollback().await.map_err(db)?;
+                return match self
+                    .get_idempotency(&rec.caller, &rec.key, rec.created_at)
+                    .await?
+                {
+                    Some(stored) => Ok(BatchOutcome::Duplicate(stored)),
+                    None => Err(StoreError::Conflict(format!(
+                        "idempotency key {:?} is in use",
+                        rec.key
+                    ))),
+                };
+            }
+        }
+        insert_events_tx(&mut tx, batch.events, batch.checkpoint).await?;
+        let applied = match batch.changes {
+            Some(cs) => apply_tx(&mut tx, cs, now).await?,
+            None => AppliedChanges::default(),
+        };
+        upsert_endpoints_tx(&mut tx, batch.endpoints).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(BatchOutcome::Committed(applied))
+    }
+
+    async fn get_idempotency(
+        &self,
+        caller: &str,
+        key: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        // The writer: a record another transaction just committed must be seen.
+        let row = sqlx::query(&format!(
+            "SELECT {IDEMPOTENCY_COLS} FROM idempotency_keys \
+             WHERE caller = $1 AND idem_key = $2 AND expires_at > $3"
+        ))
+        .bind(caller)
+        .bind(key)
+        .bind(now.millis())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(idempotency_from_row).transpose()
+    }
+
+    fn unreadable_rows(&self) -> u64 {
+        self.unreadable.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

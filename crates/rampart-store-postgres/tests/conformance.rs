@@ -48,3 +48,22 @@ async fn isolated_schema_name_is_validated() {
         );
     }
 }
+
+#[tokio::test]
+async fn unreadable_rows_are_skipped() {
+    let Some((store, ())) = make().await else {
+        println!("skipped unreadable_rows_are_skipped: store backend not available");
+        return;
+    };
+    let raw = |sql: String| {
+        let store = store.clone();
+        async move {
+            store.execute_raw(&sql).await.expect("raw sql");
+        }
+    };
+    rampart_store::conformance::unreadable_rows_are_skipped(&store, raw).await;
+    store
+        .drop_isolated_schema()
+        .await
+        .expect("drop test schema");
+}

@@ -11,3 +11,15 @@ async fn make() -> Option<(SqliteStore, tempfile::TempDir)> {
 }
 
 rampart_store::store_conformance!(make);
+
+#[tokio::test]
+async fn unreadable_rows_are_skipped() {
+    let (store, _dir) = make().await.expect("sqlite");
+    let raw = |sql: String| {
+        let store = store.clone();
+        async move {
+            store.execute_raw(&sql).await.expect("raw sql");
+        }
+    };
+    rampart_store::conformance::unreadable_rows_are_skipped(&store, raw).await;
+}

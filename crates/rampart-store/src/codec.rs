@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -178,4 +179,27 @@ pub fn contains_pattern(needle: &str) -> String {
 /// An owned column value as an event field.
 pub fn own(s: String) -> Cow<'static, str> {
     Cow::Owned(s)
+}
+
+/// Decode fetched rows one by one, skipping those that fail: a row that does not decode
+/// (written by an older version, or damaged) must not take a whole list down. Each skipped
+/// row is logged with what it is and its id (`id_of`), and counted on `skipped`.
+pub fn decode_rows<R, T>(
+    what: &'static str,
+    rows: &[R],
+    skipped: &AtomicU64,
+    id_of: impl Fn(&R) -> String,
+    decode: impl Fn(&R) -> Result<T, StoreError>,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        match decode(r) {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                skipped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(row = what, id = %id_of(r), error = %e, "skipping a stored row that does not decode");
+            }
+        }
+    }
+    out
 }

@@ -27,8 +27,8 @@ use rampart_model::{
 };
 
 use crate::{
-    AlertFilter, AuditFilter, Change, ChangeSet, Checkpoint, EventQuery, IncidentRef,
-    IncidentState, Store, StoreError,
+    AlertFilter, AuditFilter, Batch, BatchOutcome, Change, ChangeSet, Checkpoint, EventQuery,
+    IdempotencyRecord, IncidentRef, IncidentState, Store, StoreError,
 };
 
 /// Instantiate the conformance suite: one `#[tokio::test]` per case.
@@ -71,6 +71,9 @@ macro_rules! store_conformance {
             tokens_conflicts_and_unknowns,
             tokens_concurrent_duplicate_names_conflict_cleanly,
             tokens_active_listing_and_batched_use,
+            commit_batch_stores_everything,
+            commit_batch_is_all_or_nothing,
+            commit_batch_idempotency_keys,
         );
     };
 }
@@ -2344,6 +2347,8 @@ pub async fn tokens_concurrent_duplicate_names_conflict_cleanly(s: &dyn Store) {
         }
     }
     assert_eq!(s.list_tokens().await.expect("list").len(), 1);
+}
+
 // --- server: token cache ---------------------------------------------------------------------
 
 /// `active_tokens` lists non-revoked tokens with their hashes; `record_token_use` writes a
@@ -2429,4 +2434,367 @@ async fn last_used(s: &dyn Store) -> Vec<(String, Option<Timestamp>)> {
         .collect();
     v.sort();
     v
+}
+
+// --- atomic batches and idempotency -------------------------------------------------------
+
+fn idempotency(caller: &str, key: &str, hash: &str, created_at: i64) -> IdempotencyRecord {
+    IdempotencyRecord {
+        caller: caller.into(),
+        key: key.into(),
+        request_hash: hash.into(),
+        status: 202,
+        response: serde_json::json!({"events": 1, "accepted": 1}),
+        created_at: Timestamp(created_at),
+        expires_at: Timestamp(created_at + 86_400_000),
+    }
+}
+
+fn one_incident_changes(title: &str) -> ChangeSet {
+    ChangeSet {
+        changes: vec![
+            Change::CreateIncident {
+                temp: 0,
+                state: state(title, Severity::High, 50, vec![]),
+            },
+            Change::InsertAlert {
+                alert: draft("d", Severity::High, vec![], 0),
+                incident: IncidentRef::New(0),
+            },
+        ],
+    }
+}
+
+/// One batch stores events, checkpoint, change set, endpoints and idempotency record.
+pub async fn commit_batch_stores_everything(s: &dyn Store) {
+    let cp = Checkpoint {
+        source: "/var/log/a.log".into(),
+        file_id: "f".into(),
+        offset: 99,
+    };
+    let events = [
+        event(0, "192.0.2.1", "/a", 200),
+        event(1, "192.0.2.1", "/b", 200),
+    ];
+    let changes = one_incident_changes("batch");
+    let endpoints = [endpoint("api.example.com", "GET", "/a", 1)];
+    let rec = idempotency("ingest", "k1", "h1", T0);
+    let out = s
+        .commit_batch(&Batch {
+            events: &events,
+            checkpoint: Some(&cp),
+            changes: Some(&changes),
+            endpoints: &endpoints,
+            idempotency: Some(&rec),
+        })
+        .await
+        .expect("commit");
+    let BatchOutcome::Committed(applied) = out else {
+        panic!("expected a commit: {out:?}");
+    };
+    assert_eq!(
+        (applied.incident_ids.len(), applied.alert_ids.len()),
+        (1, 1)
+    );
+    let st = s.stats().await.expect("stats");
+    assert_eq!(
+        (st.events, st.alerts, st.incidents, st.endpoints),
+        (2, 1, 1, 1)
+    );
+    assert_eq!(s.get_checkpoint(&cp.source).await.expect("cp"), Some(cp));
+    assert_eq!(
+        s.get_idempotency("ingest", "k1", Timestamp(T0))
+            .await
+            .expect("get"),
+        Some(rec)
+    );
+    // An empty batch commits nothing and fails nothing.
+    assert_eq!(
+        s.commit_batch(&Batch::default()).await.expect("empty"),
+        BatchOutcome::Committed(Default::default())
+    );
+}
+
+/// Regression (issue 8.7): a batch whose change set fails leaves neither its events, nor its
+/// checkpoint, endpoints or idempotency record behind.
+pub async fn commit_batch_is_all_or_nothing(s: &dyn Store) {
+    let good = Checkpoint {
+        source: "src".into(),
+        file_id: "f".into(),
+        offset: 10,
+    };
+    s.insert_events(&[event(0, "192.0.2.1", "/a", 200)], Some(&good))
+        .await
+        .expect("insert");
+    let bad_cp = Checkpoint {
+        offset: 20,
+        ..good.clone()
+    };
+    let mut changes = one_incident_changes("lost");
+    changes.changes.push(Change::InsertAlert {
+        alert: draft("d", Severity::High, vec![], 0),
+        incident: IncidentRef::Existing(987_654),
+    });
+    let rec = idempotency("ingest", "k1", "h1", T0);
+    let err = s
+        .commit_batch(&Batch {
+            events: &[
+                event(1, "192.0.2.1", "/b", 200),
+                event(2, "192.0.2.1", "/c", 200),
+            ],
+            checkpoint: Some(&bad_cp),
+            changes: Some(&changes),
+            endpoints: &[endpoint("api.example.com", "GET", "/b", 1)],
+            idempotency: Some(&rec),
+        })
+        .await
+        .expect_err("unknown incident");
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    let paths: Vec<String> = s
+        .list_events(&EventQuery::default())
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|e| e.event.path.into_owned())
+        .collect();
+    assert_eq!(paths, vec!["/a".to_string()]);
+    assert_eq!(s.get_checkpoint("src").await.expect("get"), Some(good));
+    let st = s.stats().await.expect("stats");
+    assert_eq!((st.alerts, st.incidents, st.endpoints), (0, 0, 0));
+    assert_eq!(
+        s.list_audit(&AuditFilter::default())
+            .await
+            .expect("audit")
+            .total,
+        0
+    );
+    assert_eq!(
+        s.get_idempotency("ingest", "k1", Timestamp(T0))
+            .await
+            .expect("get"),
+        None,
+        "the key of a failed request stays free"
+    );
+    // A failing checkpoint fails the change set with it.
+    let huge = Checkpoint {
+        offset: u64::MAX,
+        ..bad_cp
+    };
+    let changes = one_incident_changes("also lost");
+    s.commit_batch(&Batch {
+        checkpoint: Some(&huge),
+        changes: Some(&changes),
+        ..Default::default()
+    })
+    .await
+    .expect_err("offset out of range");
+    assert_eq!(s.stats().await.expect("stats").incidents, 0);
+}
+
+/// A key is stored with its batch; the same caller's key again stores nothing and returns the
+/// first record; keys are per caller, and expire.
+pub async fn commit_batch_idempotency_keys(s: &dyn Store) {
+    let first = idempotency("ingest", "k1", "h1", T0);
+    let commit = |events: Vec<ApiEvent<'static>>, rec: IdempotencyRecord| async move {
+        s.commit_batch(&Batch {
+            events: &events,
+            idempotency: Some(&rec),
+            ..Default::default()
+        })
+        .await
+        .expect("commit")
+    };
+    assert!(matches!(
+        commit(vec![event(0, "192.0.2.1", "/a", 200)], first.clone()).await,
+        BatchOutcome::Committed(_)
+    ));
+    // A retry (even one whose body differs: the caller compares hashes) stores nothing.
+    let mut retry = idempotency("ingest", "k1", "h2", T0 + 1000);
+    retry.response = serde_json::json!({"other": true});
+    assert_eq!(
+        commit(vec![event(1, "192.0.2.1", "/b", 200)], retry).await,
+        BatchOutcome::Duplicate(first.clone())
+    );
+    assert_eq!(s.stats().await.expect("stats").events, 1);
+    // Another caller's key of the same name is its own.
+    assert!(matches!(
+        commit(
+            vec![event(2, "192.0.2.1", "/c", 200)],
+            idempotency("other", "k1", "h1", T0)
+        )
+        .await,
+        BatchOutcome::Committed(_)
+    ));
+    assert_eq!(s.stats().await.expect("stats").events, 2);
+    let day = 86_400_000;
+    assert_eq!(
+        s.get_idempotency("ingest", "k1", Timestamp(T0 + day - 1))
+            .await
+            .expect("get"),
+        Some(first)
+    );
+    assert_eq!(
+        s.get_idempotency("ingest", "k1", Timestamp(T0 + day))
+            .await
+            .expect("get"),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        s.get_idempotency("nobody", "k1", Timestamp(T0))
+            .await
+            .expect("get"),
+        None
+    );
+    // After expiry the key is free again: the old record is replaced.
+    let later = idempotency("ingest", "k1", "h3", T0 + day);
+    assert!(matches!(
+        commit(vec![event(3, "192.0.2.1", "/d", 200)], later.clone()).await,
+        BatchOutcome::Committed(_)
+    ));
+    assert_eq!(
+        s.get_idempotency("ingest", "k1", Timestamp(T0 + day))
+            .await
+            .expect("get"),
+        Some(later)
+    );
+    assert_eq!(s.stats().await.expect("stats").events, 3);
+}
+
+/// Regression (issue 8.1): a row that does not decode is skipped by every list (and counted),
+/// not fatal to the whole call; reading it alone is `Corrupt`. `raw` runs one SQL statement
+/// on the backend (the same SQL works on every backend here).
+pub async fn unreadable_rows_are_skipped<F, Fut>(s: &dyn Store, raw: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (good_incident, good_alert) = incident_with_alert(
+        s,
+        state("good", Severity::High, 50, vec![]),
+        draft("good", Severity::High, vec![], 0),
+    )
+    .await;
+    let (bad_incident, bad_alert) = incident_with_alert(
+        s,
+        state("bad", Severity::High, 40, vec![]),
+        draft("bad", Severity::High, vec![], 0),
+    )
+    .await;
+    // An alert of the good incident that no longer decodes.
+    let applied = s
+        .apply(&ChangeSet {
+            changes: vec![Change::InsertAlert {
+                alert: draft("late", Severity::Low, vec![], 10),
+                incident: IncidentRef::Existing(good_incident),
+            }],
+        })
+        .await
+        .expect("apply");
+    let unreadable_alert = applied.alert_ids[0];
+    s.insert_events(
+        &[
+            event(0, "192.0.2.1", "/a", 200),
+            event(1, "192.0.2.1", "/b", 200),
+        ],
+        None,
+    )
+    .await
+    .expect("insert");
+    s.upsert_endpoints(&[
+        endpoint("api.example.com", "GET", "/a", 1),
+        endpoint("api.example.com", "GET", "/b", 1),
+    ])
+    .await
+    .expect("endpoints");
+    s.create_token("good", Role::Viewer, "h1", "t")
+        .await
+        .expect("token");
+    s.create_token("bad", Role::Viewer, "h2", "t")
+        .await
+        .expect("token");
+    let before = s.unreadable_rows();
+    for sql in [
+        // What a year-10000 alert looked like once stored.
+        format!(
+            "UPDATE alerts SET draft = '{{\"first_seen\":\"+10000-01-01T00:00:00.000Z\"}}' \
+             WHERE id = {unreadable_alert}"
+        ),
+        format!("UPDATE incidents SET entities = 'not json' WHERE id = {bad_incident}"),
+        "UPDATE events SET extra = 'not json' WHERE path = '/b'".to_string(),
+        "UPDATE endpoints SET data = 'not json' WHERE path_template = '/b'".to_string(),
+        "UPDATE tokens SET role = 'emperor' WHERE name = 'bad'".to_string(),
+        "INSERT INTO audit (at, actor, action, object_type, object_id, details) \
+         VALUES (1, 'a', 'x', 't', '1', 'not json')"
+            .to_string(),
+    ] {
+        raw(sql).await;
+    }
+    let alerts = s
+        .list_alerts(&AlertFilter::default())
+        .await
+        .expect("alerts");
+    let mut ids: Vec<i64> = alerts.items.iter().map(|a| a.id).collect();
+    ids.sort();
+    assert_eq!(ids, vec![good_alert, bad_alert]);
+    let incidents = s
+        .list_incidents(&IncidentFilter::default())
+        .await
+        .expect("incidents");
+    assert_eq!(
+        incidents.items.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![good_incident]
+    );
+    let d = s
+        .get_incident(good_incident)
+        .await
+        .expect("detail")
+        .expect("exists");
+    assert_eq!(
+        d.alerts.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![good_alert]
+    );
+    let summaries = s.incident_summaries(Timestamp(0)).await.expect("summaries");
+    assert_eq!(
+        summaries.iter().map(|x| x.incident.id).collect::<Vec<_>>(),
+        vec![good_incident]
+    );
+    let events = s.list_events(&EventQuery::default()).await.expect("events");
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e.event.path.as_ref())
+            .collect::<Vec<_>>(),
+        vec!["/a"]
+    );
+    let eps = s.list_endpoints().await.expect("endpoints");
+    assert_eq!(
+        eps.iter()
+            .map(|e| e.path_template.as_str())
+            .collect::<Vec<_>>(),
+        vec!["/a"]
+    );
+    let tokens = s.list_tokens().await.expect("tokens");
+    assert_eq!(
+        tokens.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+        vec!["good"]
+    );
+    let audit = s.list_audit(&AuditFilter::default()).await.expect("audit");
+    assert!(audit.items.iter().all(|a| a.action != "x"), "{audit:?}");
+    assert!(!audit.items.is_empty());
+    // Alone, a bad row is an error that says so.
+    for err in [
+        s.get_alert(unreadable_alert).await.expect_err("bad alert"),
+        s.get_incident(bad_incident)
+            .await
+            .expect_err("bad incident"),
+    ] {
+        assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    }
+    assert!(s.get_alert(good_alert).await.expect("good").is_some());
+    assert!(
+        s.unreadable_rows() - before >= 8,
+        "skipped rows are counted: {}",
+        s.unreadable_rows() - before
+    );
 }

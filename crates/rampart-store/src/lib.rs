@@ -7,6 +7,12 @@
 //! - **`insert_events` stores the events and the source checkpoint atomically**, so a restart
 //!   neither loses nor repeats lines.
 //! - **`apply` is all-or-nothing.**
+//! - **`commit_batch` commits a whole batch (events, checkpoint, change set, endpoints,
+//!   idempotency record) in one transaction, or nothing of it**: what the pipeline acknowledges
+//!   is exactly what one commit stored.
+//! - Reads are tolerant: a row that does not decode is skipped by every list (logged with its
+//!   id, counted by [`Store::unreadable_rows`]); only reading that row alone fails
+//!   ([`StoreError::Corrupt`]).
 //! - Token secrets never reach the store: only their hash.
 
 use async_trait::async_trait;
@@ -192,6 +198,50 @@ pub struct StoreStats {
     pub endpoints: u64,
 }
 
+/// A batch to commit in one transaction (see [`Store::commit_batch`]). Every part may be empty.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Batch<'a> {
+    /// Events to store.
+    pub events: &'a [ApiEvent<'a>],
+    /// The checkpoint of the source the events came from.
+    pub checkpoint: Option<&'a Checkpoint>,
+    /// The correlator's change set for the alerts of these events.
+    pub changes: Option<&'a ChangeSet>,
+    /// Endpoints to insert or replace.
+    pub endpoints: &'a [EndpointInfo],
+    /// The idempotency record of the request the batch answers.
+    pub idempotency: Option<&'a IdempotencyRecord>,
+}
+
+/// A pushed request's idempotency key and the answer it got, kept until `expires_at` so a
+/// retry with the same key is answered the same way and stores nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// Who sent it (token name): keys are per caller.
+    pub caller: String,
+    /// The client's `Idempotency-Key`.
+    pub key: String,
+    /// Hash of the request (method, path and body), to refuse a key reused for another one.
+    pub request_hash: String,
+    /// The answer's HTTP status.
+    pub status: u16,
+    /// The answer's JSON body.
+    pub response: serde_json::Value,
+    /// When it was stored (wall clock).
+    pub created_at: Timestamp,
+    /// When the key may be used again for a new request (wall clock).
+    pub expires_at: Timestamp,
+}
+
+/// What [`Store::commit_batch`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchOutcome {
+    /// The batch was committed.
+    Committed(AppliedChanges),
+    /// Nothing was stored: the caller's key already belongs to this (stored) record.
+    Duplicate(IdempotencyRecord),
+}
+
 /// The storage contract. All methods are transactional.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -293,13 +343,33 @@ pub trait Store: Send + Sync + 'static {
     /// last use back (several nodes may report out of order); unknown ids are ignored. Not
     /// audited: a use is not a state change.
     async fn record_token_use(&self, uses: &[(i64, Timestamp)]) -> StoreResult<()>;
+
+    // --- atomic batches and idempotency ---------------------------------------------------
+
+    /// Commit a batch in one transaction, all or nothing: its idempotency record first, then
+    /// events with their checkpoint, the change set (as [`Store::apply`]), the endpoints (as
+    /// [`Store::upsert_endpoints`]). When the record's caller already holds an unexpired record
+    /// for the same key (committed before, or by another node racing on the key: the
+    /// database's unique key decides), nothing is stored and that record is returned as
+    /// [`BatchOutcome::Duplicate`]. Expired records are deleted on the way (at the record's
+    /// `created_at`).
+    async fn commit_batch(&self, batch: &Batch<'_>) -> StoreResult<BatchOutcome>;
+    /// The record of `caller`'s `key`, unless it expired at or before `now`.
+    async fn get_idempotency(
+        &self,
+        caller: &str,
+        key: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<IdempotencyRecord>>;
+    /// Rows that reads skipped because they did not decode, since the store was opened.
+    fn unreadable_rows(&self) -> u64;
 }
 
 /// Helper re-exports used by backends and the conformance suite.
 pub mod prelude {
     pub use super::{
-        AlertFilter, AuditFilter, Checkpoint, EventQuery, IncidentSummary, Store, StoreError,
-        StoreResult, StoreStats, StoredEvent,
+        AlertFilter, AuditFilter, Batch, BatchOutcome, Checkpoint, EventQuery, IdempotencyRecord,
+        IncidentSummary, Store, StoreError, StoreResult, StoreStats, StoredEvent,
     };
     pub use rampart_model::*;
 }

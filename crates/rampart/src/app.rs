@@ -334,6 +334,9 @@ impl App {
         if let Some(m) = self.config.server.max_body_bytes {
             cfg.max_body_bytes = m;
         }
+        if let Some(secs) = self.config.server.idempotency_ttl_secs {
+            cfg.idempotency_ttl = std::time::Duration::from_secs(secs);
+        }
         let state = rampart_server::AppState::new(
             self.store.clone(),
             self.pipeline.clone(),

@@ -31,6 +31,8 @@ pub struct ServerSection {
     pub listen: Option<SocketAddr>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: Option<usize>,
+    /// How long a pushed request's `Idempotency-Key` is remembered, in seconds (default 86400).
+    pub idempotency_ttl_secs: Option<u64>,
 }
 
 /// `[decode]`

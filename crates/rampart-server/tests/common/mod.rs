@@ -21,6 +21,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
+    /// The same store, typed: for raw SQL in tests (`execute_raw`).
+    pub sqlite: SqliteStore,
     pub admin: String,
     /// The server's token cache (tokens made directly in the store are reloaded into it).
     pub tokens: Arc<TokenCache>,
@@ -34,11 +36,10 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("rampart.db"))
-            .await
-            .expect("open sqlite"),
-    );
+    let sqlite = SqliteStore::open(&dir.path().join("rampart.db"))
+        .await
+        .expect("open sqlite");
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     let (pipeline, _task) = rampart_pipeline::spawn(store.clone(), Default::default())
         .await
         .expect("spawn pipeline");
@@ -57,6 +58,7 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
         addr,
         client: reqwest::Client::new(),
         store,
+        sqlite,
         admin: String::new(),
         tokens,
         _dir: dir,
