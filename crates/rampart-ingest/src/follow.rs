@@ -138,7 +138,8 @@ impl Reader<'_> {
     /// Read every complete line from `offset` to the end of `file`, committing them with the
     /// checkpoint. Returns the new offset (start of the first incomplete line). A line longer
     /// than the limit is reported once and skipped to its end in chunks, the checkpoint staying
-    /// at its start until its end is found (a restart never resumes mid-line).
+    /// at its start until its end is found (a restart never resumes mid-line; it re-reads the
+    /// line from its start and reports it once more).
     async fn drain(
         &mut self,
         file: &mut File,

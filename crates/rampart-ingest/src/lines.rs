@@ -178,6 +178,54 @@ mod tests {
         check(b"\n\nabcdefg\n\n", 3, &[Ok(""), Ok(""), Err(7), Ok("")]);
     }
 
+    /// Random inputs, limits and buffer sizes agree with splitting the whole input at `\n`.
+    #[test]
+    fn random_inputs_agree_with_a_plain_split() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2000 {
+            let len = (next() % 300) as usize;
+            let input: Vec<u8> = (0..len)
+                .map(|_| match next() % 8 {
+                    0 => b'\n',
+                    1 => b'\r',
+                    _ => b'a' + (next() % 26) as u8,
+                })
+                .collect();
+            let max = (next() % 40) as usize;
+            let cap = 1 + (next() % 50) as usize;
+            let mut want: Vec<Result<Vec<u8>, u64>> = input
+                .split(|b| *b == b'\n')
+                .map(|l| {
+                    if l.len() > max {
+                        Err(l.len() as u64)
+                    } else {
+                        Ok(l.to_vec())
+                    }
+                })
+                .collect();
+            if input.last().is_none_or(|b| *b == b'\n') {
+                want.pop(); // no line after a final newline (or in an empty input)
+            }
+            let mut r = LineReader::new(BufReader::with_capacity(cap, &input[..]), max);
+            let mut got = Vec::new();
+            while let Some(l) = r.next_line().unwrap() {
+                got.push(match l {
+                    Line::Text(t) => Ok(t.to_vec()),
+                    Line::TooLong { len } => Err(len),
+                });
+            }
+            assert_eq!(got, want, "input {input:?} max {max} buffer {cap}");
+            assert_eq!(r.offset(), input.len() as u64);
+            assert!(r.max_buffered() <= max, "{}", r.max_buffered());
+        }
+    }
+
     /// Endless zeros, without a newline: the reader never holds more than the limit.
     #[test]
     fn endless_zeros_are_one_over_long_line_held_in_bounded_memory() {

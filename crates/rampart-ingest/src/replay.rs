@@ -272,6 +272,10 @@ pub async fn replay_files(
             std::fs::metadata(p).map_err(io)?;
             if let Some(store) = &opts.checkpoints {
                 let key = replay_key(p).map_err(io)?;
+                if plan.iter().any(|q: &Planned| q.key.as_ref() == Some(&key)) {
+                    tracing::warn!(file = %p.display(), "file named twice; replaying it once");
+                    continue;
+                }
                 if !opts.restart {
                     planned.checkpoint = store.get_checkpoint(&key).await?;
                 }

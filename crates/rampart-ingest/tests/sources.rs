@@ -413,7 +413,7 @@ async fn replaying_twice_stores_every_event_once_and_says_so() {
         .unwrap();
     let gz = dir.path().join("b.log.gz");
     write_gz(&gz, 100..130);
-    let files = [plain.clone(), gz.clone()];
+    let files = [plain.clone(), gz.clone(), plain.clone()]; // named twice: read once
     let store = store(dir.path()).await;
     let p = pipeline(&store).await;
     let first = replay_files(&files, &resumable(&store), &p).await.unwrap();
