@@ -10,10 +10,11 @@
 //! - secret query keys and body fields wherever they appear as `name=value` (query strings,
 //!   form bodies, referers, request lines, messages), as JSON keys (bodies, records), or as
 //!   multipart form fields;
-//! - the raw line: a JSON record is parsed, redacted by key (so escaped forms like `\/` and
-//!   `\u0053`, and array-valued headers, are caught on their decoded values) and
-//!   re-serialized (keys then come out sorted); a text line has its `name=value` spans and
-//!   the clear values of its redacted headers rewritten.
+//! - the raw line: a JSON record is parsed one level at a time into raw slices, redacted by
+//!   key (so escaped forms like `\/` and `\u0053`, and array-valued headers, are caught on
+//!   their decoded values), and only the values holding secrets are rewritten in place (key
+//!   order and formatting stay as written); a text line has its `name=value` spans and the
+//!   clear values of its redacted headers rewritten.
 //!
 //! The clean-input fast path: an event without headers, bodies or messages whose query and
 //! referer hold no secret key costs a few length checks; a JSON line is re-parsed only when
@@ -23,6 +24,7 @@ use std::borrow::Cow;
 
 use aho_corasick::AhoCorasick;
 use rampart_model::ApiEvent;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::DecodeConfig;
@@ -533,58 +535,6 @@ fn redact_multipart(text: &str, s: &SecretsConfig) -> Option<String> {
     Some(o)
 }
 
-/// Redact a JSON value in place by key (secret headers and fields, recursively; every
-/// string is also scanned as text). Returns whether anything changed.
-pub fn redact_json(v: &mut Value, s: &SecretsConfig, cfg: &DecodeConfig) -> bool {
-    match v {
-        Value::Object(m) => {
-            let mut changed = false;
-            // OCSF-style header lists: `{"name": "Authorization", "value": "..."}`.
-            let pair_name = m
-                .get("name")
-                .and_then(Value::as_str)
-                .filter(|_| m.contains_key("value"))
-                .map(str::to_owned);
-            for (k, val) in m.iter_mut() {
-                if let Some(h) = s.header_key(k, cfg) {
-                    changed |= redact_header_json(&h, val);
-                } else if s.is_field(k) {
-                    changed |= redact_whole(val);
-                } else {
-                    changed |= redact_json(val, s, cfg);
-                }
-            }
-            if let Some(n) = pair_name {
-                if let Some(val) = m.get_mut("value") {
-                    if let Some(h) = s.header_key(&n, cfg) {
-                        changed |= redact_header_json(&h, val);
-                    } else if s.is_field(&n) {
-                        changed |= redact_whole(val);
-                    }
-                }
-            }
-            changed
-        }
-        Value::Array(a) => a.iter_mut().fold(false, |c, x| redact_json(x, s, cfg) | c),
-        Value::String(st) => match redact_text_or_json(st, s, cfg) {
-            Some(r) => {
-                *st = r;
-                true
-            }
-            None => false,
-        },
-        _ => false,
-    }
-}
-
-fn redact_whole(val: &mut Value) -> bool {
-    if val.is_null() || val.as_str() == Some(REDACTED) {
-        return false;
-    }
-    *val = Value::String(REDACTED.to_owned());
-    true
-}
-
 fn redact_header_json(name: &str, val: &mut Value) -> bool {
     match val {
         Value::String(st) => match redact_header(name, st) {
@@ -605,6 +555,170 @@ fn redact_header_json(name: &str, val: &mut Value) -> bool {
     }
 }
 
+/// One JSON value seen one level deep: object entries and array items stay raw slices of the
+/// input (so their offsets are known), strings are unescaped.
+enum Node<'a> {
+    Object(Vec<(Cow<'a, str>, &'a RawValue)>),
+    Array(Vec<&'a RawValue>),
+    Str(Cow<'a, str>),
+    Other,
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Node<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Node<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a json value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Node<'a>, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry::<Cow<'a, str>, &'a RawValue>()? {
+                    out.push((k, v));
+                }
+                Ok(Node::Object(out))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut q: A,
+            ) -> Result<Node<'a>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = q.next_element::<&'a RawValue>()? {
+                    out.push(v);
+                }
+                Ok(Node::Array(out))
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Node<'a>, E> {
+                Ok(Node::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Node<'a>, E> {
+                Ok(Node::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Node<'a>, E> {
+                Ok(Node::Str(Cow::Owned(v)))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Node<'a>, E> {
+                Ok(Node::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Node<'a>, E> {
+                Ok(Node::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Node<'a>, E> {
+                Ok(Node::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Node<'a>, E> {
+                Ok(Node::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Node<'a>, E> {
+                Ok(Node::Other)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Replacements (byte range of the whole text, new JSON text) collected by [`splice_value`].
+type Splices = Vec<(usize, usize, String)>;
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{REDACTED}\""))
+}
+
+/// Where `part` (a slice of `whole`) starts in it.
+fn offset(whole: &str, part: &str) -> usize {
+    part.as_ptr() as usize - whole.as_ptr() as usize
+}
+
+/// Redact the JSON value `v` (a slice of `whole`) by key, recording replacements of the
+/// smallest spans that change: formatting, key order and every clean byte stay as written.
+fn splice_value(
+    whole: &str,
+    v: &str,
+    s: &SecretsConfig,
+    cfg: &DecodeConfig,
+    out: &mut Splices,
+) -> Result<(), serde_json::Error> {
+    match serde_json::from_str::<Node<'_>>(v)? {
+        Node::Object(entries) => {
+            // OCSF-style header lists: `{"name": "Authorization", "value": "..."}`.
+            let pair_name = entries
+                .iter()
+                .find(|(k, _)| k == "name")
+                .filter(|_| entries.iter().any(|(k, _)| k == "value"))
+                .and_then(|(_, n)| serde_json::from_str::<Cow<'_, str>>(n.get()).ok());
+            for (k, child) in &entries {
+                let key: &str = if k == "value" {
+                    pair_name.as_deref().unwrap_or(k)
+                } else {
+                    k
+                };
+                let c = child.get();
+                if let Some(h) = s.header_key(key, cfg) {
+                    let mut val: Value = serde_json::from_str(c)?;
+                    if redact_header_json(&h, &mut val) {
+                        let at = offset(whole, c);
+                        out.push((at, at + c.len(), val.to_string()));
+                    }
+                } else if s.is_field(key) {
+                    if c != "null" && c != json_string(REDACTED) {
+                        let at = offset(whole, c);
+                        out.push((at, at + c.len(), json_string(REDACTED)));
+                    }
+                } else if s.may_contain(c) {
+                    splice_value(whole, c, s, cfg, out)?;
+                }
+            }
+        }
+        Node::Array(items) => {
+            for child in items {
+                if s.may_contain(child.get()) {
+                    splice_value(whole, child.get(), s, cfg, out)?;
+                }
+            }
+        }
+        Node::Str(text) => {
+            if let Some(r) = redact_text_or_json(&text, s, cfg) {
+                let at = offset(whole, v);
+                out.push((at, at + v.len(), json_string(&r)));
+            }
+        }
+        Node::Other => {}
+    }
+    Ok(())
+}
+
+/// Redact a JSON document (a record or a body) by key, rewriting only the values that hold
+/// secrets; `Ok(None)` when nothing changed, an error when it is not JSON.
+pub fn redact_json_text(
+    text: &str,
+    s: &SecretsConfig,
+    cfg: &DecodeConfig,
+) -> Result<Option<String>, serde_json::Error> {
+    let mut splices = Splices::new();
+    let t = text.trim();
+    splice_value(text, t, s, cfg, &mut splices)?;
+    if splices.is_empty() {
+        return Ok(None);
+    }
+    splices.sort_by_key(|x| x.0);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (a, b, r) in splices {
+        if a < copied {
+            continue;
+        }
+        out.push_str(&text[copied..a]);
+        out.push_str(&r);
+        copied = b;
+    }
+    out.push_str(&text[copied..]);
+    Ok(Some(out))
+}
+
 /// A body or string value: parsed and redacted by key when it is a JSON object or array,
 /// else scanned as text. `None` when nothing changed.
 pub fn redact_text_or_json(text: &str, s: &SecretsConfig, cfg: &DecodeConfig) -> Option<String> {
@@ -613,12 +727,8 @@ pub fn redact_text_or_json(text: &str, s: &SecretsConfig, cfg: &DecodeConfig) ->
     }
     let t = text.trim();
     if (t.starts_with('{') && t.ends_with('}')) || (t.starts_with('[') && t.ends_with(']')) {
-        if let Ok(mut v) = serde_json::from_str::<Value>(t) {
-            return if redact_json(&mut v, s, cfg) {
-                serde_json::to_string(&v).ok()
-            } else {
-                None
-            };
+        if let Ok(r) = redact_json_text(text, s, cfg) {
+            return r;
         }
     }
     redact_body_text(text, s)
@@ -721,14 +831,8 @@ pub fn redact(ev: &mut ApiEvent<'_>, cfg: &DecodeConfig) {
         if !(changed || s.may_contain_record(raw)) {
             return;
         }
-        match serde_json::from_str::<Value>(raw) {
-            Ok(mut v) => {
-                if redact_json(&mut v, s, cfg) {
-                    serde_json::to_string(&v).ok()
-                } else {
-                    None
-                }
-            }
+        match redact_json_text(raw, s, cfg) {
+            Ok(r) => r,
             Err(_) => redact_text(raw, s),
         }
     } else {
@@ -826,8 +930,39 @@ mod tests {
         assert_eq!(ev.request_header("x-session"), Some(REDACTED));
         assert_eq!(
             ev.raw,
-            r#"{"body":"pin=[redacted]","h":{"X-Session":"[redacted]"}}"#
+            r#"{"h":{"X-Session":"[redacted]"},"body":"pin=[redacted]"}"#
         );
+    }
+
+    /// Only the secret values of a JSON record change: key order, spacing and escapes of the
+    /// clean values stay as written.
+    #[test]
+    fn json_records_are_rewritten_in_place() {
+        let s = SecretsConfig::default();
+        let cfg = DecodeConfig::default();
+        for (text, want) in [
+            (
+                r#"{ "z": "a\/b",  "Authorization" : ["Bearer x\/y", "Basic ab"], "a": 1 }"#,
+                Some(
+                    r#"{ "z": "a\/b",  "Authorization" : ["Bearer [redacted]","Basic [redacted]"], "a": 1 }"#,
+                ),
+            ),
+            (
+                r#"{"uri":"/x?access_token=t1&b=2","n":{"password":"p","k":[{"name":"X-Api-Key","value":"v"}]}}"#,
+                Some(
+                    r#"{"uri":"/x?access_token=[redacted]&b=2","n":{"password":"[redacted]","k":[{"name":"X-Api-Key","value":"[redacted]"}]}}"#,
+                ),
+            ),
+            (
+                r#"{"password":"x","token":null}"#,
+                Some(r#"{"password":"[redacted]","token":null}"#),
+            ),
+            (r#"{"path":"/a","http_authorization":""}"#, None),
+        ] {
+            let got = redact_json_text(text, &s, &cfg).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(got.as_deref(), want, "{text}");
+        }
+        assert!(redact_json_text("{not json", &s, &cfg).is_err());
     }
 
     #[test]
