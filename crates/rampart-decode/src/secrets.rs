@@ -32,6 +32,9 @@ use crate::DecodeConfig;
 /// What a secret value is replaced by.
 pub const REDACTED: &str = "[redacted]";
 
+/// [`REDACTED`] as a JSON string.
+const QUOTED_REDACTED: &str = "\"[redacted]\"";
+
 /// Request and response headers whose values are secrets (lower-case). The configured
 /// `api_key_headers` are always added.
 pub const DEFAULT_SECRET_HEADERS: &[&str] = &[
@@ -228,9 +231,19 @@ impl SecretsConfig {
         if key.len() > 2 * MAX_NAME {
             return None;
         }
-        let k = key.to_ascii_lowercase().replace('_', "-");
-        if self.is_header(&k, cfg) {
-            return Some(k);
+        // lower-case with `-` for `_`, on the stack: this runs for every key of a record
+        let mut buf = [0u8; 2 * MAX_NAME];
+        for (d, c) in buf.iter_mut().zip(key.bytes()) {
+            *d = if c == b'_' {
+                b'-'
+            } else {
+                c.to_ascii_lowercase()
+            };
+        }
+        // ASCII case mapping and `_` -> `-` keep UTF-8 valid
+        let k = std::str::from_utf8(&buf[..key.len()]).ok()?;
+        if self.is_header(k, cfg) {
+            return Some(k.to_owned());
         }
         HEADER_KEY_PREFIXES
             .iter()
@@ -480,7 +493,7 @@ pub fn redact_text(text: &str, s: &SecretsConfig) -> Option<String> {
             _ => {
                 if b[sep] == b':' {
                     // a bare JSON value (`"pin": 1234`) becomes a string, so JSON stays JSON
-                    mark = "\"[redacted]\"";
+                    mark = QUOTED_REDACTED;
                 }
                 (vs..b.len())
                     .find(|&j| is_value_end(b[j]))
@@ -680,9 +693,9 @@ fn splice_value(
                         out.push((at, at + c.len(), val.to_string()));
                     }
                 } else if s.is_field(key) {
-                    if c != "null" && c != json_string(REDACTED) {
+                    if c != "null" && c != QUOTED_REDACTED {
                         let at = offset(whole, c);
-                        out.push((at, at + c.len(), json_string(REDACTED)));
+                        out.push((at, at + c.len(), QUOTED_REDACTED.to_owned()));
                     }
                 } else if s.may_contain(c) {
                     splice_value(whole, c, s, cfg, out)?;
