@@ -126,6 +126,8 @@ pub struct SecretsConfig {
     /// Bit `n` set when some field name is `n` bytes long (quick reject).
     field_lens: u128,
     prefilter: AhoCorasick,
+    /// `earer ` and `asic `: credentials after an auth scheme in free text.
+    schemes: [memchr::memmem::Finder<'static>; 2],
 }
 
 impl Default for SecretsConfig {
@@ -185,6 +187,10 @@ impl SecretsConfig {
             fields: fs,
             field_lens,
             prefilter,
+            schemes: [
+                memchr::memmem::Finder::new("earer ").into_owned(),
+                memchr::memmem::Finder::new("asic ").into_owned(),
+            ],
         }
     }
 
@@ -435,10 +441,63 @@ fn quoted_end(b: &[u8], from: usize) -> usize {
     b.len()
 }
 
-/// Redact `name=value` and `"name": value` assignments of secret fields in free text (query
-/// strings, form bodies, request lines, JSON text, messages); `None` when nothing changed.
+/// Redact `name=value` and `"name": value` assignments of secret fields, and credentials
+/// after `Bearer ` / `Basic `, in free text (query strings, form bodies, request lines, JSON
+/// text, messages, log fields Rampart does not parse); `None` when nothing changed.
 /// Multipart parts are left to the body redaction.
 pub fn redact_text(text: &str, s: &SecretsConfig) -> Option<String> {
+    match redact_assignments(text, s) {
+        Some(o) => Some(redact_schemes(&o, s).unwrap_or(o)),
+        None => redact_schemes(text, s),
+    }
+}
+
+fn is_token_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b'-')
+}
+
+/// Credentials written after an auth scheme (`Bearer eyJ...`, `basic dXNlcjpw`) anywhere in
+/// free text: a token of at least 8 characters after a whole-word scheme.
+pub fn redact_schemes(text: &str, s: &SecretsConfig) -> Option<String> {
+    let b = text.as_bytes();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for f in &s.schemes {
+        for at in f.find_iter(b) {
+            // the scheme's first letter, then a word boundary before it
+            if at == 0 || !matches!(b[at - 1], b'B' | b'b') {
+                continue;
+            }
+            if at >= 2 && b[at - 2].is_ascii_alphanumeric() {
+                continue;
+            }
+            let ts = at + f.needle().len();
+            let te = (ts..b.len())
+                .find(|&j| !is_token_byte(b[j]))
+                .unwrap_or(b.len());
+            if te - ts >= 8 && &text[ts..te] != REDACTED {
+                spans.push((ts, te));
+            }
+        }
+    }
+    if spans.is_empty() {
+        return None;
+    }
+    spans.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (a, e) in spans {
+        if a < copied {
+            continue;
+        }
+        out.push_str(&text[copied..a]);
+        out.push_str(REDACTED);
+        copied = e;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+fn redact_assignments(text: &str, s: &SecretsConfig) -> Option<String> {
     let b = text.as_bytes();
     let mut out: Option<String> = None;
     let mut copied = 0usize;
@@ -821,10 +880,8 @@ pub fn redact(ev: &mut ApiEvent<'_>, cfg: &DecodeConfig) {
                 secret_parts(k, v, &mut swaps);
             }
             n
-        } else if memchr::memchr2(b'=', b':', v.as_bytes()).is_some() {
-            redact_text(v, s)
         } else {
-            None
+            redact_text(v, s)
         };
         if let Some(n) = new {
             swaps.push((v.trim().to_owned(), n.clone()));
@@ -866,6 +923,9 @@ pub fn redact(ev: &mut ApiEvent<'_>, cfg: &DecodeConfig) {
         }
     } else {
         if !changed {
+            // fields Rampart does not parse (a custom format's trailing `"$http_authorization"`)
+            let r = redact_schemes(raw, s);
+            set(&mut ev.raw, r);
             return;
         }
         let mut r = redact_text(raw, s);
@@ -936,6 +996,11 @@ mod tests {
             ("password: x", None),
             ("http://h:80/tokens", None),
             ("tokenizer=1&passwords=2", None),
+            (
+                r#"1.2.3.4 "GET / HTTP/1.1" "Bearer eyJhbGc.x-y_z" "basic dXNlcjpwYXNz""#,
+                Some(r#"1.2.3.4 "GET / HTTP/1.1" "Bearer [redacted]" "basic [redacted]""#),
+            ),
+            ("Basic browser, NotBearer abcdefghij", None),
         ] {
             assert_eq!(redact_text(text, &s).as_deref(), want, "{text}");
         }
