@@ -223,6 +223,15 @@ pub(crate) fn finish_in_place<'a>(
     ev.cap_fields(cfg.body_sample_limit);
 }
 
+/// Redact and cap an event that did not come through a decoder (the evidence of an alert
+/// pushed by another tool): the same [`secrets::redact`] and
+/// [`ApiEvent::cap_fields`](rampart_model::ApiEvent::cap_fields) every decoded event gets.
+/// Identities are not derived here: the credentials are only removed.
+pub fn sanitize(ev: &mut ApiEvent<'_>, cfg: &DecodeConfig) {
+    secrets::redact(ev, cfg);
+    ev.cap_fields(cfg.body_sample_limit);
+}
+
 /// Shorthand for a [`DecodeError::Malformed`].
 pub(crate) fn malformed(format: &'static str, reason: &'static str) -> DecodeError {
     DecodeError::Malformed { format, reason }
@@ -293,6 +302,21 @@ mod tests {
         );
         assert_eq!(detect_format(&[RAMPART]).map(|d| d.name()), Some("rampart"));
         assert_eq!(detect_format(&["nope"]).map(|d| d.name()), None);
+    }
+
+    #[test]
+    fn sanitize_redacts_and_caps_an_event_built_elsewhere() {
+        let mut ev = ApiEvent {
+            path: "/x".repeat(1 << 16).into(),
+            query: "access_token=abc123".into(),
+            request_headers: vec![("authorization".into(), "Bearer abc123".into())],
+            raw: r#"{"h":{"authorization":["Bearer abc123"]}}"#.into(),
+            ..ApiEvent::default()
+        };
+        sanitize(&mut ev, &DecodeConfig::default());
+        let json = serde_json::to_string(&ev).unwrap_or_default();
+        assert!(!json.contains("abc123"), "{json}");
+        assert_eq!(ev.path.len(), rampart_model::limits::MAX_PATH);
     }
 
     #[test]

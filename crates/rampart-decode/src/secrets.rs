@@ -10,10 +10,11 @@
 //! - secret query keys and body fields wherever they appear as `name=value` (query strings,
 //!   form bodies, referers, request lines, messages), as JSON keys (bodies, records), or as
 //!   multipart form fields;
-//! - the raw line: a JSON record is parsed, redacted by key (so escaped forms like `\/` and
-//!   `\u0053`, and array-valued headers, are caught on their decoded values) and
-//!   re-serialized (keys then come out sorted); a text line has its `name=value` spans and
-//!   the clear values of its redacted headers rewritten.
+//! - the raw line: a JSON record is parsed one level at a time into raw slices, redacted by
+//!   key (so escaped forms like `\/` and `\u0053`, and array-valued headers, are caught on
+//!   their decoded values), and only the values holding secrets are rewritten in place (key
+//!   order and formatting stay as written); a text line has its `name=value` spans and the
+//!   clear values of its redacted headers rewritten.
 //!
 //! The clean-input fast path: an event without headers, bodies or messages whose query and
 //! referer hold no secret key costs a few length checks; a JSON line is re-parsed only when
@@ -23,12 +24,16 @@ use std::borrow::Cow;
 
 use aho_corasick::AhoCorasick;
 use rampart_model::ApiEvent;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::DecodeConfig;
 
 /// What a secret value is replaced by.
 pub const REDACTED: &str = "[redacted]";
+
+/// [`REDACTED`] as a JSON string.
+const QUOTED_REDACTED: &str = "\"[redacted]\"";
 
 /// Request and response headers whose values are secrets (lower-case). The configured
 /// `api_key_headers` are always added.
@@ -121,6 +126,8 @@ pub struct SecretsConfig {
     /// Bit `n` set when some field name is `n` bytes long (quick reject).
     field_lens: u128,
     prefilter: AhoCorasick,
+    /// `earer ` and `asic `: credentials after an auth scheme in free text.
+    schemes: [memchr::memmem::Finder<'static>; 2],
 }
 
 impl Default for SecretsConfig {
@@ -180,6 +187,10 @@ impl SecretsConfig {
             fields: fs,
             field_lens,
             prefilter,
+            schemes: [
+                memchr::memmem::Finder::new("earer ").into_owned(),
+                memchr::memmem::Finder::new("asic ").into_owned(),
+            ],
         }
     }
 
@@ -226,9 +237,19 @@ impl SecretsConfig {
         if key.len() > 2 * MAX_NAME {
             return None;
         }
-        let k = key.to_ascii_lowercase().replace('_', "-");
-        if self.is_header(&k, cfg) {
-            return Some(k);
+        // lower-case with `-` for `_`, on the stack: this runs for every key of a record
+        let mut buf = [0u8; 2 * MAX_NAME];
+        for (d, c) in buf.iter_mut().zip(key.bytes()) {
+            *d = if c == b'_' {
+                b'-'
+            } else {
+                c.to_ascii_lowercase()
+            };
+        }
+        // ASCII case mapping and `_` -> `-` keep UTF-8 valid
+        let k = std::str::from_utf8(&buf[..key.len()]).ok()?;
+        if self.is_header(k, cfg) {
+            return Some(k.to_owned());
         }
         HEADER_KEY_PREFIXES
             .iter()
@@ -420,10 +441,63 @@ fn quoted_end(b: &[u8], from: usize) -> usize {
     b.len()
 }
 
-/// Redact `name=value` and `"name": value` assignments of secret fields in free text (query
-/// strings, form bodies, request lines, JSON text, messages); `None` when nothing changed.
+/// Redact `name=value` and `"name": value` assignments of secret fields, and credentials
+/// after `Bearer ` / `Basic `, in free text (query strings, form bodies, request lines, JSON
+/// text, messages, log fields Rampart does not parse); `None` when nothing changed.
 /// Multipart parts are left to the body redaction.
 pub fn redact_text(text: &str, s: &SecretsConfig) -> Option<String> {
+    match redact_assignments(text, s) {
+        Some(o) => Some(redact_schemes(&o, s).unwrap_or(o)),
+        None => redact_schemes(text, s),
+    }
+}
+
+fn is_token_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b'-')
+}
+
+/// Credentials written after an auth scheme (`Bearer eyJ...`, `basic dXNlcjpw`) anywhere in
+/// free text: a token of at least 8 characters after a whole-word scheme.
+pub fn redact_schemes(text: &str, s: &SecretsConfig) -> Option<String> {
+    let b = text.as_bytes();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for f in &s.schemes {
+        for at in f.find_iter(b) {
+            // the scheme's first letter, then a word boundary before it
+            if at == 0 || !matches!(b[at - 1], b'B' | b'b') {
+                continue;
+            }
+            if at >= 2 && b[at - 2].is_ascii_alphanumeric() {
+                continue;
+            }
+            let ts = at + f.needle().len();
+            let te = (ts..b.len())
+                .find(|&j| !is_token_byte(b[j]))
+                .unwrap_or(b.len());
+            if te - ts >= 8 && &text[ts..te] != REDACTED {
+                spans.push((ts, te));
+            }
+        }
+    }
+    if spans.is_empty() {
+        return None;
+    }
+    spans.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (a, e) in spans {
+        if a < copied {
+            continue;
+        }
+        out.push_str(&text[copied..a]);
+        out.push_str(REDACTED);
+        copied = e;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+fn redact_assignments(text: &str, s: &SecretsConfig) -> Option<String> {
     let b = text.as_bytes();
     let mut out: Option<String> = None;
     let mut copied = 0usize;
@@ -458,21 +532,37 @@ pub fn redact_text(text: &str, s: &SecretsConfig) -> Option<String> {
         while vs < b.len() && b[vs] == b' ' {
             vs += 1;
         }
+        // already redacted (a second pass, a re-pushed record): leave it
+        if text[vs..].starts_with(REDACTED) {
+            i = vs + REDACTED.len();
+            continue;
+        }
+        let mut mark = REDACTED;
         let ve = match b.get(vs) {
             Some(b'"') => {
                 vs += 1;
+                if text[vs..].starts_with(REDACTED) {
+                    i = vs + REDACTED.len();
+                    continue;
+                }
                 quoted_end(b, vs)
             }
             // a nested JSON value: its own keys are looked at as the scan goes on
             Some(b'{') | Some(b'[') if b[sep] == b':' => continue,
-            _ => (vs..b.len())
-                .find(|&j| is_value_end(b[j]))
-                .unwrap_or(b.len()),
+            _ => {
+                if b[sep] == b':' {
+                    // a bare JSON value (`"pin": 1234`) becomes a string, so JSON stays JSON
+                    mark = QUOTED_REDACTED;
+                }
+                (vs..b.len())
+                    .find(|&j| is_value_end(b[j]))
+                    .unwrap_or(b.len())
+            }
         };
-        if ve > vs && &text[vs..ve] != REDACTED {
+        if ve > vs {
             let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
             o.push_str(&text[copied..vs]);
-            o.push_str(REDACTED);
+            o.push_str(mark);
             copied = ve;
         }
         i = i.max(ve);
@@ -533,58 +623,6 @@ fn redact_multipart(text: &str, s: &SecretsConfig) -> Option<String> {
     Some(o)
 }
 
-/// Redact a JSON value in place by key (secret headers and fields, recursively; every
-/// string is also scanned as text). Returns whether anything changed.
-pub fn redact_json(v: &mut Value, s: &SecretsConfig, cfg: &DecodeConfig) -> bool {
-    match v {
-        Value::Object(m) => {
-            let mut changed = false;
-            // OCSF-style header lists: `{"name": "Authorization", "value": "..."}`.
-            let pair_name = m
-                .get("name")
-                .and_then(Value::as_str)
-                .filter(|_| m.contains_key("value"))
-                .map(str::to_owned);
-            for (k, val) in m.iter_mut() {
-                if let Some(h) = s.header_key(k, cfg) {
-                    changed |= redact_header_json(&h, val);
-                } else if s.is_field(k) {
-                    changed |= redact_whole(val);
-                } else {
-                    changed |= redact_json(val, s, cfg);
-                }
-            }
-            if let Some(n) = pair_name {
-                if let Some(val) = m.get_mut("value") {
-                    if let Some(h) = s.header_key(&n, cfg) {
-                        changed |= redact_header_json(&h, val);
-                    } else if s.is_field(&n) {
-                        changed |= redact_whole(val);
-                    }
-                }
-            }
-            changed
-        }
-        Value::Array(a) => a.iter_mut().fold(false, |c, x| redact_json(x, s, cfg) | c),
-        Value::String(st) => match redact_text_or_json(st, s, cfg) {
-            Some(r) => {
-                *st = r;
-                true
-            }
-            None => false,
-        },
-        _ => false,
-    }
-}
-
-fn redact_whole(val: &mut Value) -> bool {
-    if val.is_null() || val.as_str() == Some(REDACTED) {
-        return false;
-    }
-    *val = Value::String(REDACTED.to_owned());
-    true
-}
-
 fn redact_header_json(name: &str, val: &mut Value) -> bool {
     match val {
         Value::String(st) => match redact_header(name, st) {
@@ -605,6 +643,170 @@ fn redact_header_json(name: &str, val: &mut Value) -> bool {
     }
 }
 
+/// One JSON value seen one level deep: object entries and array items stay raw slices of the
+/// input (so their offsets are known), strings are unescaped.
+enum Node<'a> {
+    Object(Vec<(Cow<'a, str>, &'a RawValue)>),
+    Array(Vec<&'a RawValue>),
+    Str(Cow<'a, str>),
+    Other,
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Node<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Node<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a json value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Node<'a>, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry::<Cow<'a, str>, &'a RawValue>()? {
+                    out.push((k, v));
+                }
+                Ok(Node::Object(out))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut q: A,
+            ) -> Result<Node<'a>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = q.next_element::<&'a RawValue>()? {
+                    out.push(v);
+                }
+                Ok(Node::Array(out))
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Node<'a>, E> {
+                Ok(Node::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Node<'a>, E> {
+                Ok(Node::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Node<'a>, E> {
+                Ok(Node::Str(Cow::Owned(v)))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Node<'a>, E> {
+                Ok(Node::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Node<'a>, E> {
+                Ok(Node::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Node<'a>, E> {
+                Ok(Node::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Node<'a>, E> {
+                Ok(Node::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Node<'a>, E> {
+                Ok(Node::Other)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Replacements (byte range of the whole text, new JSON text) collected by [`splice_value`].
+type Splices = Vec<(usize, usize, String)>;
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{REDACTED}\""))
+}
+
+/// Where `part` (a slice of `whole`) starts in it.
+fn offset(whole: &str, part: &str) -> usize {
+    part.as_ptr() as usize - whole.as_ptr() as usize
+}
+
+/// Redact the JSON value `v` (a slice of `whole`) by key, recording replacements of the
+/// smallest spans that change: formatting, key order and every clean byte stay as written.
+fn splice_value(
+    whole: &str,
+    v: &str,
+    s: &SecretsConfig,
+    cfg: &DecodeConfig,
+    out: &mut Splices,
+) -> Result<(), serde_json::Error> {
+    match serde_json::from_str::<Node<'_>>(v)? {
+        Node::Object(entries) => {
+            // OCSF-style header lists: `{"name": "Authorization", "value": "..."}`.
+            let pair_name = entries
+                .iter()
+                .find(|(k, _)| k == "name")
+                .filter(|_| entries.iter().any(|(k, _)| k == "value"))
+                .and_then(|(_, n)| serde_json::from_str::<Cow<'_, str>>(n.get()).ok());
+            for (k, child) in &entries {
+                let key: &str = if k == "value" {
+                    pair_name.as_deref().unwrap_or(k)
+                } else {
+                    k
+                };
+                let c = child.get();
+                if let Some(h) = s.header_key(key, cfg) {
+                    let mut val: Value = serde_json::from_str(c)?;
+                    if redact_header_json(&h, &mut val) {
+                        let at = offset(whole, c);
+                        out.push((at, at + c.len(), val.to_string()));
+                    }
+                } else if s.is_field(key) {
+                    if c != "null" && c != QUOTED_REDACTED {
+                        let at = offset(whole, c);
+                        out.push((at, at + c.len(), QUOTED_REDACTED.to_owned()));
+                    }
+                } else if s.may_contain(c) {
+                    splice_value(whole, c, s, cfg, out)?;
+                }
+            }
+        }
+        Node::Array(items) => {
+            for child in items {
+                if s.may_contain(child.get()) {
+                    splice_value(whole, child.get(), s, cfg, out)?;
+                }
+            }
+        }
+        Node::Str(text) => {
+            if let Some(r) = redact_text_or_json(&text, s, cfg) {
+                let at = offset(whole, v);
+                out.push((at, at + v.len(), json_string(&r)));
+            }
+        }
+        Node::Other => {}
+    }
+    Ok(())
+}
+
+/// Redact a JSON document (a record or a body) by key, rewriting only the values that hold
+/// secrets; `Ok(None)` when nothing changed, an error when it is not JSON.
+pub fn redact_json_text(
+    text: &str,
+    s: &SecretsConfig,
+    cfg: &DecodeConfig,
+) -> Result<Option<String>, serde_json::Error> {
+    let mut splices = Splices::new();
+    let t = text.trim();
+    splice_value(text, t, s, cfg, &mut splices)?;
+    if splices.is_empty() {
+        return Ok(None);
+    }
+    splices.sort_by_key(|x| x.0);
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (a, b, r) in splices {
+        if a < copied {
+            continue;
+        }
+        out.push_str(&text[copied..a]);
+        out.push_str(&r);
+        copied = b;
+    }
+    out.push_str(&text[copied..]);
+    Ok(Some(out))
+}
+
 /// A body or string value: parsed and redacted by key when it is a JSON object or array,
 /// else scanned as text. `None` when nothing changed.
 pub fn redact_text_or_json(text: &str, s: &SecretsConfig, cfg: &DecodeConfig) -> Option<String> {
@@ -613,12 +815,8 @@ pub fn redact_text_or_json(text: &str, s: &SecretsConfig, cfg: &DecodeConfig) ->
     }
     let t = text.trim();
     if (t.starts_with('{') && t.ends_with('}')) || (t.starts_with('[') && t.ends_with(']')) {
-        if let Ok(mut v) = serde_json::from_str::<Value>(t) {
-            return if redact_json(&mut v, s, cfg) {
-                serde_json::to_string(&v).ok()
-            } else {
-                None
-            };
+        if let Ok(r) = redact_json_text(text, s, cfg) {
+            return r;
         }
     }
     redact_body_text(text, s)
@@ -682,10 +880,8 @@ pub fn redact(ev: &mut ApiEvent<'_>, cfg: &DecodeConfig) {
                 secret_parts(k, v, &mut swaps);
             }
             n
-        } else if memchr::memchr2(b'=', b':', v.as_bytes()).is_some() {
-            redact_text(v, s)
         } else {
-            None
+            redact_text(v, s)
         };
         if let Some(n) = new {
             swaps.push((v.trim().to_owned(), n.clone()));
@@ -721,18 +917,15 @@ pub fn redact(ev: &mut ApiEvent<'_>, cfg: &DecodeConfig) {
         if !(changed || s.may_contain_record(raw)) {
             return;
         }
-        match serde_json::from_str::<Value>(raw) {
-            Ok(mut v) => {
-                if redact_json(&mut v, s, cfg) {
-                    serde_json::to_string(&v).ok()
-                } else {
-                    None
-                }
-            }
+        match redact_json_text(raw, s, cfg) {
+            Ok(r) => r,
             Err(_) => redact_text(raw, s),
         }
     } else {
         if !changed {
+            // fields Rampart does not parse (a custom format's trailing `"$http_authorization"`)
+            let r = redact_schemes(raw, s);
+            set(&mut ev.raw, r);
             return;
         }
         let mut r = redact_text(raw, s);
@@ -797,10 +990,17 @@ mod tests {
                 r#"{"password":"unterminated"#,
                 Some(r#"{"password":"[redacted]"#),
             ),
-            (r#"{"pwd":12345}"#, Some(r#"{"pwd":[redacted]}"#)),
+            (r#"{"pwd":12345}"#, Some(r#"{"pwd":"[redacted]"}"#)),
+            ("password=[redacted]&a=1", None),
+            (r#"{"password":"[redacted]"}"#, None),
             ("password: x", None),
             ("http://h:80/tokens", None),
             ("tokenizer=1&passwords=2", None),
+            (
+                r#"1.2.3.4 "GET / HTTP/1.1" "Bearer eyJhbGc.x-y_z" "basic dXNlcjpwYXNz""#,
+                Some(r#"1.2.3.4 "GET / HTTP/1.1" "Bearer [redacted]" "basic [redacted]""#),
+            ),
+            ("Basic browser, NotBearer abcdefghij", None),
         ] {
             assert_eq!(redact_text(text, &s).as_deref(), want, "{text}");
         }
@@ -826,8 +1026,95 @@ mod tests {
         assert_eq!(ev.request_header("x-session"), Some(REDACTED));
         assert_eq!(
             ev.raw,
-            r#"{"body":"pin=[redacted]","h":{"X-Session":"[redacted]"}}"#
+            r#"{"h":{"X-Session":"[redacted]"},"body":"pin=[redacted]"}"#
         );
+    }
+
+    /// Only the secret values of a JSON record change: key order, spacing and escapes of the
+    /// clean values stay as written.
+    #[test]
+    fn json_records_are_rewritten_in_place() {
+        let s = SecretsConfig::default();
+        let cfg = DecodeConfig::default();
+        for (text, want) in [
+            (
+                r#"{ "z": "a\/b",  "Authorization" : ["Bearer x\/y", "Basic ab"], "a": 1 }"#,
+                Some(
+                    r#"{ "z": "a\/b",  "Authorization" : ["Bearer [redacted]","Basic [redacted]"], "a": 1 }"#,
+                ),
+            ),
+            (
+                r#"{"uri":"/x?access_token=t1&b=2","n":{"password":"p","k":[{"name":"X-Api-Key","value":"v"}]}}"#,
+                Some(
+                    r#"{"uri":"/x?access_token=[redacted]&b=2","n":{"password":"[redacted]","k":[{"name":"X-Api-Key","value":"[redacted]"}]}}"#,
+                ),
+            ),
+            (
+                r#"{"password":"x","token":null}"#,
+                Some(r#"{"password":"[redacted]","token":null}"#),
+            ),
+            (r#"{"path":"/a","http_authorization":""}"#, None),
+        ] {
+            let got = redact_json_text(text, &s, &cfg).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(got.as_deref(), want, "{text}");
+        }
+        assert!(redact_json_text("{not json", &s, &cfg).is_err());
+    }
+
+    /// Bounded property test: random mixes of the bytes the scanners key on never panic
+    /// (every cut is on a char boundary), and redacting twice changes nothing more.
+    #[test]
+    fn redaction_never_panics_and_is_idempotent() {
+        const PIECES: &[&str] = &[
+            "=",
+            ":",
+            "\"",
+            "\\",
+            "%",
+            "%5F",
+            "[",
+            "]",
+            "{",
+            "}",
+            ",",
+            " ",
+            "&",
+            ";",
+            "\n",
+            "\r\n\r\n",
+            "password",
+            "access_token",
+            "user",
+            "é",
+            "🦀",
+            "x",
+            "1",
+            "name=\"",
+            "form-data",
+            "\n--",
+            "[redacted]",
+            "Bearer ",
+            "\\u0061",
+        ];
+        let s = SecretsConfig::default();
+        let cfg = DecodeConfig::default();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut t = String::new();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for k in 0..(x % 24) {
+                t.push_str(PIECES[((x >> (k % 8 * 8)) as usize + k as usize * 7) % PIECES.len()]);
+            }
+            let once = redact_text(&t, &s).unwrap_or_else(|| t.clone());
+            assert_eq!(redact_text(&once, &s), None, "twice: {t:?} -> {once:?}");
+            let _ = redact_body_text(&t, &s);
+            let _ = redact_json_text(&t, &s, &cfg);
+            let _ = redact_header("set-cookie", &t);
+            let _ = redact_header("authorization", &t);
+            let _ = s.is_field(&t);
+        }
     }
 
     #[test]

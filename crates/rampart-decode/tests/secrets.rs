@@ -196,6 +196,18 @@ fn cases() -> Vec<Case> {
             keep: &["x=1", "/cb"],
         },
         Case {
+            name: "custom format with a trailing authorization field",
+            format: "combined",
+            line: format!(
+                r#"{} "Bearer TrailSECRET58abc""#,
+                clf("/a", "-")
+            ),
+            needles: &["TrailSECRET58abc"],
+            key: None,
+            principal: None,
+            keep: &[],
+        },
+        Case {
             name: "common log request line",
             format: "common",
             line: r#"203.0.113.9 - - [04/Jan/2026:08:00:00 +0000] "GET /a?password=CommonSECRET29 HTTP/1.1" 200 10"#.into(),

@@ -31,7 +31,8 @@ pub struct ApiEvent<'a> {
     pub host: Cow<'a, str>,
     /// Path exactly as received (still percent-encoded), without the query string.
     pub path: Cow<'a, str>,
-    /// Raw query string without the leading `?` (still percent-encoded), empty when none.
+    /// Raw query string without the leading `?` (still percent-encoded), empty when none;
+    /// values of secret keys (`access_token=[redacted]`) redacted by the decoder.
     #[serde(default)]
     pub query: Cow<'a, str>,
     /// HTTP protocol version as written (`HTTP/1.1`), empty when unknown.
@@ -66,13 +67,14 @@ pub struct ApiEvent<'a> {
     /// Backend service or upstream that served the call, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<Cow<'a, str>>,
-    /// Selected request headers (lower-case names).
+    /// Selected request headers (lower-case names); secret values redacted by the decoder
+    /// (`Bearer [redacted]`, `sid=[redacted]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub request_headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     /// Selected response headers (lower-case names).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub response_headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
-    /// Request body sample, bounded by [`BODY_SAMPLE_LIMIT`].
+    /// Request body sample, bounded by [`BODY_SAMPLE_LIMIT`]; secret fields redacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_body: Option<Cow<'a, str>>,
     /// Response body sample, bounded by [`BODY_SAMPLE_LIMIT`].
