@@ -902,6 +902,44 @@ mod tests {
             &format!("{ok}\n{ok}\n{ok}\n{ok}"),
             "PayloadTooLarge: more than 3 events in one request",
         );
+        let range = "is outside the accepted range 1990-01-01T00:00:00Z..2200-01-01T00:00:00Z";
+        check_ndjson(
+            &format!("{ok}\n{}", ok.replace("2024-01-01", "2200-01-01")),
+            &format!("BadRequest: line 2: ts 2200-01-01T00:00:00.000Z {range}"),
+        );
+        check_ndjson(
+            &ok.replace("\"2024-01-01T00:00:00Z\"", "631151999999"),
+            &format!("BadRequest: line 1: ts 1989-12-31T23:59:59.999Z {range}"),
+        );
+    }
+
+    #[test]
+    fn idempotency_keys() {
+        fn check(values: &[&[u8]], expected: &str) {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(IDEMPOTENCY_KEY, HeaderValue::from_bytes(v).unwrap());
+            }
+            let got = match idempotency_key(&h) {
+                Ok(k) => format!("{k:?}"),
+                Err(e) => format!("{:?}: {}", e.kind, e.message),
+            };
+            assert_eq!(got, expected, "{values:?}");
+        }
+        let bad = "BadRequest: Idempotency-Key must be one value of 1-255 visible ASCII characters";
+        check(&[], "None");
+        check(&[b"req-1"], "Some(\"req-1\")");
+        check(&[b"a:b/c=d+e_f.g~!"], "Some(\"a:b/c=d+e_f.g~!\")");
+        check(
+            &["k".repeat(255).as_bytes()],
+            &format!("Some({:?})", "k".repeat(255)),
+        );
+        check(&["k".repeat(256).as_bytes()], bad);
+        check(&[b""], bad);
+        check(&[b"two words"], bad);
+        check(&[b"tab\t"], bad);
+        check(&[b"caf\xc3\xa9"], bad);
+        check(&[b"a", b"b"], bad);
     }
 
     fn inc(id: i64, status: IncidentStatus, class: Classification) -> Incident {

@@ -1693,7 +1693,8 @@ impl Store for SqliteStore {
         key: &str,
         now: Timestamp,
     ) -> StoreResult<Option<IdempotencyRecord>> {
-        // The writer: a record another transaction just committed must be seen.
+        // A reader: WAL readers see every committed transaction, and the single writer is
+        // left to commits.
         let row = sqlx::query(&format!(
             "SELECT {IDEMPOTENCY_COLS} FROM idempotency_keys \
              WHERE caller = $1 AND idem_key = $2 AND expires_at > $3"
@@ -1701,7 +1702,7 @@ impl Store for SqliteStore {
         .bind(caller)
         .bind(key)
         .bind(now.millis())
-        .fetch_optional(&self.writer)
+        .fetch_optional(&self.reader)
         .await
         .map_err(db)?;
         row.as_ref().map(idempotency_from_row).transpose()
