@@ -183,7 +183,6 @@ pub fn enrich<'a>(ev: &mut ApiEvent<'a>, input: EnrichInput<'a>, cfg: &DecodeCon
     if ev.principal.is_some() {
         ev.authenticated = true;
     }
-    crate::secrets::redact(ev, cfg);
 }
 
 #[cfg(test)]
@@ -266,6 +265,11 @@ mod tests {
 
     #[test]
     fn credentials() {
+        // identities come from the clear values; the secrets go at sanitize (as stored)
+        let enrich = |ev: &mut ApiEvent<'_>, input, cfg: &DecodeConfig| {
+            super::enrich(ev, input, cfg);
+            crate::sanitize(ev, cfg);
+        };
         // Basic alice:secret
         let mut ev = ev_with(
             "1.2.3.4",

@@ -219,17 +219,52 @@ pub(crate) fn finish_in_place<'a>(
     ev.source_format = Cow::Borrowed(name);
     ev.raw = Cow::Borrowed(line);
     enrich::enrich(ev, input, cfg);
-    // after redaction: a cut through a JSON record or a secret would hide it from redaction
-    ev.cap_fields(cfg.body_sample_limit);
+    // `raw` stays whole until [`sanitize`]: a cut through a JSON record would hide its
+    // secrets from redaction.
+    ev.cap_fields_but_raw(cfg.body_sample_limit);
 }
 
-/// Redact and cap an event that did not come through a decoder (the evidence of an alert
-/// pushed by another tool): the same [`secrets::redact`] and
-/// [`ApiEvent::cap_fields`](rampart_model::ApiEvent::cap_fields) every decoded event gets.
-/// Identities are not derived here: the credentials are only removed.
+/// Make an event fit to store: redact its secrets ([`secrets::redact`], on the decoded values,
+/// re-rendering `raw` from them) and cap every field, `raw` included
+/// ([`ApiEvent::cap_fields`](rampart_model::ApiEvent::cap_fields)).
+///
+/// Decoders derive the identities (API-key id, principal) from the clear values and leave the
+/// secrets in place, so that detection sees what the client sent (an injection in a password
+/// field or a serialized object in a cookie); the pipeline calls this on every event, and on
+/// the evidence of every alert, after detection and before anything is stored.
 pub fn sanitize(ev: &mut ApiEvent<'_>, cfg: &DecodeConfig) {
     secrets::redact(ev, cfg);
     ev.cap_fields(cfg.body_sample_limit);
+}
+
+/// Longest alert title kept (bytes).
+pub const MAX_ALERT_TITLE: usize = 1024;
+/// Longest alert description kept (bytes).
+pub const MAX_ALERT_DESCRIPTION: usize = 16 * 1024;
+
+/// [`sanitize`] for an alert: its evidence events, and secrets or over-long text in its title,
+/// description and entity values (an alert pushed by another tool can carry anything).
+pub fn sanitize_alert(a: &mut rampart_model::AlertDraft, cfg: &DecodeConfig) {
+    for ev in &mut a.evidence {
+        sanitize(ev, cfg);
+    }
+    for (text, max) in [
+        (&mut a.title, MAX_ALERT_TITLE),
+        (&mut a.description, MAX_ALERT_DESCRIPTION),
+    ] {
+        if let Some(r) = secrets::redact_text(text, &cfg.secrets) {
+            *text = r;
+        }
+        let mut c = std::borrow::Cow::Borrowed(text.as_str());
+        if rampart_model::limits::cap_str(&mut c, max) {
+            *text = c.into_owned();
+        }
+    }
+    for e in &mut a.entities {
+        if let Some(r) = secrets::redact_text(&e.value, &cfg.secrets) {
+            e.value = r;
+        }
+    }
 }
 
 /// Shorthand for a [`DecodeError::Malformed`].

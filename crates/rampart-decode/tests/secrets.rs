@@ -1,7 +1,8 @@
 //! The secrets corpus: every form a credential takes in the supported formats (escaped JSON,
 //! `\u` escapes, array-valued and mixed-case headers, each secret header, query keys in
 //! request lines and JSON URIs, url-encoded keys, form, JSON and multipart bodies). Each
-//! case is decoded and enriched, the WHOLE event is serialized, and no form of the secret
+//! case is decoded, enriched and sanitized (as the pipeline does before storing), the WHOLE
+//! event is serialized, and no form of the secret
 //! may appear in it (nor in any field), while the identities (API-key id, principal) are
 //! still derived from the clear value.
 //!
@@ -365,10 +366,19 @@ fn variants(n: &str) -> Vec<String> {
 fn check(c: &Case) {
     let d = decoder_by_name(c.format).unwrap_or_else(|| panic!("no decoder {}", c.format));
     let cfg = DecodeConfig::default();
-    let ev = d
+    let mut ev = d
         .decode(&c.line, &cfg)
         .unwrap_or_else(|e| panic!("{}: {e}\nline: {}", c.name, c.line));
+    // Decoding leaves the secrets for detection to see; sanitizing removes them before the
+    // store does.
+    let clear = serde_json::to_string(&ev).unwrap_or_default();
+    rampart_decode::sanitize(&mut ev, &cfg);
     let json = serde_json::to_string(&ev).unwrap_or_default();
+    assert_ne!(
+        json, clear,
+        "{}: decoding left nothing for sanitize to redact",
+        c.name
+    );
     // the fields one by one too: a field's own escaping cannot hide a secret
     let mut fields = vec![json.clone(), ev.raw.to_string(), ev.query.to_string()];
     fields.extend(ev.request_body.as_deref().map(str::to_owned));
@@ -461,9 +471,10 @@ fn clean_lines_are_not_copied() {
         "/api/v1/orders?limit=20&offset=40",
         "https://app.example/?q=shoes",
     );
-    let ev = d
+    let mut ev = d
         .decode(&line, &DecodeConfig::default())
         .unwrap_or_else(|e| panic!("{e}"));
+    rampart_decode::sanitize(&mut ev, &DecodeConfig::default());
     assert!(matches!(ev.raw, std::borrow::Cow::Borrowed(_)));
     assert!(matches!(ev.query, std::borrow::Cow::Borrowed(_)));
     assert_eq!(ev.raw, line);

@@ -97,9 +97,17 @@ impl ApiEvent<'_> {
     /// [`BODY_SAMPLE_LIMIT`]); returns whether any field was cut. Costs one length check per
     /// field when nothing is over.
     pub fn cap_fields(&mut self, body_limit: usize) -> bool {
+        let cut = cap_str(&mut self.raw, MAX_RAW);
+        self.cap_fields_but_raw(body_limit) | cut
+    }
+
+    /// [`ApiEvent::cap_fields`] for every field but `raw`: decoders cap the decoded fields at
+    /// once (detection then works on bounded values) and leave `raw` whole (it is at most one
+    /// line, itself bounded by the reader) until secrets have been redacted from it, since a
+    /// cut through a JSON record would hide its secrets from redaction.
+    pub fn cap_fields_but_raw(&mut self, body_limit: usize) -> bool {
         let body_limit = body_limit.min(BODY_SAMPLE_LIMIT);
-        let mut cut = cap_str(&mut self.raw, MAX_RAW);
-        cut |= cap_str(&mut self.path, MAX_PATH);
+        let mut cut = cap_str(&mut self.path, MAX_PATH);
         cut |= cap_str(&mut self.query, MAX_QUERY);
         cut |= cap_str(&mut self.host, MAX_HOST);
         cut |= cap_str(&mut self.method, MAX_METHOD);

@@ -372,6 +372,10 @@ pub struct PipelineConfig {
     /// Write changed endpoints to the store every this many event batches (and on flush), in
     /// the batch's transaction.
     pub inventory_flush_batches: u32,
+    /// The secrets to redact (`decode.secrets`) and the body limit: every event, and the
+    /// evidence and text of every alert, pass through [`rampart_decode::sanitize`] after
+    /// detection and before the store sees them.
+    pub decode: rampart_decode::DecodeConfig,
 }
 
 impl Default for PipelineConfig {
@@ -382,6 +386,7 @@ impl Default for PipelineConfig {
             correlate: CorrelateConfig::default(),
             inventory: InventoryConfig::default(),
             inventory_flush_batches: 16,
+            decode: rampart_decode::DecodeConfig::default(),
         }
     }
 }
@@ -397,6 +402,7 @@ struct Core {
     latest: Timestamp,
     batches: u32,
     inventory_flush_batches: u32,
+    decode: rampart_decode::DecodeConfig,
     stats: Arc<PipelineStats>,
 }
 
@@ -436,6 +442,10 @@ impl Core {
             }
             self.inventory.observe(ev);
             self.engine.observe(ev, &mut self.alerts);
+        }
+        // Detection saw the clear values; nothing stored keeps a secret.
+        for ev in &mut events {
+            rampart_decode::sanitize(ev, &self.decode);
         }
         self.batches += 1;
         let endpoints = if self
@@ -552,9 +562,10 @@ impl Core {
 
     /// Run the correlator over `alerts` (it assumes the change set will be committed), and
     /// count what the change set does into `report`.
-    fn correlate(&mut self, alerts: Vec<AlertDraft>, report: &mut BatchReport) -> ChangeSet {
+    fn correlate(&mut self, mut alerts: Vec<AlertDraft>, report: &mut BatchReport) -> ChangeSet {
         report.alerts += alerts.len() as u64;
-        for a in &alerts {
+        for a in &mut alerts {
+            rampart_decode::sanitize_alert(a, &self.decode);
             if a.last_seen > self.latest {
                 self.latest = a.last_seen;
             }
@@ -600,6 +611,7 @@ pub async fn spawn(
         latest: Timestamp::default(),
         batches: 0,
         inventory_flush_batches: cfg.inventory_flush_batches,
+        decode: cfg.decode,
         stats: Arc::new(PipelineStats::default()),
     };
     let stats = core.stats.clone();

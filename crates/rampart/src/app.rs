@@ -276,6 +276,7 @@ impl App {
         };
         let mut pcfg = PipelineConfig {
             engine: rampart_pipeline::build_engine(&setup),
+            decode: decode.clone(),
             ..Default::default()
         };
         if let Some(m) = config.correlate.window_minutes {

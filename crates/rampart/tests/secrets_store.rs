@@ -123,3 +123,61 @@ async fn no_secret_reaches_any_byte_of_the_sqlite_store() {
         assert!(!found(s), "{s} found in the store files");
     }
 }
+
+/// Detection sees what the client sent, the store only the redacted form: an SQL injection
+/// written into a secret field (`password=` in the query) still raises an injection alert,
+/// and neither the stored event nor the alert's evidence keeps the value.
+///
+/// Guards the order decode (identities) -> detect (clear values) -> sanitize -> store:
+/// redacting at decode time hid such payloads from every detector.
+#[tokio::test]
+async fn an_injection_in_a_secret_field_is_detected_and_not_stored() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&dir.path().join("rampart.db"))
+            .await
+            .unwrap_or_else(|e| panic!("open store: {e}")),
+    );
+    let (p, _task) = rampart_pipeline::spawn(store.clone(), PipelineConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("spawn pipeline: {e}"));
+    let payload = "1%27%20union%20select%20password%20from%20users--";
+    let line = format!(
+        r#"198.51.100.7 - - [04/Jan/2026:08:00:02 +0000] "GET /api/v1/login?user=bob&password={payload} HTTP/1.1" 200 90 "-" "Mozilla/5.0""#
+    );
+    let ev = decoder_by_name("combined")
+        .unwrap_or_else(|| unreachable!())
+        .decode(&line, &DecodeConfig::default())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_owned();
+    assert!(ev.query.contains(payload), "decoding keeps the clear value");
+    p.push_events(vec![ev], None)
+        .await
+        .unwrap_or_else(|e| panic!("push: {e}"));
+    p.flush().await.unwrap_or_else(|e| panic!("flush: {e}"));
+    let alerts = store
+        .list_alerts(&AlertFilter::default())
+        .await
+        .unwrap_or_else(|e| panic!("alerts: {e}"));
+    assert!(
+        alerts.items.iter().any(|a| a.draft.detector == "injection"),
+        "the injection is detected: {:?}",
+        alerts
+            .items
+            .iter()
+            .map(|a| &a.draft.detector)
+            .collect::<Vec<_>>()
+    );
+    let stored = store
+        .list_events(&Default::default())
+        .await
+        .unwrap_or_else(|e| panic!("events: {e}"));
+    let all = serde_json::to_string(&(&stored, &alerts.items)).unwrap_or_default();
+    assert!(all.contains("password=[redacted]"), "{all}");
+    for v in [payload, "from users", "from%20users"] {
+        assert!(
+            !all.contains(v),
+            "the value of a secret field is not stored: {all}"
+        );
+    }
+}

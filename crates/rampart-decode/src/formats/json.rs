@@ -686,7 +686,11 @@ mod tests {
         let d = decoder_by_name(format).unwrap_or_else(|| panic!("no decoder {format}"));
         assert!(d.sniff(line), "{format} does not sniff {line}");
         let got = match d.decode(line, &DecodeConfig::default()) {
-            Ok(ev) => crate::formats::render(&ev),
+            // as stored: after the pipeline's sanitize
+            Ok(mut ev) => {
+                crate::sanitize(&mut ev, &DecodeConfig::default());
+                crate::formats::render(&ev)
+            }
             Err(e) => format!("error: {e}"),
         };
         assert_eq!(got, expected, "\nline: {line}");
