@@ -24,6 +24,8 @@ pub struct TestApp {
     pub admin: String,
     /// The server's token cache (tokens made directly in the store are reloaded into it).
     pub tokens: Arc<TokenCache>,
+    /// The same store, concrete (to close it under the server).
+    pub sqlite: SqliteStore,
     _dir: tempfile::TempDir,
     seq: AtomicU32,
 }
@@ -34,11 +36,10 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("rampart.db"))
-            .await
-            .expect("open sqlite"),
-    );
+    let sqlite = SqliteStore::open(&dir.path().join("rampart.db"))
+        .await
+        .expect("open sqlite");
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     let (pipeline, _task) = rampart_pipeline::spawn(store.clone(), Default::default())
         .await
         .expect("spawn pipeline");
@@ -59,6 +60,7 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
         store,
         admin: String::new(),
         tokens,
+        sqlite,
         _dir: dir,
         seq: AtomicU32::new(0),
     };
