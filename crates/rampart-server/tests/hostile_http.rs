@@ -176,11 +176,60 @@ async fn closed_by(s: &mut TcpStream, deadline: Instant) -> bool {
     }
 }
 
+/// Open `n` slow connections (sources from `source(i)`), returning them and when the first
+/// was opened; asserts that opening them all took less than `within`.
+async fn open_slow(
+    addr: SocketAddr,
+    n: usize,
+    source: impl Fn(usize) -> Ipv4Addr,
+    within: Duration,
+) -> (Vec<TcpStream>, Instant) {
+    let started = Instant::now();
+    let mut slow = Vec::with_capacity(n);
+    for i in 0..n {
+        slow.push(slow_connection(addr, source(i)).await);
+    }
+    assert!(
+        started.elapsed() < within,
+        "opening took {:?}: the test cannot hold them all",
+        started.elapsed()
+    );
+    (slow, started)
+}
+
+/// `/healthz` and an authenticated GET answer within 3 s each.
+async fn api_answers(app: &common::TestApp, token: &str) {
+    let healthz = timeout(
+        Duration::from_secs(3),
+        app.client.get(app.url("/healthz")).send(),
+    )
+    .await
+    .expect("/healthz answers within 3s")
+    .expect("healthz");
+    assert_eq!(healthz.status(), 200);
+    let authed = timeout(Duration::from_secs(3), app.get("/api/v1/incidents", token))
+        .await
+        .expect("authenticated GET answers within 3s");
+    assert_eq!(authed.status(), 200);
+}
+
+/// How many of `slow` are still open at `deadline`.
+async fn still_open(slow: &mut [TcpStream], deadline: Instant) -> usize {
+    let mut open = 0;
+    for s in slow {
+        if !closed_by(s, deadline).await {
+            open += 1;
+        }
+    }
+    open
+}
+
 /// Regression: connections that never finish their request head were never timed out, and
-/// enough of them starved `/healthz` and authenticated requests. 5,000 slow connections from
-/// 50 loopback addresses (127.0.0.2-51, 100 each: under the per-source cap) are held while
-/// the API must still answer a client on 127.0.0.1; then every slow one must be closed after
-/// the header read timeout.
+/// enough of them starved `/healthz` and authenticated requests. 5,000 slow connections are
+/// held while the API must still answer a client on 127.0.0.1; then every slow one must be
+/// closed after the header read timeout. Twice: from 50 other loopback addresses (100 each,
+/// under the per-source cap: all held), then all from 127.0.0.1, the client's own address
+/// (over the per-source cap: the flood evicts its own oldest idle connections).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_do_not_starve_the_api() {
     const SLOW: usize = 5_000;
@@ -191,67 +240,87 @@ async fn slow_clients_do_not_starve_the_api() {
     })
     .await;
     let viewer = app.token(Role::Viewer).await;
-    let started = Instant::now();
-    let mut slow = Vec::with_capacity(SLOW);
-    for i in 0..SLOW {
-        let source = Ipv4Addr::new(127, 0, 0, 2 + (i % 50) as u8);
-        slow.push(slow_connection(app.addr, source).await);
-    }
-    assert!(
-        started.elapsed() < header_timeout,
-        "opening took {:?}: the test cannot hold them all",
-        started.elapsed()
-    );
+
+    let (mut slow, started) = open_slow(
+        app.addr,
+        SLOW,
+        |i| Ipv4Addr::new(127, 0, 0, 2 + (i % 50) as u8),
+        header_timeout,
+    )
+    .await;
     // Held, not refused: the latest ones are still open.
     for s in slow.iter_mut().rev().take(50) {
         assert!(!closed_by(s, Instant::now() + Duration::from_millis(1)).await);
     }
-    let healthz = timeout(
-        Duration::from_secs(3),
-        app.client.get(app.url("/healthz")).send(),
-    )
-    .await
-    .expect("/healthz answers within 3s")
-    .expect("healthz");
-    assert_eq!(healthz.status(), 200);
-    let authed = timeout(
-        Duration::from_secs(3),
-        app.get("/api/v1/incidents", &viewer),
-    )
-    .await
-    .expect("authenticated GET answers within 3s");
-    assert_eq!(authed.status(), 200);
-    // Every slow connection is closed once the header read timeout has passed.
+    api_answers(&app, &viewer).await;
     let deadline = started + header_timeout + Duration::from_secs(20);
-    let mut open = 0;
-    for s in &mut slow {
-        if !closed_by(s, deadline).await {
-            open += 1;
-        }
-    }
     assert_eq!(
-        open, 0,
-        "slow connections still open after the header timeout"
+        still_open(&mut slow, deadline).await,
+        0,
+        "open after the header timeout"
+    );
+    drop(slow);
+
+    let (mut slow, started) =
+        open_slow(app.addr, SLOW, |_| Ipv4Addr::LOCALHOST, header_timeout).await;
+    api_answers(&app, &viewer).await;
+    let deadline = started + header_timeout + Duration::from_secs(20);
+    assert_eq!(
+        still_open(&mut slow, deadline).await,
+        0,
+        "open after the header timeout"
     );
 }
 
-/// Over the per-source cap a new connection is closed at once; other sources still connect.
+/// At the per-source cap the source's oldest idle connection makes room; when all of them are
+/// busy (answering a request whose body is still coming) a new one is closed at once.
 #[tokio::test]
-async fn connections_over_the_per_source_cap_are_closed_at_once() {
+async fn per_source_cap_evicts_idle_then_refuses() {
     let app = spawn_app_with(ServerConfig {
         max_connections_per_source: 3,
         ..Default::default()
     })
     .await;
     let source = Ipv4Addr::new(127, 0, 0, 77);
-    let mut held = Vec::new();
+    let now = || Instant::now() + Duration::from_millis(50);
+    let mut idle = Vec::new();
     for _ in 0..3 {
-        held.push(slow_connection(app.addr, source).await);
+        idle.push(slow_connection(app.addr, source).await);
+    }
+    let mut newest = slow_connection(app.addr, source).await;
+    assert!(closed_by(&mut idle[0], Instant::now() + Duration::from_secs(5)).await);
+    assert!(!closed_by(&mut idle[1], now()).await);
+    assert!(!closed_by(&mut newest, now()).await);
+
+    // Busy connections: a handler is reading their body (hyper sends `100 Continue` when it
+    // first does). With all three busy, a fourth is closed at once.
+    let source = Ipv4Addr::new(127, 0, 0, 78);
+    let mut busy = Vec::new();
+    for _ in 0..3 {
+        let sock = TcpSocket::new_v4().unwrap();
+        sock.bind(SocketAddr::new(IpAddr::V4(source), 0)).unwrap();
+        let mut s = sock.connect(app.addr).await.unwrap();
+        let head = format!(
+            "POST /api/v1/tokens HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\nexpect: 100-continue\r\ncontent-length: 100\r\n\r\n",
+            app.admin
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        let mut b = [0u8; 64];
+        let n = timeout(Duration::from_secs(5), s.read(&mut b))
+            .await
+            .expect("100 continue")
+            .unwrap();
+        assert!(
+            b[..n].starts_with(b"HTTP/1.1 100"),
+            "{:?}",
+            String::from_utf8_lossy(&b[..n])
+        );
+        busy.push(s);
     }
     let mut over = slow_connection(app.addr, source).await;
     assert!(closed_by(&mut over, Instant::now() + Duration::from_secs(5)).await);
-    for s in &mut held {
-        assert!(!closed_by(s, Instant::now() + Duration::from_millis(1)).await);
+    for s in &mut busy {
+        assert!(!closed_by(s, now()).await, "a busy connection was evicted");
     }
     let r = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
