@@ -347,6 +347,46 @@ async fn slow_bodies_time_out() {
     check_json_error("slow body", &r, 408, "request_timeout");
 }
 
+/// Graceful shutdown: a request whose body is still arriving when the shutdown comes is
+/// answered, then the server stops.
+#[tokio::test]
+async fn shutdown_finishes_in_flight_requests() {
+    let app = spawn_app().await;
+    let body = br#"{"name": "late", "role": "viewer"}"#;
+    let mut s = TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/tokens HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\nexpect: 100-continue\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        app.admin,
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut b = [0u8; 64];
+    let n = timeout(Duration::from_secs(5), s.read(&mut b))
+        .await
+        .expect("100 continue")
+        .unwrap();
+    assert!(b[..n].starts_with(b"HTTP/1.1 100"), "in flight");
+    let _ = app.shutdown.lock().unwrap().take().expect("once").send(());
+    let server = app.server.lock().unwrap().take().expect("once");
+    s.write_all(body).await.unwrap();
+    let mut buf = Vec::new();
+    timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
+        .await
+        .expect("answered and closed")
+        .unwrap();
+    let r = parse_answer(&buf).expect("an answer");
+    assert_eq!(r.status, 201, "{r:?}");
+    timeout(Duration::from_secs(5), server)
+        .await
+        .expect("server stopped")
+        .unwrap()
+        .expect("served");
+    assert!(
+        TcpStream::connect(app.addr).await.is_err(),
+        "still listening"
+    );
+}
+
 // --- token checks --------------------------------------------------------------------------
 
 /// Regression: every token check went to the store (an UPDATE on the single writer), so an
