@@ -48,11 +48,13 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// Time a request has to send its whole body after its head (408 after it). Default: 60 s.
     pub body_read_timeout: Duration,
-    /// Most open connections; a connection over it is closed at once. Keep it below the
-    /// process's file descriptor limit (`ulimit -n`). Default: 10 000.
+    /// Most open connections. At it, the oldest idle connection of the source holding the
+    /// most is closed to make room; when none is idle a new connection is closed at once. Keep
+    /// it below the process's file descriptor limit (`ulimit -n`). Default: 10 000.
     pub max_connections: usize,
-    /// Most open connections from one source (IPv4 address or IPv6 /64); a connection over it
-    /// is closed at once. Default: 256.
+    /// Most open connections from one source (IPv4 address or IPv6 /64). At it, the source's
+    /// oldest idle connection is closed to make room; when none is idle a new connection is
+    /// closed at once. Default: 256.
     pub max_connections_per_source: usize,
     /// Largest request head (request line and headers), in bytes (431 above it; at least
     /// 8 192). Default: 64 KiB.

@@ -26,17 +26,20 @@ pub enum Counter {
     IngestAlertsOcsf,
     /// Connections closed at once because a connection cap was reached.
     ConnectionsRefused,
+    /// Idle connections closed to make room for a new one at a connection cap.
+    ConnectionsEvicted,
     /// Failed authentications answered 429 (the source was over its failure limit).
     AuthRateLimited,
 }
 
 impl Counter {
-    const ALL: [Counter; 6] = [
+    const ALL: [Counter; 7] = [
         Counter::IngestEvents,
         Counter::IngestRejectedLines,
         Counter::IngestAlertsRampart,
         Counter::IngestAlertsOcsf,
         Counter::ConnectionsRefused,
+        Counter::ConnectionsEvicted,
         Counter::AuthRateLimited,
     ];
     /// Metric name and labels.
@@ -47,6 +50,7 @@ impl Counter {
             Counter::IngestAlertsRampart => ("rampart_ingest_alerts_total", "{format=\"rampart\"}"),
             Counter::IngestAlertsOcsf => ("rampart_ingest_alerts_total", "{format=\"ocsf\"}"),
             Counter::ConnectionsRefused => ("rampart_http_connections_refused_total", ""),
+            Counter::ConnectionsEvicted => ("rampart_http_connections_evicted_total", ""),
             Counter::AuthRateLimited => ("rampart_auth_rate_limited_total", ""),
         }
     }
@@ -60,7 +64,7 @@ const CLASSES: usize = 5;
 pub struct Metrics {
     /// Requests per (route index in ROUTES, or ROUTES.len() for unmatched) x status class.
     requests: Vec<[AtomicU64; CLASSES]>,
-    counters: [AtomicU64; 6],
+    counters: [AtomicU64; 7],
 }
 
 impl Default for Metrics {

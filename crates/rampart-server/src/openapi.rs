@@ -35,6 +35,9 @@ pub fn document() -> Value {
         if r.auth {
             responses["401"] = error_response("missing, unknown or revoked token");
             responses["403"] = error_response("the token's role lacks the right");
+            responses["429"] = error_response(
+                "too many failed authentications from this address (see Retry-After)",
+            );
         }
         let mut op = json!({
             "summary": r.summary,

@@ -6,19 +6,23 @@
 //!   answer was sent (so idle keep-alive connections are closed too).
 //! - **Body read timeout** (`body_read_timeout`): the whole body must arrive within it after
 //!   the head; a slower body fails with 408 (see [`DeadlineBody`]).
-//! - **Connection limits** (`max_connections`, `max_connections_per_source`): a connection
-//!   over either cap is closed at once, before anything is read from it. The per-source cap
-//!   keeps one source (IPv4 address or IPv6 /64) from taking every slot; clients sharing an
-//!   attacker's address share its cap.
+//! - **Connection limits** (`max_connections`, `max_connections_per_source`): at a cap the
+//!   oldest idle connection (waiting for a request head) of the source (or, at the global cap,
+//!   of the source holding the most) is closed to make room; when none is idle the new
+//!   connection is closed at once. A flood of slow connections so churns through its own
+//!   slots, and a client that sends its request at once gets in, even from the flood's own
+//!   address (see `ConnLimits::admit`).
 //! - **JSON protocol errors**: hyper answers malformed request heads itself (400, 431) with an
 //!   empty body; [`JsonErrors`] rewrites those answers on the way out into the house shape
 //!   `{"error": {"code", "message"}}`.
 //! - **Graceful shutdown**: on the shutdown signal the listener closes, idle connections are
 //!   closed, in-flight requests finish.
 
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -32,6 +36,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tower::ServiceExt as _;
 
 use crate::metrics::{Counter, Metrics};
@@ -69,23 +74,44 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
-        let Some(permit) = limits.admit(SourceKey::of(peer.ip())) else {
-            metrics.add(Counter::ConnectionsRefused, 1);
-            drop(stream);
-            continue;
+        let permit = match limits.admit(SourceKey::of(peer.ip())) {
+            Some((permit, how)) => {
+                if how == Admission::Evicted {
+                    metrics.add(Counter::ConnectionsEvicted, 1);
+                }
+                permit
+            }
+            None => {
+                metrics.add(Counter::ConnectionsRefused, 1);
+                drop(stream);
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let slot = permit.slot.clone();
         let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
             let req = req.map(|b| Body::new(DeadlineBody::new(b, body_timeout)));
-            app.clone().oneshot(req)
+            let app = app.clone();
+            let slot = slot.clone();
+            slot.busy.store(true, Relaxed);
+            async move {
+                let resp = app.oneshot(req).await;
+                slot.busy.store(false, Relaxed);
+                resp
+            }
         });
         let conn = http.serve_connection(TokioIo::new(JsonErrors::new(stream)), svc);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, peer = %peer, "connection ended with an error");
+            tokio::select! {
+                r = conn => if let Err(e) = r {
+                    tracing::debug!(error = %e, peer = %peer, "connection ended with an error");
+                },
+                () = permit.slot.evict.notified() => {
+                    tracing::debug!(peer = %peer, "idle connection evicted to make room");
+                }
             }
             drop(permit);
         });
@@ -110,56 +136,130 @@ async fn accept_error(e: io::Error) {
 
 // --- connection limits -------------------------------------------------------------------
 
-/// Open connections, in total and per source.
+/// One open connection, as the limits see it.
+#[derive(Debug, Default)]
+struct Slot {
+    /// A request is being answered on it.
+    busy: AtomicBool,
+    /// Told to close (evicted to make room).
+    evict: Notify,
+}
+
+/// Open connections, in total and per source, oldest first.
 #[derive(Debug)]
 struct ConnLimits {
     max_total: usize,
     max_per_source: usize,
-    open: Mutex<(usize, std::collections::HashMap<SourceKey, usize>)>,
+    open: Mutex<OpenConns>,
+}
+
+#[derive(Debug, Default)]
+struct OpenConns {
+    total: usize,
+    per_source: HashMap<SourceKey, VecDeque<Arc<Slot>>>,
+}
+
+/// What admitting a connection did.
+#[derive(Debug, PartialEq, Eq)]
+enum Admission {
+    /// Room was free.
+    Free,
+    /// An idle connection was closed to make room.
+    Evicted,
 }
 
 /// One admitted connection; dropping it frees its slot.
 struct ConnPermit {
     limits: Arc<ConnLimits>,
     source: SourceKey,
+    slot: Arc<Slot>,
+}
+
+impl OpenConns {
+    /// Evict the oldest idle connection of `source`; whether there was one.
+    fn evict_oldest_idle(&mut self, source: SourceKey) -> bool {
+        let Some(q) = self.per_source.get_mut(&source) else {
+            return false;
+        };
+        let Some(i) = q.iter().position(|s| !s.busy.load(Relaxed)) else {
+            return false;
+        };
+        if let Some(slot) = q.remove(i) {
+            slot.evict.notify_one();
+        }
+        if q.is_empty() {
+            self.per_source.remove(&source);
+        }
+        self.total -= 1;
+        true
+    }
 }
 
 impl ConnLimits {
     fn new(max_total: usize, max_per_source: usize) -> Self {
         ConnLimits {
-            max_total,
-            max_per_source,
-            open: Mutex::new((0, Default::default())),
+            max_total: max_total.max(1),
+            max_per_source: max_per_source.max(1),
+            open: Mutex::new(OpenConns::default()),
         }
     }
 
-    fn admit(self: &Arc<Self>, source: SourceKey) -> Option<ConnPermit> {
+    /// Admit a connection from `source`. At the per-source cap the source's oldest idle
+    /// connection (one waiting for a request head) is closed to make room; at the global cap
+    /// the oldest idle one of the source holding the most. `None` when no idle one is there to
+    /// close: the new connection is refused. So a flood of slow connections churns through
+    /// its own slots, and a client that sends its request at once still gets in, even from
+    /// the attacker's own address.
+    fn admit(self: &Arc<Self>, source: SourceKey) -> Option<(ConnPermit, Admission)> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let (total, per) = &mut *open;
-        let n = per.get(&source).copied().unwrap_or(0);
-        if *total >= self.max_total || n >= self.max_per_source {
-            return None;
+        let mut how = Admission::Free;
+        let n = open.per_source.get(&source).map_or(0, VecDeque::len);
+        if n >= self.max_per_source {
+            if !open.evict_oldest_idle(source) {
+                return None;
+            }
+            how = Admission::Evicted;
+        } else if open.total >= self.max_total {
+            let biggest = open
+                .per_source
+                .iter()
+                .max_by_key(|(_, q)| q.len())
+                .map(|(k, _)| *k)?;
+            if !open.evict_oldest_idle(biggest) {
+                return None;
+            }
+            how = Admission::Evicted;
         }
-        *total += 1;
-        per.insert(source, n + 1);
-        Some(ConnPermit {
+        let slot = Arc::new(Slot::default());
+        open.total += 1;
+        open.per_source
+            .entry(source)
+            .or_default()
+            .push_back(slot.clone());
+        let permit = ConnPermit {
             limits: self.clone(),
             source,
-        })
+            slot,
+        };
+        Some((permit, how))
     }
 }
 
 impl Drop for ConnPermit {
     fn drop(&mut self) {
         let mut open = self.limits.open.lock().unwrap_or_else(|e| e.into_inner());
-        let (total, per) = &mut *open;
-        *total = total.saturating_sub(1);
-        if let Some(n) = per.get_mut(&self.source) {
-            *n -= 1;
-            if *n == 0 {
-                per.remove(&self.source);
-            }
+        let Some(q) = open.per_source.get_mut(&self.source) else {
+            return;
+        };
+        // Absent when it was evicted (already uncounted).
+        let Some(i) = q.iter().position(|s| Arc::ptr_eq(s, &self.slot)) else {
+            return;
+        };
+        q.remove(i);
+        if q.is_empty() {
+            open.per_source.remove(&self.source);
         }
+        open.total -= 1;
     }
 }
 
@@ -380,18 +480,40 @@ mod tests {
     }
 
     #[test]
-    fn connection_caps() {
+    fn connection_caps_evict_the_oldest_idle() {
         let l = Arc::new(ConnLimits::new(3, 2));
         let a = SourceKey::of("203.0.113.1".parse().unwrap());
         let b = SourceKey::of("203.0.113.2".parse().unwrap());
-        let a1 = l.admit(a).expect("a1");
-        let a2 = l.admit(a).expect("a2");
-        assert!(l.admit(a).is_none(), "per-source cap");
-        let b1 = l.admit(b).expect("b1");
-        assert!(l.admit(b).is_none(), "global cap");
-        drop(a1);
-        assert!(l.admit(b).is_some(), "slot freed");
-        drop((a2, b1));
-        assert_eq!(l.open.lock().unwrap().1.len(), 0, "no idle entries kept");
+        let (a1, how) = l.admit(a).expect("a1");
+        assert_eq!(how, Admission::Free);
+        let (a2, _) = l.admit(a).expect("a2");
+        // Per-source cap: a's oldest idle connection (a1) makes room.
+        let (a3, how) = l.admit(a).expect("a3");
+        assert_eq!(how, Admission::Evicted);
+        assert!(notified(&a1.slot));
+        // Busy connections are never evicted: with a2 and a3 busy, a is refused.
+        a2.slot.busy.store(true, Relaxed);
+        a3.slot.busy.store(true, Relaxed);
+        assert!(l.admit(a).is_none());
+        // Global cap (3): b takes the last free slot, then the next b evicts from the source
+        // holding the most (a), but a's are busy, so it is refused.
+        let (b1, how) = l.admit(b).expect("b1");
+        assert_eq!(how, Admission::Free);
+        assert!(l.admit(b).is_none());
+        a3.slot.busy.store(false, Relaxed);
+        let (_b2, how) = l.admit(b).expect("b2");
+        assert_eq!(how, Admission::Evicted);
+        assert!(notified(&a3.slot));
+        drop((a1, a2, a3, b1));
+        let open = l.open.lock().unwrap();
+        assert_eq!((open.total, open.per_source.len()), (1, 1), "only b2 left");
+    }
+
+    /// Whether the slot was told to close (polls its `Notify` once).
+    fn notified(slot: &Slot) -> bool {
+        let n = slot.evict.notified();
+        tokio::pin!(n);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        n.poll(&mut cx).is_ready()
     }
 }

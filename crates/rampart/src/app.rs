@@ -331,13 +331,7 @@ impl App {
                 }
             }));
         }
-        let mut cfg = rampart_server::ServerConfig::default();
-        if let Some(m) = self.config.server.max_body_bytes {
-            cfg.max_body_bytes = m;
-        }
-        if let Some(secs) = self.config.server.idempotency_ttl_secs {
-            cfg.idempotency_ttl = std::time::Duration::from_secs(secs);
-        }
+        let cfg = self.config.server.server_config();
         let state = rampart_server::AppState::new(
             self.store.clone(),
             self.pipeline.clone(),

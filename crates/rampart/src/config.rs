@@ -33,6 +33,55 @@ pub struct ServerSection {
     pub max_body_bytes: Option<usize>,
     /// How long a pushed request's `Idempotency-Key` is remembered, in seconds (default 86400).
     pub idempotency_ttl_secs: Option<u64>,
+    /// Seconds a connection has to send a whole request head (default 10).
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a request has to send its whole body after its head (default 60).
+    pub body_read_timeout_secs: Option<u64>,
+    /// Most open connections (default 10 000; keep it below `ulimit -n`).
+    pub max_connections: Option<usize>,
+    /// Most open connections per source address (IPv6: per /64; default 256).
+    pub max_connections_per_source: Option<usize>,
+    /// Largest request head in bytes (default 65 536).
+    pub max_header_bytes: Option<usize>,
+    /// Longest request target in bytes (default 8 192).
+    pub max_uri_bytes: Option<usize>,
+    /// Seconds between reloads of the token cache: how long a token revoked on another node
+    /// sharing the database stays usable here (default 5).
+    pub token_refresh_secs: Option<u64>,
+    /// Seconds between batched writes of token last-use times (default 10).
+    pub token_use_flush_secs: Option<u64>,
+    /// Failed authentications a source may make at once before 429 (default 20).
+    pub auth_failure_burst: Option<u32>,
+    /// Failed authentications a source regains per minute (default 60).
+    pub auth_failures_per_minute: Option<u32>,
+}
+
+impl ServerSection {
+    /// The server settings: these keys over the defaults.
+    pub fn server_config(&self) -> rampart_server::ServerConfig {
+        use std::time::Duration;
+        let d = rampart_server::ServerConfig::default();
+        let secs = |v: Option<u64>, def: Duration| v.map_or(def, Duration::from_secs);
+        rampart_server::ServerConfig {
+            max_body_bytes: self.max_body_bytes.unwrap_or(d.max_body_bytes),
+            header_read_timeout: secs(self.header_read_timeout_secs, d.header_read_timeout),
+            body_read_timeout: secs(self.body_read_timeout_secs, d.body_read_timeout),
+            max_connections: self.max_connections.unwrap_or(d.max_connections),
+            max_connections_per_source: self
+                .max_connections_per_source
+                .unwrap_or(d.max_connections_per_source),
+            max_header_bytes: self.max_header_bytes.unwrap_or(d.max_header_bytes),
+            max_uri_bytes: self.max_uri_bytes.unwrap_or(d.max_uri_bytes),
+            token_refresh_interval: secs(self.token_refresh_secs, d.token_refresh_interval),
+            token_use_flush_interval: secs(self.token_use_flush_secs, d.token_use_flush_interval),
+            idempotency_ttl: secs(self.idempotency_ttl_secs, d.idempotency_ttl),
+            auth_failure_burst: self.auth_failure_burst.unwrap_or(d.auth_failure_burst),
+            auth_failures_per_minute: self
+                .auth_failures_per_minute
+                .unwrap_or(d.auth_failures_per_minute),
+            ..d
+        }
+    }
 }
 
 /// `[decode]`

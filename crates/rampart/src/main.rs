@@ -669,6 +669,8 @@ async fn inventory(a: InventoryArgs) -> Result<()> {
 async fn token(cmd: TokenCmd) -> Result<()> {
     match cmd {
         TokenCmd::Create { data, name, role } => {
+            rampart_model::validate_token_name(&name)
+                .with_context(|| format!("creating token {name:?}"))?;
             let store = app::open_store(&data).await?;
             let token = rampart_server::generate_token();
             store

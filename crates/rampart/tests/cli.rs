@@ -165,6 +165,33 @@ fn token_create_prints_only_the_token_and_serve_requires_it() {
     child.wait().unwrap();
 }
 
+/// Regression: `token create` stored names the API refuses (empty, with `/`); it now uses the
+/// API's check and stores nothing.
+#[test]
+fn token_create_refuses_names_the_api_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for name in ["", "a/b", "with space", &"x".repeat(65)] {
+        let out = rampart()
+            .args([
+                "token", "create", "--role", "viewer", "--name", name, "--data",
+            ])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name:?} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("token name must be 1-64 of"),
+            "{name:?}: {err}"
+        );
+    }
+    let (out, _) = run(rampart()
+        .args(["token", "list", "--json", "--data"])
+        .arg(&data));
+    assert_eq!(out.trim(), "[]");
+}
+
 #[test]
 fn bad_arguments_fail_with_a_clear_message() {
     let out = rampart()

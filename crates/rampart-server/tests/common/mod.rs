@@ -26,6 +26,13 @@ pub struct TestApp {
     pub admin: String,
     /// The server's token cache (tokens made directly in the store are reloaded into it).
     pub tokens: Arc<TokenCache>,
+    /// The same store, concrete (to close it under the server).
+    pub sqlite: SqliteStore,
+    /// Send to shut the server down (graceful: in-flight requests finish).
+    pub shutdown: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    /// The server task.
+    pub server:
+        std::sync::Mutex<Option<tokio::task::JoinHandle<Result<(), rampart_server::ServeError>>>>,
     _dir: tempfile::TempDir,
     seq: AtomicU32,
 }
@@ -49,10 +56,13 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(rampart_server::serve_with_shutdown(
+    let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(rampart_server::serve_with_shutdown(
         listener,
         state,
-        std::future::pending(),
+        async move {
+            let _ = stop.await;
+        },
     ));
     let app = TestApp {
         addr,
@@ -61,6 +71,9 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
         sqlite,
         admin: String::new(),
         tokens,
+        sqlite,
+        shutdown: std::sync::Mutex::new(Some(shutdown)),
+        server: std::sync::Mutex::new(Some(server)),
         _dir: dir,
         seq: AtomicU32::new(0),
     };
