@@ -21,13 +21,12 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
-    /// The same store, typed: for raw SQL in tests (`execute_raw`).
+    /// The same store, concrete: for raw SQL in tests (`execute_raw`) and to close it under
+    /// the server.
     pub sqlite: SqliteStore,
     pub admin: String,
     /// The server's token cache (tokens made directly in the store are reloaded into it).
     pub tokens: Arc<TokenCache>,
-    /// The same store, concrete (to close it under the server).
-    pub sqlite: SqliteStore,
     /// Send to shut the server down (graceful: in-flight requests finish).
     pub shutdown: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     /// The server task.
@@ -71,7 +70,6 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
         sqlite,
         admin: String::new(),
         tokens,
-        sqlite,
         shutdown: std::sync::Mutex::new(Some(shutdown)),
         server: std::sync::Mutex::new(Some(server)),
         _dir: dir,
