@@ -374,7 +374,11 @@ impl Decoder for IisW3c {
         if n != 15 {
             return Err(malformed(N, "fewer fields than the default IIS set"));
         }
-        let ts = iso_time(&line[..19]).ok_or(malformed(N, "invalid date or time"))?;
+        // Not `&line[..19]`: byte 19 may fall inside a multi-byte character.
+        let ts = line
+            .get(..19)
+            .and_then(iso_time)
+            .ok_or(malformed(N, "invalid date or time"))?;
         let ev = ApiEvent {
             ts,
             method: Cow::Borrowed(fs[3]),
@@ -413,12 +417,16 @@ impl Decoder for Envoy {
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "envoy";
-        let rb = line.find("] \"").ok_or(malformed(N, "no [time] field"))?;
+        // `decode` may be called without `sniff` (a named format): check the `[` here.
+        let body = line
+            .strip_prefix('[')
+            .ok_or(malformed(N, "no [time] field"))?;
+        let rb = body.find("] \"").ok_or(malformed(N, "no [time] field"))?;
         let mut ev = ApiEvent {
-            ts: iso_time(&line[1..rb]).ok_or(malformed(N, "invalid time"))?,
+            ts: iso_time(&body[..rb]).ok_or(malformed(N, "invalid time"))?,
             ..ApiEvent::default()
         };
-        let r = &line[rb + 3..];
+        let r = &body[rb + 3..];
         let q = closing_quote(r.as_bytes(), 0).ok_or(malformed(N, "unterminated request"))?;
         set_request_line(&mut ev, &r[..q]);
         // code flags rx tx duration upstream_time "xff" "ua" "request-id" "authority" "upstream"
