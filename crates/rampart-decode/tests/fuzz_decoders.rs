@@ -491,6 +491,18 @@ fn every_decoder_survives_mutated_and_random_input() {
         assert!(!s.is_empty(), "no seed line decodes with {}", d.name());
     }
     let all: Vec<&str> = seeds.iter().flatten().copied().collect();
+    // `RAMPART_FUZZ_DUMP_SEEDS=fuzz/corpus` writes each decoder's seeds where `cargo fuzz`
+    // looks for its target's corpus.
+    if let Ok(dir) = std::env::var("RAMPART_FUZZ_DUMP_SEEDS") {
+        for (d, s) in DECODERS.iter().zip(&seeds) {
+            let out = PathBuf::from(&dir).join(d.name());
+            std::fs::create_dir_all(&out).expect("create seed dir");
+            for (i, line) in s.iter().enumerate() {
+                std::fs::write(out.join(format!("seed-{i:04}")), line).expect("write seed");
+            }
+        }
+        eprintln!("fuzz_decoders: seeds written under {dir}");
+    }
 
     let started = Instant::now();
     let mut rng = Rng(seed);
@@ -620,4 +632,24 @@ fn inputs_that_made_decoders_panic() {
         "Jul  8 11:07:07\u{e9}host nginx: 1.2.3.4 - - [08/Jul/2021:11:07:07 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"-\"",
     );
     assert!(panicked.is_empty(), "panicked: {panicked:#?}");
+}
+
+/// `fuzz/` (cargo-fuzz, outside the workspace) has one target per registered decoder.
+#[test]
+fn every_decoder_has_a_cargo_fuzz_target() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/fuzz_targets");
+    let mut targets: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".rs")
+                .map(str::to_owned)
+        })
+        .collect();
+    targets.sort();
+    let mut names: Vec<String> = DECODERS.iter().map(|d| d.name().to_owned()).collect();
+    names.sort();
+    assert_eq!(targets, names, "fuzz/fuzz_targets/*.rs against DECODERS");
 }
