@@ -290,10 +290,16 @@ fn mutate(rng: &mut Rng, seed: &str, other: &str) -> Vec<u8> {
                     .find(|&k| b[k].is_ascii_digit())
                 {
                     let end = (i..len).find(|&k| !b[k].is_ascii_digit()).unwrap_or(len);
-                    b.splice(
-                        i..end,
-                        b"340282366920938463463374607431768211456".iter().copied(),
-                    );
+                    // The largest numbers a field parser accepts (18-20 digits) overflow what is
+                    // computed from them; longer ones are refused.
+                    const HUGE: &[&[u8]] = &[
+                        b"999999999999999999",
+                        b"18446744073709551615",
+                        b"9223372036854775807",
+                        b"340282366920938463463374607431768211456",
+                    ];
+                    let huge = HUGE[rng.below(HUGE.len())];
+                    b.splice(i..end, huge.iter().copied());
                 }
             }
             _ => {
@@ -630,6 +636,25 @@ fn inputs_that_made_decoders_panic() {
     check(
         "combined",
         "Jul  8 11:07:07\u{e9}host nginx: 1.2.3.4 - - [08/Jul/2021:11:07:07 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"-\"",
+    );
+    // Found by cargo-fuzz (haproxy): an 18-digit millisecond timer times 1000 overflowed
+    // (a panic in debug builds, a wrapped latency in release); the same in every decoder
+    // that converts milliseconds.
+    check(
+        "haproxy",
+        "1.2.3.4:5 [14/Jan/2015:12:48:57.127] in~ b/n 1/0/0/3/999999999999999999 200 7 - - ---- 0/0/0/0/0 0/0 \"GET / HTTP/1.1\"",
+    );
+    check(
+        "combined",
+        "172.17.0.1 - - [08/Dec/2021:09:16:05 +0000] \"GET / HTTP/1.1\" 200 405 \"-\" \"-\" 502 \"t@docker\" \"http://172.17.0.3:80\" 999999999999999999ms",
+    );
+    check(
+        "iis_w3c",
+        "2024-05-01 10:00:00 10.0.0.5 GET /owa/auth.owa a=1 443 bob 203.0.113.7 ua - 401 1 0 999999999999999999",
+    );
+    check(
+        "envoy",
+        "[2016-04-15T20:17:00.310Z] \"POST /api HTTP/2\" 204 - 154 0 999999999999999999 100 \"10.0.35.28\" \"ua\" \"id\" \"loc\" \"tcp://10.0.2.1:80\"",
     );
     assert!(panicked.is_empty(), "panicked: {panicked:#?}");
 }

@@ -192,7 +192,7 @@ fn trailer<'a>(ev: &mut ApiEvent<'a>, rest: &'a str) {
             ev.service = Some(Cow::Borrowed(svc));
         }
         if let Some(ms) = digits(fs[3].0.trim_end_matches("ms").as_bytes()) {
-            ev.latency_us = Some(ms * 1000);
+            ev.latency_us = ms.checked_mul(1000);
         }
         return;
     }

@@ -77,7 +77,7 @@ impl Decoder for HaproxyHttp {
             .rsplit('/')
             .next()
             .and_then(|t| digits(t.trim_start_matches('+').as_bytes()))
-            .map(|ms| ms * 1000);
+            .and_then(|ms| ms.checked_mul(1000));
         ev.status = if status == "-1" {
             0
         } else {
@@ -325,7 +325,7 @@ impl Decoder for IisXml {
             status: u16_of(&get("sc-status")).unwrap_or(0),
             response_bytes: digits(get("sc-bytes").as_bytes()),
             request_bytes: digits(get("cs-bytes").as_bytes()),
-            latency_us: digits(get("time-taken").as_bytes()).map(|ms| ms * 1000),
+            latency_us: digits(get("time-taken").as_bytes()).and_then(|ms| ms.checked_mul(1000)),
             user_agent: get("csUser-Agent"),
             referer: get("csReferer"),
             host: get("cs-host"),
@@ -388,7 +388,7 @@ impl Decoder for IisW3c {
             user_agent: Cow::Borrowed(dash(fs[9])),
             referer: Cow::Borrowed(dash(fs[10])),
             status: u16_of(fs[11]).ok_or(malformed(N, "invalid status"))?,
-            latency_us: digits(fs[14].as_bytes()).map(|ms| ms * 1000),
+            latency_us: digits(fs[14].as_bytes()).and_then(|ms| ms.checked_mul(1000)),
             ..ApiEvent::default()
         };
         Ok(finish(
@@ -442,7 +442,7 @@ impl Decoder for Envoy {
         ev.status = u16_of(fs[0]).unwrap_or(0);
         ev.request_bytes = digits(fs[2].as_bytes());
         ev.response_bytes = digits(fs[3].as_bytes());
-        ev.latency_us = digits(fs[4].as_bytes()).map(|ms| ms * 1000);
+        ev.latency_us = digits(fs[4].as_bytes()).and_then(|ms| ms.checked_mul(1000));
         let xff = dash(fs[6]);
         // The default format logs no peer address: the last X-Forwarded-For hop (the one
         // Envoy appended itself with `use_remote_address`) is the best client we have.
