@@ -361,7 +361,9 @@ pub(crate) fn strip_syslog(line: &str) -> &str {
         return line;
     }
     // after "Mmm dd hh:mm:ss host "
-    let rest = &line[16..];
+    let Some(rest) = line.get(16..) else {
+        return line;
+    };
     let Some(sp) = rest.find(' ') else {
         return line;
     };

@@ -417,7 +417,12 @@ fn web_rule(title: &str, detection: &str) -> (String, String) {
         format!("{title}.yml"),
         format!(
             "title: {title}\nid: 00000000-0000-0000-0000-{:012}\nlogsource:\n  category: webserver\ndetection:\n{detection}\nlevel: high\n",
-            title.len()
+            // An id per title (titles of one length used to share one, and a rule set
+            // refuses a duplicate id).
+            title
+                .bytes()
+                .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+                % 1_000_000_000_000
         ),
     )
 }

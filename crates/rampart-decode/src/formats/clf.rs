@@ -192,7 +192,7 @@ fn trailer<'a>(ev: &mut ApiEvent<'a>, rest: &'a str) {
             ev.service = Some(Cow::Borrowed(svc));
         }
         if let Some(ms) = digits(fs[3].0.trim_end_matches("ms").as_bytes()) {
-            ev.latency_us = Some(ms * 1000);
+            ev.latency_us = ms.checked_mul(1000);
         }
         return;
     }
@@ -214,9 +214,13 @@ impl Decoder for NpmProxy {
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "npm_proxy";
-        let rb = line.find(']').ok_or(malformed(N, "no [time] field"))?;
-        let ts = clf_time(&line[1..rb]).ok_or(malformed(N, "invalid time"))?;
-        let rest = &line[rb + 1..];
+        // `decode` may be called without `sniff` (a named format): check the `[` here.
+        let body = line
+            .strip_prefix('[')
+            .ok_or(malformed(N, "no [time] field"))?;
+        let rb = body.find(']').ok_or(malformed(N, "no [time] field"))?;
+        let ts = clf_time(&body[..rb]).ok_or(malformed(N, "invalid time"))?;
+        let rest = &body[rb + 1..];
         let qs = rest.find(" \"").ok_or(malformed(N, "no quoted uri"))?;
         let mut toks: [&'a str; 8] = [""; 8];
         let mut n = 0;
@@ -282,9 +286,13 @@ impl Decoder for NpmCatch {
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "npm_catch";
-        let rb = line.find(']').ok_or(malformed(N, "no [time] field"))?;
-        let ts = clf_time(&line[1..rb]).ok_or(malformed(N, "invalid time"))?;
-        let rest = &line[rb + 1..];
+        // `decode` may be called without `sniff` (a named format): check the `[` here.
+        let body = line
+            .strip_prefix('[')
+            .ok_or(malformed(N, "no [time] field"))?;
+        let rb = body.find(']').ok_or(malformed(N, "no [time] field"))?;
+        let ts = clf_time(&body[..rb]).ok_or(malformed(N, "invalid time"))?;
+        let rest = &body[rb + 1..];
         let qs = rest.find(" \"").ok_or(malformed(N, "no quoted request"))?;
         let mut it = rest[..qs].split_ascii_whitespace();
         let (Some(host), Some(ip), Some(rt), None) = (it.next(), it.next(), it.next(), it.next())

@@ -37,8 +37,12 @@ impl Decoder for NginxError {
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "nginx_error";
-        let ts = iso_time(&line[..19]).ok_or(malformed(N, "invalid time"))?;
-        let rest = &line[20..];
+        // `decode` may be called without `sniff` (a named format): slice with `get`.
+        let ts = line
+            .get(..19)
+            .and_then(iso_time)
+            .ok_or(malformed(N, "invalid time"))?;
+        let rest = line.get(20..).ok_or(malformed(N, "no level"))?;
         let lvl_end = rest.find("] ").ok_or(malformed(N, "no level"))?;
         let rest = &rest[lvl_end + 2..];
         // "pid#tid: *conn message"
@@ -125,8 +129,11 @@ impl Decoder for ApacheError {
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "apache_error";
-        let rb = line.find(']').ok_or(malformed(N, "no [time] field"))?;
-        let ts = apache_time(&line[1..rb]).ok_or(malformed(N, "invalid time"))?;
+        let body = line
+            .strip_prefix('[')
+            .ok_or(malformed(N, "no [time] field"))?;
+        let rb = body.find(']').ok_or(malformed(N, "no [time] field"))?;
+        let ts = apache_time(&body[..rb]).ok_or(malformed(N, "invalid time"))?;
         let cs = line.find("[client ").ok_or(malformed(N, "no client"))? + 8;
         let ce = line[cs..]
             .find(']')

@@ -77,7 +77,7 @@ impl Decoder for HaproxyHttp {
             .rsplit('/')
             .next()
             .and_then(|t| digits(t.trim_start_matches('+').as_bytes()))
-            .map(|ms| ms * 1000);
+            .and_then(|ms| ms.checked_mul(1000));
         ev.status = if status == "-1" {
             0
         } else {
@@ -325,7 +325,7 @@ impl Decoder for IisXml {
             status: u16_of(&get("sc-status")).unwrap_or(0),
             response_bytes: digits(get("sc-bytes").as_bytes()),
             request_bytes: digits(get("cs-bytes").as_bytes()),
-            latency_us: digits(get("time-taken").as_bytes()).map(|ms| ms * 1000),
+            latency_us: digits(get("time-taken").as_bytes()).and_then(|ms| ms.checked_mul(1000)),
             user_agent: get("csUser-Agent"),
             referer: get("csReferer"),
             host: get("cs-host"),
@@ -374,7 +374,11 @@ impl Decoder for IisW3c {
         if n != 15 {
             return Err(malformed(N, "fewer fields than the default IIS set"));
         }
-        let ts = iso_time(&line[..19]).ok_or(malformed(N, "invalid date or time"))?;
+        // Not `&line[..19]`: byte 19 may fall inside a multi-byte character.
+        let ts = line
+            .get(..19)
+            .and_then(iso_time)
+            .ok_or(malformed(N, "invalid date or time"))?;
         let ev = ApiEvent {
             ts,
             method: Cow::Borrowed(fs[3]),
@@ -384,7 +388,7 @@ impl Decoder for IisW3c {
             user_agent: Cow::Borrowed(dash(fs[9])),
             referer: Cow::Borrowed(dash(fs[10])),
             status: u16_of(fs[11]).ok_or(malformed(N, "invalid status"))?,
-            latency_us: digits(fs[14].as_bytes()).map(|ms| ms * 1000),
+            latency_us: digits(fs[14].as_bytes()).and_then(|ms| ms.checked_mul(1000)),
             ..ApiEvent::default()
         };
         Ok(finish(
@@ -413,12 +417,16 @@ impl Decoder for Envoy {
     }
     fn decode<'a>(&self, line: &'a str, cfg: &DecodeConfig) -> Result<ApiEvent<'a>, DecodeError> {
         const N: &str = "envoy";
-        let rb = line.find("] \"").ok_or(malformed(N, "no [time] field"))?;
+        // `decode` may be called without `sniff` (a named format): check the `[` here.
+        let body = line
+            .strip_prefix('[')
+            .ok_or(malformed(N, "no [time] field"))?;
+        let rb = body.find("] \"").ok_or(malformed(N, "no [time] field"))?;
         let mut ev = ApiEvent {
-            ts: iso_time(&line[1..rb]).ok_or(malformed(N, "invalid time"))?,
+            ts: iso_time(&body[..rb]).ok_or(malformed(N, "invalid time"))?,
             ..ApiEvent::default()
         };
-        let r = &line[rb + 3..];
+        let r = &body[rb + 3..];
         let q = closing_quote(r.as_bytes(), 0).ok_or(malformed(N, "unterminated request"))?;
         set_request_line(&mut ev, &r[..q]);
         // code flags rx tx duration upstream_time "xff" "ua" "request-id" "authority" "upstream"
@@ -434,7 +442,7 @@ impl Decoder for Envoy {
         ev.status = u16_of(fs[0]).unwrap_or(0);
         ev.request_bytes = digits(fs[2].as_bytes());
         ev.response_bytes = digits(fs[3].as_bytes());
-        ev.latency_us = digits(fs[4].as_bytes()).map(|ms| ms * 1000);
+        ev.latency_us = digits(fs[4].as_bytes()).and_then(|ms| ms.checked_mul(1000));
         let xff = dash(fs[6]);
         // The default format logs no peer address: the last X-Forwarded-For hop (the one
         // Envoy appended itself with `use_remote_address`) is the best client we have.
