@@ -216,16 +216,25 @@ impl LineDecoder {
         })
     }
 
-    /// Decode one line.
+    /// Decode one line. A line whose event time is outside the accepted range
+    /// ([`rampart_model::SANE_MIN`]..[`rampart_model::SANE_MAX`]) is malformed: reported
+    /// with its file and line like any other, rather than dropped later by the pipeline.
     pub fn decode<'a>(
         &mut self,
         line: &'a str,
         cfg: &DecodeConfig,
     ) -> Result<ApiEvent<'a>, rampart_decode::DecodeError> {
-        match self.fixed {
+        let ev = match self.fixed {
             Some(d) => d.decode(line, cfg),
             None => self.auto.decode(line, cfg),
+        }?;
+        if !ev.ts.is_sane() {
+            return Err(rampart_decode::DecodeError::Malformed {
+                format: self.fixed.map_or("auto", |d| d.name()),
+                reason: "event time outside the accepted range (1990-01-01..2200-01-01)",
+            });
         }
+        Ok(ev)
     }
 }
 

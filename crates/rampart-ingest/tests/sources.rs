@@ -636,3 +636,26 @@ fn followed_paths_are_resolved_to_absolute_ones() {
         assert_eq!(resolve_path(&input), want, "{}", input.display());
     }
 }
+
+#[tokio::test]
+async fn replay_reports_lines_with_out_of_range_times_as_malformed() {
+    // A log line dated before 1990 (or after 2200) is no event the store can keep: it is a
+    // malformed line with its file and line number, not a silent drop.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("old.log");
+    let old = line(2).replace("/2026:", "/1985:");
+    assert_ne!(old, line(2));
+    std::fs::write(&log, format!("{}{old}{}", line(1), line(3))).unwrap();
+    let store = store(dir.path()).await;
+    let p = pipeline(&store).await;
+    let report = replay_files(std::slice::from_ref(&log), &ReplayOptions::default(), &p)
+        .await
+        .unwrap();
+    assert_eq!((report.events, report.malformed), (2, 1), "{report:?}");
+    assert_eq!(report.malformed_lines[0].line, 2);
+    assert!(
+        report.malformed_lines[0].reason.contains("accepted range"),
+        "{:?}",
+        report.malformed_lines
+    );
+}

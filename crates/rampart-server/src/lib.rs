@@ -229,16 +229,38 @@ pub enum ServeError {
     Tokens(#[source] rampart_store::StoreError),
 }
 
-/// Serve until ctrl-c, then finish in-flight requests and flush the pipeline.
+/// Serve until ctrl-c or SIGTERM, then finish in-flight requests and flush the pipeline.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> Result<(), ServeError> {
-    serve_with_shutdown(listener, state, async {
+    serve_with_shutdown(listener, state, shutdown_signal()).await
+}
+
+/// Resolves on ctrl-c (SIGINT) or, on Unix, SIGTERM (what service managers send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for ctrl-c");
             std::future::pending::<()>().await;
         }
-        tracing::info!("shutting down");
-    })
-    .await
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
 }
 
 /// Serve until `shutdown` resolves, then finish in-flight requests, write pending token uses
