@@ -165,6 +165,9 @@ pub struct PipelineStats {
     pub inventory_overflow: AtomicU64,
     /// Events and alerts dropped for a time outside the accepted range.
     pub out_of_range: AtomicU64,
+    /// Bumped after every committed batch that changed alerts or incidents: readers that
+    /// cache what they read from the store compare it to know their copy is still current.
+    pub generation: AtomicU64,
 }
 
 impl PipelineStats {
@@ -543,6 +546,11 @@ impl Core {
         let outcome = self.store.commit_batch(&batch).await;
         if let Ok(BatchOutcome::Committed(applied)) = &outcome {
             self.correlator.confirm(applied);
+            if changes.is_some() {
+                self.stats
+                    .generation
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
             return Ok(PushOutcome::Committed(std::mem::take(report)));
         }
         if changes.is_some() {

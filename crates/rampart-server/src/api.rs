@@ -25,6 +25,20 @@ use rampart_decode::DecodeConfig;
 /// Query parameters as name/value pairs.
 pub type Params = Vec<(String, String)>;
 
+/// One page of a list, serialized straight from the typed items (no intermediate JSON tree:
+/// the list routes are the hottest reads).
+#[derive(serde::Serialize)]
+pub struct PageOut<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Items matching the filter, all pages.
+    pub total: u64,
+    /// Page size.
+    pub limit: u32,
+    /// Items skipped.
+    pub offset: u32,
+}
+
 /// The body bytes, or 413/408/400 as a JSON error.
 pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
@@ -448,20 +462,68 @@ pub fn incident_filter(params: &Params) -> Result<IncidentFilter, ApiError> {
     Ok(f)
 }
 
+/// Answer a list route from the [`crate::cache::ListCache`] when the store has not changed
+/// since the cached answer was read, else read it with `read` (and keep it).
+async fn cached_list<T, F, Fut>(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    read: F,
+) -> Result<Response, ApiError>
+where
+    T: serde::Serialize,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<PageOut<T>, ApiError>>,
+{
+    let key = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    let generation = state.list_cache.generation(
+        state
+            .pipeline
+            .stats()
+            .generation
+            .load(std::sync::atomic::Ordering::SeqCst),
+    );
+    let body = match state.list_cache.get(&key, generation) {
+        Some(body) => body,
+        None => {
+            let page = read().await?;
+            let body = Bytes::from(serde_json::to_vec(&page).map_err(ApiError::internal)?);
+            state.list_cache.put(key, generation, body.clone());
+            body
+        }
+    };
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
+}
+
 /// `GET /api/v1/incidents`.
 pub async fn list_incidents(
     State(state): State<AppState>,
     caller: Caller,
+    uri: axum::http::Uri,
     q: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require(Right::Read)?;
-    let mut f = incident_filter(&params(q)?)?;
-    let limit = *f.limit.get_or_insert(50);
-    let offset = *f.offset.get_or_insert(0);
-    let page = state.store.list_incidents(&f).await?;
-    Ok(Json(
-        json!({"items": page.items, "total": page.total, "limit": limit, "offset": offset}),
-    ))
+    cached_list(&state, &uri, || async {
+        let mut f = incident_filter(&params(q)?)?;
+        let limit = *f.limit.get_or_insert(50);
+        let offset = *f.offset.get_or_insert(0);
+        let page = state.store.list_incidents(&f).await?;
+        Ok(PageOut {
+            items: page.items,
+            total: page.total,
+            limit,
+            offset,
+        })
+    })
+    .await
 }
 
 /// `GET /api/v1/incidents/{id}`.
@@ -520,6 +582,7 @@ pub async fn apply_patch(
 ) -> Result<Incident, ApiError> {
     validate_patch(patch)?;
     let inc = state.store.update_incident(id, patch, actor).await?;
+    state.list_cache.invalidate();
     state.pipeline.incident_changed(inc.clone()).await;
     Ok(inc)
 }
@@ -573,6 +636,7 @@ pub async fn add_comment(
         .store
         .add_comment(id, &caller.actor(), &c.text)
         .await?;
+    state.list_cache.invalidate();
     Ok((StatusCode::CREATED, Json(comment)).into_response())
 }
 
@@ -637,6 +701,7 @@ pub async fn merge_incident(
         .store
         .merge_incidents(from.id, into.id, &st, &caller.actor())
         .await?;
+    state.list_cache.invalidate();
     if let Ok(src) = load(from.id).await {
         state.pipeline.incident_changed(src).await;
     }
@@ -668,16 +733,23 @@ pub fn alert_filter(params: &Params) -> Result<AlertFilter, ApiError> {
 pub async fn list_alerts(
     State(state): State<AppState>,
     caller: Caller,
+    uri: axum::http::Uri,
     q: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require(Right::Read)?;
-    let mut f = alert_filter(&params(q)?)?;
-    let limit = *f.limit.get_or_insert(50);
-    let offset = *f.offset.get_or_insert(0);
-    let page = state.store.list_alerts(&f).await?;
-    Ok(Json(
-        json!({"items": page.items, "total": page.total, "limit": limit, "offset": offset}),
-    ))
+    cached_list(&state, &uri, || async {
+        let mut f = alert_filter(&params(q)?)?;
+        let limit = *f.limit.get_or_insert(50);
+        let offset = *f.offset.get_or_insert(0);
+        let page = state.store.list_alerts(&f).await?;
+        Ok(PageOut {
+            items: page.items,
+            total: page.total,
+            limit,
+            offset,
+        })
+    })
+    .await
 }
 
 /// `GET /api/v1/alerts/{id}`.
@@ -702,7 +774,7 @@ pub async fn list_audit(
     State(state): State<AppState>,
     caller: Caller,
     q: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PageOut<rampart_model::AuditEntry>>, ApiError> {
     caller.require(Right::Read)?;
     let mut f = AuditFilter::default();
     for (k, v) in params(q)? {
@@ -718,9 +790,12 @@ pub async fn list_audit(
     let limit = *f.limit.get_or_insert(100);
     let offset = *f.offset.get_or_insert(0);
     let page = state.store.list_audit(&f).await?;
-    Ok(Json(
-        json!({"items": page.items, "total": page.total, "limit": limit, "offset": offset}),
-    ))
+    Ok(Json(PageOut {
+        items: page.items,
+        total: page.total,
+        limit,
+        offset,
+    }))
 }
 
 /// `GET /api/v1/inventory/endpoints`.

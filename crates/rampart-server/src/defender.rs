@@ -251,6 +251,7 @@ pub async fn patch(
     }
     if let Some(c) = &p.comment {
         state.store.add_comment(id, &actor, c).await?;
+        state.list_cache.invalidate();
     }
     let d = state
         .store

@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod defender;
 pub mod error;
 pub mod metrics;
@@ -41,6 +42,10 @@ pub struct ServerConfig {
     /// How long a pushed request's `Idempotency-Key` is kept (a retry within it stores
     /// nothing and gets the first answer). Default: 24 hours.
     pub idempotency_ttl: std::time::Duration,
+    /// How long an answer of the list routes may be served from the cache when nothing this
+    /// node knows of changed (it bounds how late changes made by another node or process
+    /// sharing the database show; zero turns the cache off). Default: 1 s.
+    pub list_cache_ttl: std::time::Duration,
     /// Longest comment, in characters. Default: 10 000.
     pub max_comment_chars: usize,
     /// Time a connection has to send a whole request head, from when it opens or its previous
@@ -80,6 +85,7 @@ impl Default for ServerConfig {
             max_body_bytes: 10 * 1024 * 1024,
             max_events_per_request: 100_000,
             idempotency_ttl: std::time::Duration::from_secs(24 * 3600),
+            list_cache_ttl: std::time::Duration::from_secs(1),
             max_comment_chars: 10_000,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(60),
@@ -113,6 +119,8 @@ pub struct AppState {
     pub tokens: Arc<tokens::TokenCache>,
     /// Failed authentications per source.
     pub auth_failures: Arc<tokens::FailureLimiter>,
+    /// Cached answers of the list routes (see [`cache`]).
+    pub list_cache: Arc<cache::ListCache>,
 }
 
 impl AppState {
@@ -132,10 +140,11 @@ impl AppState {
             store,
             pipeline,
             decode,
-            config,
             metrics: Arc::new(metrics::Metrics::default()),
             tokens: Arc::new(tokens::TokenCache::default()),
             auth_failures: Arc::new(auth_failures),
+            list_cache: Arc::new(cache::ListCache::new(config.list_cache_ttl)),
+            config,
         }
     }
 }

@@ -33,6 +33,10 @@ pub struct ServerSection {
     pub max_body_bytes: Option<usize>,
     /// How long a pushed request's `Idempotency-Key` is remembered, in seconds (default 86400).
     pub idempotency_ttl_secs: Option<u64>,
+    /// Milliseconds a list answer may be served from the cache when nothing this node knows of
+    /// changed: how late changes made by another node sharing the database show (default
+    /// 1000; 0 turns the cache off).
+    pub list_cache_ms: Option<u64>,
     /// Seconds a connection has to send a whole request head (default 10).
     pub header_read_timeout_secs: Option<u64>,
     /// Seconds a request has to send its whole body after its head (default 60).
@@ -75,6 +79,9 @@ impl ServerSection {
             token_refresh_interval: secs(self.token_refresh_secs, d.token_refresh_interval),
             token_use_flush_interval: secs(self.token_use_flush_secs, d.token_use_flush_interval),
             idempotency_ttl: secs(self.idempotency_ttl_secs, d.idempotency_ttl),
+            list_cache_ttl: self
+                .list_cache_ms
+                .map_or(d.list_cache_ttl, Duration::from_millis),
             auth_failure_burst: self.auth_failure_burst.unwrap_or(d.auth_failure_burst),
             auth_failures_per_minute: self
                 .auth_failures_per_minute

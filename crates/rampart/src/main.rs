@@ -277,6 +277,12 @@ struct SimulateArgs {
     json: bool,
 }
 
+/// mimalloc instead of glibc malloc: the API's list routes and the pipeline allocate per row
+/// and per event from several threads, where glibc's arenas showed up as a quarter of the
+/// server's profile (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
     // Behave like a Unix tool when the reader of our output goes away (`rampart ... | head`).
     #[cfg(unix)]
