@@ -484,15 +484,16 @@ where
             .generation
             .load(std::sync::atomic::Ordering::SeqCst),
     );
-    let body = match state.list_cache.get(&key, generation) {
-        Some(body) => body,
-        None => {
+    let slot = state.list_cache.slot(&key, generation);
+    let body = slot
+        .get_or_try_init(|| async {
             let page = read().await?;
-            let body = Bytes::from(serde_json::to_vec(&page).map_err(ApiError::internal)?);
-            state.list_cache.put(key, generation, body.clone());
-            body
-        }
-    };
+            serde_json::to_vec(&page)
+                .map(Bytes::from)
+                .map_err(ApiError::internal)
+        })
+        .await?
+        .clone();
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

@@ -14,13 +14,19 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use tokio::sync::OnceCell;
 
 /// Most entries kept; when full, the cache is emptied (views are few, so this is rare).
 const MAX_ENTRIES: usize = 512;
+
+/// One answer being read or read: every request for the same key and generation shares it,
+/// so a change (which makes every entry miss at once) costs one store read per view, not one
+/// per waiting request.
+pub type Slot = Arc<OnceCell<Bytes>>;
 
 /// See the module documentation.
 pub struct ListCache {
@@ -32,7 +38,7 @@ pub struct ListCache {
 struct Entry {
     generation: u64,
     at: Instant,
-    body: Bytes,
+    slot: Slot,
 }
 
 impl ListCache {
@@ -55,35 +61,31 @@ impl ListCache {
         self.local.fetch_add(1, SeqCst);
     }
 
-    /// The cached body of `key`, if it was read at `generation` and is younger than the TTL.
-    pub fn get(&self, key: &str, generation: u64) -> Option<Bytes> {
+    /// The slot of `key` read at `generation`: the live one if there is one (filled, or being
+    /// filled by another request), else a new empty one that replaces it.
+    pub fn slot(&self, key: &str, generation: u64) -> Slot {
         if self.ttl.is_zero() {
-            return None;
-        }
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(key)
-            .filter(|e| e.generation == generation && e.at.elapsed() < self.ttl)
-            .map(|e| e.body.clone())
-    }
-
-    /// Keep `body` as the answer of `key` read at `generation`.
-    pub fn put(&self, key: String, generation: u64, body: Bytes) {
-        if self.ttl.is_zero() {
-            return;
+            return Slot::default();
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
+        if let Some(e) = entries.get(key) {
+            if e.generation == generation && e.at.elapsed() < self.ttl {
+                return e.slot.clone();
+            }
+        }
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(key) {
             entries.clear();
         }
+        let slot = Slot::default();
         entries.insert(
-            key,
+            key.to_owned(),
             Entry {
                 generation,
                 at: Instant::now(),
-                body,
+                slot: slot.clone(),
             },
         );
+        slot
     }
 }
 
@@ -91,36 +93,51 @@ impl ListCache {
 mod tests {
     use super::*;
 
+    fn fill(s: &Slot, v: &'static [u8]) {
+        s.set(Bytes::from_static(v)).unwrap_or_default();
+    }
+
     #[test]
     fn hits_need_the_same_generation_and_a_live_entry() {
         let c = ListCache::new(Duration::from_secs(60));
-        let g = c.generation(7);
-        c.put("a".into(), g, Bytes::from_static(b"one"));
-        assert_eq!(c.get("a", c.generation(7)).as_deref(), Some(&b"one"[..]));
+        fill(&c.slot("a", c.generation(7)), b"one");
+        assert_eq!(
+            c.slot("a", c.generation(7)).get().map(|b| b.to_vec()),
+            Some(b"one".to_vec())
+        );
         // the pipeline committed a change
-        assert_eq!(c.get("a", c.generation(8)), None);
+        assert!(c.slot("a", c.generation(8)).get().is_none());
         // this server changed an incident
         c.invalidate();
-        assert_eq!(c.get("a", c.generation(7)), None);
-        assert_eq!(c.get("b", c.generation(7)), None);
+        assert!(c.slot("a", c.generation(8)).get().is_none());
+        assert!(c.slot("b", c.generation(8)).get().is_none());
+    }
+
+    #[test]
+    fn concurrent_requests_share_one_slot() {
+        let c = ListCache::new(Duration::from_secs(60));
+        let a = c.slot("a", 1);
+        let b = c.slot("a", 1);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c.slot("a", 2)));
     }
 
     #[test]
     fn entries_expire_and_zero_ttl_caches_nothing() {
         let c = ListCache::new(Duration::ZERO);
-        c.put("a".into(), 0, Bytes::from_static(b"x"));
-        assert_eq!(c.get("a", 0), None);
+        fill(&c.slot("a", 0), b"x");
+        assert!(c.slot("a", 0).get().is_none());
         let c = ListCache::new(Duration::from_nanos(1));
-        c.put("a".into(), 0, Bytes::from_static(b"x"));
+        fill(&c.slot("a", 0), b"x");
         std::thread::sleep(Duration::from_millis(1));
-        assert_eq!(c.get("a", 0), None, "expired");
+        assert!(c.slot("a", 0).get().is_none(), "expired");
     }
 
     #[test]
     fn a_full_cache_starts_over() {
         let c = ListCache::new(Duration::from_secs(60));
         for i in 0..MAX_ENTRIES + 1 {
-            c.put(format!("k{i}"), 0, Bytes::from_static(b"x"));
+            fill(&c.slot(&format!("k{i}"), 0), b"x");
         }
         let n = c.entries.lock().map(|e| e.len()).unwrap_or(0);
         assert!(n <= MAX_ENTRIES, "{n}");

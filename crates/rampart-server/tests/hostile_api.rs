@@ -429,7 +429,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "GET",
-            &format!(
+            format!(
                 "/api/incidents?$filter={}status%20eq%20'Active'{}",
                 "(".repeat(1000),
                 ")".repeat(1000)
@@ -439,7 +439,7 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "GET",
-            &format!(
+            format!(
                 "/api/incidents?$filter={}status%20eq%20'Active'{}",
                 "(".repeat(5000),
                 ")".repeat(5000)
