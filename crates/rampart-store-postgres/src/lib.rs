@@ -7,6 +7,10 @@
 //! milliseconds; closed vocabularies by their wire names; nested values (evidence, entities,
 //! params) as JSON text, with the columns filters need (entity values, tags, severities)
 //! copied into indexed columns or side tables kept in sync in the same transaction.
+//!
+//! The store operations themselves are written once for every SQL backend
+//! (`rampart-store/sql/store.rs`, compiled here as the `sql` module); this crate holds the
+//! connection setup, the migrations and `dialect.rs`, where this database's SQL differs.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
