@@ -119,20 +119,4 @@ impl PgStore {
         self.writer.close().await;
         Ok(())
     }
-
-    /// Close the pool, waiting for connections to finish.
-    pub async fn close(&self) {
-        self.writer.close().await;
-    }
-
-    /// Run one raw SQL statement, outside the [`Store`] contract: for tests that plant
-    /// unreadable rows or failing triggers, and for manual repairs. Returns the number of rows
-    /// changed.
-    pub async fn execute_raw(&self, sql: &str) -> StoreResult<u64> {
-        sqlx::query(sql)
-            .execute(&self.writer)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(db)
-    }
 }

@@ -120,23 +120,6 @@ impl SqliteStore {
             unreadable: Arc::default(),
         })
     }
-
-    /// Close both pools, waiting for connections to finish.
-    pub async fn close(&self) {
-        self.writer.close().await;
-        self.reader.close().await;
-    }
-
-    /// Run one raw SQL statement on the writer connection, outside the [`Store`] contract:
-    /// for tests that plant unreadable rows or failing triggers, and for manual repairs.
-    /// Returns the number of rows changed.
-    pub async fn execute_raw(&self, sql: &str) -> StoreResult<u64> {
-        sqlx::query(sql)
-            .execute(&self.writer)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(db)
-    }
 }
 
 /// Owner-only modes for what the store creates on disk.

@@ -59,6 +59,27 @@ fn not_found(what: &'static str, id: impl ToString) -> StoreError {
     }
 }
 
+/// What every SQL store offers beyond the [`Store`] contract.
+impl SqlStore {
+    /// Close the store's pools (the writer and the readers; one pool on PostgreSQL), waiting
+    /// for connections to finish.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    /// Run one raw SQL statement on the writer, outside the [`Store`] contract: for tests that
+    /// plant unreadable rows or failing triggers, and for manual repairs. Returns the number of
+    /// rows changed.
+    pub async fn execute_raw(&self, sql: &str) -> StoreResult<u64> {
+        sqlx::query(sql)
+            .execute(&self.writer)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(db)
+    }
+}
+
 // --- row decoding ------------------------------------------------------------------------
 
 const EVENT_COLS: &str = "id, ts, client_ip, method, host, path, query, status, request_bytes, \
