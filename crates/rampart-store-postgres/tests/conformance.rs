@@ -129,3 +129,37 @@ async fn racing_nodes_commit_one_key_once() {
     b.close().await;
     a.drop_isolated_schema().await.expect("drop test schema");
 }
+
+#[tokio::test]
+async fn audit_rows_cannot_be_changed_or_deleted() {
+    let Some((store, ())) = make().await else {
+        println!("skipped audit_rows_cannot_be_changed_or_deleted: store backend not available");
+        return;
+    };
+    let raw = |sql: String| {
+        let store = store.clone();
+        async move { store.execute_raw(&sql).await }
+    };
+    rampart_store::conformance::audit_rows_cannot_be_changed_or_deleted(&store, raw).await;
+    store
+        .drop_isolated_schema()
+        .await
+        .expect("drop test schema");
+}
+
+#[tokio::test]
+async fn unique_violations_carry_no_driver_text() {
+    let Some((store, ())) = make().await else {
+        println!("skipped unique_violations_carry_no_driver_text: store backend not available");
+        return;
+    };
+    let raw = |sql: String| {
+        let store = store.clone();
+        async move { store.execute_raw(&sql).await }
+    };
+    rampart_store::conformance::unique_violations_carry_no_driver_text(&store, raw).await;
+    store
+        .drop_isolated_schema()
+        .await
+        .expect("drop test schema");
+}

@@ -203,3 +203,50 @@ pub fn decode_rows<R, T>(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contains_pattern_escapes_like_wildcards() {
+        fn check(input: &str, expected: &str) {
+            assert_eq!(contains_pattern(input), expected, "{input:?}");
+        }
+        check("abc", "%abc%");
+        check("ABC", "%abc%");
+        check("50%", "%50\\%%");
+        check("a_b", "%a\\_b%");
+        check("a\\b", "%a\\\\b%");
+        check("", "%%");
+        check("Ünï", "%Ünï%"); // only ASCII is folded, like SQLite's lower()
+    }
+
+    #[test]
+    fn vocabularies_round_trip() {
+        for k in [
+            EventKind::Access,
+            EventKind::AuthFailure,
+            EventKind::Waf,
+            EventKind::Error,
+        ] {
+            assert_eq!(parse_kind(kind_str(k)).expect("kind"), k);
+        }
+        for s in [
+            AttackStage::Recon,
+            AttackStage::CredentialAccess,
+            AttackStage::Exploitation,
+            AttackStage::DataAccess,
+            AttackStage::Impact,
+        ] {
+            assert_eq!(parse_stage(stage_str(s)).expect("stage"), s);
+        }
+        assert!(matches!(parse_kind("bogus"), Err(StoreError::Corrupt(_))));
+        let ranks: Vec<i64> = Severity::ALL.iter().map(|s| severity_rank(*s)).collect();
+        assert_eq!(ranks, vec![0, 1, 2, 3, 4]);
+        assert_eq!(page_limit(None, 50, 1000), 50);
+        assert_eq!(page_limit(Some(5000), 50, 1000), 1000);
+        assert_eq!(u64_col(u64::MAX), i64::MAX);
+        assert_eq!(col_u64(-5), 0);
+    }
+}

@@ -2798,3 +2798,70 @@ where
         s.unreadable_rows() - before
     );
 }
+
+/// The error and its sources, as one line (a driver's message is in a source).
+fn error_chain(e: &StoreError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The audit table refuses UPDATE and DELETE (a trigger in each backend's migrations). `raw`
+/// runs one SQL statement on the backend and returns the number of rows changed.
+pub async fn audit_rows_cannot_be_changed_or_deleted<F, Fut>(s: &dyn Store, raw: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<u64, StoreError>>,
+{
+    s.append_audit(&[NewAudit {
+        at: Timestamp(1),
+        actor: "a".into(),
+        action: "x".into(),
+        object_type: "t".into(),
+        object_id: "1".into(),
+        details: serde_json::Value::Null,
+    }])
+    .await
+    .expect("append");
+    for sql in ["UPDATE audit SET actor = 'b'", "DELETE FROM audit"] {
+        let err = raw(sql.to_string()).await.expect_err(sql);
+        let text = error_chain(&err);
+        assert!(text.contains("append-only"), "{sql}: {text}");
+    }
+    let page = s.list_audit(&AuditFilter::default()).await.expect("list");
+    assert_eq!(page.items[0].actor, "a");
+}
+
+/// Regression: a unique violation became a `Conflict` carrying the driver's text
+/// (`UNIQUE constraint failed: tokens.name`), which the API sends as the 409 body. Each
+/// backend names its unique keys its own way (its dialect's `violated_key`); `raw` runs what a
+/// second writer racing past the name check would run.
+pub async fn unique_violations_carry_no_driver_text<F, Fut>(s: &dyn Store, raw: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<u64, StoreError>>,
+{
+    s.create_token("ci", Role::Admin, "h1", "test")
+        .await
+        .expect("create");
+    for (name, hash, expected) in [
+        ("ci", "h2", "a token with this name already exists"),
+        ("other", "h1", "token secret already in use"),
+    ] {
+        let err = raw(format!(
+            "INSERT INTO tokens (name, role, secret_hash, created_at) \
+             VALUES ('{name}', 'admin', '{hash}', 0)"
+        ))
+        .await
+        .expect_err("duplicate");
+        let StoreError::Conflict(msg) = &err else {
+            panic!("{name}: not a conflict: {err:?}");
+        };
+        assert_eq!(msg, expected, "{name}");
+    }
+}

@@ -1,0 +1,37 @@
+//! Where PostgreSQL differs from the SQL written once in `rampart-store/sql/store.rs`: the sqlx
+//! types, the row-lock clause and how a unique violation names its key.
+
+/// The sqlx database the shared store code runs on.
+pub(crate) type Db = sqlx::Postgres;
+/// A fetched row.
+pub(crate) type DbRow = sqlx::postgres::PgRow;
+/// A connection (what a transaction dereferences to).
+pub(crate) type DbConnection = sqlx::PgConnection;
+/// The store the shared code implements [`rampart_store::Store`] for.
+pub(crate) type SqlStore = crate::PgStore;
+
+/// What [`rampart_store::Store::backend`] answers.
+pub(crate) const BACKEND: &str = "postgres";
+
+/// Appended to a `SELECT` whose rows a write transaction checks before changing them: they
+/// stay locked until the transaction ends, so concurrent writers (other pooled connections,
+/// other nodes) wait instead of acting on what they read before.
+pub(crate) const ROW_LOCK: &str = " FOR UPDATE";
+
+/// The unique keys a statement can break, as PostgreSQL names their constraints, and what a
+/// client is told instead of the driver's text.
+pub(crate) const UNIQUE_KEYS: &[(&str, &str)] = &[
+    (TOKEN_NAME_KEY, "a token with this name already exists"),
+    ("tokens_secret_hash_key", "token secret already in use"),
+];
+/// The unique constraint of a token's name.
+pub(crate) const TOKEN_NAME_KEY: &str = "tokens_name_key";
+
+/// The constraint a unique violation broke (`tokens_name_key`), or `None` for any other
+/// error.
+pub(crate) fn violated_key(e: &sqlx::Error) -> Option<&str> {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Some(d.constraint().unwrap_or("")),
+        _ => None,
+    }
+}

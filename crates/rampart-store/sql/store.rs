@@ -1,0 +1,1579 @@
+//! The SQL store written once for every SQL backend: row decoding, the helpers that run inside
+//! transactions, and the whole [`Store`] implementation.
+//!
+//! Not a module of `rampart-store` (which knows no SQL and has no `sqlx` dependency): each
+//! backend crate compiles this file as its own `sql` module
+//! (`#[path = "../../rampart-store/sql/store.rs"] mod sql;`) next to its `dialect` module, which
+//! names the concrete sqlx types (`Db`, `DbRow`, `DbConnection`), the store type (`SqlStore`,
+//! with fields `writer`, `reader` and `unreadable`) and the few places where the dialects
+//! differ: the row-lock clause, how a unique violation names its key, and the backend's name.
+//! Every statement here is SQL both SQLite and PostgreSQL accept (`$N` placeholders,
+//! `ON CONFLICT`, `RETURNING`, `lower(..) LIKE .. ESCAPE`).
+
+use async_trait::async_trait;
+use sqlx::{QueryBuilder, Row};
+
+use rampart_model::{
+    Alert, AlertDraft, AlertStatus, ApiEvent, ApiToken, AttackStage, AuditEntry, Classification,
+    Comment, Determination, EndpointInfo, Entity, Incident, IncidentDetail, IncidentFilter,
+    IncidentPatch, IncidentSort, IncidentStatus, NewAudit, Page, Role, Timestamp,
+};
+use rampart_store::{
+    AlertFilter, AppliedChanges, AuditFilter, Batch, BatchOutcome, Change, ChangeSet, Checkpoint,
+    EventQuery, IdempotencyRecord, IncidentRef, IncidentState, IncidentSummary, Store, StoreError,
+    StoreResult, StoreStats, StoredEvent,
+};
+
+use rampart_store::codec::*;
+
+use crate::dialect::{
+    violated_key, Db, DbConnection, DbRow, SqlStore, BACKEND, ROW_LOCK, TOKEN_NAME_KEY, UNIQUE_KEYS,
+};
+
+/// Actor recorded for changes made by `apply` (the correlator).
+pub const CORRELATION_ACTOR: &str = "system:correlation";
+
+/// Rows per multi-row `INSERT` of events (18 columns each: well under SQLite's 32766
+/// bind-variable limit and PostgreSQL's 65535 bind-parameter limit).
+const EVENT_CHUNK: usize = 1000;
+
+/// A driver error as a store error. A unique violation becomes a `Conflict` with a message
+/// naming what conflicted, never the driver's text (which names tables and columns and
+/// reaches the client as the 409 body); anything else is `Database` with the driver's error as
+/// its source.
+pub(crate) fn db(e: sqlx::Error) -> StoreError {
+    if let Some(key) = violated_key(&e) {
+        let message = UNIQUE_KEYS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or("a record with the same key already exists", |(_, m)| *m);
+        return StoreError::Conflict(message.to_string());
+    }
+    StoreError::database("statement failed", e)
+}
+
+fn not_found(what: &'static str, id: impl ToString) -> StoreError {
+    StoreError::NotFound {
+        what,
+        id: id.to_string(),
+    }
+}
+
+/// What every SQL store offers beyond the [`Store`] contract.
+impl SqlStore {
+    /// Close the store's pools (the writer and the readers; one pool on PostgreSQL), waiting
+    /// for connections to finish.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    /// Run one raw SQL statement on the writer, outside the [`Store`] contract: for tests that
+    /// plant unreadable rows or failing triggers, and for manual repairs. Returns the number of
+    /// rows changed.
+    pub async fn execute_raw(&self, sql: &str) -> StoreResult<u64> {
+        sqlx::query(sql)
+            .execute(&self.writer)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(db)
+    }
+}
+
+// --- row decoding ------------------------------------------------------------------------
+
+const EVENT_COLS: &str = "id, ts, client_ip, method, host, path, query, status, request_bytes, \
+    response_bytes, latency_us, user_agent, principal, api_key_id, service, kind, source_format, \
+    extra, raw";
+
+fn event_from_row(r: &DbRow) -> StoreResult<StoredEvent> {
+    let extra: String = r.try_get("extra").map_err(db)?;
+    let x: ExtraOwned = from_json("event extra", &extra)?;
+    let client_ip: Option<String> = r.try_get("client_ip").map_err(db)?;
+    let client_ip = match client_ip {
+        Some(s) => Some(
+            s.parse()
+                .map_err(|_| StoreError::Corrupt(format!("client ip {s:?}")))?,
+        ),
+        None => None,
+    };
+    let opt_u64 = |name: &str| -> StoreResult<Option<u64>> {
+        Ok(r.try_get::<Option<i64>, _>(name).map_err(db)?.map(col_u64))
+    };
+    let kind: String = r.try_get("kind").map_err(db)?;
+    let status: i64 = r.try_get("status").map_err(db)?;
+    let event = ApiEvent {
+        ts: Timestamp(r.try_get("ts").map_err(db)?),
+        client_ip,
+        peer_ip: x.peer_ip,
+        method: own(r.try_get("method").map_err(db)?),
+        scheme: own(x.scheme),
+        host: own(r.try_get("host").map_err(db)?),
+        path: own(r.try_get("path").map_err(db)?),
+        query: own(r.try_get("query").map_err(db)?),
+        protocol: own(x.protocol),
+        status: u16::try_from(status).unwrap_or(0),
+        request_bytes: opt_u64("request_bytes")?,
+        response_bytes: opt_u64("response_bytes")?,
+        latency_us: opt_u64("latency_us")?,
+        user_agent: own(r.try_get("user_agent").map_err(db)?),
+        referer: own(x.referer),
+        principal: r
+            .try_get::<Option<String>, _>("principal")
+            .map_err(db)?
+            .map(own),
+        api_key_id: r.try_get("api_key_id").map_err(db)?,
+        authenticated: x.authenticated,
+        service: r
+            .try_get::<Option<String>, _>("service")
+            .map_err(db)?
+            .map(own),
+        request_headers: x
+            .request_headers
+            .into_iter()
+            .map(|(k, v)| (own(k), own(v)))
+            .collect(),
+        response_headers: x
+            .response_headers
+            .into_iter()
+            .map(|(k, v)| (own(k), own(v)))
+            .collect(),
+        request_body: x.request_body.map(own),
+        response_body: x.response_body.map(own),
+        kind: parse_kind(&kind)?,
+        message: x.message.map(own),
+        source_format: own(r.try_get("source_format").map_err(db)?),
+        raw: own(r.try_get("raw").map_err(db)?),
+    };
+    Ok(StoredEvent {
+        id: r.try_get("id").map_err(db)?,
+        event,
+    })
+}
+
+const INCIDENT_COLS: &str = "i.id, i.title, i.severity, i.status, i.assigned_to, \
+    i.classification, i.determination, i.tags, i.created_at, i.updated_at, i.first_activity, \
+    i.last_activity, i.priority, i.priority_reasons, i.entities, i.alert_count, i.redirect_to";
+
+fn incident_from_row(r: &DbRow) -> StoreResult<Incident> {
+    let s = |name: &str| -> StoreResult<String> { r.try_get(name).map_err(db) };
+    let n = |name: &str| -> StoreResult<i64> { r.try_get(name).map_err(db) };
+    Ok(Incident {
+        id: n("id")?,
+        title: s("title")?,
+        severity: parse_wire("severity", &s("severity")?)?,
+        status: parse_wire("status", &s("status")?)?,
+        assigned_to: r.try_get("assigned_to").map_err(db)?,
+        classification: parse_wire("classification", &s("classification")?)?,
+        determination: parse_wire("determination", &s("determination")?)?,
+        tags: from_json("incident tags", &s("tags")?)?,
+        created_at: Timestamp(n("created_at")?),
+        updated_at: Timestamp(n("updated_at")?),
+        first_activity: Timestamp(n("first_activity")?),
+        last_activity: Timestamp(n("last_activity")?),
+        priority: u32::try_from(n("priority")?).unwrap_or(0),
+        priority_reasons: from_json("priority reasons", &s("priority_reasons")?)?,
+        entities: from_json("incident entities", &s("entities")?)?,
+        alert_count: u32::try_from(n("alert_count")?).unwrap_or(0),
+        redirect_to: r.try_get("redirect_to").map_err(db)?,
+    })
+}
+
+const ALERT_COLS: &str = "a.id, a.incident_id, a.status, a.created_at, a.draft";
+
+fn alert_from_row(r: &DbRow) -> StoreResult<Alert> {
+    let status: String = r.try_get("status").map_err(db)?;
+    let draft: String = r.try_get("draft").map_err(db)?;
+    Ok(Alert {
+        id: r.try_get("id").map_err(db)?,
+        incident_id: r.try_get("incident_id").map_err(db)?,
+        status: parse_wire::<AlertStatus>("alert status", &status)?,
+        created_at: Timestamp(r.try_get("created_at").map_err(db)?),
+        draft: from_json::<AlertDraft>("alert", &draft)?,
+    })
+}
+
+const AUDIT_COLS: &str = "id, at, actor, action, object_type, object_id, details";
+
+fn audit_from_row(r: &DbRow) -> StoreResult<AuditEntry> {
+    let details: String = r.try_get("details").map_err(db)?;
+    Ok(AuditEntry {
+        id: r.try_get("id").map_err(db)?,
+        at: Timestamp(r.try_get("at").map_err(db)?),
+        actor: r.try_get("actor").map_err(db)?,
+        action: r.try_get("action").map_err(db)?,
+        object_type: r.try_get("object_type").map_err(db)?,
+        object_id: r.try_get("object_id").map_err(db)?,
+        details: from_json("audit details", &details)?,
+    })
+}
+
+const COMMENT_COLS: &str = "id, incident_id, author, text, created_at";
+
+fn comment_from_row(r: &DbRow) -> StoreResult<Comment> {
+    Ok(Comment {
+        id: r.try_get("id").map_err(db)?,
+        incident_id: r.try_get("incident_id").map_err(db)?,
+        author: r.try_get("author").map_err(db)?,
+        text: r.try_get("text").map_err(db)?,
+        created_at: Timestamp(r.try_get("created_at").map_err(db)?),
+    })
+}
+
+const TOKEN_COLS: &str = "id, name, role, created_at, revoked_at, last_used_at";
+
+fn token_from_row(r: &DbRow) -> StoreResult<ApiToken> {
+    let role: String = r.try_get("role").map_err(db)?;
+    Ok(ApiToken {
+        id: r.try_get("id").map_err(db)?,
+        name: r.try_get("name").map_err(db)?,
+        role: parse_wire::<Role>("role", &role)?,
+        created_at: Timestamp(r.try_get("created_at").map_err(db)?),
+        revoked_at: r
+            .try_get::<Option<i64>, _>("revoked_at")
+            .map_err(db)?
+            .map(Timestamp),
+        last_used_at: r
+            .try_get::<Option<i64>, _>("last_used_at")
+            .map_err(db)?
+            .map(Timestamp),
+    })
+}
+
+// --- helpers used inside transactions ------------------------------------------------------
+
+async fn insert_audit(conn: &mut DbConnection, a: &NewAudit) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit (at, actor, action, object_type, object_id, details) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(a.at.millis())
+    .bind(&a.actor)
+    .bind(&a.action)
+    .bind(&a.object_type)
+    .bind(&a.object_id)
+    .bind(to_json(&a.details)?)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// An incident, without locking it (reads).
+async fn read_incident(conn: &mut DbConnection, id: i64) -> StoreResult<Option<Incident>> {
+    let row = sqlx::query(&format!(
+        "SELECT {INCIDENT_COLS} FROM incidents i WHERE i.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    row.as_ref().map(incident_from_row).transpose()
+}
+
+/// An incident, locked until the end of the transaction (writes that check it first) where
+/// the dialect has row locks ([`ROW_LOCK`]).
+async fn fetch_incident(conn: &mut DbConnection, id: i64) -> StoreResult<Option<Incident>> {
+    let row = sqlx::query(&format!(
+        "SELECT {INCIDENT_COLS} FROM incidents i WHERE i.id = $1{ROW_LOCK}"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    row.as_ref().map(incident_from_row).transpose()
+}
+
+async fn sync_entities(conn: &mut DbConnection, id: i64, entities: &[Entity]) -> StoreResult<()> {
+    sqlx::query("DELETE FROM incident_entities WHERE incident_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    for e in entities {
+        sqlx::query(
+            "INSERT INTO incident_entities (incident_id, kind, value) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(e.kind.as_str())
+        .bind(&e.value)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+async fn sync_tags(conn: &mut DbConnection, id: i64, tags: &[String]) -> StoreResult<()> {
+    sqlx::query("DELETE FROM incident_tags WHERE incident_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    for t in tags {
+        sqlx::query(
+            "INSERT INTO incident_tags (incident_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(t)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+async fn create_incident(
+    conn: &mut DbConnection,
+    state: &IncidentState,
+    now: Timestamp,
+) -> StoreResult<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO incidents (title, severity, severity_rank, status, assigned_to, \
+         classification, determination, tags, created_at, updated_at, first_activity, \
+         last_activity, priority, priority_reasons, entities, alert_count, redirect_to) \
+         VALUES ($1, $2, $3, $4, NULL, $5, $6, '[]', $7, $7, $8, $9, $10, $11, $12, $13, NULL) \
+         RETURNING id",
+    )
+    .bind(&state.title)
+    .bind(state.severity.as_str())
+    .bind(severity_rank(state.severity))
+    .bind(IncidentStatus::Active.as_str())
+    .bind(Classification::Unknown.as_str())
+    .bind(Determination::NotAvailable.as_str())
+    .bind(now.millis())
+    .bind(state.first_activity.millis())
+    .bind(state.last_activity.millis())
+    .bind(i64::from(state.priority))
+    .bind(to_json(&state.priority_reasons)?)
+    .bind(to_json(&state.entities)?)
+    .bind(i64::from(state.alert_count))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    sync_entities(conn, id, &state.entities).await?;
+    Ok(id)
+}
+
+async fn write_state(
+    conn: &mut DbConnection,
+    id: i64,
+    state: &IncidentState,
+    now: Timestamp,
+) -> StoreResult<()> {
+    let res = sqlx::query(
+        "UPDATE incidents SET title = $1, severity = $2, severity_rank = $3, first_activity = $4, \
+         last_activity = $5, priority = $6, priority_reasons = $7, entities = $8, \
+         alert_count = $9, updated_at = $10 WHERE id = $11",
+    )
+    .bind(&state.title)
+    .bind(state.severity.as_str())
+    .bind(severity_rank(state.severity))
+    .bind(state.first_activity.millis())
+    .bind(state.last_activity.millis())
+    .bind(i64::from(state.priority))
+    .bind(to_json(&state.priority_reasons)?)
+    .bind(to_json(&state.entities)?)
+    .bind(i64::from(state.alert_count))
+    .bind(now.millis())
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    if res.rows_affected() == 0 {
+        return Err(not_found("incident", id));
+    }
+    sync_entities(conn, id, &state.entities).await
+}
+
+async fn insert_alert(
+    conn: &mut DbConnection,
+    alert: &AlertDraft,
+    incident: Option<i64>,
+    now: Timestamp,
+) -> StoreResult<i64> {
+    if let Some(iid) = incident {
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM incidents WHERE id = $1")
+            .bind(iid)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+        if exists.is_none() {
+            return Err(not_found("incident", iid));
+        }
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO alerts (incident_id, status, created_at, detector, severity, severity_rank, \
+         stage, first_seen, last_seen, draft) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(incident)
+    .bind(AlertStatus::New.as_str())
+    .bind(now.millis())
+    .bind(&alert.detector)
+    .bind(alert.severity.as_str())
+    .bind(severity_rank(alert.severity))
+    .bind(stage_str(alert.stage))
+    .bind(alert.first_seen.millis())
+    .bind(alert.last_seen.millis())
+    .bind(to_json(alert)?)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    for e in &alert.entities {
+        sqlx::query(
+            "INSERT INTO alert_entities (alert_id, kind, value) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(e.kind.as_str())
+        .bind(&e.value)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Ok(id)
+}
+
+/// Merge `from` into `into` inside a transaction; returns the target afterwards.
+async fn merge_in_tx(
+    conn: &mut DbConnection,
+    from: i64,
+    into: i64,
+    state: &IncidentState,
+    actor: &str,
+    write_audit: bool,
+    now: Timestamp,
+) -> StoreResult<Incident> {
+    if from == into {
+        return Err(StoreError::Invalid(format!(
+            "cannot merge incident {from} into itself"
+        )));
+    }
+    // Lock both rows in id order, so concurrent opposite merges cannot deadlock.
+    sqlx::query(&format!(
+        "SELECT id FROM incidents WHERE id IN ($1, $2) ORDER BY id{ROW_LOCK}"
+    ))
+    .bind(from.min(into))
+    .bind(from.max(into))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let src = fetch_incident(conn, from)
+        .await?
+        .ok_or_else(|| not_found("incident", from))?;
+    if src.status == IncidentStatus::Redirected {
+        return Err(StoreError::Conflict(format!(
+            "incident {from} was already merged into {}",
+            src.redirect_to.unwrap_or_default()
+        )));
+    }
+    let dst = fetch_incident(conn, into)
+        .await?
+        .ok_or_else(|| not_found("incident", into))?;
+    if dst.status == IncidentStatus::Redirected {
+        return Err(StoreError::Conflict(format!(
+            "incident {into} was merged into another one"
+        )));
+    }
+    let moved = sqlx::query("UPDATE alerts SET incident_id = $1 WHERE incident_id = $2")
+        .bind(into)
+        .bind(from)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?
+        .rows_affected();
+    sqlx::query("UPDATE comments SET incident_id = $1 WHERE incident_id = $2")
+        .bind(into)
+        .bind(from)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    sqlx::query(
+        "UPDATE incidents SET status = $1, redirect_to = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(IncidentStatus::Redirected.as_str())
+    .bind(into)
+    .bind(now.millis())
+    .bind(from)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    // The target keeps its own tags and gains the source's.
+    let mut tags = dst.tags.clone();
+    for t in src.tags {
+        if !tags.contains(&t) {
+            tags.push(t);
+        }
+    }
+    if tags != dst.tags {
+        sqlx::query("UPDATE incidents SET tags = $1 WHERE id = $2")
+            .bind(to_json(&tags)?)
+            .bind(into)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        sync_tags(conn, into, &tags).await?;
+    }
+    write_state(conn, into, state, now).await?;
+    if write_audit {
+        insert_audit(
+            conn,
+            &NewAudit {
+                at: now,
+                actor: actor.to_string(),
+                action: "incident.merge".into(),
+                object_type: "incident".into(),
+                object_id: from.to_string(),
+                details: serde_json::json!({ "from": from, "into": into, "alerts_moved": moved }),
+            },
+        )
+        .await?;
+    }
+    fetch_incident(conn, into)
+        .await?
+        .ok_or_else(|| not_found("incident", into))
+}
+
+fn resolve(r: IncidentRef, created: &[Option<i64>]) -> StoreResult<i64> {
+    match r {
+        IncidentRef::Existing(id) => Ok(id),
+        IncidentRef::New(t) => created.get(t as usize).copied().flatten().ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "change set refers to new incident {t} before creating it"
+            ))
+        }),
+    }
+}
+
+fn push_in<'a, T: Copy>(
+    qb: &mut QueryBuilder<'a, Db>,
+    col: &str,
+    values: &'a [T],
+    name: fn(T) -> &'static str,
+) {
+    qb.push(" AND ").push(col).push(" IN (");
+    let mut sep = qb.separated(", ");
+    for v in values {
+        sep.push_bind(name(*v));
+    }
+    qb.push(")");
+}
+
+fn push_incident_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a IncidentFilter) {
+    qb.push(" WHERE 1 = 1");
+    if !f.status.is_empty() {
+        push_in(qb, "i.status", &f.status, IncidentStatus::as_str);
+    }
+    if !f.severity.is_empty() {
+        push_in(
+            qb,
+            "i.severity",
+            &f.severity,
+            rampart_model::Severity::as_str,
+        );
+    }
+    if !f.classification.is_empty() {
+        push_in(
+            qb,
+            "i.classification",
+            &f.classification,
+            Classification::as_str,
+        );
+    }
+    if let Some(a) = &f.assigned_to {
+        qb.push(" AND i.assigned_to = ").push_bind(a.as_str());
+    }
+    if let Some(t) = &f.tag {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM incident_tags t WHERE t.incident_id = i.id AND t.tag = ",
+        )
+        .push_bind(t.as_str())
+        .push(")");
+    }
+    if let Some(t) = f.created_after {
+        qb.push(" AND i.created_at >= ").push_bind(t.millis());
+    }
+    if let Some(t) = f.created_before {
+        qb.push(" AND i.created_at < ").push_bind(t.millis());
+    }
+    if let Some(t) = f.updated_after {
+        qb.push(" AND i.updated_at >= ").push_bind(t.millis());
+    }
+    if let Some(t) = f.updated_before {
+        qb.push(" AND i.updated_at < ").push_bind(t.millis());
+    }
+    if let Some(e) = &f.entity {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM incident_entities e WHERE e.incident_id = i.id AND e.value = ",
+        )
+        .push_bind(e.as_str())
+        .push(")");
+    }
+    if let Some(text) = &f.text {
+        let p = contains_pattern(text);
+        qb.push(" AND (lower(i.title) LIKE ")
+            .push_bind(p.clone())
+            .push(" ESCAPE '\\' OR EXISTS (SELECT 1 FROM incident_tags t WHERE t.incident_id = i.id AND lower(t.tag) LIKE ")
+            .push_bind(p.clone())
+            .push(" ESCAPE '\\') OR EXISTS (SELECT 1 FROM incident_entities e WHERE e.incident_id = i.id AND lower(e.value) LIKE ")
+            .push_bind(p)
+            .push(" ESCAPE '\\'))");
+    }
+}
+
+fn push_alert_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a AlertFilter) {
+    qb.push(" WHERE 1 = 1");
+    if let Some(id) = f.incident_id {
+        qb.push(" AND a.incident_id = ").push_bind(id);
+    }
+    if let Some(d) = &f.detector {
+        qb.push(" AND a.detector = ").push_bind(d.as_str());
+    }
+    if !f.severity.is_empty() {
+        push_in(
+            qb,
+            "a.severity",
+            &f.severity,
+            rampart_model::Severity::as_str,
+        );
+    }
+    if !f.status.is_empty() {
+        push_in(qb, "a.status", &f.status, AlertStatus::as_str);
+    }
+    if let Some(e) = &f.entity {
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM alert_entities e WHERE e.alert_id = a.id AND e.value = ",
+        )
+        .push_bind(e.as_str())
+        .push(")");
+    }
+}
+
+fn push_audit_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a AuditFilter) {
+    qb.push(" WHERE 1 = 1");
+    if let Some(v) = &f.object_type {
+        qb.push(" AND object_type = ").push_bind(v.as_str());
+    }
+    if let Some(v) = &f.object_id {
+        qb.push(" AND object_id = ").push_bind(v.as_str());
+    }
+    if let Some(v) = &f.actor {
+        qb.push(" AND actor = ").push_bind(v.as_str());
+    }
+}
+
+fn audit_change(
+    id: i64,
+    actor: &str,
+    now: Timestamp,
+    field: &str,
+    before: serde_json::Value,
+    after: serde_json::Value,
+) -> NewAudit {
+    NewAudit {
+        at: now,
+        actor: actor.to_string(),
+        action: "incident.update".into(),
+        object_type: "incident".into(),
+        object_id: id.to_string(),
+        details: serde_json::json!({ "field": field, "before": before, "after": after }),
+    }
+}
+
+/// Store events and their source's checkpoint inside a transaction.
+async fn insert_events_tx(
+    conn: &mut DbConnection,
+    events: &[ApiEvent<'_>],
+    checkpoint: Option<&Checkpoint>,
+) -> StoreResult<()> {
+    let mut extras = Vec::with_capacity(events.len().min(EVENT_CHUNK));
+    let mut ips = Vec::with_capacity(events.len().min(EVENT_CHUNK));
+    for chunk in events.chunks(EVENT_CHUNK) {
+        extras.clear();
+        ips.clear();
+        for ev in chunk {
+            extras.push(to_json(&ExtraRef::of(ev))?);
+            ips.push(ev.client_ip.map(|ip| ip.to_string()));
+        }
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+            "INSERT INTO events (ts, client_ip, method, host, path, query, status, \
+             request_bytes, response_bytes, latency_us, user_agent, principal, api_key_id, \
+             service, kind, source_format, extra, raw) ",
+        );
+        qb.push_values(
+            chunk.iter().zip(extras.iter()).zip(ips.iter()),
+            |mut b, ((ev, extra), ip)| {
+                b.push_bind(ev.ts.millis())
+                    .push_bind(ip.as_deref())
+                    .push_bind(ev.method.as_ref())
+                    .push_bind(ev.host.as_ref())
+                    .push_bind(ev.path.as_ref())
+                    .push_bind(ev.query.as_ref())
+                    .push_bind(i64::from(ev.status))
+                    .push_bind(ev.request_bytes.map(u64_col))
+                    .push_bind(ev.response_bytes.map(u64_col))
+                    .push_bind(ev.latency_us.map(u64_col))
+                    .push_bind(ev.user_agent.as_ref())
+                    .push_bind(ev.principal.as_deref())
+                    .push_bind(ev.api_key_id.as_deref())
+                    .push_bind(ev.service.as_deref())
+                    .push_bind(kind_str(ev.kind))
+                    .push_bind(ev.source_format.as_ref())
+                    .push_bind(extra.as_str())
+                    .push_bind(ev.raw.as_ref());
+            },
+        );
+        qb.build()
+            .persistent(true)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+    }
+    if let Some(cp) = checkpoint {
+        let offset = i64::try_from(cp.offset).map_err(|_| {
+            StoreError::Invalid(format!("checkpoint offset {} out of range", cp.offset))
+        })?;
+        sqlx::query(
+            "INSERT INTO checkpoints (source, file_id, \"offset\") VALUES ($1, $2, $3) \
+             ON CONFLICT (source) DO UPDATE SET file_id = excluded.file_id, \
+             \"offset\" = excluded.\"offset\"",
+        )
+        .bind(&cp.source)
+        .bind(&cp.file_id)
+        .bind(offset)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Insert or replace endpoints inside a transaction.
+async fn upsert_endpoints_tx(
+    conn: &mut DbConnection,
+    endpoints: &[EndpointInfo],
+) -> StoreResult<()> {
+    for ep in endpoints {
+        sqlx::query(
+            "INSERT INTO endpoints (host, method, path_template, first_seen, last_seen, calls, data) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (host, method, path_template) DO UPDATE SET \
+             first_seen = excluded.first_seen, last_seen = excluded.last_seen, \
+             calls = excluded.calls, data = excluded.data",
+        )
+        .bind(&ep.host)
+        .bind(&ep.method)
+        .bind(&ep.path_template)
+        .bind(ep.first_seen.millis())
+        .bind(ep.last_seen.millis())
+        .bind(u64_col(ep.calls))
+        .bind(to_json(ep)?)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Apply a change set inside a transaction.
+async fn apply_tx(
+    conn: &mut DbConnection,
+    changes: &ChangeSet,
+    now: Timestamp,
+) -> StoreResult<AppliedChanges> {
+    let mut created: Vec<Option<i64>> = Vec::new();
+    let mut alert_ids = Vec::new();
+    for change in &changes.changes {
+        match change {
+            Change::CreateIncident { temp, state } => {
+                let t = *temp as usize;
+                if created.get(t).copied().flatten().is_some() {
+                    return Err(StoreError::Invalid(format!(
+                        "change set creates new incident {temp} twice"
+                    )));
+                }
+                let id = create_incident(&mut *conn, state, now).await?;
+                if created.len() <= t {
+                    created.resize(t + 1, None);
+                }
+                created[t] = Some(id);
+            }
+            Change::InsertAlert { alert, incident } => {
+                let iid = resolve(*incident, &created)?;
+                alert_ids.push(insert_alert(&mut *conn, alert, Some(iid), now).await?);
+            }
+            Change::UpdateIncident { incident, state } => {
+                let iid = resolve(*incident, &created)?;
+                write_state(&mut *conn, iid, state, now).await?;
+            }
+            Change::Merge { from, into, state } => {
+                let into = resolve(*into, &created)?;
+                merge_in_tx(
+                    &mut *conn,
+                    *from,
+                    into,
+                    state,
+                    CORRELATION_ACTOR,
+                    !rampart_store::carries_merge_audit(changes, *from),
+                    now,
+                )
+                .await?;
+            }
+            Change::Audit(a) => {
+                insert_audit(&mut *conn, &rampart_store::finalize_audit(a, &created, now)).await?
+            }
+        }
+    }
+    let incident_ids = created
+        .iter()
+        .enumerate()
+        .map(|(t, id)| {
+            id.ok_or_else(|| {
+                StoreError::Invalid(format!("change set skips new incident number {t}"))
+            })
+        })
+        .collect::<StoreResult<Vec<i64>>>()?;
+    Ok(AppliedChanges {
+        incident_ids,
+        alert_ids,
+    })
+}
+
+/// The id column of a row, for logging a row that does not decode.
+fn row_id(r: &DbRow) -> String {
+    r.try_get::<i64, _>("id")
+        .map_or_else(|_| "?".into(), |id| id.to_string())
+}
+
+impl SqlStore {
+    /// Decode rows, skipping (logging and counting) those that do not decode.
+    fn decode_rows<T>(
+        &self,
+        what: &'static str,
+        rows: &[DbRow],
+        decode: fn(&DbRow) -> StoreResult<T>,
+    ) -> Vec<T> {
+        decode_rows(what, rows, &self.unreadable, row_id, decode)
+    }
+}
+
+const IDEMPOTENCY_COLS: &str =
+    "caller, idem_key, request_hash, status, response, created_at, expires_at";
+
+fn idempotency_from_row(r: &DbRow) -> StoreResult<IdempotencyRecord> {
+    let response: String = r.try_get("response").map_err(db)?;
+    let status: i64 = r.try_get("status").map_err(db)?;
+    Ok(IdempotencyRecord {
+        caller: r.try_get("caller").map_err(db)?,
+        key: r.try_get("idem_key").map_err(db)?,
+        request_hash: r.try_get("request_hash").map_err(db)?,
+        status: u16::try_from(status)
+            .map_err(|_| StoreError::Corrupt(format!("idempotency status {status}")))?,
+        response: from_json("idempotency response", &response)?,
+        created_at: Timestamp(r.try_get("created_at").map_err(db)?),
+        expires_at: Timestamp(r.try_get("expires_at").map_err(db)?),
+    })
+}
+
+/// Delete expired idempotency keys, then claim `rec`'s key: false when an unexpired record
+/// of the same caller and key exists (committed, or being committed by another transaction,
+/// which this insert waits for).
+async fn claim_idempotency_key(
+    conn: &mut DbConnection,
+    rec: &IdempotencyRecord,
+) -> StoreResult<bool> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
+        .bind(rec.created_at.millis())
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    let res = sqlx::query(
+        "INSERT INTO idempotency_keys (caller, idem_key, request_hash, status, response, \
+         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (caller, idem_key) DO NOTHING",
+    )
+    .bind(&rec.caller)
+    .bind(&rec.key)
+    .bind(&rec.request_hash)
+    .bind(i64::from(rec.status))
+    .bind(to_json(&rec.response)?)
+    .bind(rec.created_at.millis())
+    .bind(rec.expires_at.millis())
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(res.rows_affected() == 1)
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn insert_events(
+        &self,
+        events: &[ApiEvent<'_>],
+        checkpoint: Option<&Checkpoint>,
+    ) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        insert_events_tx(&mut tx, events, checkpoint).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn list_events(&self, q: &EventQuery) -> StoreResult<Vec<StoredEvent>> {
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new(format!("SELECT {EVENT_COLS} FROM events WHERE 1 = 1"));
+        if let Some(t) = q.since {
+            qb.push(" AND ts >= ").push_bind(t.millis());
+        }
+        if let Some(t) = q.until {
+            qb.push(" AND ts < ").push_bind(t.millis());
+        }
+        if let Some(ip) = &q.client_ip {
+            qb.push(" AND client_ip = ").push_bind(ip.as_str());
+        }
+        if let Some(p) = &q.path_prefix {
+            qb.push(" AND substr(path, 1, CAST(")
+                .push_bind(p.chars().count() as i64)
+                .push(" AS INTEGER)) = ")
+                .push_bind(p.as_str());
+        }
+        if let Some(s) = q.status {
+            qb.push(" AND status = ").push_bind(i64::from(s));
+        }
+        qb.push(" ORDER BY ts, id LIMIT ")
+            .push_bind(page_limit(q.limit, 100, 10_000))
+            .push(" OFFSET ")
+            .push_bind(i64::from(q.offset.unwrap_or(0)));
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
+        Ok(self.decode_rows("event", &rows, event_from_row))
+    }
+
+    async fn get_checkpoint(&self, source: &str) -> StoreResult<Option<Checkpoint>> {
+        let row =
+            sqlx::query("SELECT source, file_id, \"offset\" FROM checkpoints WHERE source = $1")
+                .bind(source)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db)?;
+        row.map(|r| {
+            Ok(Checkpoint {
+                source: r.try_get("source").map_err(db)?,
+                file_id: r.try_get("file_id").map_err(db)?,
+                offset: col_u64(r.try_get("offset").map_err(db)?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn upsert_endpoints(&self, endpoints: &[EndpointInfo]) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        upsert_endpoints_tx(&mut tx, endpoints).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn list_endpoints(&self) -> StoreResult<Vec<EndpointInfo>> {
+        let rows = sqlx::query(
+            "SELECT host, method, path_template, data FROM endpoints \
+             ORDER BY host, path_template, method",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(decode_rows(
+            "endpoint",
+            &rows,
+            &self.unreadable,
+            |r| {
+                let col = |c: &str| r.try_get::<String, _>(c).unwrap_or_default();
+                format!("{} {} {}", col("host"), col("method"), col("path_template"))
+            },
+            |r| from_json("endpoint", &r.try_get::<String, _>("data").map_err(db)?),
+        ))
+    }
+
+    async fn stats(&self) -> StoreResult<StoreStats> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM alerts) AS alerts, \
+             (SELECT COUNT(*) FROM incidents) AS incidents, \
+             (SELECT COUNT(*) FROM endpoints) AS endpoints",
+        )
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db)?;
+        let n = |name: &str| -> StoreResult<u64> { Ok(col_u64(row.try_get(name).map_err(db)?)) };
+        Ok(StoreStats {
+            events: n("events")?,
+            alerts: n("alerts")?,
+            incidents: n("incidents")?,
+            endpoints: n("endpoints")?,
+        })
+    }
+
+    async fn apply(&self, changes: &ChangeSet) -> StoreResult<AppliedChanges> {
+        let now = Timestamp::now();
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let applied = apply_tx(&mut tx, changes, now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(applied)
+    }
+
+    async fn incident_summaries(&self, since: Timestamp) -> StoreResult<Vec<IncidentSummary>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {INCIDENT_COLS} FROM incidents i WHERE i.last_activity >= $1 \
+             AND i.status <> $2 ORDER BY i.id"
+        ))
+        .bind(since.millis())
+        .bind(IncidentStatus::Redirected.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let stage_rows = sqlx::query(
+            "SELECT DISTINCT a.incident_id, a.stage FROM alerts a JOIN incidents i \
+             ON i.id = a.incident_id WHERE i.last_activity >= $1 AND i.status <> $2",
+        )
+        .bind(since.millis())
+        .bind(IncidentStatus::Redirected.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let mut stages: std::collections::HashMap<i64, Vec<AttackStage>> = Default::default();
+        let stage_of = |r: &DbRow| -> StoreResult<(i64, AttackStage)> {
+            let id: i64 = r.try_get("incident_id").map_err(db)?;
+            let s: String = r.try_get("stage").map_err(db)?;
+            Ok((id, parse_stage(&s)?))
+        };
+        let id_of = |r: &DbRow| {
+            r.try_get::<i64, _>("incident_id")
+                .map_or_else(|_| "?".into(), |id| format!("of incident {id}"))
+        };
+        for (id, stage) in decode_rows(
+            "alert stage",
+            &stage_rows,
+            &self.unreadable,
+            id_of,
+            stage_of,
+        ) {
+            stages.entry(id).or_default().push(stage);
+        }
+        let incidents = self.decode_rows("incident", &rows, incident_from_row);
+        Ok(incidents
+            .into_iter()
+            .map(|incident| {
+                let mut st = stages.remove(&incident.id).unwrap_or_default();
+                st.sort();
+                st.dedup();
+                IncidentSummary {
+                    incident,
+                    stages: st,
+                }
+            })
+            .collect())
+    }
+
+    async fn list_incidents(&self, filter: &IncidentFilter) -> StoreResult<Page<Incident>> {
+        let mut count: QueryBuilder<Db> = QueryBuilder::new("SELECT COUNT(*) FROM incidents i");
+        push_incident_where(&mut count, filter);
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db)?;
+
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new(format!("SELECT {INCIDENT_COLS} FROM incidents i"));
+        push_incident_where(&mut qb, filter);
+        let col = match filter.sort {
+            IncidentSort::Priority => "i.priority",
+            IncidentSort::Severity => "i.severity_rank",
+            IncidentSort::Created => "i.created_at",
+            IncidentSort::Updated => "i.updated_at",
+        };
+        let dir = if filter.ascending { "ASC" } else { "DESC" };
+        qb.push(format!(" ORDER BY {col} {dir}, i.id {dir} LIMIT "))
+            .push_bind(page_limit(filter.limit, 50, 1000))
+            .push(" OFFSET ")
+            .push_bind(i64::from(filter.offset.unwrap_or(0)));
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
+        Ok(Page {
+            items: self.decode_rows("incident", &rows, incident_from_row),
+            total: col_u64(total),
+        })
+    }
+
+    async fn get_incident(&self, id: i64) -> StoreResult<Option<IncidentDetail>> {
+        // One read transaction so the incident, its alerts and comments are consistent.
+        let mut tx = self.reader.begin().await.map_err(db)?;
+        let Some(incident) = read_incident(&mut tx, id).await? else {
+            return Ok(None);
+        };
+        let alerts = sqlx::query(&format!(
+            "SELECT {ALERT_COLS} FROM alerts a WHERE a.incident_id = $1 ORDER BY a.first_seen, a.id"
+        ))
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let comments = sqlx::query(&format!(
+            "SELECT {COMMENT_COLS} FROM comments WHERE incident_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Some(IncidentDetail {
+            incident,
+            alerts: self.decode_rows("alert", &alerts, alert_from_row),
+            comments: self.decode_rows("comment", &comments, comment_from_row),
+        }))
+    }
+
+    async fn update_incident(
+        &self,
+        id: i64,
+        patch: &IncidentPatch,
+        actor: &str,
+    ) -> StoreResult<Incident> {
+        if patch.status == Some(IncidentStatus::Redirected) {
+            return Err(StoreError::Invalid(
+                "status Redirected is set only by merging".into(),
+            ));
+        }
+        let now = Timestamp::now();
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let cur = fetch_incident(&mut tx, id)
+            .await?
+            .ok_or_else(|| not_found("incident", id))?;
+        if cur.status == IncidentStatus::Redirected && patch.status.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "incident {id} was merged into another one"
+            )));
+        }
+        let mut next = cur.clone();
+        let mut audits = Vec::new();
+        let j = |v: &dyn erased::ToJson| v.to_json();
+        if let Some(v) = &patch.title {
+            next.title = v.clone();
+        }
+        if let Some(v) = patch.status {
+            next.status = v;
+        }
+        if let Some(v) = patch.severity {
+            next.severity = v;
+        }
+        if let Some(v) = &patch.assigned_to {
+            next.assigned_to = v.clone();
+        }
+        if let Some(v) = patch.classification {
+            next.classification = v;
+        }
+        if let Some(v) = patch.determination {
+            next.determination = v;
+        }
+        if let Some(v) = &patch.tags {
+            let mut tags: Vec<String> = Vec::with_capacity(v.len());
+            for t in v {
+                if !tags.contains(t) {
+                    tags.push(t.clone());
+                }
+            }
+            next.tags = tags;
+        }
+        macro_rules! diff {
+            ($field:ident) => {
+                if cur.$field != next.$field {
+                    audits.push(audit_change(
+                        id,
+                        actor,
+                        now,
+                        stringify!($field),
+                        j(&cur.$field),
+                        j(&next.$field),
+                    ));
+                }
+            };
+        }
+        diff!(title);
+        diff!(status);
+        diff!(severity);
+        diff!(assigned_to);
+        diff!(classification);
+        diff!(determination);
+        diff!(tags);
+        if audits.is_empty() {
+            return Ok(cur);
+        }
+        next.updated_at = now;
+        sqlx::query(
+            "UPDATE incidents SET title = $1, status = $2, severity = $3, severity_rank = $4, \
+             assigned_to = $5, classification = $6, determination = $7, tags = $8, \
+             updated_at = $9 WHERE id = $10",
+        )
+        .bind(&next.title)
+        .bind(next.status.as_str())
+        .bind(next.severity.as_str())
+        .bind(severity_rank(next.severity))
+        .bind(next.assigned_to.as_deref())
+        .bind(next.classification.as_str())
+        .bind(next.determination.as_str())
+        .bind(to_json(&next.tags)?)
+        .bind(now.millis())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if cur.tags != next.tags {
+            sync_tags(&mut tx, id, &next.tags).await?;
+        }
+        for a in &audits {
+            insert_audit(&mut tx, a).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(next)
+    }
+
+    async fn add_comment(
+        &self,
+        incident_id: i64,
+        author: &str,
+        text: &str,
+    ) -> StoreResult<Comment> {
+        let now = Timestamp::now();
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let touched = sqlx::query("UPDATE incidents SET updated_at = $1 WHERE id = $2")
+            .bind(now.millis())
+            .bind(incident_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if touched.rows_affected() == 0 {
+            return Err(not_found("incident", incident_id));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO comments (incident_id, author, text, created_at) VALUES ($1, $2, $3, $4) \
+             RETURNING id",
+        )
+        .bind(incident_id)
+        .bind(author)
+        .bind(text)
+        .bind(now.millis())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        insert_audit(
+            &mut tx,
+            &NewAudit {
+                at: now,
+                actor: author.to_string(),
+                action: "incident.comment".into(),
+                object_type: "incident".into(),
+                object_id: incident_id.to_string(),
+                details: serde_json::json!({ "comment_id": id, "text": text }),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Comment {
+            id,
+            incident_id,
+            author: author.to_string(),
+            text: text.to_string(),
+            created_at: now,
+        })
+    }
+
+    async fn merge_incidents(
+        &self,
+        from: i64,
+        into: i64,
+        state: &IncidentState,
+        actor: &str,
+    ) -> StoreResult<Incident> {
+        let now = Timestamp::now();
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let merged = merge_in_tx(&mut tx, from, into, state, actor, true, now).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(merged)
+    }
+
+    async fn list_alerts(&self, filter: &AlertFilter) -> StoreResult<Page<Alert>> {
+        let mut count: QueryBuilder<Db> = QueryBuilder::new("SELECT COUNT(*) FROM alerts a");
+        push_alert_where(&mut count, filter);
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db)?;
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new(format!("SELECT {ALERT_COLS} FROM alerts a"));
+        push_alert_where(&mut qb, filter);
+        qb.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT ")
+            .push_bind(page_limit(filter.limit, 50, 1000))
+            .push(" OFFSET ")
+            .push_bind(i64::from(filter.offset.unwrap_or(0)));
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
+        Ok(Page {
+            items: self.decode_rows("alert", &rows, alert_from_row),
+            total: col_u64(total),
+        })
+    }
+
+    async fn get_alert(&self, id: i64) -> StoreResult<Option<Alert>> {
+        let row = sqlx::query(&format!(
+            "SELECT {ALERT_COLS} FROM alerts a WHERE a.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(alert_from_row).transpose()
+    }
+
+    async fn append_audit(&self, entries: &[NewAudit]) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for a in entries {
+            insert_audit(&mut tx, a).await?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Page<AuditEntry>> {
+        let mut count: QueryBuilder<Db> = QueryBuilder::new("SELECT COUNT(*) FROM audit");
+        push_audit_where(&mut count, filter);
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db)?;
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(format!("SELECT {AUDIT_COLS} FROM audit"));
+        push_audit_where(&mut qb, filter);
+        qb.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(page_limit(filter.limit, 100, 1000))
+            .push(" OFFSET ")
+            .push_bind(i64::from(filter.offset.unwrap_or(0)));
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
+        Ok(Page {
+            items: self.decode_rows("audit entry", &rows, audit_from_row),
+            total: col_u64(total),
+        })
+    }
+
+    async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        secret_hash: &str,
+        actor: &str,
+    ) -> StoreResult<ApiToken> {
+        let now = Timestamp::now();
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM tokens WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "token {name:?} already exists"
+            )));
+        }
+        let row = sqlx::query(&format!(
+            "INSERT INTO tokens (name, role, secret_hash, created_at) VALUES ($1, $2, $3, $4) \
+             RETURNING {TOKEN_COLS}"
+        ))
+        .bind(name)
+        .bind(role.as_str())
+        .bind(secret_hash)
+        .bind(now.millis())
+        .fetch_one(&mut *tx)
+        .await
+        // A writer racing past the name check above breaks the name's unique key.
+        .map_err(|e| match violated_key(&e) {
+            Some(TOKEN_NAME_KEY) => StoreError::Conflict(format!("token {name:?} already exists")),
+            _ => db(e),
+        })?;
+        let token = token_from_row(&row)?;
+        insert_audit(
+            &mut tx,
+            &NewAudit {
+                at: now,
+                actor: actor.to_string(),
+                action: "token.create".into(),
+                object_type: "token".into(),
+                object_id: name.to_string(),
+                details: serde_json::json!({ "id": token.id, "role": role.as_str() }),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(token)
+    }
+
+    async fn authenticate_token(&self, secret_hash: &str) -> StoreResult<Option<ApiToken>> {
+        let row = sqlx::query(&format!(
+            "UPDATE tokens SET last_used_at = $1 WHERE secret_hash = $2 AND revoked_at IS NULL \
+             RETURNING {TOKEN_COLS}"
+        ))
+        .bind(Timestamp::now().millis())
+        .bind(secret_hash)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        let rows = sqlx::query(&format!("SELECT {TOKEN_COLS} FROM tokens ORDER BY name"))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        Ok(self.decode_rows("token", &rows, token_from_row))
+    }
+
+    async fn revoke_token(&self, name: &str, actor: &str) -> StoreResult<ApiToken> {
+        let now = Timestamp::now();
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLS} FROM tokens WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        let mut token = row
+            .as_ref()
+            .map(token_from_row)
+            .transpose()?
+            .ok_or_else(|| not_found("token", name))?;
+        if token.revoked_at.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "token {name:?} is already revoked"
+            )));
+        }
+        sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2")
+            .bind(now.millis())
+            .bind(token.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        token.revoked_at = Some(now);
+        insert_audit(
+            &mut tx,
+            &NewAudit {
+                at: now,
+                actor: actor.to_string(),
+                action: "token.revoke".into(),
+                object_type: "token".into(),
+                object_id: name.to_string(),
+                details: serde_json::json!({ "id": token.id }),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(token)
+    }
+
+    // --- server: token cache ------------------------------------------------------------
+
+    async fn active_tokens(&self) -> StoreResult<Vec<(String, ApiToken)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TOKEN_COLS}, secret_hash FROM tokens WHERE revoked_at IS NULL ORDER BY id"
+        ))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("secret_hash").map_err(db)?, token_from_row(r)?)))
+            .collect()
+    }
+
+    async fn record_token_use(&self, uses: &[(i64, Timestamp)]) -> StoreResult<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for (id, at) in uses {
+            sqlx::query(
+                "UPDATE tokens SET last_used_at = $1 \
+                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(at.millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    // --- atomic batches and idempotency ---------------------------------------------------
+
+    async fn commit_batch(&self, batch: &Batch<'_>) -> StoreResult<BatchOutcome> {
+        let now = Timestamp::now();
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        if let Some(rec) = batch.idempotency {
+            if !claim_idempotency_key(&mut tx, rec).await? {
+                tx.rollback().await.map_err(db)?;
+                return match self
+                    .get_idempotency(&rec.caller, &rec.key, rec.created_at)
+                    .await?
+                {
+                    Some(stored) => Ok(BatchOutcome::Duplicate(stored)),
+                    None => Err(StoreError::Conflict(format!(
+                        "idempotency key {:?} is in use",
+                        rec.key
+                    ))),
+                };
+            }
+        }
+        insert_events_tx(&mut tx, batch.events, batch.checkpoint).await?;
+        let applied = match batch.changes {
+            Some(cs) => apply_tx(&mut tx, cs, now).await?,
+            None => AppliedChanges::default(),
+        };
+        upsert_endpoints_tx(&mut tx, batch.endpoints).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(BatchOutcome::Committed(applied))
+    }
+
+    async fn get_idempotency(
+        &self,
+        caller: &str,
+        key: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        // A reader sees every committed record: a WAL reader of SQLite sees every committed
+        // transaction, and PostgreSQL's reader is the writer's pool.
+        let row = sqlx::query(&format!(
+            "SELECT {IDEMPOTENCY_COLS} FROM idempotency_keys \
+             WHERE caller = $1 AND idem_key = $2 AND expires_at > $3"
+        ))
+        .bind(caller)
+        .bind(key)
+        .bind(now.millis())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(idempotency_from_row).transpose()
+    }
+
+    fn unreadable_rows(&self) -> u64 {
+        self.unreadable.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// JSON values of patchable fields, for audit before/after details.
+mod erased {
+    /// A value that can be shown in an audit entry.
+    pub trait ToJson {
+        /// As JSON (null when not representable).
+        fn to_json(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> ToJson for T {
+        fn to_json(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        }
+    }
+}
