@@ -112,8 +112,7 @@ async fn enforcer_tokens_are_refused_everywhere_but_healthz() {
 #[tokio::test]
 async fn a_refused_caller_gets_403_whatever_its_request() {
     // The permission is checked before the handler reads its path, query or body: a caller
-    // without it learns nothing from 400/404/422 answers (a viewer PATCHing
-    // /api/v1/incidents/abc used to get 400).
+    // without it learns nothing from 400/404/422 answers.
     let app = spawn_app().await;
     let tokens = [
         (Role::Viewer, app.token(Role::Viewer).await),
