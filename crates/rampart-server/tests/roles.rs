@@ -328,3 +328,20 @@ fn every_permission_is_held_by_some_role_and_route_permissions_are_known() {
         "Prometheus scrapes with a read token"
     );
 }
+
+#[tokio::test]
+async fn openapi_names_each_operations_permission() {
+    let app = spawn_app().await;
+    let doc = app.get_json("/api/v1/openapi.json").await;
+    for r in ROUTES {
+        let op = &doc["paths"][r.path][r.method];
+        let expected = r.permission.map(|p| Value::from(p.as_str()));
+        assert_eq!(
+            op.get("x-rampart-permission").cloned(),
+            expected,
+            "{} {}",
+            r.method,
+            r.path
+        );
+    }
+}
