@@ -1,14 +1,8 @@
-//! Closed vocabularies: severities, statuses, classifications, roles.
+//! Closed vocabularies: severities, statuses, classifications (roles and permissions are in
+//! [`crate::roles`]).
 //!
 //! Each has a wire name (what the REST API and the store use) and parses case-insensitively,
 //! also accepting Microsoft Defender XDR's spellings so scripts written for that API work.
-
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
-use crate::ModelError;
 
 macro_rules! wire_enum {
     (
@@ -18,7 +12,7 @@ macro_rules! wire_enum {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         pub enum $name {
             $( $(#[$vmeta])* #[serde(rename = $wire)] $variant ),+
         }
@@ -32,25 +26,26 @@ macro_rules! wire_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
-            type Err = ModelError;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::ModelError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 $(
                     if s.eq_ignore_ascii_case($wire) $(|| s.eq_ignore_ascii_case($alias))* {
                         return Ok($name::$variant);
                     }
                 )+
-                Err(ModelError::InvalidValue { field: $field, value: s.to_string() })
+                Err($crate::ModelError::InvalidValue { field: $field, value: s.to_string() })
             }
         }
     };
 }
+pub(crate) use wire_enum;
 
 wire_enum! {
     /// Severity of an alert or incident, in increasing order.
@@ -165,39 +160,6 @@ wire_enum! {
         InsufficientData = "InsufficientData" | "NoEnoughDataToValidate",
         /// Something else.
         Other = "Other",
-    }
-}
-
-wire_enum! {
-    /// What an API token may do.
-    Role, "role" {
-        /// Everything, including token management.
-        Admin = "admin",
-        /// Read and work incidents and alerts.
-        Analyst = "analyst",
-        /// Push events and alerts only.
-        Ingest = "ingest",
-        /// Read only.
-        Viewer = "viewer",
-    }
-}
-
-impl Role {
-    /// May read incidents, alerts, inventory and audit.
-    pub const fn can_read(self) -> bool {
-        !matches!(self, Role::Ingest)
-    }
-    /// May change incidents and alerts.
-    pub const fn can_write(self) -> bool {
-        matches!(self, Role::Admin | Role::Analyst)
-    }
-    /// May push events and alerts.
-    pub const fn can_ingest(self) -> bool {
-        matches!(self, Role::Admin | Role::Ingest)
-    }
-    /// May manage tokens and configuration.
-    pub const fn can_admin(self) -> bool {
-        matches!(self, Role::Admin)
     }
 }
 

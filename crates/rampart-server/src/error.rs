@@ -198,10 +198,10 @@ impl ApiError {
         Self::new(ErrorKind::NotFound, format!("{what} {id} not found"))
     }
     /// 403.
-    pub fn forbidden(right: &str) -> Self {
+    pub fn forbidden(role: rampart_model::Role, permission: rampart_model::Permission) -> Self {
         Self::new(
             ErrorKind::Forbidden,
-            format!("this token's role may not {right}"),
+            format!("role {role} lacks the permission {permission}"),
         )
     }
     /// 401.

@@ -2,7 +2,8 @@
 //!
 //! Routes are listed once in [`ROUTES`]; [`router`] builds the axum router from that list and
 //! the OpenAPI document ([`openapi::document`]) describes the same list, so neither can miss
-//! a route. Every route except `/healthz` needs a bearer token (see [`auth`]); errors are
+//! a route. Every route except `/healthz` needs a bearer token whose role holds the permission
+//! the route names there, checked in one layer ([`auth::authorize`]); errors are
 //! answered by one [`error::ApiError`] type, and every error answer is JSON, including those of
 //! the HTTP layer (405, 414, 431, malformed request heads). [`serve`] runs the accept loop of
 //! [`transport`] with header/body read timeouts and connection caps; tokens are checked from
@@ -27,6 +28,7 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{self, MethodRouter};
 use axum::Router;
+use rampart_model::Permission;
 use rampart_pipeline::PipelineHandle;
 use rampart_store::Store;
 
@@ -157,46 +159,63 @@ pub struct Route {
     pub path: &'static str,
     /// One-line summary (OpenAPI).
     pub summary: &'static str,
-    /// Whether a bearer token is needed.
-    pub auth: bool,
+    /// The permission a caller's role must hold ([`rampart_model::roles::MATRIX`]); `None`
+    /// for a public route (no token read at all). Checked by [`auth::authorize`], nowhere else.
+    pub permission: Option<Permission>,
     /// Builds the method router.
     pub handler: fn() -> MethodRouter<AppState>,
 }
 
+impl Route {
+    /// Whether a bearer token is needed.
+    pub const fn auth(&self) -> bool {
+        self.permission.is_some()
+    }
+}
+
 macro_rules! route {
-    ($m:ident $path:literal, $auth:literal, $summary:literal, $h:path) => {
+    ($m:ident $path:literal, public, $summary:literal, $h:path) => {
         Route {
             method: stringify!($m),
             path: $path,
             summary: $summary,
-            auth: $auth,
+            permission: None,
+            handler: || routing::$m($h),
+        }
+    };
+    ($m:ident $path:literal, $perm:ident, $summary:literal, $h:path) => {
+        Route {
+            method: stringify!($m),
+            path: $path,
+            summary: $summary,
+            permission: Some(Permission::$perm),
             handler: || routing::$m($h),
         }
     };
 }
 
-/// Every route, once.
+/// Every route, once, with the permission it needs: this table is the access policy.
 pub const ROUTES: &[Route] = &[
-    route!(get "/healthz", false, "Liveness and storage backend", api::healthz),
-    route!(get "/metrics", true, "Prometheus counters", metrics::handler),
-    route!(get "/api/v1/openapi.json", true, "This document", openapi::handler),
-    route!(post "/api/v1/events", true, "Push Rampart NDJSON events", api::push_events),
-    route!(post "/api/v1/alerts", true, "Push Rampart alerts or OCSF detection findings", api::push_alerts),
-    route!(get "/api/v1/alerts", true, "List alerts", api::list_alerts),
-    route!(get "/api/v1/alerts/{id}", true, "One alert", api::get_alert),
-    route!(get "/api/v1/incidents", true, "List incidents", api::list_incidents),
-    route!(get "/api/v1/incidents/{id}", true, "One incident with alerts and comments", api::get_incident),
-    route!(patch "/api/v1/incidents/{id}", true, "Change an incident", api::patch_incident),
-    route!(post "/api/v1/incidents/{id}/comments", true, "Comment on an incident", api::add_comment),
-    route!(post "/api/v1/incidents/{id}/merge", true, "Merge an incident into another", api::merge_incident),
-    route!(get "/api/v1/audit", true, "The audit log", api::list_audit),
-    route!(get "/api/v1/inventory/endpoints", true, "Learned API endpoints", api::list_endpoints),
-    route!(get "/api/v1/tokens", true, "List API tokens (admin)", api::list_tokens),
-    route!(post "/api/v1/tokens", true, "Create an API token (admin); shown once", api::create_token),
-    route!(delete "/api/v1/tokens/{name}", true, "Revoke an API token (admin)", api::revoke_token),
-    route!(get "/api/incidents", true, "Defender XDR compatible incident list (OData)", defender::list),
-    route!(get "/api/incidents/{id}", true, "Defender XDR compatible incident", defender::get),
-    route!(patch "/api/incidents/{id}", true, "Defender XDR compatible incident update", defender::patch),
+    route!(get "/healthz", public, "Liveness and storage backend", api::healthz),
+    route!(get "/metrics", Read, "Prometheus counters", metrics::handler),
+    route!(get "/api/v1/openapi.json", Read, "This document", openapi::handler),
+    route!(post "/api/v1/events", Ingest, "Push Rampart NDJSON events", api::push_events),
+    route!(post "/api/v1/alerts", Ingest, "Push Rampart alerts or OCSF detection findings", api::push_alerts),
+    route!(get "/api/v1/alerts", Read, "List alerts", api::list_alerts),
+    route!(get "/api/v1/alerts/{id}", Read, "One alert", api::get_alert),
+    route!(get "/api/v1/incidents", Read, "List incidents", api::list_incidents),
+    route!(get "/api/v1/incidents/{id}", Read, "One incident with alerts and comments", api::get_incident),
+    route!(patch "/api/v1/incidents/{id}", Triage, "Change an incident", api::patch_incident),
+    route!(post "/api/v1/incidents/{id}/comments", Comment, "Comment on an incident", api::add_comment),
+    route!(post "/api/v1/incidents/{id}/merge", Merge, "Merge an incident into another", api::merge_incident),
+    route!(get "/api/v1/audit", Read, "The audit log", api::list_audit),
+    route!(get "/api/v1/inventory/endpoints", Read, "Learned API endpoints", api::list_endpoints),
+    route!(get "/api/v1/tokens", ManageTokens, "List API tokens (admin)", api::list_tokens),
+    route!(post "/api/v1/tokens", ManageTokens, "Create an API token (admin); shown once", api::create_token),
+    route!(delete "/api/v1/tokens/{name}", ManageTokens, "Revoke an API token (admin)", api::revoke_token),
+    route!(get "/api/incidents", Read, "Defender XDR compatible incident list (OData)", defender::list),
+    route!(get "/api/incidents/{id}", Read, "Defender XDR compatible incident", defender::get),
+    route!(patch "/api/incidents/{id}", Triage, "Defender XDR compatible incident update", defender::patch),
 ];
 
 /// The router over every route in [`ROUTES`], with the body and URI limits, metrics, a JSON
@@ -204,9 +223,16 @@ pub const ROUTES: &[Route] = &[
 pub fn router(state: AppState) -> Router {
     let mut paths: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
     for r in ROUTES {
+        let mut handler = (r.handler)();
+        if let Some(permission) = r.permission {
+            handler = handler.route_layer(axum::middleware::from_fn_with_state(
+                (state.clone(), permission),
+                auth::authorize,
+            ));
+        }
         match paths.iter_mut().find(|(p, _)| *p == r.path) {
-            Some((_, mr)) => *mr = std::mem::take(mr).merge((r.handler)()),
-            None => paths.push((r.path, (r.handler)())),
+            Some((_, mr)) => *mr = std::mem::take(mr).merge(handler),
+            None => paths.push((r.path, handler)),
         }
     }
     let mut app = Router::new();

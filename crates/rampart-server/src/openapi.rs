@@ -4,7 +4,6 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use crate::auth::{Caller, Right};
 use crate::error::ApiError;
 use crate::{AppState, ROUTES};
 
@@ -32,9 +31,10 @@ pub fn document() -> Value {
             "200": {"description": "success", "content": {"application/json": {}}},
             "400": error_response("invalid input"),
         });
-        if r.auth {
+        if let Some(p) = r.permission {
             responses["401"] = error_response("missing, unknown or revoked token");
-            responses["403"] = error_response("the token's role lacks the right");
+            responses["403"] =
+                error_response(&format!("the token's role lacks the permission {p}"));
             responses["429"] = error_response(
                 "too many failed authentications from this address (see Retry-After)",
             );
@@ -45,8 +45,14 @@ pub fn document() -> Value {
             "parameters": params,
             "responses": responses,
         });
-        if r.auth {
+        if let Some(p) = r.permission {
+            let roles: Vec<&str> = p.roles().map(|r| r.as_str()).collect();
             op["security"] = json!([{"bearer": []}]);
+            op["description"] = json!(format!(
+                "Needs the permission `{p}` (roles: {}).",
+                roles.join(", ")
+            ));
+            op["x-rampart-permission"] = json!(p.as_str());
         }
         if matches!(r.method, "post" | "patch") {
             let ct = if r.path == "/api/v1/events" {
@@ -76,7 +82,6 @@ pub fn document() -> Value {
 }
 
 /// `GET /api/v1/openapi.json`.
-pub async fn handler(State(_): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    caller.require(Right::Read)?;
+pub async fn handler(State(_): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(document()))
 }

@@ -87,7 +87,7 @@ async fn roles_are_enforced() {
     let seeded = app.seed_ten().await;
     let viewer = app.token(Role::Viewer).await;
     let ingest = app.token(Role::Ingest).await;
-    let analyst = app.token(Role::Analyst).await;
+    let analyst = app.token(Role::Tier2).await;
     let path = format!("/api/v1/incidents/{}", seeded[0].id);
     assert_error(
         app.patch(&path, &viewer, json!({"status": "Resolved"}))
@@ -209,7 +209,7 @@ async fn incident_filters_sorting_and_pagination() {
 async fn patch_changes_fields_and_is_audited() {
     let app = spawn_app().await;
     let seeded = app.seed_ten().await;
-    let analyst = app.token(Role::Analyst).await;
+    let analyst = app.token(Role::Tier2).await;
     let id = seeded[2].id;
     let path = format!("/api/v1/incidents/{id}");
     let r = app

@@ -681,7 +681,7 @@ async fn mutated_requests_never_get_a_5xx() {
     let incidents = app.seed_ten().await;
     let id = incidents[1].id;
     let other = incidents[2].id;
-    let tier = app.token(Role::Analyst).await;
+    let tier = app.token(Role::Tier2).await;
     let seeds: Vec<(&str, String, Vec<u8>)> = vec![
         ("PATCH", format!("/api/v1/incidents/{id}"), br#"{"status":"InProgress","assigned_to":"alice","tags":["a"],"severity":"High","title":"t"}"#.to_vec()),
         ("POST", format!("/api/v1/incidents/{id}/comments"), br#"{"text":"looking into it"}"#.to_vec()),

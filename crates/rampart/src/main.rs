@@ -205,9 +205,10 @@ enum TokenCmd {
         /// Unique name.
         #[arg(long)]
         name: String,
-        /// admin, analyst, ingest or viewer.
+        /// viewer, tier1, tier2, tier3, soc_manager, admin, ingest or enforcer (README: "Roles
+        /// and permissions"); analyst, the old name of tier2, is taken as tier2.
         #[arg(long)]
-        role: Role,
+        role: RoleArg,
     },
     /// List tokens (never their secrets).
     List {
@@ -672,11 +673,32 @@ async fn inventory(a: InventoryArgs) -> Result<()> {
     Ok(())
 }
 
+/// A `--role` value: the role, and the name it was given by (to say so when it was an alias).
+#[derive(Clone, Debug)]
+struct RoleArg {
+    role: Role,
+    given: String,
+}
+
+impl std::str::FromStr for RoleArg {
+    type Err = rampart_model::ModelError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(RoleArg {
+            role: s.parse()?,
+            given: s.to_string(),
+        })
+    }
+}
+
 async fn token(cmd: TokenCmd) -> Result<()> {
     match cmd {
         TokenCmd::Create { data, name, role } => {
             rampart_model::validate_token_name(&name)
                 .with_context(|| format!("creating token {name:?}"))?;
+            let RoleArg { role, given } = role;
+            if !given.eq_ignore_ascii_case(role.as_str()) {
+                eprintln!("note: role {given} is {role}");
+            }
             let store = app::open_store(&data).await?;
             let token = rampart_server::generate_token();
             store
@@ -698,7 +720,7 @@ async fn token(cmd: TokenCmd) -> Result<()> {
             } else {
                 for t in tokens {
                     println!(
-                        "{:<20} {:<8} created {} {}",
+                        "{:<20} {:<11} created {} {}",
                         t.name,
                         t.role,
                         t.created_at,

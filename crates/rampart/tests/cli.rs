@@ -193,6 +193,56 @@ fn token_create_refuses_names_the_api_refuses() {
 }
 
 #[test]
+fn token_create_takes_the_soc_roles_and_analyst_as_tier2() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // (name, --role, stored role, what stderr says)
+    let cases = [
+        ("v", "viewer", "viewer", ""),
+        ("t1", "tier1", "tier1", ""),
+        ("t2", "tier2", "tier2", ""),
+        ("old", "analyst", "tier2", "note: role analyst is tier2\n"),
+        ("t3", "tier3", "tier3", ""),
+        ("m", "soc_manager", "soc_manager", ""),
+        ("a", "admin", "admin", ""),
+        ("i", "ingest", "ingest", ""),
+        ("e", "enforcer", "enforcer", ""),
+    ];
+    for (name, role, _, note) in cases {
+        let (out, err) = run(rampart()
+            .args(["token", "create", "--name", name, "--role", role, "--data"])
+            .arg(&data));
+        assert!(out.starts_with("rmp_"), "{role}: {out:?}");
+        assert!(err.ends_with(note), "{role}: {err:?}");
+        if note.is_empty() {
+            assert!(!err.contains("note:"), "{role}: {err:?}");
+        }
+    }
+    let (out, _) = run(rampart()
+        .args(["token", "list", "--json", "--data"])
+        .arg(&data));
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut got: Vec<(String, String)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().into(),
+                t["role"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    got.sort();
+    let mut expected: Vec<(String, String)> = cases
+        .iter()
+        .map(|(n, _, r, _)| (n.to_string(), r.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(got, expected);
+}
+
+#[test]
 fn bad_arguments_fail_with_a_clear_message() {
     let out = rampart()
         .args(["replay", "--format", "nope", "--data"])
