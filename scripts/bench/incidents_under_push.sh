@@ -4,6 +4,7 @@
 # For each binary: a fresh data dir with 100k simulated events replayed (incidents to list),
 # `rampart serve` on a free port, one client pushing NDJSON batches of 1,000 events in a loop,
 # and wrk (2 threads, 32 connections, 20 s) on the incident list with an admin token.
+# DURATION (default 20s) and RAMPART_TOML (extra rampart.toml for the server) adjust it.
 set -euo pipefail
 work=${WORK:-$(mktemp -d)}
 mkdir -p "$work"
@@ -15,6 +16,8 @@ printf '| binary | GET /api/v1/incidents req/s | p50 | p99 | events pushed meanw
 for bin in "$@"; do
   d=$(mktemp -d)
   "$bin" replay --data "$d" "$work/seed.log" >/dev/null 2>&1
+  # RAMPART_TOML: extra configuration for the server (e.g. "[server]\nlist_cache_ms = 0").
+  [ -z "${RAMPART_TOML:-}" ] || printf '%b\n' "$RAMPART_TOML" > "$d/rampart.toml"
   tok=$("$bin" token create --data "$d" --name bench --role admin)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   "$bin" serve --data "$d" --listen "127.0.0.1:$port" > "$d/serve.log" 2>&1 &
