@@ -104,7 +104,8 @@ impl Default for ServerConfig {
     }
 }
 
-/// What every handler shares.
+/// What every handler shares. Cloned for every request (axum hands each handler and middleware
+/// its own copy), so everything in it is an `Arc` or a cheap handle.
 #[derive(Clone)]
 pub struct AppState {
     /// The store.
@@ -112,9 +113,9 @@ pub struct AppState {
     /// The pipeline that takes pushed events and alerts.
     pub pipeline: PipelineHandle,
     /// How pushed NDJSON lines are decoded (trusted proxies, API key hashing).
-    pub decode: rampart_decode::DecodeConfig,
+    pub decode: Arc<rampart_decode::DecodeConfig>,
     /// Server settings.
-    pub config: ServerConfig,
+    pub config: Arc<ServerConfig>,
     /// Request and ingestion counters.
     pub metrics: Arc<metrics::Metrics>,
     /// The active tokens, by secret hash (loaded by [`serve`]).
@@ -141,12 +142,12 @@ impl AppState {
         AppState {
             store,
             pipeline,
-            decode,
+            decode: Arc::new(decode),
             metrics: Arc::new(metrics::Metrics::default()),
             tokens: Arc::new(tokens::TokenCache::default()),
             auth_failures: Arc::new(auth_failures),
             list_cache: Arc::new(cache::ListCache::new(config.list_cache_ttl)),
-            config,
+            config: Arc::new(config),
         }
     }
 }
