@@ -9,6 +9,7 @@
 //! [`transport`] with header/body read timeouts and connection caps; tokens are checked from
 //! the in-memory cache of [`tokens`].
 
+pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod cache;
@@ -123,6 +124,8 @@ pub struct AppState {
     pub auth_failures: Arc<tokens::FailureLimiter>,
     /// Cached answers of the list routes (see [`cache`]).
     pub list_cache: Arc<cache::ListCache>,
+    /// The containment safety rails (`[contain]`); default rails until the caller sets them.
+    pub contain: Arc<rampart_contain::ContainConfig>,
 }
 
 impl AppState {
@@ -146,6 +149,7 @@ impl AppState {
             tokens: Arc::new(tokens::TokenCache::default()),
             auth_failures: Arc::new(auth_failures),
             list_cache: Arc::new(cache::ListCache::new(config.list_cache_ttl)),
+            contain: Arc::new(rampart_contain::ContainConfig::default()),
             config,
         }
     }
@@ -208,6 +212,11 @@ pub const ROUTES: &[Route] = &[
     route!(patch "/api/v1/incidents/{id}", Triage, "Change an incident", api::patch_incident),
     route!(post "/api/v1/incidents/{id}/comments", Comment, "Comment on an incident", api::add_comment),
     route!(post "/api/v1/incidents/{id}/merge", Merge, "Merge an incident into another", api::merge_incident),
+    route!(post "/api/v1/actions", ContainLow, "Create a containment action (checked by rampart-contain)", actions::create),
+    route!(get "/api/v1/actions", Read, "List containment actions", actions::list),
+    route!(get "/api/v1/actions/{id}", Read, "One containment action", actions::get),
+    route!(post "/api/v1/actions/{id}/approve", Approve, "Approve someone else's pending action", actions::approve),
+    route!(post "/api/v1/actions/{id}/revert", RevertOwn, "Revert an action (another's needs revert_any)", actions::revert),
     route!(get "/api/v1/audit", Read, "The audit log", api::list_audit),
     route!(get "/api/v1/inventory/endpoints", Read, "Learned API endpoints", api::list_endpoints),
     route!(get "/api/v1/tokens", ManageTokens, "List API tokens (admin)", api::list_tokens),
