@@ -80,6 +80,9 @@ pub struct ServerConfig {
     pub auth_failures_per_minute: u32,
     /// Most sources whose failures are tracked. Default: 100 000.
     pub auth_failure_sources: usize,
+    /// How often active containment actions whose time is up are expired in the store
+    /// (`action.expire`, audited as `system:expiry`). Default: 1 s.
+    pub action_expiry_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -101,6 +104,7 @@ impl Default for ServerConfig {
             auth_failure_burst: 20,
             auth_failures_per_minute: 60,
             auth_failure_sources: 100_000,
+            action_expiry_interval: Duration::from_secs(1),
         }
     }
 }
@@ -327,14 +331,51 @@ pub async fn serve_with_shutdown(
         state.config.token_use_flush_interval,
         stop_rx,
     ));
+    let expiry = tokio::spawn(expire_actions(
+        state.store.clone(),
+        state.config.action_expiry_interval,
+        stop_tx.subscribe(),
+    ));
     let pipeline = state.pipeline.clone();
     let config = state.config.clone();
     let metrics = state.metrics.clone();
     transport::run(listener, router(state), &config, metrics, shutdown).await;
     let _ = stop_tx.send(true);
     let _ = maintain.await;
+    let _ = expiry.await;
     if let Err(e) = pipeline.flush().await {
         tracing::warn!(error = %e, "final pipeline flush failed");
     }
     Ok(())
+}
+
+/// Actor of the expiries made by [`expire_actions`].
+pub const EXPIRY_ACTOR: &str = "system:expiry";
+
+/// Every `interval`, expire the active actions whose time is up (the store does it as a
+/// compare-and-set, so several nodes doing it at once expire each action once), until `stop`.
+async fn expire_actions(
+    store: Arc<dyn Store>,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(interval.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match store
+            .expire_actions(rampart_model::Timestamp::now(), EXPIRY_ACTOR)
+            .await
+        {
+            Ok(done) => {
+                for a in done {
+                    tracing::info!(action = a.id, kind = %a.action.kind, "containment action expired");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "expiring actions failed"),
+        }
+    }
 }

@@ -279,3 +279,36 @@ async fn reverting_needs_a_reason_and_revert_any_for_someone_elses() {
         ]
     );
 }
+
+#[tokio::test]
+async fn actions_expire_on_their_own() {
+    let app = spawn_app_with(ServerConfig {
+        action_expiry_interval: std::time::Duration::from_millis(20),
+        ..ServerConfig::default()
+    })
+    .await;
+    let tier2 = app.token(Role::Tier2).await;
+    let a = created(
+        &app,
+        &tier2,
+        json!({"kind": "block_ip", "target": "203.0.113.7", "duration": "1s", "reason": "short"}),
+    )
+    .await;
+    let path = format!("/api/v1/actions/{}", a["id"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let v = app.get_json(&path).await;
+        if v["status"] == "expired" {
+            break;
+        }
+        assert_eq!(v["status"], "active");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not expired in time: {v}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let audit = app.get_json("/api/v1/audit?object_type=action").await;
+    assert_eq!(audit["items"][0]["action"], "action.expire");
+    assert_eq!(audit["items"][0]["actor"], "system:expiry");
+}
