@@ -2,8 +2,8 @@
 //! implement [`Store`]; [`conformance`] holds the one test suite every backend must pass.
 //!
 //! Invariants every backend keeps:
-//! - **Every method that changes incidents, alerts, tokens or actions appends its audit entries in the
-//!   same transaction as the change.**
+//! - **Every method that changes incidents, alerts, tokens or actions appends its audit
+//!   entries in the same transaction as the change.**
 //! - **`insert_events` stores the events and the source checkpoint atomically**, so a restart
 //!   neither loses nor repeats lines.
 //! - **`apply` is all-or-nothing.**
