@@ -3,6 +3,7 @@
 //! Pure data: no I/O, no clock reads except [`Timestamp::now`] for stamping records people
 //! change. Wire names (serde) here are the REST API's and the store's.
 
+pub mod action;
 pub mod alert;
 pub mod audit;
 pub mod entity;
@@ -15,6 +16,10 @@ pub mod roles;
 pub mod time;
 pub mod token;
 
+pub use action::{
+    Action, ActionChange, ActionError, ActionFilter, ActionKind, ActionRequest, ActionScope,
+    ActionStatus, NewAction, RateLimit, Target,
+};
 pub use alert::{Alert, AlertDraft, AlertSource, AttackStage, Reason, SigmaRuleRef, MAX_EVIDENCE};
 pub use audit::{AuditEntry, NewAudit};
 pub use entity::{Entity, EntityKind, EntityRole};

@@ -535,7 +535,12 @@ pub async fn get_incident(
         .await
         .map_err(|e| unreadable("incident", id, e))?
         .ok_or_else(|| ApiError::not_found("incident", id))?;
-    Ok(Json(serde_json::to_value(d).map_err(ApiError::internal)?))
+    let mut v = serde_json::to_value(d).map_err(ApiError::internal)?;
+    if let Value::Object(m) = &mut v {
+        let actions = crate::actions::of_incident(&state, id).await?;
+        m.insert("actions".into(), Value::Array(actions));
+    }
+    Ok(Json(v))
 }
 
 /// Check a patch's values before the store sees it.

@@ -9,6 +9,7 @@
 //! [`transport`] with header/body read timeouts and connection caps; tokens are checked from
 //! the in-memory cache of [`tokens`].
 
+pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod cache;
@@ -79,6 +80,9 @@ pub struct ServerConfig {
     pub auth_failures_per_minute: u32,
     /// Most sources whose failures are tracked. Default: 100 000.
     pub auth_failure_sources: usize,
+    /// How often active containment actions whose time is up are expired in the store
+    /// (`action.expire`, audited as `system:expiry`). Default: 1 s.
+    pub action_expiry_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -100,6 +104,7 @@ impl Default for ServerConfig {
             auth_failure_burst: 20,
             auth_failures_per_minute: 60,
             auth_failure_sources: 100_000,
+            action_expiry_interval: Duration::from_secs(1),
         }
     }
 }
@@ -124,6 +129,8 @@ pub struct AppState {
     pub auth_failures: Arc<tokens::FailureLimiter>,
     /// Cached answers of the list routes (see [`cache`]).
     pub list_cache: Arc<cache::ListCache>,
+    /// The containment safety rails (`[contain]`); default rails until the caller sets them.
+    pub contain: Arc<rampart_contain::ContainConfig>,
 }
 
 impl AppState {
@@ -147,6 +154,7 @@ impl AppState {
             tokens: Arc::new(tokens::TokenCache::default()),
             auth_failures: Arc::new(auth_failures),
             list_cache: Arc::new(cache::ListCache::new(config.list_cache_ttl)),
+            contain: Arc::new(rampart_contain::ContainConfig::default()),
             config: Arc::new(config),
         }
     }
@@ -209,6 +217,11 @@ pub const ROUTES: &[Route] = &[
     route!(patch "/api/v1/incidents/{id}", Triage, "Change an incident", api::patch_incident),
     route!(post "/api/v1/incidents/{id}/comments", Comment, "Comment on an incident", api::add_comment),
     route!(post "/api/v1/incidents/{id}/merge", Merge, "Merge an incident into another", api::merge_incident),
+    route!(post "/api/v1/actions", ContainLow, "Create a containment action (checked by rampart-contain)", actions::create),
+    route!(get "/api/v1/actions", Read, "List containment actions", actions::list),
+    route!(get "/api/v1/actions/{id}", Read, "One containment action", actions::get),
+    route!(post "/api/v1/actions/{id}/approve", Approve, "Approve someone else's pending action", actions::approve),
+    route!(post "/api/v1/actions/{id}/revert", RevertOwn, "Revert an action (another's needs revert_any)", actions::revert),
     route!(get "/api/v1/audit", Read, "The audit log", api::list_audit),
     route!(get "/api/v1/inventory/endpoints", Read, "Learned API endpoints", api::list_endpoints),
     route!(get "/api/v1/tokens", ManageTokens, "List API tokens (admin)", api::list_tokens),
@@ -319,14 +332,51 @@ pub async fn serve_with_shutdown(
         state.config.token_use_flush_interval,
         stop_rx,
     ));
+    let expiry = tokio::spawn(expire_actions(
+        state.store.clone(),
+        state.config.action_expiry_interval,
+        stop_tx.subscribe(),
+    ));
     let pipeline = state.pipeline.clone();
     let config = state.config.clone();
     let metrics = state.metrics.clone();
     transport::run(listener, router(state), &config, metrics, shutdown).await;
     let _ = stop_tx.send(true);
     let _ = maintain.await;
+    let _ = expiry.await;
     if let Err(e) = pipeline.flush().await {
         tracing::warn!(error = %e, "final pipeline flush failed");
     }
     Ok(())
+}
+
+/// Actor of the expiries made by [`expire_actions`].
+pub const EXPIRY_ACTOR: &str = "system:expiry";
+
+/// Every `interval`, expire the active actions whose time is up (the store does it as a
+/// compare-and-set, so several nodes doing it at once expire each action once), until `stop`.
+async fn expire_actions(
+    store: Arc<dyn Store>,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(interval.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match store
+            .expire_actions(rampart_model::Timestamp::now(), EXPIRY_ACTOR)
+            .await
+        {
+            Ok(done) => {
+                for a in done {
+                    tracing::info!(action = a.id, kind = %a.action.kind, "containment action expired");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "expiring actions failed"),
+        }
+    }
 }

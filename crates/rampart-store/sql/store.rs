@@ -14,9 +14,10 @@ use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 
 use rampart_model::{
-    Alert, AlertDraft, AlertStatus, ApiEvent, ApiToken, AttackStage, AuditEntry, Classification,
-    Comment, Determination, EndpointInfo, Entity, Incident, IncidentDetail, IncidentFilter,
-    IncidentPatch, IncidentSort, IncidentStatus, NewAudit, Page, Role, Timestamp,
+    Action, ActionChange, ActionFilter, ActionStatus, Alert, AlertDraft, AlertStatus, ApiEvent,
+    ApiToken, AttackStage, AuditEntry, Classification, Comment, Determination, EndpointInfo,
+    Entity, Incident, IncidentDetail, IncidentFilter, IncidentPatch, IncidentSort, IncidentStatus,
+    NewAction, NewAudit, Page, Role, Timestamp,
 };
 use rampart_store::{
     AlertFilter, AppliedChanges, AuditFilter, Batch, BatchOutcome, Change, ChangeSet, Checkpoint,
@@ -1562,6 +1563,214 @@ impl Store for SqlStore {
     fn unreadable_rows(&self) -> u64 {
         self.unreadable.load(std::sync::atomic::Ordering::Relaxed)
     }
+
+    // --- containment actions ------------------------------------------------------------
+
+    async fn create_action(&self, new: &NewAction, actor: &str) -> StoreResult<Action> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO actions (kind, target, status, incident_id, requested_by, created_at, \
+             expires_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7, '{}') RETURNING id",
+        )
+        .bind(new.kind.as_str())
+        .bind(&new.target)
+        .bind(new.status.as_str())
+        .bind(new.incident_id)
+        .bind(&new.requested_by)
+        .bind(new.created_at.millis())
+        .bind(new.expires_at.map(Timestamp::millis))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let action = Action {
+            id,
+            action: new.clone(),
+            approved_by: None,
+            approved_at: None,
+            reverted_by: None,
+            revert_reason: None,
+            reverted_at: None,
+            failure: None,
+            denied: 0,
+            last_denied: None,
+        };
+        sqlx::query("UPDATE actions SET record = $1 WHERE id = $2")
+            .bind(to_json(&action)?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        insert_audit(
+            &mut tx,
+            &NewAudit {
+                at: new.created_at,
+                actor: actor.to_string(),
+                action: "action.create".into(),
+                object_type: "action".into(),
+                object_id: id.to_string(),
+                details: serde_json::to_value(new).unwrap_or(serde_json::Value::Null),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(action)
+    }
+
+    async fn list_actions(&self, filter: &ActionFilter) -> StoreResult<Page<Action>> {
+        let mut count: QueryBuilder<Db> = QueryBuilder::new("SELECT COUNT(*) FROM actions");
+        push_action_where(&mut count, filter);
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db)?;
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new(format!("SELECT {ACTION_COLS} FROM actions"));
+        push_action_where(&mut qb, filter);
+        qb.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(page_limit(filter.limit, 100, 1000))
+            .push(" OFFSET ")
+            .push_bind(i64::from(filter.offset.unwrap_or(0)));
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
+        Ok(Page {
+            items: self.decode_rows("action", &rows, action_from_row),
+            total: col_u64(total),
+        })
+    }
+
+    async fn get_action(&self, id: i64) -> StoreResult<Option<Action>> {
+        let row = sqlx::query(&format!("SELECT {ACTION_COLS} FROM actions WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(action_from_row).transpose()
+    }
+
+    async fn update_action_state(
+        &self,
+        id: i64,
+        expected: ActionStatus,
+        change: &ActionChange,
+        actor: &str,
+    ) -> StoreResult<Action> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let row = sqlx::query(&format!(
+            "SELECT {ACTION_COLS} FROM actions WHERE id = $1{ROW_LOCK}"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let action = row
+            .as_ref()
+            .map(action_from_row)
+            .transpose()?
+            .ok_or_else(|| not_found("action", id))?;
+        let changed = change_action_tx(&mut tx, &action, expected, change, actor).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(changed)
+    }
+
+    async fn expire_actions(&self, now: Timestamp, actor: &str) -> StoreResult<Vec<Action>> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {ACTION_COLS} FROM actions WHERE status = $1 AND expires_at <= $2 \
+             ORDER BY id{ROW_LOCK}"
+        ))
+        .bind(ActionStatus::Active.as_str())
+        .bind(now.millis())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut expired = Vec::with_capacity(rows.len());
+        for action in self.decode_rows("action", &rows, action_from_row) {
+            let change = ActionChange::Expire { at: now };
+            expired.push(
+                change_action_tx(&mut tx, &action, ActionStatus::Active, &change, actor).await?,
+            );
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(expired)
+    }
+}
+
+const ACTION_COLS: &str = "id, status, record";
+
+fn action_from_row(r: &DbRow) -> StoreResult<Action> {
+    let record: String = r.try_get("record").map_err(db)?;
+    let status: String = r.try_get("status").map_err(db)?;
+    let mut action: Action = from_json("action", &record)?;
+    action.id = r.try_get("id").map_err(db)?;
+    action.action.status = parse_wire::<ActionStatus>("action status", &status)?;
+    Ok(action)
+}
+
+fn push_action_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a ActionFilter) {
+    let mut sep = " WHERE ";
+    if let Some(s) = f.status {
+        qb.push(sep).push("status = ").push_bind(s.as_str());
+        sep = " AND ";
+    }
+    if let Some(i) = f.incident_id {
+        qb.push(sep).push("incident_id = ").push_bind(i);
+    }
+}
+
+/// Apply `change` to `action` (read in this transaction) as a compare-and-set on its status,
+/// and audit it.
+async fn change_action_tx(
+    conn: &mut DbConnection,
+    action: &Action,
+    expected: ActionStatus,
+    change: &ActionChange,
+    actor: &str,
+) -> StoreResult<Action> {
+    let conflict = |status: ActionStatus| {
+        StoreError::Conflict(format!("action {} is {status}, not {expected}", action.id))
+    };
+    if action.status() != expected {
+        return Err(conflict(action.status()));
+    }
+    let changed = change.apply(action);
+    let done = sqlx::query(
+        "UPDATE actions SET status = $1, expires_at = $2, record = $3 WHERE id = $4 AND status = $5",
+    )
+    .bind(changed.status().as_str())
+    .bind(changed.action.expires_at.map(Timestamp::millis))
+    .bind(to_json(&changed)?)
+    .bind(action.id)
+    .bind(expected.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    if done != 1 {
+        return Err(conflict(changed.status()));
+    }
+    let at = match change {
+        ActionChange::Approve { at, .. }
+        | ActionChange::Revert { at, .. }
+        | ActionChange::Expire { at }
+        | ActionChange::Fail { at, .. } => *at,
+    };
+    insert_audit(
+        conn,
+        &NewAudit {
+            at,
+            actor: actor.to_string(),
+            action: change.audit_name().into(),
+            object_type: "action".into(),
+            object_id: action.id.to_string(),
+            details: serde_json::json!({
+                "from": expected.as_str(),
+                "to": changed.status().as_str(),
+                "change": change,
+            }),
+        },
+    )
+    .await?;
+    Ok(changed)
 }
 
 /// JSON values of patchable fields, for audit before/after details.

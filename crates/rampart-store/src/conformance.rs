@@ -21,9 +21,11 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use rampart_model::{
-    AlertDraft, AlertStatus, ApiEvent, AttackStage, Classification, Determination, EndpointInfo,
-    Entity, EntityKind, EntityRole, EventKind, IncidentFilter, IncidentPatch, IncidentSort,
-    IncidentStatus, NewAudit, ParamInfo, PriorityReason, Role, Severity, Timestamp, ValueType,
+    Action, ActionChange, ActionFilter, ActionKind, ActionScope, ActionStatus, AlertDraft,
+    AlertStatus, ApiEvent, AttackStage, Classification, Determination, EndpointInfo, Entity,
+    EntityKind, EntityRole, EventKind, IncidentFilter, IncidentPatch, IncidentSort, IncidentStatus,
+    NewAction, NewAudit, ParamInfo, PriorityReason, RateLimit, Role, Severity, Timestamp,
+    ValueType,
 };
 
 use crate::{
@@ -74,6 +76,9 @@ macro_rules! store_conformance {
             commit_batch_stores_everything,
             commit_batch_is_all_or_nothing,
             commit_batch_idempotency_keys,
+            actions_create_list_filter_get,
+            actions_approve_is_compare_and_set,
+            actions_revert_and_expire_are_audited,
         );
     };
 }
@@ -2864,4 +2869,274 @@ where
         };
         assert_eq!(msg, expected, "{name}");
     }
+}
+
+// --- containment actions --------------------------------------------------------------------
+
+fn new_action(target: &str, status: ActionStatus, incident_id: Option<i64>) -> NewAction {
+    let active = status == ActionStatus::Active;
+    NewAction {
+        kind: ActionKind::BlockIp,
+        target: target.to_string(),
+        scope: ActionScope::default(),
+        rate: None,
+        reason: "credential stuffing".into(),
+        incident_id,
+        requested_by: "token:alice".into(),
+        status,
+        created_at: Timestamp(T0),
+        starts_at: active.then_some(Timestamp(T0)),
+        expires_at: active.then_some(Timestamp(T0 + 60_000)),
+        duration_secs: 60,
+    }
+}
+
+async fn audit_actions_of(s: &dyn Store, id: i64) -> Vec<String> {
+    let page = s
+        .list_audit(&AuditFilter {
+            object_type: Some("action".into()),
+            object_id: Some(id.to_string()),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    let mut names: Vec<String> = page.items.into_iter().map(|e| e.action).collect();
+    names.reverse();
+    names
+}
+
+/// Actions are stored whole, listed newest first with their filters and total, and read back
+/// one by one; creating one is audited.
+pub async fn actions_create_list_filter_get(s: &dyn Store) {
+    let a = s
+        .create_action(
+            &new_action("203.0.113.7", ActionStatus::Active, Some(3)),
+            "token:alice",
+        )
+        .await
+        .expect("create");
+    let mut rate = new_action("ip:203.0.113.8", ActionStatus::Active, None);
+    rate.kind = ActionKind::RateLimit;
+    rate.rate = Some(RateLimit {
+        requests: 10,
+        window_secs: 60,
+    });
+    rate.scope.host = Some("api.example.com".into());
+    let b = s.create_action(&rate, "token:alice").await.expect("create");
+    let c = s
+        .create_action(
+            &new_action("198.51.0.0/16", ActionStatus::PendingApproval, Some(3)),
+            "token:alice",
+        )
+        .await
+        .expect("create");
+    assert!(a.id < b.id && b.id < c.id);
+    assert_eq!(
+        (a.status(), a.denied, a.approved_by.as_deref()),
+        (ActionStatus::Active, 0, None)
+    );
+    assert_eq!(s.get_action(b.id).await.expect("get"), Some(b.clone()));
+    assert_eq!(s.get_action(c.id + 1000).await.expect("get"), None);
+
+    let ids = |p: rampart_model::Page<Action>| {
+        (p.items.iter().map(|a| a.id).collect::<Vec<_>>(), p.total)
+    };
+    let all = s
+        .list_actions(&ActionFilter::default())
+        .await
+        .expect("list");
+    assert_eq!(ids(all), (vec![c.id, b.id, a.id], 3));
+    let f = |status, incident_id| ActionFilter {
+        status,
+        incident_id,
+        ..ActionFilter::default()
+    };
+    for (filter, want) in [
+        (f(Some(ActionStatus::Active), None), vec![b.id, a.id]),
+        (f(Some(ActionStatus::PendingApproval), None), vec![c.id]),
+        (f(None, Some(3)), vec![c.id, a.id]),
+        (f(Some(ActionStatus::Active), Some(3)), vec![a.id]),
+        (f(Some(ActionStatus::Reverted), None), vec![]),
+        (f(None, Some(4)), vec![]),
+    ] {
+        let got = s.list_actions(&filter).await.expect("list");
+        assert_eq!(
+            got.items.iter().map(|a| a.id).collect::<Vec<_>>(),
+            want,
+            "{filter:?}"
+        );
+    }
+    let page = s
+        .list_actions(&ActionFilter {
+            limit: Some(1),
+            offset: Some(1),
+            ..ActionFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(ids(page), (vec![b.id], 3));
+    assert_eq!(audit_actions_of(s, a.id).await, vec!["action.create"]);
+}
+
+/// Approving is a compare-and-set on the status: of two approvals of one pending action,
+/// exactly one succeeds and is audited; the other is a `Conflict`.
+pub async fn actions_approve_is_compare_and_set(s: &dyn Store) {
+    let c = s
+        .create_action(
+            &new_action("198.51.0.0/16", ActionStatus::PendingApproval, None),
+            "token:alice",
+        )
+        .await
+        .expect("create");
+    let approve = |by: &str| ActionChange::Approve {
+        by: by.into(),
+        at: Timestamp(T0 + 1000),
+        expires_at: Timestamp(T0 + 61_000),
+    };
+    let (x, y) = (approve("token:bob"), approve("token:carol"));
+    let mut results = join_all(vec![
+        s.update_action_state(c.id, ActionStatus::PendingApproval, &x, "token:bob"),
+        s.update_action_state(c.id, ActionStatus::PendingApproval, &y, "token:carol"),
+    ])
+    .await;
+    let r2 = results.pop().expect("two results");
+    let r1 = results.pop().expect("two results");
+    let oks: Vec<&Action> = [&r1, &r2]
+        .into_iter()
+        .filter_map(|r| r.as_ref().ok())
+        .collect();
+    assert_eq!(oks.len(), 1, "{r1:?} {r2:?}");
+    let loser = if r1.is_ok() { &r2 } else { &r1 };
+    assert!(matches!(loser, Err(StoreError::Conflict(_))), "{loser:?}");
+    let stored = s.get_action(c.id).await.expect("get").expect("exists");
+    assert_eq!(stored.status(), ActionStatus::Active);
+    assert_eq!(stored.action.expires_at, Some(Timestamp(T0 + 61_000)));
+    assert_eq!(&stored, oks[0]);
+    assert_eq!(
+        audit_actions_of(s, c.id).await,
+        vec!["action.create", "action.approve"]
+    );
+    // Unknown ids are NotFound, a stale expectation a Conflict that changes nothing.
+    assert!(matches!(
+        s.update_action_state(c.id + 1000, ActionStatus::PendingApproval, &x, "token:bob")
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.update_action_state(c.id, ActionStatus::PendingApproval, &x, "token:bob")
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(audit_actions_of(s, c.id).await.len(), 2);
+}
+
+/// Reverting records who and why; expiry takes exactly the active actions whose time is up,
+/// and each change is audited.
+pub async fn actions_revert_and_expire_are_audited(s: &dyn Store) {
+    let a = s
+        .create_action(
+            &new_action("203.0.113.7", ActionStatus::Active, None),
+            "token:alice",
+        )
+        .await
+        .expect("create");
+    let b = s
+        .create_action(
+            &new_action("203.0.113.8", ActionStatus::Active, None),
+            "token:alice",
+        )
+        .await
+        .expect("create");
+    let mut later = new_action("203.0.113.9", ActionStatus::Active, None);
+    later.expires_at = Some(Timestamp(T0 + 120_000));
+    let later = s
+        .create_action(&later, "token:alice")
+        .await
+        .expect("create");
+    let pending = s
+        .create_action(
+            &new_action("198.51.0.0/16", ActionStatus::PendingApproval, None),
+            "token:alice",
+        )
+        .await
+        .expect("create");
+
+    let revert = ActionChange::Revert {
+        by: "token:bob".into(),
+        reason: "false positive".into(),
+        at: Timestamp(T0 + 5000),
+    };
+    let r = s
+        .update_action_state(a.id, ActionStatus::Active, &revert, "token:bob")
+        .await
+        .expect("revert");
+    assert_eq!(
+        (
+            r.status(),
+            r.reverted_by.as_deref(),
+            r.revert_reason.as_deref(),
+            r.reverted_at
+        ),
+        (
+            ActionStatus::Reverted,
+            Some("token:bob"),
+            Some("false positive"),
+            Some(Timestamp(T0 + 5000))
+        )
+    );
+    assert_eq!(s.get_action(a.id).await.expect("get"), Some(r));
+    let audit = s
+        .list_audit(&AuditFilter {
+            object_type: Some("action".into()),
+            object_id: Some(a.id.to_string()),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(audit.items[0].action, "action.revert");
+    assert_eq!(audit.items[0].actor, "token:bob");
+    assert_eq!(audit.items[0].details["change"]["reason"], "false positive");
+
+    // Expiry at T0 + 60 s: b (at its expiry), not the reverted a, the later one or the pending.
+    let expired = s
+        .expire_actions(Timestamp(T0 + 60_000), "system:expiry")
+        .await
+        .expect("expire");
+    assert_eq!(
+        expired
+            .iter()
+            .map(|x| (x.id, x.status()))
+            .collect::<Vec<_>>(),
+        vec![(b.id, ActionStatus::Expired)]
+    );
+    assert!(s
+        .expire_actions(Timestamp(T0 + 60_000), "system:expiry")
+        .await
+        .expect("expire")
+        .is_empty());
+    for (id, want) in [
+        (a.id, ActionStatus::Reverted),
+        (b.id, ActionStatus::Expired),
+        (later.id, ActionStatus::Active),
+        (pending.id, ActionStatus::PendingApproval),
+    ] {
+        assert_eq!(
+            s.get_action(id)
+                .await
+                .expect("get")
+                .expect("exists")
+                .status(),
+            want
+        );
+    }
+    assert_eq!(
+        audit_actions_of(s, b.id).await,
+        vec!["action.create", "action.expire"]
+    );
+    // A final action cannot change again.
+    assert!(matches!(
+        s.update_action_state(b.id, ActionStatus::Active, &revert, "token:bob")
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
 }

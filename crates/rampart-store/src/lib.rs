@@ -2,8 +2,8 @@
 //! implement [`Store`]; [`conformance`] holds the one test suite every backend must pass.
 //!
 //! Invariants every backend keeps:
-//! - **Every method that changes incidents, alerts or tokens appends its audit entries in the
-//!   same transaction as the change.**
+//! - **Every method that changes incidents, alerts, tokens or actions appends its audit
+//!   entries in the same transaction as the change.**
 //! - **`insert_events` stores the events and the source checkpoint atomically**, so a restart
 //!   neither loses nor repeats lines.
 //! - **`apply` is all-or-nothing.**
@@ -19,8 +19,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use rampart_model::{
-    Alert, AlertStatus, ApiEvent, ApiToken, AuditEntry, Comment, EndpointInfo, Incident,
-    IncidentDetail, IncidentFilter, IncidentPatch, NewAudit, Page, Role, Severity, Timestamp,
+    Action, ActionChange, ActionFilter, ActionStatus, Alert, AlertStatus, ApiEvent, ApiToken,
+    AuditEntry, Comment, EndpointInfo, Incident, IncidentDetail, IncidentFilter, IncidentPatch,
+    NewAction, NewAudit, Page, Role, Severity, Timestamp,
 };
 
 pub mod changes;
@@ -363,6 +364,29 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<IdempotencyRecord>>;
     /// Rows that reads skipped because they did not decode, since the store was opened.
     fn unreadable_rows(&self) -> u64;
+
+    // --- containment actions ----------------------------------------------------------------
+
+    /// Store an action decided by `rampart-contain` (`action.create` audited in the same
+    /// transaction as `actor`).
+    async fn create_action(&self, new: &NewAction, actor: &str) -> StoreResult<Action>;
+    /// List actions, newest first.
+    async fn list_actions(&self, filter: &ActionFilter) -> StoreResult<Page<Action>>;
+    /// One action.
+    async fn get_action(&self, id: i64) -> StoreResult<Option<Action>>;
+    /// Apply `change` to action `id` if its status is still `expected` (a compare-and-set:
+    /// of two nodes approving one action, one gets `Conflict`), audited in the same
+    /// transaction as `actor`. An unknown id is `NotFound`.
+    async fn update_action_state(
+        &self,
+        id: i64,
+        expected: ActionStatus,
+        change: &ActionChange,
+        actor: &str,
+    ) -> StoreResult<Action>;
+    /// Expire every active action whose expiry is at or before `now`, each audited
+    /// (`action.expire`) in one transaction; returns them as they are now.
+    async fn expire_actions(&self, now: Timestamp, actor: &str) -> StoreResult<Vec<Action>>;
 }
 
 /// Helper re-exports used by backends and the conformance suite.

@@ -332,12 +332,17 @@ impl App {
             }));
         }
         let cfg = self.config.server.server_config();
-        let state = rampart_server::AppState::new(
+        let contain = self.config.contain.contain_config(
+            &self.config.decode.trusted_proxies,
+            &self.config.detect.allow,
+        )?;
+        let mut state = rampart_server::AppState::new(
             self.store.clone(),
             self.pipeline.clone(),
             self.decode.clone(),
             cfg,
         );
+        state.contain = Arc::new(contain);
         let served = rampart_server::serve(listener, state).await;
         let _ = stop_tx.send(true);
         for t in tasks {

@@ -21,6 +21,118 @@ pub struct FileConfig {
     pub correlate: CorrelateSection,
     /// `[ingest]`
     pub ingest: IngestSection,
+    /// `[contain]`
+    pub contain: ContainSection,
+}
+
+/// `[contain]`: the safety rails of containment actions. Durations are Go-style strings
+/// (`30s`, `15m`, `4h`, `7d`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContainSection {
+    /// `[contain.protected]`: `ips` (IPs/CIDRs), `api_keys` (identities), `principals`,
+    /// `endpoints` (`METHOD /template` or `/template`), `services` that no action may target.
+    /// `[decode] trusted_proxies` and `[detect.allow]` ips, principals and endpoints join them.
+    pub protected: rampart_contain::Protected,
+    /// `[contain.default_duration]`: per kind (`block_ip = "4h"`, ...); unset kinds keep
+    /// their defaults (block_ip 4h, disable_api_key and disable_principal 24h, the rest 1h).
+    pub default_duration: std::collections::BTreeMap<String, String>,
+    /// Longest duration anyone may ask for (default `30d`).
+    pub max_duration: Option<String>,
+    /// Widest IPv4 block, as a prefix length (default 16).
+    pub widest_v4: Option<u8>,
+    /// Widest IPv6 block (default 48).
+    pub widest_v6: Option<u8>,
+    /// IPv4 blocks wider than this prefix need approval (default 24).
+    pub approval_wider_than_v4: Option<u8>,
+    /// IPv6 blocks wider than this prefix need approval (default 64).
+    pub approval_wider_than_v6: Option<u8>,
+    /// Kinds that always need approval (default `["isolate_endpoint", "isolate_service"]`).
+    pub approval_kinds: Option<Vec<String>>,
+}
+
+impl ContainSection {
+    /// The rails, with the trusted proxies and the detection allow-list joining the protected
+    /// entities.
+    pub fn contain_config(
+        &self,
+        trusted_proxies: &[ipnet::IpNet],
+        allow: &rampart_detect::common::AllowList,
+    ) -> Result<rampart_contain::ContainConfig> {
+        use rampart_model::action::parse_duration;
+        use rampart_model::ActionKind;
+        let mut c = rampart_contain::ContainConfig {
+            protected: self.protected.clone(),
+            ..Default::default()
+        };
+        c.protected.ips.extend(trusted_proxies.iter().copied());
+        c.protected.ips.extend(allow.ips.iter().copied());
+        c.protected
+            .principals
+            .extend(allow.principals.iter().cloned());
+        c.protected
+            .endpoints
+            .extend(allow.endpoints.iter().cloned());
+        for (kind, d) in &self.default_duration {
+            let kind: ActionKind = kind
+                .parse()
+                .with_context(|| format!("[contain.default_duration] {kind}"))?;
+            let secs =
+                parse_duration(d).with_context(|| format!("[contain.default_duration] {kind}"))?;
+            let d = &mut c.default_duration;
+            *match kind {
+                ActionKind::BlockIp => &mut d.block_ip,
+                ActionKind::DisableApiKey => &mut d.disable_api_key,
+                ActionKind::DisablePrincipal => &mut d.disable_principal,
+                ActionKind::IsolateEndpoint => &mut d.isolate_endpoint,
+                ActionKind::IsolateService => &mut d.isolate_service,
+                ActionKind::RateLimit => &mut d.rate_limit,
+            } = secs;
+        }
+        if let Some(m) = &self.max_duration {
+            c.max_duration_secs = parse_duration(m).context("[contain] max_duration")?;
+        }
+        for (v, field, max, name) in [
+            (self.widest_v4, &mut c.widest_v4, 32, "widest_v4"),
+            (self.widest_v6, &mut c.widest_v6, 128, "widest_v6"),
+            (
+                self.approval_wider_than_v4,
+                &mut c.approval_wider_than_v4,
+                32,
+                "approval_wider_than_v4",
+            ),
+            (
+                self.approval_wider_than_v6,
+                &mut c.approval_wider_than_v6,
+                128,
+                "approval_wider_than_v6",
+            ),
+        ] {
+            if let Some(v) = v {
+                anyhow::ensure!(v <= max, "[contain] {name} must be 0..={max}");
+                *field = v;
+            }
+        }
+        if let Some(kinds) = &self.approval_kinds {
+            c.approval_kinds = kinds
+                .iter()
+                .map(|k| {
+                    k.parse()
+                        .with_context(|| "[contain] approval_kinds".to_string())
+                })
+                .collect::<Result<_>>()?;
+        }
+        for (d, kind) in [
+            (c.default_duration.block_ip, "block_ip"),
+            (c.default_duration.rate_limit, "rate_limit"),
+        ] {
+            anyhow::ensure!(
+                d <= c.max_duration_secs,
+                "[contain] the default duration of {kind} is longer than max_duration"
+            );
+        }
+        Ok(c)
+    }
 }
 
 /// `[server]`
@@ -233,5 +345,68 @@ mod tests {
             assert!(s.is_field(f), "field {f}");
         }
         assert!(!s.is_field("page"));
+    }
+
+    /// `[contain]` sets the rails; trusted proxies and the allow-list join the protected set.
+    #[test]
+    fn contain_section() {
+        let cfg: FileConfig = toml::from_str(
+            r#"
+            [decode]
+            trusted_proxies = ["192.0.2.10/32"]
+            [detect.allow]
+            ips = ["198.51.100.0/24"]
+            principals = ["healthcheck"]
+            [contain]
+            max_duration = "7d"
+            widest_v4 = 20
+            approval_kinds = ["isolate_service"]
+            [contain.default_duration]
+            block_ip = "1h30m"
+            [contain.protected]
+            ips = ["10.0.0.0/8"]
+            services = ["auth"]
+            "#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let c = cfg
+            .contain
+            .contain_config(&cfg.decode.trusted_proxies, &cfg.detect.allow)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let ips: Vec<String> = c.protected.ips.iter().map(ToString::to_string).collect();
+        assert_eq!(ips, ["10.0.0.0/8", "192.0.2.10/32", "198.51.100.0/24"]);
+        assert_eq!(c.protected.principals, ["healthcheck"]);
+        assert_eq!(c.protected.services, ["auth"]);
+        assert_eq!(
+            (c.max_duration_secs, c.widest_v4, c.widest_v6),
+            (7 * 86_400, 20, 48)
+        );
+        assert_eq!(c.default_duration.block_ip, 5400);
+        assert_eq!(c.default_duration.disable_api_key, 86_400);
+        assert_eq!(
+            c.approval_kinds,
+            [rampart_model::ActionKind::IsolateService]
+        );
+
+        for (toml_text, want) in [
+            ("[contain]\nmax_duration = \"forever\"", "max_duration"),
+            ("[contain]\nwidest_v4 = 40", "widest_v4 must be 0..=32"),
+            ("[contain]\napproval_kinds = [\"nuke\"]", "approval_kinds"),
+            (
+                "[contain.default_duration]\nblock = \"1h\"",
+                "default_duration] block",
+            ),
+            (
+                "[contain]\nmax_duration = \"1h\"",
+                "longer than max_duration",
+            ),
+        ] {
+            let cfg: FileConfig = toml::from_str(toml_text).unwrap_or_else(|e| panic!("{e}"));
+            let e = cfg
+                .contain
+                .contain_config(&[], &Default::default())
+                .expect_err(toml_text);
+            assert!(format!("{e:#}").contains(want), "{toml_text}: {e:#}");
+        }
     }
 }

@@ -41,6 +41,14 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
+    spawn_app_contained(config, rampart_contain::ContainConfig::default()).await
+}
+
+/// A server with these containment rails.
+pub async fn spawn_app_contained(
+    config: ServerConfig,
+    contain: rampart_contain::ContainConfig,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite = SqliteStore::open(&dir.path().join("rampart.db"))
         .await
@@ -49,7 +57,8 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
     let (pipeline, _task) = rampart_pipeline::spawn(store.clone(), Default::default())
         .await
         .expect("spawn pipeline");
-    let state = AppState::new(store.clone(), pipeline, Default::default(), config);
+    let mut state = AppState::new(store.clone(), pipeline, Default::default(), config);
+    state.contain = Arc::new(contain);
     let tokens = state.tokens.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

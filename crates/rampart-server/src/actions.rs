@@ -1,0 +1,286 @@
+//! `/api/v1/actions`: containment actions. Every decision is `rampart-contain`'s; this module
+//! only maps wire shapes to its requests and its refusals to status codes (403 not permitted,
+//! 409 state, 422 protected / too wide / invalid), and the store applies and audits.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rampart_contain::{Person, Refusal, RefusalClass};
+use rampart_model::action::{format_duration, parse_duration};
+use rampart_model::{
+    Action, ActionError, ActionFilter, ActionKind, ActionRequest, ActionScope, ActionStatus,
+    RateLimit, Timestamp,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::api::{body_bytes, json_body, params, path_id, PageOut, Params};
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorKind};
+use crate::AppState;
+
+/// A refusal as an API error of its class.
+pub fn refusal(r: Refusal) -> ApiError {
+    let kind = match r.class() {
+        RefusalClass::Forbidden => ErrorKind::Forbidden,
+        RefusalClass::Conflict => ErrorKind::Conflict,
+        RefusalClass::Unprocessable => ErrorKind::Unprocessable,
+    };
+    ApiError::new(kind, r.to_string())
+}
+
+fn invalid(e: ActionError) -> ApiError {
+    ApiError::unprocessable(e.to_string())
+}
+
+/// The `rate` of a `rate_limit` request: `{"requests": 100, "window": "1m"}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateBody {
+    requests: u32,
+    window: String,
+}
+
+/// The body of `POST /api/v1/actions`. No `Debug`: it can hold a raw API key.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    kind: String,
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    raw_key: Option<String>,
+    #[serde(default)]
+    scope: ActionScope,
+    #[serde(default)]
+    rate: Option<RateBody>,
+    #[serde(default)]
+    duration: Option<String>,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    incident_id: Option<i64>,
+}
+
+impl CreateBody {
+    fn into_request(self) -> Result<ActionRequest, ApiError> {
+        let kind: ActionKind = self
+            .kind
+            .parse()
+            .map_err(|e: rampart_model::ModelError| ApiError::unprocessable(e.to_string()))?;
+        let rate = self
+            .rate
+            .map(|r| {
+                parse_duration(&r.window).map(|w| RateLimit {
+                    requests: r.requests,
+                    window_secs: w,
+                })
+            })
+            .transpose()
+            .map_err(invalid)?;
+        let duration_secs = self
+            .duration
+            .as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(invalid)?;
+        Ok(ActionRequest {
+            kind,
+            target: self.target,
+            raw_key: self.raw_key,
+            scope: self.scope,
+            rate,
+            duration_secs,
+            reason: self.reason,
+            incident_id: self.incident_id,
+        })
+    }
+}
+
+/// An action as answered: the stored record plus its `duration` as a Go-style string.
+fn wire(a: &Action) -> Result<Value, ApiError> {
+    let mut v = serde_json::to_value(a).map_err(ApiError::internal)?;
+    if let Value::Object(m) = &mut v {
+        m.insert(
+            "duration".into(),
+            Value::String(format_duration(a.action.duration_secs)),
+        );
+    }
+    Ok(v)
+}
+
+fn person(caller: &Caller) -> (String, rampart_model::Role) {
+    (caller.actor(), caller.token.role)
+}
+
+/// `POST /api/v1/actions`: plan through `rampart-contain`, store (audited), 201.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body: CreateBody = json_body(&body_bytes(body)?)?;
+    let secret = &state.decode.api_key_secret;
+    let req = body
+        .into_request()?
+        .resolve_raw_key(|raw| rampart_decode::api_key_id(secret, raw))
+        .map_err(invalid)?;
+    let (actor, role) = person(&caller);
+    let new = rampart_contain::plan(
+        &req,
+        Person {
+            actor: &actor,
+            role,
+        },
+        &state.contain,
+        Timestamp::now(),
+    )
+    .map_err(refusal)?;
+    if let Some(incident) = new.incident_id {
+        if state.store.get_incident(incident).await?.is_none() {
+            return Err(ApiError::unprocessable(format!(
+                "incident {incident} not found"
+            )));
+        }
+    }
+    let action = state.store.create_action(&new, &actor).await?;
+    tracing::info!(
+        action = action.id,
+        kind = %action.action.kind,
+        status = %action.status(),
+        actor = %actor,
+        "containment action created"
+    );
+    Ok((StatusCode::CREATED, Json(wire(&action)?)).into_response())
+}
+
+/// `GET /api/v1/actions?status=&incident_id=&limit=&offset=`, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    q: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<PageOut<Value>>, ApiError> {
+    let mut f = ActionFilter::default();
+    for (k, v) in params(q)? {
+        match k.as_str() {
+            "status" => {
+                f.status = Some(
+                    v.parse::<ActionStatus>()
+                        .map_err(|_| ApiError::bad_param(&k, format!("{v:?}")))?,
+                )
+            }
+            "incident_id" => {
+                f.incident_id = Some(
+                    v.parse()
+                        .map_err(|_| ApiError::bad_param(&k, format!("{v:?}")))?,
+                )
+            }
+            "limit" => match v.parse::<u32>() {
+                Ok(n) if (1..=1000).contains(&n) => f.limit = Some(n),
+                _ => return Err(ApiError::bad_param(&k, format!("{v:?} (1..=1000)"))),
+            },
+            "offset" => {
+                f.offset = Some(
+                    v.parse()
+                        .map_err(|_| ApiError::bad_param(&k, format!("{v:?}")))?,
+                )
+            }
+            _ => return Err(ApiError::bad_param(&k, "unknown parameter")),
+        }
+    }
+    let limit = *f.limit.get_or_insert(100);
+    let offset = *f.offset.get_or_insert(0);
+    let page = state.store.list_actions(&f).await?;
+    Ok(Json(PageOut {
+        items: page.items.iter().map(wire).collect::<Result<_, _>>()?,
+        total: page.total,
+        limit,
+        offset,
+    }))
+}
+
+async fn load(state: &AppState, id: i64) -> Result<Action, ApiError> {
+    state
+        .store
+        .get_action(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("action", id))
+}
+
+/// `GET /api/v1/actions/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = path_id(id)?;
+    Ok(Json(wire(&load(&state, id).await?)?))
+}
+
+/// `POST /api/v1/actions/{id}/approve`: by another person than the requester; a
+/// compare-and-set in the store, so of two approvals racing one gets 409.
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = path_id(id)?;
+    let action = load(&state, id).await?;
+    let (actor, role) = person(&caller);
+    let by = Person {
+        actor: &actor,
+        role,
+    };
+    let change = rampart_contain::approve(&action, by, Timestamp::now()).map_err(refusal)?;
+    let done = state
+        .store
+        .update_action_state(id, action.status(), &change, &actor)
+        .await?;
+    Ok(Json(wire(&done)?))
+}
+
+/// The body of `POST /api/v1/actions/{id}/revert`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevertBody {
+    reason: String,
+}
+
+/// `POST /api/v1/actions/{id}/revert` `{"reason": "..."}`: one's own with `revert_own`,
+/// anyone's with `revert_any`.
+pub async fn revert(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = path_id(id)?;
+    let body: RevertBody = json_body(&body_bytes(body)?)?;
+    let action = load(&state, id).await?;
+    let (actor, role) = person(&caller);
+    let by = Person {
+        actor: &actor,
+        role,
+    };
+    let change =
+        rampart_contain::revert(&action, by, &body.reason, Timestamp::now()).map_err(refusal)?;
+    let done = state
+        .store
+        .update_action_state(id, action.status(), &change, &actor)
+        .await?;
+    Ok(Json(wire(&done)?))
+}
+
+/// The actions of one incident, as answered (for `GET /api/v1/incidents/{id}`).
+pub async fn of_incident(state: &AppState, incident: i64) -> Result<Vec<Value>, ApiError> {
+    let page = state
+        .store
+        .list_actions(&ActionFilter {
+            incident_id: Some(incident),
+            limit: Some(1000),
+            ..ActionFilter::default()
+        })
+        .await?;
+    page.items.iter().map(wire).collect()
+}
