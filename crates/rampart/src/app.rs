@@ -84,7 +84,7 @@ pub fn create_data_dir(data: &Path) -> Result<()> {
 
 /// The installation's secret for keyed API-key identities: created once, kept in the data
 /// directory with owner-only permissions.
-fn api_key_secret(data: &Path) -> Result<Vec<u8>> {
+pub fn api_key_secret(data: &Path) -> Result<Vec<u8>> {
     let path = data.join("secret.key");
     if let Ok(hex) = std::fs::read_to_string(&path) {
         if let Ok(b) = hex::decode(hex.trim()) {

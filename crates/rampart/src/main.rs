@@ -46,6 +46,12 @@ enum Cmd {
         #[command(subcommand)]
         cmd: IncidentsCmd,
     },
+    /// List, show, create, approve and revert containment actions (as the CLI operator,
+    /// `cli:<user>`, with the admin role; the `[contain]` rails apply).
+    Actions {
+        #[command(subcommand)]
+        cmd: ActionsCmd,
+    },
     /// Show the learned API inventory.
     Inventory(InventoryArgs),
     /// Manage API tokens.
@@ -197,6 +203,96 @@ struct InventoryArgs {
 }
 
 #[derive(Subcommand)]
+enum ActionsCmd {
+    /// List actions, newest first.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Only this status (pending_approval, active, expired, reverted, failed).
+        #[arg(long)]
+        status: Option<rampart_model::ActionStatus>,
+        /// Only actions of this incident.
+        #[arg(long)]
+        incident_id: Option<i64>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one action.
+    Show {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Action id.
+        id: i64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create an action (the same fields as `POST /api/v1/actions`).
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// block_ip, disable_api_key, disable_principal, isolate_endpoint, isolate_service,
+        /// rate_limit.
+        #[arg(long)]
+        kind: rampart_model::ActionKind,
+        /// The target (see the README); empty with --raw-key.
+        #[arg(long, default_value = "")]
+        target: String,
+        /// A raw API key to disable (hashed at once, never stored).
+        #[arg(long)]
+        raw_key: Option<String>,
+        /// Go-style duration (30s, 15m, 4h, 7d); the kind's default without it.
+        #[arg(long)]
+        duration: Option<String>,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// The incident it answers.
+        #[arg(long)]
+        incident_id: Option<i64>,
+        /// Only on this host.
+        #[arg(long)]
+        host: Option<String>,
+        /// Only on this service.
+        #[arg(long)]
+        service: Option<String>,
+        /// rate_limit: requests per --window.
+        #[arg(long)]
+        requests: Option<u32>,
+        /// rate_limit: the window (Go-style duration).
+        #[arg(long)]
+        window: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending action (someone else's).
+    Approve {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Action id.
+        id: i64,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revert an action.
+    Revert {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Action id.
+        id: i64,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum TokenCmd {
     /// Create a token; prints it alone on stdout, once. Only its hash is stored.
     Create {
@@ -311,6 +407,7 @@ async fn run(cmd: Cmd) -> Result<()> {
         Cmd::Serve(a) => serve(a).await,
         Cmd::Replay(a) => replay(a).await,
         Cmd::Incidents { cmd } => incidents(cmd).await,
+        Cmd::Actions { cmd } => actions(cmd).await,
         Cmd::Inventory(a) => inventory(a).await,
         Cmd::Token { cmd } => token(cmd).await,
         Cmd::Demo(a) => demo::run(a.data, a.listen, a.events, a.no_serve).await,
@@ -688,6 +785,157 @@ impl std::str::FromStr for RoleArg {
             given: s.to_string(),
         })
     }
+}
+
+fn print_action(a: &rampart_model::Action, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(a)?);
+    } else {
+        let n = &a.action;
+        println!(
+            "{:>5}  {:<16}  {:<17}  {:<30}  {}  until {}  by {}  {}",
+            a.id,
+            n.status.as_str(),
+            n.kind.as_str(),
+            n.target,
+            rampart_model::action::format_duration(n.duration_secs),
+            n.expires_at.map_or("-".to_string(), |t| t.to_string()),
+            n.requested_by,
+            n.reason
+        );
+    }
+    Ok(())
+}
+
+async fn actions(cmd: ActionsCmd) -> Result<()> {
+    use rampart_contain::Person;
+    use rampart_model::action::parse_duration;
+    let actor = cli_actor();
+    let me = Person {
+        actor: &actor,
+        role: Role::Admin,
+    };
+    let now = rampart_model::Timestamp::now();
+    let load = |store: &std::sync::Arc<dyn rampart_store::Store>, id: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .get_action(id)
+                .await?
+                .with_context(|| format!("action {id} not found"))
+        }
+    };
+    match cmd {
+        ActionsCmd::List {
+            data,
+            status,
+            incident_id,
+            json,
+        } => {
+            let store = app::open_store(&data).await?;
+            let filter = rampart_model::ActionFilter {
+                status,
+                incident_id,
+                limit: Some(1000),
+                ..Default::default()
+            };
+            let page = store.list_actions(&filter).await?;
+            if json {
+                println!("{}", serde_json::to_string(&page)?);
+            } else {
+                for a in &page.items {
+                    print_action(a, false)?;
+                }
+                println!("({} of {} actions)", page.items.len(), page.total);
+            }
+        }
+        ActionsCmd::Show { data, id, json } => {
+            let store = app::open_store(&data).await?;
+            let a = load(&store, id).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&a)?);
+            } else {
+                print_action(&a, false)?;
+            }
+        }
+        ActionsCmd::Create {
+            data,
+            kind,
+            target,
+            raw_key,
+            duration,
+            reason,
+            incident_id,
+            host,
+            service,
+            requests,
+            window,
+            json,
+        } => {
+            let config = config::FileConfig::load(data.config.as_deref(), &data.data)?;
+            let rails = config
+                .contain
+                .contain_config(&config.decode.trusted_proxies, &config.detect.allow)?;
+            let rate = match (requests, window) {
+                (None, None) => None,
+                (Some(requests), Some(w)) => Some(rampart_model::RateLimit {
+                    requests,
+                    window_secs: parse_duration(&w)?,
+                }),
+                _ => bail!("--requests and --window go together"),
+            };
+            let req = rampart_model::ActionRequest {
+                kind,
+                target,
+                raw_key,
+                scope: rampart_model::ActionScope { host, service },
+                rate,
+                duration_secs: duration.as_deref().map(parse_duration).transpose()?,
+                reason,
+                incident_id,
+            };
+            let req = if req.raw_key.is_some() {
+                app::create_data_dir(&data.data)?;
+                let secret = app::api_key_secret(&data.data)?;
+                req.resolve_raw_key(|raw| rampart_decode::api_key_id(&secret, raw))?
+            } else {
+                req
+            };
+            let new = rampart_contain::plan(&req, me, &rails, now)?;
+            let store = app::open_store(&data).await?;
+            if let Some(i) = new.incident_id {
+                if store.get_incident(i).await?.is_none() {
+                    bail!("incident {i} not found");
+                }
+            }
+            let a = store.create_action(&new, &actor).await?;
+            print_action(&a, json)?;
+        }
+        ActionsCmd::Approve { data, id, json } => {
+            let store = app::open_store(&data).await?;
+            let a = load(&store, id).await?;
+            let change = rampart_contain::approve(&a, me, now)?;
+            let done = store
+                .update_action_state(id, a.status(), &change, &actor)
+                .await?;
+            print_action(&done, json)?;
+        }
+        ActionsCmd::Revert {
+            data,
+            id,
+            reason,
+            json,
+        } => {
+            let store = app::open_store(&data).await?;
+            let a = load(&store, id).await?;
+            let change = rampart_contain::revert(&a, me, &reason, now)?;
+            let done = store
+                .update_action_state(id, a.status(), &change, &actor)
+                .await?;
+            print_action(&done, json)?;
+        }
+    }
+    Ok(())
 }
 
 async fn token(cmd: TokenCmd) -> Result<()> {
