@@ -554,3 +554,77 @@ fn replay_creates_a_private_data_directory() {
     // rampart.db (+ -wal, -shm while open or left behind) and secret.key at least.
     assert!(checked >= 2, "{checked} files in the data directory");
 }
+
+/// `rampart actions create|list|show|revert` goes through the same rails as the API: a block
+/// is created active, a protected (allow-listed) address is refused, a raw key is stored only
+/// as its identity, and a revert ends the action.
+#[test]
+fn actions_cli_creates_lists_and_reverts_through_the_rails() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("rampart.toml"),
+        "[detect.allow]\nips = [\"10.1.2.0/24\"]\n",
+    )
+    .unwrap();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let (out, _) = run(rampart().args(args).arg("--data").arg(&data).arg("--json"));
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let a = json(&[
+        "actions",
+        "create",
+        "--kind",
+        "block_ip",
+        "--target",
+        "203.0.113.7",
+        "--reason",
+        "brute force",
+    ]);
+    assert_eq!(a["status"], "active", "{a}");
+    assert_eq!(a["target"], "203.0.113.7", "{a}");
+    let id = a["id"].as_i64().expect("id").to_string();
+
+    let refused = rampart()
+        .args([
+            "actions", "create", "--kind", "block_ip", "--target", "10.1.2.3", "--reason", "x",
+        ])
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "a protected address is refused");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("protected"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let k = json(&[
+        "actions",
+        "create",
+        "--kind",
+        "disable_api_key",
+        "--raw-key",
+        "sk-live-cli-secret-1",
+        "--reason",
+        "leaked",
+    ]);
+    assert_eq!(k["status"], "active", "{k}");
+
+    let list = json(&["actions", "list"]);
+    let text = list.to_string();
+    assert!(
+        !text.contains("sk-live-cli-secret-1"),
+        "raw key stored: {text}"
+    );
+    assert_eq!(
+        json(&["actions", "show", &id])["id"].as_i64(),
+        Some(id.parse().unwrap())
+    );
+    let r = json(&["actions", "revert", &id, "--reason", "false positive"]);
+    assert_eq!(r["status"], "reverted", "{r}");
+    let active = json(&["actions", "list", "--status", "active"]);
+    assert!(!active.to_string().contains("203.0.113.7"), "{active}");
+}
