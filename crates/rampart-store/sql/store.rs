@@ -858,6 +858,46 @@ impl SqlStore {
     ) -> Vec<T> {
         decode_rows(what, rows, &self.unreadable, row_id, decode)
     }
+
+    /// One page of a list: the count of every row `filter` matches and the page itself, in
+    /// `order`. `from` is the table (with its alias), `filter` pushes the `WHERE` clause.
+    async fn page<'a, T>(
+        &self,
+        list: PageQuery<'a, T>,
+        filter: impl Fn(&mut QueryBuilder<'a, Db>),
+    ) -> StoreResult<Page<T>> {
+        let mut count: QueryBuilder<Db> =
+            QueryBuilder::new(format!("SELECT COUNT(*) FROM {}", list.from));
+        filter(&mut count);
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db)?;
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new(format!("SELECT {} FROM {}", list.cols, list.from));
+        filter(&mut qb);
+        qb.push(format!(" ORDER BY {} LIMIT ", list.order))
+            .push_bind(list.limit)
+            .push(" OFFSET ")
+            .push_bind(i64::from(list.offset.unwrap_or(0)));
+        let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
+        Ok(Page {
+            items: self.decode_rows(list.what, &rows, list.decode),
+            total: col_u64(total),
+        })
+    }
+}
+
+/// What [`SqlStore::page`] lists.
+struct PageQuery<'a, T> {
+    what: &'static str,
+    from: &'static str,
+    cols: &'static str,
+    order: &'a str,
+    limit: i64,
+    offset: Option<u32>,
+    decode: fn(&DbRow) -> StoreResult<T>,
 }
 
 const IDEMPOTENCY_COLS: &str =
@@ -1076,17 +1116,6 @@ impl Store for SqlStore {
     }
 
     async fn list_incidents(&self, filter: &IncidentFilter) -> StoreResult<Page<Incident>> {
-        let mut count: QueryBuilder<Db> = QueryBuilder::new("SELECT COUNT(*) FROM incidents i");
-        push_incident_where(&mut count, filter);
-        let total: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db)?;
-
-        let mut qb: QueryBuilder<Db> =
-            QueryBuilder::new(format!("SELECT {INCIDENT_COLS} FROM incidents i"));
-        push_incident_where(&mut qb, filter);
         let col = match filter.sort {
             IncidentSort::Priority => "i.priority",
             IncidentSort::Severity => "i.severity_rank",
@@ -1094,15 +1123,17 @@ impl Store for SqlStore {
             IncidentSort::Updated => "i.updated_at",
         };
         let dir = if filter.ascending { "ASC" } else { "DESC" };
-        qb.push(format!(" ORDER BY {col} {dir}, i.id {dir} LIMIT "))
-            .push_bind(page_limit(filter.limit, 50, 1000))
-            .push(" OFFSET ")
-            .push_bind(i64::from(filter.offset.unwrap_or(0)));
-        let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
-        Ok(Page {
-            items: self.decode_rows("incident", &rows, incident_from_row),
-            total: col_u64(total),
-        })
+        let order = format!("{col} {dir}, i.id {dir}");
+        let list = PageQuery {
+            what: "incident",
+            from: "incidents i",
+            cols: INCIDENT_COLS,
+            order: &order,
+            limit: page_limit(filter.limit, 50, 1000),
+            offset: filter.offset,
+            decode: incident_from_row,
+        };
+        self.page(list, |qb| push_incident_where(qb, filter)).await
     }
 
     async fn get_incident(&self, id: i64) -> StoreResult<Option<IncidentDetail>> {
@@ -1302,25 +1333,16 @@ impl Store for SqlStore {
     }
 
     async fn list_alerts(&self, filter: &AlertFilter) -> StoreResult<Page<Alert>> {
-        let mut count: QueryBuilder<Db> = QueryBuilder::new("SELECT COUNT(*) FROM alerts a");
-        push_alert_where(&mut count, filter);
-        let total: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db)?;
-        let mut qb: QueryBuilder<Db> =
-            QueryBuilder::new(format!("SELECT {ALERT_COLS} FROM alerts a"));
-        push_alert_where(&mut qb, filter);
-        qb.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT ")
-            .push_bind(page_limit(filter.limit, 50, 1000))
-            .push(" OFFSET ")
-            .push_bind(i64::from(filter.offset.unwrap_or(0)));
-        let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
-        Ok(Page {
-            items: self.decode_rows("alert", &rows, alert_from_row),
-            total: col_u64(total),
-        })
+        let list = PageQuery {
+            what: "alert",
+            from: "alerts a",
+            cols: ALERT_COLS,
+            order: "a.created_at DESC, a.id DESC",
+            limit: page_limit(filter.limit, 50, 1000),
+            offset: filter.offset,
+            decode: alert_from_row,
+        };
+        self.page(list, |qb| push_alert_where(qb, filter)).await
     }
 
     async fn get_alert(&self, id: i64) -> StoreResult<Option<Alert>> {
@@ -1343,24 +1365,16 @@ impl Store for SqlStore {
     }
 
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Page<AuditEntry>> {
-        let mut count: QueryBuilder<Db> = QueryBuilder::new("SELECT COUNT(*) FROM audit");
-        push_audit_where(&mut count, filter);
-        let total: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db)?;
-        let mut qb: QueryBuilder<Db> = QueryBuilder::new(format!("SELECT {AUDIT_COLS} FROM audit"));
-        push_audit_where(&mut qb, filter);
-        qb.push(" ORDER BY id DESC LIMIT ")
-            .push_bind(page_limit(filter.limit, 100, 1000))
-            .push(" OFFSET ")
-            .push_bind(i64::from(filter.offset.unwrap_or(0)));
-        let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
-        Ok(Page {
-            items: self.decode_rows("audit entry", &rows, audit_from_row),
-            total: col_u64(total),
-        })
+        let list = PageQuery {
+            what: "audit entry",
+            from: "audit",
+            cols: AUDIT_COLS,
+            order: "id DESC",
+            limit: page_limit(filter.limit, 100, 1000),
+            offset: filter.offset,
+            decode: audit_from_row,
+        };
+        self.page(list, |qb| push_audit_where(qb, filter)).await
     }
 
     async fn create_token(
@@ -1617,25 +1631,16 @@ impl Store for SqlStore {
     }
 
     async fn list_actions(&self, filter: &ActionFilter) -> StoreResult<Page<Action>> {
-        let mut count: QueryBuilder<Db> = QueryBuilder::new("SELECT COUNT(*) FROM actions");
-        push_action_where(&mut count, filter);
-        let total: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db)?;
-        let mut qb: QueryBuilder<Db> =
-            QueryBuilder::new(format!("SELECT {ACTION_COLS} FROM actions"));
-        push_action_where(&mut qb, filter);
-        qb.push(" ORDER BY id DESC LIMIT ")
-            .push_bind(page_limit(filter.limit, 100, 1000))
-            .push(" OFFSET ")
-            .push_bind(i64::from(filter.offset.unwrap_or(0)));
-        let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
-        Ok(Page {
-            items: self.decode_rows("action", &rows, action_from_row),
-            total: col_u64(total),
-        })
+        let list = PageQuery {
+            what: "action",
+            from: "actions",
+            cols: ACTION_COLS,
+            order: "id DESC",
+            limit: page_limit(filter.limit, 100, 1000),
+            offset: filter.offset,
+            decode: action_from_row,
+        };
+        self.page(list, |qb| push_action_where(qb, filter)).await
     }
 
     async fn get_action(&self, id: i64) -> StoreResult<Option<Action>> {
