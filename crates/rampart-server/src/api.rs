@@ -39,6 +39,18 @@ pub struct PageOut<T> {
     pub offset: u32,
 }
 
+impl<T> PageOut<T> {
+    /// The answer for `page`, read with this page size and offset.
+    pub fn new(page: rampart_model::Page<T>, limit: u32, offset: u32) -> Self {
+        PageOut {
+            items: page.items,
+            total: page.total,
+            limit,
+            offset,
+        }
+    }
+}
+
 /// The body bytes, or 413/408/400 as a JSON error.
 pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
@@ -512,13 +524,11 @@ pub async fn list_incidents(
         let mut f = incident_filter(&params(q)?)?;
         let limit = *f.limit.get_or_insert(50);
         let offset = *f.offset.get_or_insert(0);
-        let page = state.store.list_incidents(&f).await?;
-        Ok(PageOut {
-            items: page.items,
-            total: page.total,
+        Ok(PageOut::new(
+            state.store.list_incidents(&f).await?,
             limit,
             offset,
-        })
+        ))
     })
     .await
 }
@@ -736,13 +746,11 @@ pub async fn list_alerts(
         let mut f = alert_filter(&params(q)?)?;
         let limit = *f.limit.get_or_insert(50);
         let offset = *f.offset.get_or_insert(0);
-        let page = state.store.list_alerts(&f).await?;
-        Ok(PageOut {
-            items: page.items,
-            total: page.total,
+        Ok(PageOut::new(
+            state.store.list_alerts(&f).await?,
             limit,
             offset,
-        })
+        ))
     })
     .await
 }
@@ -780,13 +788,11 @@ pub async fn list_audit(
     }
     let limit = *f.limit.get_or_insert(100);
     let offset = *f.offset.get_or_insert(0);
-    let page = state.store.list_audit(&f).await?;
-    Ok(Json(PageOut {
-        items: page.items,
-        total: page.total,
+    Ok(Json(PageOut::new(
+        state.store.list_audit(&f).await?,
         limit,
         offset,
-    }))
+    )))
 }
 
 /// `GET /api/v1/inventory/endpoints`.
