@@ -4,6 +4,8 @@
 //! Pure: no I/O and no clock (the caller passes `now`). The store applies what these functions
 //! decide, auditing it in the same transaction.
 
+pub mod decide;
+
 use ipnet::IpNet;
 use serde::Deserialize;
 

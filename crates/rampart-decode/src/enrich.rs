@@ -24,14 +24,7 @@ pub struct EnrichInput<'a> {
 /// Keyed identity of an API key or bearer token: hex of the first 16 bytes of
 /// HMAC-SHA256(secret, key).
 pub fn api_key_id(secret: &[u8], key: &str) -> String {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
-    mac.update(key.as_bytes());
-    let out = mac.finalize().into_bytes();
-    hex::encode(&out[..16])
+    hex::encode(api_key_bytes(secret, key))
 }
 
 /// The `sub` claim of a JWT, read from its payload without verifying the signature.
@@ -73,16 +66,7 @@ fn trusted(cfg: &DecodeConfig, ip: IpAddr) -> bool {
 fn resolve_forwarded(ev: &ApiEvent<'_>, cfg: &DecodeConfig) -> Option<IpAddr> {
     let mut last_seen = None;
     if let Some(xff) = ev.request_header("x-forwarded-for") {
-        for hop in xff.rsplit(',') {
-            let Some(ip) = parse_ip(hop) else {
-                return last_seen;
-            };
-            if !trusted(cfg, ip) {
-                return Some(ip);
-            }
-            last_seen = Some(ip);
-        }
-        return last_seen;
+        return walk_forwarded_for(xff, cfg);
     }
     if let Some(fwd) = ev.request_header("forwarded") {
         for elem in fwd.rsplit(',') {
@@ -102,6 +86,106 @@ fn resolve_forwarded(ev: &ApiEvent<'_>, cfg: &DecodeConfig) -> Option<IpAddr> {
         }
     }
     last_seen
+}
+
+/// The client an `X-Forwarded-For` value names: right to left, the first hop that is not a
+/// trusted proxy (or the leftmost parsable hop when all are trusted).
+fn walk_forwarded_for(xff: &str, cfg: &DecodeConfig) -> Option<IpAddr> {
+    let mut last_seen = None;
+    for hop in xff.rsplit(',') {
+        let Some(ip) = parse_ip(hop) else {
+            return last_seen;
+        };
+        if !trusted(cfg, ip) {
+            return Some(ip);
+        }
+        last_seen = Some(ip);
+    }
+    last_seen
+}
+
+/// The client of a request a gateway asks about: `real_ip` (the address the gateway saw,
+/// nginx's `$remote_addr` as `X-Real-IP`) unless it is a trusted proxy, in which case the
+/// `X-Forwarded-For` chain is walked as for logs; `None` when neither names an address.
+pub fn gateway_client(
+    real_ip: Option<&str>,
+    xff: Option<&str>,
+    cfg: &DecodeConfig,
+) -> Option<IpAddr> {
+    match real_ip.and_then(parse_ip) {
+        Some(ip) if !trusted(cfg, ip) => Some(ip),
+        Some(ip) => xff.and_then(|x| walk_forwarded_for(x, cfg)).or(Some(ip)),
+        None => xff.and_then(|x| walk_forwarded_for(x, cfg)),
+    }
+}
+
+/// The keyed identity of an API key, as its 16 bytes (see [`api_key_id`]).
+pub fn api_key_bytes(secret: &[u8], key: &str) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    if let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) {
+        mac.update(key.as_bytes());
+        out.copy_from_slice(&mac.finalize().into_bytes()[..16]);
+    }
+    out
+}
+
+/// Who a gateway request's credential headers name, computed only when asked (`want_key`,
+/// `want_principal`), the same way enrichment does for logged events: the keyed identity of
+/// the bearer token or API-key header, and the principal of a JWT `sub`, Basic user name or
+/// the configured principal header.
+pub fn gateway_credentials<'h>(
+    headers: impl Iterator<Item = (&'h str, &'h str)>,
+    cfg: &DecodeConfig,
+    want_key: bool,
+    want_principal: bool,
+) -> (Option<[u8; 16]>, Option<Cow<'h, str>>) {
+    let mut key = None;
+    let mut principal: Option<Cow<'h, str>> = None;
+    let mut header_principal = None;
+    if !want_key && !want_principal {
+        return (None, None);
+    }
+    for (k, v) in headers {
+        let v = v.trim();
+        if v.is_empty() || v == "-" {
+            continue;
+        }
+        if k.eq_ignore_ascii_case("authorization") {
+            let (scheme, cred) = v.split_once(' ').unwrap_or(("", v));
+            let cred = cred.trim();
+            if cred.is_empty() {
+                continue;
+            }
+            if scheme.eq_ignore_ascii_case("basic") {
+                if want_principal && principal.is_none() {
+                    principal = basic_user(cred).map(Cow::Owned);
+                }
+            } else {
+                if want_principal && principal.is_none() {
+                    principal = jwt_sub(cred).map(Cow::Owned);
+                }
+                if want_key {
+                    key = Some(api_key_bytes(&cfg.api_key_secret, cred));
+                }
+            }
+        } else if want_key
+            && key.is_none()
+            && cfg
+                .api_key_headers
+                .iter()
+                .any(|h| k.eq_ignore_ascii_case(h))
+        {
+            key = Some(api_key_bytes(&cfg.api_key_secret, v));
+        } else if want_principal
+            && cfg
+                .principal_header
+                .as_deref()
+                .is_some_and(|h| k.eq_ignore_ascii_case(h))
+        {
+            header_principal = Some(Cow::Borrowed(v));
+        }
+    }
+    (key, principal.or(header_principal))
 }
 
 /// Apply enrichment to a decoded event. Cheap when the event carries no headers.

@@ -14,10 +14,10 @@ use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 
 use rampart_model::{
-    Action, ActionChange, ActionFilter, ActionStatus, Alert, AlertDraft, AlertStatus, ApiEvent,
-    ApiToken, AttackStage, AuditEntry, Classification, Comment, Determination, EndpointInfo,
-    Entity, Incident, IncidentDetail, IncidentFilter, IncidentPatch, IncidentSort, IncidentStatus,
-    NewAction, NewAudit, Page, Role, Timestamp,
+    Action, ActionChange, ActionFilter, ActionKind, ActionStatus, Alert, AlertDraft, AlertStatus,
+    ApiEvent, ApiToken, AttackStage, AuditEntry, Classification, Comment, Determination,
+    EndpointInfo, Entity, Incident, IncidentDetail, IncidentFilter, IncidentPatch, IncidentSort,
+    IncidentStatus, NewAction, NewAudit, Page, Role, Timestamp,
 };
 use rampart_store::{
     AlertFilter, AppliedChanges, AuditFilter, Batch, BatchOutcome, Change, ChangeSet, Checkpoint,
@@ -1584,7 +1584,8 @@ impl Store for SqlStore {
         let mut tx = self.writer.begin().await.map_err(db)?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO actions (kind, target, status, incident_id, requested_by, created_at, \
-             expires_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7, '{}') RETURNING id",
+             expires_at, changed_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7, $6, '{}') \
+             RETURNING id",
         )
         .bind(new.kind.as_str())
         .bind(&new.target)
@@ -1698,9 +1699,98 @@ impl Store for SqlStore {
         tx.commit().await.map_err(db)?;
         Ok(expired)
     }
+
+    // --- enforcement ------------------------------------------------------------------------
+
+    async fn active_actions(&self) -> StoreResult<Vec<Action>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ACTION_COLS} FROM actions WHERE status = $1 ORDER BY id"
+        ))
+        .bind(ActionStatus::Active.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(self.decode_rows("action", &rows, action_from_row))
+    }
+
+    async fn actions_changed_since(
+        &self,
+        kind: ActionKind,
+        since: Timestamp,
+    ) -> StoreResult<Vec<Action>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ACTION_COLS} FROM actions WHERE kind = $1 AND changed_at > $2 \
+             ORDER BY changed_at, id"
+        ))
+        .bind(kind.as_str())
+        .bind(since.millis())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(self.decode_rows("action", &rows, action_from_row))
+    }
+
+    async fn actions_signature(&self) -> StoreResult<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM actions WHERE status = $1) AS active, \
+             (SELECT COALESCE(MAX(changed_at), 0) FROM actions) AS changed",
+        )
+        .bind(ActionStatus::Active.as_str())
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok((
+            row.try_get("active").map_err(db)?,
+            row.try_get("changed").map_err(db)?,
+        ))
+    }
+
+    async fn record_action_hits(&self, hits: &[(i64, u64, Timestamp)]) -> StoreResult<()> {
+        if hits.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        for (id, n, last) in hits {
+            sqlx::query(
+                "UPDATE actions SET denied = denied + $1, last_denied = CASE \
+                 WHEN last_denied IS NULL OR last_denied < $2 THEN $2 ELSE last_denied END \
+                 WHERE id = $3",
+            )
+            .bind(i64::try_from(*n).unwrap_or(i64::MAX))
+            .bind(last.millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn enforcer_last_pull(&self, token_id: i64) -> StoreResult<Option<Timestamp>> {
+        let at: Option<i64> =
+            sqlx::query_scalar("SELECT last_pull FROM enforcer_pulls WHERE token_id = $1")
+                .bind(token_id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db)?;
+        Ok(at.map(Timestamp))
+    }
+
+    async fn set_enforcer_last_pull(&self, token_id: i64, at: Timestamp) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO enforcer_pulls (token_id, last_pull) VALUES ($1, $2) \
+             ON CONFLICT (token_id) DO UPDATE SET last_pull = excluded.last_pull",
+        )
+        .bind(token_id)
+        .bind(at.millis())
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
 }
 
-const ACTION_COLS: &str = "id, status, record";
+const ACTION_COLS: &str = "id, status, record, denied, last_denied";
 
 fn action_from_row(r: &DbRow) -> StoreResult<Action> {
     let record: String = r.try_get("record").map_err(db)?;
@@ -1708,6 +1798,12 @@ fn action_from_row(r: &DbRow) -> StoreResult<Action> {
     let mut action: Action = from_json("action", &record)?;
     action.id = r.try_get("id").map_err(db)?;
     action.action.status = parse_wire::<ActionStatus>("action status", &status)?;
+    let denied: i64 = r.try_get("denied").map_err(db)?;
+    action.denied = u64::try_from(denied).unwrap_or(0);
+    action.last_denied = r
+        .try_get::<Option<i64>, _>("last_denied")
+        .map_err(db)?
+        .map(Timestamp);
     Ok(action)
 }
 
@@ -1738,12 +1834,20 @@ async fn change_action_tx(
         return Err(conflict(action.status()));
     }
     let changed = change.apply(action);
+    let at = match change {
+        ActionChange::Approve { at, .. }
+        | ActionChange::Revert { at, .. }
+        | ActionChange::Expire { at }
+        | ActionChange::Fail { at, .. } => *at,
+    };
     let done = sqlx::query(
-        "UPDATE actions SET status = $1, expires_at = $2, record = $3 WHERE id = $4 AND status = $5",
+        "UPDATE actions SET status = $1, expires_at = $2, record = $3, changed_at = $4 \
+         WHERE id = $5 AND status = $6",
     )
     .bind(changed.status().as_str())
     .bind(changed.action.expires_at.map(Timestamp::millis))
     .bind(to_json(&changed)?)
+    .bind(at.millis())
     .bind(action.id)
     .bind(expected.as_str())
     .execute(&mut *conn)
@@ -1753,12 +1857,6 @@ async fn change_action_tx(
     if done != 1 {
         return Err(conflict(changed.status()));
     }
-    let at = match change {
-        ActionChange::Approve { at, .. }
-        | ActionChange::Revert { at, .. }
-        | ActionChange::Expire { at }
-        | ActionChange::Fail { at, .. } => *at,
-    };
     insert_audit(
         conn,
         &NewAudit {

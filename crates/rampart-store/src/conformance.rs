@@ -79,6 +79,7 @@ macro_rules! store_conformance {
             actions_create_list_filter_get,
             actions_approve_is_compare_and_set,
             actions_revert_and_expire_are_audited,
+            enforcement_active_changes_hits_and_pulls,
         );
     };
 }
@@ -3139,4 +3140,114 @@ pub async fn actions_revert_and_expire_are_audited(s: &dyn Store) {
             .await,
         Err(StoreError::Conflict(_))
     ));
+}
+
+/// What the enforcement path reads: the active set, the changes since a time (bouncer
+/// deltas), a signature that moves with every change, hit counters added to by batches, and
+/// each bouncer's last pull.
+pub async fn enforcement_active_changes_hits_and_pulls(s: &dyn Store) {
+    let empty = s.actions_signature().await.expect("signature");
+    assert_eq!(empty, (0, 0));
+    let a = s
+        .create_action(
+            &new_action("203.0.113.7", ActionStatus::Active, None),
+            "token:alice",
+        )
+        .await
+        .expect("create");
+    let mut later = new_action("203.0.113.8", ActionStatus::Active, None);
+    later.created_at = Timestamp(T0 + 1000);
+    let b = s
+        .create_action(&later, "token:alice")
+        .await
+        .expect("create");
+    let mut p = new_action("198.51.0.0/16", ActionStatus::PendingApproval, None);
+    p.created_at = Timestamp(T0 + 2000);
+    let pending = s.create_action(&p, "token:alice").await.expect("create");
+    let ids = |v: Vec<Action>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.active_actions().await.expect("active")),
+        vec![a.id, b.id]
+    );
+    assert_eq!(
+        s.actions_signature().await.expect("signature"),
+        (2, T0 + 2000)
+    );
+    assert_eq!(
+        ids(s
+            .actions_changed_since(ActionKind::BlockIp, Timestamp(T0))
+            .await
+            .expect("changes")),
+        vec![b.id, pending.id],
+        "strictly after the time, oldest change first"
+    );
+    assert!(s
+        .actions_changed_since(ActionKind::DisableApiKey, Timestamp(0))
+        .await
+        .expect("changes")
+        .is_empty());
+
+    // Reverting moves the action into the changes and the signature.
+    let revert = ActionChange::Revert {
+        by: "token:bob".into(),
+        reason: "false positive".into(),
+        at: Timestamp(T0 + 5000),
+    };
+    s.update_action_state(a.id, ActionStatus::Active, &revert, "token:bob")
+        .await
+        .expect("revert");
+    assert_eq!(
+        s.actions_signature().await.expect("signature"),
+        (1, T0 + 5000)
+    );
+    let changed = s
+        .actions_changed_since(ActionKind::BlockIp, Timestamp(T0 + 2000))
+        .await
+        .expect("changes");
+    assert_eq!(
+        changed
+            .iter()
+            .map(|x| (x.id, x.status()))
+            .collect::<Vec<_>>(),
+        vec![(a.id, ActionStatus::Reverted)]
+    );
+    assert_eq!(ids(s.active_actions().await.expect("active")), vec![b.id]);
+
+    // Hit counters add up across batches; the last denial only moves forward.
+    s.record_action_hits(&[
+        (b.id, 3, Timestamp(T0 + 7000)),
+        (9_999_999, 1, Timestamp(T0)),
+    ])
+    .await
+    .expect("hits");
+    s.record_action_hits(&[(b.id, 2, Timestamp(T0 + 6000))])
+        .await
+        .expect("hits");
+    s.record_action_hits(&[]).await.expect("no hits");
+    let got = s.get_action(b.id).await.expect("get").expect("exists");
+    assert_eq!(
+        (got.denied, got.last_denied),
+        (5, Some(Timestamp(T0 + 7000)))
+    );
+    let listed = s
+        .list_actions(&ActionFilter::default())
+        .await
+        .expect("list");
+    assert!(listed.items.iter().any(|x| x.id == b.id && x.denied == 5));
+
+    // Bouncer pulls: none, then the latest recorded.
+    assert_eq!(s.enforcer_last_pull(7).await.expect("pull"), None);
+    s.set_enforcer_last_pull(7, Timestamp(T0))
+        .await
+        .expect("set");
+    s.set_enforcer_last_pull(7, Timestamp(T0 + 10_000))
+        .await
+        .expect("set");
+    s.set_enforcer_last_pull(8, Timestamp(T0 + 1))
+        .await
+        .expect("set");
+    assert_eq!(
+        s.enforcer_last_pull(7).await.expect("pull"),
+        Some(Timestamp(T0 + 10_000))
+    );
 }

@@ -19,9 +19,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use rampart_model::{
-    Action, ActionChange, ActionFilter, ActionStatus, Alert, AlertStatus, ApiEvent, ApiToken,
-    AuditEntry, Comment, EndpointInfo, Incident, IncidentDetail, IncidentFilter, IncidentPatch,
-    NewAction, NewAudit, Page, Role, Severity, Timestamp,
+    Action, ActionChange, ActionFilter, ActionKind, ActionStatus, Alert, AlertStatus, ApiEvent,
+    ApiToken, AuditEntry, Comment, EndpointInfo, Incident, IncidentDetail, IncidentFilter,
+    IncidentPatch, NewAction, NewAudit, Page, Role, Severity, Timestamp,
 };
 
 pub mod changes;
@@ -387,6 +387,29 @@ pub trait Store: Send + Sync + 'static {
     /// Expire every active action whose expiry is at or before `now`, each audited
     /// (`action.expire`) in one transaction; returns them as they are now.
     async fn expire_actions(&self, now: Timestamp, actor: &str) -> StoreResult<Vec<Action>>;
+
+    // --- enforcement ------------------------------------------------------------------------
+
+    /// Every active action: what the enforcement decision path is built from.
+    async fn active_actions(&self) -> StoreResult<Vec<Action>>;
+    /// Actions of `kind` that entered a status (created, approved, ended) after `since`,
+    /// oldest change first: the deltas a CrowdSec bouncer pulls.
+    async fn actions_changed_since(
+        &self,
+        kind: ActionKind,
+        since: Timestamp,
+    ) -> StoreResult<Vec<Action>>;
+    /// A cheap fingerprint of the actions' state: (number of active actions, latest change
+    /// time in milliseconds). Nodes poll it to notice each other's changes.
+    async fn actions_signature(&self) -> StoreResult<(i64, i64)>;
+    /// Add the denials the decision path counted, `(action id, denials, last denial)`, in one
+    /// transaction (several nodes add to the same counters). Unknown ids are skipped. Not
+    /// audited: counters are observations, not state changes.
+    async fn record_action_hits(&self, hits: &[(i64, u64, Timestamp)]) -> StoreResult<()>;
+    /// When the bouncer key `token_id` last pulled decisions.
+    async fn enforcer_last_pull(&self, token_id: i64) -> StoreResult<Option<Timestamp>>;
+    /// Record that the bouncer key `token_id` pulled decisions at `at`.
+    async fn set_enforcer_last_pull(&self, token_id: i64, at: Timestamp) -> StoreResult<()>;
 }
 
 /// Helper re-exports used by backends and the conformance suite.
