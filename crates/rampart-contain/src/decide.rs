@@ -75,9 +75,13 @@ pub struct Rule {
     pub id: i64,
     /// Its kind.
     pub kind: ActionKind,
+    /// Its target, canonical text.
+    pub target: Box<str>,
+    /// Its reason.
+    pub reason: Box<str>,
     scope: ActionScope,
     /// Milliseconds since the epoch when it stops applying (`i64::MAX`: never).
-    expires_ms: i64,
+    pub expires_ms: i64,
     /// Not before (milliseconds since the epoch).
     starts_ms: i64,
     rate: Option<(u32, i64)>,
@@ -264,6 +268,8 @@ impl Decisions {
             let rule = Rule {
                 id: a.id,
                 kind: a.action.kind,
+                target: a.action.target.as_str().into(),
+                reason: a.action.reason.as_str().into(),
                 scope: a.action.scope.clone(),
                 expires_ms: a.action.expires_at.map_or(i64::MAX, |t| t.millis()),
                 starts_ms: a.action.starts_at.map_or(i64::MIN, |t| t.millis()),
@@ -427,6 +433,32 @@ impl Decisions {
         }
         req.principal
             .and_then(|p| over(self.rate_principals.get(p), req, now))
+    }
+
+    /// Every address or range block covering `ip` and in force at `now_ms`, narrowest
+    /// first, whatever its scope (for the CrowdSec bouncer API, which has no scopes).
+    pub fn ip_rules(&self, ip: IpAddr, now_ms: i64) -> Vec<&Rule> {
+        let live = |r: &&Rule| now_ms < r.expires_ms && now_ms >= r.starts_ms;
+        match ip {
+            IpAddr::V4(a) => {
+                let a = u32::from(a);
+                self.v4
+                    .iter()
+                    .filter_map(|(len, t)| t.get(&mask4(a, *len)))
+                    .flatten()
+                    .filter(live)
+                    .collect()
+            }
+            IpAddr::V6(a) => {
+                let a = u128::from(a);
+                self.v6
+                    .iter()
+                    .filter_map(|(len, t)| t.get(&mask6(a, *len)))
+                    .flatten()
+                    .filter(live)
+                    .collect()
+            }
+        }
     }
 
     /// Every held address or range block (for the CrowdSec bouncer API), with its action id.

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use rampart_model::ApiEvent;
 
-pub use enrich::{api_key_id, EnrichInput};
+pub use enrich::{api_key_bytes, api_key_id, gateway_client, gateway_credentials, EnrichInput};
 
 /// Development HMAC key for [`DecodeConfig::api_key_secret`]; replace it in production.
 pub const DEV_API_KEY_SECRET: &[u8] = b"rampart-dev-api-key-secret";

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 use crate::metrics::Counter;
 use crate::tokens::SourceKey;
-use crate::AppState;
+use crate::{AppState, Credential};
 
 /// SHA-256 of a token, lower-case hex: what the store keeps instead of the secret.
 pub fn hash_token(token: &str) -> String {
@@ -64,12 +64,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 /// `permission`, before the handler reads the body. The caller goes into the request's
 /// extensions for the handler.
 pub async fn authorize(
-    State((state, permission)): State<(AppState, Permission)>,
+    State((state, permission, credential)): State<(AppState, Permission, Credential)>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
-    let token = authenticate(&parts, &state)?;
+    let token = authenticate(&parts, &state, credential)?;
     if !token.role.grants(permission) {
         tracing::debug!(token = %token.name, role = %token.role, %permission, "permission refused");
         return Err(ApiError::forbidden(token.role, permission));
@@ -79,8 +79,12 @@ pub async fn authorize(
 }
 
 /// The token of a request, or 401 (429 when its source failed too often).
-fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiToken, ApiError> {
-    check(parts, state).map_err(|e| {
+fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+    credential: Credential,
+) -> Result<ApiToken, ApiError> {
+    check(parts, state, credential).map_err(|e| {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -109,18 +113,38 @@ pub fn bearer(value: &str) -> Option<&str> {
     (!t.is_empty()).then_some(t)
 }
 
-/// The active token a request's `Authorization` header names, from the cache; its use is
-/// noted for the next batch written to the store.
-fn check(parts: &Parts, state: &AppState) -> Result<ApiToken, ApiError> {
-    let header = parts
-        .headers
-        .get(AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
-    let secret = header
-        .to_str()
-        .ok()
-        .and_then(bearer)
-        .ok_or_else(|| ApiError::unauthorized("malformed authorization header"))?;
+/// The active token a request's credential header names, from the cache; its use is noted
+/// for the next batch written to the store.
+fn check(parts: &Parts, state: &AppState, credential: Credential) -> Result<ApiToken, ApiError> {
+    let secret = match credential {
+        Credential::Bearer => {
+            let header = parts
+                .headers
+                .get(AUTHORIZATION)
+                .ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+            header
+                .to_str()
+                .ok()
+                .and_then(bearer)
+                .ok_or_else(|| ApiError::unauthorized("malformed authorization header"))?
+        }
+        Credential::EnforcerKey | Credential::BouncerKey => {
+            let name = if credential == Credential::EnforcerKey {
+                "x-rampart-enforcer-key"
+            } else {
+                "x-api-key"
+            };
+            parts
+                .headers
+                .get(name)
+                .ok_or_else(|| ApiError::unauthorized(format!("missing {name} header")))?
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| ApiError::unauthorized(format!("malformed {name} header")))?
+        }
+    };
     let cached = state
         .tokens
         .lookup(&hash_token(secret))

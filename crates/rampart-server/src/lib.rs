@@ -14,6 +14,7 @@ pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod defender;
+pub mod enforce;
 pub mod error;
 pub mod metrics;
 pub mod ocsf;
@@ -27,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{self, MethodRouter};
+use axum::routing::MethodRouter;
 use axum::Router;
 use rampart_model::Permission;
 use rampart_pipeline::PipelineHandle;
@@ -83,6 +84,12 @@ pub struct ServerConfig {
     /// How often active containment actions whose time is up are expired in the store
     /// (`action.expire`, audited as `system:expiry`). Default: 1 s.
     pub action_expiry_interval: Duration,
+    /// How often the enforcement decision set checks the store for actions another node
+    /// changed (this node's changes are enforced at once). Default: 1 s.
+    pub enforce_sync_interval: Duration,
+    /// How often the enforcement endpoints' denial counters are written to the store, in
+    /// one batch. Default: 1 s.
+    pub enforce_hits_flush_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -105,6 +112,8 @@ impl Default for ServerConfig {
             auth_failures_per_minute: 60,
             auth_failure_sources: 100_000,
             action_expiry_interval: Duration::from_secs(1),
+            enforce_sync_interval: Duration::from_secs(1),
+            enforce_hits_flush_interval: Duration::from_secs(1),
         }
     }
 }
@@ -131,6 +140,8 @@ pub struct AppState {
     pub list_cache: Arc<cache::ListCache>,
     /// The containment safety rails (`[contain]`); default rails until the caller sets them.
     pub contain: Arc<rampart_contain::ContainConfig>,
+    /// The active actions as the enforcement endpoints read them (see [`enforce`]).
+    pub enforcement: Arc<enforce::Enforcement>,
 }
 
 impl AppState {
@@ -155,7 +166,17 @@ impl AppState {
             auth_failures: Arc::new(auth_failures),
             list_cache: Arc::new(cache::ListCache::new(config.list_cache_ttl)),
             contain: Arc::new(rampart_contain::ContainConfig::default()),
+            enforcement: Arc::new(enforce::Enforcement::default()),
             config: Arc::new(config),
+        }
+    }
+
+    /// An action changed in the store: rebuild the enforcement decision set now, so every
+    /// gateway asking this node sees it on its next request. A failed rebuild is retried by
+    /// the periodic sync.
+    pub async fn actions_changed(&self) {
+        if let Err(e) = self.enforcement.reload(&*self.store).await {
+            tracing::warn!(error = %e, "rebuilding enforcement decisions");
         }
     }
 }
@@ -171,14 +192,52 @@ pub struct Route {
     /// The permission a caller's role must hold ([`rampart_model::roles::MATRIX`]); `None`
     /// for a public route (no token read at all). Checked by [`auth::authorize`], nowhere else.
     pub permission: Option<Permission>,
+    /// Where the caller's secret is read from.
+    pub credential: Credential,
     /// Builds the method router.
     pub handler: fn() -> MethodRouter<AppState>,
+}
+
+/// Where a route reads its caller's secret. The enforcement routes take their own keys: an
+/// `Authorization` or `X-Api-Key` header reaching `/enforce/*` belongs to the request being
+/// judged, never to the gateway asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// `X-Rampart-Enforcer-Key: <key>` (nginx `auth_request`, Envoy `ext_authz`).
+    EnforcerKey,
+    /// `X-Api-Key: <key>` (CrowdSec bouncers).
+    BouncerKey,
 }
 
 impl Route {
     /// Whether a bearer token is needed.
     pub const fn auth(&self) -> bool {
         self.permission.is_some()
+    }
+}
+
+/// The method routers [`route!`] builds from: axum's, and `any` as every method a gateway may
+/// forward (axum's own `any` is a fallback, which a route layer would not guard).
+mod methods {
+    use axum::handler::Handler;
+    pub use axum::routing::{delete, get, patch, post};
+    use axum::routing::{on, MethodFilter, MethodRouter};
+
+    pub fn any<H, T>(h: H) -> MethodRouter<crate::AppState>
+    where
+        H: Handler<T, crate::AppState>,
+        T: 'static,
+    {
+        let all = MethodFilter::GET
+            .or(MethodFilter::POST)
+            .or(MethodFilter::PUT)
+            .or(MethodFilter::PATCH)
+            .or(MethodFilter::DELETE)
+            .or(MethodFilter::HEAD)
+            .or(MethodFilter::OPTIONS);
+        on(all, h)
     }
 }
 
@@ -189,16 +248,21 @@ macro_rules! route {
             path: $path,
             summary: $summary,
             permission: None,
-            handler: || routing::$m($h),
+            credential: Credential::Bearer,
+            handler: || methods::$m($h),
         }
     };
     ($m:ident $path:literal, $perm:ident, $summary:literal, $h:path) => {
+        route!($m $path, $perm by Bearer, $summary, $h)
+    };
+    ($m:ident $path:literal, $perm:ident by $cred:ident, $summary:literal, $h:path) => {
         Route {
             method: stringify!($m),
             path: $path,
             summary: $summary,
             permission: Some(Permission::$perm),
-            handler: || routing::$m($h),
+            credential: Credential::$cred,
+            handler: || methods::$m($h),
         }
     };
 }
@@ -227,6 +291,11 @@ pub const ROUTES: &[Route] = &[
     route!(get "/api/v1/tokens", ManageTokens, "List API tokens (admin)", api::list_tokens),
     route!(post "/api/v1/tokens", ManageTokens, "Create an API token (admin); shown once", api::create_token),
     route!(delete "/api/v1/tokens/{name}", ManageTokens, "Revoke an API token (admin)", api::revoke_token),
+    route!(get "/enforce/nginx", Enforce by EnforcerKey, "nginx auth_request decision: 204 allow, 403 deny, 429 rate-limited", enforce::nginx),
+    route!(any "/enforce/envoy", Enforce by EnforcerKey, "Envoy ext_authz (HTTP service) decision: 200 allow, 403 deny, 429 rate-limited", enforce::envoy),
+    route!(any "/enforce/envoy/{*path}", Enforce by EnforcerKey, "Envoy ext_authz decision for the appended original path", enforce::envoy),
+    route!(get "/v1/decisions/stream", Enforce by BouncerKey, "CrowdSec bouncer API: decisions stream (startup, deltas since the last pull)", enforce::stream),
+    route!(get "/v1/decisions", Enforce by BouncerKey, "CrowdSec bouncer API: decisions for an address", enforce::decisions),
     route!(get "/api/incidents", Read, "Defender XDR compatible incident list (OData)", defender::list),
     route!(get "/api/incidents/{id}", Read, "Defender XDR compatible incident", defender::get),
     route!(patch "/api/incidents/{id}", Triage, "Defender XDR compatible incident update", defender::patch),
@@ -240,7 +309,7 @@ pub fn router(state: AppState) -> Router {
         let mut handler = (r.handler)();
         if let Some(permission) = r.permission {
             handler = handler.route_layer(axum::middleware::from_fn_with_state(
-                (state.clone(), permission),
+                (state.clone(), permission, r.credential),
                 auth::authorize,
             ));
         }
@@ -324,7 +393,12 @@ pub async fn serve_with_shutdown(
         .reload(&*state.store)
         .await
         .map_err(ServeError::Tokens)?;
+    if let Err(e) = state.enforcement.reload(&*state.store).await {
+        // the periodic sync retries; until then nothing is denied
+        tracing::warn!(error = %e, "loading enforcement decisions");
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let enforcing = tokio::spawn(enforce::maintain(state.clone(), stop_tx.subscribe()));
     let maintain = tokio::spawn(tokens::maintain(
         state.tokens.clone(),
         state.store.clone(),
@@ -333,7 +407,7 @@ pub async fn serve_with_shutdown(
         stop_rx,
     ));
     let expiry = tokio::spawn(expire_actions(
-        state.store.clone(),
+        state.clone(),
         state.config.action_expiry_interval,
         stop_tx.subscribe(),
     ));
@@ -344,6 +418,7 @@ pub async fn serve_with_shutdown(
     let _ = stop_tx.send(true);
     let _ = maintain.await;
     let _ = expiry.await;
+    let _ = enforcing.await;
     if let Err(e) = pipeline.flush().await {
         tracing::warn!(error = %e, "final pipeline flush failed");
     }
@@ -356,7 +431,7 @@ pub const EXPIRY_ACTOR: &str = "system:expiry";
 /// Every `interval`, expire the active actions whose time is up (the store does it as a
 /// compare-and-set, so several nodes doing it at once expire each action once), until `stop`.
 async fn expire_actions(
-    store: Arc<dyn Store>,
+    state: AppState,
     interval: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -367,13 +442,17 @@ async fn expire_actions(
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        match store
+        match state
+            .store
             .expire_actions(rampart_model::Timestamp::now(), EXPIRY_ACTOR)
             .await
         {
             Ok(done) => {
-                for a in done {
+                for a in &done {
                     tracing::info!(action = a.id, kind = %a.action.kind, "containment action expired");
+                }
+                if !done.is_empty() {
+                    state.actions_changed().await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "expiring actions failed"),

@@ -63,7 +63,15 @@ pub fn document() -> Value {
             op["requestBody"] = json!({"required": true, "content": {ct: {}}});
         }
         if let Value::Object(m) = item {
-            m.insert(r.method.to_string(), op);
+            // `any` (Envoy sends the original method) is listed under each method
+            let methods: &[&str] = if r.method == "any" {
+                &["get", "post", "put", "patch", "delete"]
+            } else {
+                std::slice::from_ref(&r.method)
+            };
+            for method in methods {
+                m.insert((*method).to_string(), op.clone());
+            }
         }
     }
     json!({

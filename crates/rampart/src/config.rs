@@ -170,6 +170,11 @@ pub struct ServerSection {
     pub auth_failure_burst: Option<u32>,
     /// Failed authentications a source regains per minute (default 60).
     pub auth_failures_per_minute: Option<u32>,
+    /// Milliseconds between checks for containment actions changed by another node sharing
+    /// the database (this node's own changes are enforced at once; default 1000).
+    pub enforce_sync_ms: Option<u64>,
+    /// Milliseconds between batched writes of the enforcement denial counters (default 1000).
+    pub enforce_hits_flush_ms: Option<u64>,
 }
 
 impl ServerSection {
@@ -198,6 +203,14 @@ impl ServerSection {
             auth_failures_per_minute: self
                 .auth_failures_per_minute
                 .unwrap_or(d.auth_failures_per_minute),
+            enforce_sync_interval: self.enforce_sync_ms.map_or(d.enforce_sync_interval, |ms| {
+                Duration::from_millis(ms.max(10))
+            }),
+            enforce_hits_flush_interval: self
+                .enforce_hits_flush_ms
+                .map_or(d.enforce_hits_flush_interval, |ms| {
+                    Duration::from_millis(ms.max(10))
+                }),
             ..d
         }
     }

@@ -59,6 +59,16 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TokenCmd,
     },
+    /// Manage gateway enforcer keys (nginx `auth_request`, Envoy `ext_authz`).
+    Enforcer {
+        #[command(subcommand)]
+        cmd: EnforcerCmd,
+    },
+    /// Manage CrowdSec bouncer keys (`X-Api-Key` on `/v1/decisions*`).
+    Bouncer {
+        #[command(subcommand)]
+        cmd: BouncerCmd,
+    },
     /// Start the server on the embedded default with realistic sample traffic already ingested.
     Demo(DemoArgs),
     /// Write realistic simulated API traffic (benign users plus attacks) in any log format.
@@ -323,6 +333,31 @@ enum TokenCmd {
     },
 }
 
+#[derive(Subcommand)]
+enum EnforcerCmd {
+    /// Create a key for a gateway (`X-Rampart-Enforcer-Key`); prints it alone on stdout,
+    /// once. Only its hash is stored; revoke it with `rampart token revoke NAME`.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Unique name (shared with API tokens).
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum BouncerCmd {
+    /// Add a CrowdSec bouncer; prints its API key alone on stdout, once (only its hash is
+    /// stored). Revoke it with `rampart token revoke NAME`.
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Unique name (shared with API tokens).
+        name: String,
+    },
+}
+
 #[derive(Args)]
 struct DemoArgs {
     /// Data directory for the demo (default: a fresh temporary directory).
@@ -410,6 +445,12 @@ async fn run(cmd: Cmd) -> Result<()> {
         Cmd::Actions { cmd } => actions(cmd).await,
         Cmd::Inventory(a) => inventory(a).await,
         Cmd::Token { cmd } => token(cmd).await,
+        Cmd::Enforcer {
+            cmd: EnforcerCmd::Create { data, name },
+        } => enforcer_key(data, name).await,
+        Cmd::Bouncer {
+            cmd: BouncerCmd::Add { data, name },
+        } => enforcer_key(data, name).await,
         Cmd::Demo(a) => demo::run(a.data, a.listen, a.events, a.no_serve).await,
         Cmd::Simulate(a) => demo::simulate(a).await,
         Cmd::Bench(a) => bench::run(a).await,
@@ -935,6 +976,24 @@ async fn actions(cmd: ActionsCmd) -> Result<()> {
             print_action(&done, json)?;
         }
     }
+    Ok(())
+}
+
+/// A new key with the `enforcer` role (the enforcement endpoints only), printed once.
+async fn enforcer_key(data: DataArgs, name: String) -> Result<()> {
+    rampart_model::validate_token_name(&name).with_context(|| format!("creating key {name:?}"))?;
+    let store = app::open_store(&data).await?;
+    let key = rampart_server::generate_token();
+    store
+        .create_token(
+            &name,
+            rampart_model::Role::Enforcer,
+            &rampart_server::hash_token(&key),
+            &cli_actor(),
+        )
+        .await
+        .with_context(|| format!("creating key {name:?}"))?;
+    println!("{key}");
     Ok(())
 }
 
