@@ -147,6 +147,7 @@ pub async fn create(
         }
     }
     let action = state.store.create_action(&new, &actor).await?;
+    crate::recovery::refresh_watch(&state).await;
     tracing::info!(
         action = action.id,
         kind = %action.action.kind,
@@ -237,6 +238,7 @@ pub async fn approve(
         .store
         .update_action_state(id, action.status(), &change, &actor)
         .await?;
+    crate::recovery::refresh_watch(&state).await;
     Ok(Json(wire(&done)?))
 }
 
@@ -269,6 +271,7 @@ pub async fn revert(
         .store
         .update_action_state(id, action.status(), &change, &actor)
         .await?;
+    crate::recovery::refresh_watch(&state).await;
     Ok(Json(wire(&done)?))
 }
 

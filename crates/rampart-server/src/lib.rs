@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod ocsf;
 pub mod odata;
 pub mod openapi;
+pub mod recovery;
 pub mod tokens;
 pub mod transport;
 
@@ -83,6 +84,9 @@ pub struct ServerConfig {
     /// How often active containment actions whose time is up are expired in the store
     /// (`action.expire`, audited as `system:expiry`). Default: 1 s.
     pub action_expiry_interval: Duration,
+    /// How often the pipeline's reappearance watch is rebuilt from the store's active actions
+    /// (actions changed through this node are watched at once). Default: 1 s.
+    pub watch_refresh_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -105,6 +109,7 @@ impl Default for ServerConfig {
             auth_failures_per_minute: 60,
             auth_failure_sources: 100_000,
             action_expiry_interval: Duration::from_secs(1),
+            watch_refresh_interval: Duration::from_secs(1),
         }
     }
 }
@@ -217,6 +222,11 @@ pub const ROUTES: &[Route] = &[
     route!(patch "/api/v1/incidents/{id}", Triage, "Change an incident", api::patch_incident),
     route!(post "/api/v1/incidents/{id}/comments", Comment, "Comment on an incident", api::add_comment),
     route!(post "/api/v1/incidents/{id}/merge", Merge, "Merge an incident into another", api::merge_incident),
+    route!(get "/api/v1/incidents/{id}/containment", Read, "Containment of an incident: attacker entities, actions, verdict", recovery::get_containment),
+    route!(get "/api/v1/incidents/{id}/tasks", Read, "Recovery tasks of an incident", recovery::list_tasks),
+    route!(post "/api/v1/incidents/{id}/tasks", Triage, "Add a custom recovery task", recovery::create_task),
+    route!(post "/api/v1/incidents/{id}/tasks/seed", Triage, "Seed the recovery checklist from what was attacked (idempotent)", recovery::seed_tasks),
+    route!(post "/api/v1/incidents/{id}/tasks/{task_id}", Triage, "Tick a recovery task off or on", recovery::set_done),
     route!(post "/api/v1/actions", ContainLow, "Create a containment action (checked by rampart-contain)", actions::create),
     route!(get "/api/v1/actions", Read, "List containment actions", actions::list),
     route!(get "/api/v1/actions/{id}", Read, "One containment action", actions::get),
@@ -337,6 +347,12 @@ pub async fn serve_with_shutdown(
         state.config.action_expiry_interval,
         stop_tx.subscribe(),
     ));
+    let watch = tokio::spawn(rampart_pipeline::watch::maintain(
+        state.pipeline.watch().clone(),
+        state.store.clone(),
+        state.config.watch_refresh_interval,
+        stop_tx.subscribe(),
+    ));
     let pipeline = state.pipeline.clone();
     let config = state.config.clone();
     let metrics = state.metrics.clone();
@@ -344,6 +360,7 @@ pub async fn serve_with_shutdown(
     let _ = stop_tx.send(true);
     let _ = maintain.await;
     let _ = expiry.await;
+    let _ = watch.await;
     if let Err(e) = pipeline.flush().await {
         tracing::warn!(error = %e, "final pipeline flush failed");
     }
