@@ -29,8 +29,9 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// Endpoints listed per actor in a `review_access` task.
-const REVIEW_ENDPOINTS: u32 = 200;
+/// Endpoints read per actor for a `review_access` task (it lists the first 50 and counts the
+/// rest).
+const REVIEW_ENDPOINTS: u32 = 1000;
 
 async fn detail(state: &AppState, id: i64) -> Result<IncidentDetail, ApiError> {
     state
