@@ -91,12 +91,21 @@ fn watch() -> Watch {
     Watch::build(&inputs)
 }
 
+/// An event (address, principal, key, user agent) and the hit it makes (kind, value, action).
+type HitCase = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+    Option<(HitKind, &'static str, i64)>,
+);
+
 #[test]
 fn hits() {
     let w = watch();
     assert_eq!(w.len(), 3, "{w:?}");
     #[rustfmt::skip]
-    let cases: &[(&str, Option<&str>, Option<&str>, &str, Option<(HitKind, &str, i64)>)] = &[
+    let cases: &[HitCase] = &[
         // A disabled principal from a new address.
         ("192.0.2.50", Some("mallory"), None, "curl", Some((HitKind::Principal, "mallory", 1))),
         // From the incident's own address or a range it blocked: not new.
