@@ -254,7 +254,8 @@ impl Watch {
 
 impl Hit<'_> {
     /// The alert for this hit on `ev`: the contained entity and the new address as
-    /// attackers (the entity makes it join the incident), the event as evidence.
+    /// attackers, the action's incident as its `incident_hint` (so it joins that incident
+    /// even past the correlation window), the event as evidence.
     pub fn alert(&self, ev: &ApiEvent<'_>) -> AlertDraft {
         let what = match self.entity {
             EntityKind::User => "principal",
@@ -314,6 +315,7 @@ impl Hit<'_> {
             }],
             source: AlertSource::Rampart,
             stage: AttackStage::Exploitation,
+            incident_hint: self.watched.incident_id,
         }
     }
 }

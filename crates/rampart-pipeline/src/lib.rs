@@ -507,6 +507,10 @@ impl Core {
                 false
             }
         });
+        // Only Rampart's own detectors may name the incident an alert belongs to.
+        for a in &mut alerts {
+            a.incident_hint = None;
+        }
         let mut report = BatchReport {
             out_of_range: (before - alerts.len()) as u64,
             ..Default::default()
@@ -548,6 +552,8 @@ impl Core {
         idempotency: Option<IdempotencyKey>,
         report: &mut BatchReport,
     ) -> Result<PushOutcome, PipelineError> {
+        let mut alerts = alerts;
+        self.track_hinted(&mut alerts).await?;
         let changes = if alerts.is_empty() {
             None
         } else {
@@ -584,6 +590,38 @@ impl Core {
             }
             Ok(BatchOutcome::Committed(_)) => unreachable!("handled above"),
         }
+    }
+
+    /// Make sure the correlator holds the incidents that alerts name in `incident_hint`
+    /// (forgotten when idle past the window): read from the store, only for hinted alerts
+    /// (reappearances, rare), never per event.
+    /// A hint naming an incident merged away follows it to the one it was merged into.
+    async fn track_hinted(&mut self, alerts: &mut [AlertDraft]) -> Result<(), PipelineError> {
+        for a in alerts.iter_mut() {
+            // A few hops at most: merges redirect once, chains are short.
+            for _ in 0..8 {
+                let Some(id) = a.incident_hint else { break };
+                if self.correlator.tracks(id) {
+                    break;
+                }
+                let Some(d) = self.store.get_incident(id).await? else {
+                    a.incident_hint = None;
+                    break;
+                };
+                match d.incident.redirect_to {
+                    Some(into)
+                        if d.incident.status == rampart_model::IncidentStatus::Redirected =>
+                    {
+                        a.incident_hint = Some(into);
+                    }
+                    _ => {
+                        self.correlator.on_incident_changed(&d.incident);
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Run the correlator over `alerts` (it assumes the change set will be committed), and

@@ -432,3 +432,66 @@ async fn the_checklist_is_seeded_once_ticked_off_and_audited() {
         5
     );
 }
+
+#[tokio::test]
+async fn a_reappearance_past_the_correlation_window_still_joins_and_pushed_hints_are_ignored() {
+    let app = spawn_app().await;
+    let ingest = app.token(Role::Ingest).await;
+    let tier2 = app.token(Role::Tier2).await;
+    let now = Timestamp::now();
+    // Eight hours ago: past the default six-hour correlation window.
+    push(
+        &app,
+        &ingest,
+        walk(
+            "203.0.113.9",
+            "mallory",
+            now.add_millis(-8 * 3_600_000),
+            300,
+            200,
+        ),
+    )
+    .await;
+    let id = incident_of(&app, "mallory").await["id"].as_i64().unwrap();
+    action(
+        &app,
+        &tier2,
+        json!({"kind": "disable_principal", "target": "mallory", "reason": "r", "incident_id": id}),
+    )
+    .await;
+    push(&app, &ingest, walk("198.51.100.23", "mallory", now, 1, 200)).await;
+    let alerts = app
+        .store
+        .list_alerts(&AlertFilter {
+            detector: Some("containment_reappearance".into()),
+            ..AlertFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(alerts.total, 1);
+    assert_eq!(alerts.items[0].incident_id, Some(id));
+    assert_eq!(alerts.items[0].draft.incident_hint, Some(id));
+
+    // An outside tool cannot file its alert into an incident by naming it.
+    let mut pushed = sigma_alert("192.0.2.77");
+    pushed.incident_hint = Some(id);
+    let r = app
+        .post(
+            "/api/v1/alerts",
+            &ingest,
+            serde_json::to_value(vec![pushed]).unwrap(),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let stored = app
+        .store
+        .list_alerts(&AlertFilter {
+            entity: Some("192.0.2.77".into()),
+            ..AlertFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.total, 1);
+    assert_ne!(stored.items[0].incident_id, Some(id));
+    assert_eq!(stored.items[0].draft.incident_hint, None);
+}

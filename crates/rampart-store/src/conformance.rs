@@ -214,6 +214,7 @@ pub fn draft(
         }],
         source: Default::default(),
         stage: AttackStage::Exploitation,
+        incident_hint: None,
     }
 }
 

@@ -84,6 +84,7 @@ fn alert_at(e: &Entity, at: Timestamp) -> Alert {
             reasons: vec![],
             source: AlertSource::Rampart,
             stage: AttackStage::Exploitation,
+            incident_hint: None,
         },
     }
 }
