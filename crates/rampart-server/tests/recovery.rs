@@ -495,3 +495,77 @@ async fn a_reappearance_past_the_correlation_window_still_joins_and_pushed_hints
     assert_ne!(stored.items[0].incident_id, Some(id));
     assert_eq!(stored.items[0].draft.incident_hint, None);
 }
+
+#[tokio::test]
+async fn a_blocked_clients_fingerprint_from_another_address_raises_an_alert() {
+    let app = spawn_app().await;
+    let ingest = app.token(Role::Ingest).await;
+    let tier2 = app.token(Role::Tier2).await;
+    let now = Timestamp::now();
+    let with_agent = |body: String, ua: &str| -> String {
+        body.lines()
+            .map(|l| {
+                let mut v: Value = serde_json::from_str(l).unwrap();
+                v["request"] = json!({"headers": {"user-agent": ua}});
+                v.to_string() + "\n"
+            })
+            .collect()
+    };
+    push(
+        &app,
+        &ingest,
+        with_agent(walk("203.0.113.9", "eve", now, 300, 200), "evil/1.0"),
+    )
+    .await;
+    let id = incident_of(&app, "eve").await["id"].as_i64().unwrap();
+    action(
+        &app,
+        &tier2,
+        json!({"kind": "block_ip", "target": "203.0.113.9", "reason": "r", "incident_id": id}),
+    )
+    .await;
+    let count = |app: &TestApp| {
+        let store = app.store.clone();
+        async move {
+            store
+                .list_alerts(&AlertFilter {
+                    detector: Some("containment_reappearance".into()),
+                    ..AlertFilter::default()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    // Another user agent from another address: not the blocked client.
+    push(
+        &app,
+        &ingest,
+        with_agent(
+            walk("192.0.2.99", "eve", now.add_millis(60_000), 1, 200),
+            "curl/8",
+        ),
+    )
+    .await;
+    assert_eq!(count(&app).await.total, 0);
+    push(
+        &app,
+        &ingest,
+        with_agent(
+            walk("192.0.2.99", "eve", now.add_millis(61_000), 1, 200),
+            "evil/1.0",
+        ),
+    )
+    .await;
+    let alerts = count(&app).await;
+    assert_eq!(alerts.total, 1);
+    let a = &alerts.items[0];
+    assert_eq!(a.incident_id, Some(id));
+    assert!(
+        a.draft
+            .title
+            .starts_with("Client of a blocked address back from 192.0.2.99"),
+        "{}",
+        a.draft.title
+    );
+    assert!(a.draft.entities.iter().any(|e| e.value == "evil/1.0"));
+}
