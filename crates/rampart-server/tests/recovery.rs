@@ -569,3 +569,63 @@ async fn a_blocked_clients_fingerprint_from_another_address_raises_an_alert() {
     );
     assert!(a.draft.entities.iter().any(|e| e.value == "evil/1.0"));
 }
+
+#[tokio::test]
+async fn an_action_made_elsewhere_is_watched_after_the_periodic_rebuild() {
+    let app = spawn_app_with(rampart_server::ServerConfig {
+        watch_refresh_interval: std::time::Duration::from_millis(50),
+        ..Default::default()
+    })
+    .await;
+    let ingest = app.token(Role::Ingest).await;
+    let now = Timestamp::now();
+    push(&app, &ingest, walk("203.0.113.9", "mallory", now, 300, 200)).await;
+    let id = incident_of(&app, "mallory").await["id"].as_i64().unwrap();
+    // As another node or the CLI would: straight into the store, this server not told.
+    let req = rampart_model::ActionRequest {
+        kind: rampart_model::ActionKind::DisablePrincipal,
+        target: "mallory".into(),
+        raw_key: None,
+        scope: Default::default(),
+        rate: None,
+        duration_secs: None,
+        reason: "from the cli".into(),
+        incident_id: Some(id),
+    };
+    let by = rampart_contain::Person {
+        actor: "cli:test",
+        role: Role::Admin,
+    };
+    let new = rampart_contain::plan(&req, by, &Default::default(), Timestamp::now()).unwrap();
+    app.store.create_action(&new, "cli:test").await.unwrap();
+    // Bounded wait for the periodic rebuild: each try is a new event from a new address.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut n = 0;
+    loop {
+        n += 1;
+        let ip = format!("198.51.100.{n}");
+        push(
+            &app,
+            &ingest,
+            walk(&ip, "mallory", now.add_millis(60_000 + n), 1, 200),
+        )
+        .await;
+        let alerts = app
+            .store
+            .list_alerts(&AlertFilter {
+                detector: Some("containment_reappearance".into()),
+                ..AlertFilter::default()
+            })
+            .await
+            .unwrap();
+        if alerts.total > 0 {
+            assert_eq!(alerts.items[0].incident_id, Some(id));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never watched after {n} tries"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
