@@ -9,6 +9,9 @@ pub mod decide;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+pub mod reappear;
+pub mod recovery;
+
 use rampart_model::action::RateSubject;
 use rampart_model::{
     Action, ActionChange, ActionError, ActionKind, ActionRequest, ActionStatus, NewAction,
@@ -97,6 +100,9 @@ pub struct ContainConfig {
     pub approval_wider_than_v6: u8,
     /// Kinds that always need approval (default `isolate_endpoint`, `isolate_service`).
     pub approval_kinds: Vec<ActionKind>,
+    /// How long every attacker entity of a contained incident must stay quiet (no event
+    /// that was not denied, no alert) for the verdict `neutralized`, in seconds (default 1 h).
+    pub quiet_period_secs: u64,
 }
 
 impl Default for ContainConfig {
@@ -110,6 +116,7 @@ impl Default for ContainConfig {
             approval_wider_than_v4: 24,
             approval_wider_than_v6: 64,
             approval_kinds: vec![ActionKind::IsolateEndpoint, ActionKind::IsolateService],
+            quiet_period_secs: 3600,
         }
     }
 }

@@ -11,6 +11,8 @@
 //!   join one incident whatever their source.
 //! - An alert that would join several open incidents attaches to one (the one a person works,
 //!   else the oldest) and the others are merged into it, unless [`check_merge`] refuses.
+//! - An alert with an `incident_hint` (a contained actor of that incident reappearing) joins
+//!   that incident while it is open, whatever the window.
 //! - Resolved and Redirected incidents never receive alerts.
 //! - State is bounded: incidents idle for longer than the window (relative to the newest event
 //!   time seen) are forgotten, and at most `max_incidents` are kept.
@@ -429,6 +431,11 @@ impl Correlator {
         self.evict();
     }
 
+    /// Whether the stored incident `id` is held in memory.
+    pub fn tracks(&self, id: i64) -> bool {
+        self.uid_of(id).is_some()
+    }
+
     /// Number of incidents held in memory.
     pub fn tracked_count(&self) -> usize {
         self.incidents.len()
@@ -488,6 +495,9 @@ impl Correlator {
     ) -> Option<Join> {
         if !t.status.is_open() {
             return None;
+        }
+        if a.incident_hint.is_some() && a.incident_hint == t.id {
+            return Some(Join::Actor);
         }
         let w = self.cfg.window_ms;
         if a.first_seen.millis() > t.last.millis().saturating_add(w)

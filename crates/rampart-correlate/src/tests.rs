@@ -53,6 +53,7 @@ fn al(
         reasons: vec![],
         source: AlertSource::Rampart,
         stage,
+        incident_hint: None,
     }
 }
 
@@ -1008,4 +1009,54 @@ fn state_is_bounded() {
         alert_ids: vec![],
     });
     assert_eq!(c.tracked_count(), 1);
+}
+
+fn hinted(mut a: AlertDraft, incident: i64) -> AlertDraft {
+    a.incident_hint = Some(incident);
+    a
+}
+
+#[test]
+fn a_hinted_alert_joins_its_incident_past_the_window_and_even_without_a_shared_actor() {
+    check(
+        vec![
+            Step::Batch(vec![al("a0", 0, "D1", Low, Exploitation, &ip(A))]),
+            // 20h later, from another address: the hint decides.
+            Step::Batch(vec![hinted(
+                al(
+                    "a1",
+                    1200,
+                    "containment_reappearance",
+                    High,
+                    Exploitation,
+                    &ip(B),
+                ),
+                1,
+            )]),
+            // Without a hint the same alert starts its own incident.
+            Step::Batch(vec![al("a2", 2600, "D1", Low, Exploitation, &ip(A))]),
+        ],
+        "
+#1 Active [a0 a1] High D1 from 203.0.113.9 and 1 more alert
+#2 Active [a2] Low D1 from 203.0.113.9
+",
+    );
+}
+
+#[test]
+fn a_hint_naming_a_resolved_incident_starts_a_new_one() {
+    fn resolve(s: &mut Stored) {
+        s.status = IncidentStatus::Resolved;
+    }
+    check(
+        vec![
+            Step::Batch(vec![al("a0", 0, "D1", Low, Exploitation, &ip(A))]),
+            Step::Human(1, resolve),
+            Step::Batch(vec![hinted(
+                al("a1", 1, "D1", Low, Exploitation, &ip(A)),
+                1,
+            )]),
+        ],
+        "#1 Resolved [a0] Low D1 from 203.0.113.9\n#2 Active [a1] Low D1 from 203.0.113.9\n",
+    );
 }

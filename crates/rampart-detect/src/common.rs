@@ -42,6 +42,7 @@ pub fn alert(
             reasons: Vec::new(),
             source: AlertSource::Rampart,
             stage,
+            incident_hint: None,
         },
     }
 }

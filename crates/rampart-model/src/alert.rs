@@ -90,6 +90,12 @@ pub struct AlertDraft {
     /// Attack stage, for linking recon, exploitation and data access by the same actor.
     #[serde(default)]
     pub stage: AttackStage,
+    /// The incident this alert belongs to, when the detector knows it (a contained actor of
+    /// that incident reappearing): the correlator attaches it there while the incident is
+    /// open, whatever the time window. Only Rampart's own detectors set it; the pipeline
+    /// clears it on pushed alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_hint: Option<i64>,
 }
 
 impl AlertDraft {

@@ -13,6 +13,7 @@ pub mod incident;
 pub mod inventory;
 pub mod limits;
 pub mod roles;
+pub mod task;
 pub mod time;
 pub mod token;
 
@@ -31,6 +32,7 @@ pub use incident::{
 };
 pub use inventory::{AuthMix, EndpointInfo, ParamInfo, ValueType};
 pub use roles::{Permission, Role};
+pub use task::{ActorAccess, EntityActivity, NewTask, Task, TaskKind};
 pub use time::{TimeRangeError, Timestamp, SANE_MAX, SANE_MIN};
 pub use token::{validate_token_name, ApiToken, InvalidTokenName};
 

@@ -15,6 +15,8 @@
 //! ([`BatchReport::out_of_range`]) and logged. Sources refuse them first where they can say
 //! which line it was.
 
+pub mod watch;
+
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -225,9 +227,16 @@ impl PipelineStats {
 pub struct PipelineHandle {
     tx: mpsc::Sender<Msg>,
     stats: Arc<PipelineStats>,
+    watch: Arc<watch::WatchHandle>,
 }
 
 impl PipelineHandle {
+    /// The reappearance watch list the pipeline checks events against (rebuild it after
+    /// changing an action; [`watch::maintain`] rebuilds it periodically).
+    pub fn watch(&self) -> &Arc<watch::WatchHandle> {
+        &self.watch
+    }
+
     /// The pipeline's counters and gauges.
     pub fn stats(&self) -> &PipelineStats {
         &self.stats
@@ -407,6 +416,8 @@ struct Core {
     inventory_flush_batches: u32,
     decode: rampart_decode::DecodeConfig,
     stats: Arc<PipelineStats>,
+    watch: Arc<watch::WatchHandle>,
+    reappear: rampart_contain::reappear::Reappearances,
 }
 
 impl Core {
@@ -439,13 +450,20 @@ impl Core {
             sane
         });
         let out_of_range = (before - events.len()) as u64;
+        // One load per batch; an empty watch (nothing contained) costs nothing per event.
+        let watch = self.watch.load();
+        let watching = !watch.is_empty();
         for ev in &events {
             if ev.ts > self.latest {
                 self.latest = ev.ts;
             }
             self.inventory.observe(ev);
             self.engine.observe(ev, &mut self.alerts);
+            if watching {
+                self.reappear.observe(&watch, ev, &mut self.alerts);
+            }
         }
+        drop(watch);
         // Detection saw the clear values; nothing stored keeps a secret.
         for ev in &mut events {
             rampart_decode::sanitize(ev, &self.decode);
@@ -489,6 +507,10 @@ impl Core {
                 false
             }
         });
+        // Only Rampart's own detectors may name the incident an alert belongs to.
+        for a in &mut alerts {
+            a.incident_hint = None;
+        }
         let mut report = BatchReport {
             out_of_range: (before - alerts.len()) as u64,
             ..Default::default()
@@ -530,6 +552,8 @@ impl Core {
         idempotency: Option<IdempotencyKey>,
         report: &mut BatchReport,
     ) -> Result<PushOutcome, PipelineError> {
+        let mut alerts = alerts;
+        self.track_hinted(&mut alerts).await?;
         let changes = if alerts.is_empty() {
             None
         } else {
@@ -566,6 +590,38 @@ impl Core {
             }
             Ok(BatchOutcome::Committed(_)) => unreachable!("handled above"),
         }
+    }
+
+    /// Make sure the correlator holds the incidents that alerts name in `incident_hint`
+    /// (forgotten when idle past the window): read from the store, only for hinted alerts
+    /// (reappearances, rare), never per event.
+    /// A hint naming an incident merged away follows it to the one it was merged into.
+    async fn track_hinted(&mut self, alerts: &mut [AlertDraft]) -> Result<(), PipelineError> {
+        for a in alerts.iter_mut() {
+            // A few hops at most: merges redirect once, chains are short.
+            for _ in 0..8 {
+                let Some(id) = a.incident_hint else { break };
+                if self.correlator.tracks(id) {
+                    break;
+                }
+                let Some(d) = self.store.get_incident(id).await? else {
+                    a.incident_hint = None;
+                    break;
+                };
+                match d.incident.redirect_to {
+                    Some(into)
+                        if d.incident.status == rampart_model::IncidentStatus::Redirected =>
+                    {
+                        a.incident_hint = Some(into);
+                    }
+                    _ => {
+                        self.correlator.on_incident_changed(&d.incident);
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Run the correlator over `alerts` (it assumes the change set will be committed), and
@@ -621,8 +677,11 @@ pub async fn spawn(
         inventory_flush_batches: cfg.inventory_flush_batches,
         decode: cfg.decode,
         stats: Arc::new(PipelineStats::default()),
+        watch: Arc::new(watch::WatchHandle::default()),
+        reappear: rampart_contain::reappear::Reappearances::default(),
     };
     let stats = core.stats.clone();
+    let watch = core.watch.clone();
     core.seed().await?;
     let task = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
@@ -659,5 +718,5 @@ pub async fn spawn(
             tracing::error!(error = %e, "final pipeline flush failed");
         }
     });
-    Ok((PipelineHandle { tx, stats }, task))
+    Ok((PipelineHandle { tx, stats, watch }, task))
 }

@@ -194,6 +194,7 @@ async fn out_of_range_times_never_reach_the_store() {
         reasons: vec![],
         source: Default::default(),
         stage: Default::default(),
+        incident_hint: None,
     };
     let report = pipeline
         .push_alerts(vec![alert.clone()])

@@ -545,10 +545,15 @@ pub async fn get_incident(
         .await
         .map_err(|e| unreadable("incident", id, e))?
         .ok_or_else(|| ApiError::not_found("incident", id))?;
+    let containment = crate::recovery::containment(&state, &d).await?;
     let mut v = serde_json::to_value(d).map_err(ApiError::internal)?;
     if let Value::Object(m) = &mut v {
         let actions = crate::actions::of_incident(&state, id).await?;
         m.insert("actions".into(), Value::Array(actions));
+        m.insert(
+            "containment".into(),
+            serde_json::to_value(containment).map_err(ApiError::internal)?,
+        );
     }
     Ok(Json(v))
 }

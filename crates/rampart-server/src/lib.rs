@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod ocsf;
 pub mod odata;
 pub mod openapi;
+pub mod recovery;
 pub mod tokens;
 pub mod transport;
 
@@ -90,6 +91,9 @@ pub struct ServerConfig {
     /// How often the enforcement endpoints' denial counters are written to the store, in
     /// one batch. Default: 1 s.
     pub enforce_hits_flush_interval: Duration,
+    /// How often the pipeline's reappearance watch is rebuilt from the store's active actions
+    /// (actions changed through this node are watched at once). Default: 1 s.
+    pub watch_refresh_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -114,6 +118,7 @@ impl Default for ServerConfig {
             action_expiry_interval: Duration::from_secs(1),
             enforce_sync_interval: Duration::from_secs(1),
             enforce_hits_flush_interval: Duration::from_secs(1),
+            watch_refresh_interval: Duration::from_secs(1),
         }
     }
 }
@@ -171,13 +176,15 @@ impl AppState {
         }
     }
 
-    /// An action changed in the store: rebuild the enforcement decision set now, so every
-    /// gateway asking this node sees it on its next request. A failed rebuild is retried by
+    /// An action changed in the store: rebuild the enforcement decision set and the
+    /// pipeline's reappearance watch now, so every gateway asking this node sees it on its
+    /// next request. A failed rebuild is retried by
     /// the periodic sync.
     pub async fn actions_changed(&self) {
         if let Err(e) = self.enforcement.reload(&*self.store).await {
             tracing::warn!(error = %e, "rebuilding enforcement decisions");
         }
+        recovery::refresh_watch(self).await;
     }
 }
 
@@ -281,6 +288,11 @@ pub const ROUTES: &[Route] = &[
     route!(patch "/api/v1/incidents/{id}", Triage, "Change an incident", api::patch_incident),
     route!(post "/api/v1/incidents/{id}/comments", Comment, "Comment on an incident", api::add_comment),
     route!(post "/api/v1/incidents/{id}/merge", Merge, "Merge an incident into another", api::merge_incident),
+    route!(get "/api/v1/incidents/{id}/containment", Read, "Containment of an incident: attacker entities, actions, verdict", recovery::get_containment),
+    route!(get "/api/v1/incidents/{id}/tasks", Read, "Recovery tasks of an incident", recovery::list_tasks),
+    route!(post "/api/v1/incidents/{id}/tasks", Triage, "Add a custom recovery task", recovery::create_task),
+    route!(post "/api/v1/incidents/{id}/tasks/seed", Triage, "Seed the recovery checklist from what was attacked (idempotent)", recovery::seed_tasks),
+    route!(post "/api/v1/incidents/{id}/tasks/{task_id}", Triage, "Tick a recovery task off or on", recovery::set_done),
     route!(post "/api/v1/actions", ContainLow, "Create a containment action (checked by rampart-contain)", actions::create),
     route!(get "/api/v1/actions", Read, "List containment actions", actions::list),
     route!(get "/api/v1/actions/{id}", Read, "One containment action", actions::get),
@@ -411,6 +423,12 @@ pub async fn serve_with_shutdown(
         state.config.action_expiry_interval,
         stop_tx.subscribe(),
     ));
+    let watch = tokio::spawn(rampart_pipeline::watch::maintain(
+        state.pipeline.watch().clone(),
+        state.store.clone(),
+        state.config.watch_refresh_interval,
+        stop_tx.subscribe(),
+    ));
     let pipeline = state.pipeline.clone();
     let config = state.config.clone();
     let metrics = state.metrics.clone();
@@ -419,6 +437,7 @@ pub async fn serve_with_shutdown(
     let _ = maintain.await;
     let _ = expiry.await;
     let _ = enforcing.await;
+    let _ = watch.await;
     if let Err(e) = pipeline.flush().await {
         tracing::warn!(error = %e, "final pipeline flush failed");
     }

@@ -122,6 +122,7 @@ pub fn finding_to_alert(v: &Value) -> Result<AlertDraft, OcsfError> {
             product: product.to_string(),
         },
         stage: AttackStage::default(),
+        incident_hint: None,
     })
 }
 

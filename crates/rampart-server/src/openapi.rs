@@ -24,7 +24,7 @@ pub fn document() -> Value {
             .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
             .map(|name| {
                 json!({"name": name, "in": "path", "required": true,
-                    "schema": {"type": if name == "id" { "integer" } else { "string" }}})
+                    "schema": {"type": if name == "id" || name.ends_with("_id") { "integer" } else { "string" }}})
             })
             .collect();
         let mut responses = json!({

@@ -18,7 +18,8 @@ fn sample(r: &Route, incident: i64) -> (String, &'static str) {
     let path = r
         .path
         .replace("{id}", &incident.to_string())
-        .replace("{name}", "no-such-token");
+        .replace("{name}", "no-such-token")
+        .replace("{task_id}", "999999");
     let body = match (r.method, r.path) {
         ("get" | "delete", _) => "",
         ("post", "/api/v1/events") => "",
@@ -27,6 +28,9 @@ fn sample(r: &Route, incident: i64) -> (String, &'static str) {
         ("post", "/api/v1/actions") => "{}",
         ("post", "/api/v1/actions/{id}/approve") => "",
         ("post", "/api/v1/actions/{id}/revert") => r#"{"reason":"sample"}"#,
+        // Seeding is idempotent: the second role's call adds nothing.
+        ("post", "/api/v1/incidents/{id}/tasks/seed") => "",
+        // No title: 422; no such task: 404.
         ("post" | "patch", p) if p.contains("incidents") || p == "/api/v1/tokens" => "{}",
         (m, p) => panic!("no sample request for {m} {p}: add one"),
     };

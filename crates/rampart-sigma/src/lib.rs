@@ -590,6 +590,7 @@ impl SigmaDetector {
             } else {
                 AttackStage::Exploitation
             },
+            incident_hint: None,
         }
     }
 }

@@ -393,6 +393,7 @@ pub(crate) fn build_alert(cx: &EventCtx<'_>, spec: AlertSpec) -> AlertDraft {
         reasons: spec.reasons,
         source: Default::default(),
         stage: spec.stage,
+        incident_hint: None,
     }
 }
 

@@ -26,6 +26,7 @@ fn alert(detector: &str, entities: Vec<Entity>) -> AlertDraft {
         reasons: vec![],
         source: Default::default(),
         stage: Default::default(),
+        incident_hint: None,
     }
 }
 

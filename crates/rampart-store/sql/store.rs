@@ -14,10 +14,11 @@ use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 
 use rampart_model::{
-    Action, ActionChange, ActionFilter, ActionKind, ActionStatus, Alert, AlertDraft, AlertStatus,
+    Action, ActionChange, ActionFilter, ActionKind, ActionStatus, ActorAccess, Alert, AlertDraft, AlertStatus,
     ApiEvent, ApiToken, AttackStage, AuditEntry, Classification, Comment, Determination,
-    EndpointInfo, Entity, Incident, IncidentDetail, IncidentFilter, IncidentPatch, IncidentSort,
-    IncidentStatus, NewAction, NewAudit, Page, Role, Timestamp,
+    EndpointInfo, Entity, EntityActivity, EntityKind, EntityRole, Incident, IncidentDetail,
+    IncidentFilter, IncidentPatch, IncidentSort, IncidentStatus, NewAction, NewAudit, NewTask,
+    Page, Role, Task, TaskKind, Timestamp,
 };
 use rampart_store::{
     AlertFilter, AppliedChanges, AuditFilter, Batch, BatchOutcome, Change, ChangeSet, Checkpoint,
@@ -491,6 +492,17 @@ async fn merge_in_tx(
         .execute(&mut *conn)
         .await
         .map_err(db)?;
+    // Tasks move too, except seeded ones the target already has (they stay with `from`).
+    sqlx::query(
+        "UPDATE tasks SET incident_id = $1 WHERE incident_id = $2 AND (dedupe_key IS NULL \
+         OR dedupe_key NOT IN (SELECT dedupe_key FROM tasks WHERE incident_id = $1 \
+         AND dedupe_key IS NOT NULL))",
+    )
+    .bind(into)
+    .bind(from)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
     sqlx::query(
         "UPDATE incidents SET status = $1, redirect_to = $2, updated_at = $3 WHERE id = $4",
     )
@@ -1788,6 +1800,233 @@ impl Store for SqlStore {
         .map_err(db)?;
         Ok(())
     }
+    // --- recovery -----------------------------------------------------------------------
+
+    async fn create_tasks(
+        &self,
+        incident_id: i64,
+        tasks: &[NewTask],
+        actor: &str,
+        at: Timestamp,
+    ) -> StoreResult<Vec<Task>> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        if read_incident(&mut tx, incident_id).await?.is_none() {
+            return Err(not_found("incident", incident_id));
+        }
+        let mut created = Vec::new();
+        for t in tasks {
+            let id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO tasks (incident_id, kind, title, detail, entity_kind, entity_value, \
+                 dedupe_key, done, created_at, created_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .bind(incident_id)
+            .bind(t.kind.as_str())
+            .bind(&t.title)
+            .bind(&t.detail)
+            .bind(t.entity.as_ref().map(|e| e.kind.as_str()))
+            .bind(t.entity.as_ref().map(|e| e.value.as_str()))
+            .bind(t.dedupe_key())
+            .bind(false)
+            .bind(at.millis())
+            .bind(actor)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let Some(id) = id else { continue };
+            insert_audit(
+                &mut tx,
+                &NewAudit {
+                    at,
+                    actor: actor.to_string(),
+                    action: "task.create".into(),
+                    object_type: "task".into(),
+                    object_id: id.to_string(),
+                    details: serde_json::json!({
+                        "incident_id": incident_id,
+                        "kind": t.kind,
+                        "title": t.title,
+                    }),
+                },
+            )
+            .await?;
+            created.push(Task {
+                id,
+                incident_id,
+                task: t.clone(),
+                done: false,
+                done_by: None,
+                done_at: None,
+                created_at: at,
+                created_by: actor.to_string(),
+            });
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(created)
+    }
+
+    async fn list_tasks(&self, incident_id: i64) -> StoreResult<Vec<Task>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TASK_COLS} FROM tasks WHERE incident_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(incident_id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(self.decode_rows("task", &rows, task_from_row))
+    }
+
+    async fn set_task_done(
+        &self,
+        incident_id: i64,
+        task_id: i64,
+        done: bool,
+        actor: &str,
+        at: Timestamp,
+    ) -> StoreResult<Task> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let row = sqlx::query(&format!(
+            "SELECT {TASK_COLS} FROM tasks WHERE id = $1 AND incident_id = $2{ROW_LOCK}"
+        ))
+        .bind(task_id)
+        .bind(incident_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut task = row
+            .as_ref()
+            .map(task_from_row)
+            .transpose()?
+            .ok_or_else(|| not_found("task", task_id))?;
+        if task.done == done {
+            return Ok(task);
+        }
+        task.done = done;
+        task.done_by = done.then(|| actor.to_string());
+        task.done_at = done.then_some(at);
+        sqlx::query("UPDATE tasks SET done = $1, done_by = $2, done_at = $3 WHERE id = $4")
+            .bind(done)
+            .bind(task.done_by.as_deref())
+            .bind(task.done_at.map(Timestamp::millis))
+            .bind(task_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        insert_audit(
+            &mut tx,
+            &NewAudit {
+                at,
+                actor: actor.to_string(),
+                action: if done { "task.done" } else { "task.undone" }.into(),
+                object_type: "task".into(),
+                object_id: task_id.to_string(),
+                details: serde_json::json!({ "incident_id": incident_id, "done": done }),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(task)
+    }
+
+    async fn actor_access(
+        &self,
+        entity: &Entity,
+        since: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ActorAccess>> {
+        let col = actor_column(entity)?;
+        let rows = sqlx::query(&format!(
+            "SELECT method, path, COUNT(*) AS requests, MAX(ts) AS last FROM events \
+             WHERE {col} = $1 AND ts >= $2 AND status >= 200 AND status < 300 \
+             GROUP BY method, path ORDER BY requests DESC, method, path LIMIT $3"
+        ))
+        .bind(&entity.value)
+        .bind(since.millis())
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ActorAccess {
+                    method: r.try_get("method").map_err(db)?,
+                    path: r.try_get("path").map_err(db)?,
+                    requests: col_u64(r.try_get("requests").map_err(db)?),
+                    last: Timestamp(r.try_get("last").map_err(db)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn entity_activity(&self, entity: &Entity) -> StoreResult<EntityActivity> {
+        let col = actor_column(entity)?;
+        let [d1, d2] = rampart_model::task::DENIED_STATUSES;
+        let row = sqlx::query(&format!(
+            "SELECT MAX(ts) AS last_seen, \
+             MAX(CASE WHEN status IN ({d1}, {d2}) THEN NULL ELSE ts END) AS last_allowed \
+             FROM events WHERE {col} = $1"
+        ))
+        .bind(&entity.value)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db)?;
+        let at = |name: &str| -> StoreResult<Option<Timestamp>> {
+            Ok(r_opt(&row, name)?.map(Timestamp))
+        };
+        Ok(EntityActivity {
+            last_seen: at("last_seen")?,
+            last_allowed: at("last_allowed")?,
+        })
+    }
+}
+
+fn r_opt(row: &DbRow, name: &str) -> StoreResult<Option<i64>> {
+    row.try_get::<Option<i64>, _>(name).map_err(db)
+}
+
+/// The events column that names an actor of this kind (never from input: a fixed name).
+fn actor_column(e: &Entity) -> StoreResult<&'static str> {
+    match e.kind {
+        EntityKind::Ip => Ok("client_ip"),
+        EntityKind::User => Ok("principal"),
+        EntityKind::ApiKey => Ok("api_key_id"),
+        other => Err(StoreError::Invalid(format!(
+            "{other} is not an actor (ip, user, api_key)"
+        ))),
+    }
+}
+
+const TASK_COLS: &str = "id, incident_id, kind, title, detail, entity_kind, entity_value, done, \
+    done_by, done_at, created_at, created_by";
+
+fn task_from_row(r: &DbRow) -> StoreResult<Task> {
+    let kind: String = r.try_get("kind").map_err(db)?;
+    let entity_kind: Option<String> = r.try_get("entity_kind").map_err(db)?;
+    let entity_value: Option<String> = r.try_get("entity_value").map_err(db)?;
+    let entity = match (entity_kind, entity_value) {
+        (Some(k), Some(v)) => Some(Entity::new(
+            parse_wire::<EntityKind>("task entity kind", &k)?,
+            v,
+            EntityRole::Attacker,
+        )),
+        _ => None,
+    };
+    Ok(Task {
+        id: r.try_get("id").map_err(db)?,
+        incident_id: r.try_get("incident_id").map_err(db)?,
+        task: NewTask {
+            kind: parse_wire::<TaskKind>("task kind", &kind)?,
+            title: r.try_get("title").map_err(db)?,
+            detail: r.try_get("detail").map_err(db)?,
+            entity,
+        },
+        done: r.try_get("done").map_err(db)?,
+        done_by: r.try_get("done_by").map_err(db)?,
+        done_at: r_opt(r, "done_at")?.map(Timestamp),
+        created_at: Timestamp(r.try_get("created_at").map_err(db)?),
+        created_by: r.try_get("created_by").map_err(db)?,
+    })
 }
 
 const ACTION_COLS: &str = "id, status, record, denied, last_denied";

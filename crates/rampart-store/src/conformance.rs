@@ -24,8 +24,8 @@ use rampart_model::{
     Action, ActionChange, ActionFilter, ActionKind, ActionScope, ActionStatus, AlertDraft,
     AlertStatus, ApiEvent, AttackStage, Classification, Determination, EndpointInfo, Entity,
     EntityKind, EntityRole, EventKind, IncidentFilter, IncidentPatch, IncidentSort, IncidentStatus,
-    NewAction, NewAudit, ParamInfo, PriorityReason, RateLimit, Role, Severity, Timestamp,
-    ValueType,
+    NewAction, NewAudit, NewTask, ParamInfo, PriorityReason, RateLimit, Role, Severity, TaskKind,
+    Timestamp, ValueType,
 };
 
 use crate::{
@@ -80,6 +80,10 @@ macro_rules! store_conformance {
             actions_approve_is_compare_and_set,
             actions_revert_and_expire_are_audited,
             enforcement_active_changes_hits_and_pulls,
+            tasks_create_dedupe_list_audited,
+            tasks_done_undone_audited_and_scoped_to_their_incident,
+            tasks_move_with_a_merge,
+            actor_access_and_activity_from_events,
         );
     };
 }
@@ -211,6 +215,7 @@ pub fn draft(
         }],
         source: Default::default(),
         stage: AttackStage::Exploitation,
+        incident_hint: None,
     }
 }
 
@@ -3250,4 +3255,259 @@ pub async fn enforcement_active_changes_hits_and_pulls(s: &dyn Store) {
         s.enforcer_last_pull(7).await.expect("pull"),
         Some(Timestamp(T0 + 10_000))
     );
+}
+// --- recovery tasks ---------------------------------------------------------------------------
+
+fn task(kind: TaskKind, title: &str, entity: Option<Entity>) -> NewTask {
+    NewTask {
+        kind,
+        title: title.into(),
+        detail: format!("detail of {title}"),
+        entity,
+    }
+}
+
+async fn audit_of(s: &dyn Store, object_type: &str, id: i64) -> Vec<String> {
+    let page = s
+        .list_audit(&AuditFilter {
+            object_type: Some(object_type.into()),
+            object_id: Some(id.to_string()),
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit");
+    let mut names: Vec<String> = page.items.into_iter().map(|e| e.action).collect();
+    names.reverse();
+    names
+}
+
+/// Tasks are stored on their incident, oldest first; a seeded task (kind + entity) is stored
+/// once however often it is seeded, custom tasks as often as they are added; each creation is
+/// audited; an unknown incident is `NotFound` and stores nothing.
+pub async fn tasks_create_dedupe_list_audited(s: &dyn Store) {
+    let key = ent(EntityKind::ApiKey, "0123456789abcdef0123456789abcdef");
+    let (inc, _) = incident_with_alert(
+        s,
+        state("inc", Severity::High, 10, vec![key.clone()]),
+        draft("d", Severity::High, vec![key.clone()], 0),
+    )
+    .await;
+    let seeded = vec![
+        task(TaskKind::RotateKey, "rotate", Some(key.clone())),
+        task(TaskKind::RevertActions, "revert", None),
+    ];
+    let at = Timestamp(T0 + 1000);
+    let first = s
+        .create_tasks(inc, &seeded, "token:tier1", at)
+        .await
+        .expect("seed");
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[0].task, seeded[0]);
+    assert_eq!(
+        (first[0].incident_id, first[0].done, first[0].created_at),
+        (inc, false, at)
+    );
+    assert_eq!(first[0].created_by, "token:tier1");
+    let again = s
+        .create_tasks(inc, &seeded, "token:tier1", at)
+        .await
+        .expect("seed again");
+    assert!(again.is_empty(), "seeding twice stores nothing: {again:?}");
+    let custom = task(TaskKind::Custom, "call the customer", None);
+    for _ in 0..2 {
+        let made = s
+            .create_tasks(inc, std::slice::from_ref(&custom), "token:tier1", at)
+            .await
+            .expect("custom");
+        assert_eq!(made.len(), 1);
+    }
+    let listed = s.list_tasks(inc).await.expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|t| t.task.title.as_str())
+            .collect::<Vec<_>>(),
+        vec!["rotate", "revert", "call the customer", "call the customer"]
+    );
+    assert_eq!(listed[0], first[0], "read back as stored");
+    assert_eq!(audit_of(s, "task", first[0].id).await, vec!["task.create"]);
+    assert!(s.list_tasks(inc + 1000).await.expect("list").is_empty());
+    let err = s
+        .create_tasks(inc + 1000, &seeded, "t", at)
+        .await
+        .expect_err("unknown incident");
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+}
+
+/// Ticking a task off records who and when, ticking it on again clears them, each audited;
+/// setting what it already is audits nothing; another incident's task is `NotFound`.
+pub async fn tasks_done_undone_audited_and_scoped_to_their_incident(s: &dyn Store) {
+    let ip = ent(EntityKind::Ip, "203.0.113.7");
+    let (a, _) = incident_with_alert(
+        s,
+        state("a", Severity::High, 10, vec![ip.clone()]),
+        draft("d", Severity::High, vec![ip.clone()], 0),
+    )
+    .await;
+    let (b, _) = incident_with_alert(
+        s,
+        state("b", Severity::High, 10, vec![ip.clone()]),
+        draft("d", Severity::High, vec![ip.clone()], 0),
+    )
+    .await;
+    let t = s
+        .create_tasks(
+            a,
+            &[task(TaskKind::Custom, "x", None)],
+            "token:a",
+            Timestamp(T0),
+        )
+        .await
+        .expect("create")
+        .remove(0);
+    let done = s
+        .set_task_done(a, t.id, true, "token:bob", Timestamp(T0 + 5))
+        .await
+        .expect("done");
+    assert!(done.done);
+    assert_eq!(
+        (done.done_by.as_deref(), done.done_at),
+        (Some("token:bob"), Some(Timestamp(T0 + 5)))
+    );
+    assert_eq!(s.list_tasks(a).await.expect("list")[0], done);
+    let same = s
+        .set_task_done(a, t.id, true, "token:carol", Timestamp(T0 + 9))
+        .await
+        .expect("again");
+    assert_eq!(same, done, "setting what it is changes nothing");
+    let undone = s
+        .set_task_done(a, t.id, false, "token:bob", Timestamp(T0 + 10))
+        .await
+        .expect("undone");
+    assert_eq!(
+        (undone.done, undone.done_by, undone.done_at),
+        (false, None, None)
+    );
+    assert_eq!(
+        audit_of(s, "task", t.id).await,
+        vec!["task.create", "task.done", "task.undone"]
+    );
+    for (inc, id) in [(b, t.id), (a, t.id + 1000)] {
+        let err = s
+            .set_task_done(inc, id, true, "token:bob", Timestamp(T0))
+            .await
+            .expect_err("not found");
+        assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    }
+    assert!(!s.list_tasks(a).await.expect("list")[0].done);
+}
+
+/// Merging moves the tasks with the alerts, except seeded ones the target already has.
+pub async fn tasks_move_with_a_merge(s: &dyn Store) {
+    let ip = ent(EntityKind::Ip, "203.0.113.7");
+    let mallory = ent(EntityKind::User, "mallory");
+    let (from, _) = incident_with_alert(
+        s,
+        state("from", Severity::Low, 5, vec![ip.clone()]),
+        draft("d1", Severity::Low, vec![ip.clone()], 0),
+    )
+    .await;
+    let (into, _) = incident_with_alert(
+        s,
+        state("into", Severity::High, 50, vec![ip.clone()]),
+        draft("d2", Severity::High, vec![ip.clone()], 10),
+    )
+    .await;
+    let reset = task(TaskKind::ResetPassword, "reset", Some(mallory.clone()));
+    let at = Timestamp(T0);
+    s.create_tasks(
+        from,
+        &[reset.clone(), task(TaskKind::Custom, "c", None)],
+        "t",
+        at,
+    )
+    .await
+    .expect("from tasks");
+    s.create_tasks(into, std::slice::from_ref(&reset), "t", at)
+        .await
+        .expect("into tasks");
+    let st = state("into", Severity::High, 50, vec![ip.clone()]);
+    s.merge_incidents(from, into, &st, "t")
+        .await
+        .expect("merge");
+    let titles =
+        |v: Vec<rampart_model::Task>| v.into_iter().map(|t| t.task.title).collect::<Vec<_>>();
+    assert_eq!(
+        titles(s.list_tasks(into).await.expect("into")),
+        vec!["c", "reset"]
+    );
+    assert_eq!(
+        titles(s.list_tasks(from).await.expect("from")),
+        vec!["reset"]
+    );
+}
+
+/// What an actor read (2xx, by method and path, most first) and when it was last seen, and
+/// last seen not denied (403/429), by IP, principal or API key.
+pub async fn actor_access_and_activity_from_events(s: &dyn Store) {
+    let key = "0123456789abcdef0123456789abcdef";
+    let mut evs = vec![
+        event(0, "203.0.113.7", "/api/v1/users/1", 200),
+        event(10, "203.0.113.7", "/api/v1/users/1", 200),
+        event(20, "203.0.113.7", "/api/v1/orders", 201),
+        event(30, "203.0.113.7", "/api/v1/admin", 404),
+        event(40, "203.0.113.7", "/api/v1/users/1", 403),
+        event(50, "198.51.100.1", "/api/v1/other", 200),
+    ];
+    for e in &mut evs[..4] {
+        e.principal = Some(Cow::Borrowed("mallory"));
+    }
+    evs[4].principal = Some(Cow::Borrowed("mallory"));
+    evs[5].api_key_id = Some(key.into());
+    s.insert_events(&evs, None).await.expect("insert");
+    let ip = ent(EntityKind::Ip, "203.0.113.7");
+    let got = s
+        .actor_access(&ip, Timestamp(T0), 10)
+        .await
+        .expect("access");
+    let rows: Vec<(String, String, u64, i64)> = got
+        .into_iter()
+        .map(|a| (a.method, a.path, a.requests, a.last.millis() - T0))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("GET".into(), "/api/v1/users/1".into(), 2, 10),
+            ("GET".into(), "/api/v1/orders".into(), 1, 20),
+        ]
+    );
+    let limited = s
+        .actor_access(&ent(EntityKind::User, "mallory"), Timestamp(T0 + 5), 1)
+        .await
+        .expect("access");
+    assert_eq!(limited.len(), 1);
+    assert_eq!(limited[0].requests, 1, "since excludes the first event");
+    let by_key = s
+        .actor_access(&ent(EntityKind::ApiKey, key), Timestamp(T0), 10)
+        .await
+        .expect("by key");
+    assert_eq!(by_key.len(), 1);
+
+    let act = s.entity_activity(&ip).await.expect("activity");
+    assert_eq!(act.last_seen, Some(Timestamp(T0 + 40)));
+    assert_eq!(
+        act.last_allowed,
+        Some(Timestamp(T0 + 30)),
+        "the 403 is a denial"
+    );
+    let none = s
+        .entity_activity(&ent(EntityKind::User, "nobody"))
+        .await
+        .expect("nobody");
+    assert_eq!((none.last_seen, none.last_allowed), (None, None));
+    let err = s
+        .entity_activity(&Entity::target_endpoint("GET /x"))
+        .await
+        .expect_err("not an actor");
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
 }

@@ -19,9 +19,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use rampart_model::{
-    Action, ActionChange, ActionFilter, ActionKind, ActionStatus, Alert, AlertStatus, ApiEvent,
-    ApiToken, AuditEntry, Comment, EndpointInfo, Incident, IncidentDetail, IncidentFilter,
-    IncidentPatch, NewAction, NewAudit, Page, Role, Severity, Timestamp,
+    Action, ActionChange, ActionFilter, ActionKind, ActionStatus, ActorAccess, Alert, AlertStatus, ApiEvent,
+    ApiToken, AuditEntry, Comment, EndpointInfo, Entity, EntityActivity, Incident, IncidentDetail,
+    IncidentFilter, IncidentPatch, NewAction, NewAudit, NewTask, Page, Role, Severity, Task,
+    Timestamp,
 };
 
 pub mod changes;
@@ -410,6 +411,45 @@ pub trait Store: Send + Sync + 'static {
     async fn enforcer_last_pull(&self, token_id: i64) -> StoreResult<Option<Timestamp>>;
     /// Record that the bouncer key `token_id` pulled decisions at `at`.
     async fn set_enforcer_last_pull(&self, token_id: i64, at: Timestamp) -> StoreResult<()>;
+    // --- recovery ---------------------------------------------------------------------------
+
+    /// Store tasks on incident `incident_id` at `at`, each audited (`task.create`) as `actor`
+    /// in the same transaction. A seeded task (any kind but `custom`) whose kind and entity
+    /// the incident already has is skipped (so seeding twice, or on two nodes at once, stores
+    /// it once); returns the tasks stored now. An unknown incident is `NotFound`.
+    async fn create_tasks(
+        &self,
+        incident_id: i64,
+        tasks: &[NewTask],
+        actor: &str,
+        at: Timestamp,
+    ) -> StoreResult<Vec<Task>>;
+    /// The tasks of an incident, oldest first.
+    async fn list_tasks(&self, incident_id: i64) -> StoreResult<Vec<Task>>;
+    /// Tick a task off (`done`) or on again, audited (`task.done` / `task.undone`) as
+    /// `actor` in the same transaction; setting what it already is changes and audits
+    /// nothing. A task that does not exist or belongs to another incident is `NotFound`.
+    async fn set_task_done(
+        &self,
+        incident_id: i64,
+        task_id: i64,
+        done: bool,
+        actor: &str,
+        at: Timestamp,
+    ) -> StoreResult<Task>;
+    /// What one actor (an `ip`, `user` or `api_key` entity) got 2xx answers from in the
+    /// stored events since `since`, summed by method and path, most requests first, at most
+    /// `limit` rows. Another entity kind is `Invalid`.
+    async fn actor_access(
+        &self,
+        entity: &Entity,
+        since: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<ActorAccess>>;
+    /// When an actor (`ip`, `user` or `api_key`) was last seen in the stored events, and
+    /// last seen not denied ([`rampart_model::task::DENIED_STATUSES`]). Another entity kind
+    /// is `Invalid`.
+    async fn entity_activity(&self, entity: &Entity) -> StoreResult<EntityActivity>;
 }
 
 /// Helper re-exports used by backends and the conformance suite.

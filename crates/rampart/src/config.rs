@@ -49,6 +49,9 @@ pub struct ContainSection {
     pub approval_wider_than_v6: Option<u8>,
     /// Kinds that always need approval (default `["isolate_endpoint", "isolate_service"]`).
     pub approval_kinds: Option<Vec<String>>,
+    /// How long every attacker entity of a contained incident must stay quiet (no event that
+    /// was not denied, no alert) before the verdict is `neutralized` (default `1h`).
+    pub quiet_period: Option<String>,
 }
 
 impl ContainSection {
@@ -91,6 +94,9 @@ impl ContainSection {
         }
         if let Some(m) = &self.max_duration {
             c.max_duration_secs = parse_duration(m).context("[contain] max_duration")?;
+        }
+        if let Some(q) = &self.quiet_period {
+            c.quiet_period_secs = parse_duration(q).context("[contain] quiet_period")?;
         }
         for (v, field, max, name) in [
             (self.widest_v4, &mut c.widest_v4, 32, "widest_v4"),
@@ -372,6 +378,7 @@ mod tests {
             principals = ["healthcheck"]
             [contain]
             max_duration = "7d"
+            quiet_period = "30m"
             widest_v4 = 20
             approval_kinds = ["isolate_service"]
             [contain.default_duration]
@@ -395,6 +402,7 @@ mod tests {
             (7 * 86_400, 20, 48)
         );
         assert_eq!(c.default_duration.block_ip, 5400);
+        assert_eq!(c.quiet_period_secs, 1800);
         assert_eq!(c.default_duration.disable_api_key, 86_400);
         assert_eq!(
             c.approval_kinds,
@@ -404,6 +412,7 @@ mod tests {
         for (toml_text, want) in [
             ("[contain]\nmax_duration = \"forever\"", "max_duration"),
             ("[contain]\nwidest_v4 = 40", "widest_v4 must be 0..=32"),
+            ("[contain]\nquiet_period = \"soon\"", "quiet_period"),
             ("[contain]\napproval_kinds = [\"nuke\"]", "approval_kinds"),
             (
                 "[contain.default_duration]\nblock = \"1h\"",

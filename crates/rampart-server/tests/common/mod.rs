@@ -121,6 +121,7 @@ pub fn alert(title: &str, severity: Severity, ip: &str, at: i64) -> AlertDraft {
         }],
         source: AlertSource::Rampart,
         stage: AttackStage::DataAccess,
+        incident_hint: None,
     }
 }
 
