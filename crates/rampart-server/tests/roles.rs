@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use rampart_model::roles::MATRIX;
 use rampart_model::{Permission, Role};
-use rampart_server::{Route, ROUTES};
+use rampart_server::{Credential, Route, ROUTES};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -19,9 +19,10 @@ fn sample(r: &Route, incident: i64) -> (String, &'static str) {
         .path
         .replace("{id}", &incident.to_string())
         .replace("{name}", "no-such-token")
-        .replace("{task_id}", "999999");
+        .replace("{task_id}", "999999")
+        .replace("{*path}", "orders/1");
     let body = match (r.method, r.path) {
-        ("get" | "delete", _) => "",
+        ("get" | "delete" | "any", _) => "",
         ("post", "/api/v1/events") => "",
         ("post", "/api/v1/alerts") => "[]",
         // No kind: 422 from the handler; no such action: 404.
@@ -44,10 +45,17 @@ async fn call(
     body: &'static str,
     token: Option<&str>,
 ) -> reqwest::Response {
-    let method = Method::from_bytes(r.method.to_ascii_uppercase().as_bytes()).unwrap();
+    let method = match r.method {
+        "any" => Method::GET,
+        m => Method::from_bytes(m.to_ascii_uppercase().as_bytes()).unwrap(),
+    };
     let mut req = app.client.request(method, app.url(path));
     if let Some(t) = token {
-        req = req.bearer_auth(t);
+        req = match r.credential {
+            Credential::Bearer => req.bearer_auth(t),
+            Credential::EnforcerKey => req.header("x-rampart-enforcer-key", t),
+            Credential::BouncerKey => req.header("x-api-key", t),
+        };
     }
     if !body.is_empty() {
         req = req.header("content-type", "application/json").body(body);
@@ -110,16 +118,24 @@ async fn every_role_against_every_route() {
 }
 
 #[tokio::test]
-async fn enforcer_tokens_are_refused_everywhere_but_healthz() {
-    // No enforcement endpoint exists yet: an enforcer token opens nothing else.
+async fn enforcer_tokens_open_the_enforcement_endpoints_and_nothing_else() {
     let app = spawn_app().await;
     let incident = app.seed_ten().await[0].id;
     let enforcer = app.token(Role::Enforcer).await;
+    let mut enforcing = 0;
     for r in ROUTES.iter().filter(|r| r.auth()) {
         let (path, body) = sample(r, incident);
         let resp = call(&app, r, &path, body, Some(&enforcer)).await;
-        assert_eq!(resp.status(), 403, "{} {}", r.method, r.path);
+        if r.permission == Some(Permission::Enforce) {
+            assert!(resp.status().is_success(), "{} {}", r.method, r.path);
+            assert_ne!(r.credential, Credential::Bearer, "{} {}", r.method, r.path);
+            enforcing += 1;
+        } else {
+            assert_eq!(resp.status(), 403, "{} {}", r.method, r.path);
+            assert_eq!(r.credential, Credential::Bearer, "{} {}", r.method, r.path);
+        }
     }
+    assert_eq!(enforcing, 5);
 }
 
 #[tokio::test]
@@ -347,7 +363,8 @@ async fn openapi_names_each_operations_permission() {
     let app = spawn_app().await;
     let doc = app.get_json("/api/v1/openapi.json").await;
     for r in ROUTES {
-        let op = &doc["paths"][r.path][r.method];
+        let method = if r.method == "any" { "get" } else { r.method };
+        let op = &doc["paths"][r.path][method];
         let expected = r.permission.map(|p| Value::from(p.as_str()));
         assert_eq!(
             op.get("x-rampart-permission").cloned(),

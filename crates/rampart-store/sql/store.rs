@@ -14,11 +14,11 @@ use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 
 use rampart_model::{
-    Action, ActionChange, ActionFilter, ActionKind, ActionStatus, ActorAccess, Alert, AlertDraft, AlertStatus,
-    ApiEvent, ApiToken, AttackStage, AuditEntry, Classification, Comment, Determination,
-    EndpointInfo, Entity, EntityActivity, EntityKind, EntityRole, Incident, IncidentDetail,
-    IncidentFilter, IncidentPatch, IncidentSort, IncidentStatus, NewAction, NewAudit, NewTask,
-    Page, Role, Task, TaskKind, Timestamp,
+    Action, ActionChange, ActionFilter, ActionKind, ActionStatus, ActorAccess, Alert, AlertDraft,
+    AlertStatus, ApiEvent, ApiToken, AttackStage, AuditEntry, Classification, Comment,
+    Determination, EndpointInfo, Entity, EntityActivity, EntityKind, EntityRole, Incident,
+    IncidentDetail, IncidentFilter, IncidentPatch, IncidentSort, IncidentStatus, NewAction,
+    NewAudit, NewTask, Page, Role, Task, TaskKind, Timestamp,
 };
 use rampart_store::{
     AlertFilter, AppliedChanges, AuditFilter, Batch, BatchOutcome, Change, ChangeSet, Checkpoint,

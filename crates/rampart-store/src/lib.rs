@@ -19,10 +19,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use rampart_model::{
-    Action, ActionChange, ActionFilter, ActionKind, ActionStatus, ActorAccess, Alert, AlertStatus, ApiEvent,
-    ApiToken, AuditEntry, Comment, EndpointInfo, Entity, EntityActivity, Incident, IncidentDetail,
-    IncidentFilter, IncidentPatch, NewAction, NewAudit, NewTask, Page, Role, Severity, Task,
-    Timestamp,
+    Action, ActionChange, ActionFilter, ActionKind, ActionStatus, ActorAccess, Alert, AlertStatus,
+    ApiEvent, ApiToken, AuditEntry, Comment, EndpointInfo, Entity, EntityActivity, Incident,
+    IncidentDetail, IncidentFilter, IncidentPatch, NewAction, NewAudit, NewTask, Page, Role,
+    Severity, Task, Timestamp,
 };
 
 pub mod changes;
