@@ -249,7 +249,10 @@ pub fn key_bytes(hex_id: &str) -> Option<[u8; 16]> {
 impl Decisions {
     /// Arrange the active actions of `actions` (others are skipped). Hit counters of actions
     /// `previous` already held are carried over.
-    pub fn build(actions: &[Action], previous: Option<&Decisions>) -> Decisions {
+    pub fn build<'a>(
+        actions: impl IntoIterator<Item = &'a Action>,
+        previous: Option<&Decisions>,
+    ) -> Decisions {
         let mut d = Decisions::default();
         let mut v4: HashMap<u8, HashMap<u32, Vec<Rule>>> = HashMap::new();
         let mut v6: HashMap<u8, HashMap<u128, Vec<Rule>>> = HashMap::new();

@@ -23,9 +23,68 @@ const MAX_FINGERPRINTS: usize = 100;
 #[derive(Default)]
 pub struct WatchHandle {
     current: ArcSwap<Watch>,
-    /// Fingerprints by `block_ip` action id (read once per action); the lock also makes
-    /// rebuilds one at a time, so an older rebuild never replaces a newer one.
-    fingerprints: tokio::sync::Mutex<HashMap<i64, Vec<Fingerprint>>>,
+    /// What the watch is built from; the lock also makes rebuilds one at a time, so an older
+    /// rebuild never replaces a newer one.
+    state: tokio::sync::Mutex<WatchState>,
+}
+
+/// The active actions, their incidents' entities and the fingerprints of blocked addresses
+/// (read once per action), kept so one action's change rebuilds from memory.
+#[derive(Default)]
+struct WatchState {
+    actions: BTreeMap<i64, Action>,
+    incidents: BTreeMap<i64, Vec<Entity>>,
+    fingerprints: HashMap<i64, Vec<Fingerprint>>,
+    /// The store's action signature at the last full rebuild.
+    signature: Option<(i64, i64)>,
+}
+
+impl WatchState {
+    /// Read what the held actions need and is not cached yet.
+    async fn fill(&mut self, store: &dyn Store) -> Result<(), StoreError> {
+        let live: HashSet<i64> = self.actions.keys().copied().collect();
+        self.fingerprints.retain(|id, _| live.contains(id));
+        let wanted: HashSet<i64> = self
+            .actions
+            .values()
+            .filter_map(|a| a.action.incident_id)
+            .collect();
+        self.incidents.retain(|id, _| wanted.contains(id));
+        for id in wanted {
+            if !self.incidents.contains_key(&id) {
+                let entities = store
+                    .get_incident(id)
+                    .await?
+                    .map(|d| d.incident.entities)
+                    .unwrap_or_default();
+                self.incidents.insert(id, entities);
+            }
+        }
+        for a in self.actions.values() {
+            if a.action.kind == ActionKind::BlockIp && !self.fingerprints.contains_key(&a.id) {
+                let fps = fingerprints(store, &a.action.target).await?;
+                self.fingerprints.insert(a.id, fps);
+            }
+        }
+        Ok(())
+    }
+
+    fn build(&self) -> Watch {
+        let inputs: Vec<WatchInput<'_>> = self
+            .actions
+            .values()
+            .map(|a| WatchInput {
+                action: a,
+                incident_entities: a
+                    .action
+                    .incident_id
+                    .and_then(|i| self.incidents.get(&i))
+                    .map_or(&[], Vec::as_slice),
+                fingerprints: self.fingerprints.get(&a.id).map_or(&[], Vec::as_slice),
+            })
+            .collect();
+        Watch::build(&inputs)
+    }
 }
 
 impl WatchHandle {
@@ -34,45 +93,52 @@ impl WatchHandle {
         self.current.load()
     }
 
-    /// Rebuild from the store and swap it in; returns the number of entries watched.
+    /// Rebuild from the store (every active action, every incident's entities read again)
+    /// and swap it in; returns the number of entries watched.
     pub async fn rebuild(&self, store: &dyn Store) -> Result<usize, StoreError> {
-        let mut cache = self.fingerprints.lock().await;
-        let actions = active_actions(store).await?;
-        let mut incidents: BTreeMap<i64, Vec<Entity>> = BTreeMap::new();
-        for id in actions.iter().filter_map(|a| a.action.incident_id) {
-            if incidents.contains_key(&id) {
-                continue;
-            }
-            let entities = store
-                .get_incident(id)
-                .await?
-                .map(|d| d.incident.entities)
-                .unwrap_or_default();
-            incidents.insert(id, entities);
-        }
-        let live: HashSet<i64> = actions.iter().map(|a| a.id).collect();
-        cache.retain(|id, _| live.contains(id));
-        for a in &actions {
-            if a.action.kind == ActionKind::BlockIp && !cache.contains_key(&a.id) {
-                cache.insert(a.id, fingerprints(store, &a.action.target).await?);
-            }
-        }
-        let inputs: Vec<WatchInput<'_>> = actions
-            .iter()
-            .map(|a| WatchInput {
-                action: a,
-                incident_entities: a
-                    .action
-                    .incident_id
-                    .and_then(|i| incidents.get(&i))
-                    .map_or(&[], Vec::as_slice),
-                fingerprints: cache.get(&a.id).map_or(&[], Vec::as_slice),
-            })
+        let mut st = self.state.lock().await;
+        let signature = store.actions_signature().await?;
+        st.actions = active_actions(store)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
             .collect();
-        let watch = Watch::build(&inputs);
+        st.incidents.clear();
+        st.fill(store).await?;
+        st.signature = Some(signature);
+        let watch = st.build();
         let n = watch.len();
         self.current.store(Arc::new(watch));
         Ok(n)
+    }
+
+    /// Apply actions this node just changed (as they are now) without reading the others
+    /// again; returns the number of entries watched.
+    pub async fn apply(&self, store: &dyn Store, changed: &[Action]) -> Result<usize, StoreError> {
+        let mut st = self.state.lock().await;
+        for a in changed {
+            if a.status() == ActionStatus::Active {
+                st.actions.insert(a.id, a.clone());
+            } else {
+                st.actions.remove(&a.id);
+            }
+        }
+        st.fill(store).await?;
+        let watch = st.build();
+        let n = watch.len();
+        self.current.store(Arc::new(watch));
+        Ok(n)
+    }
+
+    /// Rebuild when the store's action signature moved since the last full rebuild (another
+    /// node or process changed an action, or one expired), or when `force`.
+    pub async fn sync(&self, store: &dyn Store, force: bool) -> Result<bool, StoreError> {
+        let now = store.actions_signature().await?;
+        if force || self.state.lock().await.signature != Some(now) {
+            self.rebuild(store).await?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 }
 
@@ -138,13 +204,17 @@ pub async fn maintain(
 ) {
     let mut tick = tokio::time::interval(interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Every tick a cheap signature check; a full rebuild when it moved, and every 30 ticks
+    // anyway (incidents gain entities without any action changing).
+    let mut n: u64 = 0;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        if let Err(e) = handle.rebuild(&*store).await {
+        if let Err(e) = handle.sync(&*store, n % 30 == 0).await {
             tracing::warn!(error = %e, "rebuilding the reappearance watch failed");
         }
+        n += 1;
     }
 }

@@ -147,7 +147,7 @@ pub async fn create(
         }
     }
     let action = state.store.create_action(&new, &actor).await?;
-    state.actions_changed().await;
+    state.actions_changed(std::slice::from_ref(&action)).await;
     tracing::info!(
         action = action.id,
         kind = %action.action.kind,
@@ -238,7 +238,7 @@ pub async fn approve(
         .store
         .update_action_state(id, action.status(), &change, &actor)
         .await?;
-    state.actions_changed().await;
+    state.actions_changed(std::slice::from_ref(&done)).await;
     Ok(Json(wire(&done)?))
 }
 
@@ -271,7 +271,7 @@ pub async fn revert(
         .store
         .update_action_state(id, action.status(), &change, &actor)
         .await?;
-    state.actions_changed().await;
+    state.actions_changed(std::slice::from_ref(&done)).await;
     Ok(Json(wire(&done)?))
 }
 

@@ -29,12 +29,15 @@ use serde_json::{json, Value};
 use crate::api::{params, Params};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::metrics::Counter;
 use crate::AppState;
 
 /// The active actions as the decision path reads them, and what keeps them current.
 #[derive(Default)]
 pub struct Enforcement {
     decisions: ArcSwap<Decisions>,
+    /// The active actions `decisions` was built from, so one change rebuilds from memory.
+    actions: Mutex<std::collections::BTreeMap<i64, Action>>,
     /// The store's action signature when `decisions` was built.
     signature: Mutex<(i64, i64)>,
     /// One rebuild at a time.
@@ -64,8 +67,36 @@ impl Enforcement {
         let _w = self.writer.lock().await;
         let signature = store.actions_signature().await?;
         let active = store.active_actions().await?;
+        *lock(&self.actions) = active.into_iter().map(|a| (a.id, a)).collect();
+        self.swap();
+        *lock(&self.signature) = signature;
+        Ok(())
+    }
+
+    /// Apply actions this node just changed (as they are now) and swap in the new set,
+    /// without reading the store.
+    pub async fn apply(&self, changed: &[Action]) {
+        let _w = self.writer.lock().await;
+        {
+            let mut actions = lock(&self.actions);
+            for a in changed {
+                if a.status() == ActionStatus::Active {
+                    actions.insert(a.id, a.clone());
+                } else {
+                    actions.remove(&a.id);
+                }
+            }
+        }
+        self.swap();
+    }
+
+    /// Build from `actions` (carrying hit counters over) and swap it in. Under `writer`.
+    fn swap(&self) {
         let old = self.decisions.load_full();
-        let new = Decisions::build(&active, Some(&old));
+        let new = {
+            let actions = lock(&self.actions);
+            Decisions::build(actions.values(), Some(&old))
+        };
         let kept: std::collections::HashSet<i64> = new.hits().map(|(id, _)| id).collect();
         let mut orphans = Vec::new();
         for (id, h) in old.hits() {
@@ -77,10 +108,8 @@ impl Enforcement {
         }
         tracing::debug!(active = new.len(), "enforcement decisions rebuilt");
         self.decisions.store(Arc::new(new));
-        *lock(&self.signature) = signature;
         self.built_at.store(Timestamp::now().millis(), Relaxed);
         lock(&self.orphan_hits).extend(orphans);
-        Ok(())
     }
 
     /// Rebuild when the store's signature moved (another node changed an action) or the set
@@ -158,6 +187,7 @@ fn header<'h>(h: &'h HeaderMap, name: &str) -> Option<&'h str> {
 fn judge(state: &AppState, h: &HeaderMap, method: &str, uri: &str) -> Verdict {
     let decisions = state.enforcement.current();
     if decisions.is_empty() {
+        state.metrics.add(Counter::EnforceAllowed, 1);
         return Verdict::Allow;
     }
     let cfg = &state.decode;
@@ -183,7 +213,16 @@ fn judge(state: &AppState, h: &HeaderMap, method: &str, uri: &str) -> Verdict {
         key,
         principal: principal.as_deref(),
     };
-    decisions.decide(&req, Timestamp::now().millis())
+    let v = decisions.decide(&req, Timestamp::now().millis());
+    state.metrics.add(
+        match v {
+            Verdict::Allow => Counter::EnforceAllowed,
+            Verdict::Deny(_) => Counter::EnforceDenied,
+            Verdict::RateLimited(_) => Counter::EnforceRateLimited,
+        },
+        1,
+    );
+    v
 }
 
 fn answer(v: Verdict, allow: StatusCode) -> Response {

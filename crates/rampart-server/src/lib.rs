@@ -176,15 +176,12 @@ impl AppState {
         }
     }
 
-    /// An action changed in the store: rebuild the enforcement decision set and the
-    /// pipeline's reappearance watch now, so every gateway asking this node sees it on its
-    /// next request. A failed rebuild is retried by
-    /// the periodic sync.
-    pub async fn actions_changed(&self) {
-        if let Err(e) = self.enforcement.reload(&*self.store).await {
-            tracing::warn!(error = %e, "rebuilding enforcement decisions");
-        }
-        recovery::refresh_watch(self).await;
+    /// Actions changed in the store through this node (`changed`, as they are now): apply
+    /// them to the enforcement decision set and the pipeline's reappearance watch now, from
+    /// memory, so every gateway asking this node sees them on its next request.
+    pub async fn actions_changed(&self, changed: &[rampart_model::Action]) {
+        self.enforcement.apply(changed).await;
+        recovery::refresh_watch(self, changed).await;
     }
 }
 
@@ -471,7 +468,7 @@ async fn expire_actions(
                     tracing::info!(action = a.id, kind = %a.action.kind, "containment action expired");
                 }
                 if !done.is_empty() {
-                    state.actions_changed().await;
+                    state.actions_changed(&done).await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "expiring actions failed"),

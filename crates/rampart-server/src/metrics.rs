@@ -29,10 +29,16 @@ pub enum Counter {
     ConnectionsEvicted,
     /// Failed authentications answered 429 (the source was over its failure limit).
     AuthRateLimited,
+    /// Gateway requests the enforcement endpoints allowed.
+    EnforceAllowed,
+    /// Gateway requests denied by a containment action.
+    EnforceDenied,
+    /// Gateway requests refused by a rate limit.
+    EnforceRateLimited,
 }
 
 impl Counter {
-    const ALL: [Counter; 7] = [
+    const ALL: [Counter; 10] = [
         Counter::IngestEvents,
         Counter::IngestRejectedLines,
         Counter::IngestAlertsRampart,
@@ -40,6 +46,9 @@ impl Counter {
         Counter::ConnectionsRefused,
         Counter::ConnectionsEvicted,
         Counter::AuthRateLimited,
+        Counter::EnforceAllowed,
+        Counter::EnforceDenied,
+        Counter::EnforceRateLimited,
     ];
     /// Metric name and labels.
     const fn series(self) -> (&'static str, &'static str) {
@@ -51,6 +60,12 @@ impl Counter {
             Counter::ConnectionsRefused => ("rampart_http_connections_refused_total", ""),
             Counter::ConnectionsEvicted => ("rampart_http_connections_evicted_total", ""),
             Counter::AuthRateLimited => ("rampart_auth_rate_limited_total", ""),
+            Counter::EnforceAllowed => ("rampart_enforce_decisions_total", "{verdict=\"allow\"}"),
+            Counter::EnforceDenied => ("rampart_enforce_decisions_total", "{verdict=\"deny\"}"),
+            Counter::EnforceRateLimited => (
+                "rampart_enforce_decisions_total",
+                "{verdict=\"rate_limited\"}",
+            ),
         }
     }
 }
@@ -63,7 +78,7 @@ const CLASSES: usize = 5;
 pub struct Metrics {
     /// Requests per (route index in ROUTES, or ROUTES.len() for unmatched) x status class.
     requests: Vec<[AtomicU64; CLASSES]>,
-    counters: [AtomicU64; 7],
+    counters: [AtomicU64; 10],
 }
 
 impl Default for Metrics {
@@ -84,9 +99,9 @@ impl Metrics {
     pub fn request(&self, method: &str, template: Option<&str>, status: u16) {
         let idx = template
             .and_then(|t| {
-                ROUTES
-                    .iter()
-                    .position(|r| r.path == t && r.method.eq_ignore_ascii_case(method))
+                ROUTES.iter().position(|r| {
+                    r.path == t && (r.method == "any" || r.method.eq_ignore_ascii_case(method))
+                })
             })
             .unwrap_or(ROUTES.len());
         let class = usize::from(status / 100).clamp(1, CLASSES) - 1;

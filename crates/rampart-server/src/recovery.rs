@@ -104,8 +104,8 @@ pub async fn get_containment(
 /// Rebuild the pipeline's reappearance watch after an action changed on this node, so the
 /// change is watched when the answer is sent (a failure is logged: the periodic rebuild
 /// catches up).
-pub async fn refresh_watch(state: &AppState) {
-    if let Err(e) = state.pipeline.watch().rebuild(&*state.store).await {
+pub async fn refresh_watch(state: &AppState, changed: &[rampart_model::Action]) {
+    if let Err(e) = state.pipeline.watch().apply(&*state.store, changed).await {
         tracing::warn!(error = %e, "rebuilding the reappearance watch failed");
     }
 }

@@ -104,6 +104,13 @@ async fn nginx_decisions_by_address_key_principal_endpoint_and_rate() {
     for (headers, want, why) in cases {
         assert_eq!(nginx(&app, &key, &headers).await, want, "{why}");
     }
+    let metrics = app.get("/metrics", &app.admin).await.text().await.unwrap();
+    for line in [
+        "rampart_enforce_decisions_total{verdict=\"deny\"} 3",
+        "rampart_enforce_decisions_total{verdict=\"rate_limited\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
 }
 
 #[tokio::test]
