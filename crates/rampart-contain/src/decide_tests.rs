@@ -203,3 +203,4 @@ fn many_blocks_stay_exact() {
         Verdict::Allow
     );
 }
+
