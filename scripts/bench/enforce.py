@@ -48,8 +48,9 @@ def main():
     admin = run(rb, "token", "create", "--data", data, "--name", "admin", "--role", "admin")
     key = run(rb, "enforcer", "create", "--data", data, "--name", "nginx1")
     port = free_port()
+    env = dict(os.environ, TOKIO_WORKER_THREADS="1")  # one core: one worker thread
     srv = subprocess.Popen(["taskset", "-c", "0", rb, "serve", "--data", data, "--listen", f"127.0.0.1:{port}",
-                            "--log", "warn"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            "--log", "warn"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         wait_port(port, "rampart")
         c = http.client.HTTPConnection("127.0.0.1", port)
@@ -72,7 +73,9 @@ def main():
             print(f"/enforce/nginx {name}: median {rps:,.0f} decisions/s over {a.runs} runs; "
                   f"p50 {[r[1] for r in rs]}, p99 {[r[2] for r in rs]}, non-2xx {[r[3] for r in rs]}")
 
-        # Through real nginx: action created -> nginx answers 403.
+        # Through real nginx: action created -> nginx answers 403. (A new API connection: the
+        # old one sat idle through wrk and was closed.)
+        c = http.client.HTTPConnection("127.0.0.1", port)
         if shutil.which("nginx") is None:
             print("nginx not installed: no action-to-enforced figure"); return
         class H(BaseHTTPRequestHandler):

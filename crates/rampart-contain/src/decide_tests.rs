@@ -203,4 +203,3 @@ fn many_blocks_stay_exact() {
         Verdict::Allow
     );
 }
-

@@ -204,7 +204,7 @@ pub async fn maintain(
 ) {
     let mut tick = tokio::time::interval(interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Every tick a cheap signature check; a full rebuild when it moved, and every 30 ticks
+    // Every tick a cheap signature check; a full rebuild when it moved, and every 300 ticks
     // anyway (incidents gain entities without any action changing).
     let mut n: u64 = 0;
     loop {
@@ -212,7 +212,7 @@ pub async fn maintain(
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        if let Err(e) = handle.sync(&*store, n % 30 == 0).await {
+        if let Err(e) = handle.sync(&*store, n % 300 == 0).await {
             tracing::warn!(error = %e, "rebuilding the reappearance watch failed");
         }
         n += 1;

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rampart_contain::decide::{Decisions, Request, Rule, Verdict};
@@ -157,7 +157,8 @@ pub async fn maintain(state: AppState, mut shutdown: tokio::sync::watch::Receive
     let mut flush = tokio::time::interval(cfg.enforce_hits_flush_interval);
     sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let backstop = (cfg.enforce_sync_interval.as_millis() as i64).saturating_mul(30);
+    // the signature sees every change but a pathological one; a full reload now and then
+    let backstop = (cfg.enforce_sync_interval.as_millis() as i64).saturating_mul(300);
     loop {
         tokio::select! {
             _ = sync.tick() => {
@@ -254,20 +255,18 @@ fn answer(v: Verdict, allow: StatusCode) -> Response {
 /// `GET /enforce/nginx`: the original request in `X-Original-Method`, `X-Original-URI`,
 /// `X-Original-Host` (or `Host`), `X-Real-IP`/`X-Forwarded-For` and its own credential
 /// headers. 204 allow, 403 deny, 429 rate-limited; `X-Rampart-Action` names the action.
-pub async fn nginx(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn nginx(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    // the request itself, not the `HeaderMap` extractor, which would copy every header
+    let headers = req.headers();
     let method = header(&headers, "x-original-method").unwrap_or("GET");
     let uri = header(&headers, "x-original-uri").unwrap_or("/");
-    answer(judge(&state, &headers, method, uri), StatusCode::NO_CONTENT)
+    answer(judge(&state, headers, method, uri), StatusCode::NO_CONTENT)
 }
 
 /// `/enforce/envoy/{path}`: Envoy's ext_authz HTTP service appends the original path to the
 /// configured `path_prefix` and sends the original method. 200 allow, 403, 429.
-pub async fn envoy(
-    State(state): State<AppState>,
-    method: axum::http::Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+pub async fn envoy(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    let (method, uri, headers) = (req.method(), req.uri(), req.headers());
     let full = uri.path_and_query().map_or("/", |p| p.as_str());
     let original = full.strip_prefix("/enforce/envoy").unwrap_or(full);
     let original = if original.is_empty() || original.starts_with('?') {
@@ -276,7 +275,7 @@ pub async fn envoy(
         original
     };
     answer(
-        judge(&state, &headers, method.as_str(), original),
+        judge(&state, headers, method.as_str(), original),
         StatusCode::OK,
     )
 }
