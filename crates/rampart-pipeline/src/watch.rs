@@ -130,15 +130,34 @@ impl WatchHandle {
         Ok(n)
     }
 
-    /// Rebuild when the store's action signature moved since the last full rebuild (another
-    /// node or process changed an action, or one expired), or when `force`.
+    /// Catch up when the store's action signature moved since the last look (another node
+    /// or process changed an action, or one expired): apply the actions changed since the
+    /// last change seen; a full rebuild when the counts then disagree, or when `force`.
     pub async fn sync(&self, store: &dyn Store, force: bool) -> Result<bool, StoreError> {
         let now = store.actions_signature().await?;
-        if force || self.state.lock().await.signature != Some(now) {
+        let seen = self.state.lock().await.signature;
+        if force || seen.is_none() {
             self.rebuild(store).await?;
             return Ok(true);
         }
-        Ok(false)
+        let Some(seen) = seen.filter(|s| *s != now) else {
+            return Ok(false);
+        };
+        // a change stamped by a node whose clock is a little behind is still read
+        let since = rampart_model::Timestamp(seen.1 - 2_000);
+        let mut changed = Vec::new();
+        for kind in ActionKind::ALL {
+            changed.extend(store.actions_changed_since(*kind, since).await?);
+        }
+        self.apply(store, &changed).await?;
+        let mut st = self.state.lock().await;
+        if st.actions.len() as i64 != now.0 {
+            drop(st);
+            self.rebuild(store).await?;
+        } else {
+            st.signature = Some(now);
+        }
+        Ok(true)
     }
 }
 

@@ -112,16 +112,34 @@ impl Enforcement {
         lock(&self.orphan_hits).extend(orphans);
     }
 
-    /// Rebuild when the store's signature moved (another node changed an action) or the set
-    /// is older than `max_age_ms` (a backstop for changes the signature cannot see).
+    /// Catch up with changes made elsewhere (another node, the CLI, an expiry): when the
+    /// store's action signature moved, read only the actions changed since the last change
+    /// seen and apply them; a full reload when the counts then disagree or the set is older
+    /// than `max_age_ms` (a backstop for what the signature cannot see).
     pub async fn sync(&self, store: &dyn Store, max_age_ms: i64) -> StoreResult<bool> {
         let now = store.actions_signature().await?;
+        let seen = *lock(&self.signature);
         let stale = Timestamp::now().millis() - self.built_at.load(Relaxed) > max_age_ms;
-        if now != *lock(&self.signature) || stale {
+        if stale {
             self.reload(store).await?;
             return Ok(true);
         }
-        Ok(false)
+        if now == seen {
+            return Ok(false);
+        }
+        let since = Timestamp(seen.1 - SKEW_MS);
+        let mut changed = Vec::new();
+        for kind in ActionKind::ALL {
+            changed.extend(store.actions_changed_since(*kind, since).await?);
+        }
+        self.apply(&changed).await;
+        let held = lock(&self.actions).len() as i64;
+        if held != now.0 {
+            self.reload(store).await?;
+        } else {
+            *lock(&self.signature) = now;
+        }
+        Ok(true)
     }
 
     /// Write the denials counted since the last flush, in one transaction.
