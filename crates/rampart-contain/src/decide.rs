@@ -322,9 +322,9 @@ impl Decisions {
             }
         }
         d.v4 = v4.into_iter().collect();
-        d.v4.sort_by(|a, b| b.0.cmp(&a.0));
+        d.v4.sort_by_key(|t| std::cmp::Reverse(t.0));
         d.v6 = v6.into_iter().collect();
-        d.v6.sort_by(|a, b| b.0.cmp(&a.0));
+        d.v6.sort_by_key(|t| std::cmp::Reverse(t.0));
         d
     }
 

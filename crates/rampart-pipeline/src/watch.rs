@@ -51,13 +51,13 @@ impl WatchState {
             .collect();
         self.incidents.retain(|id, _| wanted.contains(id));
         for id in wanted {
-            if !self.incidents.contains_key(&id) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.incidents.entry(id) {
                 let entities = store
                     .get_incident(id)
                     .await?
                     .map(|d| d.incident.entities)
                     .unwrap_or_default();
-                self.incidents.insert(id, entities);
+                slot.insert(entities);
             }
         }
         for a in self.actions.values() {
@@ -231,7 +231,7 @@ pub async fn maintain(
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        if let Err(e) = handle.sync(&*store, n % 300 == 0).await {
+        if let Err(e) = handle.sync(&*store, n.is_multiple_of(300)).await {
             tracing::warn!(error = %e, "rebuilding the reappearance watch failed");
         }
         n += 1;

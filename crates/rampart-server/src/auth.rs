@@ -145,12 +145,50 @@ fn check(parts: &Parts, state: &AppState, credential: Credential) -> Result<ApiT
                 .ok_or_else(|| ApiError::unauthorized(format!("malformed {name} header")))?
         }
     };
-    let cached = state
-        .tokens
-        .lookup(&hash_token(secret))
+    let cached = recent_hash(secret, |h| state.tokens.lookup(h))
         .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
     cached.touch(rampart_model::Timestamp::now());
     Ok(cached.token.clone())
+}
+
+/// Secrets of recent requests on this thread with their SHA-256, most recent first.
+const RECENT: usize = 8;
+
+thread_local! {
+    static RECENT_HASHES: std::cell::RefCell<Vec<(Box<str>, Box<str>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `lookup(hash_token(secret))`, remembering the hashes of the last few secrets that named a
+/// token on this thread: a gateway sends the same key with every request, and hashing it was
+/// a sixth of the enforcement path. Only the pure secret -> hash mapping is remembered (in
+/// memory, never written anywhere); every lookup still goes to the token cache, so a revoked
+/// token is refused at once.
+fn recent_hash<T>(secret: &str, lookup: impl Fn(&str) -> Option<T>) -> Option<T> {
+    let known = RECENT_HASHES.with(|r| {
+        let r = r.borrow();
+        r.iter()
+            .position(|(s, _)| **s == *secret)
+            .map(|i| (i, r[i].1.clone()))
+    });
+    if let Some((i, hash)) = known {
+        if i > 0 {
+            RECENT_HASHES.with(|r| {
+                let mut r = r.borrow_mut();
+                let e = r.remove(i);
+                r.insert(0, e);
+            });
+        }
+        return lookup(&hash);
+    }
+    let hash = hash_token(secret);
+    let found = lookup(&hash)?;
+    RECENT_HASHES.with(|r| {
+        let mut r = r.borrow_mut();
+        r.truncate(RECENT - 1);
+        r.insert(0, (secret.into(), hash.into()));
+    });
+    Some(found)
 }
 
 #[cfg(test)]
@@ -168,6 +206,24 @@ mod tests {
         check("Basic abc", None);
         check("Bearer ", None);
         check("Bearer", None);
+    }
+
+    #[test]
+    fn recent_hashes_are_the_hashes_and_unknown_secrets_are_not_kept() {
+        let lookup = |h: &str| (h == hash_token("known")).then(|| h.to_string());
+        for _ in 0..3 {
+            assert_eq!(recent_hash("known", lookup), Some(hash_token("known")));
+        }
+        assert_eq!(recent_hash("unknown", lookup), None);
+        let kept = RECENT_HASHES.with(|r| {
+            r.borrow()
+                .iter()
+                .map(|(s, _)| s.to_string())
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(kept, ["known"]);
+        // a revoked token (the cache no longer has its hash) is refused even when remembered
+        assert_eq!(recent_hash("known", |_| None::<String>), None);
     }
 
     #[test]

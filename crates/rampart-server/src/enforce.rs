@@ -276,8 +276,8 @@ fn answer(v: Verdict, allow: StatusCode) -> Response {
 pub async fn nginx(State(state): State<AppState>, req: axum::extract::Request) -> Response {
     // the request itself, not the `HeaderMap` extractor, which would copy every header
     let headers = req.headers();
-    let method = header(&headers, "x-original-method").unwrap_or("GET");
-    let uri = header(&headers, "x-original-uri").unwrap_or("/");
+    let method = header(headers, "x-original-method").unwrap_or("GET");
+    let uri = header(headers, "x-original-uri").unwrap_or("/");
     answer(judge(&state, headers, method, uri), StatusCode::NO_CONTENT)
 }
 

@@ -87,15 +87,52 @@ async fn nginx_decisions_by_address_key_principal_endpoint_and_rate() {
     let jwt_m = jwt("mallory");
     let jwt_a = jwt("alice");
     #[rustfmt::skip]
-    let cases: Vec<(Vec<(&str, &str)>, (u16, Option<String>), &str)> = vec![
-        (vec![ip("203.0.113.9")], (403, sid(block)), "inside the blocked /28"),
+    type Case<'a> = (Vec<(&'a str, &'a str)>, (u16, Option<String>), &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            vec![ip("203.0.113.9")],
+            (403, sid(block)),
+            "inside the blocked /28",
+        ),
         (vec![ip("203.0.113.16")], (204, None), "outside it"),
-        (vec![("X-Real-IP", "127.0.0.1"), ("X-Forwarded-For", "203.0.113.9")], (204, None), "X-Forwarded-For from an untrusted gateway address is not believed"),
-        (vec![ip("192.0.2.1"), ("Authorization", jwt_m.as_str())], (403, sid(principal)), "JWT subject disabled"),
-        (vec![ip("192.0.2.1"), ("Authorization", jwt_a.as_str())], (204, None), "another subject"),
-        (vec![ip("192.0.2.1"), method, uri, host], (403, sid(ep)), "isolated endpoint on its host"),
-        (vec![ip("192.0.2.1"), method, uri, ("X-Original-Host", "other.example.com")], (204, None), "on another host"),
-        (vec![ip("192.0.2.1"), ("X-Original-Method", "GET"), uri, host], (204, None), "another method"),
+        (
+            vec![
+                ("X-Real-IP", "127.0.0.1"),
+                ("X-Forwarded-For", "203.0.113.9"),
+            ],
+            (204, None),
+            "X-Forwarded-For from an untrusted gateway address is not believed",
+        ),
+        (
+            vec![ip("192.0.2.1"), ("Authorization", jwt_m.as_str())],
+            (403, sid(principal)),
+            "JWT subject disabled",
+        ),
+        (
+            vec![ip("192.0.2.1"), ("Authorization", jwt_a.as_str())],
+            (204, None),
+            "another subject",
+        ),
+        (
+            vec![ip("192.0.2.1"), method, uri, host],
+            (403, sid(ep)),
+            "isolated endpoint on its host",
+        ),
+        (
+            vec![
+                ip("192.0.2.1"),
+                method,
+                uri,
+                ("X-Original-Host", "other.example.com"),
+            ],
+            (204, None),
+            "on another host",
+        ),
+        (
+            vec![ip("192.0.2.1"), ("X-Original-Method", "GET"), uri, host],
+            (204, None),
+            "another method",
+        ),
         (vec![ip("192.0.2.9")], (204, None), "rate: 1 of 2"),
         (vec![ip("192.0.2.9")], (204, None), "rate: 2 of 2"),
         (vec![ip("192.0.2.9")], (429, sid(rate)), "rate: over"),
@@ -196,13 +233,12 @@ async fn enforcement_keys_are_their_own_and_refused_when_wrong() {
             "forbidden",
         )
         .await;
-        assert_eq!(
+        assert!(
             get(path, header, enforcer.clone())
                 .await
                 .unwrap()
                 .status()
                 .is_success(),
-            true,
             "{path}"
         );
     }
