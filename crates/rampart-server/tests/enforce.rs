@@ -386,3 +386,68 @@ async fn crowdsec_stream_deltas_filters_and_lookup() {
         .unwrap();
     assert_error(r, 400, "bad_request").await;
 }
+
+/// Two nodes sharing one store: an action created on one is enforced by the other within its
+/// sync interval (the store's action signature moved; the other reads only what changed), its
+/// revert too, and the other node's bouncer stream has it.
+#[tokio::test]
+async fn another_node_enforces_what_this_node_changed() {
+    let fast = rampart_server::ServerConfig {
+        enforce_sync_interval: std::time::Duration::from_millis(50),
+        ..Default::default()
+    };
+    let a = spawn_app_with(fast.clone()).await;
+    let key = a.token(Role::Enforcer).await;
+    let b = a.second_node(fast).await;
+    let ip = [("X-Real-IP", "203.0.113.7")];
+    assert_eq!(nginx(&b, &key, &ip).await, (204, None));
+
+    let id = action(
+        &a,
+        json!({"kind": "block_ip", "target": "203.0.113.7", "reason": "r"}),
+    )
+    .await;
+    assert_eq!(
+        nginx(&a, &key, &ip).await.0,
+        403,
+        "at once on the node that made it"
+    );
+    let (b_ref, key_ref, ip_ref) = (&b, key.as_str(), &ip);
+    let until = move |want: u16| async move {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let got = nginx(b_ref, key_ref, ip_ref).await;
+            if got.0 == want {
+                return got;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "node b never answered {want}: {got:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    assert_eq!(until(403).await, (403, Some(id.to_string())));
+    let s: Value = b
+        .client
+        .get(b.url("/v1/decisions/stream?startup=true"))
+        .header("X-Api-Key", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["new"][0]["value"], "203.0.113.7", "{s}");
+
+    let r = a
+        .post(
+            &format!("/api/v1/actions/{id}/revert"),
+            &a.admin,
+            json!({"reason": "fp"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(nginx(&a, &key, &ip).await, (204, None));
+    assert_eq!(until(204).await, (204, None));
+}

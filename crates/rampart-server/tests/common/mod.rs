@@ -32,7 +32,7 @@ pub struct TestApp {
     /// The server task.
     pub server:
         std::sync::Mutex<Option<tokio::task::JoinHandle<Result<(), rampart_server::ServeError>>>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     seq: AtomicU32,
 }
 
@@ -53,6 +53,18 @@ pub async fn spawn_app_contained(
     let sqlite = SqliteStore::open(&dir.path().join("rampart.db"))
         .await
         .expect("open sqlite");
+    let app = spawn_on(sqlite, Some(dir), config, contain).await;
+    let admin = app.token(Role::Admin).await;
+    TestApp { admin, ..app }
+}
+
+/// A server on `sqlite` (another node, when the store is already some other server's).
+async fn spawn_on(
+    sqlite: SqliteStore,
+    dir: Option<tempfile::TempDir>,
+    config: ServerConfig,
+    contain: rampart_contain::ContainConfig,
+) -> TestApp {
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     let (pipeline, _task) = rampart_pipeline::spawn(store.clone(), Default::default())
         .await
@@ -84,8 +96,7 @@ pub async fn spawn_app_contained(
         _dir: dir,
         seq: AtomicU32::new(0),
     };
-    let admin = app.token(Role::Admin).await;
-    TestApp { admin, ..app }
+    app
 }
 
 /// One incident to seed.
@@ -141,6 +152,23 @@ pub fn sigma_alert(ip: &str) -> AlertDraft {
 }
 
 impl TestApp {
+    /// A second server (node) sharing this one's store, with its own memory (token cache,
+    /// decision set, watch); the same admin token works on both.
+    pub async fn second_node(&self, config: ServerConfig) -> TestApp {
+        let node = spawn_on(
+            self.sqlite.clone(),
+            None,
+            config,
+            rampart_contain::ContainConfig::default(),
+        )
+        .await;
+        TestApp {
+            admin: self.admin.clone(),
+            seq: AtomicU32::new(1000),
+            ..node
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
