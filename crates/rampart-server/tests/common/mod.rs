@@ -84,7 +84,7 @@ async fn spawn_on(
             let _ = stop.await;
         },
     ));
-    let app = TestApp {
+    TestApp {
         addr,
         client: reqwest::Client::new(),
         store,
@@ -95,8 +95,7 @@ async fn spawn_on(
         server: std::sync::Mutex::new(Some(server)),
         _dir: dir,
         seq: AtomicU32::new(0),
-    };
-    app
+    }
 }
 
 /// One incident to seed.
