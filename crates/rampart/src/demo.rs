@@ -85,11 +85,19 @@ pub async fn run(
 ) -> Result<()> {
     let data = match data {
         Some(d) => d,
-        None => tempfile::Builder::new()
-            .prefix("rampart-demo-")
-            .tempdir()
-            .context("creating a temporary data directory")?
-            .keep(),
+        None => {
+            let mut b = tempfile::Builder::new();
+            b.prefix("rampart-demo-");
+            // owner-only from the start, like every data directory Rampart creates
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                b.permissions(std::fs::Permissions::from_mode(0o700));
+            }
+            b.tempdir()
+                .context("creating a temporary data directory")?
+                .keep()
+        }
     };
     prepare_demo_dir(&data)?;
     eprintln!("rampart demo: data directory {}", data.display());

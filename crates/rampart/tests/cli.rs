@@ -628,3 +628,35 @@ fn actions_cli_creates_lists_and_reverts_through_the_rails() {
     let active = json(&["actions", "list", "--status", "active"]);
     assert!(!active.to_string().contains("203.0.113.7"), "{active}");
 }
+
+/// The README's first command: `rampart demo` makes its own owner-only data directory,
+/// ingests simulated traffic through the whole pipeline and reports what it found.
+#[test]
+fn demo_ingests_into_a_private_temporary_directory() {
+    let out = rampart()
+        .args(["demo", "--no-serve", "--events", "20000"])
+        .env_remove("RAMPART_DATA")
+        .output()
+        .expect("run rampart demo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("open to other users"), "{stderr}");
+    let dir = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("rampart demo: data directory "))
+        .expect("the data directory is named")
+        .trim()
+        .to_string();
+    let ingested = stderr
+        .lines()
+        .find(|l| l.contains("rampart demo: ingested 20000 events"))
+        .unwrap_or_else(|| panic!("no summary in {stderr}"));
+    assert!(!ingested.contains(" 0 alerts"), "{ingested}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{dir}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
