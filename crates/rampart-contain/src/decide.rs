@@ -154,6 +154,37 @@ pub enum Verdict {
     RateLimited(i64),
 }
 
+/// The path as a backend would resolve it: percent-decoded, empty and `.` segments dropped,
+/// `..` applied, so `/%75sers//./42` cannot slip past an isolated `/users/{id}`. Borrowed
+/// when there is nothing to resolve (the common case).
+pub fn normalize_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let plain = !path.contains('%') && !path.contains("//") && !path.contains("/.");
+    if plain {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let mut out: Vec<&str> = Vec::new();
+    for seg in decoded.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    let mut p = String::with_capacity(decoded.len());
+    for seg in &out {
+        p.push('/');
+        p.push_str(seg);
+    }
+    if p.is_empty() {
+        p.push('/');
+    }
+    std::borrow::Cow::Owned(p)
+}
+
 /// Endpoint template segments: `None` matches any one segment (`{id}`).
 #[derive(Debug)]
 struct EndpointRule {
@@ -410,9 +441,13 @@ impl Decisions {
                 return Some(r);
             }
         }
+        if self.endpoints.is_empty() {
+            return None;
+        }
+        let path = normalize_path(req.path);
         self.endpoints
             .iter()
-            .find(|e| e.matches(req.method, req.path) && e.rule.applies(req, now))
+            .find(|e| e.matches(req.method, &path) && e.rule.applies(req, now))
             .map(|e| &e.rule)
     }
 

@@ -103,6 +103,9 @@ fn verdicts() {
         (Request { host: Some("api.example.com"), ..req("192.0.2.1", "DELETE", "/users/42?x=1") }, Verdict::Deny(6), "query ignored"),
         (Request { host: Some("other.example.com"), ..req("192.0.2.1", "DELETE", "/users/42") }, Verdict::Allow, "isolated endpoint on another host"),
         (Request { host: Some("api.example.com"), ..req("192.0.2.1", "GET", "/users/42") }, Verdict::Allow, "another method"),
+        (Request { host: Some("api.example.com"), ..req("192.0.2.1", "DELETE", "/%75sers/42") }, Verdict::Deny(6), "percent-encoded segment"),
+        (Request { host: Some("api.example.com"), ..req("192.0.2.1", "DELETE", "//users/./42") }, Verdict::Deny(6), "empty and dot segments"),
+        (Request { host: Some("api.example.com"), ..req("192.0.2.1", "DELETE", "/public/../users/42") }, Verdict::Deny(6), "dot-dot segment"),
         (Request { host: Some("api.example.com"), ..req("192.0.2.1", "DELETE", "/users/42/keys") }, Verdict::Allow, "a longer path"),
         (Request { host: Some("api.example.com"), ..req("192.0.2.1", "DELETE", "/users") }, Verdict::Allow, "a shorter path"),
         (Request { service: Some("billing"), ..req("192.0.2.1", "GET", "/") }, Verdict::Deny(7), "isolated service"),
@@ -202,4 +205,23 @@ fn many_blocks_stay_exact() {
         d.decide(&req("10.0.39.16", "GET", "/"), NOW),
         Verdict::Allow
     );
+}
+
+#[test]
+fn paths_are_normalized_only_when_needed() {
+    use std::borrow::Cow;
+    assert!(matches!(
+        normalize_path("/users/42?x=1"),
+        Cow::Borrowed("/users/42")
+    ));
+    for (raw, want) in [
+        ("/%75sers/42", "/users/42"),
+        ("//a///b/", "/a/b"),
+        ("/a/./b/../c", "/a/c"),
+        ("/../../etc", "/etc"),
+        ("/%2e%2e/x", "/x"),
+        ("/.", "/"),
+    ] {
+        assert_eq!(normalize_path(raw), want, "{raw}");
+    }
 }
