@@ -12,7 +12,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use rampart_contain::reappear::{Fingerprint, Watch, WatchInput};
-use rampart_model::{Action, ActionFilter, ActionKind, ActionStatus, Entity};
+use rampart_model::{Action, ActionKind, ActionStatus, Entity};
 use rampart_store::{EventQuery, Store, StoreError};
 
 /// Most events of a blocked address read for its fingerprints, and most fingerprints kept.
@@ -98,7 +98,8 @@ impl WatchHandle {
     pub async fn rebuild(&self, store: &dyn Store) -> Result<usize, StoreError> {
         let mut st = self.state.lock().await;
         let signature = store.actions_signature().await?;
-        st.actions = active_actions(store)
+        st.actions = store
+            .active_actions()
             .await?
             .into_iter()
             .map(|a| (a.id, a))
@@ -158,25 +159,6 @@ impl WatchHandle {
             st.signature = Some(now);
         }
         Ok(true)
-    }
-}
-
-async fn active_actions(store: &dyn Store) -> Result<Vec<Action>, StoreError> {
-    let mut out = Vec::new();
-    loop {
-        let page = store
-            .list_actions(&ActionFilter {
-                status: Some(ActionStatus::Active),
-                limit: Some(1000),
-                offset: Some(out.len() as u32),
-                ..ActionFilter::default()
-            })
-            .await?;
-        let got = page.items.len();
-        out.extend(page.items);
-        if got == 0 || out.len() as u64 >= page.total {
-            return Ok(out);
-        }
     }
 }
 
