@@ -4,7 +4,8 @@
 //! [`Decisions`] is built once from the active actions ([`Decisions::build`]) and then only
 //! read: the server keeps it behind an atomic pointer and swaps in a new one when an action
 //! changes, so the per-request path takes no lock, makes no syscall beyond reading the clock
-//! when an action matched, and allocates nothing. Addresses and ranges sit in one hash table
+//! when an action matched, and allocates nothing (but to normalize an unusual path when an
+//! endpoint is isolated). Addresses and ranges sit in one hash table
 //! per prefix length in use (a lookup costs one probe per distinct length, in practice one to
 //! three), keys by their 16-byte identity, principals and services by name, endpoints in a
 //! short list matched segment by segment.
