@@ -1,4 +1,3 @@
-use rampart_model::action::NewAction;
 use rampart_model::{RateLimit, Timestamp};
 
 use super::*;
@@ -7,38 +6,28 @@ const NOW: i64 = 1_700_000_000_000;
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
 fn action(id: i64, kind: ActionKind, target: &str, scope: (&str, &str)) -> Action {
-    let scope = ActionScope {
+    let mut a = crate::test_support::action(
+        id,
+        kind,
+        target,
+        ActionStatus::Active,
+        Timestamp(NOW - 1000),
+        3600,
+        false,
+    );
+    a.action.expires_at = Some(Timestamp(NOW + 3_600_000));
+    a.action.incident_id = None;
+    a.action.reason = "test".into();
+    a.action.requested_by = "token:alice".into();
+    a.action.scope = ActionScope {
         host: (!scope.0.is_empty()).then(|| scope.0.to_string()),
         service: (!scope.1.is_empty()).then(|| scope.1.to_string()),
     };
-    Action {
-        id,
-        action: NewAction {
-            kind,
-            target: target.into(),
-            scope,
-            rate: (kind == ActionKind::RateLimit).then_some(RateLimit {
-                requests: 2,
-                window_secs: 60,
-            }),
-            reason: "test".into(),
-            incident_id: None,
-            requested_by: "token:alice".into(),
-            status: ActionStatus::Active,
-            created_at: Timestamp(NOW - 1000),
-            starts_at: Some(Timestamp(NOW - 1000)),
-            expires_at: Some(Timestamp(NOW + 3_600_000)),
-            duration_secs: 3600,
-        },
-        approved_by: None,
-        approved_at: None,
-        reverted_by: None,
-        revert_reason: None,
-        reverted_at: None,
-        failure: None,
-        denied: 0,
-        last_denied: None,
-    }
+    a.action.rate = (kind == ActionKind::RateLimit).then_some(RateLimit {
+        requests: 2,
+        window_secs: 60,
+    });
+    a
 }
 
 fn fixture() -> Decisions {

@@ -442,4 +442,6 @@ pub fn expire(actions: &[Action], now: Timestamp) -> Vec<(i64, ActionChange)> {
 }
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

@@ -1,38 +1,12 @@
 use std::borrow::Cow;
 
-use rampart_model::{ActionScope, NewAction};
-
 use super::*;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 const T0: Timestamp = Timestamp(1_700_000_000_000);
 
 fn action(id: i64, kind: ActionKind, target: &str, status: ActionStatus) -> Action {
-    Action {
-        id,
-        action: NewAction {
-            kind,
-            target: target.into(),
-            scope: ActionScope::default(),
-            rate: None,
-            reason: "r".into(),
-            incident_id: Some(7),
-            requested_by: "token:a".into(),
-            status,
-            created_at: T0,
-            starts_at: Some(T0),
-            expires_at: None,
-            duration_secs: 3600,
-        },
-        approved_by: None,
-        approved_at: None,
-        reverted_by: None,
-        revert_reason: None,
-        reverted_at: None,
-        failure: None,
-        denied: 0,
-        last_denied: None,
-    }
+    crate::test_support::action(id, kind, target, status, T0, 3600, false)
 }
 
 fn event(ip: &str, principal: Option<&str>, key: Option<&str>, ua: &str) -> ApiEvent<'static> {

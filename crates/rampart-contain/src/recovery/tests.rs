@@ -1,6 +1,6 @@
 use rampart_model::{
-    ActionScope, AlertDraft, AlertSource, AlertStatus, AttackStage, Classification, Determination,
-    IncidentStatus, NewAction, Severity,
+    AlertDraft, AlertSource, AlertStatus, AttackStage, Classification, Determination,
+    IncidentStatus, Severity,
 };
 
 use super::*;
@@ -37,31 +37,7 @@ fn ent(kind: EntityKind, value: &str) -> Entity {
 }
 
 fn action(id: i64, kind: ActionKind, target: &str, status: ActionStatus) -> Action {
-    Action {
-        id,
-        action: NewAction {
-            kind,
-            target: target.into(),
-            scope: ActionScope::default(),
-            rate: None,
-            reason: "r".into(),
-            incident_id: Some(7),
-            requested_by: "token:a".into(),
-            status,
-            created_at: T0,
-            starts_at: Some(T0),
-            expires_at: Some(T0.add_millis(240 * MIN)),
-            duration_secs: 4 * 3600,
-        },
-        approved_by: None,
-        approved_at: None,
-        reverted_by: None,
-        revert_reason: None,
-        reverted_at: None,
-        failure: None,
-        denied: 0,
-        last_denied: None,
-    }
+    crate::test_support::action(id, kind, target, status, T0, 4 * 3600, true)
 }
 
 fn alert_at(e: &Entity, at: Timestamp) -> Alert {
