@@ -1,17 +1,12 @@
 //! The command-line interface that scripts rely on, run as a user would run it.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-fn rampart() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rampart"));
-    c.env_remove("RAMPART_DATA")
-        .env_remove("RAMPART_LISTEN")
-        .env_remove("RAMPART_CONFIG")
-        .env_remove("RAMPART_POSTGRES_URL");
-    c
-}
+mod common;
+
+use common::{rampart, served_addr};
 
 fn run(cmd: &mut Command) -> (String, String) {
     let out = cmd.output().expect("run rampart");
@@ -121,13 +116,7 @@ fn token_create_prints_only_the_token_and_serve_requires_it() {
         .spawn()
         .unwrap();
     // The server announces its address on stderr once the listener is bound.
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited early").unwrap();
-        if let Some(rest) = line.split("serving on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let addr = served_addr(&mut child);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let c = reqwest::Client::new();
@@ -366,15 +355,7 @@ fn serve_following(cwd: &Path, data: &Path) -> std::process::Child {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("server exited early").unwrap();
-        if line.contains("serving on http://") {
-            break;
-        }
-    }
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    served_addr(&mut child);
     child
 }
 

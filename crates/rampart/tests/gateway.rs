@@ -5,7 +5,7 @@
 //! Needs `nginx` and `crowdsec-custom-bouncer` on the PATH (`.ci/run` installs them). Under CI
 //! a missing one fails the test; elsewhere the test says so and returns.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -13,14 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-fn rampart() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rampart"));
-    c.env_remove("RAMPART_DATA")
-        .env_remove("RAMPART_LISTEN")
-        .env_remove("RAMPART_CONFIG")
-        .env_remove("RAMPART_POSTGRES_URL");
-    c
-}
+mod common;
+
+use common::{rampart, served_addr};
 
 fn repo_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -121,15 +116,7 @@ fn start_rampart(data: &Path) -> (Guard, String) {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited early").unwrap();
-        if let Some(rest) = line.split("serving on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    // keep draining stderr so the server never blocks on a full pipe
-    std::thread::spawn(move || for _ in lines {});
+    let addr = served_addr(&mut child);
     (Guard(child), addr)
 }
 
