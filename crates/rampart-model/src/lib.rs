@@ -16,6 +16,7 @@ pub mod roles;
 pub mod task;
 pub mod time;
 pub mod token;
+pub mod user;
 
 pub use action::{
     Action, ActionChange, ActionError, ActionFilter, ActionKind, ActionRequest, ActionScope,
@@ -35,6 +36,7 @@ pub use roles::{Permission, Role};
 pub use task::{ActorAccess, EntityActivity, NewTask, Task, TaskKind};
 pub use time::{TimeRangeError, Timestamp, SANE_MAX, SANE_MIN};
 pub use token::{validate_token_name, ApiToken, InvalidTokenName};
+pub use user::{validate_user_name, InvalidUserName, SavedView, Session, User};
 
 /// Errors from parsing model values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

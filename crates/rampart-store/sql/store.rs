@@ -18,7 +18,7 @@ use rampart_model::{
     AlertStatus, ApiEvent, ApiToken, AttackStage, AuditEntry, Classification, Comment,
     Determination, EndpointInfo, Entity, EntityActivity, EntityKind, EntityRole, Incident,
     IncidentDetail, IncidentFilter, IncidentPatch, IncidentSort, IncidentStatus, NewAction,
-    NewAudit, NewTask, Page, Role, Task, TaskKind, Timestamp,
+    NewAudit, NewTask, Page, Role, SavedView, Session, Task, TaskKind, Timestamp, User,
 };
 use rampart_store::{
     AlertFilter, AppliedChanges, AuditFilter, Batch, BatchOutcome, Change, ChangeSet, Checkpoint,
@@ -1979,6 +1979,319 @@ impl Store for SqlStore {
             last_allowed: at("last_allowed")?,
         })
     }
+
+    async fn create_user(
+        &self,
+        name: &str,
+        role: Role,
+        password_hash: &str,
+        actor: &str,
+    ) -> StoreResult<User> {
+        let now = Timestamp::now();
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "user {name:?} already exists"
+            )));
+        }
+        let row = sqlx::query(&format!(
+            "INSERT INTO users (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4) \
+             RETURNING {USER_COLS}"
+        ))
+        .bind(name)
+        .bind(role.as_str())
+        .bind(password_hash)
+        .bind(now.millis())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let user = user_from_row(&row)?;
+        insert_audit(
+            &mut tx,
+            &NewAudit {
+                at: now,
+                actor: actor.to_string(),
+                action: "user.create".into(),
+                object_type: "user".into(),
+                object_id: name.to_string(),
+                details: serde_json::json!({ "id": user.id, "role": role.as_str() }),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(user)
+    }
+
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<(User, String)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLS}, password_hash FROM users WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        row.map(|r| Ok((user_from_row(&r)?, r.try_get("password_hash").map_err(db)?)))
+            .transpose()
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let rows = sqlx::query(&format!("SELECT {USER_COLS} FROM users ORDER BY name"))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        Ok(self.decode_rows("user", &rows, user_from_row))
+    }
+
+    async fn create_session(&self, session: &Session, source: &str) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf, created_at, last_seen, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&session.id_hash)
+        .bind(session.user_id)
+        .bind(&session.csrf)
+        .bind(session.created_at.millis())
+        .bind(session.last_seen.millis())
+        .bind(session.expires_at.millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let name: String =
+            sqlx::query_scalar("UPDATE users SET last_login_at = $1 WHERE id = $2 RETURNING name")
+                .bind(session.created_at.millis())
+                .bind(session.user_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?
+                .ok_or_else(|| not_found("user", session.user_id))?;
+        // Old sessions of anyone are swept on the way: a sign-in is rare, the table stays small.
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(session.created_at.millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        insert_audit(
+            &mut tx,
+            &NewAudit {
+                at: session.created_at,
+                actor: format!("user:{name}"),
+                action: "user.login".into(),
+                object_type: "user".into(),
+                object_id: name.clone(),
+                details: serde_json::json!({ "source": source }),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+        idle_since: Timestamp,
+    ) -> StoreResult<Option<(Session, User)>> {
+        let row = sqlx::query(&format!(
+            "SELECT s.id_hash, s.user_id, s.csrf, s.created_at AS s_created_at, s.last_seen, \
+             s.expires_at, {USER_COLS_U} FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen >= $3 \
+             AND u.disabled_at IS NULL"
+        ))
+        .bind(id_hash)
+        .bind(now.millis())
+        .bind(idle_since.millis())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        let Some(r) = row else { return Ok(None) };
+        let session = Session {
+            id_hash: r.try_get("id_hash").map_err(db)?,
+            user_id: r.try_get("user_id").map_err(db)?,
+            csrf: r.try_get("csrf").map_err(db)?,
+            created_at: Timestamp(r.try_get("s_created_at").map_err(db)?),
+            last_seen: Timestamp(r.try_get("last_seen").map_err(db)?),
+            expires_at: Timestamp(r.try_get("expires_at").map_err(db)?),
+        };
+        Ok(Some((session, user_from_row(&r)?)))
+    }
+
+    async fn touch_session(&self, id_hash: &str, at: Timestamp) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_seen = $1 WHERE id_hash = $2 AND last_seen < $1")
+            .bind(at.millis())
+            .bind(id_hash)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, id_hash: &str, actor: &str) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let gone = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected()
+            > 0;
+        if gone {
+            insert_audit(
+                &mut tx,
+                &NewAudit {
+                    at: Timestamp::now(),
+                    actor: actor.to_string(),
+                    action: "user.logout".into(),
+                    object_type: "user".into(),
+                    object_id: actor.strip_prefix("user:").unwrap_or(actor).to_string(),
+                    details: serde_json::json!({}),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(gone)
+    }
+
+    async fn add_login_failure(
+        &self,
+        account: &str,
+        source: &str,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> StoreResult<(u64, u64)> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        sqlx::query("DELETE FROM login_failures WHERE at < $1")
+            .bind(since.millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query("INSERT INTO login_failures (account, source, at) VALUES ($1, $2, $3)")
+            .bind(account)
+            .bind(source)
+            .bind(at.millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let counts = count_login_failures(&mut tx, account, source, since).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(counts)
+    }
+
+    async fn login_failures(
+        &self,
+        account: &str,
+        source: &str,
+        since: Timestamp,
+    ) -> StoreResult<(u64, u64)> {
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        count_login_failures(&mut conn, account, source, since).await
+    }
+
+    async fn clear_login_failures(&self, account: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM login_failures WHERE account = $1")
+            .bind(account)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn save_view(&self, user_name: &str, name: &str, query: &str) -> StoreResult<SavedView> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO saved_views (user_name, name, query, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_name, name) DO UPDATE SET query = excluded.query, \
+             created_at = excluded.created_at RETURNING {VIEW_COLS}"
+        ))
+        .bind(user_name)
+        .bind(name)
+        .bind(query)
+        .bind(Timestamp::now().millis())
+        .fetch_one(&self.writer)
+        .await
+        .map_err(db)?;
+        view_from_row(&row)
+    }
+
+    async fn list_views(&self, user_name: &str) -> StoreResult<Vec<SavedView>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {VIEW_COLS} FROM saved_views WHERE user_name = $1 ORDER BY name"
+        ))
+        .bind(user_name)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(self.decode_rows("saved view", &rows, view_from_row))
+    }
+
+    async fn delete_view(&self, user_name: &str, id: i64) -> StoreResult<()> {
+        let n = sqlx::query("DELETE FROM saved_views WHERE id = $1 AND user_name = $2")
+            .bind(id)
+            .bind(user_name)
+            .execute(&self.writer)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if n == 0 {
+            return Err(not_found("saved view", id));
+        }
+        Ok(())
+    }
+}
+
+const USER_COLS: &str = "id, name, role, created_at, disabled_at, last_login_at";
+const USER_COLS_U: &str = "u.id, u.name, u.role, u.created_at, u.disabled_at, u.last_login_at";
+const VIEW_COLS: &str = "id, user_name, name, query, created_at";
+
+fn user_from_row(r: &DbRow) -> StoreResult<User> {
+    let role: String = r.try_get("role").map_err(db)?;
+    Ok(User {
+        id: r.try_get("id").map_err(db)?,
+        name: r.try_get("name").map_err(db)?,
+        role: parse_wire::<Role>("role", &role)?,
+        created_at: Timestamp(r.try_get("created_at").map_err(db)?),
+        disabled_at: r_opt(r, "disabled_at")?.map(Timestamp),
+        last_login_at: r_opt(r, "last_login_at")?.map(Timestamp),
+    })
+}
+
+fn view_from_row(r: &DbRow) -> StoreResult<SavedView> {
+    Ok(SavedView {
+        id: r.try_get("id").map_err(db)?,
+        user_name: r.try_get("user_name").map_err(db)?,
+        name: r.try_get("name").map_err(db)?,
+        query: r.try_get("query").map_err(db)?,
+        created_at: Timestamp(r.try_get("created_at").map_err(db)?),
+    })
+}
+
+async fn count_login_failures(
+    conn: &mut DbConnection,
+    account: &str,
+    source: &str,
+    since: Timestamp,
+) -> StoreResult<(u64, u64)> {
+    let by_account: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE account = $1 AND at >= $2")
+            .bind(account)
+            .bind(since.millis())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?;
+    let by_source: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE source = $1 AND at >= $2")
+            .bind(source)
+            .bind(since.millis())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?;
+    Ok((col_u64(by_account), col_u64(by_source)))
 }
 
 fn r_opt(row: &DbRow, name: &str) -> StoreResult<Option<i64>> {

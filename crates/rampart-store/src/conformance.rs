@@ -24,8 +24,8 @@ use rampart_model::{
     Action, ActionChange, ActionFilter, ActionKind, ActionScope, ActionStatus, AlertDraft,
     AlertStatus, ApiEvent, AttackStage, Classification, Determination, EndpointInfo, Entity,
     EntityKind, EntityRole, EventKind, IncidentFilter, IncidentPatch, IncidentSort, IncidentStatus,
-    NewAction, NewAudit, NewTask, ParamInfo, PriorityReason, RateLimit, Role, Severity, TaskKind,
-    Timestamp, ValueType,
+    NewAction, NewAudit, NewTask, ParamInfo, PriorityReason, RateLimit, Role, Session, Severity,
+    TaskKind, Timestamp, ValueType,
 };
 
 use crate::{
@@ -84,6 +84,10 @@ macro_rules! store_conformance {
             tasks_done_undone_audited_and_scoped_to_their_incident,
             tasks_move_with_a_merge,
             actor_access_and_activity_from_events,
+            users_create_conflict_and_list,
+            sessions_expire_idle_and_logout,
+            login_failures_count_by_account_and_source,
+            saved_views_per_user,
         );
     };
 }
@@ -3510,4 +3514,195 @@ pub async fn actor_access_and_activity_from_events(s: &dyn Store) {
         .await
         .expect_err("not an actor");
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+}
+
+// --- console users, sessions, saved views -----------------------------------------------------
+
+/// Users: created with a hash, audited, a taken name is a conflict, listed by name.
+pub async fn users_create_conflict_and_list(s: &dyn Store) {
+    let u = s
+        .create_user("bob", Role::Tier1, "$argon2id$hash-b", "cli")
+        .await
+        .expect("create");
+    assert_eq!((u.name.as_str(), u.role), ("bob", Role::Tier1));
+    s.create_user("alice", Role::Tier3, "$argon2id$hash-a", "cli")
+        .await
+        .expect("create");
+    let dup = s.create_user("bob", Role::Admin, "x", "cli").await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    let (found, hash) = s.user_by_name("bob").await.expect("read").expect("bob");
+    assert_eq!((found, hash.as_str()), (u.clone(), "$argon2id$hash-b"));
+    assert!(s.user_by_name("carol").await.expect("read").is_none());
+    let names: Vec<String> = s
+        .list_users()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    let audit = s
+        .list_audit(&AuditFilter {
+            object_type: Some("user".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(audit.total, 2);
+    assert!(audit
+        .items
+        .iter()
+        .all(|a| a.action == "user.create" && a.actor == "cli"));
+}
+
+/// Sessions: found while live, not after their absolute end or idle time, gone after logout
+/// (audited), and a sign-in is audited with its source.
+pub async fn sessions_expire_idle_and_logout(s: &dyn Store) {
+    let u = s
+        .create_user("dana", Role::Tier2, "h", "cli")
+        .await
+        .expect("create");
+    let now = Timestamp::now();
+    let sess = Session {
+        id_hash: "a".repeat(64),
+        user_id: u.id,
+        csrf: "csrf-token".into(),
+        created_at: now,
+        last_seen: now,
+        expires_at: Timestamp(now.millis() + 3_600_000),
+    };
+    s.create_session(&sess, "192.0.2.1").await.expect("session");
+    let (got, user) = s
+        .session(&sess.id_hash, now, Timestamp(now.millis() - 1000))
+        .await
+        .expect("read")
+        .expect("live");
+    assert_eq!((got, user.name.as_str()), (sess.clone(), "dana"));
+    assert!(user.last_login_at.is_some());
+    // idle: last seen before the idle limit
+    let later = Timestamp(now.millis() + 10_000);
+    assert!(s
+        .session(&sess.id_hash, later, Timestamp(now.millis() + 1))
+        .await
+        .expect("read")
+        .is_none());
+    s.touch_session(&sess.id_hash, Timestamp(now.millis() + 5000))
+        .await
+        .expect("touch");
+    assert!(s
+        .session(&sess.id_hash, later, Timestamp(now.millis() + 1))
+        .await
+        .expect("read")
+        .is_some());
+    // past its absolute end
+    assert!(s
+        .session(
+            &sess.id_hash,
+            Timestamp(now.millis() + 3_600_001),
+            Timestamp(0)
+        )
+        .await
+        .expect("read")
+        .is_none());
+    assert!(s
+        .session(&"b".repeat(64), now, Timestamp(0))
+        .await
+        .expect("read")
+        .is_none());
+    assert!(s
+        .delete_session(&sess.id_hash, "user:dana")
+        .await
+        .expect("logout"));
+    assert!(!s
+        .delete_session(&sess.id_hash, "user:dana")
+        .await
+        .expect("again"));
+    assert!(s
+        .session(&sess.id_hash, now, Timestamp(0))
+        .await
+        .expect("read")
+        .is_none());
+    let audit = s
+        .list_audit(&AuditFilter {
+            object_type: Some("user".into()),
+            object_id: Some("dana".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    let actions: Vec<&str> = audit.items.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["user.logout", "user.login", "user.create"]);
+    assert_eq!(audit.items[1].details["source"], "192.0.2.1");
+}
+
+/// Failed sign-ins are counted per account and per source within the window, old ones are
+/// forgotten, and a success clears the account's.
+pub async fn login_failures_count_by_account_and_source(s: &dyn Store) {
+    let t = |ms: i64| Timestamp(T0 + ms);
+    assert_eq!(
+        s.add_login_failure("eve", "198.51.100.1", t(0), t(0))
+            .await
+            .unwrap(),
+        (1, 1)
+    );
+    assert_eq!(
+        s.add_login_failure("eve", "198.51.100.2", t(10), t(0))
+            .await
+            .unwrap(),
+        (2, 1)
+    );
+    assert_eq!(
+        s.add_login_failure("bob", "198.51.100.1", t(20), t(0))
+            .await
+            .unwrap(),
+        (1, 2)
+    );
+    assert_eq!(
+        s.login_failures("eve", "198.51.100.1", t(5)).await.unwrap(),
+        (1, 1)
+    );
+    // a later window forgets the first two
+    assert_eq!(
+        s.add_login_failure("eve", "198.51.100.3", t(30), t(15))
+            .await
+            .unwrap(),
+        (1, 1)
+    );
+    s.clear_login_failures("eve").await.unwrap();
+    assert_eq!(
+        s.login_failures("eve", "198.51.100.1", t(0)).await.unwrap(),
+        (0, 1)
+    );
+}
+
+/// Saved views are per user, replaced by name, and only their owner deletes them.
+pub async fn saved_views_per_user(s: &dyn Store) {
+    let a = s.save_view("ann", "mine", "assigned_to=ann").await.unwrap();
+    s.save_view("ann", "high", "severity=High").await.unwrap();
+    let again = s
+        .save_view("ann", "mine", "assigned_to=ann&status=New")
+        .await
+        .unwrap();
+    s.save_view("ben", "mine", "x=1").await.unwrap();
+    let views = s.list_views("ann").await.unwrap();
+    let got: Vec<(&str, &str)> = views
+        .iter()
+        .map(|v| (v.name.as_str(), v.query.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("high", "severity=High"),
+            ("mine", "assigned_to=ann&status=New")
+        ]
+    );
+    assert_eq!(again.id, a.id, "replaced in place");
+    let ben = s.list_views("ben").await.unwrap();
+    assert!(matches!(
+        s.delete_view("ann", ben[0].id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    s.delete_view("ann", a.id).await.unwrap();
+    assert_eq!(s.list_views("ann").await.unwrap().len(), 1);
+    assert_eq!(s.list_views("ben").await.unwrap().len(), 1);
 }

@@ -22,7 +22,7 @@ use rampart_model::{
     Action, ActionChange, ActionFilter, ActionKind, ActionStatus, ActorAccess, Alert, AlertStatus,
     ApiEvent, ApiToken, AuditEntry, Comment, EndpointInfo, Entity, EntityActivity, Incident,
     IncidentDetail, IncidentFilter, IncidentPatch, NewAction, NewAudit, NewTask, Page, Role,
-    Severity, Task, Timestamp,
+    SavedView, Session, Severity, Task, Timestamp, User,
 };
 
 pub mod changes;
@@ -450,6 +450,62 @@ pub trait Store: Send + Sync + 'static {
     /// last seen not denied ([`rampart_model::task::DENIED_STATUSES`]). Another entity kind
     /// is `Invalid`.
     async fn entity_activity(&self, entity: &Entity) -> StoreResult<EntityActivity>;
+
+    // --- console users, sessions and saved views --------------------------------------------
+
+    /// Create a console user with an argon2id `password_hash` (never a password), audited
+    /// (`user.create`) as `actor`. A taken name is `Conflict`.
+    async fn create_user(
+        &self,
+        name: &str,
+        role: Role,
+        password_hash: &str,
+        actor: &str,
+    ) -> StoreResult<User>;
+    /// A user and its password hash, by name (disabled users too: the caller refuses them).
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<(User, String)>>;
+    /// Every user, by name.
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Store a new session for a successful sign-in and note the sign-in on the user, audited
+    /// (`user.login`, details: `source`) in the same transaction.
+    async fn create_session(&self, session: &Session, source: &str) -> StoreResult<()>;
+    /// A live session and its user by the hash of its secret: `None` when unknown, past
+    /// `expires_at`, idle since before `idle_since`, or its user is disabled.
+    async fn session(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+        idle_since: Timestamp,
+    ) -> StoreResult<Option<(Session, User)>>;
+    /// Note that a session was used at `at` (the idle timeout counts from the latest).
+    async fn touch_session(&self, id_hash: &str, at: Timestamp) -> StoreResult<()>;
+    /// End a session (sign-out), audited (`user.logout`) as `actor` when one was ended.
+    async fn delete_session(&self, id_hash: &str, actor: &str) -> StoreResult<bool>;
+    /// Record a failed sign-in for `account` from `source` at `at`; failures before
+    /// `forget_before` are deleted on the way. Returns the failures since `since` for the
+    /// account and for the source.
+    async fn add_login_failure(
+        &self,
+        account: &str,
+        source: &str,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> StoreResult<(u64, u64)>;
+    /// Failures since `since` for `account` and for `source` (the lockout check).
+    async fn login_failures(
+        &self,
+        account: &str,
+        source: &str,
+        since: Timestamp,
+    ) -> StoreResult<(u64, u64)>;
+    /// Forget an account's failures (after a successful sign-in).
+    async fn clear_login_failures(&self, account: &str) -> StoreResult<()>;
+    /// Save (or replace, by name) a queue view for `user_name`.
+    async fn save_view(&self, user_name: &str, name: &str, query: &str) -> StoreResult<SavedView>;
+    /// A user's saved views, by name.
+    async fn list_views(&self, user_name: &str) -> StoreResult<Vec<SavedView>>;
+    /// Delete one of a user's saved views; another user's is `NotFound`.
+    async fn delete_view(&self, user_name: &str, id: i64) -> StoreResult<()>;
 }
 
 /// Helper re-exports used by backends and the conformance suite.

@@ -1,0 +1,46 @@
+-- Console users (argon2id password hashes, never passwords), server-side sessions (the SHA-256
+-- of the cookie's secret, never the secret), failed sign-ins for the lockout, and saved queue
+-- views. Sessions are in the store so that every node sharing it accepts them.
+
+CREATE TABLE IF NOT EXISTS users (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    role          TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    disabled_at   INTEGER,
+    last_login_at INTEGER
+);
+
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash    TEXT PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users (id),
+    csrf       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id);
+
+CREATE TABLE IF NOT EXISTS login_failures (
+    id      INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    source  TEXT NOT NULL,
+    at      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_account ON login_failures (account, at);
+CREATE INDEX IF NOT EXISTS login_failures_source ON login_failures (source, at);
+
+CREATE TABLE IF NOT EXISTS saved_views (
+    id         INTEGER PRIMARY KEY,
+    user_name  TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    query      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (user_name, name)
+);
+
+-- The queue sorts by these with the id as tie-break (keyset pagination).
+CREATE INDEX IF NOT EXISTS incidents_priority_id ON incidents (priority, id);
+CREATE INDEX IF NOT EXISTS incidents_severity_id ON incidents (severity_rank, id);
+CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status);
