@@ -194,6 +194,13 @@ pub struct IncidentFilter {
     /// Free text over title, tags and entity values (case-insensitive substring).
     #[serde(default)]
     pub text: Option<String>,
+    /// Has an alert from this detector (`API_BOLA`, `sigma`, ...).
+    #[serde(default)]
+    pub detector: Option<String>,
+    /// Has an alert mapped to any of these MITRE ATT&CK techniques (a technique matches its
+    /// sub-techniques too: `T1190` matches `T1190.001`).
+    #[serde(default)]
+    pub techniques: Vec<String>,
     /// Sort order.
     #[serde(default)]
     pub sort: IncidentSort,
@@ -206,6 +213,27 @@ pub struct IncidentFilter {
     /// Rows to skip.
     #[serde(default)]
     pub offset: Option<u32>,
+    /// Keyset pagination: only incidents after this one in the sort order, as
+    /// `<sort value>.<id>` ([`Incident::cursor`] of the last one of the previous page). The
+    /// total still counts every match.
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+impl Incident {
+    /// The keyset cursor of this incident in `sort` order (see [`IncidentFilter::after`]).
+    pub fn cursor(&self, sort: IncidentSort) -> String {
+        let v = match sort {
+            IncidentSort::Priority => i64::from(self.priority),
+            IncidentSort::Severity => crate::Severity::ALL
+                .iter()
+                .position(|x| *x == self.severity)
+                .unwrap_or(0) as i64,
+            IncidentSort::Created => self.created_at.millis(),
+            IncidentSort::Updated => self.updated_at.millis(),
+        };
+        format!("{v}.{}", self.id)
+    }
 }
 
 /// A page of results with the total count.

@@ -624,6 +624,23 @@ fn push_incident_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a IncidentFilter)
         .push_bind(e.as_str())
         .push(")");
     }
+    if let Some(d) = &f.detector {
+        qb.push(" AND i.id IN (SELECT a.incident_id FROM alerts a WHERE a.detector = ")
+            .push_bind(d.as_str())
+            .push(")");
+    }
+    if !f.techniques.is_empty() {
+        // the draft holds `"mitre":["T1190",...]`: a technique id, quoted, or followed by `.`
+        qb.push(" AND EXISTS (SELECT 1 FROM alerts a WHERE a.incident_id = i.id AND (1 = 0");
+        for t in &f.techniques {
+            let t: String = t.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').collect();
+            qb.push(" OR a.draft LIKE ")
+                .push_bind(format!("%\"{t}\"%"))
+                .push(" OR a.draft LIKE ")
+                .push_bind(format!("%\"{t}.%"));
+        }
+        qb.push("))");
+    }
     if let Some(text) = &f.text {
         let p = contains_pattern(text);
         qb.push(" AND (lower(i.title) LIKE ")
@@ -889,6 +906,9 @@ impl SqlStore {
         let mut qb: QueryBuilder<Db> =
             QueryBuilder::new(format!("SELECT {} FROM {}", list.cols, list.from));
         filter(&mut qb);
+        if let Some(k) = list.keyset {
+            qb.push(k);
+        }
         qb.push(format!(" ORDER BY {} LIMIT ", list.order))
             .push_bind(list.limit)
             .push(" OFFSET ")
@@ -910,6 +930,9 @@ struct PageQuery<'a, T> {
     limit: i64,
     offset: Option<u32>,
     decode: fn(&DbRow) -> StoreResult<T>,
+    /// Extra condition of the listed page only (not the count): a keyset cursor, built from
+    /// parsed integers and fixed column names.
+    keyset: Option<&'a str>,
 }
 
 const IDEMPOTENCY_COLS: &str =
@@ -1136,6 +1159,19 @@ impl Store for SqlStore {
         };
         let dir = if filter.ascending { "ASC" } else { "DESC" };
         let order = format!("{col} {dir}, i.id {dir}");
+        let keyset = match &filter.after {
+            None => None,
+            Some(c) => {
+                let (v, id) = c
+                    .split_once('.')
+                    .and_then(|(v, id)| Some((v.parse::<i64>().ok()?, id.parse::<i64>().ok()?)))
+                    .ok_or_else(|| StoreError::Invalid(format!("bad cursor {c:?}")))?;
+                let op = if filter.ascending { ">" } else { "<" };
+                Some(format!(
+                    " AND ({col} {op} {v} OR ({col} = {v} AND i.id {op} {id}))"
+                ))
+            }
+        };
         let list = PageQuery {
             what: "incident",
             from: "incidents i",
@@ -1144,6 +1180,7 @@ impl Store for SqlStore {
             limit: page_limit(filter.limit, 50, 1000),
             offset: filter.offset,
             decode: incident_from_row,
+            keyset: keyset.as_deref(),
         };
         self.page(list, |qb| push_incident_where(qb, filter)).await
     }
@@ -1353,6 +1390,7 @@ impl Store for SqlStore {
             limit: page_limit(filter.limit, 50, 1000),
             offset: filter.offset,
             decode: alert_from_row,
+            keyset: None,
         };
         self.page(list, |qb| push_alert_where(qb, filter)).await
     }
@@ -1385,6 +1423,7 @@ impl Store for SqlStore {
             limit: page_limit(filter.limit, 100, 1000),
             offset: filter.offset,
             decode: audit_from_row,
+            keyset: None,
         };
         self.page(list, |qb| push_audit_where(qb, filter)).await
     }
@@ -1652,6 +1691,7 @@ impl Store for SqlStore {
             limit: page_limit(filter.limit, 100, 1000),
             offset: filter.offset,
             decode: action_from_row,
+            keyset: None,
         };
         self.page(list, |qb| push_action_where(qb, filter)).await
     }

@@ -1471,6 +1471,59 @@ pub async fn list_incidents_pagination_total(s: &dyn Store) {
         2,
     )
     .await;
+    // keyset pages walk every sort, both ways, in the order of the offset listing
+    for sort in [
+        IncidentSort::Priority,
+        IncidentSort::Severity,
+        IncidentSort::Created,
+        IncidentSort::Updated,
+    ] {
+        for ascending in [false, true] {
+            let base = IncidentFilter {
+                sort,
+                ascending,
+                ..Default::default()
+            };
+            let (all, _) = list_ids(s, &base).await;
+            let mut walked = Vec::new();
+            let mut after = None;
+            loop {
+                let p = s
+                    .list_incidents(&IncidentFilter {
+                        limit: Some(1),
+                        after: after.clone(),
+                        ..base.clone()
+                    })
+                    .await
+                    .expect("keyset page");
+                assert_eq!(p.total, 4, "the total counts every match");
+                let Some(last) = p.items.last() else { break };
+                walked.push(last.id);
+                after = Some(last.cursor(sort));
+            }
+            assert_eq!(walked, all, "{sort:?} ascending={ascending}");
+        }
+    }
+    let bad = s
+        .list_incidents(&IncidentFilter {
+            after: Some("1;DROP".into()),
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(bad, Err(StoreError::Invalid(_))), "{bad:?}");
+    // by detector, and by MITRE technique (matching sub-techniques)
+    let by = |detector: Option<&str>, techniques: &[&str]| IncidentFilter {
+        detector: detector.map(str::to_string),
+        techniques: techniques.iter().map(|t| t.to_string()).collect(),
+        ..Default::default()
+    };
+    assert_eq!(list_ids(s, &by(Some("API_CredentialStuffing"), &[])).await, (vec![b], 1));
+    assert_eq!(list_ids(s, &by(Some("nope"), &[])).await.1, 0);
+    assert_eq!(list_ids(s, &by(None, &["T1190"])).await.1, 4);
+    assert_eq!(list_ids(s, &by(None, &["T1110", "T1190"])).await.1, 4);
+    assert_eq!(list_ids(s, &by(None, &["T1110"])).await.1, 0);
+    assert_eq!(list_ids(s, &by(None, &["T119"])).await.1, 0, "no prefix match");
+    let _ = (a, c, d);
 }
 
 // --- one incident ---------------------------------------------------------------------------
