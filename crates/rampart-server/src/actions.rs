@@ -113,7 +113,7 @@ fn wire(a: &Action) -> Result<Value, ApiError> {
 }
 
 fn person(caller: &Caller) -> (String, rampart_model::Role) {
-    (caller.actor(), caller.token.role)
+    (caller.actor(), caller.role)
 }
 
 /// `POST /api/v1/actions`: plan through `rampart-contain`, store (audited), 201.

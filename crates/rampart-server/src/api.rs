@@ -240,7 +240,7 @@ async fn intake(
     h.update([0]);
     h.update(body);
     let request_hash = hex::encode(h.finalize());
-    let caller_name = caller.token.name.clone();
+    let caller_name = caller.name.clone();
     if let Some(rec) = state
         .store
         .get_idempotency(&caller_name, &key, Timestamp::now())

@@ -11,7 +11,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
-use rampart_model::{ApiToken, Permission};
+use rampart_model::{ApiToken, Permission, Role};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
@@ -30,17 +30,51 @@ pub fn generate_token() -> String {
     format!("rmp_{}", hex::encode(bytes))
 }
 
-/// The authenticated caller of a request, put in the request's extensions by [`authorize`].
+/// The authenticated caller of a request, put in the request's extensions by [`authorize`]:
+/// an API token, or a console user signed in with a session.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The token used.
-    pub token: ApiToken,
+    /// Token or user name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// How it authenticated.
+    pub via: Via,
+}
+
+/// How a [`Caller`] authenticated.
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// An API token (bearer, enforcer or bouncer key) with this id.
+    Token(i64),
+    /// A console session.
+    Session(crate::console::session::SessionCaller),
 }
 
 impl Caller {
-    /// The actor name written to audit entries: `token:<name>`.
+    /// The caller of a token.
+    pub fn token(token: &ApiToken) -> Caller {
+        Caller {
+            name: token.name.clone(),
+            role: token.role,
+            via: Via::Token(token.id),
+        }
+    }
+
+    /// The actor name written to audit entries: `token:<name>` or `user:<name>`.
     pub fn actor(&self) -> String {
-        format!("token:{}", self.token.name)
+        match self.via {
+            Via::Token(_) => format!("token:{}", self.name),
+            Via::Session(_) => format!("user:{}", self.name),
+        }
+    }
+
+    /// The id of the caller's token, when it used one.
+    pub fn token_id(&self) -> Option<i64> {
+        match self.via {
+            Via::Token(id) => Some(id),
+            Via::Session(_) => None,
+        }
     }
 }
 
@@ -68,13 +102,16 @@ pub async fn authorize(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    if credential == Credential::Session {
+        return Ok(crate::console::session::authorize(state, permission, request, next).await);
+    }
     let (mut parts, body) = request.into_parts();
     let token = authenticate(&parts, &state, credential)?;
     if !token.role.grants(permission) {
         tracing::debug!(token = %token.name, role = %token.role, %permission, "permission refused");
         return Err(ApiError::forbidden(token.role, permission));
     }
-    parts.extensions.insert(Caller { token });
+    parts.extensions.insert(Caller::token(&token));
     Ok(next.run(Request::from_parts(parts, body)).await)
 }
 
@@ -127,6 +164,11 @@ fn check(parts: &Parts, state: &AppState, credential: Credential) -> Result<ApiT
                 .ok()
                 .and_then(bearer)
                 .ok_or_else(|| ApiError::unauthorized("malformed authorization header"))?
+        }
+        Credential::Session => {
+            return Err(ApiError::internal(
+                "a session route reached the token check",
+            ))
         }
         Credential::EnforcerKey | Credential::BouncerKey => {
             let name = if credential == Credential::EnforcerKey {

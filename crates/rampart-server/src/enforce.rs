@@ -412,7 +412,9 @@ pub async fn stream(
         }
     }
     let now = Timestamp::now();
-    let token = caller.token.id;
+    let token = caller
+        .token_id()
+        .ok_or_else(|| ApiError::internal("a bouncer route without a token"))?;
     let since = if startup {
         None
     } else {

@@ -13,6 +13,7 @@ pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod cache;
+pub mod console;
 pub mod defender;
 pub mod enforce;
 pub mod error;
@@ -94,6 +95,20 @@ pub struct ServerConfig {
     /// How often the pipeline's reappearance watch is rebuilt from the store's active actions
     /// (actions changed through this node are watched at once). Default: 1 s.
     pub watch_refresh_interval: Duration,
+    /// A console session ends after this long without a request. Default: 30 min.
+    pub session_idle_timeout: Duration,
+    /// A console session ends this long after sign-in, whatever the activity. Default: 12 h.
+    pub session_lifetime: Duration,
+    /// Failed sign-ins for one account within `login_failure_window` that lock it. Default: 5.
+    pub login_max_failures: u32,
+    /// Failed sign-ins from one address within `login_failure_window` that lock it out.
+    /// Default: 20.
+    pub login_max_source_failures: u32,
+    /// The window failed sign-ins are counted over (and the lockout lasts). Default: 15 min.
+    pub login_failure_window: Duration,
+    /// Always mark console cookies `Secure` (they are whenever a proxy says
+    /// `X-Forwarded-Proto: https`). Default: false.
+    pub secure_cookies: bool,
 }
 
 impl Default for ServerConfig {
@@ -119,6 +134,12 @@ impl Default for ServerConfig {
             enforce_sync_interval: Duration::from_secs(1),
             enforce_hits_flush_interval: Duration::from_secs(1),
             watch_refresh_interval: Duration::from_secs(1),
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            session_lifetime: Duration::from_secs(12 * 3600),
+            login_max_failures: 5,
+            login_max_source_failures: 20,
+            login_failure_window: Duration::from_secs(15 * 60),
+            secure_cookies: false,
         }
     }
 }
@@ -147,6 +168,9 @@ pub struct AppState {
     pub contain: Arc<rampart_contain::ContainConfig>,
     /// The active actions as the enforcement endpoints read them (see [`enforce`]).
     pub enforcement: Arc<enforce::Enforcement>,
+    /// What detection runs (the console's detectors page and filters); empty until the
+    /// caller sets it.
+    pub catalogue: Arc<rampart_console::pages::Catalogue>,
 }
 
 impl AppState {
@@ -172,6 +196,7 @@ impl AppState {
             list_cache: Arc::new(cache::ListCache::new(config.list_cache_ttl)),
             contain: Arc::new(rampart_contain::ContainConfig::default()),
             enforcement: Arc::new(enforce::Enforcement::default()),
+            catalogue: Arc::default(),
             config: Arc::new(config),
         }
     }
@@ -213,6 +238,10 @@ pub enum Credential {
     EnforcerKey,
     /// `X-Api-Key: <key>` (CrowdSec bouncers).
     BouncerKey,
+    /// The console's session cookie; every method but GET and HEAD also needs the session's
+    /// CSRF token (see [`console::session`]). Refusals are HTML pages or a redirect to
+    /// `/login`, never JSON.
+    Session,
 }
 
 impl Route {
@@ -305,6 +334,17 @@ pub const ROUTES: &[Route] = &[
     route!(any "/enforce/envoy/{*path}", Enforce by EnforcerKey, "Envoy ext_authz decision for the appended original path", enforce::envoy),
     route!(get "/v1/decisions/stream", Enforce by BouncerKey, "CrowdSec bouncer API: decisions stream (startup, deltas since the last pull)", enforce::stream),
     route!(get "/v1/decisions", Enforce by BouncerKey, "CrowdSec bouncer API: decisions for an address", enforce::decisions),
+    route!(get "/", public, "The console: to the incident queue", console::root),
+    route!(get "/static/console.css", public, "The console's stylesheet", console::css),
+    route!(get "/static/console.js", public, "The console's script", console::js),
+    route!(get "/login", public, "Console sign-in form", console::session::login_form),
+    route!(post "/login", public, "Console sign-in (username, password, csrf)", console::session::login),
+    route!(post "/logout", Read by Session, "Console sign-out", console::session::logout),
+    route!(get "/incidents", Read by Session, "Console: the incident queue", console::queue),
+    route!(get "/incidents/live", Read by Session, "Console: new incidents as server-sent events", console::live),
+    route!(post "/incidents/bulk", Triage by Session, "Console: assign, set status, tag or classify selected incidents", console::bulk),
+    route!(post "/incidents/views", Read by Session, "Console: save the queue view", console::save_view),
+    route!(post "/incidents/views/{id}/delete", Read by Session, "Console: delete a saved view", console::delete_view),
     route!(get "/api/incidents", Read, "Defender XDR compatible incident list (OData)", defender::list),
     route!(get "/api/incidents/{id}", Read, "Defender XDR compatible incident", defender::get),
     route!(patch "/api/incidents/{id}", Triage, "Defender XDR compatible incident update", defender::patch),
@@ -335,6 +375,7 @@ pub fn router(state: AppState) -> Router {
     app.fallback(api::no_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn(error::json_errors))
+        .layer(axum::middleware::from_fn(console::security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

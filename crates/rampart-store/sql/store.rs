@@ -633,7 +633,10 @@ fn push_incident_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a IncidentFilter)
         // the draft holds `"mitre":["T1190",...]`: a technique id, quoted, or followed by `.`
         qb.push(" AND EXISTS (SELECT 1 FROM alerts a WHERE a.incident_id = i.id AND (1 = 0");
         for t in &f.techniques {
-            let t: String = t.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').collect();
+            let t: String = t
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+                .collect();
             qb.push(" OR a.draft LIKE ")
                 .push_bind(format!("%\"{t}\"%"))
                 .push(" OR a.draft LIKE ")

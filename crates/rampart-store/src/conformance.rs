@@ -1517,12 +1517,19 @@ pub async fn list_incidents_pagination_total(s: &dyn Store) {
         techniques: techniques.iter().map(|t| t.to_string()).collect(),
         ..Default::default()
     };
-    assert_eq!(list_ids(s, &by(Some("API_CredentialStuffing"), &[])).await, (vec![b], 1));
+    assert_eq!(
+        list_ids(s, &by(Some("API_CredentialStuffing"), &[])).await,
+        (vec![b], 1)
+    );
     assert_eq!(list_ids(s, &by(Some("nope"), &[])).await.1, 0);
     assert_eq!(list_ids(s, &by(None, &["T1190"])).await.1, 4);
     assert_eq!(list_ids(s, &by(None, &["T1110", "T1190"])).await.1, 4);
     assert_eq!(list_ids(s, &by(None, &["T1110"])).await.1, 0);
-    assert_eq!(list_ids(s, &by(None, &["T119"])).await.1, 0, "no prefix match");
+    assert_eq!(
+        list_ids(s, &by(None, &["T119"])).await.1,
+        0,
+        "no prefix match"
+    );
     let _ = (a, c, d);
 }
 

@@ -162,6 +162,16 @@ pub async fn run(
             "cli:demo",
         )
         .await?;
+    // Console users, one per SOC role, sharing one random password shown once.
+    let password = hex::encode(rand::random::<[u8; 8]>());
+    let hash = rampart_server::console::session::hash_password(&password)
+        .map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))?;
+    for (user, role) in DEMO_USERS {
+        app.store
+            .create_user(user, *role, &hash, "cli:demo")
+            .await
+            .with_context(|| format!("creating demo user {user}"))?;
+    }
     if no_serve {
         println!("{token}");
         return app.shutdown().await;
@@ -172,6 +182,17 @@ pub async fn run(
     let addr = listener.local_addr()?;
     println!();
     println!("Rampart is serving the demo on http://{addr}");
+    println!();
+    println!(
+        "Console: http://{addr}/  (new here? open http://{addr}/walkthrough after signing in)"
+    );
+    let users: Vec<String> = DEMO_USERS
+        .iter()
+        .map(|(u, r)| format!("{u} ({r})"))
+        .collect();
+    println!("  users: {}", users.join(", "));
+    println!("  password (shown once): {password}");
+    println!();
     println!("Admin token (shown once): {token}");
     println!();
     println!("Try:");
@@ -186,6 +207,15 @@ pub async fn run(
     println!("Press ctrl-c to stop.");
     app.serve(listener, Vec::new(), None).await
 }
+
+/// The demo's console users, one per SOC role (they share one password, printed at start).
+pub const DEMO_USERS: &[(&str, Role)] = &[
+    ("responder", Role::Tier1),
+    ("analyst", Role::Tier2),
+    ("hunter", Role::Tier3),
+    ("lead", Role::SocManager),
+    ("admin", Role::Admin),
+];
 
 /// The detection setup used by `simulate --evaluate`: built-ins, the simulator's threat-intel
 /// lists, and Sigma rules when asked.

@@ -59,6 +59,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TokenCmd,
     },
+    /// Manage console users (sign-in with a password; only its argon2id hash is stored).
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
     /// Manage gateway enforcer keys (nginx `auth_request`, Envoy `ext_authz`).
     Enforcer {
         #[command(subcommand)]
@@ -334,6 +339,30 @@ enum TokenCmd {
 }
 
 #[derive(Subcommand)]
+enum UserCmd {
+    /// Create a console user. The password is read from stdin (one line) when stdin is not a
+    /// terminal, else prompted for twice without echo; at least 8 characters.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Unique sign-in name (1-64 of A-Z a-z 0-9 . _ - @).
+        #[arg(long)]
+        name: String,
+        /// viewer, tier1, tier2, tier3, soc_manager or admin (README: "Roles and permissions").
+        #[arg(long)]
+        role: RoleArg,
+    },
+    /// List console users (never their password hashes).
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum EnforcerCmd {
     /// Create a key for a gateway (`X-Rampart-Enforcer-Key`); prints it alone on stdout,
     /// once. Only its hash is stored; revoke it with `rampart token revoke NAME`.
@@ -445,6 +474,7 @@ async fn run(cmd: Cmd) -> Result<()> {
         Cmd::Actions { cmd } => actions(cmd).await,
         Cmd::Inventory(a) => inventory(a).await,
         Cmd::Token { cmd } => token(cmd).await,
+        Cmd::User { cmd } => user(cmd).await,
         Cmd::Enforcer {
             cmd: EnforcerCmd::Create { data, name },
         } => enforcer_key(data, name).await,
@@ -994,6 +1024,74 @@ async fn enforcer_key(data: DataArgs, name: String) -> Result<()> {
         .await
         .with_context(|| format!("creating key {name:?}"))?;
     println!("{key}");
+    Ok(())
+}
+
+/// The password of `rampart user create`: a line of stdin, or prompted for twice on a terminal.
+fn read_password() -> Result<String> {
+    use std::io::IsTerminal;
+    let pw = if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password("password: ").context("reading the password")?;
+        let b = rpassword::prompt_password("again: ").context("reading the password")?;
+        if a != b {
+            anyhow::bail!("the passwords differ");
+        }
+        a
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if pw.chars().count() < 8 {
+        anyhow::bail!("the password must have at least 8 characters");
+    }
+    if pw.len() > 1024 {
+        anyhow::bail!("the password must have at most 1024 bytes");
+    }
+    Ok(pw)
+}
+
+async fn user(cmd: UserCmd) -> Result<()> {
+    match cmd {
+        UserCmd::Create { data, name, role } => {
+            rampart_model::validate_user_name(&name)
+                .with_context(|| format!("creating user {name:?}"))?;
+            let RoleArg { role, given } = role;
+            if matches!(
+                role,
+                rampart_model::Role::Ingest | rampart_model::Role::Enforcer
+            ) {
+                anyhow::bail!(
+                    "creating user {name:?}: {role} is a machine role; use `rampart token create`"
+                );
+            }
+            if !given.eq_ignore_ascii_case(role.as_str()) {
+                eprintln!("note: role {given} is {role}");
+            }
+            let password = read_password()?;
+            let hash = rampart_server::console::session::hash_password(&password)
+                .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
+            let store = app::open_store(&data).await?;
+            let user = store
+                .create_user(&name, role, &hash, &cli_actor())
+                .await
+                .with_context(|| format!("creating user {name:?}"))?;
+            eprintln!("created user {} ({})", user.name, user.role);
+        }
+        UserCmd::List { data, json } => {
+            let store = app::open_store(&data).await?;
+            let users = store.list_users().await?;
+            if json {
+                println!("{}", serde_json::to_string(&users)?);
+            } else {
+                for u in users {
+                    println!("{:<24} {:<11} created {}", u.name, u.role, u.created_at);
+                }
+            }
+        }
+    }
     Ok(())
 }
 

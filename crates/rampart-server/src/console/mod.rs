@@ -1,0 +1,378 @@
+//! The web console's routes: HTML pages rendered by `rampart-console` over the same store,
+//! the same roles and the same change functions as the REST API.
+//!
+//! Every console route is in [`crate::ROUTES`] with `Credential::Session` and the permission
+//! it needs, so the one guard ([`session::authorize`]) checks the session, the CSRF token and
+//! the role before any handler runs: a page hides what a role may not do, and the server
+//! refuses it anyway. State changes are plain form posts answered with a redirect (303), so
+//! every page works without JavaScript.
+
+pub mod session;
+
+use std::time::Duration;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::Markup;
+use rampart_console::queue::{QueueQuery, QueueView};
+use rampart_console::Viewer;
+use rampart_model::{
+    Classification, IncidentFilter, IncidentPatch, IncidentSort, IncidentStatus, Timestamp,
+};
+
+use crate::auth::{Caller, Via};
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Rows on one queue page.
+pub const QUEUE_PAGE: u32 = 50;
+
+/// The [`Viewer`] of a session caller (a token caller has no CSRF token: empty).
+pub fn viewer(caller: &Caller) -> Viewer {
+    Viewer {
+        name: caller.name.clone(),
+        role: caller.role,
+        csrf: match &caller.via {
+            Via::Session(s) => s.csrf.clone(),
+            Via::Token(_) => String::new(),
+        },
+    }
+}
+
+/// An HTML answer.
+pub fn html_page(status: StatusCode, markup: Markup) -> Response {
+    let mut resp = (status, markup.into_string()).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// A 200 page.
+pub fn ok_page(markup: Markup) -> Response {
+    html_page(StatusCode::OK, markup)
+}
+
+/// A failed console request: the API's error, shown as a page.
+#[derive(Debug)]
+pub struct PageError(pub ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        PageError(e)
+    }
+}
+
+impl From<rampart_store::StoreError> for PageError {
+    fn from(e: rampart_store::StoreError) -> Self {
+        PageError(ApiError::from(e))
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.0.kind.status();
+        html_page(
+            status,
+            rampart_console::error_page(None, status.as_u16(), &self.0.message),
+        )
+    }
+}
+
+/// The Content-Security-Policy of every answer: scripts and styles from this site's files
+/// only (no inline script or style, no eval), no framing, forms only to this site.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Middleware: the security headers of every answer (pages and API alike).
+pub async fn security_headers(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    resp
+}
+
+/// `GET /static/console.css`.
+pub async fn css() -> Response {
+    asset("text/css; charset=utf-8", rampart_console::CSS)
+}
+
+/// `GET /static/console.js`.
+pub async fn js() -> Response {
+    asset("text/javascript; charset=utf-8", rampart_console::JS)
+}
+
+fn asset(kind: &'static str, body: &'static str) -> Response {
+    let mut resp = body.into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    resp
+}
+
+/// `GET /`: the queue.
+pub async fn root() -> Redirect {
+    Redirect::to("/incidents")
+}
+
+/// Known console user names (for assignment pickers).
+async fn user_names(state: &AppState) -> Vec<String> {
+    state
+        .store
+        .list_users()
+        .await
+        .map(|u| u.into_iter().map(|u| u.name).collect())
+        .unwrap_or_default()
+}
+
+/// `GET /incidents`: the queue (filters, sort, columns and search from the query string).
+pub async fn queue(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    let v = viewer(&caller);
+    let q =
+        QueueQuery::parse(raw.as_deref().unwrap_or("")).map_err(|e| ApiError::bad_request(e.0))?;
+    let mut filter = q.to_filter(Timestamp::now(), QUEUE_PAGE + 1);
+    filter.limit = Some(QUEUE_PAGE + 1);
+    let (page, views, users) = tokio::join!(
+        state.store.list_incidents(&filter),
+        state.store.list_views(&caller.name),
+        user_names(&state),
+    );
+    let mut page = page?;
+    let next = if page.items.len() > QUEUE_PAGE as usize {
+        page.items.truncate(QUEUE_PAGE as usize);
+        page.items.last().map(|i| i.cursor(q.sort))
+    } else {
+        None
+    };
+    let views = views?;
+    Ok(ok_page(rampart_console::queue::queue(
+        &v,
+        &QueueView {
+            query: &q,
+            page: &page,
+            next,
+            views: &views,
+            detectors: &state.catalogue.detector_ids(),
+            users: &users,
+            flash: None,
+        },
+    )))
+}
+
+/// Form fields of a body (repeated keys kept in order).
+pub fn form(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The first value of a form field.
+pub fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A redirect target from a form: a console path, else `fallback`.
+pub fn back(form: &[(String, String)], fallback: &str) -> Redirect {
+    match field(form, "back") {
+        Some(b) if b.starts_with('/') && !b.starts_with("//") && !b.contains('\\') => {
+            Redirect::to(b)
+        }
+        _ => Redirect::to(fallback),
+    }
+}
+
+/// `POST /incidents/bulk`: assign, set status, tag or classify the selected incidents.
+pub async fn bulk(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    let f = form(&body);
+    let ids: Vec<i64> = f
+        .iter()
+        .filter(|(k, _)| k == "id")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    if ids.is_empty() {
+        return Err(ApiError::unprocessable("select at least one incident").into());
+    }
+    if ids.len() > 500 {
+        return Err(ApiError::unprocessable("at most 500 incidents at once").into());
+    }
+    let value = field(&f, "value").unwrap_or("").trim().to_string();
+    let op = field(&f, "op").unwrap_or("");
+    for id in ids {
+        let patch = match op {
+            "assign" => IncidentPatch {
+                assigned_to: Some((!value.is_empty()).then(|| value.clone())),
+                ..Default::default()
+            },
+            "status" => {
+                let s: IncidentStatus = value
+                    .parse()
+                    .map_err(|_| ApiError::unprocessable(format!("unknown status {value:?}")))?;
+                if s == IncidentStatus::Resolved {
+                    return Err(ApiError::unprocessable(
+                        "resolve an incident on its page, with classification, determination and findings",
+                    )
+                    .into());
+                }
+                IncidentPatch {
+                    status: Some(s),
+                    ..Default::default()
+                }
+            }
+            "tag" => {
+                let cur = state
+                    .store
+                    .get_incident(id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("incident", id))?;
+                let mut tags = cur.incident.tags;
+                if value.is_empty() {
+                    return Err(ApiError::unprocessable("the tag is empty").into());
+                }
+                if tags.contains(&value) {
+                    continue;
+                }
+                tags.push(value.clone());
+                IncidentPatch {
+                    tags: Some(tags),
+                    ..Default::default()
+                }
+            }
+            "classify" => {
+                let c: Classification = value.parse().map_err(|_| {
+                    ApiError::unprocessable(format!("unknown classification {value:?}"))
+                })?;
+                IncidentPatch {
+                    classification: Some(c),
+                    ..Default::default()
+                }
+            }
+            _ => return Err(ApiError::unprocessable(format!("unknown bulk change {op:?}")).into()),
+        };
+        crate::api::apply_patch(&state, id, &patch, &caller.actor()).await?;
+    }
+    Ok(back(&f, "/incidents").into_response())
+}
+
+/// `POST /incidents/views`: save the current queue view under a name.
+pub async fn save_view(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    let f = form(&body);
+    let name = field(&f, "name").unwrap_or("").trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(ApiError::unprocessable("a view name is 1-64 characters").into());
+    }
+    let query = field(&f, "query").unwrap_or("");
+    // only what the queue understands is kept
+    let q = QueueQuery::parse(query).map_err(|e| ApiError::unprocessable(e.0))?;
+    let query = q.to_query(false);
+    state.store.save_view(&caller.name, name, &query).await?;
+    Ok(Redirect::to(&format!("/incidents?{query}")).into_response())
+}
+
+/// `POST /incidents/views/{id}/delete`.
+pub async fn delete_view(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    state.store.delete_view(&caller.name, id).await?;
+    Ok(Redirect::to("/incidents").into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct LiveQuery {
+    #[serde(default)]
+    since: i64,
+}
+
+/// How often the live queue checks the store for new incidents (any node may create them).
+const LIVE_POLL: Duration = Duration::from_secs(2);
+
+/// `GET /incidents/live?since=ID`: server-sent events, one `incident` event (id, title,
+/// severity, priority) per incident created after `since`.
+pub async fn live(
+    State(state): State<AppState>,
+    q: Result<axum::extract::Query<LiveQuery>, axum::extract::rejection::QueryRejection>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>> {
+    let since = q.map_or(0, |q| q.since);
+    let start = (
+        state,
+        since,
+        std::collections::VecDeque::<Event>::new(),
+        true,
+    );
+    let stream = futures_util::stream::unfold(
+        start,
+        |(state, mut since, mut pending, mut first)| async move {
+            loop {
+                if let Some(ev) = pending.pop_front() {
+                    return Some((Ok(ev), (state, since, pending, false)));
+                }
+                if !first {
+                    tokio::time::sleep(LIVE_POLL).await;
+                }
+                first = false;
+                let filter = IncidentFilter {
+                    sort: IncidentSort::Created,
+                    limit: Some(20),
+                    ..Default::default()
+                };
+                let Ok(page) = state.store.list_incidents(&filter).await else {
+                    continue;
+                };
+                let mut fresh: Vec<_> = page.items.into_iter().filter(|i| i.id > since).collect();
+                fresh.sort_by_key(|i| i.id);
+                if let Some(last) = fresh.last() {
+                    since = last.id;
+                }
+                pending.extend(fresh.iter().map(|i| {
+                    Event::default().event("incident").data(
+                        serde_json::json!({
+                            "id": i.id,
+                            "title": i.title,
+                            "severity": i.severity,
+                            "priority": i.priority,
+                        })
+                        .to_string(),
+                    )
+                }));
+            }
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
