@@ -13,7 +13,6 @@ pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod cache;
-pub mod console;
 pub mod defender;
 pub mod enforce;
 pub mod error;
@@ -253,7 +252,7 @@ impl Route {
 
 /// The method routers [`route!`] builds from: axum's, and `any` as every method a gateway may
 /// forward (axum's own `any` is a fallback, which a route layer would not guard).
-mod methods {
+pub(crate) mod methods {
     use axum::handler::Handler;
     pub use axum::routing::{delete, get, patch, post};
     use axum::routing::{on, MethodFilter, MethodRouter};
@@ -293,12 +292,15 @@ macro_rules! route {
             method: stringify!($m),
             path: $path,
             summary: $summary,
-            permission: Some(Permission::$perm),
-            credential: Credential::$cred,
+            permission: Some(rampart_model::Permission::$perm),
+            credential: $crate::Credential::$cred,
             handler: || methods::$m($h),
         }
     };
 }
+
+// After `route!`, which it uses.
+pub mod console;
 
 /// Every route, once, with the permission it needs: this table is the access policy.
 pub const ROUTES: &[Route] = &[
@@ -334,17 +336,6 @@ pub const ROUTES: &[Route] = &[
     route!(any "/enforce/envoy/{*path}", Enforce by EnforcerKey, "Envoy ext_authz decision for the appended original path", enforce::envoy),
     route!(get "/v1/decisions/stream", Enforce by BouncerKey, "CrowdSec bouncer API: decisions stream (startup, deltas since the last pull)", enforce::stream),
     route!(get "/v1/decisions", Enforce by BouncerKey, "CrowdSec bouncer API: decisions for an address", enforce::decisions),
-    route!(get "/", public, "The console: to the incident queue", console::root),
-    route!(get "/static/console.css", public, "The console's stylesheet", console::css),
-    route!(get "/static/console.js", public, "The console's script", console::js),
-    route!(get "/login", public, "Console sign-in form", console::session::login_form),
-    route!(post "/login", public, "Console sign-in (username, password, csrf)", console::session::login),
-    route!(post "/logout", Read by Session, "Console sign-out", console::session::logout),
-    route!(get "/incidents", Read by Session, "Console: the incident queue", console::queue),
-    route!(get "/incidents/live", Read by Session, "Console: new incidents as server-sent events", console::live),
-    route!(post "/incidents/bulk", Triage by Session, "Console: assign, set status, tag or classify selected incidents", console::bulk),
-    route!(post "/incidents/views", Read by Session, "Console: save the queue view", console::save_view),
-    route!(post "/incidents/views/{id}/delete", Read by Session, "Console: delete a saved view", console::delete_view),
     route!(get "/api/incidents", Read, "Defender XDR compatible incident list (OData)", defender::list),
     route!(get "/api/incidents/{id}", Read, "Defender XDR compatible incident", defender::get),
     route!(patch "/api/incidents/{id}", Triage, "Defender XDR compatible incident update", defender::patch),
@@ -354,7 +345,7 @@ pub const ROUTES: &[Route] = &[
 /// 404 and 405, and JSON bodies on every other error answer.
 pub fn router(state: AppState) -> Router {
     let mut paths: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
-    for r in ROUTES {
+    for r in ROUTES.iter().chain(console::ROUTES) {
         let mut handler = (r.handler)();
         if let Some(permission) = r.permission {
             handler = handler.route_layer(axum::middleware::from_fn_with_state(

@@ -24,7 +24,24 @@ use rampart_model::{
 
 use crate::auth::{Caller, Via};
 use crate::error::ApiError;
-use crate::AppState;
+use crate::{methods, AppState, Credential, Route};
+
+/// Every console route, once, with the permission it needs (the console's access policy; the
+/// API's is [`crate::ROUTES`]). Pages and forms take the session cookie; the sign-in form,
+/// the stylesheet and the script are public.
+pub const ROUTES: &[Route] = &[
+    route!(get "/", public, "The console: to the incident queue", root),
+    route!(get "/static/console.css", public, "The console's stylesheet", css),
+    route!(get "/static/console.js", public, "The console's script", js),
+    route!(get "/login", public, "Console sign-in form", session::login_form),
+    route!(post "/login", public, "Console sign-in (username, password, csrf)", session::login),
+    route!(post "/logout", Read by Session, "Console sign-out", session::logout),
+    route!(get "/incidents", Read by Session, "Console: the incident queue", queue),
+    route!(get "/incidents/live", Read by Session, "Console: new incidents as server-sent events", live),
+    route!(post "/incidents/bulk", Triage by Session, "Console: assign, set status, tag or classify selected incidents", bulk),
+    route!(post "/incidents/views", Read by Session, "Console: save the queue view", save_view),
+    route!(post "/incidents/views/{id}/delete", Read by Session, "Console: delete a saved view", delete_view),
+];
 
 /// Rows on one queue page.
 pub const QUEUE_PAGE: u32 = 50;

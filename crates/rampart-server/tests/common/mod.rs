@@ -403,3 +403,140 @@ pub fn titles(v: &Value) -> Vec<String> {
         })
         .collect()
 }
+
+/// The password of every console user the tests create.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A signed-in console session: its cookie and CSRF token, on a client that does not follow
+/// redirects (so a 303 to `/login` is seen as one).
+pub struct Console {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub user: String,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// A client that never follows redirects.
+pub fn no_redirect_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The value of cookie `name` among an answer's `Set-Cookie` headers.
+pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let first = v.split(';').next()?;
+            let (k, val) = first.split_once('=')?;
+            (k == name).then(|| val.to_string())
+        })
+}
+
+/// The value of the hidden `csrf` field of a page.
+pub fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("csrf field");
+    let rest = &html[at + 19..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+impl TestApp {
+    /// A console user of this role, created in the store (with [`PASSWORD`]); returns its name.
+    pub async fn user(&self, role: Role) -> String {
+        static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let hash = HASH.get_or_init(|| {
+            rampart_server::console::session::hash_password(PASSWORD).expect("hash")
+        });
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{role}-u{n}");
+        self.store
+            .create_user(&name, role, hash, "test")
+            .await
+            .expect("create user");
+        name
+    }
+
+    /// Sign in through `/login` as `user` with `password`: the answer to the form post.
+    pub async fn login_as(
+        &self,
+        client: &reqwest::Client,
+        user: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let form = client
+            .get(self.url("/login"))
+            .send()
+            .await
+            .expect("login form");
+        assert_eq!(form.status(), 200);
+        let login_cookie = set_cookie(&form, "rampart_login").expect("login cookie");
+        let csrf = csrf_of(&form.text().await.unwrap());
+        client
+            .post(self.url("/login"))
+            .header("cookie", format!("rampart_login={login_cookie}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", user),
+                ("password", password),
+                ("next", "/incidents"),
+            ])
+            .send()
+            .await
+            .expect("login")
+    }
+
+    /// A new user of this role, signed in.
+    pub async fn console(&self, role: Role) -> Console {
+        let user = self.user(role).await;
+        let client = no_redirect_client();
+        let r = self.login_as(&client, &user, PASSWORD).await;
+        assert_eq!(r.status(), 303, "signed in");
+        let cookie = set_cookie(&r, "rampart_session").expect("session cookie");
+        let mut c = Console {
+            base: self.url(""),
+            client,
+            user,
+            cookie,
+            csrf: String::new(),
+        };
+        let page = c.get("/incidents").await;
+        assert_eq!(page.status(), 200);
+        c.csrf = csrf_of(&page.text().await.unwrap());
+        c
+    }
+}
+
+impl Console {
+    /// GET a console page with the session.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", format!("rampart_session={}", self.cookie))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// POST a form with the session and its CSRF token.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut all = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// POST a form with the session, exactly these fields (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", format!("rampart_session={}", self.cookie))
+            .form(fields)
+            .send()
+            .await
+            .expect("request")
+    }
+}
