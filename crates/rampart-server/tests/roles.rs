@@ -55,6 +55,7 @@ async fn call(
             Credential::Bearer => req.bearer_auth(t),
             Credential::EnforcerKey => req.header("x-rampart-enforcer-key", t),
             Credential::BouncerKey => req.header("x-api-key", t),
+            Credential::Session => unreachable!("API routes take no session"),
         };
     }
     if !body.is_empty() {
