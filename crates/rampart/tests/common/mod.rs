@@ -1,7 +1,9 @@
-//! What the binary's integration tests share: the command, and the address a started server
-//! announces.
+//! What the binary's integration tests share: the command, the address a started server
+//! announces, and a real browser ([`browser`]).
 
 #![allow(dead_code)]
+
+pub mod browser;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command};
