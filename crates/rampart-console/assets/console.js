@@ -42,24 +42,35 @@
         live.setAttribute("data-latest", String(inc.id));
       });
     }
-    // Tabs on the incident page keep the URL's fragment.
+    // Buttons that ask first (merging cannot be undone).
     $all("[data-confirm]").forEach(function (el) {
       el.addEventListener("click", function (ev) {
         if (!window.confirm(el.getAttribute("data-confirm"))) { ev.preventDefault(); }
       });
     });
-    // Graph: selecting a node opens its flyout.
+    // Graph: selecting a node (click, or Enter / Space on a focused node) opens its flyout;
+    // Escape or the close button shuts it.
     var fly = $("#flyout");
     if (fly) {
+      var open = function (n) {
+        var id = n.getAttribute("data-node");
+        $all(".flyout-body").forEach(function (b) { b.hidden = b.getAttribute("data-node") !== id; });
+        $all(".graph .node").forEach(function (m) { m.classList.toggle("selected", m === n); });
+        fly.hidden = false;
+      };
+      var shut = function () {
+        fly.hidden = true;
+        $all(".graph .node.selected").forEach(function (m) { m.classList.remove("selected"); });
+      };
       $all(".graph .node").forEach(function (n) {
-        n.addEventListener("click", function () {
-          var id = n.getAttribute("data-node");
-          $all(".flyout-body").forEach(function (b) { b.hidden = b.getAttribute("data-node") !== id; });
-          fly.hidden = false;
+        n.addEventListener("click", function () { open(n); });
+        n.addEventListener("keydown", function (ev) {
+          if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); open(n); }
         });
       });
+      document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") { shut(); } });
       var close = $("#flyout-close");
-      if (close) { close.addEventListener("click", function () { fly.hidden = true; }); }
+      if (close) { close.addEventListener("click", shut); }
     }
   });
 })();

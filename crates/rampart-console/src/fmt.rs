@@ -2,7 +2,9 @@
 
 use maud::{html, Markup};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use rampart_model::{Entity, EntityKind, Incident, IncidentStatus, Severity, Timestamp};
+use rampart_model::{
+    Entity, EntityKind, EntityRole, Incident, IncidentStatus, Severity, Timestamp,
+};
 
 /// What a path segment or query value keeps unencoded.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -84,6 +86,15 @@ pub fn kind_label(k: EntityKind) -> &'static str {
         EntityKind::Endpoint => "endpoint",
         EntityKind::Service => "service",
         EntityKind::UserAgent => "user agent",
+    }
+}
+
+/// The words for an entity's role.
+pub fn role_label(r: EntityRole) -> &'static str {
+    match r {
+        EntityRole::Attacker => "attacker",
+        EntityRole::Target => "target",
+        EntityRole::Related => "related",
     }
 }
 

@@ -16,6 +16,9 @@ pub mod queue;
 pub mod story;
 pub mod walkthrough;
 
+#[cfg(test)]
+mod test_support;
+
 use maud::{html, Markup, DOCTYPE};
 use rampart_model::{Permission, Role};
 

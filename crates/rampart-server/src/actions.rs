@@ -11,8 +11,8 @@ use axum::Json;
 use rampart_contain::{Person, Refusal, RefusalClass};
 use rampart_model::action::{format_duration, parse_duration};
 use rampart_model::{
-    Action, ActionError, ActionFilter, ActionKind, ActionRequest, ActionScope, ActionStatus,
-    RateLimit, Timestamp,
+    Action, ActionChange, ActionError, ActionFilter, ActionKind, ActionRequest, ActionScope,
+    ActionStatus, RateLimit, Timestamp,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -123,12 +123,24 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body: CreateBody = json_body(&body_bytes(body)?)?;
+    let action = create_action(&state, &caller, body.into_request()?).await?;
+    Ok((StatusCode::CREATED, Json(wire(&action)?)).into_response())
+}
+
+/// Create an action for `caller`: the one path every containment request takes (the API and
+/// the console). A raw key becomes its identity, `rampart-contain` plans it (permission,
+/// protected targets, width, duration, approval), the store keeps it (audited) and this node
+/// enforces it before returning.
+pub async fn create_action(
+    state: &AppState,
+    caller: &Caller,
+    req: ActionRequest,
+) -> Result<Action, ApiError> {
     let secret = &state.decode.api_key_secret;
-    let req = body
-        .into_request()?
+    let req = req
         .resolve_raw_key(|raw| rampart_decode::api_key_id(secret, raw))
         .map_err(invalid)?;
-    let (actor, role) = person(&caller);
+    let (actor, role) = person(caller);
     let new = rampart_contain::plan(
         &req,
         Person {
@@ -155,7 +167,7 @@ pub async fn create(
         actor = %actor,
         "containment action created"
     );
-    Ok((StatusCode::CREATED, Json(wire(&action)?)).into_response())
+    Ok(action)
 }
 
 /// `GET /api/v1/actions?status=&incident_id=&limit=&offset=`, newest first.
@@ -227,19 +239,44 @@ pub async fn approve(
     id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let id = path_id(id)?;
-    let action = load(&state, id).await?;
-    let (actor, role) = person(&caller);
+    Ok(Json(wire(&approve_action(&state, &caller, id).await?)?))
+}
+
+/// Approve action `id` as `caller` (`rampart_contain::approve`: another person with
+/// `approve`), store the change (audited) and enforce it before returning.
+pub async fn approve_action(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<Action, ApiError> {
+    change_action(state, caller, id, |action, by| {
+        rampart_contain::approve(action, by, Timestamp::now())
+    })
+    .await
+}
+
+/// Load action `id`, let `decide` (a `rampart-contain` rule) turn it and `caller` into a
+/// change, apply it in the store as a compare-and-set on the status it had (audited), and
+/// apply it to this node's enforcement before returning it.
+async fn change_action(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    decide: impl FnOnce(&Action, Person<'_>) -> Result<ActionChange, Refusal>,
+) -> Result<Action, ApiError> {
+    let action = load(state, id).await?;
+    let (actor, role) = person(caller);
     let by = Person {
         actor: &actor,
         role,
     };
-    let change = rampart_contain::approve(&action, by, Timestamp::now()).map_err(refusal)?;
+    let change = decide(&action, by).map_err(refusal)?;
     let done = state
         .store
         .update_action_state(id, action.status(), &change, &actor)
         .await?;
     state.actions_changed(std::slice::from_ref(&done)).await;
-    Ok(Json(wire(&done)?))
+    Ok(done)
 }
 
 /// The body of `POST /api/v1/actions/{id}/revert`.
@@ -259,20 +296,24 @@ pub async fn revert(
 ) -> Result<Json<Value>, ApiError> {
     let id = path_id(id)?;
     let body: RevertBody = json_body(&body_bytes(body)?)?;
-    let action = load(&state, id).await?;
-    let (actor, role) = person(&caller);
-    let by = Person {
-        actor: &actor,
-        role,
-    };
-    let change =
-        rampart_contain::revert(&action, by, &body.reason, Timestamp::now()).map_err(refusal)?;
-    let done = state
-        .store
-        .update_action_state(id, action.status(), &change, &actor)
-        .await?;
-    state.actions_changed(std::slice::from_ref(&done)).await;
-    Ok(Json(wire(&done)?))
+    Ok(Json(wire(
+        &revert_action(&state, &caller, id, &body.reason).await?,
+    )?))
+}
+
+/// Revert action `id` as `caller` with `reason` (`rampart_contain::revert`: one's own with
+/// `revert_own`, anyone's with `revert_any`), store the change (audited) and stop enforcing
+/// it before returning.
+pub async fn revert_action(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    reason: &str,
+) -> Result<Action, ApiError> {
+    change_action(state, caller, id, |action, by| {
+        rampart_contain::revert(action, by, reason, Timestamp::now())
+    })
+    .await
 }
 
 /// The actions of one incident, as answered (for `GET /api/v1/incidents/{id}`).

@@ -644,13 +644,21 @@ pub async fn add_comment(
 ) -> Result<Response, ApiError> {
     let id = path_id(id)?;
     let c: NewComment = json_body(&body_bytes(body)?)?;
-    validate_comment(&c.text, state.config.max_comment_chars)?;
-    let comment = state
-        .store
-        .add_comment(id, &caller.actor(), &c.text)
-        .await?;
-    state.list_cache.invalidate();
+    let comment = comment(&state, id, &caller.actor(), &c.text).await?;
     Ok((StatusCode::CREATED, Json(comment)).into_response())
+}
+
+/// Check and store a comment by `actor` (audited by the store), for the API and the console.
+pub async fn comment(
+    state: &AppState,
+    id: i64,
+    actor: &str,
+    text: &str,
+) -> Result<rampart_model::Comment, ApiError> {
+    validate_comment(text, state.config.max_comment_chars)?;
+    let comment = state.store.add_comment(id, actor, text).await?;
+    state.list_cache.invalidate();
+    Ok(comment)
 }
 
 #[derive(Deserialize)]
@@ -694,6 +702,17 @@ pub async fn merge_incident(
 ) -> Result<Json<Incident>, ApiError> {
     let id = path_id(id)?;
     let req: MergeRequest = json_body(&body_bytes(body)?)?;
+    Ok(Json(merge(&state, id, req.into, &caller.actor()).await?))
+}
+
+/// Merge incident `id` into `into` by `actor` (`rampart_correlate::check_merge` decides
+/// whether it may, 409 when not), for the API and the console: the merged incident.
+pub async fn merge(
+    state: &AppState,
+    id: i64,
+    into: i64,
+    actor: &str,
+) -> Result<Incident, ApiError> {
     let load = |id: i64| {
         let store = state.store.clone();
         async move {
@@ -705,20 +724,20 @@ pub async fn merge_incident(
         }
     };
     let from = load(id).await?;
-    let into = load(req.into).await?;
+    let into = load(into).await?;
     rampart_correlate::check_merge(&from, &into)
         .map_err(|r| ApiError::new(ErrorKind::Conflict, r.to_string()))?;
     let st = merged_state(&from, &into);
     let merged = state
         .store
-        .merge_incidents(from.id, into.id, &st, &caller.actor())
+        .merge_incidents(from.id, into.id, &st, actor)
         .await?;
     state.list_cache.invalidate();
     if let Ok(src) = load(from.id).await {
         state.pipeline.incident_changed(src).await;
     }
     state.pipeline.incident_changed(merged.clone()).await;
-    Ok(Json(merged))
+    Ok(merged)
 }
 
 // --- alerts, audit, inventory --------------------------------------------------------------

@@ -33,7 +33,8 @@ use crate::AppState;
 /// rest).
 const REVIEW_ENDPOINTS: u32 = 1000;
 
-async fn detail(state: &AppState, id: i64) -> Result<IncidentDetail, ApiError> {
+/// Incident `id` with its alerts and comments, or 404.
+pub async fn detail(state: &AppState, id: i64) -> Result<IncidentDetail, ApiError> {
     state
         .store
         .get_incident(id)
@@ -41,7 +42,8 @@ async fn detail(state: &AppState, id: i64) -> Result<IncidentDetail, ApiError> {
         .ok_or_else(|| ApiError::not_found("incident", id))
 }
 
-async fn incident_actions(state: &AppState, id: i64) -> Result<Vec<Action>, ApiError> {
+/// The actions of incident `id`, newest first (at most 1000).
+pub async fn incident_actions(state: &AppState, id: i64) -> Result<Vec<Action>, ApiError> {
     Ok(state
         .store
         .list_actions(&ActionFilter {
@@ -133,8 +135,17 @@ pub async fn seed_tasks(
     id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let id = path_id(id)?;
-    let d = detail(&state, id).await?;
-    let actions = incident_actions(&state, id).await?;
+    let created = seed(&state, id, &caller.actor()).await?;
+    let mut v = items(state.store.list_tasks(id).await?);
+    v["created"] = json!(created.len());
+    Ok(Json(v))
+}
+
+/// Add the tasks derived from what was attacked that incident `id` does not have yet (by
+/// `actor`, audited), for the API and the console: the tasks added.
+pub async fn seed(state: &AppState, id: i64, actor: &str) -> Result<Vec<Task>, ApiError> {
+    let d = detail(state, id).await?;
+    let actions = incident_actions(state, id).await?;
     let mut accessed = Vec::new();
     for e in recovery::attacker_entities(&d.incident) {
         let access = state
@@ -144,13 +155,10 @@ pub async fn seed_tasks(
         accessed.push((e.clone(), access));
     }
     let tasks = recovery::seed_tasks(&d.incident, &actions, &accessed);
-    let created = state
+    Ok(state
         .store
-        .create_tasks(id, &tasks, &caller.actor(), Timestamp::now())
-        .await?;
-    let mut v = items(state.store.list_tasks(id).await?);
-    v["created"] = json!(created.len());
-    Ok(Json(v))
+        .create_tasks(id, &tasks, actor, Timestamp::now())
+        .await?)
 }
 
 /// The body of `POST /api/v1/incidents/{id}/tasks`.
@@ -188,22 +196,33 @@ pub async fn create_task(
 ) -> Result<Response, ApiError> {
     let id = path_id(id)?;
     let body: NewTaskBody = json_body(&body_bytes(body)?)?;
-    check_text("title", &body.title, MAX_TASK_TITLE_CHARS, true)?;
-    check_text("detail", &body.detail, MAX_TASK_DETAIL_CHARS, false)?;
+    let task = add_task(&state, id, &caller.actor(), &body.title, body.detail).await?;
+    Ok((StatusCode::CREATED, Json(task)).into_response())
+}
+
+/// Check and store a custom task of incident `id` by `actor` (audited), for the API and the
+/// console.
+pub async fn add_task(
+    state: &AppState,
+    id: i64,
+    actor: &str,
+    title: &str,
+    detail: String,
+) -> Result<Task, ApiError> {
+    check_text("title", title, MAX_TASK_TITLE_CHARS, true)?;
+    check_text("detail", &detail, MAX_TASK_DETAIL_CHARS, false)?;
     let task = NewTask {
         kind: TaskKind::Custom,
-        title: body.title.trim().to_string(),
-        detail: body.detail,
+        title: title.trim().to_string(),
+        detail,
         entity: None,
     };
     let mut made = state
         .store
-        .create_tasks(id, &[task], &caller.actor(), Timestamp::now())
+        .create_tasks(id, &[task], actor, Timestamp::now())
         .await?;
-    let task = made
-        .pop()
-        .ok_or_else(|| ApiError::internal("custom task not stored"))?;
-    Ok((StatusCode::CREATED, Json(task)).into_response())
+    made.pop()
+        .ok_or_else(|| ApiError::internal("custom task not stored"))
 }
 
 /// The body of `POST /api/v1/incidents/{id}/tasks/{task_id}`.

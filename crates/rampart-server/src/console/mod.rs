@@ -7,6 +7,7 @@
 //! refuses it anyway. State changes are plain form posts answered with a redirect (303), so
 //! every page works without JavaScript.
 
+pub mod incident;
 pub mod session;
 
 use std::time::Duration;
@@ -41,6 +42,17 @@ pub const ROUTES: &[Route] = &[
     route!(post "/incidents/bulk", Triage by Session, "Console: assign, set status, tag or classify selected incidents", bulk),
     route!(post "/incidents/views", Read by Session, "Console: save the queue view", save_view),
     route!(post "/incidents/views/{id}/delete", Read by Session, "Console: delete a saved view", delete_view),
+    route!(get "/incidents/{id}", Read by Session, "Console: the incident page (?tab=story|alerts|graph|response|tasks|activity|comments)", incident::show),
+    route!(post "/incidents/{id}/manage", Triage by Session, "Console: rename, assign, set status, severity, tags, classification and determination", incident::manage),
+    route!(post "/incidents/{id}/resolve", Triage by Session, "Console: resolve with classification, determination and findings (kept as a comment)", incident::resolve),
+    route!(post "/incidents/{id}/comments", Comment by Session, "Console: comment on an incident", incident::comment),
+    route!(post "/incidents/{id}/merge", Merge by Session, "Console: merge an incident into another", incident::merge),
+    route!(post "/incidents/{id}/contain", ContainLow by Session, "Console: contain an attacker entity (checked by rampart-contain, as POST /api/v1/actions)", incident::contain),
+    route!(post "/incidents/{id}/tasks", Triage by Session, "Console: add a recovery task", incident::add_task),
+    route!(post "/incidents/{id}/tasks/seed", Triage by Session, "Console: seed the recovery checklist from what was attacked", incident::seed_tasks),
+    route!(post "/incidents/{id}/tasks/{task_id}", Triage by Session, "Console: tick a recovery task off or on", incident::set_task),
+    route!(post "/actions/{id}/approve", Approve by Session, "Console: approve someone else's pending action", incident::approve),
+    route!(post "/actions/{id}/revert", RevertOwn by Session, "Console: revert an action (another's needs revert_any)", incident::revert),
 ];
 
 /// Rows on one queue page.
@@ -155,7 +167,7 @@ pub async fn root() -> Redirect {
 }
 
 /// Known console user names (for assignment pickers).
-async fn user_names(state: &AppState) -> Vec<String> {
+pub(crate) async fn user_names(state: &AppState) -> Vec<String> {
     state
         .store
         .list_users()
@@ -218,11 +230,15 @@ pub fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// A redirect target from a form: a console path, else `fallback`.
 pub fn back(form: &[(String, String)], fallback: &str) -> Redirect {
+    Redirect::to(back_path(form, fallback))
+}
+
+/// The form's `back` field when it is a path on this site (never `//host` or a backslash
+/// trick), else `fallback`.
+pub fn back_path<'a>(form: &'a [(String, String)], fallback: &'a str) -> &'a str {
     match field(form, "back") {
-        Some(b) if b.starts_with('/') && !b.starts_with("//") && !b.contains('\\') => {
-            Redirect::to(b)
-        }
-        _ => Redirect::to(fallback),
+        Some(b) if b.starts_with('/') && !b.starts_with("//") && !b.contains('\\') => b,
+        _ => fallback,
     }
 }
 

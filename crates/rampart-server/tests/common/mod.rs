@@ -227,6 +227,21 @@ impl TestApp {
         self.send(reqwest::Method::POST, path, token, body).await
     }
 
+    /// Store one incident in `state` holding `alerts` (one change set, as correlation would);
+    /// its id.
+    pub async fn store_incident(&self, state: IncidentState, alerts: Vec<AlertDraft>) -> i64 {
+        let mut changes = vec![Change::CreateIncident { temp: 0, state }];
+        changes.extend(alerts.into_iter().map(|alert| Change::InsertAlert {
+            alert,
+            incident: IncidentRef::New(0),
+        }));
+        self.store
+            .apply(&ChangeSet { changes })
+            .await
+            .expect("apply")
+            .incident_ids[0]
+    }
+
     /// Store one incident with one alert per seed (one change set each, so creation times
     /// are ordered), then set the human-owned fields. Returns the stored incidents in order.
     pub async fn seed_incidents(&self, seeds: &[Seed]) -> Vec<Incident> {
@@ -244,20 +259,7 @@ impl TestApp {
                 priority: s.priority,
                 priority_reasons: vec![],
             };
-            let applied = self
-                .store
-                .apply(&ChangeSet {
-                    changes: vec![
-                        Change::CreateIncident { temp: 0, state },
-                        Change::InsertAlert {
-                            alert: a,
-                            incident: IncidentRef::New(0),
-                        },
-                    ],
-                })
-                .await
-                .expect("apply");
-            let id = applied.incident_ids[0];
+            let id = self.store_incident(state, vec![a]).await;
             let patch = IncidentPatch {
                 status: (s.status != IncidentStatus::Active).then_some(s.status),
                 assigned_to: s.owner.map(|o| Some(o.to_string())),
