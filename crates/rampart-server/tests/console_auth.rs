@@ -32,6 +32,21 @@ fn sample(r: &Route, incident: i64) -> (String, Vec<(&'static str, &'static str)
         ("post", "/incidents/views") => vec![("name", ""), ("query", "")],
         // no such view (its id is the incident's): 404
         ("post", "/incidents/views/{id}/delete") => vec![],
+        // changes nothing: 303
+        ("post", "/incidents/{id}/manage") => vec![("tab", "story")],
+        // nothing given: 422
+        (
+            "post",
+            "/incidents/{id}/resolve" | "/incidents/{id}/merge" | "/incidents/{id}/contain",
+        ) => vec![],
+        ("post", "/incidents/{id}/comments") => vec![("text", "")],
+        ("post", "/incidents/{id}/tasks") => vec![("title", "")],
+        // idempotent: the second role's call adds nothing
+        ("post", "/incidents/{id}/tasks/seed") => vec![],
+        // no such task or action: 404
+        ("post", "/incidents/{id}/tasks/{task_id}") => vec![("done", "true")],
+        ("post", "/actions/{id}/approve") => vec![],
+        ("post", "/actions/{id}/revert") => vec![("reason", "sample")],
         (m, p) => panic!("no sample request for {m} {p}: add one"),
     };
     (path, fields)
