@@ -44,3 +44,13 @@ CREATE TABLE IF NOT EXISTS saved_views (
 CREATE INDEX IF NOT EXISTS incidents_priority_id ON incidents (priority, id);
 CREATE INDEX IF NOT EXISTS incidents_severity_id ON incidents (severity_rank, id);
 CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status);
+
+-- The first-incident walkthrough: per user, the incident it uses and the steps seen (the
+-- steps that follow from stored state, such as an assignment, are not kept here).
+CREATE TABLE IF NOT EXISTS walkthrough (
+    user_name TEXT NOT NULL,
+    step      TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    at        BIGINT NOT NULL,
+    PRIMARY KEY (user_name, step)
+);

@@ -2286,6 +2286,39 @@ impl Store for SqlStore {
         }
         Ok(())
     }
+
+    async fn note_walkthrough(&self, user_name: &str, step: &str, value: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO walkthrough (user_name, step, value, at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_name, step) DO NOTHING",
+        )
+        .bind(user_name)
+        .bind(step)
+        .bind(value)
+        .bind(Timestamp::now().millis())
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn walkthrough(&self, user_name: &str) -> StoreResult<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT step, value FROM walkthrough WHERE user_name = $1 ORDER BY at, step",
+        )
+        .bind(user_name)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("step").map_err(db)?,
+                    r.try_get("value").map_err(db)?,
+                ))
+            })
+            .collect()
+    }
 }
 
 const USER_COLS: &str = "id, name, role, created_at, disabled_at, last_login_at";

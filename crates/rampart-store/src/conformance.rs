@@ -88,6 +88,7 @@ macro_rules! store_conformance {
             sessions_expire_idle_and_logout,
             login_failures_count_by_account_and_source,
             saved_views_per_user,
+            walkthrough_steps_keep_their_first_value,
         );
     };
 }
@@ -3765,4 +3766,23 @@ pub async fn saved_views_per_user(s: &dyn Store) {
     s.delete_view("ann", a.id).await.unwrap();
     assert_eq!(s.list_views("ann").await.unwrap().len(), 1);
     assert_eq!(s.list_views("ben").await.unwrap().len(), 1);
+}
+
+/// Walkthrough steps: per user, the first value noted is kept.
+pub async fn walkthrough_steps_keep_their_first_value(s: &dyn Store) {
+    s.note_walkthrough("ann", "incident", "7").await.unwrap();
+    s.note_walkthrough("ann", "incident", "9").await.unwrap();
+    s.note_walkthrough("ann", "story", "7").await.unwrap();
+    s.note_walkthrough("ben", "incident", "3").await.unwrap();
+    let mut got = s.walkthrough("ann").await.unwrap();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("incident".to_string(), "7".to_string()),
+            ("story".to_string(), "7".to_string())
+        ]
+    );
+    assert_eq!(s.walkthrough("ben").await.unwrap().len(), 1);
+    assert!(s.walkthrough("carl").await.unwrap().is_empty());
 }

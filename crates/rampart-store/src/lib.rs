@@ -506,6 +506,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_views(&self, user_name: &str) -> StoreResult<Vec<SavedView>>;
     /// Delete one of a user's saved views; another user's is `NotFound`.
     async fn delete_view(&self, user_name: &str, id: i64) -> StoreResult<()>;
+    /// Note a walkthrough step of `user_name` (its first value is kept: noting it again
+    /// changes nothing).
+    async fn note_walkthrough(&self, user_name: &str, step: &str, value: &str) -> StoreResult<()>;
+    /// A user's noted walkthrough steps and their values.
+    async fn walkthrough(&self, user_name: &str) -> StoreResult<Vec<(String, String)>>;
 }
 
 /// Helper re-exports used by backends and the conformance suite.

@@ -107,6 +107,14 @@ pub async fn show(
         Tab::Activity => Loaded::Activity(activity(&state, id).await?),
         Tab::Story | Tab::Alerts | Tab::Graph | Tab::Comments => Loaded::Nothing,
     };
+    // the walkthrough's "read the story" and "verify" steps
+    match (&loaded, tab) {
+        (_, Tab::Story) => super::walkthrough::note(&state, &caller, &format!("story:{id}")).await,
+        (Loaded::Response(actions, _), _) if !actions.is_empty() => {
+            super::walkthrough::note(&state, &caller, &format!("verify:{id}")).await
+        }
+        _ => {}
+    }
     let body = match (&loaded, tab) {
         (Loaded::Response(actions, containment), _) => TabBody::Response(ResponseView {
             actions,

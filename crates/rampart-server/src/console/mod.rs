@@ -9,6 +9,7 @@
 
 pub mod incident;
 pub mod session;
+pub mod walkthrough;
 
 use std::time::Duration;
 
@@ -41,6 +42,7 @@ pub const ROUTES: &[Route] = &[
     route!(get "/incidents/live", Read by Session, "Console: new incidents as server-sent events", live),
     route!(post "/incidents/bulk", Triage by Session, "Console: assign, set status, tag or classify selected incidents", bulk),
     route!(post "/incidents/views", Read by Session, "Console: save the queue view", save_view),
+    route!(get "/walkthrough", Read by Session, "Console: the first-incident walkthrough", walkthrough::page),
     route!(post "/incidents/views/{id}/delete", Read by Session, "Console: delete a saved view", delete_view),
     route!(get "/incidents/{id}", Read by Session, "Console: the incident page (?tab=story|alerts|graph|response|tasks|activity|comments)", incident::show),
     route!(post "/incidents/{id}/manage", Triage by Session, "Console: rename, assign, set status, severity, tags, classification and determination", incident::manage),
