@@ -3,6 +3,7 @@
 
 mod app;
 mod bench;
+mod bench_console;
 pub mod config;
 mod demo;
 
@@ -80,6 +81,8 @@ enum Cmd {
     Simulate(SimulateArgs),
     /// Measure decode, detect and replay throughput; print figures (and update BENCHMARKS.md).
     Bench(bench::BenchArgs),
+    /// Measure how fast the console's pages render over a big seeded store (p50/p99).
+    BenchConsole(bench_console::ConsoleBenchArgs),
 }
 
 /// Where Rampart keeps its state.
@@ -484,6 +487,7 @@ async fn run(cmd: Cmd) -> Result<()> {
         Cmd::Demo(a) => demo::run(a.data, a.listen, a.events, a.no_serve).await,
         Cmd::Simulate(a) => demo::simulate(a).await,
         Cmd::Bench(a) => bench::run(a).await,
+        Cmd::BenchConsole(a) => bench_console::run(a).await,
     }
 }
 
