@@ -578,3 +578,48 @@ async fn the_queue_keeps_its_view_in_the_url_and_escapes_titles() {
         .unwrap()
         .contains("high first"));
 }
+
+#[tokio::test]
+async fn new_incidents_arrive_live() {
+    let app = spawn_app().await;
+    let max = app.seed_ten().await.iter().map(|i| i.id).max().unwrap();
+    let c = app.console(Role::Viewer).await;
+    let page = c.get("/incidents").await.text().await.unwrap();
+    assert!(
+        page.contains(&format!("data-since=\"{max}\"")),
+        "the queue says where live starts"
+    );
+    let mut live = c.get(&format!("/incidents/live?since={max}")).await;
+    assert_eq!(live.status(), 200);
+    assert!(live.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let fresh = app
+        .seed_incidents(&[Seed {
+            title: "a fresh <b>incident</b>",
+            severity: rampart_model::Severity::Critical,
+            status: rampart_model::IncidentStatus::Active,
+            owner: None,
+            tags: &[],
+            priority: 99,
+            ip: "198.51.100.77",
+        }])
+        .await[0]
+        .id;
+    let mut seen = String::new();
+    let wanted = format!("\"id\":{fresh}");
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while !seen.contains(&wanted) {
+            let chunk = live.chunk().await.unwrap().expect("the stream stays open");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .expect("the new incident arrives within the poll interval");
+    assert!(seen.contains("event: incident"), "{seen}");
+    assert!(
+        !seen.contains(&format!("\"id\":{max}")),
+        "only incidents after since: {seen}"
+    );
+}

@@ -181,6 +181,20 @@ pub struct ServerSection {
     pub enforce_sync_ms: Option<u64>,
     /// Milliseconds between batched writes of the enforcement denial counters (default 1000).
     pub enforce_hits_flush_ms: Option<u64>,
+    /// Seconds without a request after which a console session ends (default 1800).
+    pub session_idle_secs: Option<u64>,
+    /// Seconds after sign-in at which a console session ends whatever the activity (default
+    /// 43200).
+    pub session_lifetime_secs: Option<u64>,
+    /// Failed sign-ins for one account within the window that lock it (default 5).
+    pub login_max_failures: Option<u32>,
+    /// Failed sign-ins from one address within the window that lock it out (default 20).
+    pub login_max_source_failures: Option<u32>,
+    /// Seconds failed sign-ins are counted over, and a lockout lasts (default 900).
+    pub login_failure_window_secs: Option<u64>,
+    /// Always mark console cookies `Secure` (they are whenever a proxy sends
+    /// `X-Forwarded-Proto: https`; default false).
+    pub secure_cookies: Option<bool>,
 }
 
 impl ServerSection {
@@ -217,6 +231,18 @@ impl ServerSection {
                 .map_or(d.enforce_hits_flush_interval, |ms| {
                     Duration::from_millis(ms.max(10))
                 }),
+            session_idle_timeout: secs(self.session_idle_secs, d.session_idle_timeout),
+            session_lifetime: secs(self.session_lifetime_secs, d.session_lifetime),
+            login_max_failures: self
+                .login_max_failures
+                .unwrap_or(d.login_max_failures)
+                .max(1),
+            login_max_source_failures: self
+                .login_max_source_failures
+                .unwrap_or(d.login_max_source_failures)
+                .max(1),
+            login_failure_window: secs(self.login_failure_window_secs, d.login_failure_window),
+            secure_cookies: self.secure_cookies.unwrap_or(d.secure_cookies),
             ..d
         }
     }

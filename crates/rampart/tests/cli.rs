@@ -641,3 +641,66 @@ fn demo_ingests_into_a_private_temporary_directory() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `rampart user create` with the password on stdin; what it refuses stores nothing.
+#[test]
+fn user_create_reads_the_password_from_stdin_and_stores_only_its_hash() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let create = |name: &str, role: &str, password: &str| {
+        let mut child = rampart()
+            .args(["user", "create", "--name", name, "--role", role, "--data"])
+            .arg(&data)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, err) = create("alice", "tier2", "a long enough secret");
+    assert!(ok, "{err}");
+    assert!(err.contains("created user alice (tier2)"), "{err}");
+    for (name, role, pw, why) in [
+        ("alice", "tier1", "another long secret", "already exists"),
+        ("bob", "tier1", "short", "at least 8 characters"),
+        ("bob", "ingest", "a long enough secret", "machine role"),
+        (
+            "<bob>",
+            "tier1",
+            "a long enough secret",
+            "user name must be",
+        ),
+    ] {
+        let (ok, err) = create(name, role, pw);
+        assert!(!ok, "{name} {role} accepted");
+        assert!(err.contains(why), "{name}: {err}");
+    }
+    let (out, _) = run(rampart()
+        .args(["user", "list", "--json", "--data"])
+        .arg(&data));
+    let users: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
+    assert_eq!(users[0]["role"], "tier2");
+    assert!(!out.contains("argon2"), "no hash in the listing");
+    // the database and its write-ahead log
+    let mut db = std::fs::read(data.join("rampart.db")).unwrap();
+    db.extend(std::fs::read(data.join("rampart.db-wal")).unwrap_or_default());
+    let db = String::from_utf8_lossy(&db);
+    assert!(
+        !db.contains("a long enough secret"),
+        "the password is not stored"
+    );
+    assert!(db.contains("$argon2id$"), "its argon2id hash is");
+}
