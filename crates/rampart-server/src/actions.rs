@@ -67,37 +67,54 @@ struct CreateBody {
 
 impl CreateBody {
     fn into_request(self) -> Result<ActionRequest, ApiError> {
-        let kind: ActionKind = self
-            .kind
-            .parse()
-            .map_err(|e: rampart_model::ModelError| ApiError::unprocessable(e.to_string()))?;
-        let rate = self
-            .rate
-            .map(|r| {
-                parse_duration(&r.window).map(|w| RateLimit {
-                    requests: r.requests,
-                    window_secs: w,
-                })
-            })
-            .transpose()
-            .map_err(invalid)?;
-        let duration_secs = self
-            .duration
-            .as_deref()
-            .map(parse_duration)
-            .transpose()
-            .map_err(invalid)?;
-        Ok(ActionRequest {
-            kind,
-            target: self.target,
-            raw_key: self.raw_key,
-            scope: self.scope,
-            rate,
-            duration_secs,
-            reason: self.reason,
-            incident_id: self.incident_id,
-        })
+        let mut req = action_request(
+            &self.kind,
+            self.target,
+            self.rate.as_ref().map(|r| (r.requests, r.window.as_str())),
+            self.duration.as_deref(),
+            self.reason,
+            self.incident_id,
+        )?;
+        req.raw_key = self.raw_key;
+        req.scope = self.scope;
+        Ok(req)
     }
+}
+
+/// An action request from its wire values: the kind's name, a rate as requests per a
+/// Go-style window, a Go-style duration (`None` for the kind's default). Shared by the API
+/// and the console's form; everything else is checked by `rampart-contain`.
+pub fn action_request(
+    kind: &str,
+    target: String,
+    rate: Option<(u32, &str)>,
+    duration: Option<&str>,
+    reason: String,
+    incident_id: Option<i64>,
+) -> Result<ActionRequest, ApiError> {
+    let kind: ActionKind = kind
+        .parse()
+        .map_err(|e: rampart_model::ModelError| ApiError::unprocessable(e.to_string()))?;
+    let rate = rate
+        .map(|(requests, window)| {
+            parse_duration(window).map(|w| RateLimit {
+                requests,
+                window_secs: w,
+            })
+        })
+        .transpose()
+        .map_err(invalid)?;
+    let duration_secs = duration.map(parse_duration).transpose().map_err(invalid)?;
+    Ok(ActionRequest {
+        kind,
+        target,
+        raw_key: None,
+        scope: ActionScope::default(),
+        rate,
+        duration_secs,
+        reason,
+        incident_id,
+    })
 }
 
 /// An action as answered: the stored record plus its `duration` as a Go-style string.
@@ -123,12 +140,23 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body: CreateBody = json_body(&body_bytes(body)?)?;
+    let action = create_action(&state, &caller, body.into_request()?).await?;
+    Ok((StatusCode::CREATED, Json(wire(&action)?)).into_response())
+}
+
+/// Create an action for `caller` (API and console): a raw key replaced by its identity, the
+/// request planned by `rampart-contain` (refusals as 403/409/422), its incident checked, the
+/// action stored (audited) and enforced by this node before returning.
+pub async fn create_action(
+    state: &AppState,
+    caller: &Caller,
+    req: ActionRequest,
+) -> Result<Action, ApiError> {
     let secret = &state.decode.api_key_secret;
-    let req = body
-        .into_request()?
+    let req = req
         .resolve_raw_key(|raw| rampart_decode::api_key_id(secret, raw))
         .map_err(invalid)?;
-    let (actor, role) = person(&caller);
+    let (actor, role) = person(caller);
     let new = rampart_contain::plan(
         &req,
         Person {
@@ -155,7 +183,7 @@ pub async fn create(
         actor = %actor,
         "containment action created"
     );
-    Ok((StatusCode::CREATED, Json(wire(&action)?)).into_response())
+    Ok(action)
 }
 
 /// `GET /api/v1/actions?status=&incident_id=&limit=&offset=`, newest first.
@@ -227,19 +255,44 @@ pub async fn approve(
     id: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let id = path_id(id)?;
-    let action = load(&state, id).await?;
-    let (actor, role) = person(&caller);
+    Ok(Json(wire(&approve_action(&state, &caller, id).await?)?))
+}
+
+/// Approve action `id` as `caller` (API and console): `rampart-contain` decides, the store
+/// applies it as a compare-and-set (audited), this node enforces it before returning.
+pub async fn approve_action(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<Action, ApiError> {
+    change_action(state, caller, id, |action, by, now| {
+        rampart_contain::approve(action, by, now)
+    })
+    .await
+}
+
+/// Change action `id` as `caller` by what `decide` (a `rampart-contain` rule) says, applied by
+/// the store as a compare-and-set on the status it had (audited), and put in force (or out of
+/// it) on this node before returning.
+async fn change_action(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    decide: impl FnOnce(&Action, Person<'_>, Timestamp) -> Result<rampart_model::ActionChange, Refusal>,
+) -> Result<Action, ApiError> {
+    let action = load(state, id).await?;
+    let (actor, role) = person(caller);
     let by = Person {
         actor: &actor,
         role,
     };
-    let change = rampart_contain::approve(&action, by, Timestamp::now()).map_err(refusal)?;
+    let change = decide(&action, by, Timestamp::now()).map_err(refusal)?;
     let done = state
         .store
         .update_action_state(id, action.status(), &change, &actor)
         .await?;
     state.actions_changed(std::slice::from_ref(&done)).await;
-    Ok(Json(wire(&done)?))
+    Ok(done)
 }
 
 /// The body of `POST /api/v1/actions/{id}/revert`.
@@ -259,20 +312,24 @@ pub async fn revert(
 ) -> Result<Json<Value>, ApiError> {
     let id = path_id(id)?;
     let body: RevertBody = json_body(&body_bytes(body)?)?;
-    let action = load(&state, id).await?;
-    let (actor, role) = person(&caller);
-    let by = Person {
-        actor: &actor,
-        role,
-    };
-    let change =
-        rampart_contain::revert(&action, by, &body.reason, Timestamp::now()).map_err(refusal)?;
-    let done = state
-        .store
-        .update_action_state(id, action.status(), &change, &actor)
-        .await?;
-    state.actions_changed(std::slice::from_ref(&done)).await;
-    Ok(Json(wire(&done)?))
+    Ok(Json(wire(
+        &revert_action(&state, &caller, id, &body.reason).await?,
+    )?))
+}
+
+/// Revert action `id` as `caller` with `reason` (API and console): `rampart-contain` decides
+/// own versus anyone's, the store applies it as a compare-and-set (audited), this node stops
+/// enforcing it before returning.
+pub async fn revert_action(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    reason: &str,
+) -> Result<Action, ApiError> {
+    change_action(state, caller, id, |action, by, now| {
+        rampart_contain::revert(action, by, reason, now)
+    })
+    .await
 }
 
 /// The actions of one incident, as answered (for `GET /api/v1/incidents/{id}`).

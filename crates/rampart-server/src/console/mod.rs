@@ -7,6 +7,7 @@
 //! refuses it anyway. State changes are plain form posts answered with a redirect (303), so
 //! every page works without JavaScript.
 
+pub mod pages;
 pub mod session;
 
 use std::time::Duration;
@@ -41,6 +42,17 @@ pub const ROUTES: &[Route] = &[
     route!(post "/incidents/bulk", Triage by Session, "Console: assign, set status, tag or classify selected incidents", bulk),
     route!(post "/incidents/views", Read by Session, "Console: save the queue view", save_view),
     route!(post "/incidents/views/{id}/delete", Read by Session, "Console: delete a saved view", delete_view),
+    route!(get "/entities/{kind}/{*value}", Read by Session, "Console: an entity's page (incidents, alerts, actions, events, inventory)", pages::entity),
+    route!(get "/inventory", Read by Session, "Console: the API inventory (filters and sort in the query string)", pages::inventory),
+    route!(get "/actions", Read by Session, "Console: the action center (pending, active, past, new action)", pages::action_center),
+    route!(post "/actions", ContainLow by Session, "Console: create a containment action (checked by rampart-contain)", pages::create_action),
+    route!(post "/actions/{id}/approve", Approve by Session, "Console: approve someone else's pending action", pages::approve_action),
+    route!(post "/actions/{id}/revert", RevertOwn by Session, "Console: revert an action (another's needs revert_any)", pages::revert_action),
+    route!(get "/detectors", Read by Session, "Console: detectors and Sigma rules", pages::detectors),
+    route!(get "/settings", ManageUsers by Session, "Console: users, tokens, gateway keys, protected entities", pages::settings),
+    route!(post "/settings/users", ManageUsers by Session, "Console: create a console user", pages::create_user),
+    route!(post "/settings/tokens", ManageTokens by Session, "Console: create an API token, enforcer or bouncer key (shown once)", pages::create_token),
+    route!(post "/settings/tokens/{name}/revoke", ManageTokens by Session, "Console: revoke a token or key", pages::revoke_token),
 ];
 
 /// Rows on one queue page.
