@@ -7,12 +7,16 @@
 //! stylesheet [`CSS`]. This crate does no I/O and knows no HTTP: the server crate reads the
 //! store, builds the view models and sends what these functions return.
 
+pub mod actions;
 pub mod detail;
+pub mod entity;
 pub mod fmt;
 pub mod graph;
+pub mod inventory;
 pub mod login;
 pub mod pages;
 pub mod queue;
+pub mod settings;
 pub mod story;
 pub mod walkthrough;
 

@@ -11,6 +11,7 @@ use std::fmt;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::entity::EntityKind;
 use crate::enums::wire_enum;
 use crate::time::Timestamp;
 
@@ -262,6 +263,30 @@ impl Target {
     /// Whether this is a range of more than one address.
     pub fn is_range(&self) -> bool {
         matches!(self, Target::Ip(n) if n.prefix_len() != n.max_prefix_len())
+    }
+
+    /// Whether an action on this target acts on the entity `kind`/`value`: an address in a
+    /// blocked range, the principal, key or service itself, a rate limit's subject, or the
+    /// endpoint (method and template; a `*` method covers every one, a host prefix on the
+    /// entity is ignored). A user agent is never a target.
+    pub fn concerns(&self, kind: EntityKind, value: &str) -> bool {
+        match (self, kind) {
+            (Target::Ip(net), EntityKind::Ip) => value
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|a| net.contains(&a)),
+            (Target::Rate(RateSubject::Ip(a)), EntityKind::Ip) => {
+                value.parse::<std::net::IpAddr>().is_ok_and(|v| v == *a)
+            }
+            (Target::Principal(p) | Target::Rate(RateSubject::Principal(p)), EntityKind::User)
+            | (Target::ApiKey(p) | Target::Rate(RateSubject::ApiKey(p)), EntityKind::ApiKey)
+            | (Target::Service(p), EntityKind::Service) => p == value,
+            (Target::Endpoint { method, path }, EntityKind::Endpoint) => {
+                crate::entity::endpoint_parts(value).is_some_and(|(_, m, p)| {
+                    p == path && (method == "*" || method.eq_ignore_ascii_case(m))
+                })
+            }
+            _ => false,
+        }
     }
 }
 
@@ -697,6 +722,40 @@ mod tests {
             duration_secs: None,
             reason: "credential stuffing".into(),
             incident_id: None,
+        }
+    }
+
+    #[test]
+    fn targets_concern_their_entities() {
+        use ActionKind::*;
+        use EntityKind as E;
+        #[rustfmt::skip]
+        let cases: &[(ActionKind, &str, EntityKind, &str, bool)] = &[
+            (BlockIp, "203.0.113.7", E::Ip, "203.0.113.7", true),
+            (BlockIp, "203.0.113.0/24", E::Ip, "203.0.113.99", true),
+            (BlockIp, "203.0.113.0/24", E::Ip, "203.0.114.1", false),
+            (BlockIp, "203.0.113.7", E::Ip, "not an ip", false),
+            (BlockIp, "203.0.113.7", E::User, "203.0.113.7", false),
+            (RateLimit, "ip:203.0.113.7", E::Ip, "203.0.113.7", true),
+            (RateLimit, "principal:bob", E::User, "bob", true),
+            (RateLimit, "principal:bob", E::User, "bobby", false),
+            (RateLimit, &format!("api_key:{KEY}"), E::ApiKey, KEY, true),
+            (DisableApiKey, KEY, E::ApiKey, KEY, true),
+            (DisablePrincipal, "alice", E::User, "alice", true),
+            (IsolateService, "billing", E::Service, "billing", true),
+            (IsolateEndpoint, "GET /users/{id}", E::Endpoint, "GET /users/{id}", true),
+            (IsolateEndpoint, "GET /users/{id}", E::Endpoint, "api.example.com GET /users/{id}", true),
+            (IsolateEndpoint, "* /users/{id}", E::Endpoint, "DELETE /users/{id}", true),
+            (IsolateEndpoint, "GET /users/{id}", E::Endpoint, "POST /users/{id}", false),
+            (IsolateEndpoint, "GET /users/{id}", E::UserAgent, "GET /users/{id}", false),
+        ];
+        for (kind, target, ek, value, want) in cases {
+            let t = Target::parse(*kind, target).expect("target");
+            assert_eq!(
+                t.concerns(*ek, value),
+                *want,
+                "{kind} {target} / {ek} {value}"
+            );
         }
     }
 

@@ -71,6 +71,20 @@ impl FromStr for EntityKind {
     }
 }
 
+/// The parts of an endpoint entity's value, `METHOD /template` or `host METHOD /template`:
+/// `(host, method, template)`; `None` when it is neither. The template is everything after
+/// the method, spaces included.
+pub fn endpoint_parts(value: &str) -> Option<(Option<&str>, &str, &str)> {
+    let is_method =
+        |m: &str| m == "*" || (!m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic()));
+    let (first, rest) = value.split_once(' ')?;
+    if is_method(first) && rest.starts_with('/') {
+        return Some((None, first, rest));
+    }
+    let (method, path) = rest.split_once(' ')?;
+    (is_method(method) && path.starts_with('/')).then_some((Some(first), method, path))
+}
+
 /// The role an entity plays in an alert.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
@@ -114,5 +128,31 @@ impl Entity {
     /// A targeted endpoint.
     pub fn target_endpoint(endpoint: impl Into<String>) -> Self {
         Entity::new(EntityKind::Endpoint, endpoint, EntityRole::Target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_values_split_into_host_method_and_template() {
+        let cases = [
+            ("GET /users/{id}", Some((None, "GET", "/users/{id}"))),
+            ("* /admin", Some((None, "*", "/admin"))),
+            ("GET /files/a%2Fb c", Some((None, "GET", "/files/a%2Fb c"))),
+            (
+                "api.example.com POST /orders",
+                Some((Some("api.example.com"), "POST", "/orders")),
+            ),
+            ("localhost GET /x", Some((Some("localhost"), "GET", "/x"))),
+            ("GET", None),
+            ("GET users", None),
+            ("", None),
+            ("host GET nope", None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(endpoint_parts(value), want, "{value:?}");
+        }
     }
 }

@@ -36,7 +36,10 @@ pub use roles::{Permission, Role};
 pub use task::{ActorAccess, EntityActivity, NewTask, Task, TaskKind};
 pub use time::{TimeRangeError, Timestamp, SANE_MAX, SANE_MIN};
 pub use token::{validate_token_name, ApiToken, InvalidTokenName};
-pub use user::{validate_user_name, InvalidUserName, SavedView, Session, User};
+pub use user::{
+    validate_password, validate_user_name, InvalidPassword, InvalidUserName, SavedView, Session,
+    User,
+};
 
 /// Errors from parsing model values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -145,6 +145,19 @@ impl Role {
             .copied()
             .filter(move |p| self.grants(*p))
     }
+
+    /// Whether this is a machine role (`ingest`, `enforcer`): for API tokens and gateway
+    /// keys, never for a person signing in to the console.
+    pub const fn is_machine(self) -> bool {
+        matches!(self, Role::Ingest | Role::Enforcer)
+    }
+
+    /// Whether a holder of this role may give `other` to someone (a console user it
+    /// creates): only a role all of whose permissions it holds itself, so no one hands out
+    /// more than they have (a `soc_manager` cannot make an `admin`).
+    pub fn may_grant(self, other: Role) -> bool {
+        other.permissions().all(|p| self.grants(p))
+    }
 }
 
 impl Permission {
@@ -240,6 +253,30 @@ mod tests {
             assert!(Role::Admin.grants(*p), "admin lacks {p}");
             assert!(p.roles().count() >= 1);
         }
+    }
+
+    #[test]
+    fn roles_grant_only_what_they_hold() {
+        let cases = [
+            (Role::Admin, Role::Admin, true),
+            (Role::Admin, Role::SocManager, true),
+            (Role::SocManager, Role::SocManager, true),
+            (Role::SocManager, Role::Tier3, true),
+            (Role::SocManager, Role::Admin, false),
+            (Role::SocManager, Role::Ingest, false),
+            (Role::Tier3, Role::SocManager, false),
+            (Role::Viewer, Role::Viewer, true),
+            (Role::Viewer, Role::Tier1, false),
+        ];
+        for (by, given, ok) in cases {
+            assert_eq!(by.may_grant(given), ok, "{by} gives {given}");
+        }
+        let machine: Vec<Role> = Role::ALL
+            .iter()
+            .copied()
+            .filter(|r| r.is_machine())
+            .collect();
+        assert_eq!(machine, [Role::Ingest, Role::Enforcer]);
     }
 
     #[test]

@@ -74,6 +74,34 @@ pub fn validate_user_name(name: &str) -> Result<(), InvalidUserName> {
     ok.then_some(()).ok_or(InvalidUserName)
 }
 
+/// A password the CLI and the console refuse for a new user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidPassword {
+    /// Fewer than [`MIN_PASSWORD_CHARS`] characters.
+    #[error("the password must have at least {MIN_PASSWORD_CHARS} characters")]
+    TooShort,
+    /// More than [`MAX_PASSWORD_BYTES`] bytes.
+    #[error("the password must have at most {MAX_PASSWORD_BYTES} bytes")]
+    TooLong,
+}
+
+/// Fewest characters of a new user's password.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Most bytes of a password (argon2 hashes any length; this bounds the work).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Check a new user's password: at least [`MIN_PASSWORD_CHARS`] characters, at most
+/// [`MAX_PASSWORD_BYTES`] bytes. The one check used by `rampart user create` and the console.
+pub fn validate_password(password: &str) -> Result<(), InvalidPassword> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        Err(InvalidPassword::TooShort)
+    } else if password.len() > MAX_PASSWORD_BYTES {
+        Err(InvalidPassword::TooLong)
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +114,24 @@ mod tests {
         for bad in ["", "a b", "<script>", "é", &"x".repeat(65), "a/b"] {
             assert!(validate_user_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn passwords() {
+        assert_eq!(validate_password("1234567"), Err(InvalidPassword::TooShort));
+        assert_eq!(
+            validate_password("éééééééé"),
+            Ok(()),
+            "characters, not bytes"
+        );
+        assert_eq!(validate_password(&"x".repeat(1024)), Ok(()));
+        assert_eq!(
+            validate_password(&"x".repeat(1025)),
+            Err(InvalidPassword::TooLong)
+        );
+        assert_eq!(
+            InvalidPassword::TooShort.to_string(),
+            "the password must have at least 8 characters"
+        );
     }
 }

@@ -67,37 +67,54 @@ struct CreateBody {
 
 impl CreateBody {
     fn into_request(self) -> Result<ActionRequest, ApiError> {
-        let kind: ActionKind = self
-            .kind
-            .parse()
-            .map_err(|e: rampart_model::ModelError| ApiError::unprocessable(e.to_string()))?;
-        let rate = self
-            .rate
-            .map(|r| {
-                parse_duration(&r.window).map(|w| RateLimit {
-                    requests: r.requests,
-                    window_secs: w,
-                })
-            })
-            .transpose()
-            .map_err(invalid)?;
-        let duration_secs = self
-            .duration
-            .as_deref()
-            .map(parse_duration)
-            .transpose()
-            .map_err(invalid)?;
-        Ok(ActionRequest {
-            kind,
-            target: self.target,
-            raw_key: self.raw_key,
-            scope: self.scope,
-            rate,
-            duration_secs,
-            reason: self.reason,
-            incident_id: self.incident_id,
-        })
+        let mut req = action_request(
+            &self.kind,
+            self.target,
+            self.rate.as_ref().map(|r| (r.requests, r.window.as_str())),
+            self.duration.as_deref(),
+            self.reason,
+            self.incident_id,
+        )?;
+        req.raw_key = self.raw_key;
+        req.scope = self.scope;
+        Ok(req)
     }
+}
+
+/// An action request from its wire values: the kind's name, a rate as requests per a
+/// Go-style window, a Go-style duration (`None` for the kind's default). Shared by the API
+/// and the console's form; everything else is checked by `rampart-contain`.
+pub fn action_request(
+    kind: &str,
+    target: String,
+    rate: Option<(u32, &str)>,
+    duration: Option<&str>,
+    reason: String,
+    incident_id: Option<i64>,
+) -> Result<ActionRequest, ApiError> {
+    let kind: ActionKind = kind
+        .parse()
+        .map_err(|e: rampart_model::ModelError| ApiError::unprocessable(e.to_string()))?;
+    let rate = rate
+        .map(|(requests, window)| {
+            parse_duration(window).map(|w| RateLimit {
+                requests,
+                window_secs: w,
+            })
+        })
+        .transpose()
+        .map_err(invalid)?;
+    let duration_secs = duration.map(parse_duration).transpose().map_err(invalid)?;
+    Ok(ActionRequest {
+        kind,
+        target,
+        raw_key: None,
+        scope: ActionScope::default(),
+        rate,
+        duration_secs,
+        reason,
+        incident_id,
+    })
 }
 
 /// An action as answered: the stored record plus its `duration` as a Go-style string.

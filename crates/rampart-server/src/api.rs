@@ -867,28 +867,40 @@ pub async fn create_token(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let req: NewToken = json_body(&body_bytes(body)?)?;
-    rampart_model::validate_token_name(&req.name)
-        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let role: Role = req
         .role
         .parse()
         .map_err(|e: rampart_model::ModelError| ApiError::unprocessable(e.to_string()))?;
-    let secret = generate_token();
-    let tok = state
-        .tokens
-        .create(
-            &*state.store,
-            &req.name,
-            role,
-            &hash_token(&secret),
-            &caller.actor(),
-        )
-        .await?;
+    let (tok, secret) = issue_token(&state, &caller, &req.name, role).await?;
     let mut v = serde_json::to_value(tok).map_err(ApiError::internal)?;
     if let Value::Object(m) = &mut v {
         m.insert("token".into(), json!(secret));
     }
     Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// A new token `name` of `role` made by `caller` (API and console): the name checked, a
+/// random secret whose SHA-256 alone is stored (audited) and cached; returns the token and
+/// the secret, for the caller to show once.
+pub async fn issue_token(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    role: Role,
+) -> Result<(rampart_model::ApiToken, String), ApiError> {
+    rampart_model::validate_token_name(name).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let secret = generate_token();
+    let tok = state
+        .tokens
+        .create(
+            &*state.store,
+            name,
+            role,
+            &hash_token(&secret),
+            &caller.actor(),
+        )
+        .await?;
+    Ok((tok, secret))
 }
 
 /// `DELETE /api/v1/tokens/{name}`.

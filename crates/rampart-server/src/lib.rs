@@ -170,6 +170,9 @@ pub struct AppState {
     /// What detection runs (the console's detectors page and filters); empty until the
     /// caller sets it.
     pub catalogue: Arc<rampart_console::pages::Catalogue>,
+    /// The OpenAPI spec of the protected API (`[detect] openapi`), when one is loaded: the
+    /// console's inventory marks endpoints it does not document as shadow endpoints.
+    pub api_spec: Option<Arc<rampart_signatures::inventory::OpenApiSpec>>,
 }
 
 impl AppState {
@@ -196,6 +199,7 @@ impl AppState {
             contain: Arc::new(rampart_contain::ContainConfig::default()),
             enforcement: Arc::new(enforce::Enforcement::default()),
             catalogue: Arc::default(),
+            api_spec: None,
             config: Arc::new(config),
         }
     }

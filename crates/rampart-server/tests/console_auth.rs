@@ -20,7 +20,8 @@ fn sample(r: &Route, incident: i64) -> (String, Vec<(&'static str, &'static str)
         .replace("{name}", "no-such-token")
         .replace("{task_id}", "999999")
         .replace("{kind}", "ip")
-        .replace("{value}", "203.0.113.250");
+        .replace("{value}", "203.0.113.250")
+        .replace("{*value}", "203.0.113.250");
     let fields = match (r.method, r.path) {
         ("get", _) => vec![],
         ("post", "/logout") => vec![],
@@ -47,6 +48,13 @@ fn sample(r: &Route, incident: i64) -> (String, Vec<(&'static str, &'static str)
         ("post", "/incidents/{id}/tasks/{task_id}") => vec![("done", "true")],
         ("post", "/actions/{id}/approve") => vec![],
         ("post", "/actions/{id}/revert") => vec![("reason", "sample")],
+        // no target: 422
+        ("post", "/actions") => vec![("kind", "block_ip"), ("reason", "")],
+        // nothing given: 422
+        ("post", "/settings/users") => vec![],
+        ("post", "/settings/tokens") => vec![("purpose", "api")],
+        // no such token: 404
+        ("post", "/settings/tokens/{name}/revoke") => vec![],
         (m, p) => panic!("no sample request for {m} {p}: add one"),
     };
     (path, fields)

@@ -62,6 +62,12 @@ async fn every_step_is_done_by_doing_it() {
         "verify"
     ));
 
+    assert_eq!(c.get(&format!("/entities/ip/{ip}")).await.status(), 200);
+    assert!(done(
+        &c.get("/walkthrough").await.text().await.unwrap(),
+        "entity"
+    ));
+
     let r = c
         .post(
             &format!("{path}/contain"),
@@ -91,6 +97,13 @@ async fn every_step_is_done_by_doing_it() {
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
     let page = c.get("/walkthrough").await.text().await.unwrap();
     assert!(done(&page, "resolve"));
+    for s in ["triage", "story", "entity", "contain", "verify", "resolve"] {
+        assert!(done(&page, s), "{s} stays done");
+    }
+    assert!(
+        page.contains("id=\"walkthrough-complete\""),
+        "every step is done"
+    );
     // another user walks through their own
     let other = app.console(Role::Tier1).await;
     let theirs = other.get("/walkthrough").await.text().await.unwrap();

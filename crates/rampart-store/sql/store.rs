@@ -1023,10 +1023,14 @@ impl Store for SqlStore {
         if let Some(s) = q.status {
             qb.push(" AND status = ").push_bind(i64::from(s));
         }
-        qb.push(" ORDER BY ts, id LIMIT ")
-            .push_bind(page_limit(q.limit, 100, 10_000))
-            .push(" OFFSET ")
-            .push_bind(i64::from(q.offset.unwrap_or(0)));
+        qb.push(if q.newest_first {
+            " ORDER BY ts DESC, id DESC LIMIT "
+        } else {
+            " ORDER BY ts, id LIMIT "
+        })
+        .push_bind(page_limit(q.limit, 100, 10_000))
+        .push(" OFFSET ")
+        .push_bind(i64::from(q.offset.unwrap_or(0)));
         let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
         Ok(self.decode_rows("event", &rows, event_from_row))
     }
@@ -1407,6 +1411,23 @@ impl Store for SqlStore {
         .await
         .map_err(db)?;
         row.as_ref().map(alert_from_row).transpose()
+    }
+
+    async fn alert_counts_by_detector(&self, since: Timestamp) -> StoreResult<Vec<(String, u64)>> {
+        let rows = sqlx::query(
+            "SELECT detector, COUNT(*) AS n FROM alerts WHERE created_at >= $1 \
+             GROUP BY detector ORDER BY n DESC, detector",
+        )
+        .bind(since.millis())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let n: i64 = r.try_get("n").map_err(db)?;
+                Ok((r.try_get("detector").map_err(db)?, col_u64(n)))
+            })
+            .collect()
     }
 
     async fn append_audit(&self, entries: &[NewAudit]) -> StoreResult<()> {

@@ -413,6 +413,26 @@ pub async fn events_filters(s: &dyn Store) {
         &[],
     )
     .await;
+    check(
+        s,
+        EventQuery {
+            newest_first: true,
+            limit: Some(3),
+            ..q()
+        },
+        &[5, 4, 3],
+    )
+    .await;
+    check(
+        s,
+        EventQuery {
+            newest_first: true,
+            client_ip: Some("192.0.2.1".into()),
+            ..q()
+        },
+        &[1, 0],
+    )
+    .await;
 }
 
 /// Events and the checkpoint from one call are both stored; a later call replaces it.
@@ -2127,6 +2147,20 @@ pub async fn list_alerts_filters(s: &dyn Store) {
         1,
     )
     .await;
+    // Counted per detector, most first; `since` is the wall-clock time the store kept them.
+    let counts = s
+        .alert_counts_by_detector(Timestamp(0))
+        .await
+        .expect("counts");
+    assert_eq!(
+        counts,
+        [
+            ("API_Injection".to_string(), 2),
+            ("API_Scan".to_string(), 1)
+        ]
+    );
+    let later = Timestamp(Timestamp::now().millis() + 3_600_000);
+    assert_eq!(s.alert_counts_by_detector(later).await.expect("counts"), []);
 }
 
 // --- audit -----------------------------------------------------------------------------------

@@ -129,6 +129,9 @@ pub struct EventQuery {
     /// Rows to skip.
     #[serde(default)]
     pub offset: Option<u32>,
+    /// Newest first (by event time, then id) instead of oldest first.
+    #[serde(default)]
+    pub newest_first: bool,
 }
 
 /// Filters for listing alerts.
@@ -310,6 +313,9 @@ pub trait Store: Send + Sync + 'static {
     async fn list_alerts(&self, filter: &AlertFilter) -> StoreResult<Page<Alert>>;
     /// One alert.
     async fn get_alert(&self, id: i64) -> StoreResult<Option<Alert>>;
+    /// How many alerts each detector raised that were stored (wall clock) at or after
+    /// `since`: one row per detector with at least one, most first (then by detector id).
+    async fn alert_counts_by_detector(&self, since: Timestamp) -> StoreResult<Vec<(String, u64)>>;
 
     // --- audit ----------------------------------------------------------------------------
 

@@ -27,6 +27,10 @@ pub struct App {
     /// The configuration file.
     pub config: FileConfig,
     intel: Option<IntelFeeds>,
+    /// What detection runs, for the console's detectors page.
+    pub catalogue: Arc<rampart_console::pages::Catalogue>,
+    /// The OpenAPI spec of the protected API, when `[detect] openapi` names one.
+    pub api_spec: Option<Arc<rampart_signatures::inventory::OpenApiSpec>>,
 }
 
 /// Open the store named by the data arguments (SQLite in the data directory by default).
@@ -274,6 +278,8 @@ impl App {
                 setup.signatures.intel.intel.clone(),
             )?)
         };
+        let catalogue = Arc::new(crate::catalogue::build(&setup));
+        let api_spec = setup.signatures.inventory.spec.clone();
         let mut pcfg = PipelineConfig {
             engine: rampart_pipeline::build_engine(&setup),
             decode: decode.clone(),
@@ -292,6 +298,8 @@ impl App {
             decode,
             config,
             intel,
+            catalogue,
+            api_spec,
         })
     }
 
@@ -343,6 +351,8 @@ impl App {
             cfg,
         );
         state.contain = Arc::new(contain);
+        state.catalogue = self.catalogue.clone();
+        state.api_spec = self.api_spec.clone();
         let served = rampart_server::serve(listener, state).await;
         let _ = stop_tx.send(true);
         for t in tasks {
@@ -386,6 +396,26 @@ mod tests {
 
     fn config(toml_text: &str) -> FileConfig {
         toml::from_str(toml_text).expect("config")
+    }
+
+    #[test]
+    fn catalogue_lists_loaded_sigma_rules_and_disabled_detectors() {
+        let rules = sigma_dir(&[("1", "aaa"), ("2", "bbb")]);
+        let cfg = config(&format!(
+            "[detect]\ndisabled = [\"bola\"]\nsigma = [{:?}]\n",
+            rules.path()
+        ));
+        let c = crate::catalogue::build(&detection_setup(&cfg).expect("setup"));
+        let titles: Vec<&str> = c.sigma.iter().map(|r| r.title.as_str()).collect();
+        assert_eq!(titles.len(), 2);
+        assert!(
+            titles.contains(&"rule 1") && titles.contains(&"rule 2"),
+            "{titles:?}"
+        );
+        let find = |id: &str| c.detectors.iter().find(|d| d.id == id).expect(id);
+        assert!(find("sigma").enabled);
+        assert!(!find("bola").enabled);
+        assert!(find("injection").enabled);
     }
 
     /// Regression: a disabled detector was only suppressed: it still ran and held state.

@@ -4,6 +4,7 @@
 mod app;
 mod bench;
 mod bench_console;
+mod catalogue;
 pub mod config;
 mod demo;
 
@@ -1048,12 +1049,7 @@ fn read_password() -> Result<String> {
             .context("reading the password from stdin")?;
         line.trim_end_matches(['\r', '\n']).to_string()
     };
-    if pw.chars().count() < 8 {
-        anyhow::bail!("the password must have at least 8 characters");
-    }
-    if pw.len() > 1024 {
-        anyhow::bail!("the password must have at most 1024 bytes");
-    }
+    rampart_model::validate_password(&pw)?;
     Ok(pw)
 }
 
@@ -1063,10 +1059,7 @@ async fn user(cmd: UserCmd) -> Result<()> {
             rampart_model::validate_user_name(&name)
                 .with_context(|| format!("creating user {name:?}"))?;
             let RoleArg { role, given } = role;
-            if matches!(
-                role,
-                rampart_model::Role::Ingest | rampart_model::Role::Enforcer
-            ) {
+            if role.is_machine() {
                 anyhow::bail!(
                     "creating user {name:?}: {role} is a machine role; use `rampart token create`"
                 );

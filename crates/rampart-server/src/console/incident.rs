@@ -381,11 +381,17 @@ pub async fn contain(
 fn after_action(f: &[(String, String)], action: &Action, msg: &str) -> Response {
     let fallback = match action.action.incident_id {
         Some(i) => format!("/incidents/{i}?tab=response"),
-        None => "/incidents".to_string(),
+        None => "/actions".to_string(),
     };
     let to = back_path(f, &fallback);
     let sep = if to.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{to}{sep}msg={msg}")).into_response()
+    // the action center's flash codes are `done=`, the incident page's `msg=`
+    let key = if to.starts_with("/actions") {
+        "done"
+    } else {
+        "msg"
+    };
+    Redirect::to(&format!("{to}{sep}{key}={msg}")).into_response()
 }
 
 /// `POST /actions/{id}/approve` (`back` optional): as `POST /api/v1/actions/{id}/approve`.

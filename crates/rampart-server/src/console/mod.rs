@@ -8,6 +8,7 @@
 //! every page works without JavaScript.
 
 pub mod incident;
+pub mod pages;
 pub mod session;
 pub mod walkthrough;
 
@@ -55,6 +56,15 @@ pub const ROUTES: &[Route] = &[
     route!(post "/incidents/{id}/tasks/{task_id}", Triage by Session, "Console: tick a recovery task off or on", incident::set_task),
     route!(post "/actions/{id}/approve", Approve by Session, "Console: approve someone else's pending action", incident::approve),
     route!(post "/actions/{id}/revert", RevertOwn by Session, "Console: revert an action (another's needs revert_any)", incident::revert),
+    route!(get "/entities/{kind}/{*value}", Read by Session, "Console: an entity's page (incidents, alerts, actions, events, inventory)", pages::entity),
+    route!(get "/inventory", Read by Session, "Console: the API inventory (filters and sort in the query string)", pages::inventory),
+    route!(get "/actions", Read by Session, "Console: the action center (pending, active, past, new action)", pages::action_center),
+    route!(post "/actions", ContainLow by Session, "Console: create a containment action (checked by rampart-contain)", pages::create_action),
+    route!(get "/detectors", Read by Session, "Console: detectors and Sigma rules", pages::detectors),
+    route!(get "/settings", ManageUsers by Session, "Console: users, tokens, gateway keys, protected entities", pages::settings),
+    route!(post "/settings/users", ManageUsers by Session, "Console: create a console user", pages::create_user),
+    route!(post "/settings/tokens", ManageTokens by Session, "Console: create an API token, enforcer or bouncer key (shown once)", pages::create_token),
+    route!(post "/settings/tokens/{name}/revoke", ManageTokens by Session, "Console: revoke a token or key", pages::revoke_token),
 ];
 
 /// Rows on one queue page.

@@ -49,11 +49,16 @@ pub async fn spawn_app_contained(
     config: ServerConfig,
     contain: rampart_contain::ContainConfig,
 ) -> TestApp {
+    spawn_app_state(move |state| state.contain = Arc::new(contain), config).await
+}
+
+/// A server whose state `edit` changes before it starts (catalogue, rails, OpenAPI spec).
+pub async fn spawn_app_state(edit: impl FnOnce(&mut AppState), config: ServerConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite = SqliteStore::open(&dir.path().join("rampart.db"))
         .await
         .expect("open sqlite");
-    let app = spawn_on(sqlite, Some(dir), config, contain).await;
+    let app = spawn_on(sqlite, Some(dir), config, edit).await;
     let admin = app.token(Role::Admin).await;
     TestApp { admin, ..app }
 }
@@ -63,14 +68,14 @@ async fn spawn_on(
     sqlite: SqliteStore,
     dir: Option<tempfile::TempDir>,
     config: ServerConfig,
-    contain: rampart_contain::ContainConfig,
+    edit: impl FnOnce(&mut AppState),
 ) -> TestApp {
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     let (pipeline, _task) = rampart_pipeline::spawn(store.clone(), Default::default())
         .await
         .expect("spawn pipeline");
     let mut state = AppState::new(store.clone(), pipeline, Default::default(), config);
-    state.contain = Arc::new(contain);
+    edit(&mut state);
     let tokens = state.tokens.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -154,18 +159,17 @@ impl TestApp {
     /// A second server (node) sharing this one's store, with its own memory (token cache,
     /// decision set, watch); the same admin token works on both.
     pub async fn second_node(&self, config: ServerConfig) -> TestApp {
-        let node = spawn_on(
-            self.sqlite.clone(),
-            None,
-            config,
-            rampart_contain::ContainConfig::default(),
-        )
-        .await;
+        let node = spawn_on(self.sqlite.clone(), None, config, |_| {}).await;
         TestApp {
             admin: self.admin.clone(),
             seq: AtomicU32::new(1000),
             ..node
         }
+    }
+
+    /// The directory of this server's database (`None` for a second node).
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self._dir.as_ref().map(|d| d.path())
     }
 
     pub fn url(&self, path: &str) -> String {
