@@ -288,8 +288,12 @@ fn permissions_table() -> String {
 }
 
 fn routes_table() -> String {
+    table_of(ROUTES)
+}
+
+fn table_of(routes: &[Route]) -> String {
     let mut out = String::from("| route | permission |\n|---|---|\n");
-    for r in ROUTES {
+    for r in routes {
         let need = r
             .permission
             .map_or("none (public)".to_string(), |p| format!("`{p}`"));
@@ -323,6 +327,7 @@ fn readme_tables_match_the_code() {
     for (name, table) in [
         ("permissions", permissions_table()),
         ("routes", routes_table()),
+        ("console-routes", table_of(rampart_server::console::ROUTES)),
     ] {
         let at = section(&readme, name);
         if update {
