@@ -208,6 +208,19 @@ impl QueueQuery {
         s.finish()
     }
 
+    /// Whether anything beyond status, severity and search is chosen (the rest of the filter
+    /// form starts open then).
+    pub fn advanced(&self) -> bool {
+        self.assigned.is_some()
+            || self.tag.is_some()
+            || self.entity.is_some()
+            || !self.classification.is_empty()
+            || self.detector.is_some()
+            || self.tactic.is_some()
+            || self.range != "all"
+            || self.cols.is_some()
+    }
+
     /// Whether an optional column is shown.
     pub fn shows(&self, col: &str) -> bool {
         match &self.cols {
@@ -442,6 +455,25 @@ fn filters(v: &Viewer, view: &QueueView<'_>) -> Markup {
             }
             div.row {
                 label { "Search" input type="search" name="q" value=(q.q.as_deref().unwrap_or("")) placeholder="title, tag, entity"; }
+                label { "Sort"
+                    select name="sort" {
+                        @for s in [IncidentSort::Priority, IncidentSort::Severity, IncidentSort::Updated, IncidentSort::Created] {
+                            option value=(sort_name(s)) selected[q.sort == s] { (sort_name(s)) }
+                        }
+                    }
+                }
+                label { "Order"
+                    select name="dir" {
+                        option value="desc" selected[!q.ascending] { "highest / newest first" }
+                        option value="asc" selected[q.ascending] { "lowest / oldest first" }
+                    }
+                }
+                button type="submit" id="apply-filters" { "Apply" }
+                a href="/incidents" { "Reset" }
+            }
+            details.more open[q.advanced()] {
+            summary { "More filters, sort and columns" }
+            div.row {
                 label { "Assigned to" input type="text" name="assigned" value=(q.assigned.as_deref().unwrap_or("")) list="users"; }
                 datalist id="users" { @for u in view.users { option value=(u) {} } }
                 label { "Tag" input type="text" name="tag" value=(q.tag.as_deref().unwrap_or("")); }
@@ -483,19 +515,6 @@ fn filters(v: &Viewer, view: &QueueView<'_>) -> Markup {
                 label { "To" input type="date" name="to" value=(q.to.as_deref().unwrap_or("")); }
             }
             div.row {
-                label { "Sort"
-                    select name="sort" {
-                        @for s in [IncidentSort::Priority, IncidentSort::Severity, IncidentSort::Updated, IncidentSort::Created] {
-                            option value=(sort_name(s)) selected[q.sort == s] { (sort_name(s)) }
-                        }
-                    }
-                }
-                label { "Order"
-                    select name="dir" {
-                        option value="desc" selected[!q.ascending] { "highest / newest first" }
-                        option value="asc" selected[q.ascending] { "lowest / oldest first" }
-                    }
-                }
                 fieldset.cols {
                     legend { "Columns" }
                     @for (id, label) in COLUMNS {
@@ -504,8 +523,8 @@ fn filters(v: &Viewer, view: &QueueView<'_>) -> Markup {
                 }
             }
             div.row.actions {
-                button type="submit" id="apply-filters" { "Apply" }
-                a href="/incidents" { "Reset" }
+                button type="submit" { "Apply" }
+            }
             }
         }
         form.inline.save-view method="post" action="/incidents/views" {
