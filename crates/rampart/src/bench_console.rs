@@ -93,7 +93,7 @@ fn alert(i: u64, j: u64, at: i64) -> AlertDraft {
         Entity::attacker_ip(&ip),
         Entity::new(EntityKind::Endpoint, endpoint, EntityRole::Target),
     ];
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         entities.push(Entity::new(
             EntityKind::User,
             format!("user{}", i % 5000),
@@ -173,7 +173,7 @@ async fn seed(store: &Arc<dyn Store>, incidents: u64, alerts: u64) -> Result<()>
             .await
             .context("seeding incidents")?;
         i += batch;
-        if i % 10_000 == 0 {
+        if i.is_multiple_of(10_000) {
             eprintln!(
                 "seeded {i} incidents ({:.0} alerts/s)",
                 (i * per) as f64 / start.elapsed().as_secs_f64()
