@@ -38,12 +38,37 @@ pub struct ConsoleBenchArgs {
 }
 
 const DETECTORS: &[(&str, &str, AttackStage, &str)] = &[
-    ("API_EndpointSpray", "T1595.003", AttackStage::Recon, "API9:2023"),
-    ("API_ParameterEnumeration", "T1190", AttackStage::Recon, "API1:2023"),
+    (
+        "API_EndpointSpray",
+        "T1595.003",
+        AttackStage::Recon,
+        "API9:2023",
+    ),
+    (
+        "API_ParameterEnumeration",
+        "T1190",
+        AttackStage::Recon,
+        "API1:2023",
+    ),
     ("API_BOLA", "T1530", AttackStage::DataAccess, "API1:2023"),
-    ("API_CredentialStuffing", "T1110.004", AttackStage::CredentialAccess, "API2:2023"),
-    ("API_Injection", "T1190", AttackStage::Exploitation, "API8:2023"),
-    ("API_LargeResponse", "T1530", AttackStage::DataAccess, "API3:2023"),
+    (
+        "API_CredentialStuffing",
+        "T1110.004",
+        AttackStage::CredentialAccess,
+        "API2:2023",
+    ),
+    (
+        "API_Injection",
+        "T1190",
+        AttackStage::Exploitation,
+        "API8:2023",
+    ),
+    (
+        "API_LargeResponse",
+        "T1530",
+        AttackStage::DataAccess,
+        "API3:2023",
+    ),
     ("API_ErrorBurst", "T1499", AttackStage::Impact, "API4:2023"),
     ("sigma", "T1190", AttackStage::Exploitation, "API8:2023"),
 ];
@@ -60,15 +85,20 @@ fn severity(n: u64) -> Severity {
 }
 
 fn alert(i: u64, j: u64, at: i64) -> AlertDraft {
-    let (detector, technique, stage, owasp) = DETECTORS[((i + j) % DETECTORS.len() as u64) as usize];
+    let (detector, technique, stage, owasp) =
+        DETECTORS[((i + j) % DETECTORS.len() as u64) as usize];
     let ip = format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
     let endpoint = format!("GET /api/v1/resource{}/{{id}}", j % 40);
     let mut entities = vec![
         Entity::attacker_ip(&ip),
         Entity::new(EntityKind::Endpoint, endpoint, EntityRole::Target),
     ];
-    if i % 3 == 0 {
-        entities.push(Entity::new(EntityKind::User, format!("user{}", i % 5000), EntityRole::Attacker));
+    if i.is_multiple_of(3) {
+        entities.push(Entity::new(
+            EntityKind::User,
+            format!("user{}", i % 5000),
+            EntityRole::Attacker,
+        ));
     }
     AlertDraft {
         detector: detector.into(),
@@ -114,7 +144,11 @@ async fn seed(store: &Arc<dyn Store>, incidents: u64, alerts: u64) -> Result<()>
             }
             let state = IncidentState {
                 title: format!("Multi-stage attack from {}", entities[0].value),
-                severity: drafts.iter().map(|d| d.severity).max().unwrap_or(Severity::Low),
+                severity: drafts
+                    .iter()
+                    .map(|d| d.severity)
+                    .max()
+                    .unwrap_or(Severity::Low),
                 entities,
                 first_activity: drafts[0].first_seen,
                 last_activity: drafts[drafts.len() - 1].last_seen,
@@ -178,7 +212,12 @@ pub async fn run(a: ConsoleBenchArgs) -> Result<()> {
     let store = crate::app::open_store(&args).await?;
     let have = store.stats().await?;
     if have.incidents < a.incidents {
-        seed(&store, a.incidents - have.incidents, a.alerts.saturating_sub(have.alerts)).await?;
+        seed(
+            &store,
+            a.incidents - have.incidents,
+            a.alerts.saturating_sub(have.alerts),
+        )
+        .await?;
     }
     let stats = store.stats().await?;
     eprintln!(
@@ -191,7 +230,9 @@ pub async fn run(a: ConsoleBenchArgs) -> Result<()> {
     let name = format!("bench-{}", std::process::id());
     let hash = rampart_server::console::session::hash_password("bench password")
         .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
-    let user = store.create_user(&name, Role::Tier2, &hash, "cli:bench").await?;
+    let user = store
+        .create_user(&name, Role::Tier2, &hash, "cli:bench")
+        .await?;
     let secret = rampart_server::generate_token();
     let now = Timestamp::now();
     store
@@ -238,19 +279,34 @@ pub async fn run(a: ConsoleBenchArgs) -> Result<()> {
         .unwrap_or_default();
     let pages: Vec<(&str, String)> = vec![
         ("queue, default view (priority)", "/incidents".into()),
-        ("queue, page 101 (keyset cursor)", format!("/incidents?after={cursor}")),
+        (
+            "queue, page 101 (keyset cursor)",
+            format!("/incidents?after={cursor}"),
+        ),
         (
             "queue, status + severity, by last update",
             "/incidents?status=Active&severity=High&severity=Critical&sort=updated".into(),
         ),
         ("queue, by detector", "/incidents?detector=API_BOLA".into()),
-        ("queue, by MITRE tactic", "/incidents?tactic=credential-access".into()),
+        (
+            "queue, by MITRE tactic",
+            "/incidents?tactic=credential-access".into(),
+        ),
         ("queue, by entity", "/incidents?entity=10.0.1.7".into()),
         ("queue, free-text search", "/incidents?q=10.0.1.7".into()),
-        ("incident page, attack story", format!("/incidents/{id}?tab=story")),
-        ("incident page, alerts", format!("/incidents/{id}?tab=alerts")),
+        (
+            "incident page, attack story",
+            format!("/incidents/{id}?tab=story"),
+        ),
+        (
+            "incident page, alerts",
+            format!("/incidents/{id}?tab=alerts"),
+        ),
         ("incident page, graph", format!("/incidents/{id}?tab=graph")),
-        ("incident page, evidence and response", format!("/incidents/{id}?tab=response")),
+        (
+            "incident page, evidence and response",
+            format!("/incidents/{id}?tab=response"),
+        ),
     ];
     println!(
         "| page ({} incidents, {} alerts, SQLite) | p50 ms | p99 ms | KiB |",
