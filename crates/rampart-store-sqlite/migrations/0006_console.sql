@@ -54,3 +54,29 @@ CREATE TABLE IF NOT EXISTS walkthrough (
     at        INTEGER NOT NULL,
     PRIMARY KEY (user_name, step)
 );
+
+-- What the queue filters incidents by beyond their own columns: the detectors and the MITRE
+-- ATT&CK techniques of their alerts (a sub-technique is kept with its parent: `T1110.004`
+-- and `T1110`), written with each alert and moved by merges, so the filter reads an index
+-- instead of every alert.
+CREATE TABLE IF NOT EXISTS incident_facets (
+    incident_id INTEGER NOT NULL REFERENCES incidents (id),
+    facet       TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    PRIMARY KEY (incident_id, facet, value)
+);
+CREATE INDEX IF NOT EXISTS incident_facets_value ON incident_facets (facet, value, incident_id);
+INSERT INTO incident_facets (incident_id, facet, value)
+    SELECT DISTINCT incident_id, 'detector', detector FROM alerts WHERE incident_id IS NOT NULL
+    ON CONFLICT DO NOTHING;
+-- The queue's counts by status and severity read this index alone.
+CREATE INDEX IF NOT EXISTS incidents_status_severity ON incidents (status, severity);
+INSERT INTO incident_facets (incident_id, facet, value)
+    SELECT DISTINCT a.incident_id, 'technique', t.value FROM alerts a, json_each(a.draft, '$.mitre') t
+    WHERE a.incident_id IS NOT NULL
+    ON CONFLICT DO NOTHING;
+INSERT INTO incident_facets (incident_id, facet, value)
+    SELECT DISTINCT a.incident_id, 'technique', substr(t.value, 1, instr(t.value, '.') - 1)
+    FROM alerts a, json_each(a.draft, '$.mitre') t
+    WHERE a.incident_id IS NOT NULL AND instr(t.value, '.') > 0
+    ON CONFLICT DO NOTHING;

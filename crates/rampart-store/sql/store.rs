@@ -435,7 +435,36 @@ async fn insert_alert(
         .await
         .map_err(db)?;
     }
+    if let Some(iid) = incident {
+        for (facet, value) in facets(alert) {
+            sqlx::query(
+                "INSERT INTO incident_facets (incident_id, facet, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(iid)
+            .bind(facet)
+            .bind(value)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        }
+    }
     Ok(id)
+}
+
+/// What an alert adds to its incident's facets (the queue's detector and technique filters):
+/// its detector, and each MITRE technique with, for a sub-technique, its parent.
+fn facets(alert: &AlertDraft) -> Vec<(&'static str, &str)> {
+    let mut out = vec![("detector", alert.detector.as_str())];
+    for t in &alert.mitre {
+        out.push(("technique", t.as_str()));
+        if let Some((parent, _)) = t.split_once('.') {
+            out.push(("technique", parent));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Merge `from` into `into` inside a transaction; returns the target afterwards.
@@ -486,6 +515,22 @@ async fn merge_in_tx(
         .await
         .map_err(db)?
         .rows_affected();
+    // the target now has the source's alerts, so their facets too
+    sqlx::query(
+        "INSERT INTO incident_facets (incident_id, facet, value) \
+         SELECT $1, facet, value FROM incident_facets WHERE incident_id = $2 \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(into)
+    .bind(from)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    sqlx::query("DELETE FROM incident_facets WHERE incident_id = $1")
+        .bind(from)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
     sqlx::query("UPDATE comments SET incident_id = $1 WHERE incident_id = $2")
         .bind(into)
         .bind(from)
@@ -625,22 +670,22 @@ fn push_incident_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a IncidentFilter)
         .push(")");
     }
     if let Some(d) = &f.detector {
-        qb.push(" AND i.id IN (SELECT a.incident_id FROM alerts a WHERE a.detector = ")
-            .push_bind(d.as_str())
-            .push(")");
+        qb.push(
+            " AND i.id IN (SELECT f.incident_id FROM incident_facets f \
+             WHERE f.facet = 'detector' AND f.value = ",
+        )
+        .push_bind(d.as_str())
+        .push(")");
     }
     if !f.techniques.is_empty() {
-        // the draft holds `"mitre":["T1190",...]`: a technique id, quoted, or followed by `.`
-        qb.push(" AND EXISTS (SELECT 1 FROM alerts a WHERE a.incident_id = i.id AND (1 = 0");
+        // a sub-technique's parent is a facet too, so `T1110` finds `T1110.004`
+        qb.push(
+            " AND i.id IN (SELECT f.incident_id FROM incident_facets f \
+             WHERE f.facet = 'technique' AND f.value IN (",
+        );
+        let mut sep = qb.separated(", ");
         for t in &f.techniques {
-            let t: String = t
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
-                .collect();
-            qb.push(" OR a.draft LIKE ")
-                .push_bind(format!("%\"{t}\"%"))
-                .push(" OR a.draft LIKE ")
-                .push_bind(format!("%\"{t}.%"));
+            sep.push_bind(t.as_str());
         }
         qb.push("))");
     }

@@ -89,6 +89,7 @@ macro_rules! store_conformance {
             login_failures_count_by_account_and_source,
             saved_views_per_user,
             walkthrough_steps_keep_their_first_value,
+            queue_facets_follow_alerts_and_merges,
         );
     };
 }
@@ -3819,4 +3820,49 @@ pub async fn walkthrough_steps_keep_their_first_value(s: &dyn Store) {
     );
     assert_eq!(s.walkthrough("ben").await.unwrap().len(), 1);
     assert!(s.walkthrough("carl").await.unwrap().is_empty());
+}
+
+/// The queue's detector and technique filters: an incident has the facets of its alerts (a
+/// sub-technique with its parent), and a merge gives the target the source's.
+pub async fn queue_facets_follow_alerts_and_merges(s: &dyn Store) {
+    let ip = ent(EntityKind::Ip, "198.51.100.40");
+    let mut brute = draft("API_BruteForce", Severity::High, vec![ip.clone()], 0);
+    brute.mitre = vec!["T1110.004".into()];
+    let (a, _) =
+        incident_with_alert(s, state("a", Severity::High, 10, vec![ip.clone()]), brute).await;
+    let (b, _) = incident_with_alert(
+        s,
+        state("b", Severity::High, 10, vec![ip.clone()]),
+        draft("API_BOLA", Severity::High, vec![ip.clone()], 0),
+    )
+    .await;
+    let by = |detector: Option<&str>, techniques: &[&str]| IncidentFilter {
+        detector: detector.map(str::to_string),
+        techniques: techniques.iter().map(|t| t.to_string()).collect(),
+        ..Default::default()
+    };
+    assert_eq!(
+        list_ids(s, &by(None, &["T1110"])).await,
+        (vec![a], 1),
+        "parent technique"
+    );
+    assert_eq!(list_ids(s, &by(None, &["T1110.004"])).await, (vec![a], 1));
+    assert_eq!(
+        list_ids(s, &by(Some("API_BruteForce"), &[])).await,
+        (vec![a], 1)
+    );
+    let (_, _, b_state) = (a, b, state("b", Severity::High, 10, vec![ip.clone()]));
+    s.merge_incidents(a, b, &b_state, "token:tier1")
+        .await
+        .expect("merge");
+    assert_eq!(
+        list_ids(s, &by(Some("API_BruteForce"), &[])).await.0,
+        vec![b],
+        "moved with the alert"
+    );
+    assert_eq!(list_ids(s, &by(None, &["T1110"])).await.0, vec![b]);
+    assert_eq!(
+        list_ids(s, &by(Some("API_BOLA"), &["T1110"])).await.0,
+        vec![b]
+    );
 }

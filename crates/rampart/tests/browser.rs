@@ -470,6 +470,7 @@ async fn sign_in_filter_sort_and_reload_keep_the_view() {
     b.click("#filters input[name=severity][value=High]").await;
     b.click("#filters input[name=severity][value=Critical]")
         .await;
+    b.click("#filters details.more summary").await;
     b.click("#filters input[name=cols][value=created]").await;
     select(&b, "#filters select[name=sort]", "created").await;
     select(&b, "#filters select[name=dir]", "asc").await;
@@ -1215,7 +1216,8 @@ async fn script_payloads_never_execute() {
 fn enc(s: &str) -> String {
     let mut u = reqwest::Url::parse("http://x/").unwrap();
     u.query_pairs_mut().append_pair("v", s);
-    u.query().unwrap()["v=".len()..].to_string()
+    // a path segment: a space is %20 there (a literal `+` is already %2B)
+    u.query().unwrap()["v=".len()..].replace('+', "%20")
 }
 
 /// The first-incident walkthrough on the demo's data, as a tier2 analyst: each step's link,
