@@ -173,6 +173,9 @@ pub struct IncidentPage<'a> {
     pub users: &'a [String],
     /// A message after a form post.
     pub flash: Option<&'a str>,
+    /// When this is the viewer's walkthrough incident: the step to do next (its number and
+    /// itself), `None` when all are done or it is not.
+    pub guide: Option<(usize, &'a crate::walkthrough::Step)>,
 }
 
 /// A containment action the page offers for an attacker entity not contained yet.
@@ -273,6 +276,13 @@ pub fn incident(v: &Viewer, p: &IncidentPage<'_>) -> Markup {
                     "This incident was merged into "
                     a href={ "/incidents/" (to) } id="redirect-to" { "incident #" (to) }
                     ". Work it there."
+                }
+            }
+            @if let Some((n, step)) = p.guide {
+                div.guide id="guide" role="status" {
+                    strong { "Walkthrough, step " (n) ": " (step.title) ". " }
+                    (step.how) " "
+                    a href="/walkthrough" { "Back to the walkthrough" }
                 }
             }
             (header(p))
@@ -869,6 +879,7 @@ mod tests {
                 body,
                 users: &["bob".into()],
                 flash: None,
+                guide: None,
             },
         )
         .into_string()

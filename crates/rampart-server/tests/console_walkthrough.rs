@@ -40,6 +40,23 @@ async fn every_step_is_done_by_doing_it() {
     assert!(again.contains(&format!("data-incident=\"{id}\"")));
 
     let path = format!("/incidents/{id}");
+    // the incident's page guides through the next step; other incidents' pages do not
+    let guided = c
+        .get(&format!("{path}?tab=alerts"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(guided.contains("id=\"guide\""), "guide banner");
+    assert!(guided.contains("Walkthrough, step 1: Triage it in the queue"));
+    let other = if id == 1 { 2 } else { 1 };
+    let plain = c
+        .get(&format!("/incidents/{other}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!plain.contains("id=\"guide\""));
     let r = c
         .post(
             &format!("{path}/manage"),
@@ -52,7 +69,17 @@ async fn every_step_is_done_by_doing_it() {
         "triage"
     ));
 
-    assert_eq!(c.get(&format!("{path}?tab=story")).await.status(), 200);
+    let story = c
+        .get(&format!("{path}?tab=story"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    // triaged, and reading the story now: the next step is the entity
+    assert!(
+        story.contains("Walkthrough, step 3: Inspect the attacker"),
+        "triage and story are done"
+    );
     let page = c.get("/walkthrough").await.text().await.unwrap();
     assert!(done(&page, "story"));
     // verifying before containing does not count

@@ -115,6 +115,7 @@ pub async fn show(
         }
         _ => {}
     }
+    let guide = super::walkthrough::next_step(&state, &caller, &d).await;
     let body = match (&loaded, tab) {
         (Loaded::Response(actions, containment), _) => TabBody::Response(ResponseView {
             actions,
@@ -135,6 +136,7 @@ pub async fn show(
             body,
             users: &users,
             flash: msg,
+            guide: guide.as_ref().map(|(n, s)| (*n, s)),
         },
     )))
 }

@@ -61,22 +61,74 @@ async fn incident_of(
     Ok(Some(inc.id))
 }
 
+/// The viewer's walkthrough: its incident and steps, `None` when there is no suitable
+/// incident.
+pub async fn steps(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Option<(rampart_model::IncidentDetail, Vec<Step>)>, PageError> {
+    let notes = state.store.walkthrough(&caller.name).await?;
+    let Some(id) = incident_of(state, &caller.name, &notes).await? else {
+        return Ok(None);
+    };
+    let Some(d) = state.store.get_incident(id).await? else {
+        return Ok(None);
+    };
+    let steps = steps_of(state, caller, &d, &notes).await?;
+    Ok(Some((d, steps)))
+}
+
+/// The next step to do on incident `id` when it is the viewer's walkthrough incident (a
+/// session user who has started the walkthrough), with its number.
+pub async fn next_step(
+    state: &AppState,
+    caller: &Caller,
+    d: &rampart_model::IncidentDetail,
+) -> Option<(usize, Step)> {
+    if !matches!(caller.via, Via::Session(_)) {
+        return None;
+    }
+    let notes = state.store.walkthrough(&caller.name).await.ok()?;
+    let mine = notes
+        .iter()
+        .find(|(k, _)| k == "incident")
+        .and_then(|(_, v)| v.parse::<i64>().ok())?;
+    if mine != d.incident.id {
+        return None;
+    }
+    let steps = steps_of(state, caller, d, &notes).await.ok()?;
+    steps
+        .into_iter()
+        .enumerate()
+        .find(|(_, s)| !s.done)
+        .map(|(i, s)| (i + 1, s))
+}
+
 /// `GET /walkthrough`.
 pub async fn page(State(state): State<AppState>, caller: Caller) -> Result<Response, PageError> {
     let v = viewer(&caller);
-    let notes = state.store.walkthrough(&caller.name).await?;
-    let Some(id) = incident_of(&state, &caller.name, &notes).await? else {
+    let Some((d, steps)) = steps(&state, &caller).await? else {
         return Ok(ok_page(rampart_console::walkthrough::page(
             &v,
             &WalkView::default(),
         )));
     };
-    let Some(d) = state.store.get_incident(id).await? else {
-        return Ok(ok_page(rampart_console::walkthrough::page(
-            &v,
-            &WalkView::default(),
-        )));
-    };
+    Ok(ok_page(rampart_console::walkthrough::page(
+        &v,
+        &WalkView {
+            incident: Some(&d.incident),
+            steps,
+        },
+    )))
+}
+
+async fn steps_of(
+    state: &AppState,
+    caller: &Caller,
+    d: &rampart_model::IncidentDetail,
+    notes: &[(String, String)],
+) -> Result<Vec<Step>, PageError> {
+    let id = d.incident.id;
     let inc = &d.incident;
     let ip = inc
         .entities
@@ -151,11 +203,5 @@ pub async fn page(State(state): State<AppState>, caller: Caller) -> Result<Respo
             done: inc.status == IncidentStatus::Resolved,
         },
     ];
-    Ok(ok_page(rampart_console::walkthrough::page(
-        &v,
-        &WalkView {
-            incident: Some(inc),
-            steps,
-        },
-    )))
+    Ok(steps)
 }
