@@ -462,6 +462,7 @@ pub async fn serve_with_shutdown(
         state.config.watch_refresh_interval,
         stop_tx.subscribe(),
     ));
+    let optimizing = tokio::spawn(optimize_store(state.store.clone(), stop_tx.subscribe()));
     let pipeline = state.pipeline.clone();
     let config = state.config.clone();
     let metrics = state.metrics.clone();
@@ -471,10 +472,30 @@ pub async fn serve_with_shutdown(
     let _ = expiry.await;
     let _ = enforcing.await;
     let _ = watch.await;
+    let _ = optimizing.await;
     if let Err(e) = pipeline.flush().await {
         tracing::warn!(error = %e, "final pipeline flush failed");
     }
     Ok(())
+}
+
+/// How often the store's planner statistics are refreshed ([`Store::optimize`]).
+const OPTIMIZE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Every hour, let the store refresh its planner statistics, until `stop`.
+async fn optimize_store(store: Arc<dyn Store>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(OPTIMIZE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the store did it at open
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = store.optimize().await {
+            tracing::warn!(error = %e, "refreshing the store's planner statistics failed");
+        }
+    }
 }
 
 /// Actor of the expiries made by [`expire_actions`].

@@ -35,3 +35,6 @@ pub(crate) fn violated_key(e: &sqlx::Error) -> Option<&str> {
         _ => None,
     }
 }
+
+/// What [`rampart_store::Store::optimize`] runs: nothing: autovacuum keeps the statistics.
+pub(crate) const OPTIMIZE: Option<&str> = None;

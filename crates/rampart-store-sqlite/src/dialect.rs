@@ -38,3 +38,6 @@ pub(crate) fn violated_key(e: &sqlx::Error) -> Option<&str> {
         _ => None,
     }
 }
+
+/// What [`rampart_store::Store::optimize`] runs: SQLite's planner statistics refresh, bounded (it sets its own analysis limit; `0x10002` also looks at tables this connection has not used).
+pub(crate) const OPTIMIZE: Option<&str> = Some("PRAGMA optimize=0x10002");

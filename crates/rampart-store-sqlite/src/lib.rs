@@ -109,6 +109,11 @@ impl SqliteStore {
             .run(&writer)
             .await
             .map_err(|e| StoreError::database("migrating", e))?;
+        // planner statistics, so big tables are read through the right index from the start
+        sqlx::query("PRAGMA optimize=0x10002")
+            .execute(&writer)
+            .await
+            .map_err(db)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(opts.max_readers.max(1))
             .connect_with(connect.read_only(true))

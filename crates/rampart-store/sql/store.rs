@@ -29,7 +29,8 @@ use rampart_store::{
 use rampart_store::codec::*;
 
 use crate::dialect::{
-    violated_key, Db, DbConnection, DbRow, SqlStore, BACKEND, ROW_LOCK, TOKEN_NAME_KEY, UNIQUE_KEYS,
+    violated_key, Db, DbConnection, DbRow, SqlStore, BACKEND, OPTIMIZE, ROW_LOCK, TOKEN_NAME_KEY,
+    UNIQUE_KEYS,
 };
 
 /// Actor recorded for changes made by `apply` (the correlator).
@@ -644,11 +645,9 @@ fn push_incident_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a IncidentFilter)
         qb.push(" AND i.assigned_to = ").push_bind(a.as_str());
     }
     if let Some(t) = &f.tag {
-        qb.push(
-            " AND EXISTS (SELECT 1 FROM incident_tags t WHERE t.incident_id = i.id AND t.tag = ",
-        )
-        .push_bind(t.as_str())
-        .push(")");
+        qb.push(" AND i.id IN (SELECT t.incident_id FROM incident_tags t WHERE t.tag = ")
+            .push_bind(t.as_str())
+            .push(")");
     }
     if let Some(t) = f.created_after {
         qb.push(" AND i.created_at >= ").push_bind(t.millis());
@@ -663,11 +662,9 @@ fn push_incident_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a IncidentFilter)
         qb.push(" AND i.updated_at < ").push_bind(t.millis());
     }
     if let Some(e) = &f.entity {
-        qb.push(
-            " AND EXISTS (SELECT 1 FROM incident_entities e WHERE e.incident_id = i.id AND e.value = ",
-        )
-        .push_bind(e.as_str())
-        .push(")");
+        qb.push(" AND i.id IN (SELECT e.incident_id FROM incident_entities e WHERE e.value = ")
+            .push_bind(e.as_str())
+            .push(")");
     }
     if let Some(d) = &f.detector {
         qb.push(
@@ -691,11 +688,12 @@ fn push_incident_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a IncidentFilter)
     }
     if let Some(text) = &f.text {
         let p = contains_pattern(text);
+        // each side table is read once (IN), not once per incident (a correlated EXISTS)
         qb.push(" AND (lower(i.title) LIKE ")
             .push_bind(p.clone())
-            .push(" ESCAPE '\\' OR EXISTS (SELECT 1 FROM incident_tags t WHERE t.incident_id = i.id AND lower(t.tag) LIKE ")
+            .push(" ESCAPE '\\' OR i.id IN (SELECT t.incident_id FROM incident_tags t WHERE lower(t.tag) LIKE ")
             .push_bind(p.clone())
-            .push(" ESCAPE '\\') OR EXISTS (SELECT 1 FROM incident_entities e WHERE e.incident_id = i.id AND lower(e.value) LIKE ")
+            .push(" ESCAPE '\\') OR i.id IN (SELECT e.incident_id FROM incident_entities e WHERE lower(e.value) LIKE ")
             .push_bind(p)
             .push(" ESCAPE '\\'))");
     }
@@ -951,8 +949,15 @@ impl SqlStore {
             .fetch_one(&self.reader)
             .await
             .map_err(db)?;
-        let mut qb: QueryBuilder<Db> =
-            QueryBuilder::new(format!("SELECT {} FROM {}", list.cols, list.from));
+        // With a key, the page's keys are chosen first and only then are their rows read: a
+        // sort the planner does over many matches then holds keys, not whole rows.
+        let mut qb: QueryBuilder<Db> = match list.key {
+            Some(key) => QueryBuilder::new(format!(
+                "SELECT {} FROM {} WHERE {key} IN (SELECT {key} FROM {}",
+                list.cols, list.from, list.from
+            )),
+            None => QueryBuilder::new(format!("SELECT {} FROM {}", list.cols, list.from)),
+        };
         filter(&mut qb);
         if let Some(k) = list.keyset {
             qb.push(k);
@@ -961,6 +966,9 @@ impl SqlStore {
             .push_bind(list.limit)
             .push(" OFFSET ")
             .push_bind(i64::from(list.offset.unwrap_or(0)));
+        if list.key.is_some() {
+            qb.push(format!(") ORDER BY {}", list.order));
+        }
         let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
         Ok(Page {
             items: self.decode_rows(list.what, &rows, list.decode),
@@ -981,6 +989,8 @@ struct PageQuery<'a, T> {
     /// Extra condition of the listed page only (not the count): a keyset cursor, built from
     /// parsed integers and fixed column names.
     keyset: Option<&'a str>,
+    /// The listed table's key (`i.id`): pick the page's keys first, then read their rows.
+    key: Option<&'static str>,
 }
 
 const IDEMPOTENCY_COLS: &str =
@@ -1233,6 +1243,7 @@ impl Store for SqlStore {
             offset: filter.offset,
             decode: incident_from_row,
             keyset: keyset.as_deref(),
+            key: Some("i.id"),
         };
         self.page(list, |qb| push_incident_where(qb, filter)).await
     }
@@ -1443,6 +1454,7 @@ impl Store for SqlStore {
             offset: filter.offset,
             decode: alert_from_row,
             keyset: None,
+            key: None,
         };
         self.page(list, |qb| push_alert_where(qb, filter)).await
     }
@@ -1493,6 +1505,7 @@ impl Store for SqlStore {
             offset: filter.offset,
             decode: audit_from_row,
             keyset: None,
+            key: None,
         };
         self.page(list, |qb| push_audit_where(qb, filter)).await
     }
@@ -1761,6 +1774,7 @@ impl Store for SqlStore {
             offset: filter.offset,
             decode: action_from_row,
             keyset: None,
+            key: None,
         };
         self.page(list, |qb| push_action_where(qb, filter)).await
     }
@@ -2365,6 +2379,13 @@ impl Store for SqlStore {
         .execute(&self.writer)
         .await
         .map_err(db)?;
+        Ok(())
+    }
+
+    async fn optimize(&self) -> StoreResult<()> {
+        if let Some(sql) = OPTIMIZE {
+            sqlx::query(sql).execute(&self.writer).await.map_err(db)?;
+        }
         Ok(())
     }
 

@@ -517,6 +517,14 @@ pub trait Store: Send + Sync + 'static {
     async fn note_walkthrough(&self, user_name: &str, step: &str, value: &str) -> StoreResult<()>;
     /// A user's noted walkthrough steps and their values.
     async fn walkthrough(&self, user_name: &str) -> StoreResult<Vec<(String, String)>>;
+
+    // --- maintenance ------------------------------------------------------------------------
+
+    /// Refresh the query planner's statistics where they are stale, in bounded time (SQLite:
+    /// `PRAGMA optimize`, without which its planner guesses that every index is selective and
+    /// may sort a whole table instead of reading an ordered index; PostgreSQL's autovacuum
+    /// does this itself). Run at open and periodically by the server.
+    async fn optimize(&self) -> StoreResult<()>;
 }
 
 /// Helper re-exports used by backends and the conformance suite.

@@ -219,6 +219,8 @@ pub async fn run(a: ConsoleBenchArgs) -> Result<()> {
         )
         .await?;
     }
+    // as the server does at open and every hour
+    store.optimize().await?;
     let stats = store.stats().await?;
     eprintln!(
         "store: {} incidents, {} alerts ({})",
