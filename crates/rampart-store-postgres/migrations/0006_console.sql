@@ -81,3 +81,16 @@ INSERT INTO incident_facets (incident_id, facet, value)
     FROM alerts a, jsonb_array_elements_text(a.draft::jsonb -> 'mitre') AS t(value)
     WHERE a.incident_id IS NOT NULL AND strpos(t.value, '.') > 0
     ON CONFLICT DO NOTHING;
+
+-- The queue's free-text search: each incident's title, tags and entity values, one per line,
+-- lower-cased (a `pg_trgm` GIN index on `text` makes its `LIKE '%text%'` an index read).
+CREATE TABLE IF NOT EXISTS incident_search (
+    incident_id BIGINT PRIMARY KEY REFERENCES incidents (id),
+    text        TEXT NOT NULL
+);
+INSERT INTO incident_search (incident_id, text)
+    SELECT id, lower(title
+        || coalesce((SELECT string_agg(E'\n' || t, '') FROM jsonb_array_elements_text(incidents.tags::jsonb) t), '')
+        || coalesce((SELECT string_agg(E'\n' || (e ->> 'value'), '') FROM jsonb_array_elements(incidents.entities::jsonb) e), ''))
+    FROM incidents
+    ON CONFLICT DO NOTHING;

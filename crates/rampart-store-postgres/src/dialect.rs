@@ -38,3 +38,14 @@ pub(crate) fn violated_key(e: &sqlx::Error) -> Option<&str> {
 
 /// What [`rampart_store::Store::optimize`] runs: nothing: autovacuum keeps the statistics.
 pub(crate) const OPTIMIZE: Option<&str> = None;
+
+/// The queue's free-text search: `incident_search` is a plain table keyed by incident (a
+/// `pg_trgm` GIN index on `text` would make the `LIKE` an index read; without one it scans
+/// this one narrow table).
+pub(crate) const SEARCH_KEY: &str = "incident_id";
+/// How a search text is matched: `text {SEARCH_MATCH} $n`.
+pub(crate) const SEARCH_MATCH: &str = "LIKE";
+/// The pattern for [`SEARCH_MATCH`] (`\\` escapes, PostgreSQL's default).
+pub(crate) fn search_pattern(needle: &str) -> String {
+    rampart_store::codec::contains_pattern(needle)
+}

@@ -80,3 +80,12 @@ INSERT INTO incident_facets (incident_id, facet, value)
     FROM alerts a, json_each(a.draft, '$.mitre') t
     WHERE a.incident_id IS NOT NULL AND instr(t.value, '.') > 0
     ON CONFLICT DO NOTHING;
+
+-- The queue's free-text search: each incident's title, tags and entity values, one per line,
+-- lower-cased, in an FTS5 trigram index (rowid = incident id) that answers `GLOB '*text*'`.
+CREATE VIRTUAL TABLE IF NOT EXISTS incident_search USING fts5(text, tokenize = 'trigram');
+INSERT INTO incident_search (rowid, text)
+    SELECT id, lower(title
+        || coalesce((SELECT group_concat(char(10) || t.value, '') FROM json_each(incidents.tags) t), '')
+        || coalesce((SELECT group_concat(char(10) || json_extract(e.value, '$.value'), '') FROM json_each(incidents.entities) e), ''))
+    FROM incidents;

@@ -41,3 +41,14 @@ pub(crate) fn violated_key(e: &sqlx::Error) -> Option<&str> {
 
 /// What [`rampart_store::Store::optimize`] runs: SQLite's planner statistics refresh, bounded (it sets its own analysis limit; `0x10002` also looks at tables this connection has not used).
 pub(crate) const OPTIMIZE: Option<&str> = Some("PRAGMA optimize=0x10002");
+
+/// The queue's free-text search: `incident_search` is an FTS5 table with the trigram tokenizer
+/// (its rowid is the incident's id), which answers a `GLOB '*text*'` from its index (a `LIKE`
+/// with an `ESCAPE` clause would not use it).
+pub(crate) const SEARCH_KEY: &str = "rowid";
+/// How a search text is matched: `text {SEARCH_MATCH} $n`.
+pub(crate) const SEARCH_MATCH: &str = "GLOB";
+/// The pattern for [`SEARCH_MATCH`].
+pub(crate) fn search_pattern(needle: &str) -> String {
+    rampart_store::codec::glob_contains_pattern(needle)
+}

@@ -29,8 +29,8 @@ use rampart_store::{
 use rampart_store::codec::*;
 
 use crate::dialect::{
-    violated_key, Db, DbConnection, DbRow, SqlStore, BACKEND, OPTIMIZE, ROW_LOCK, TOKEN_NAME_KEY,
-    UNIQUE_KEYS,
+    search_pattern, violated_key, Db, DbConnection, DbRow, SqlStore, BACKEND, OPTIMIZE, ROW_LOCK,
+    SEARCH_KEY, SEARCH_MATCH, TOKEN_NAME_KEY, UNIQUE_KEYS,
 };
 
 /// Actor recorded for changes made by `apply` (the correlator).
@@ -308,6 +308,38 @@ async fn sync_entities(conn: &mut DbConnection, id: i64, entities: &[Entity]) ->
     Ok(())
 }
 
+/// Rewrite incident `id`'s free-text search row from its title, tags and entities as stored.
+async fn sync_search(conn: &mut DbConnection, id: i64) -> StoreResult<()> {
+    let row = sqlx::query("SELECT title, tags, entities FROM incidents WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    let tags: Vec<String> = from_json("incident tags", &r_str(&row, "tags")?)?;
+    let entities: Vec<Entity> = from_json("incident entities", &r_str(&row, "entities")?)?;
+    let text = rampart_store::codec::search_text(&r_str(&row, "title")?, &tags, &entities);
+    sqlx::query(&format!(
+        "DELETE FROM incident_search WHERE {SEARCH_KEY} = $1"
+    ))
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    sqlx::query(&format!(
+        "INSERT INTO incident_search ({SEARCH_KEY}, text) VALUES ($1, $2)"
+    ))
+    .bind(id)
+    .bind(text)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+fn r_str(row: &DbRow, name: &str) -> StoreResult<String> {
+    row.try_get::<String, _>(name).map_err(db)
+}
+
 async fn sync_tags(conn: &mut DbConnection, id: i64, tags: &[String]) -> StoreResult<()> {
     sqlx::query("DELETE FROM incident_tags WHERE incident_id = $1")
         .bind(id)
@@ -356,6 +388,7 @@ async fn create_incident(
     .await
     .map_err(db)?;
     sync_entities(conn, id, &state.entities).await?;
+    sync_search(conn, id).await?;
     Ok(id)
 }
 
@@ -387,7 +420,8 @@ async fn write_state(
     if res.rows_affected() == 0 {
         return Err(not_found("incident", id));
     }
-    sync_entities(conn, id, &state.entities).await
+    sync_entities(conn, id, &state.entities).await?;
+    sync_search(conn, id).await
 }
 
 async fn insert_alert(
@@ -687,15 +721,11 @@ fn push_incident_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a IncidentFilter)
         qb.push("))");
     }
     if let Some(text) = &f.text {
-        let p = contains_pattern(text);
-        // each side table is read once (IN), not once per incident (a correlated EXISTS)
-        qb.push(" AND (lower(i.title) LIKE ")
-            .push_bind(p.clone())
-            .push(" ESCAPE '\\' OR i.id IN (SELECT t.incident_id FROM incident_tags t WHERE lower(t.tag) LIKE ")
-            .push_bind(p.clone())
-            .push(" ESCAPE '\\') OR i.id IN (SELECT e.incident_id FROM incident_entities e WHERE lower(e.value) LIKE ")
-            .push_bind(p)
-            .push(" ESCAPE '\\'))");
+        qb.push(format!(
+            " AND i.id IN (SELECT {SEARCH_KEY} FROM incident_search WHERE text {SEARCH_MATCH} "
+        ))
+        .push_bind(search_pattern(text))
+        .push(")");
     }
 }
 
@@ -1372,6 +1402,9 @@ impl Store for SqlStore {
         .map_err(db)?;
         if cur.tags != next.tags {
             sync_tags(&mut tx, id, &next.tags).await?;
+        }
+        if cur.tags != next.tags || cur.title != next.title {
+            sync_search(&mut tx, id).await?;
         }
         for a in &audits {
             insert_audit(&mut tx, a).await?;

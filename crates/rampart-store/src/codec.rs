@@ -163,6 +163,38 @@ pub fn page_limit(v: Option<u32>, default: u32, max: u32) -> i64 {
 }
 
 /// `LIKE` pattern matching `needle` anywhere, lower-cased, with `\` as escape character.
+/// A `GLOB` pattern matching any text containing `needle` (ASCII-lowercased), its glob
+/// metacharacters (`*`, `?`, `[`) matched literally.
+pub fn glob_contains_pattern(needle: &str) -> String {
+    let mut p = String::with_capacity(needle.len() + 2);
+    p.push('*');
+    for c in needle.chars() {
+        match c {
+            '*' => p.push_str("[*]"),
+            '?' => p.push_str("[?]"),
+            '[' => p.push_str("[[]"),
+            c => p.push(c.to_ascii_lowercase()),
+        }
+    }
+    p.push('*');
+    p
+}
+
+/// What the queue's free-text search looks in for an incident: its title, tags and entity
+/// values, one per line, ASCII-lowercased (as SQL `lower` does).
+pub fn search_text(title: &str, tags: &[String], entities: &[rampart_model::Entity]) -> String {
+    let mut out = title.to_ascii_lowercase();
+    for t in tags {
+        out.push('\n');
+        out.push_str(&t.to_ascii_lowercase());
+    }
+    for e in entities {
+        out.push('\n');
+        out.push_str(&e.value.to_ascii_lowercase());
+    }
+    out
+}
+
 pub fn contains_pattern(needle: &str) -> String {
     let mut p = String::with_capacity(needle.len() + 2);
     p.push('%');
@@ -207,6 +239,12 @@ pub fn decode_rows<R, T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glob_pattern_escapes_glob_metacharacters() {
+        assert_eq!(glob_contains_pattern("A*b?[c"), "*a[*]b[?][[]c*");
+        assert_eq!(glob_contains_pattern("50%_x"), "*50%_x*");
+    }
 
     #[test]
     fn contains_pattern_escapes_like_wildcards() {

@@ -1379,6 +1379,44 @@ pub async fn list_incidents_filters(s: &dyn Store) {
         &[a],
     )
     .await;
+    // glob metacharacters are matched literally too
+    for needle in ["*", "?", "[", "s*l", "s?l"] {
+        check(
+            s,
+            IncidentFilter {
+                text: Some(needle.into()),
+                ..f()
+            },
+            &[],
+        )
+        .await;
+    }
+    // a rename is found by its new title, no longer by its old one
+    s.update_incident(
+        a,
+        &IncidentPatch {
+            title: Some("Renamed zebra [x]".into()),
+            ..Default::default()
+        },
+        "token:tier1",
+    )
+    .await
+    .expect("rename");
+    for (needle, hits) in [
+        ("zebra", vec![a]),
+        ("ZEBRA [x", vec![a]),
+        ("sql injection on", vec![]),
+    ] {
+        check(
+            s,
+            IncidentFilter {
+                text: Some(needle.into()),
+                ..f()
+            },
+            &hits,
+        )
+        .await;
+    }
 }
 
 /// Every sort, both directions.
