@@ -654,7 +654,7 @@ fn push_in<'a, T: Copy>(
     qb.push(")");
 }
 
-fn push_incident_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a IncidentFilter) {
+fn push_incident_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a IncidentFilter, part: Part) {
     qb.push(" WHERE 1 = 1");
     if !f.status.is_empty() {
         push_in(qb, "i.status", &f.status, IncidentStatus::as_str);
@@ -700,20 +700,27 @@ fn push_incident_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a IncidentFilter)
             .push_bind(e.as_str())
             .push(")");
     }
+    // Facets: the count reads the facet's index (`IN`); the page walks the sort's index and
+    // probes each incident's facets (`EXISTS`), so a facet most incidents have does not sort
+    // all of them to show fifty.
+    let facet = |qb: &mut QueryBuilder<'a, Db>| match part {
+        Part::Count => {
+            qb.push(" AND i.id IN (SELECT f.incident_id FROM incident_facets f WHERE");
+        }
+        Part::Page => {
+            qb.push(" AND EXISTS (SELECT 1 FROM incident_facets f WHERE f.incident_id = i.id AND");
+        }
+    };
     if let Some(d) = &f.detector {
-        qb.push(
-            " AND i.id IN (SELECT f.incident_id FROM incident_facets f \
-             WHERE f.facet = 'detector' AND f.value = ",
-        )
-        .push_bind(d.as_str())
-        .push(")");
+        facet(qb);
+        qb.push(" f.facet = 'detector' AND f.value = ")
+            .push_bind(d.as_str())
+            .push(")");
     }
     if !f.techniques.is_empty() {
         // a sub-technique's parent is a facet too, so `T1110` finds `T1110.004`
-        qb.push(
-            " AND i.id IN (SELECT f.incident_id FROM incident_facets f \
-             WHERE f.facet = 'technique' AND f.value IN (",
-        );
+        facet(qb);
+        qb.push(" f.facet = 'technique' AND f.value IN (");
         let mut sep = qb.separated(", ");
         for t in &f.techniques {
             sep.push_bind(t.as_str());
@@ -969,11 +976,11 @@ impl SqlStore {
     async fn page<'a, T>(
         &self,
         list: PageQuery<'a, T>,
-        filter: impl Fn(&mut QueryBuilder<'a, Db>),
+        filter: impl Fn(&mut QueryBuilder<'a, Db>, Part),
     ) -> StoreResult<Page<T>> {
         let mut count: QueryBuilder<Db> =
             QueryBuilder::new(format!("SELECT COUNT(*) FROM {}", list.from));
-        filter(&mut count);
+        filter(&mut count, Part::Count);
         let total: i64 = count
             .build_query_scalar()
             .fetch_one(&self.reader)
@@ -988,7 +995,7 @@ impl SqlStore {
             )),
             None => QueryBuilder::new(format!("SELECT {} FROM {}", list.cols, list.from)),
         };
-        filter(&mut qb);
+        filter(&mut qb, Part::Page);
         if let Some(k) = list.keyset {
             qb.push(k);
         }
@@ -1005,6 +1012,16 @@ impl SqlStore {
             total: col_u64(total),
         })
     }
+}
+
+/// Which query of a listing a filter is written into: the same rows match in both, but the
+/// best form can differ (see [`push_incident_where`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// The count of every match.
+    Count,
+    /// The page: ordered, limited.
+    Page,
 }
 
 /// What [`SqlStore::page`] lists.
@@ -1275,7 +1292,8 @@ impl Store for SqlStore {
             keyset: keyset.as_deref(),
             key: Some("i.id"),
         };
-        self.page(list, |qb| push_incident_where(qb, filter)).await
+        self.page(list, |qb, part| push_incident_where(qb, filter, part))
+            .await
     }
 
     async fn get_incident(&self, id: i64) -> StoreResult<Option<IncidentDetail>> {
@@ -1489,7 +1507,7 @@ impl Store for SqlStore {
             keyset: None,
             key: None,
         };
-        self.page(list, |qb| push_alert_where(qb, filter)).await
+        self.page(list, |qb, _| push_alert_where(qb, filter)).await
     }
 
     async fn get_alert(&self, id: i64) -> StoreResult<Option<Alert>> {
@@ -1540,7 +1558,7 @@ impl Store for SqlStore {
             keyset: None,
             key: None,
         };
-        self.page(list, |qb| push_audit_where(qb, filter)).await
+        self.page(list, |qb, _| push_audit_where(qb, filter)).await
     }
 
     async fn create_token(
@@ -1809,7 +1827,7 @@ impl Store for SqlStore {
             keyset: None,
             key: None,
         };
-        self.page(list, |qb| push_action_where(qb, filter)).await
+        self.page(list, |qb, _| push_action_where(qb, filter)).await
     }
 
     async fn get_action(&self, id: i64) -> StoreResult<Option<Action>> {
