@@ -630,4 +630,16 @@ async fn new_incidents_arrive_live() {
         !seen.contains(&format!("\"id\":{max}")),
         "only incidents after since: {seen}"
     );
+    // signing out ends the stream at its next poll
+    assert_eq!(c.post("/logout", &[]).await.status(), 303);
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(chunk) = live.chunk().await.unwrap() {
+            assert!(
+                !String::from_utf8_lossy(&chunk).contains("event: incident"),
+                "nothing more after sign-out"
+            );
+        }
+    })
+    .await
+    .expect("the stream ends after sign-out");
 }

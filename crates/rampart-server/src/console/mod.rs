@@ -372,52 +372,70 @@ const LIVE_POLL: Duration = Duration::from_secs(2);
 /// severity, priority) per incident created after `since`.
 pub async fn live(
     State(state): State<AppState>,
+    caller: Caller,
     q: Result<axum::extract::Query<LiveQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, std::convert::Infallible>>> {
     let since = q.map_or(0, |q| q.since);
+    let session = match &caller.via {
+        Via::Session(s) => s.id_hash.clone(),
+        Via::Token(_) => String::new(),
+    };
     let start = (
         state,
         since,
         std::collections::VecDeque::<Event>::new(),
         true,
     );
-    let stream = futures_util::stream::unfold(
-        start,
-        |(state, mut since, mut pending, mut first)| async move {
-            loop {
-                if let Some(ev) = pending.pop_front() {
-                    return Some((Ok(ev), (state, since, pending, false)));
+    let stream =
+        futures_util::stream::unfold(start, move |(state, mut since, mut pending, mut first)| {
+            let session = session.clone();
+            async move {
+                loop {
+                    if let Some(ev) = pending.pop_front() {
+                        return Some((Ok(ev), (state, since, pending, false)));
+                    }
+                    if !first {
+                        tokio::time::sleep(LIVE_POLL).await;
+                        // the stream ends with its session (signed out, expired, user disabled)
+                        let now = Timestamp::now();
+                        let idle = i64::try_from(state.config.session_idle_timeout.as_millis())
+                            .unwrap_or(i64::MAX);
+                        let live = state
+                            .store
+                            .session(&session, now, Timestamp(now.millis().saturating_sub(idle)))
+                            .await;
+                        if !matches!(live, Ok(Some(_))) {
+                            return None;
+                        }
+                    }
+                    first = false;
+                    let filter = IncidentFilter {
+                        sort: IncidentSort::Created,
+                        limit: Some(20),
+                        ..Default::default()
+                    };
+                    let Ok(page) = state.store.list_incidents(&filter).await else {
+                        continue;
+                    };
+                    let mut fresh: Vec<_> =
+                        page.items.into_iter().filter(|i| i.id > since).collect();
+                    fresh.sort_by_key(|i| i.id);
+                    if let Some(last) = fresh.last() {
+                        since = last.id;
+                    }
+                    pending.extend(fresh.iter().map(|i| {
+                        Event::default().event("incident").data(
+                            serde_json::json!({
+                                "id": i.id,
+                                "title": i.title,
+                                "severity": i.severity,
+                                "priority": i.priority,
+                            })
+                            .to_string(),
+                        )
+                    }));
                 }
-                if !first {
-                    tokio::time::sleep(LIVE_POLL).await;
-                }
-                first = false;
-                let filter = IncidentFilter {
-                    sort: IncidentSort::Created,
-                    limit: Some(20),
-                    ..Default::default()
-                };
-                let Ok(page) = state.store.list_incidents(&filter).await else {
-                    continue;
-                };
-                let mut fresh: Vec<_> = page.items.into_iter().filter(|i| i.id > since).collect();
-                fresh.sort_by_key(|i| i.id);
-                if let Some(last) = fresh.last() {
-                    since = last.id;
-                }
-                pending.extend(fresh.iter().map(|i| {
-                    Event::default().event("incident").data(
-                        serde_json::json!({
-                            "id": i.id,
-                            "title": i.title,
-                            "severity": i.severity,
-                            "priority": i.priority,
-                        })
-                        .to_string(),
-                    )
-                }));
             }
-        },
-    );
+        });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
