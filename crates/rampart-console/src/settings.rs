@@ -83,13 +83,33 @@ pub fn settings(v: &Viewer, view: &SettingsView<'_>) -> Markup {
                 section.card id="users" {
                     h2 { "Console users" }
                     table.list id="user-list" {
-                        thead { tr { th { "Name" } th { "Role" } th { "Created" } th { "Last sign-in" } th { "State" } } }
+                        thead { tr { th { "Name" } th { "Role" } th { "Created" } th { "Last sign-in" } th { "State" } th { "Change" } } }
                         tbody {
                             @for u in view.users {
                                 tr data-user=(u.name) {
                                     td { (u.name) } td { code { (u.role.as_str()) } } td { (fmt::time(u.created_at)) }
                                     td { @match u.last_login_at { Some(t) => (fmt::time(t)), None => span.muted { "never" } } }
                                     td { @if u.disabled_at.is_some() { span.badge.off { "disabled" } } @else { span.badge.on { "active" } } }
+                                    td {
+                                        @if u.name != v.name && v.role.may_grant(u.role) {
+                                            form.inline method="post" action={ "/settings/users/" (fmt::enc(&u.name)) "/disable" } {
+                                                (v.csrf_field())
+                                                @if u.disabled_at.is_some() {
+                                                    input type="hidden" name="disabled" value="false";
+                                                    button.secondary.small type="submit" data-enable=(u.name) { "Enable" }
+                                                } @else {
+                                                    input type="hidden" name="disabled" value="true";
+                                                    button.danger.small type="submit" data-disable=(u.name) data-confirm={ "Disable " (u.name) " and end their sessions?" } { "Disable" }
+                                                }
+                                            }
+                                            " "
+                                            form.inline method="post" action={ "/settings/users/" (fmt::enc(&u.name)) "/password" } {
+                                                (v.csrf_field())
+                                                input type="password" name="password" placeholder="new password" minlength="8" required autocomplete="new-password";
+                                                button.secondary.small type="submit" data-password=(u.name) { "Set password" }
+                                            }
+                                        }
+                                    }
                                 }
                             }
                         }

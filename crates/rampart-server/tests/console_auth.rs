@@ -52,6 +52,9 @@ fn sample(r: &Route, incident: i64) -> (String, Vec<(&'static str, &'static str)
         ("post", "/actions") => vec![("kind", "block_ip"), ("reason", "")],
         // nothing given: 422
         ("post", "/settings/users") => vec![],
+        // no such user ({name} is filled with a token name): 422 for the missing field first
+        ("post", "/settings/users/{name}/disable") => vec![],
+        ("post", "/settings/users/{name}/password") => vec![("password", "")],
         ("post", "/settings/tokens") => vec![("purpose", "api")],
         // no such token: 404
         ("post", "/settings/tokens/{name}/revoke") => vec![],

@@ -866,3 +866,107 @@ async fn forms_without_the_csrf_token_change_nothing() {
     assert_eq!(r.status(), 403);
     assert!(actions(&app, ActionStatus::Active).await.is_empty());
 }
+
+#[tokio::test]
+async fn managers_disable_users_and_set_passwords_ending_their_sessions() {
+    let app = spawn_app().await;
+    let lead = app.console(Role::SocManager).await;
+    let analyst = app.console(Role::Tier2).await;
+    let admin = app.user(Role::Admin).await;
+    assert_eq!(analyst.get("/incidents").await.status(), 200);
+    // the settings page offers the changes for the users the manager may change
+    let (status, body) = page(lead.get("/settings").await).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(&format!("data-disable=\"{}\"", analyst.user)),
+        "{body}"
+    );
+    assert!(
+        !body.contains(&format!("data-disable=\"{admin}\"")),
+        "not an admin"
+    );
+    assert!(
+        !body.contains(&format!("data-disable=\"{}\"", lead.user)),
+        "not oneself"
+    );
+
+    let disable = format!("/settings/users/{}/disable", analyst.user);
+    let r = lead.post(&disable, &[("disabled", "true")]).await;
+    assert_eq!(location(&r), "/settings?done=disabled");
+    assert_eq!(
+        analyst.get("/incidents").await.status(),
+        303,
+        "signed out at once"
+    );
+    let client = no_redirect_client();
+    assert_eq!(
+        app.login_as(&client, &analyst.user, PASSWORD)
+            .await
+            .status(),
+        401,
+        "a disabled user cannot sign in"
+    );
+    let r = lead.post(&disable, &[("disabled", "false")]).await;
+    assert_eq!(location(&r), "/settings?done=enabled");
+    assert_eq!(
+        app.login_as(&client, &analyst.user, PASSWORD)
+            .await
+            .status(),
+        303
+    );
+
+    let password = format!("/settings/users/{}/password", analyst.user);
+    let (status, body) = page(lead.post(&password, &[("password", "short")]).await).await;
+    assert_eq!(status, 422, "{body}");
+    let r = lead
+        .post(&password, &[("password", "a brand new secret")])
+        .await;
+    assert_eq!(location(&r), "/settings?done=password");
+    assert_eq!(
+        app.login_as(&client, &analyst.user, PASSWORD)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.login_as(&client, &analyst.user, "a brand new secret")
+            .await
+            .status(),
+        303
+    );
+
+    // a manager may not change an admin, nor themselves; tier3 may not change anyone
+    let (status, _) = page(
+        lead.post(
+            &format!("/settings/users/{admin}/disable"),
+            &[("disabled", "true")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = page(
+        lead.post(
+            &format!("/settings/users/{}/disable", lead.user),
+            &[("disabled", "true")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 422);
+    let tier3 = app.console(Role::Tier3).await;
+    let (status, _) = page(tier3.post(&disable, &[("disabled", "true")]).await).await;
+    assert_eq!(status, 403);
+    let (user, _) = app.store.user_by_name(&admin).await.unwrap().unwrap();
+    assert!(
+        user.disabled_at.is_none(),
+        "nothing changed by the refusals"
+    );
+    let (user, _) = app
+        .store
+        .user_by_name(&analyst.user)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(user.disabled_at.is_none());
+}

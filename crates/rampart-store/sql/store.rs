@@ -2221,6 +2221,83 @@ impl Store for SqlStore {
         Ok(self.decode_rows("user", &rows, user_from_row))
     }
 
+    async fn set_user_disabled(
+        &self,
+        name: &str,
+        disabled: bool,
+        actor: &str,
+    ) -> StoreResult<User> {
+        let now = Timestamp::now();
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let user = user_in_tx(&mut tx, name).await?;
+        if user.disabled_at.is_some() == disabled {
+            return Ok(user);
+        }
+        let row = sqlx::query(&format!(
+            "UPDATE users SET disabled_at = $1 WHERE id = $2 RETURNING {USER_COLS}"
+        ))
+        .bind(disabled.then_some(now.millis()))
+        .bind(user.id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let user = user_from_row(&row)?;
+        if disabled {
+            end_sessions(&mut tx, user.id).await?;
+        }
+        insert_audit(
+            &mut tx,
+            &NewAudit {
+                at: now,
+                actor: actor.to_string(),
+                action: if disabled {
+                    "user.disable"
+                } else {
+                    "user.enable"
+                }
+                .into(),
+                object_type: "user".into(),
+                object_id: name.to_string(),
+                details: serde_json::json!({ "id": user.id }),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(user)
+    }
+
+    async fn set_user_password(
+        &self,
+        name: &str,
+        password_hash: &str,
+        actor: &str,
+    ) -> StoreResult<User> {
+        let now = Timestamp::now();
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let user = user_in_tx(&mut tx, name).await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        end_sessions(&mut tx, user.id).await?;
+        insert_audit(
+            &mut tx,
+            &NewAudit {
+                at: now,
+                actor: actor.to_string(),
+                action: "user.password".into(),
+                object_type: "user".into(),
+                object_id: name.to_string(),
+                details: serde_json::json!({ "id": user.id }),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(user)
+    }
+
     async fn create_session(&self, session: &Session, source: &str) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.map_err(db)?;
         sqlx::query(
@@ -2460,6 +2537,31 @@ impl Store for SqlStore {
 }
 
 const USER_COLS: &str = "id, name, role, created_at, disabled_at, last_login_at";
+
+/// User `name` inside a write transaction, or `NotFound`.
+async fn user_in_tx(conn: &mut DbConnection, name: &str) -> StoreResult<User> {
+    let row = sqlx::query(&format!(
+        "SELECT {USER_COLS} FROM users WHERE name = $1{ROW_LOCK}"
+    ))
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    row.as_ref()
+        .map(user_from_row)
+        .transpose()?
+        .ok_or_else(|| not_found("user", name))
+}
+
+/// End every session of user `id` (disabled, or its password changed).
+async fn end_sessions(conn: &mut DbConnection, id: i64) -> StoreResult<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
 const USER_COLS_U: &str = "u.id, u.name, u.role, u.created_at, u.disabled_at, u.last_login_at";
 const VIEW_COLS: &str = "id, user_name, name, query, created_at";
 

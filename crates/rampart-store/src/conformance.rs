@@ -90,6 +90,7 @@ macro_rules! store_conformance {
             saved_views_per_user,
             walkthrough_steps_keep_their_first_value,
             queue_facets_follow_alerts_and_merges,
+            users_disable_and_password_end_their_sessions,
         );
     };
 }
@@ -3903,4 +3904,60 @@ pub async fn queue_facets_follow_alerts_and_merges(s: &dyn Store) {
         list_ids(s, &by(Some("API_BOLA"), &["T1110"])).await.0,
         vec![b]
     );
+}
+
+/// Disabling a user or replacing its password ends its sessions at once, audited; enabling
+/// it again lets it sign in (a new session) but does not bring the old ones back.
+pub async fn users_disable_and_password_end_their_sessions(s: &dyn Store) {
+    let u = s
+        .create_user("fay", Role::Tier1, "h1", "cli")
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let session = |n: char| Session {
+        id_hash: n.to_string().repeat(64),
+        user_id: u.id,
+        csrf: "c".into(),
+        created_at: now,
+        last_seen: now,
+        expires_at: Timestamp(now.millis() + 3_600_000),
+    };
+    let live = |n: char| {
+        let h = n.to_string().repeat(64);
+        async move { s.session(&h, now, Timestamp(0)).await.unwrap().is_some() }
+    };
+    s.create_session(&session('a'), "test").await.unwrap();
+    assert!(live('a').await);
+    let off = s.set_user_disabled("fay", true, "user:boss").await.unwrap();
+    assert!(off.disabled_at.is_some());
+    assert!(!live('a').await, "disabling ends the session");
+    // again: nothing changes, nothing audited
+    s.set_user_disabled("fay", true, "user:boss").await.unwrap();
+    let on = s
+        .set_user_disabled("fay", false, "user:boss")
+        .await
+        .unwrap();
+    assert!(on.disabled_at.is_none());
+    assert!(!live('a').await, "the old session stays ended");
+    s.create_session(&session('b'), "test").await.unwrap();
+    assert!(live('b').await);
+    s.set_user_password("fay", "h2", "user:boss").await.unwrap();
+    assert!(!live('b').await, "a new password ends the sessions");
+    assert_eq!(s.user_by_name("fay").await.unwrap().unwrap().1, "h2");
+    assert!(matches!(
+        s.set_user_disabled("nobody", true, "x").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let audit = s
+        .list_audit(&AuditFilter {
+            object_type: Some("user".into()),
+            object_id: Some("fay".into()),
+            actor: Some("user:boss".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.items.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["user.password", "user.enable", "user.disable"]);
+    assert!(!format!("{audit:?}").contains("h2"), "no hash in the audit");
 }

@@ -472,6 +472,20 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<(User, String)>>;
     /// Every user, by name.
     async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Disable (`true`) or enable a user, audited (`user.disable` / `user.enable`) as `actor`;
+    /// disabling ends every session of the user in the same transaction. Setting what it
+    /// already is changes and audits nothing. An unknown name is `NotFound`.
+    async fn set_user_disabled(&self, name: &str, disabled: bool, actor: &str)
+        -> StoreResult<User>;
+    /// Replace a user's password hash, audited (`user.password`, never the hash) as `actor`,
+    /// ending every session of the user in the same transaction. An unknown name is
+    /// `NotFound`.
+    async fn set_user_password(
+        &self,
+        name: &str,
+        password_hash: &str,
+        actor: &str,
+    ) -> StoreResult<User>;
     /// Store a new session for a successful sign-in and note the sign-in on the user, audited
     /// (`user.login`, details: `source`) in the same transaction.
     async fn create_session(&self, session: &Session, source: &str) -> StoreResult<()>;

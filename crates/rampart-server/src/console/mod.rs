@@ -62,6 +62,8 @@ pub const ROUTES: &[Route] = &[
     route!(post "/actions", ContainLow by Session, "Console: create a containment action (checked by rampart-contain)", pages::create_action),
     route!(get "/detectors", Read by Session, "Console: detectors and Sigma rules", pages::detectors),
     route!(get "/settings", ManageUsers by Session, "Console: users, tokens, gateway keys, protected entities", pages::settings),
+    route!(post "/settings/users/{name}/disable", ManageUsers by Session, "Console: disable a user (ending its sessions) or enable it", pages::set_user_disabled),
+    route!(post "/settings/users/{name}/password", ManageUsers by Session, "Console: set a user's password (ending its sessions)", pages::set_user_password),
     route!(post "/settings/users", ManageUsers by Session, "Console: create a console user", pages::create_user),
     route!(post "/settings/tokens", ManageTokens by Session, "Console: create an API token, enforcer or bouncer key (shown once)", pages::create_token),
     route!(post "/settings/tokens/{name}/revoke", ManageTokens by Session, "Console: revoke a token or key", pages::revoke_token),

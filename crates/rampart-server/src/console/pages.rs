@@ -353,7 +353,13 @@ pub async fn settings(
     };
     let flash = done_message(
         raw.as_deref().unwrap_or(""),
-        &[("user", "user created"), ("revoked", "token revoked")],
+        &[
+            ("user", "user created"),
+            ("revoked", "token revoked"),
+            ("disabled", "user disabled: their sessions ended"),
+            ("enabled", "user enabled"),
+            ("password", "password set: their sessions ended"),
+        ],
     );
     Ok(ok_page(rampart_console::settings::settings(
         &v,
@@ -411,6 +417,81 @@ pub async fn create_user(
         .await?;
     tracing::info!(user = %user.name, role = %user.role, actor = %caller.actor(), "console user created");
     Ok(Redirect::to("/settings?done=user").into_response())
+}
+
+/// The user another user (`caller`) is about to change: it exists, is not the caller, and
+/// holds nothing the caller's role lacks.
+async fn managed_user(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+) -> Result<rampart_model::User, PageError> {
+    let (user, _) = state
+        .store
+        .user_by_name(name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user", name))?;
+    if user.name == caller.name {
+        return Err(ApiError::unprocessable("you may not change your own account here").into());
+    }
+    if !caller.role.may_grant(user.role) {
+        return Err(ApiError::new(
+            ErrorKind::Forbidden,
+            format!(
+                "your role {} may not change a user of role {}",
+                caller.role, user.role
+            ),
+        )
+        .into());
+    }
+    Ok(user)
+}
+
+/// `POST /settings/users/{name}/disable` (`disabled`: `true` or `false`): disable a user
+/// (ending its sessions at once) or enable it again.
+pub async fn set_user_disabled(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    let f = form(&body);
+    let disabled = match given(&f, "disabled") {
+        Some("true") => true,
+        Some("false") => false,
+        _ => return Err(ApiError::unprocessable("disabled must be true or false").into()),
+    };
+    let user = managed_user(&state, &caller, &name).await?;
+    state
+        .store
+        .set_user_disabled(&user.name, disabled, &caller.actor())
+        .await?;
+    let done = if disabled { "disabled" } else { "enabled" };
+    Ok(Redirect::to(&format!("/settings?done={done}")).into_response())
+}
+
+/// `POST /settings/users/{name}/password` (`password`): set a new password (ending the
+/// user's sessions).
+pub async fn set_user_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    let f = form(&body);
+    let password = field(&f, "password").unwrap_or("").to_string();
+    rampart_model::validate_password(&password)
+        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let user = managed_user(&state, &caller, &name).await?;
+    let hash = tokio::task::spawn_blocking(move || super::session::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    state
+        .store
+        .set_user_password(&user.name, &hash, &caller.actor())
+        .await?;
+    Ok(Redirect::to("/settings?done=password").into_response())
 }
 
 /// `POST /settings/tokens`: `purpose` (`api` with a `role`, or `enforcer` / `bouncer`, which
