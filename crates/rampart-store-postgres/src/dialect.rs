@@ -23,6 +23,7 @@ pub(crate) const ROW_LOCK: &str = " FOR UPDATE";
 pub(crate) const UNIQUE_KEYS: &[(&str, &str)] = &[
     (TOKEN_NAME_KEY, "a token with this name already exists"),
     ("tokens_secret_hash_key", "token secret already in use"),
+    (USER_NAME_KEY, "a user with this name already exists"),
 ];
 /// The unique constraint of a token's name.
 pub(crate) const TOKEN_NAME_KEY: &str = "tokens_name_key";
@@ -49,3 +50,6 @@ pub(crate) const SEARCH_MATCH: &str = "LIKE";
 pub(crate) fn search_pattern(needle: &str) -> String {
     rampart_store::codec::contains_pattern(needle)
 }
+
+/// The unique key of a console user's name.
+pub(crate) const USER_NAME_KEY: &str = "users_name_key";

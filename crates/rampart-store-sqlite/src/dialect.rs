@@ -23,6 +23,7 @@ pub(crate) const ROW_LOCK: &str = "";
 pub(crate) const UNIQUE_KEYS: &[(&str, &str)] = &[
     (TOKEN_NAME_KEY, "a token with this name already exists"),
     ("tokens.secret_hash", "token secret already in use"),
+    (USER_NAME_KEY, "a user with this name already exists"),
 ];
 /// The unique key of a token's name.
 pub(crate) const TOKEN_NAME_KEY: &str = "tokens.name";
@@ -52,3 +53,6 @@ pub(crate) const SEARCH_MATCH: &str = "GLOB";
 pub(crate) fn search_pattern(needle: &str) -> String {
     rampart_store::codec::glob_contains_pattern(needle)
 }
+
+/// The unique key of a console user's name.
+pub(crate) const USER_NAME_KEY: &str = "users.name";

@@ -30,7 +30,7 @@ use rampart_store::codec::*;
 
 use crate::dialect::{
     search_pattern, violated_key, Db, DbConnection, DbRow, SqlStore, BACKEND, OPTIMIZE, ROW_LOCK,
-    SEARCH_KEY, SEARCH_MATCH, TOKEN_NAME_KEY, UNIQUE_KEYS,
+    SEARCH_KEY, SEARCH_MATCH, TOKEN_NAME_KEY, UNIQUE_KEYS, USER_NAME_KEY,
 };
 
 /// Actor recorded for changes made by `apply` (the correlator).
@@ -1568,46 +1568,18 @@ impl Store for SqlStore {
         secret_hash: &str,
         actor: &str,
     ) -> StoreResult<ApiToken> {
-        let now = Timestamp::now();
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM tokens WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        if taken.is_some() {
-            return Err(StoreError::Conflict(format!(
-                "token {name:?} already exists"
-            )));
-        }
-        let row = sqlx::query(&format!(
+        let insert = format!(
             "INSERT INTO tokens (name, role, secret_hash, created_at) VALUES ($1, $2, $3, $4) \
              RETURNING {TOKEN_COLS}"
-        ))
-        .bind(name)
-        .bind(role.as_str())
-        .bind(secret_hash)
-        .bind(now.millis())
-        .fetch_one(&mut *tx)
-        .await
-        // A writer racing past the name check above breaks the name's unique key.
-        .map_err(|e| match violated_key(&e) {
-            Some(TOKEN_NAME_KEY) => StoreError::Conflict(format!("token {name:?} already exists")),
-            _ => db(e),
-        })?;
+        );
+        let new = Named {
+            what: "token",
+            name_key: TOKEN_NAME_KEY,
+            insert: &insert,
+        };
+        let row = insert_named(&mut tx, new, name, role, secret_hash, actor).await?;
         let token = token_from_row(&row)?;
-        insert_audit(
-            &mut tx,
-            &NewAudit {
-                at: now,
-                actor: actor.to_string(),
-                action: "token.create".into(),
-                object_type: "token".into(),
-                object_id: name.to_string(),
-                details: serde_json::json!({ "id": token.id, "role": role.as_str() }),
-            },
-        )
-        .await?;
         tx.commit().await.map_err(db)?;
         Ok(token)
     }
@@ -2161,42 +2133,18 @@ impl Store for SqlStore {
         password_hash: &str,
         actor: &str,
     ) -> StoreResult<User> {
-        let now = Timestamp::now();
         let mut tx = self.writer.begin().await.map_err(db)?;
-        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-        if taken.is_some() {
-            return Err(StoreError::Conflict(format!(
-                "user {name:?} already exists"
-            )));
-        }
-        let row = sqlx::query(&format!(
+        let insert = format!(
             "INSERT INTO users (name, role, password_hash, created_at) VALUES ($1, $2, $3, $4) \
              RETURNING {USER_COLS}"
-        ))
-        .bind(name)
-        .bind(role.as_str())
-        .bind(password_hash)
-        .bind(now.millis())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
+        );
+        let new = Named {
+            what: "user",
+            name_key: USER_NAME_KEY,
+            insert: &insert,
+        };
+        let row = insert_named(&mut tx, new, name, role, password_hash, actor).await?;
         let user = user_from_row(&row)?;
-        insert_audit(
-            &mut tx,
-            &NewAudit {
-                at: now,
-                actor: actor.to_string(),
-                action: "user.create".into(),
-                object_type: "user".into(),
-                object_id: name.to_string(),
-                details: serde_json::json!({ "id": user.id, "role": role.as_str() }),
-            },
-        )
-        .await?;
         tx.commit().await.map_err(db)?;
         Ok(user)
     }
@@ -2537,6 +2485,66 @@ impl Store for SqlStore {
 }
 
 const USER_COLS: &str = "id, name, role, created_at, disabled_at, last_login_at";
+
+/// A named credential row to insert: a token or a console user.
+struct Named<'a> {
+    /// `token` or `user` (its table is `{what}s`; its audit action `{what}.create`).
+    what: &'static str,
+    /// The unique key of its name, as the dialect names it.
+    name_key: &'static str,
+    /// `INSERT ... (name, role, <secret>, created_at) VALUES ($1, $2, $3, $4) RETURNING ...`.
+    insert: &'a str,
+}
+
+/// Insert a named credential row in `tx` and audit its creation (`{what}.create`, its id and
+/// role, never the secret) as `actor`. A taken name is a `Conflict`, found by a check first
+/// or by the name's unique key when another writer races past it.
+async fn insert_named(
+    tx: &mut DbConnection,
+    new: Named<'_>,
+    name: &str,
+    role: Role,
+    secret: &str,
+    actor: &str,
+) -> StoreResult<DbRow> {
+    let what = new.what;
+    let taken = || StoreError::Conflict(format!("{what} {name:?} already exists"));
+    let exists: Option<i64> =
+        sqlx::query_scalar(&format!("SELECT id FROM {what}s WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+    if exists.is_some() {
+        return Err(taken());
+    }
+    let now = Timestamp::now();
+    let row = sqlx::query(new.insert)
+        .bind(name)
+        .bind(role.as_str())
+        .bind(secret)
+        .bind(now.millis())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| match violated_key(&e) {
+            Some(k) if k == new.name_key => taken(),
+            _ => db(e),
+        })?;
+    let id: i64 = row.try_get("id").map_err(db)?;
+    insert_audit(
+        tx,
+        &NewAudit {
+            at: now,
+            actor: actor.to_string(),
+            action: format!("{what}.create"),
+            object_type: what.into(),
+            object_id: name.to_string(),
+            details: serde_json::json!({ "id": id, "role": role.as_str() }),
+        },
+    )
+    .await?;
+    Ok(row)
+}
 
 /// User `name` inside a write transaction, or `NotFound`.
 async fn user_in_tx(conn: &mut DbConnection, name: &str) -> StoreResult<User> {

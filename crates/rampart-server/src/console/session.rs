@@ -136,13 +136,6 @@ fn same_origin(headers: &HeaderMap) -> bool {
     !host.is_empty() && bare == host
 }
 
-/// The `csrf` field of an urlencoded form body.
-pub fn form_field(body: &[u8], name: &str) -> Option<String> {
-    form_urlencoded::parse(body)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
 /// The guard of every console route (`Credential::Session` in [`crate::ROUTES`]): a live
 /// session (else to `/login`), the CSRF token on every state change, then the permission.
 pub async fn authorize(
@@ -212,7 +205,7 @@ pub async fn authorize(
             .get("x-csrf-token")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
-            .or_else(|| form_field(&bytes, "csrf"));
+            .or_else(|| super::field(&super::form(&bytes), "csrf").map(str::to_string));
         if !sent.is_some_and(|t| constant_eq(&t, &session.csrf)) {
             tracing::info!(user = %user.name, path = %parts.uri.path(), "console request without a valid csrf token");
             return html_page(
@@ -304,7 +297,8 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
             rampart_console::error_page(None, 413, "form too large"),
         );
     };
-    let field = |k: &str| form_field(&body, k).unwrap_or_default();
+    let form = super::form(&body);
+    let field = |k: &str| super::field(&form, k).unwrap_or_default().to_string();
     let (username, password) = (field("username"), field("password"));
     let next = safe_next(Some(&field("next")));
     let fail = |status: StatusCode, msg: &str| {
