@@ -63,6 +63,16 @@ impl AlertBuilder {
         self.draft.mitre.extend(ids.iter().map(|s| s.to_string()));
         self
     }
+    /// MITRE ATT&CK technique ids, owned.
+    pub fn mitre_ids(mut self, ids: impl IntoIterator<Item = String>) -> Self {
+        self.draft.mitre.extend(ids);
+        self
+    }
+    /// Where the alert comes from (Rampart's own detectors by default; a Sigma rule).
+    pub fn source(mut self, source: AlertSource) -> Self {
+        self.draft.source = source;
+        self
+    }
     /// OWASP API Top 10 (2023) category.
     pub fn owasp(mut self, cat: &str) -> Self {
         self.draft.owasp = Some(cat.to_string());
@@ -110,7 +120,7 @@ impl AlertBuilder {
     /// Add an evidence event (ignored beyond [`MAX_EVIDENCE`]).
     pub fn evidence(mut self, ev: &ApiEvent<'_>) -> Self {
         if self.draft.evidence.len() < MAX_EVIDENCE {
-            self.draft.evidence.push(ev.clone().into_owned());
+            self.draft.evidence.push(evidence_copy(ev));
         }
         self
     }
@@ -143,6 +153,88 @@ impl AlertBuilder {
     /// The finished draft.
     pub fn build(self) -> AlertDraft {
         self.draft
+    }
+}
+
+/// Largest body kept on an evidence event, in bytes.
+pub const EVIDENCE_BODY_LIMIT: usize = 2048;
+
+fn trim_body(b: &mut Option<std::borrow::Cow<'static, str>>) {
+    if let Some(body) = b {
+        if body.len() > EVIDENCE_BODY_LIMIT {
+            let mut end = EVIDENCE_BODY_LIMIT;
+            while !body.is_char_boundary(end) {
+                end -= 1;
+            }
+            *b = Some(std::borrow::Cow::Owned(body[..end].to_string()));
+        }
+    }
+}
+
+/// A bounded copy of an event for evidence (bodies cut to [`EVIDENCE_BODY_LIMIT`]).
+pub fn evidence_copy(ev: &ApiEvent<'_>) -> ApiEvent<'static> {
+    let mut e = ev.clone().into_owned();
+    trim_body(&mut e.request_body);
+    trim_body(&mut e.response_body);
+    e
+}
+
+/// What a single-event alert says apart from what comes from the event: the shape content
+/// detectors fill in, built by [`AlertSpec::build`] through the same [`AlertBuilder`].
+pub struct AlertSpec {
+    /// Detector id.
+    pub detector: &'static str,
+    /// Title.
+    pub title: String,
+    /// Description for a tier-1 responder.
+    pub description: String,
+    /// Severity.
+    pub severity: Severity,
+    /// MITRE ATT&CK technique ids.
+    pub mitre: &'static [&'static str],
+    /// OWASP API Top 10 category.
+    pub owasp: Option<&'static str>,
+    /// Attack stage.
+    pub stage: AttackStage,
+    /// Add the user agent as a related entity.
+    pub with_user_agent: bool,
+    /// Numbers that crossed thresholds.
+    pub reasons: Vec<Reason>,
+}
+
+impl AlertSpec {
+    /// The alert about the event in `cx`: its client IP as the attacker, its endpoint as the
+    /// target, the event (bounded) as evidence.
+    pub fn build(self, cx: &EventCtx<'_>) -> AlertDraft {
+        let ev = cx.ev;
+        let mut b = alert(self.detector, self.title, self.severity, self.stage, ev.ts)
+            .description(self.description)
+            .mitre(self.mitre)
+            .attacker_ip(ev.client_ip);
+        if let Some(o) = self.owasp {
+            b = b.owasp(o);
+        }
+        if !ev.method.is_empty() || !cx.template.is_empty() {
+            b = b.target(cx);
+        }
+        if self.with_user_agent && !ev.user_agent.is_empty() {
+            b = b.entity(Entity::new(
+                EntityKind::UserAgent,
+                ev.user_agent.to_string(),
+                EntityRole::Related,
+            ));
+        }
+        b.draft.reasons = self.reasons;
+        b.evidence(ev).build()
+    }
+}
+
+/// One reason.
+pub fn reason(metric: &str, observed: f64, threshold: Option<f64>) -> Reason {
+    Reason {
+        metric: metric.to_string(),
+        observed,
+        threshold,
     }
 }
 
@@ -192,6 +284,10 @@ impl Cooldown {
             window_ms,
         }
     }
+    /// At most one alert per key per `secs` seconds (the unit of every `cooldown_secs`).
+    pub fn secs(secs: i64, max_keys: usize) -> Self {
+        Cooldown::new(secs.max(0).saturating_mul(1000), max_keys)
+    }
     /// Whether `key` may fire at `now`; if so, the window starts now.
     pub fn ready(&mut self, key: u64, now: i64) -> bool {
         let w = self.window_ms;
@@ -202,6 +298,11 @@ impl Cooldown {
         } else {
             false
         }
+    }
+    /// [`Cooldown::ready`] for a key made of two parts (an IP and an attack family, ...).
+    #[inline]
+    pub fn ready_for(&mut self, key: u64, part: u32, now: i64) -> bool {
+        self.ready(crate::state::combine(key, u64::from(part)), now)
     }
     /// Forget keys whose window has passed.
     pub fn tick(&mut self, now: i64) {

@@ -16,6 +16,7 @@ pub mod baseline;
 pub mod common;
 pub mod config;
 pub mod detectors;
+pub mod registry;
 pub mod state;
 
 use crate::baseline::{is_write_method, Baselines, EndpointBaseline};
@@ -401,16 +402,26 @@ impl Engine {
     }
 }
 
-/// Constructors of this crate's built-in detectors, one line each.
-pub const DETECTORS: &[detectors::Build] = detectors::REGISTRY;
+/// The built-in behavioural detectors of this crate, one [`registry::Registration`] each.
+pub const DETECTORS: &[registry::Registration] = detectors::REGISTRY;
 
-/// The enabled built-in detectors of this crate, configured.
+/// The enabled built-in detectors of this crate, configured by `cfg.detectors`. Sections for
+/// detectors of other crates are left to them (the pipeline's registry checks every id).
 pub fn builtin(cfg: &DetectConfig) -> Vec<Box<dyn Detector>> {
-    DETECTORS
-        .iter()
-        .map(|build| build(cfg))
-        .filter(|d| cfg.enabled(d.id()))
-        .collect()
+    try_builtin(cfg).expect("valid detector settings")
+}
+
+/// [`builtin`], with an error for a section that does not fit its detector.
+pub fn try_builtin(cfg: &DetectConfig) -> Result<Vec<Box<dyn Detector>>, registry::ConfigError> {
+    let res = registry::Resources::default();
+    let mut out = Vec::new();
+    for r in DETECTORS {
+        let d = (r.build)(&cfg.detectors, &res)?;
+        if cfg.detectors.enabled(r.id) {
+            out.push(d);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

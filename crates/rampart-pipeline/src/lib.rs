@@ -25,11 +25,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use rampart_correlate::{CorrelateConfig, Correlator};
 use rampart_detect::config::DetectConfig;
+use rampart_detect::registry::{build_all, ConfigError, Registration, Resources};
 use rampart_detect::Engine;
 use rampart_inventory::endpoints::{Inventory, InventoryConfig};
 use rampart_model::{AlertDraft, ApiEvent, Incident, Timestamp};
-use rampart_sigma::{RuleSet, SigmaConfig, SigmaDetector};
-use rampart_signatures::SignatureConfig;
+use rampart_sigma::RuleSet;
+use rampart_signatures::intel::SharedIntel;
+use rampart_signatures::inventory::OpenApiSpec;
 use rampart_store::{
     Batch, BatchOutcome, Change, ChangeSet, Checkpoint, IdempotencyRecord, Store, StoreError,
 };
@@ -327,48 +329,104 @@ impl PipelineHandle {
     }
 }
 
-/// Which detectors run, and how they are configured.
-#[derive(Clone, Default)]
+/// Every detector Rampart has, one line each: behavioural (`rampart-detect`), content
+/// (`rampart-signatures`) and Sigma, in that order. Each line names the detector's id (its
+/// `[detect.<id>]` section) and how it is built; nothing else lists detectors.
+pub const REGISTRY: &[Registration] = &registry_concat::<{ REGISTRY_LEN }>(&[
+    rampart_detect::DETECTORS,
+    rampart_signatures::DETECTORS,
+    &[rampart_sigma::REGISTRATION],
+]);
+
+const REGISTRY_LEN: usize =
+    rampart_detect::DETECTORS.len() + rampart_signatures::DETECTORS.len() + 1;
+
+/// Join registry parts into one array at compile time.
+const fn registry_concat<const N: usize>(parts: &[&[Registration]]) -> [Registration; N] {
+    let mut out = [rampart_sigma::REGISTRATION; N];
+    let (mut i, mut n) = (0, 0);
+    while i < parts.len() {
+        let mut j = 0;
+        while j < parts[i].len() {
+            out[n] = parts[i][j];
+            n += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    assert!(n == N, "REGISTRY_LEN counts every part");
+    out
+}
+
+/// Which detectors run, how each is configured, and the runtime handles they read.
+#[derive(Clone)]
 pub struct DetectionSetup {
-    /// Behavioural detectors, baselines, allow-lists and suppressions.
+    /// Allow-lists, suppressions, baselines and every detector's `[detect.<id>]` section.
     pub detect: DetectConfig,
-    /// Content detectors (signatures, threat intelligence, OpenAPI spec).
-    pub signatures: SignatureConfig,
-    /// Sigma rules, when loaded.
-    pub sigma: Option<Arc<RuleSet>>,
-    /// Sigma settings.
-    pub sigma_config: SigmaConfig,
-    /// Ids of detectors not to run at all (`[detect] disabled`; `sigma` for the Sigma rules).
-    pub disabled: Vec<String>,
+    /// Runtime handles: the threat-intel feed set (always present, empty until feeds are
+    /// stored into it), the OpenAPI spec and the Sigma rules when loaded.
+    pub resources: Resources,
+}
+
+impl Default for DetectionSetup {
+    fn default() -> Self {
+        DetectionSetup {
+            detect: DetectConfig::default(),
+            resources: Resources::default().with(Arc::new(SharedIntel::from_pointee(
+                rampart_signatures::intel::ThreatIntel::empty(),
+            ))),
+        }
+    }
 }
 
 impl DetectionSetup {
-    /// Whether the detector with this id is turned off by [`DetectionSetup::disabled`].
+    /// Whether detector `id` is turned off (`[detect.<id>] enabled = false`).
     pub fn is_disabled(&self, id: &str) -> bool {
-        self.disabled.iter().any(|d| d == id)
+        !self.detect.detectors.enabled(id)
+    }
+    /// Turn detector `id` off.
+    pub fn disable(&mut self, id: &str) {
+        self.detect.detectors.set_enabled(id, false);
+    }
+    /// The Sigma rules, when loaded.
+    pub fn sigma(&self) -> Option<Arc<RuleSet>> {
+        self.resources.get::<RuleSet>()
+    }
+    /// Load these Sigma rules.
+    pub fn set_sigma(&mut self, rules: Arc<RuleSet>) {
+        self.resources.insert(rules);
+    }
+    /// The swappable threat-intel feed set the intel detectors read.
+    pub fn intel(&self) -> Arc<SharedIntel> {
+        match self.resources.get::<SharedIntel>() {
+            Some(i) => i,
+            None => Arc::new(SharedIntel::from_pointee(
+                rampart_signatures::intel::ThreatIntel::empty(),
+            )),
+        }
+    }
+    /// The OpenAPI spec of the protected API, when loaded.
+    pub fn api_spec(&self) -> Option<Arc<OpenApiSpec>> {
+        self.resources.get::<OpenApiSpec>()
+    }
+    /// Load the OpenAPI spec of the protected API.
+    pub fn set_api_spec(&mut self, spec: Arc<OpenApiSpec>) {
+        self.resources.insert(spec);
     }
 }
 
-/// Assemble the engine: every enabled built-in behavioural and content detector, plus Sigma
-/// when rules are loaded, behind the allow-lists and baselines of `setup.detect`. A disabled
-/// detector is not in the engine: it sees no event and holds no state.
+/// Assemble the engine: every enabled detector of [`REGISTRY`], configured by its section,
+/// behind the allow-lists and baselines of `setup.detect`. A disabled detector is not in the
+/// engine: it sees no event and holds no state. An unknown id or a section that does not fit
+/// its detector is an error.
+pub fn try_build_engine(setup: &DetectionSetup) -> Result<Engine, ConfigError> {
+    let detectors = build_all(REGISTRY, &setup.detect.detectors, &setup.resources)?;
+    Ok(Engine::with_config(&setup.detect, detectors))
+}
+
+/// [`try_build_engine`] for settings already checked (panics on invalid ones).
 pub fn build_engine(setup: &DetectionSetup) -> Engine {
-    let mut detectors = rampart_detect::builtin(&setup.detect);
-    detectors.extend(rampart_signatures::builtin(&setup.signatures));
-    if let Some(rules) = setup
-        .sigma
-        .as_ref()
-        .filter(|_| !setup.is_disabled(rampart_sigma::DETECTOR_ID))
-    {
-        detectors.push(Box::new(SigmaDetector::new(
-            rules.clone(),
-            setup.sigma_config.clone(),
-        )));
-    }
-    if !setup.disabled.is_empty() {
-        detectors.retain(|d| !setup.is_disabled(d.id()));
-    }
-    Engine::with_config(&setup.detect, detectors)
+    try_build_engine(setup).expect("detector settings were checked")
 }
 
 /// Pipeline configuration.

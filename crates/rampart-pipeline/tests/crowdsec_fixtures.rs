@@ -186,10 +186,8 @@ fn run_fixture(dir: &Path, expected: BTreeSet<IpAddr>) -> Outcome {
     let log = log_file(dir);
     let text =
         std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("reading {}: {e}", log.display()));
-    let setup = DetectionSetup {
-        sigma: Some(sigma_rules()),
-        ..Default::default()
-    };
+    let mut setup = DetectionSetup::default();
+    setup.set_sigma(sigma_rules());
     let mut engine = build_engine(&setup);
     let mut decoder = AutoDecoder::new();
     let cfg = DecodeConfig::default();

@@ -46,10 +46,10 @@ fn disabled_detectors_are_left_out_of_the_engine() {
         "the walk triggers one of {off:?} when enabled: {all_fired:?}"
     );
 
-    let setup = DetectionSetup {
-        disabled: off.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    };
+    let mut setup = DetectionSetup::default();
+    for id in off {
+        setup.disable(id);
+    }
     let (ids, fired) = fired(&setup);
     for id in off {
         assert!(!ids.contains(&id), "{id} is still in the engine: {ids:?}");

@@ -212,10 +212,10 @@ fn hostile_lines_are_bounded_in_time_and_state() {
         );
         None
     };
-    let setup = DetectionSetup {
-        sigma,
-        ..Default::default()
-    };
+    let mut setup = DetectionSetup::default();
+    if let Some(rules) = sigma {
+        setup.set_sigma(rules);
+    }
     let mut engine = build_engine(&setup);
     let cfg = DecodeConfig::default();
     let mut decoder = AutoDecoder::new();

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use rampart_decode::{decoder_by_name, DecodeConfig};
 use rampart_pipeline::{build_engine, DetectionSetup};
 use rampart_signatures::intel::{FeedFormat, ThreatIntel, TOR_FEED};
-use rampart_signatures::SignatureConfig;
 use rampart_sim::{
     encode, evaluate, EvalReport, OutputFormat, SimConfig, Simulator, THREAT_INTEL_IPS, TOR_EXITS,
 };
@@ -21,8 +20,8 @@ const EVENTS: u64 = 200_000;
 /// Baseline learning period for the simulated week, days.
 const LEARNING_DAYS: i64 = 4;
 
-fn signatures_with_feeds() -> SignatureConfig {
-    let cfg = SignatureConfig::default();
+fn setup_with_feeds() -> DetectionSetup {
+    let setup = DetectionSetup::default();
     let tor = ThreatIntel::parse(TOR_FEED, FeedFormat::Plain, &TOR_EXITS.join("\n"))
         .expect("tor feed parses");
     let bad = ThreatIntel::parse(
@@ -31,15 +30,12 @@ fn signatures_with_feeds() -> SignatureConfig {
         &THREAT_INTEL_IPS.join("\n"),
     )
     .expect("threat-intel feed parses");
-    cfg.intel.intel.store(Arc::new(tor.with(bad)));
-    cfg
+    setup.intel().store(Arc::new(tor.with(bad)));
+    setup
 }
 
 fn run() -> EvalReport {
-    let mut setup = DetectionSetup {
-        signatures: signatures_with_feeds(),
-        ..Default::default()
-    };
+    let mut setup = setup_with_feeds();
     // The simulated week stands for a deployment's first weeks: learning ends at day 4, before
     // the attacks (62%..95% of the timeline). With the 30-day default nothing but the busiest
     // endpoints is learned in a week, and the baseline detectors (mass assignment, large

@@ -19,9 +19,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use prefilter::{Prefilter, PrefilterStats, Scratch};
-use rampart_detect::{Detector, EventCtx};
+use rampart_detect::common::{alert, Cooldown};
+use rampart_detect::registry::Resources;
+use rampart_detect::{register, Detector, EventCtx};
 use rampart_model::{
-    AlertDraft, AlertSource, AttackStage, Entity, Reason, Severity, SigmaRuleRef, Timestamp,
+    AlertDraft, AlertSource, AttackStage, Entity, Severity, SigmaRuleRef, Timestamp,
 };
 use rsigma_eval::{CorrelationConfig, CorrelationEngine, Engine, EvaluationResult};
 use rsigma_parser::{Level, SigmaCollection};
@@ -415,36 +417,49 @@ fn read_sources(dir: &Path, sources: &mut Vec<(String, String)>) -> Result<(), S
     Ok(())
 }
 
-/// Configuration of the Sigma detector.
-#[derive(Debug, Clone, PartialEq)]
+/// Configuration of the Sigma detector (`[detect.sigma]`; the rules themselves are a
+/// resource: an `Arc<RuleSet>`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SigmaConfig {
     /// Lowest rule level that raises alerts (`low`, `medium`, `high`, `critical`); `None`
     /// raises alerts for every level, informational included.
     pub min_level: Option<String>,
-    /// One alert per (rule, client IP) per this many milliseconds of event time.
-    pub cooldown_ms: i64,
+    /// One alert per (rule, client IP) per this many seconds of event time.
+    pub cooldown_secs: i64,
     /// Also match URI fields in their percent-decoded form (a rule fires if the raw or the
     /// decoded value matches). SigmaHQ web rules are written against raw logs, so raw is
     /// always matched; decoding catches encoded variants of the same payloads.
     pub match_decoded: bool,
-    /// Most (rule, IP) cooldown entries kept; beyond it, expired entries are evicted and, if
-    /// still full, the table is cleared (bounded memory under IP floods).
-    pub max_cooldown_entries: usize,
+    /// Most (rule, IP) cooldown entries kept (bounded memory under IP floods).
+    pub max_entries: usize,
 }
 
 impl Default for SigmaConfig {
     fn default() -> Self {
         SigmaConfig {
             min_level: None,
-            cooldown_ms: 10 * 60 * 1000,
+            cooldown_secs: 600,
             match_decoded: true,
-            max_cooldown_entries: 100_000,
+            max_entries: 100_000,
         }
     }
 }
 
 /// Detector id.
 pub const DETECTOR_ID: &str = "sigma";
+
+/// The registry line of the Sigma detector: the rules are the resource `Arc<RuleSet>` (none:
+/// an empty rule set, so the detector sees nothing to match).
+pub const REGISTRATION: rampart_detect::registry::Registration = register!("sigma", build);
+
+/// Registry constructor.
+pub fn build(cfg: SigmaConfig, res: &Resources) -> Box<dyn Detector> {
+    let rules = res
+        .get::<RuleSet>()
+        .unwrap_or_else(|| Arc::new(RuleSet::from_sources(&[]).0));
+    Box::new(SigmaDetector::new(rules, cfg))
+}
 
 /// Work counters of one [`SigmaDetector`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -463,8 +478,8 @@ pub struct SigmaDetector {
     cfg: SigmaConfig,
     min_rank: u8,
     correlation: Option<CorrelationEngine>,
-    /// (rule index, client IP hash) to the event time of the last alert.
-    cooldown: HashMap<(u32, u64), i64>,
+    /// One alert per (rule index, client IP hash) per cooldown.
+    cooldown: Cooldown,
     scratch: Scratch,
     stats: SigmaStats,
 }
@@ -482,12 +497,13 @@ impl SigmaDetector {
             ce.add_collection(coll).ok().map(|()| ce)
         });
         let min_rank = cfg.min_level.as_deref().map(level_rank).unwrap_or(0);
+        let cooldown = Cooldown::secs(cfg.cooldown_secs, cfg.max_entries);
         SigmaDetector {
             rules,
             cfg,
             min_rank,
             correlation,
-            cooldown: HashMap::new(),
+            cooldown,
             scratch: Scratch::new(),
             stats: SigmaStats::default(),
         }
@@ -499,25 +515,8 @@ impl SigmaDetector {
     }
 
     fn admit(&mut self, rule: usize, ip: u64, now: i64) -> bool {
-        let key = (u32::try_from(rule).unwrap_or(u32::MAX), ip);
-        if let Some(last) = self.cooldown.get(&key) {
-            if now - *last < self.cfg.cooldown_ms && now >= *last {
-                return false;
-            }
-        }
-        if self.cooldown.len() >= self.cfg.max_cooldown_entries {
-            self.evict(now);
-            if self.cooldown.len() >= self.cfg.max_cooldown_entries {
-                self.cooldown.clear();
-            }
-        }
-        self.cooldown.insert(key, now);
-        true
-    }
-
-    fn evict(&mut self, now: i64) {
-        let cd = self.cfg.cooldown_ms;
-        self.cooldown.retain(|_, last| now - *last < cd);
+        self.cooldown
+            .ready_for(ip, u32::try_from(rule).unwrap_or(u32::MAX), now)
     }
 
     fn alert(&self, info: &RuleInfo, r: &EvaluationResult, cx: &EventCtx<'_>) -> AlertDraft {
@@ -532,7 +531,7 @@ impl SigmaDetector {
             description.push_str("\n\n");
         }
         description.push_str(&format!("Sigma rule by {author} (DRL 1.1)"));
-        let mitre = info
+        let mitre: Vec<String> = info
             .tags
             .iter()
             .filter_map(|t| {
@@ -549,49 +548,37 @@ impl SigmaDetector {
             t.eq_ignore_ascii_case("attack.reconnaissance")
                 || t.eq_ignore_ascii_case("attack.discovery")
         });
-        let mut entities = Vec::new();
-        if let Some(ip) = ev.client_ip {
-            entities.push(Entity::attacker_ip(ip));
-        }
-        let mut reasons = Vec::new();
+        let stage = if recon {
+            AttackStage::Recon
+        } else {
+            AttackStage::Exploitation
+        };
+        let mut b = alert(
+            DETECTOR_ID,
+            info.title.clone(),
+            Severity::from_sigma_level(&info.level),
+            stage,
+            ev.ts,
+        )
+        .description(description)
+        .mitre_ids(mitre)
+        .source(AlertSource::Sigma(info.rule_ref()))
+        .attacker_ip(ev.client_ip);
         if let Some(c) = r.as_correlation() {
             for (field, value) in &c.group_key {
                 if matches!(field.as_str(), "c-ip" | "src_ip")
                     && ev.client_ip.map(|ip| ip.to_string()) != Some(value.clone())
                 {
-                    entities.push(Entity::attacker_ip(value));
+                    b = b.entity(Entity::attacker_ip(value));
                 }
             }
-            reasons.push(Reason {
-                metric: format!("{:?}", c.correlation_type).to_ascii_lowercase(),
-                observed: c.aggregated_value,
-                threshold: None,
-            });
+            b = b.reason(
+                &format!("{:?}", c.correlation_type).to_ascii_lowercase(),
+                c.aggregated_value,
+                None,
+            );
         }
-        entities.push(Entity::target_endpoint(format!(
-            "{} {}",
-            ev.method, cx.template
-        )));
-        AlertDraft {
-            detector: DETECTOR_ID.to_string(),
-            title: info.title.clone(),
-            description,
-            severity: Severity::from_sigma_level(&info.level),
-            mitre,
-            owasp: None,
-            entities,
-            evidence: vec![ev.clone().into_owned()],
-            first_seen: ev.ts,
-            last_seen: ev.ts,
-            reasons,
-            source: AlertSource::Sigma(info.rule_ref()),
-            stage: if recon {
-                AttackStage::Recon
-            } else {
-                AttackStage::Exploitation
-            },
-            incident_hint: None,
-        }
+        b.target(cx).evidence(ev).build()
     }
 }
 
@@ -633,16 +620,14 @@ impl Detector for SigmaDetector {
     }
 
     fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
-        if self.cooldown.len() > self.cfg.max_cooldown_entries / 2 {
-            self.evict(now.millis());
-        }
+        self.cooldown.tick(now.millis());
         if let Some(ce) = &mut self.correlation {
             ce.evict_expired(now.secs());
         }
     }
 
     fn state_bytes(&self) -> usize {
-        self.cooldown.len() * 32
+        self.cooldown.approx_bytes()
             + self
                 .correlation
                 .as_ref()

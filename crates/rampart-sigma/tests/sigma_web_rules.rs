@@ -325,7 +325,7 @@ fn cooldown_suppresses_repeats_per_ip() {
     let mut det = SigmaDetector::new(
         Arc::clone(rs),
         SigmaConfig {
-            cooldown_ms: 60_000,
+            cooldown_secs: 60,
             ..SigmaConfig::default()
         },
     );

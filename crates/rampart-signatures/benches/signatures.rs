@@ -6,9 +6,10 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
+use rampart_detect::registry::{Resources, Settings};
 use rampart_detect::EventCtx;
 use rampart_model::{ApiEvent, Timestamp};
-use rampart_signatures::{builtin, SignatureConfig, DETECTORS};
+use rampart_signatures::{builtin, DETECTORS};
 
 const N: usize = 1_000_000;
 
@@ -103,7 +104,7 @@ fn main() {
     let mut rates = Vec::new();
     let mut alerts_total = 0;
     for run in 0..n_runs() {
-        let mut dets = builtin(&SignatureConfig::default());
+        let mut dets = builtin();
         let mut out = Vec::new();
         let t = Instant::now();
         for ev in &evs {
@@ -127,8 +128,8 @@ fn main() {
     // Per-detector cost, one run each, over precomputed contexts.
     let ctxs: Vec<EventCtx<'_>> = evs.iter().map(EventCtx::new).collect();
     let mut sum = 0.0;
-    for build in DETECTORS {
-        let mut d = build(&SignatureConfig::default());
+    for reg in DETECTORS {
+        let mut d = (reg.build)(&Settings::default(), &Resources::default()).expect("defaults");
         let mut out = Vec::new();
         let t = Instant::now();
         for cx in &ctxs {

@@ -8,10 +8,11 @@ use rampart_model::{AlertDraft, AttackStage, EventKind, Severity, Timestamp};
 
 use crate::common::{build_alert, clip, ip_text, reason, AlertSpec, Cooldown, DistinctWindow};
 use crate::probes::contains_ci;
-use crate::SignatureConfig;
+use rampart_detect::registry::Resources;
 
 /// Configuration of `auth_failures`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AuthFailuresConfig {
     /// Server-reported failures (auth failures, WAF decisions) from one IP within the window
     /// that fire.
@@ -84,7 +85,7 @@ impl AuthFailures {
                 cfg.threshold.max(cfg.threshold_401).max(1),
             ),
             seq: 0,
-            cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_ips),
+            cooldown: Cooldown::secs(cfg.cooldown_secs, cfg.max_ips),
             cfg,
         }
     }
@@ -130,7 +131,7 @@ impl Detector for AuthFailures {
             return;
         }
         let family = u32::from(waf);
-        if !self.cooldown.allow(cx.ip, family, now) {
+        if !self.cooldown.ready_for(cx.ip, family, now) {
             return;
         }
         self.counts.reset(key);
@@ -196,15 +197,15 @@ impl Detector for AuthFailures {
     }
 
     fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
-        self.cooldown.maybe_evict(now.millis());
+        self.cooldown.tick(now.millis());
     }
 
     fn state_bytes(&self) -> usize {
-        self.counts.bytes() + self.cooldown.bytes()
+        self.counts.bytes() + self.cooldown.approx_bytes()
     }
 }
 
 /// Registry constructor.
-pub fn build(cfg: &SignatureConfig) -> Box<dyn Detector> {
-    Box::new(AuthFailures::new(cfg.auth.clone()))
+pub fn build(c: AuthFailuresConfig, _res: &Resources) -> Box<dyn Detector> {
+    Box::new(AuthFailures::new(c))
 }

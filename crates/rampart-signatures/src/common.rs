@@ -7,12 +7,7 @@ use aho_corasick::automaton::Automaton;
 use aho_corasick::{dfa, Anchored, MatchKind, StartKind};
 
 use rampart_detect::EventCtx;
-use rampart_model::{
-    AlertDraft, ApiEvent, AttackStage, Entity, EntityKind, EntityRole, Reason, Severity,
-};
-
-/// Largest body kept on an evidence event, in bytes.
-const EVIDENCE_BODY_LIMIT: usize = 2048;
+use rampart_model::{AlertDraft, ApiEvent};
 
 #[inline]
 fn hex_val(b: u8) -> Option<u8> {
@@ -195,61 +190,6 @@ impl CleanCache {
     }
 }
 
-/// At most one alert per (IP, family) per cooldown, in event time. Bounded: when full, stale
-/// entries are dropped, and if none are stale the table is cleared (worst case: a repeat alert).
-pub(crate) struct Cooldown {
-    last: HashMap<(u64, u32), i64>,
-    last_evict: i64,
-    cooldown_ms: i64,
-    max_entries: usize,
-}
-
-impl Cooldown {
-    /// A cooldown table.
-    pub(crate) fn new(cooldown_secs: i64, max_entries: usize) -> Self {
-        Cooldown {
-            last: HashMap::new(),
-            last_evict: 0,
-            cooldown_ms: cooldown_secs.max(0) * 1000,
-            max_entries: max_entries.max(16),
-        }
-    }
-    /// Whether an alert for this key may fire at `now_ms`; records it when it may.
-    pub(crate) fn allow(&mut self, ip: u64, family: u32, now_ms: i64) -> bool {
-        if let Some(t) = self.last.get_mut(&(ip, family)) {
-            if now_ms - *t < self.cooldown_ms && now_ms >= *t {
-                return false;
-            }
-            *t = now_ms;
-            return true;
-        }
-        if self.last.len() >= self.max_entries {
-            self.evict(now_ms);
-        }
-        self.last.insert((ip, family), now_ms);
-        true
-    }
-    /// Evict at most once a minute of event time (called from `tick`).
-    pub(crate) fn maybe_evict(&mut self, now_ms: i64) {
-        if now_ms - self.last_evict >= 60_000 || now_ms < self.last_evict {
-            self.last_evict = now_ms;
-            self.evict(now_ms);
-        }
-    }
-    /// Drop entries whose cooldown is over.
-    pub(crate) fn evict(&mut self, now_ms: i64) {
-        let cd = self.cooldown_ms;
-        self.last.retain(|_, t| now_ms - *t < cd);
-        if self.last.len() >= self.max_entries {
-            self.last.clear();
-        }
-    }
-    /// Approximate bytes held.
-    pub(crate) fn bytes(&self) -> usize {
-        self.last.capacity() * 32
-    }
-}
-
 /// Per-IP count of distinct keys (path hashes) in a fixed window, bounded in IPs and keys.
 pub(crate) struct DistinctWindow {
     per_ip: HashMap<u64, (i64, Vec<u32>)>,
@@ -317,84 +257,11 @@ pub(crate) fn fold_hash(s: &[u8]) -> u32 {
     h
 }
 
-/// What an alert says, apart from what comes from the event.
-pub(crate) struct AlertSpec {
-    pub detector: &'static str,
-    pub title: String,
-    pub description: String,
-    pub severity: Severity,
-    pub mitre: &'static [&'static str],
-    pub owasp: Option<&'static str>,
-    pub stage: AttackStage,
-    pub with_user_agent: bool,
-    pub reasons: Vec<Reason>,
-}
+pub(crate) use rampart_detect::common::{reason, AlertSpec, Cooldown};
 
-/// One reason.
-pub(crate) fn reason(metric: &str, observed: f64, threshold: Option<f64>) -> Reason {
-    Reason {
-        metric: metric.to_string(),
-        observed,
-        threshold,
-    }
-}
-
-fn trim_body(b: &mut Option<std::borrow::Cow<'static, str>>) {
-    if let Some(body) = b {
-        if body.len() > EVIDENCE_BODY_LIMIT {
-            let mut end = EVIDENCE_BODY_LIMIT;
-            while !body.is_char_boundary(end) {
-                end -= 1;
-            }
-            *b = Some(std::borrow::Cow::Owned(body[..end].to_string()));
-        }
-    }
-}
-
-/// A bounded copy of the event for evidence.
-pub(crate) fn evidence(ev: &ApiEvent<'_>) -> ApiEvent<'static> {
-    let mut e = ev.clone().into_owned();
-    trim_body(&mut e.request_body);
-    trim_body(&mut e.response_body);
-    e
-}
-
-/// Build an alert about the event in `cx`.
+/// Build an alert about the event in `cx` (the one alert builder, `rampart-detect`'s).
 pub(crate) fn build_alert(cx: &EventCtx<'_>, spec: AlertSpec) -> AlertDraft {
-    let ev = cx.ev;
-    let mut entities = Vec::with_capacity(3);
-    if let Some(ip) = ev.client_ip {
-        entities.push(Entity::attacker_ip(ip));
-    }
-    if !ev.method.is_empty() || !cx.template.is_empty() {
-        entities.push(Entity::target_endpoint(format!(
-            "{} {}",
-            ev.method, cx.template
-        )));
-    }
-    if spec.with_user_agent && !ev.user_agent.is_empty() {
-        entities.push(Entity::new(
-            EntityKind::UserAgent,
-            ev.user_agent.to_string(),
-            EntityRole::Related,
-        ));
-    }
-    AlertDraft {
-        detector: spec.detector.to_string(),
-        title: spec.title,
-        description: spec.description,
-        severity: spec.severity,
-        mitre: spec.mitre.iter().map(|s| s.to_string()).collect(),
-        owasp: spec.owasp.map(str::to_string),
-        entities,
-        evidence: vec![evidence(ev)],
-        first_seen: ev.ts,
-        last_seen: ev.ts,
-        reasons: spec.reasons,
-        source: Default::default(),
-        stage: spec.stage,
-        incident_hint: None,
-    }
+    spec.build(cx)
 }
 
 /// The client IP as text, or `unknown`.
@@ -488,15 +355,6 @@ mod tests {
         }
         assert!(c.contains(b"agent/9999"));
         assert!(c.bytes() <= CleanCache::SLOTS * (32 + CleanCache::MAX_LEN * 2));
-    }
-
-    #[test]
-    fn cooldown_blocks_repeats() {
-        let mut c = Cooldown::new(60, 16);
-        assert!(c.allow(1, 0, 0));
-        assert!(!c.allow(1, 0, 59_000));
-        assert!(c.allow(1, 1, 59_000));
-        assert!(c.allow(1, 0, 60_000));
     }
 
     #[test]

@@ -9,10 +9,11 @@ use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 
 use crate::common::{build_alert, clip, ip_text, reason, AlertSpec, Cooldown};
 use crate::probes::contains_ci;
-use crate::SignatureConfig;
+use rampart_detect::registry::Resources;
 
 /// Configuration of `sensitive_data_exposure`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ExposureConfig {
     /// Personal-data findings (e-mails, phones, IBANs...) in one response that count as bulk.
     pub bulk_personal: u32,
@@ -49,7 +50,7 @@ impl SensitiveDataExposure {
     /// A detector with this configuration.
     pub fn new(cfg: ExposureConfig) -> Self {
         SensitiveDataExposure {
-            cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_entries),
+            cooldown: Cooldown::secs(cfg.cooldown_secs, cfg.max_entries),
             cfg,
         }
     }
@@ -131,7 +132,7 @@ impl Detector for SensitiveDataExposure {
         } else {
             return;
         };
-        if !self.cooldown.allow(cx.ip, cat, ev.ts.millis()) {
+        if !self.cooldown.ready_for(cx.ip, cat, ev.ts.millis()) {
             return;
         }
         let kinds: Vec<String> = found.iter().map(|(k, c)| format!("{k}={c}")).collect();
@@ -160,16 +161,17 @@ impl Detector for SensitiveDataExposure {
     }
 
     fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
-        self.cooldown.maybe_evict(now.millis());
+        self.cooldown.tick(now.millis());
     }
 
     fn state_bytes(&self) -> usize {
-        self.cooldown.bytes()
+        self.cooldown.approx_bytes()
     }
 }
 
 /// Configuration of `security_misconfig`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MisconfigConfig {
     /// Bytes of a response body scanned for error traces.
     pub max_body_bytes: usize,
@@ -287,7 +289,7 @@ impl SecurityMisconfig {
             .collect();
         SecurityMisconfig {
             debug_heads,
-            cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_entries),
+            cooldown: Cooldown::secs(cfg.cooldown_secs, cfg.max_entries),
             cfg,
             ac,
         }
@@ -341,7 +343,7 @@ impl Detector for SecurityMisconfig {
             Misconfig::DebugEndpoint(_) => 2,
         };
         // Dedupe per endpoint, not per caller: it is the server that is misconfigured.
-        if !self.cooldown.allow(cx.endpoint, key, ev.ts.millis()) {
+        if !self.cooldown.ready_for(cx.endpoint, key, ev.ts.millis()) {
             return;
         }
         let (title, what, severity) = match found {
@@ -384,22 +386,22 @@ impl Detector for SecurityMisconfig {
     }
 
     fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
-        self.cooldown.maybe_evict(now.millis());
+        self.cooldown.tick(now.millis());
     }
 
     fn state_bytes(&self) -> usize {
-        self.cooldown.bytes()
+        self.cooldown.approx_bytes()
     }
 }
 
 /// Registry constructor for `sensitive_data_exposure`.
-pub fn build_exposure(cfg: &SignatureConfig) -> Box<dyn Detector> {
-    Box::new(SensitiveDataExposure::new(cfg.exposure.clone()))
+pub fn build_exposure(c: ExposureConfig, _res: &Resources) -> Box<dyn Detector> {
+    Box::new(SensitiveDataExposure::new(c))
 }
 
 /// Registry constructor for `security_misconfig`.
-pub fn build_misconfig(cfg: &SignatureConfig) -> Box<dyn Detector> {
-    Box::new(SecurityMisconfig::new(cfg.misconfig.clone()))
+pub fn build_misconfig(c: MisconfigConfig, _res: &Resources) -> Box<dyn Detector> {
+    Box::new(SecurityMisconfig::new(c))
 }
 
 #[cfg(test)]

@@ -23,10 +23,11 @@ use crate::common::{
     build_alert, clip, decode_lower_into, has_escape, ip_text, reason, AlertSpec, CleanCache,
     Cooldown,
 };
-use crate::SignatureConfig;
+use rampart_detect::registry::Resources;
 
 /// Configuration of the `injection` detector.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct InjectionConfig {
     /// Seconds during which a second hit of the same family from the same IP raises nothing.
     pub cooldown_secs: i64,
@@ -466,7 +467,7 @@ pub struct Injection {
 impl Injection {
     /// A detector with this configuration.
     pub fn new(cfg: InjectionConfig) -> Self {
-        let cooldown = Cooldown::new(cfg.cooldown_secs, cfg.max_entries);
+        let cooldown = Cooldown::secs(cfg.cooldown_secs, cfg.max_entries);
         Injection {
             cfg,
             sigs: Signatures::new(),
@@ -580,7 +581,7 @@ impl Detector for Injection {
         let now = ev.ts.millis();
         for i in 0..self.hits.len() {
             let (fam, needle) = self.hits[i];
-            if !self.cooldown.allow(cx.ip, fam.index(), now) {
+            if !self.cooldown.ready_for(cx.ip, fam.index(), now) {
                 continue;
             }
             let answered = if (200..400).contains(&ev.status) {
@@ -614,17 +615,20 @@ impl Detector for Injection {
     }
 
     fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
-        self.cooldown.maybe_evict(now.millis());
+        self.cooldown.tick(now.millis());
     }
 
     fn state_bytes(&self) -> usize {
-        self.cooldown.bytes() + self.buf.capacity() + self.buf2.capacity() + self.clean.bytes()
+        self.cooldown.approx_bytes()
+            + self.buf.capacity()
+            + self.buf2.capacity()
+            + self.clean.bytes()
     }
 }
 
 /// Registry constructor.
-pub fn build(cfg: &SignatureConfig) -> Box<dyn Detector> {
-    Box::new(Injection::new(cfg.injection.clone()))
+pub fn build(c: InjectionConfig, _res: &Resources) -> Box<dyn Detector> {
+    Box::new(Injection::new(c))
 }
 
 #[cfg(test)]

@@ -10,11 +10,12 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
+use rampart_detect::registry::Resources;
 use rampart_detect::{Detector, EventCtx};
 use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 
 use crate::common::{build_alert, ip_text, reason, AlertSpec, Cooldown};
-use crate::{SignatureConfig, SignatureError};
+use crate::SignatureError;
 
 /// Name of the Tor exit-node feed.
 pub const TOR_FEED: &str = "tor";
@@ -262,10 +263,9 @@ fn stix_addresses(pattern: &str) -> Vec<IpNet> {
 }
 
 /// Configuration shared by `tor_exit` and `threat_intel_ip`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct IntelConfig {
-    /// The swappable feed set; keep a clone and `store()` new sets into it.
-    pub intel: Arc<ArcSwap<ThreatIntel>>,
     /// Cooldown per IP, seconds.
     pub cooldown_secs: i64,
     /// Most cooldown entries.
@@ -275,7 +275,6 @@ pub struct IntelConfig {
 impl Default for IntelConfig {
     fn default() -> Self {
         IntelConfig {
-            intel: Arc::new(ArcSwap::from_pointee(ThreatIntel::empty())),
             cooldown_secs: 3600,
             max_entries: 100_000,
         }
@@ -291,25 +290,25 @@ enum Which {
 
 /// The `tor_exit` / `threat_intel_ip` detector.
 pub struct IntelMatch {
-    cfg: IntelConfig,
+    intel: Arc<ArcSwap<ThreatIntel>>,
     which: Which,
     cooldown: Cooldown,
 }
 
 impl IntelMatch {
     /// `tor_exit`: callers from the feed named [`TOR_FEED`].
-    pub fn tor(cfg: IntelConfig) -> Self {
+    pub fn tor(cfg: IntelConfig, intel: Arc<ArcSwap<ThreatIntel>>) -> Self {
         IntelMatch {
-            cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_entries),
-            cfg,
+            cooldown: Cooldown::secs(cfg.cooldown_secs, cfg.max_entries),
+            intel,
             which: Which::Tor,
         }
     }
     /// `threat_intel_ip`: callers listed by any other feed.
-    pub fn threat(cfg: IntelConfig) -> Self {
+    pub fn threat(cfg: IntelConfig, intel: Arc<ArcSwap<ThreatIntel>>) -> Self {
         IntelMatch {
-            cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_entries),
-            cfg,
+            cooldown: Cooldown::secs(cfg.cooldown_secs, cfg.max_entries),
+            intel,
             which: Which::Other,
         }
     }
@@ -325,14 +324,14 @@ impl Detector for IntelMatch {
 
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
         let Some(ip) = cx.ev.client_ip else { return };
-        let intel = self.cfg.intel.load();
+        let intel = self.intel.load();
         let feed = match self.which {
             Which::Tor => intel.in_feed(TOR_FEED, ip).then_some(TOR_FEED),
             Which::Other => intel.lookup(ip, Some(TOR_FEED)),
         };
         let Some(feed) = feed else { return };
         let ev = cx.ev;
-        if !self.cooldown.allow(cx.ip, 0, ev.ts.millis()) {
+        if !self.cooldown.ready_for(cx.ip, 0, ev.ts.millis()) {
             return;
         }
         let (title, description, severity, mitre): (String, String, Severity, &'static [&'static str]) =
@@ -375,20 +374,29 @@ impl Detector for IntelMatch {
     }
 
     fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
-        self.cooldown.maybe_evict(now.millis());
+        self.cooldown.tick(now.millis());
     }
 
     fn state_bytes(&self) -> usize {
-        self.cooldown.bytes()
+        self.cooldown.approx_bytes()
     }
 }
 
+/// The swappable feed set the intel detectors read: the one in `res` (its owner `store()`s
+/// new sets into it), else an empty one.
+pub type SharedIntel = ArcSwap<ThreatIntel>;
+
+fn shared_intel(res: &Resources) -> Arc<SharedIntel> {
+    res.get::<SharedIntel>()
+        .unwrap_or_else(|| Arc::new(ArcSwap::from_pointee(ThreatIntel::empty())))
+}
+
 /// Registry constructor for `tor_exit`.
-pub fn build_tor_exit(cfg: &SignatureConfig) -> Box<dyn Detector> {
-    Box::new(IntelMatch::tor(cfg.intel.clone()))
+pub fn build_tor_exit(c: IntelConfig, res: &Resources) -> Box<dyn Detector> {
+    Box::new(IntelMatch::tor(c, shared_intel(res)))
 }
 
 /// Registry constructor for `threat_intel_ip`.
-pub fn build_threat_intel(cfg: &SignatureConfig) -> Box<dyn Detector> {
-    Box::new(IntelMatch::threat(cfg.intel.clone()))
+pub fn build_threat_intel(c: IntelConfig, res: &Resources) -> Box<dyn Detector> {
+    Box::new(IntelMatch::threat(c, shared_intel(res)))
 }

@@ -5,12 +5,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use rampart_detect::registry::Resources;
 use rampart_detect::state::PassThrough;
 use rampart_detect::{Detector, EventCtx};
 use rampart_model::{AlertDraft, AttackStage, Severity};
 
 use crate::common::{build_alert, clip, fold_hash, ip_text, reason, AlertSpec};
-use crate::{SignatureConfig, SignatureError};
+use crate::SignatureError;
 
 /// One path segment of a spec path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,14 +113,13 @@ impl OpenApiSpec {
 }
 
 /// Configuration of `improper_inventory`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct InventoryConfig {
     /// Path prefixes known to be deprecated (`/api/v1/`).
     pub deprecated_prefixes: Vec<String>,
     /// Flag `/vN/` calls when a higher version of the same resource has been seen.
     pub detect_superseded_versions: bool,
-    /// The API's OpenAPI spec, when loaded: undocumented endpoints are shadow APIs.
-    pub spec: Option<Arc<OpenApiSpec>>,
     /// Most resources and endpoints remembered.
     pub max_entries: usize,
 }
@@ -129,7 +129,6 @@ impl Default for InventoryConfig {
         InventoryConfig {
             deprecated_prefixes: Vec::new(),
             detect_superseded_versions: true,
-            spec: None,
             max_entries: 100_000,
         }
     }
@@ -164,6 +163,8 @@ fn version_split(template: &str) -> Option<(u32, u32)> {
 /// The `improper_inventory` detector.
 pub struct ImproperInventory {
     cfg: InventoryConfig,
+    /// The API's OpenAPI spec, when loaded: undocumented endpoints are shadow APIs.
+    spec: Option<Arc<OpenApiSpec>>,
     /// Resource (template without version) → highest version seen.
     latest: HashMap<u32, u32, PassThrough>,
     /// Endpoints already reported (endpoint hash, reason).
@@ -172,9 +173,10 @@ pub struct ImproperInventory {
 
 impl ImproperInventory {
     /// A detector with this configuration.
-    pub fn new(cfg: InventoryConfig) -> Self {
+    pub fn new(cfg: InventoryConfig, spec: Option<Arc<OpenApiSpec>>) -> Self {
         ImproperInventory {
             cfg,
+            spec,
             latest: HashMap::default(),
             reported: HashSet::new(),
         }
@@ -228,7 +230,7 @@ impl Detector for ImproperInventory {
             }
         }
         if finding.is_none() {
-            if let Some(spec) = &self.cfg.spec {
+            if let Some(spec) = &self.spec {
                 if !spec.documents(&ev.method, &ev.path) {
                     finding = Some((
                         2,
@@ -285,6 +287,6 @@ impl Detector for ImproperInventory {
 }
 
 /// Registry constructor.
-pub fn build(cfg: &SignatureConfig) -> Box<dyn Detector> {
-    Box::new(ImproperInventory::new(cfg.inventory.clone()))
+pub fn build(c: InventoryConfig, res: &Resources) -> Box<dyn Detector> {
+    Box::new(ImproperInventory::new(c, res.get::<OpenApiSpec>()))
 }

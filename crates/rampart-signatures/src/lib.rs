@@ -4,7 +4,7 @@
 //! caller read ([`intel::ThreatIntel::parse`], [`inventory::OpenApiSpec::parse`]); windows
 //! and cooldowns run in event time. State is bounded whatever the traffic.
 //!
-//! Every detector is a config struct (in [`SignatureConfig`]), a
+//! Every detector is a config struct (its `[detect.<id>]` section), a
 //! [`rampart_detect::Detector`] impl, one line in [`DETECTORS`] and a table of test cases.
 //!
 //! Path, user-agent and CVE tables are modelled on the CrowdSec Hub scenarios
@@ -22,7 +22,8 @@ pub mod scanner;
 pub mod ssrf;
 pub mod user_agent;
 
-use rampart_detect::Detector;
+use rampart_detect::registry::{Registration, Resources, Settings};
+use rampart_detect::{register, Detector};
 
 /// Errors from parsing feeds and specs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,58 +43,33 @@ pub enum SignatureError {
     Spec(String),
 }
 
-/// Configuration of every content detector.
-#[derive(Debug, Clone, Default)]
-pub struct SignatureConfig {
-    /// `injection`.
-    pub injection: injection::InjectionConfig,
-    /// `ssrf`.
-    pub ssrf: ssrf::SsrfConfig,
-    /// `scanner`.
-    pub scanner: scanner::ScannerConfig,
-    /// `sensitive_file_probe`.
-    pub sensitive_file: probes::SensitiveFileConfig,
-    /// `admin_probe`.
-    pub admin_probe: probes::AdminProbeConfig,
-    /// `suspicious_user_agent`.
-    pub user_agent: user_agent::UserAgentConfig,
-    /// `protocol_abuse`.
-    pub protocol: protocol::ProtocolConfig,
-    /// `tor_exit` and `threat_intel_ip` (they share the swappable feed set).
-    pub intel: intel::IntelConfig,
-    /// `sensitive_data_exposure`.
-    pub exposure: exposure::ExposureConfig,
-    /// `security_misconfig`.
-    pub misconfig: exposure::MisconfigConfig,
-    /// `improper_inventory`.
-    pub inventory: inventory::InventoryConfig,
-    /// `auth_failures`.
-    pub auth: auth::AuthFailuresConfig,
-}
-
-/// A registry entry: builds one detector from the configuration.
-pub type BuildFn = fn(&SignatureConfig) -> Box<dyn Detector>;
-
-/// The built-in content detectors, in a fixed order.
-pub const DETECTORS: &[BuildFn] = &[
-    injection::build,
-    ssrf::build,
-    scanner::build,
-    probes::build_sensitive_file,
-    probes::build_admin_probe,
-    user_agent::build,
-    protocol::build,
-    intel::build_tor_exit,
-    intel::build_threat_intel,
-    exposure::build_exposure,
-    exposure::build_misconfig,
-    inventory::build,
-    auth::build,
+/// One line per built-in content detector (the pipeline's registry joins these with the
+/// behavioural detectors and Sigma). Runtime handles come as resources: the threat-intel
+/// feed set ([`intel::SharedIntel`]) and the OpenAPI spec ([`inventory::OpenApiSpec`]).
+pub const DETECTORS: &[Registration] = &[
+    register!("injection", injection::build),
+    register!("ssrf", ssrf::build),
+    register!("scanner", scanner::build),
+    register!("sensitive_file_probe", probes::build_sensitive_file),
+    register!("admin_probe", probes::build_admin_probe),
+    register!("suspicious_user_agent", user_agent::build),
+    register!("protocol_abuse", protocol::build),
+    register!("tor_exit", intel::build_tor_exit),
+    register!("threat_intel_ip", intel::build_threat_intel),
+    register!("sensitive_data_exposure", exposure::build_exposure),
+    register!("security_misconfig", exposure::build_misconfig),
+    register!("improper_inventory", inventory::build),
+    register!("auth_failures", auth::build),
 ];
 
-/// Instantiate every built-in content detector.
-pub fn builtin(cfg: &SignatureConfig) -> Vec<Box<dyn Detector>> {
-    DETECTORS.iter().map(|f| f(cfg)).collect()
+/// Every built-in content detector with its default settings and no resources.
+pub fn builtin() -> Vec<Box<dyn Detector>> {
+    builtin_with(&Settings::default(), &Resources::default())
+}
+
+/// Every enabled built-in content detector, configured by `settings`, with `res`.
+pub fn builtin_with(settings: &Settings, res: &Resources) -> Vec<Box<dyn Detector>> {
+    rampart_detect::registry::build_all(DETECTORS, settings, res).expect("valid settings")
 }
 
 #[cfg(test)]
@@ -102,10 +78,7 @@ mod tests {
 
     #[test]
     fn registry_ids_are_unique_and_known() {
-        let ids: Vec<_> = builtin(&SignatureConfig::default())
-            .iter()
-            .map(|d| d.id())
-            .collect();
+        let ids: Vec<_> = builtin().iter().map(|d| d.id()).collect();
         assert_eq!(
             ids,
             [

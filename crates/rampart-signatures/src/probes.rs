@@ -12,10 +12,11 @@ use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 use crate::common::{
     build_alert, clip, fold_hash, ip_text, reason, AlertSpec, AnyNeedle, Cooldown, DistinctWindow,
 };
-use crate::SignatureConfig;
+use rampart_detect::registry::Resources;
 
 /// Configuration of `sensitive_file_probe`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SensitiveFileConfig {
     /// Distinct weak-signal paths (dotfiles, dumps, archives refused with 4xx) from one IP
     /// within `window_secs` that raise an alert. Strong signals (`.env`, `.git/config`,
@@ -187,7 +188,7 @@ impl SensitiveFileProbe {
             tails,
             short,
             weak: DistinctWindow::new(cfg.window_secs, cfg.max_ips, cfg.weak_threshold.max(1)),
-            cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_ips),
+            cooldown: Cooldown::secs(cfg.cooldown_secs, cfg.max_ips),
             cfg,
             ac,
         }
@@ -245,7 +246,7 @@ impl Detector for SensitiveFileProbe {
         } else {
             false
         };
-        if !fire || !self.cooldown.allow(cx.ip, 0, now) {
+        if !fire || !self.cooldown.ready_for(cx.ip, 0, now) {
             return;
         }
         self.weak.reset(cx.ip);
@@ -290,16 +291,17 @@ impl Detector for SensitiveFileProbe {
     }
 
     fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
-        self.cooldown.maybe_evict(now.millis());
+        self.cooldown.tick(now.millis());
     }
 
     fn state_bytes(&self) -> usize {
-        self.weak.bytes() + self.cooldown.bytes()
+        self.weak.bytes() + self.cooldown.approx_bytes()
     }
 }
 
 /// Configuration of `admin_probe`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AdminProbeConfig {
     /// Distinct admin-interface paths refused (404/403) from one IP within `window_secs` that
     /// raise an alert. Webshell names and CVE paths fire on one request.
@@ -1272,7 +1274,7 @@ impl AdminProbe {
         AdminProbe {
             any,
             admin: DistinctWindow::new(cfg.window_secs, cfg.max_ips, cfg.admin_threshold.max(1)),
-            cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_ips),
+            cooldown: Cooldown::secs(cfg.cooldown_secs, cfg.max_ips),
             cfg,
             ac,
         }
@@ -1343,7 +1345,7 @@ impl Detector for AdminProbe {
             }
             _ => (idx as u32, 1),
         };
-        if !self.cooldown.allow(cx.ip, family, now) {
+        if !self.cooldown.ready_for(cx.ip, family, now) {
             return;
         }
         if rule.kind == ProbeKind::Admin {
@@ -1405,22 +1407,22 @@ impl Detector for AdminProbe {
     }
 
     fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
-        self.cooldown.maybe_evict(now.millis());
+        self.cooldown.tick(now.millis());
     }
 
     fn state_bytes(&self) -> usize {
-        self.admin.bytes() + self.cooldown.bytes()
+        self.admin.bytes() + self.cooldown.approx_bytes()
     }
 }
 
 /// Registry constructor for `sensitive_file_probe`.
-pub fn build_sensitive_file(cfg: &SignatureConfig) -> Box<dyn Detector> {
-    Box::new(SensitiveFileProbe::new(cfg.sensitive_file.clone()))
+pub fn build_sensitive_file(c: SensitiveFileConfig, _res: &Resources) -> Box<dyn Detector> {
+    Box::new(SensitiveFileProbe::new(c))
 }
 
 /// Registry constructor for `admin_probe`.
-pub fn build_admin_probe(cfg: &SignatureConfig) -> Box<dyn Detector> {
-    Box::new(AdminProbe::new(cfg.admin_probe.clone()))
+pub fn build_admin_probe(c: AdminProbeConfig, _res: &Resources) -> Box<dyn Detector> {
+    Box::new(AdminProbe::new(c))
 }
 
 #[cfg(test)]

@@ -5,10 +5,11 @@ use rampart_detect::{Detector, EventCtx};
 use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 
 use crate::common::{build_alert, clip, ip_text, reason, AlertSpec, Cooldown};
-use crate::SignatureConfig;
+use rampart_detect::registry::Resources;
 
 /// Configuration of `protocol_abuse`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ProtocolConfig {
     /// HTTP versions accepted as valid (after `HTTP/`).
     pub valid_versions: Vec<String>,
@@ -122,7 +123,7 @@ impl ProtocolAbuse {
     /// A detector with this configuration.
     pub fn new(cfg: ProtocolConfig) -> Self {
         ProtocolAbuse {
-            cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_entries),
+            cooldown: Cooldown::secs(cfg.cooldown_secs, cfg.max_entries),
             cfg,
         }
     }
@@ -138,7 +139,7 @@ impl Detector for ProtocolAbuse {
             return;
         };
         let ev = cx.ev;
-        if !self.cooldown.allow(cx.ip, kind as u32, ev.ts.millis()) {
+        if !self.cooldown.ready_for(cx.ip, kind as u32, ev.ts.millis()) {
             return;
         }
         let (title, what, severity, mitre): (&str, &str, Severity, &'static [&'static str]) = match kind {
@@ -197,15 +198,15 @@ impl Detector for ProtocolAbuse {
     }
 
     fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
-        self.cooldown.maybe_evict(now.millis());
+        self.cooldown.tick(now.millis());
     }
 
     fn state_bytes(&self) -> usize {
-        self.cooldown.bytes()
+        self.cooldown.approx_bytes()
     }
 }
 
 /// Registry constructor.
-pub fn build(cfg: &SignatureConfig) -> Box<dyn Detector> {
-    Box::new(ProtocolAbuse::new(cfg.protocol.clone()))
+pub fn build(c: ProtocolConfig, _res: &Resources) -> Box<dyn Detector> {
+    Box::new(ProtocolAbuse::new(c))
 }

@@ -6,10 +6,11 @@ use rampart_detect::{Detector, EventCtx};
 use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 
 use crate::common::{build_alert, fold_hash, ip_text, reason, AlertSpec, Cooldown, DistinctWindow};
-use crate::SignatureConfig;
+use rampart_detect::registry::Resources;
 
 /// Configuration of `scanner`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ScannerConfig {
     /// Distinct refused paths from one IP within the window that raise an alert.
     pub distinct_paths: usize,
@@ -58,7 +59,7 @@ impl Scanner {
     pub fn new(cfg: ScannerConfig) -> Self {
         Scanner {
             paths: DistinctWindow::new(cfg.window_secs, cfg.max_ips, cfg.distinct_paths.max(1)),
-            cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_ips),
+            cooldown: Cooldown::secs(cfg.cooldown_secs, cfg.max_ips),
             cfg,
         }
     }
@@ -76,7 +77,7 @@ impl Detector for Scanner {
         }
         let now = ev.ts.millis();
         let n = self.paths.add(cx.ip, fold_hash(ev.path.as_bytes()), now);
-        if n < self.cfg.distinct_paths || !self.cooldown.allow(cx.ip, 0, now) {
+        if n < self.cfg.distinct_paths || !self.cooldown.ready_for(cx.ip, 0, now) {
             return;
         }
         self.paths.reset(cx.ip);
@@ -107,15 +108,15 @@ impl Detector for Scanner {
     }
 
     fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
-        self.cooldown.maybe_evict(now.millis());
+        self.cooldown.tick(now.millis());
     }
 
     fn state_bytes(&self) -> usize {
-        self.paths.bytes() + self.cooldown.bytes()
+        self.paths.bytes() + self.cooldown.approx_bytes()
     }
 }
 
 /// Registry constructor.
-pub fn build(cfg: &SignatureConfig) -> Box<dyn Detector> {
-    Box::new(Scanner::new(cfg.scanner.clone()))
+pub fn build(c: ScannerConfig, _res: &Resources) -> Box<dyn Detector> {
+    Box::new(Scanner::new(c))
 }

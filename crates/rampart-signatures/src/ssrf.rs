@@ -11,10 +11,11 @@ use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 use crate::common::{
     build_alert, clip, decode_lower_into, has_escape, ip_text, reason, AlertSpec, Cooldown,
 };
-use crate::SignatureConfig;
+use rampart_detect::registry::Resources;
 
 /// Configuration of `ssrf`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SsrfConfig {
     /// Scan the request body sample too.
     pub scan_body: bool,
@@ -193,7 +194,7 @@ impl Ssrf {
     /// A detector with this configuration.
     pub fn new(cfg: SsrfConfig) -> Self {
         Ssrf {
-            cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_entries),
+            cooldown: Cooldown::secs(cfg.cooldown_secs, cfg.max_entries),
             cfg,
             buf: Vec::new(),
             buf2: Vec::new(),
@@ -248,7 +249,7 @@ impl Detector for Ssrf {
         let Some((target, url)) = scan_text(&text) else {
             return;
         };
-        if !self.cooldown.allow(cx.ip, 0, ev.ts.millis()) {
+        if !self.cooldown.ready_for(cx.ip, 0, ev.ts.millis()) {
             return;
         }
         let answered = (200..300).contains(&ev.status);
@@ -288,15 +289,15 @@ impl Detector for Ssrf {
     }
 
     fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
-        self.cooldown.maybe_evict(now.millis());
+        self.cooldown.tick(now.millis());
     }
 
     fn state_bytes(&self) -> usize {
-        self.cooldown.bytes() + self.buf.capacity() + self.buf2.capacity()
+        self.cooldown.approx_bytes() + self.buf.capacity() + self.buf2.capacity()
     }
 }
 
 /// Registry constructor.
-pub fn build(cfg: &SignatureConfig) -> Box<dyn Detector> {
-    Box::new(Ssrf::new(cfg.ssrf.clone()))
+pub fn build(c: SsrfConfig, _res: &Resources) -> Box<dyn Detector> {
+    Box::new(Ssrf::new(c))
 }

@@ -9,10 +9,11 @@ use rampart_detect::{Detector, EventCtx};
 use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 
 use crate::common::{build_alert, clip, ip_text, reason, AlertSpec, CleanCache, Cooldown};
-use crate::SignatureConfig;
+use rampart_detect::registry::Resources;
 
 /// Configuration of `suspicious_user_agent`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct UserAgentConfig {
     /// Raise low-severity alerts for generic scripting clients (`python-requests`, ...).
     pub flag_scripting_clients: bool,
@@ -131,7 +132,7 @@ impl SuspiciousUserAgent {
             .build(UA_NEEDLES.iter().map(|n| n.0))
             .expect("the built-in user-agent needles are valid literals");
         SuspiciousUserAgent {
-            cooldown: Cooldown::new(cfg.cooldown_secs, cfg.max_entries),
+            cooldown: Cooldown::secs(cfg.cooldown_secs, cfg.max_entries),
             cfg,
             ac,
             clean: CleanCache::new(),
@@ -179,7 +180,7 @@ impl Detector for SuspiciousUserAgent {
         {
             return;
         }
-        if !self.cooldown.allow(cx.ip, class as u32, ev.ts.millis()) {
+        if !self.cooldown.ready_for(cx.ip, class as u32, ev.ts.millis()) {
             return;
         }
         let (title, severity, mitre, stage): (
@@ -235,15 +236,15 @@ impl Detector for SuspiciousUserAgent {
     }
 
     fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
-        self.cooldown.maybe_evict(now.millis());
+        self.cooldown.tick(now.millis());
     }
 
     fn state_bytes(&self) -> usize {
-        self.cooldown.bytes() + self.clean.bytes()
+        self.cooldown.approx_bytes() + self.clean.bytes()
     }
 }
 
 /// Registry constructor.
-pub fn build(cfg: &SignatureConfig) -> Box<dyn Detector> {
-    Box::new(SuspiciousUserAgent::new(cfg.user_agent.clone()))
+pub fn build(c: UserAgentConfig, _res: &Resources) -> Box<dyn Detector> {
+    Box::new(SuspiciousUserAgent::new(c))
 }

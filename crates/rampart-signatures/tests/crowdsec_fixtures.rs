@@ -14,7 +14,7 @@ use std::path::Path;
 use rampart_detect::Engine;
 use rampart_model::time::days_from_civil;
 use rampart_model::{ApiEvent, EventKind, Timestamp};
-use rampart_signatures::{builtin, SignatureConfig};
+use rampart_signatures::builtin;
 
 const CORPUS: &str = "/work/shared/corpora/crowdsec-hub-http";
 
@@ -238,7 +238,7 @@ fn run_fixture(dir: &Path) -> Option<Outcome> {
         .find_map(|l| l.trim().strip_prefix("log_file:"))?
         .trim();
     let text = std::fs::read_to_string(dir.join(log)).ok()?;
-    let mut engine = Engine::new(builtin(&SignatureConfig::default()));
+    let mut engine = Engine::new(builtin());
     let mut out = Vec::new();
     let mut parsed = 0;
     let mut last = Timestamp::default();

@@ -5,11 +5,12 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use rampart_detect::registry::{Resources, Settings};
 use rampart_detect::{Detector, EventCtx};
 use rampart_model::{ApiEvent, EventKind, Timestamp};
+use rampart_signatures::builtin_with;
 use rampart_signatures::intel::{FeedFormat, ThreatIntel};
 use rampart_signatures::inventory::OpenApiSpec;
-use rampart_signatures::{builtin, SignatureConfig};
 
 /// `"GET /path?query 200"` from 203.0.113.9, one second apart per index.
 fn ev(req: &'static str) -> ApiEvent<'static> {
@@ -32,9 +33,11 @@ fn ev(req: &'static str) -> ApiEvent<'static> {
     }
 }
 
-fn run_with(cfg: &SignatureConfig, id: &str, events: Vec<ApiEvent<'static>>) -> String {
-    let mut dets: Vec<Box<dyn Detector>> =
-        builtin(cfg).into_iter().filter(|d| d.id() == id).collect();
+fn run_with(res: &Resources, id: &str, events: Vec<ApiEvent<'static>>) -> String {
+    let mut dets: Vec<Box<dyn Detector>> = builtin_with(&Settings::default(), res)
+        .into_iter()
+        .filter(|d| d.id() == id)
+        .collect();
     assert_eq!(dets.len(), 1, "unknown detector {id}");
     let mut out = Vec::new();
     for (i, mut e) in events.into_iter().enumerate() {
@@ -54,7 +57,7 @@ fn run_with(cfg: &SignatureConfig, id: &str, events: Vec<ApiEvent<'static>>) -> 
 }
 
 fn check(id: &str, events: Vec<ApiEvent<'static>>, expected: &str) {
-    assert_eq!(run_with(&SignatureConfig::default(), id, events), expected);
+    assert_eq!(run_with(&Resources::default(), id, events), expected);
 }
 
 fn with_ua(mut e: ApiEvent<'static>, ua: &'static str) -> ApiEvent<'static> {
@@ -495,8 +498,10 @@ fn protocol_cases() {
 
 #[test]
 fn threat_intel_parse_and_swap() {
-    let cfg = SignatureConfig::default();
-    let handle = cfg.intel.intel.clone();
+    let handle = Arc::new(rampart_signatures::intel::SharedIntel::from_pointee(
+        ThreatIntel::empty(),
+    ));
+    let cfg = Resources::default().with(handle.clone());
     assert_eq!(run_with(&cfg, "threat_intel_ip", vec![ev("GET / 200")]), "");
     let feed = ThreatIntel::parse(
         "blocklist",
@@ -668,8 +673,7 @@ fn inventory_shadow_endpoints_against_spec() {
     assert_eq!(spec.operations(), 2);
     assert!(spec.documents("GET", "/api/users/42"));
     assert!(!spec.documents("DELETE", "/api/users/42"));
-    let mut cfg = SignatureConfig::default();
-    cfg.inventory.spec = Some(Arc::new(spec));
+    let cfg = Resources::default().with(Arc::new(spec));
     let got = run_with(
         &cfg,
         "improper_inventory",

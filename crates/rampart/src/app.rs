@@ -217,18 +217,19 @@ pub fn detection_setup(config: &FileConfig) -> Result<DetectionSetup> {
     if let Some(days) = config.detect.learning_days {
         setup.detect.baseline.learning_ms = days * 86_400_000;
     }
+    for (id, section) in &config.detect.detectors {
+        let value =
+            serde_json::to_value(section).with_context(|| format!("reading [detect.{id}]"))?;
+        setup.detect.detectors.insert_raw(id.clone(), value);
+    }
+    // `disabled = [...]` is shorthand for `[detect.<id>] enabled = false`. A disabled
+    // detector is left out of the engine (`build_engine`): it never runs.
     for id in &config.detect.disabled {
-        if !rampart_detect::config::IDS.contains(&id.as_str())
-            && !rampart_signatures::builtin(&Default::default())
-                .iter()
-                .any(|d| d.id() == id)
-            && id != rampart_sigma::DETECTOR_ID
-        {
+        if !rampart_pipeline::REGISTRY.iter().any(|r| r.id == id) {
             anyhow::bail!("unknown detector {id:?} in [detect] disabled");
         }
+        setup.disable(id);
     }
-    // A disabled detector is left out of the engine (`build_engine`): it never runs.
-    setup.disabled = config.detect.disabled.clone();
     if !config.detect.sigma.is_empty() && !setup.is_disabled(rampart_sigma::DETECTOR_ID) {
         // Every directory, in order, as one rule set (a duplicate rule id is refused: the
         // first one loaded wins).
@@ -241,15 +242,17 @@ pub fn detection_setup(config: &FileConfig) -> Result<DetectionSetup> {
             tracing::warn!(rule = %rule, reason = %why, "sigma rule refused");
         }
         tracing::info!(dirs = dirs.len(), rules = rules.len(), "sigma rules loaded");
-        setup.sigma = Some(Arc::new(rules));
+        setup.set_sigma(Arc::new(rules));
     }
     if let Some(spec) = &config.detect.openapi {
         let text =
             std::fs::read_to_string(spec).with_context(|| format!("reading {}", spec.display()))?;
         let parsed = rampart_signatures::inventory::OpenApiSpec::parse(&text)
             .with_context(|| format!("parsing OpenAPI spec {}", spec.display()))?;
-        setup.signatures.inventory.spec = Some(Arc::new(parsed));
+        setup.set_api_spec(Arc::new(parsed));
     }
+    // Every section is checked now, so a typo fails at start, naming the detector.
+    rampart_pipeline::try_build_engine(&setup).context("invalid detector settings in [detect]")?;
     Ok(setup)
 }
 
@@ -275,11 +278,11 @@ impl App {
         } else {
             Some(IntelFeeds::load(
                 config.detect.threat_intel.clone(),
-                setup.signatures.intel.intel.clone(),
+                setup.intel(),
             )?)
         };
         let catalogue = Arc::new(crate::catalogue::build(&setup));
-        let api_spec = setup.signatures.inventory.spec.clone();
+        let api_spec = setup.api_spec();
         let mut pcfg = PipelineConfig {
             engine: rampart_pipeline::build_engine(&setup),
             decode: decode.clone(),
@@ -453,7 +456,7 @@ mod tests {
             b.path()
         ));
         let setup = detection_setup(&cfg).expect("setup");
-        let rules = setup.sigma.expect("sigma rules");
+        let rules = setup.sigma().expect("sigma rules");
         let mut titles: Vec<&str> = rules.rules().iter().map(|r| r.title.as_str()).collect();
         titles.sort();
         assert_eq!(titles, ["rule 1", "rule 2", "rule 3"]);

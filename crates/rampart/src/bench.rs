@@ -240,10 +240,8 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         let (rules, _) = rampart_sigma::load_dir(&dir)
             .with_context(|| format!("loading Sigma rules from {}", dir.display()))?;
         let n = rules.len();
-        let setup = DetectionSetup {
-            sigma: Some(Arc::new(rules)),
-            ..Default::default()
-        };
+        let mut setup = DetectionSetup::default();
+        setup.set_sigma(Arc::new(rules));
         let (rate, alerts, state) = detect_rate(&lines, &setup, runs.min(3));
         report(
             &format!("decode + detect, combined, built-ins + {n} Sigma rules (1 core)"),

@@ -63,10 +63,11 @@ pub const ABOUT: &[About] = &[
 ];
 
 /// Fields of a detector's configuration that bound memory rather than decide detection.
-const NOT_THRESHOLDS: &[&str] = &["enabled", "max_keys"];
+const NOT_THRESHOLDS: &[&str] = &["enabled", "max_keys", "max_entries", "max_ips"];
 
-/// A detector's thresholds: the scalar fields of its `[detect]` section (nested ones as
-/// `a.b`), without `enabled` and memory bounds. Content detectors have none to show.
+/// A detector's thresholds: the scalar fields of its `[detect.<id>]` section as it runs
+/// (its defaults with the configured values over them; nested ones as `a.b`), without
+/// `enabled` and memory bounds.
 fn thresholds(setup: &DetectionSetup, id: &str) -> Vec<(String, String)> {
     fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
         match v {
@@ -82,22 +83,29 @@ fn thresholds(setup: &DetectionSetup, id: &str) -> Vec<(String, String)> {
                     }
                 }
             }
-            serde_json::Value::Array(a) if a.is_empty() => {}
+            serde_json::Value::Array(a) if a.len() > 8 || a.is_empty() => {}
             serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
             other => out.push((prefix.to_string(), other.to_string())),
         }
     }
     let mut out = Vec::new();
-    if let Ok(all) = serde_json::to_value(&setup.detect) {
-        if let Some(section) = all.get(id) {
-            flatten("", section, &mut out);
+    let Some(reg) = rampart_pipeline::REGISTRY.iter().find(|r| r.id == id) else {
+        return out;
+    };
+    let mut section = (reg.defaults)();
+    if let (Some(obj), Some(serde_json::Value::Object(set))) =
+        (section.as_object_mut(), setup.detect.detectors.raw(id))
+    {
+        for (k, v) in set {
+            obj.insert(k.clone(), v.clone());
         }
     }
+    flatten("", &section, &mut out);
     out
 }
 
 /// The catalogue of a detection setup: every built-in detector (enabled when the engine the
-/// setup builds runs it), Sigma when rules are loaded, and the rules.
+/// setup builds runs it), Sigma and its rules.
 pub fn build(setup: &DetectionSetup) -> Catalogue {
     let running = rampart_pipeline::build_engine(setup).ids();
     let mut detectors: Vec<DetectorInfo> = ABOUT
@@ -112,24 +120,20 @@ pub fn build(setup: &DetectionSetup) -> Catalogue {
             thresholds: thresholds(setup, id),
         })
         .collect();
-    let rules = setup.sigma.as_deref().map_or(&[][..], |r| r.rules());
-    if !rules.is_empty() || setup.is_disabled(rampart_sigma::DETECTOR_ID) {
-        detectors.push(DetectorInfo {
-            id: rampart_sigma::DETECTOR_ID.to_string(),
-            group: "sigma".into(),
-            description: format!(
-                "{} Sigma rules over the webserver/proxy fields of each request",
-                rules.len()
-            ),
-            mitre: Vec::new(),
-            owasp: None,
-            enabled: running.contains(&rampart_sigma::DETECTOR_ID),
-            thresholds: vec![(
-                "cooldown_ms".into(),
-                setup.sigma_config.cooldown_ms.to_string(),
-            )],
-        });
-    }
+    let loaded = setup.sigma();
+    let rules = loaded.as_deref().map_or(&[][..], |r| r.rules());
+    detectors.push(DetectorInfo {
+        id: rampart_sigma::DETECTOR_ID.to_string(),
+        group: "sigma".into(),
+        description: format!(
+            "{} Sigma rules over the webserver/proxy fields of each request",
+            rules.len()
+        ),
+        mitre: Vec::new(),
+        owasp: None,
+        enabled: running.contains(&rampart_sigma::DETECTOR_ID),
+        thresholds: thresholds(setup, rampart_sigma::DETECTOR_ID),
+    });
     let sigma = rules
         .iter()
         .map(|r| SigmaInfo {
@@ -148,7 +152,8 @@ mod tests {
 
     #[test]
     fn every_detector_is_described() {
-        let engine_ids = rampart_pipeline::build_engine(&DetectionSetup::default()).ids();
+        let mut engine_ids = rampart_pipeline::build_engine(&DetectionSetup::default()).ids();
+        assert_eq!(engine_ids.pop(), Some(rampart_sigma::DETECTOR_ID));
         let described: Vec<&str> = ABOUT.iter().map(|row| row.0).collect();
         assert_eq!(
             described, engine_ids,
@@ -158,10 +163,9 @@ mod tests {
 
     #[test]
     fn disabled_detectors_and_thresholds_show() {
-        let setup = DetectionSetup {
-            disabled: vec!["bola".into(), "scanner".into()],
-            ..Default::default()
-        };
+        let mut setup = DetectionSetup::default();
+        setup.disable("bola");
+        setup.disable("scanner");
         let c = build(&setup);
         let find = |id: &str| c.detectors.iter().find(|d| d.id == id).expect(id);
         assert!(!find("bola").enabled);
@@ -181,6 +185,14 @@ mod tests {
             .all(|(k, _)| k != "enabled" && k != "max_keys"));
         assert_eq!(bola.owasp.as_deref(), Some("API1:2023"));
         assert!(c.sigma.is_empty(), "no rules loaded");
-        assert!(c.detectors.iter().all(|d| d.id != "sigma"));
+        let injection = find("injection");
+        assert!(
+            injection
+                .thresholds
+                .iter()
+                .any(|(k, _)| k == "cooldown_secs"),
+            "{:?}",
+            injection.thresholds
+        );
     }
 }

@@ -286,9 +286,10 @@ impl DecodeSection {
     }
 }
 
-/// `[detect]`
+/// `[detect]`: engine settings, and one `[detect.<id>]` table per detector to tune (any key
+/// here that is not an engine setting is a detector section; an unknown id is an error).
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct DetectSection {
     /// Directories of Sigma rules to load: all of them, in order, as one rule set (a rule id
     /// already loaded from an earlier file or directory is refused with a warning).
@@ -299,7 +300,8 @@ pub struct DetectSection {
     /// OpenAPI specification of the protected API (shadow-API detection).
     pub openapi: Option<PathBuf>,
     /// Detector ids to turn off: they are not built, so they never run (`rampart replay
-    /// --list-detectors` lists the ids; `sigma` turns off every Sigma rule).
+    /// --list-detectors` lists the ids; `sigma` turns off every Sigma rule). Shorthand for
+    /// `[detect.<id>] enabled = false`.
     pub disabled: Vec<String>,
     /// Baseline learning period in days (default 30; learning ends earlier on busy endpoints).
     pub learning_days: Option<i64>,
@@ -309,6 +311,10 @@ pub struct DetectSection {
     /// Alerts to drop: each entry matches on every field it sets (`detector`, `ip` network,
     /// `principal`, `endpoint`).
     pub suppress: Vec<rampart_detect::common::Suppression>,
+    /// `[detect.<id>]`: a detector's `enabled` and thresholds (`rampart detectors` prints
+    /// every detector's defaults).
+    #[serde(flatten)]
+    pub detectors: std::collections::BTreeMap<String, toml::Value>,
 }
 
 /// `[correlate]`

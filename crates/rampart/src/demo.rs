@@ -231,11 +231,11 @@ fn evaluation_setup(sigma: &[PathBuf]) -> Result<DetectionSetup> {
         FeedFormat::Plain,
         &rampart_sim::THREAT_INTEL_IPS.join("\n"),
     )?;
-    setup.signatures.intel.intel.store(Arc::new(tor.with(ti)));
+    setup.intel().store(Arc::new(tor.with(ti)));
     for dir in sigma {
         let (rules, _) = rampart_sigma::load_dir(dir)
             .with_context(|| format!("loading Sigma rules from {}", dir.display()))?;
-        setup.sigma = Some(Arc::new(rules));
+        setup.set_sigma(Arc::new(rules));
     }
     Ok(setup)
 }

@@ -522,7 +522,6 @@ async fn replay(a: ReplayArgs) -> Result<()> {
         for id in engine.ids() {
             println!("{id}");
         }
-        println!("sigma");
         return Ok(());
     }
     if a.files.is_empty() {

@@ -4,19 +4,17 @@ use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{alert, endpoint_key, Cooldown};
-use crate::config::DetectConfig;
+use crate::registry::Resources;
 use crate::state::{combine, Footprint, KeyedState};
 use crate::{Detector, EventCtx};
 
 /// `unauth_access`: a 2xx answer without credentials on an endpoint whose learned calls were
 /// (almost) all authenticated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct UnauthConfig {
-    /// Run this detector.
-    pub enabled: bool,
-    /// At most one alert per IP and endpoint per this many ms.
-    pub cooldown_ms: i64,
+    /// Seconds after an alert during which the same key raises no other.
+    pub cooldown_secs: i64,
     /// Learned share of authenticated calls needed.
     pub min_auth_fraction: f64,
 }
@@ -24,8 +22,7 @@ pub struct UnauthConfig {
 impl Default for UnauthConfig {
     fn default() -> Self {
         UnauthConfig {
-            enabled: true,
-            cooldown_ms: 30 * 60_000,
+            cooldown_secs: 1_800,
             min_auth_fraction: 0.99,
         }
     }
@@ -38,10 +35,9 @@ pub struct Unauth {
 }
 
 /// Build `unauth_access`.
-pub fn unauth_access(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.unauth_access.clone();
+pub fn unauth_access(c: UnauthConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(Unauth {
-        cooldown: Cooldown::new(c.cooldown_ms, 10_000),
+        cooldown: Cooldown::secs(c.cooldown_secs, 10_000),
         cfg: c,
     })
 }
@@ -108,12 +104,10 @@ impl Detector for Unauth {
 /// `function_level_authz`: a principal calling administrative endpoints outside its learned
 /// profile; worse when the call succeeded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FunctionAuthzConfig {
-    /// Run this detector.
-    pub enabled: bool,
-    /// At most one alert per principal and endpoint per this many ms.
-    pub cooldown_ms: i64,
+    /// Seconds after an alert during which the same key raises no other.
+    pub cooldown_secs: i64,
     /// Calls a principal makes before its profile counts as learned...
     pub min_calls: u32,
     /// ...or this much event time since it was first seen.
@@ -131,8 +125,7 @@ pub struct FunctionAuthzConfig {
 impl Default for FunctionAuthzConfig {
     fn default() -> Self {
         FunctionAuthzConfig {
-            enabled: true,
-            cooldown_ms: 30 * 60_000,
+            cooldown_secs: 1_800,
             min_calls: 200,
             learning_ms: 7 * 86_400_000,
             min_denied: 3,
@@ -165,11 +158,10 @@ pub struct FunctionAuthz {
 }
 
 /// Build `function_level_authz`.
-pub fn function_level_authz(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.function_level_authz.clone();
+pub fn function_level_authz(c: FunctionAuthzConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(FunctionAuthz {
         principals: KeyedState::new(c.max_keys, 30 * 86_400_000),
-        cooldown: Cooldown::new(c.cooldown_ms, 10_000),
+        cooldown: Cooldown::secs(c.cooldown_secs, 10_000),
         cfg: c,
     })
 }

@@ -4,7 +4,7 @@ use rampart_model::{AlertDraft, AttackStage, Entity, EntityKind, EntityRole, Sev
 use serde::{Deserialize, Serialize};
 
 use crate::common::{alert, Cooldown, EvidenceRing};
-use crate::config::DetectConfig;
+use crate::registry::Resources;
 use crate::state::{hash_str_ci, Footprint, Hll, KeyedState, SlidingCounter};
 use crate::{Detector, EventCtx};
 
@@ -119,10 +119,8 @@ impl Footprint for LoginWindow {
 
 /// `credential_stuffing`: one source failing logins for many distinct accounts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct StuffingConfig {
-    /// Run this detector.
-    pub enabled: bool,
     /// Window, ms (one alert per IP per window).
     pub window_ms: i64,
     /// Distinct accounts with failed logins from one IP that fire.
@@ -134,7 +132,6 @@ pub struct StuffingConfig {
 impl Default for StuffingConfig {
     fn default() -> Self {
         StuffingConfig {
-            enabled: true,
             window_ms: 10 * 60_000,
             min_accounts: 20,
             max_keys: 50_000,
@@ -149,8 +146,7 @@ pub struct Stuffing {
 }
 
 /// Build `credential_stuffing`.
-pub fn credential_stuffing(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.credential_stuffing.clone();
+pub fn credential_stuffing(c: StuffingConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(Stuffing {
         ips: KeyedState::new(c.max_keys, c.window_ms * 2),
         cfg: c,
@@ -238,10 +234,8 @@ impl Detector for Stuffing {
 
 /// `password_spray`: failed logins for many accounts from many sources, few per account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SprayConfig {
-    /// Run this detector.
-    pub enabled: bool,
     /// Window, ms (one alert per login endpoint per window).
     pub window_ms: i64,
     /// Distinct accounts with failures that fire.
@@ -257,7 +251,6 @@ pub struct SprayConfig {
 impl Default for SprayConfig {
     fn default() -> Self {
         SprayConfig {
-            enabled: true,
             window_ms: 30 * 60_000,
             min_accounts: 30,
             min_ips: 5,
@@ -274,8 +267,7 @@ pub struct PasswordSpray {
 }
 
 /// Build `password_spray`.
-pub fn password_spray(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.password_spray.clone();
+pub fn password_spray(c: SprayConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(PasswordSpray {
         eps: KeyedState::new(c.max_keys, c.window_ms * 2),
         cfg: c,
@@ -365,16 +357,14 @@ impl Detector for PasswordSpray {
 
 /// `brute_force`: many failed logins for one account; a success after them is critical.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct BruteForceConfig {
-    /// Run this detector.
-    pub enabled: bool,
     /// Window of failures, ms.
     pub window_ms: i64,
     /// Failures for one account within the window that fire.
     pub min_failures: u32,
-    /// At most one alert per account per this many ms.
-    pub cooldown_ms: i64,
+    /// Seconds after an alert during which the same key raises no other.
+    pub cooldown_secs: i64,
     /// Most accounts tracked.
     pub max_keys: usize,
 }
@@ -382,10 +372,9 @@ pub struct BruteForceConfig {
 impl Default for BruteForceConfig {
     fn default() -> Self {
         BruteForceConfig {
-            enabled: true,
             window_ms: 10 * 60_000,
             min_failures: 20,
-            cooldown_ms: 30 * 60_000,
+            cooldown_secs: 1_800,
             max_keys: 100_000,
         }
     }
@@ -399,11 +388,10 @@ pub struct BruteForce {
 }
 
 /// Build `brute_force`.
-pub fn brute_force(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.brute_force.clone();
+pub fn brute_force(c: BruteForceConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(BruteForce {
         accounts: KeyedState::new(c.max_keys, c.window_ms * 2),
-        cooldown: Cooldown::new(c.cooldown_ms, 10_000),
+        cooldown: Cooldown::secs(c.cooldown_secs, 10_000),
         cfg: c,
     })
 }
@@ -487,10 +475,8 @@ impl Detector for BruteForce {
 
 /// `leaked_credential`: one API key or principal used from many IPs at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LeakedConfig {
-    /// Run this detector.
-    pub enabled: bool,
     /// Window, ms (one alert per credential per window).
     pub window_ms: i64,
     /// Distinct IPs for one credential within the window that fire.
@@ -502,7 +488,6 @@ pub struct LeakedConfig {
 impl Default for LeakedConfig {
     fn default() -> Self {
         LeakedConfig {
-            enabled: true,
             window_ms: 10 * 60_000,
             min_ips: 10,
             max_keys: 100_000,
@@ -530,8 +515,7 @@ pub struct Leaked {
 }
 
 /// Build `leaked_credential`.
-pub fn leaked_credential(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.leaked_credential.clone();
+pub fn leaked_credential(c: LeakedConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(Leaked {
         creds: KeyedState::new(c.max_keys, c.window_ms * 2),
         cfg: c,

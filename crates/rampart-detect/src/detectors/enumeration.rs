@@ -4,7 +4,7 @@ use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{alert, endpoint_key, EvidenceRing};
-use crate::config::DetectConfig;
+use crate::registry::Resources;
 use crate::state::{combine, Footprint, Hll, KeyedState, OnlineStats};
 use crate::{Detector, EventCtx};
 
@@ -53,10 +53,8 @@ impl Footprint for Window {
 
 /// `endpoint_spray`: one IP probing many distinct endpoints that do not exist or refuse it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SprayConfig {
-    /// Run this detector.
-    pub enabled: bool,
     /// Window, ms (one alert per IP per window).
     pub window_ms: i64,
     /// Distinct endpoints answered 4xx (not 429) within the window that fire.
@@ -68,7 +66,6 @@ pub struct SprayConfig {
 impl Default for SprayConfig {
     fn default() -> Self {
         SprayConfig {
-            enabled: true,
             window_ms: 5 * 60_000,
             min_endpoints: 30,
             max_keys: 50_000,
@@ -83,8 +80,7 @@ pub struct EndpointSpray {
 }
 
 /// Build `endpoint_spray`.
-pub fn endpoint_spray(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.endpoint_spray.clone();
+pub fn endpoint_spray(c: SprayConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(EndpointSpray {
         ips: KeyedState::new(c.max_keys, c.window_ms * 2),
         cfg: c,
@@ -161,10 +157,8 @@ impl Detector for EndpointSpray {
 
 /// `param_enumeration`: one IP walking many distinct values of an id on one endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ParamEnumConfig {
-    /// Run this detector.
-    pub enabled: bool,
     /// Window, ms (one alert per IP and endpoint per window).
     pub window_ms: i64,
     /// Distinct id values within the window that fire.
@@ -176,7 +170,6 @@ pub struct ParamEnumConfig {
 impl Default for ParamEnumConfig {
     fn default() -> Self {
         ParamEnumConfig {
-            enabled: true,
             window_ms: 10 * 60_000,
             min_ids: 100,
             max_keys: 50_000,
@@ -191,8 +184,7 @@ pub struct ParamEnum {
 }
 
 /// Build `param_enumeration`.
-pub fn param_enumeration(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.param_enumeration.clone();
+pub fn param_enumeration(c: ParamEnumConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(ParamEnum {
         pairs: KeyedState::new(c.max_keys, c.window_ms * 2),
         cfg: c,
@@ -283,10 +275,8 @@ impl Detector for ParamEnum {
 /// `distributed_param_enumeration`: many IPs together walking many ids of one endpoint, each
 /// IP sending few requests, far beyond the endpoint's learned distinct ids per window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DistributedEnumConfig {
-    /// Run this detector.
-    pub enabled: bool,
     /// Window, ms (one alert per endpoint per window).
     pub window_ms: i64,
     /// Distinct ids within the window that fire (at least).
@@ -306,7 +296,6 @@ pub struct DistributedEnumConfig {
 impl Default for DistributedEnumConfig {
     fn default() -> Self {
         DistributedEnumConfig {
-            enabled: true,
             window_ms: 10 * 60_000,
             min_ids: 300,
             min_ips: 20,
@@ -338,8 +327,7 @@ pub struct DistributedEnum {
 }
 
 /// Build `distributed_param_enumeration`.
-pub fn distributed_param_enumeration(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.distributed_param_enumeration.clone();
+pub fn distributed_param_enumeration(c: DistributedEnumConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(DistributedEnum {
         eps: KeyedState::new(c.max_keys, 7 * 86_400_000),
         cfg: c,
@@ -434,10 +422,8 @@ impl Detector for DistributedEnum {
 /// `bola`: one principal (or IP) successfully reading many distinct objects of a templated
 /// endpoint: broken object-level authorization being exploited.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct BolaConfig {
-    /// Run this detector.
-    pub enabled: bool,
     /// Window, ms (one alert per caller and endpoint per window).
     pub window_ms: i64,
     /// Distinct ids answered 2xx within the window that fire.
@@ -449,7 +435,6 @@ pub struct BolaConfig {
 impl Default for BolaConfig {
     fn default() -> Self {
         BolaConfig {
-            enabled: true,
             window_ms: 30 * 60_000,
             min_ids: 50,
             max_keys: 50_000,
@@ -464,8 +449,7 @@ pub struct Bola {
 }
 
 /// Build `bola`.
-pub fn bola(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.bola.clone();
+pub fn bola(c: BolaConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(Bola {
         pairs: KeyedState::new(c.max_keys, c.window_ms * 2),
         cfg: c,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::baseline::{body_props, value_type_index, VALUE_TYPES};
 use crate::common::{alert, endpoint_key, Cooldown};
-use crate::config::DetectConfig;
+use crate::registry::Resources;
 use crate::state::{combine, hash_bytes};
 use crate::{Detector, EventCtx};
 
@@ -16,12 +16,10 @@ const TYPE_NAMES: [&str; VALUE_TYPES] = [
 
 /// `anomalous_param_type`: a query parameter value of a type never or rarely seen for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ParamTypeConfig {
-    /// Run this detector.
-    pub enabled: bool,
-    /// At most one alert per IP, endpoint and parameter per this many ms.
-    pub cooldown_ms: i64,
+    /// Seconds after an alert during which the same key raises no other.
+    pub cooldown_secs: i64,
     /// Times a parameter must have been seen while learning.
     pub min_seen: u32,
     /// A type seen in at most this share of learned values is anomalous.
@@ -31,8 +29,7 @@ pub struct ParamTypeConfig {
 impl Default for ParamTypeConfig {
     fn default() -> Self {
         ParamTypeConfig {
-            enabled: true,
-            cooldown_ms: 30 * 60_000,
+            cooldown_secs: 1_800,
             min_seen: 100,
             rare_fraction: 0.001,
         }
@@ -46,10 +43,9 @@ pub struct ParamType {
 }
 
 /// Build `anomalous_param_type`.
-pub fn anomalous_param_type(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.anomalous_param_type.clone();
+pub fn anomalous_param_type(c: ParamTypeConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(ParamType {
-        cooldown: Cooldown::new(c.cooldown_ms, 10_000),
+        cooldown: Cooldown::secs(c.cooldown_secs, 10_000),
         cfg: c,
     })
 }
@@ -122,12 +118,10 @@ impl Detector for ParamType {
 
 /// `unseen_param`: a query parameter never seen on a well-learned endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct UnseenParamConfig {
-    /// Run this detector.
-    pub enabled: bool,
-    /// At most one alert per IP, endpoint and parameter per this many ms.
-    pub cooldown_ms: i64,
+    /// Seconds after an alert during which the same key raises no other.
+    pub cooldown_secs: i64,
     /// Learned events the endpoint needs.
     pub min_samples: u64,
 }
@@ -135,8 +129,7 @@ pub struct UnseenParamConfig {
 impl Default for UnseenParamConfig {
     fn default() -> Self {
         UnseenParamConfig {
-            enabled: true,
-            cooldown_ms: 30 * 60_000,
+            cooldown_secs: 1_800,
             min_samples: 1_000,
         }
     }
@@ -149,10 +142,9 @@ pub struct UnseenParam {
 }
 
 /// Build `unseen_param`.
-pub fn unseen_param(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.unseen_param.clone();
+pub fn unseen_param(c: UnseenParamConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(UnseenParam {
-        cooldown: Cooldown::new(c.cooldown_ms, 10_000),
+        cooldown: Cooldown::secs(c.cooldown_secs, 10_000),
         cfg: c,
     })
 }
@@ -255,12 +247,10 @@ pub const SENSITIVE_PROPS: &[&str] = &[
 /// `mass_assignment`: a write body with properties never seen in the endpoint's learned write
 /// bodies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MassAssignmentConfig {
-    /// Run this detector.
-    pub enabled: bool,
-    /// At most one alert per IP and endpoint per this many ms.
-    pub cooldown_ms: i64,
+    /// Seconds after an alert during which the same key raises no other.
+    pub cooldown_secs: i64,
     /// Learned write bodies the endpoint needs.
     pub min_writes: u64,
 }
@@ -268,8 +258,7 @@ pub struct MassAssignmentConfig {
 impl Default for MassAssignmentConfig {
     fn default() -> Self {
         MassAssignmentConfig {
-            enabled: true,
-            cooldown_ms: 30 * 60_000,
+            cooldown_secs: 1_800,
             min_writes: 50,
         }
     }
@@ -282,10 +271,9 @@ pub struct MassAssignment {
 }
 
 /// Build `mass_assignment`.
-pub fn mass_assignment(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.mass_assignment.clone();
+pub fn mass_assignment(c: MassAssignmentConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(MassAssignment {
-        cooldown: Cooldown::new(c.cooldown_ms, 10_000),
+        cooldown: Cooldown::secs(c.cooldown_secs, 10_000),
         cfg: c,
     })
 }

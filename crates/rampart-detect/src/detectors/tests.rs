@@ -67,9 +67,18 @@ fn learning() -> Vec<ApiEvent<'static>> {
 fn cfg() -> DetectConfig {
     let mut c = DetectConfig::default();
     c.baseline.min_samples = 300;
-    c.unseen_param.min_samples = 200;
-    c.mass_assignment.min_writes = 50;
-    c.function_level_authz.min_calls = 50;
+    c.detectors.update(
+        "unseen_param",
+        |u: &mut super::params::UnseenParamConfig| u.min_samples = 200,
+    );
+    c.detectors.update(
+        "mass_assignment",
+        |m: &mut super::params::MassAssignmentConfig| m.min_writes = 50,
+    );
+    c.detectors.update(
+        "function_level_authz",
+        |f: &mut super::access::FunctionAuthzConfig| f.min_calls = 50,
+    );
     c
 }
 
@@ -580,7 +589,7 @@ fn allow_list_skips_events_and_suppression_drops_alerts() {
     });
     assert_eq!(fired(&run(&c, stuff.clone())), Vec::<String>::new());
     let mut c = cfg();
-    c.credential_stuffing.enabled = false;
+    c.detectors.set_enabled("credential_stuffing", false);
     assert_eq!(fired(&run(&c, stuff)), Vec::<String>::new());
 }
 
@@ -600,7 +609,7 @@ fn every_alert_is_complete() {
 fn registry_ids_match_config_ids() {
     let mut ids = Engine::builtin(&DetectConfig::default()).ids();
     ids.sort();
-    let mut want = crate::config::IDS.to_vec();
+    let mut want: Vec<&str> = crate::DETECTORS.iter().map(|r| r.id).collect();
     want.sort();
     assert_eq!(ids, want);
 }
@@ -608,19 +617,19 @@ fn registry_ids_match_config_ids() {
 /// Every `max_keys` of the configuration (whatever the detector), plus the baseline's
 /// `max_endpoints`, set to `cap`; returns the config and the sum of those caps.
 fn capped(cap: usize) -> (DetectConfig, usize) {
-    let mut v = serde_json::to_value(DetectConfig::default()).unwrap();
+    let mut c = DetectConfig::default();
     let mut total = 0;
-    for (_, section) in v.as_object_mut().unwrap().iter_mut() {
-        if let Some(obj) = section.as_object_mut() {
-            for field in ["max_keys", "max_endpoints"] {
-                if let Some(x) = obj.get_mut(field) {
-                    *x = cap.into();
-                    total += cap;
-                }
-            }
+    for r in crate::DETECTORS {
+        let mut v = (r.defaults)();
+        if let Some(x) = v.as_object_mut().and_then(|o| o.get_mut("max_keys")) {
+            *x = cap.into();
+            total += cap;
         }
+        c.detectors.insert_raw(r.id, v);
     }
-    (serde_json::from_value(v).unwrap(), total)
+    c.baseline.max_endpoints = cap;
+    total += cap;
+    (c, total)
 }
 
 /// Bytes one tracked key may cost at most: its slot in a table kept at most 7/8 full but up

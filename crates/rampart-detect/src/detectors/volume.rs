@@ -4,7 +4,7 @@ use rampart_model::{AlertDraft, AttackStage, Entity, EntityKind, EntityRole, Sev
 use serde::{Deserialize, Serialize};
 
 use crate::common::{alert, endpoint_key, Cooldown};
-use crate::config::DetectConfig;
+use crate::registry::Resources;
 use crate::state::{combine, hash_bytes, KeyedState, OnlineStats, SlidingCounter};
 use crate::{Detector, EventCtx};
 
@@ -18,12 +18,10 @@ fn related_ip(cx: &EventCtx<'_>) -> Option<Entity> {
 
 /// `traffic_spike_endpoint`: requests per minute on an endpoint far above its baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SpikeEndpointConfig {
-    /// Run this detector.
-    pub enabled: bool,
-    /// At most one alert per endpoint per this many ms.
-    pub cooldown_ms: i64,
+    /// Seconds after an alert during which the same key raises no other.
+    pub cooldown_secs: i64,
     /// Never fire below this many requests in a minute.
     pub min_rpm: u32,
     /// Fire above this multiple of the learned mean rate...
@@ -35,8 +33,7 @@ pub struct SpikeEndpointConfig {
 impl Default for SpikeEndpointConfig {
     fn default() -> Self {
         SpikeEndpointConfig {
-            enabled: true,
-            cooldown_ms: 10 * 60_000,
+            cooldown_secs: 600,
             min_rpm: 300,
             factor: 10.0,
             z: 6.0,
@@ -51,10 +48,9 @@ pub struct SpikeEndpoint {
 }
 
 /// Build `traffic_spike_endpoint`.
-pub fn spike_endpoint(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.traffic_spike_endpoint.clone();
+pub fn spike_endpoint(c: SpikeEndpointConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(SpikeEndpoint {
-        cooldown: Cooldown::new(c.cooldown_ms, 10_000),
+        cooldown: Cooldown::secs(c.cooldown_secs, 10_000),
         cfg: c,
     })
 }
@@ -115,12 +111,10 @@ impl Detector for SpikeEndpoint {
 /// `traffic_spike_ip`: one client's requests per minute on one endpoint far above that
 /// client's own learned rate there (and an absolute floor).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SpikeIpConfig {
-    /// Run this detector.
-    pub enabled: bool,
-    /// At most one alert per IP and endpoint per this many ms.
-    pub cooldown_ms: i64,
+    /// Seconds after an alert during which the same key raises no other.
+    pub cooldown_secs: i64,
     /// Never fire below this many requests from one IP to one endpoint in a minute.
     pub min_rpm: u32,
     /// Fire above this multiple of the pair's learned mean rate.
@@ -134,8 +128,7 @@ pub struct SpikeIpConfig {
 impl Default for SpikeIpConfig {
     fn default() -> Self {
         SpikeIpConfig {
-            enabled: true,
-            cooldown_ms: 10 * 60_000,
+            cooldown_secs: 600,
             min_rpm: 300,
             factor: 10.0,
             learn_minutes: 60,
@@ -159,11 +152,10 @@ pub struct SpikeIp {
 }
 
 /// Build `traffic_spike_ip`.
-pub fn spike_ip(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.traffic_spike_ip.clone();
+pub fn spike_ip(c: SpikeIpConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(SpikeIp {
         pairs: KeyedState::new(c.max_keys, 2 * 3_600_000),
-        cooldown: Cooldown::new(c.cooldown_ms, 10_000),
+        cooldown: Cooldown::secs(c.cooldown_secs, 10_000),
         cfg: c,
     })
 }
@@ -249,12 +241,10 @@ impl Detector for SpikeIp {
 
 /// `large_response` / `large_request`: a body far larger than the endpoint's learned sizes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LargeSizeConfig {
-    /// Run this detector.
-    pub enabled: bool,
-    /// At most one alert per IP and endpoint per this many ms.
-    pub cooldown_ms: i64,
+    /// Seconds after an alert during which the same key raises no other.
+    pub cooldown_secs: i64,
     /// Never fire below this many bytes.
     pub min_bytes: u64,
     /// Fire above this multiple of the learned mean...
@@ -266,8 +256,7 @@ pub struct LargeSizeConfig {
 impl Default for LargeSizeConfig {
     fn default() -> Self {
         LargeSizeConfig {
-            enabled: true,
-            cooldown_ms: 10 * 60_000,
+            cooldown_secs: 600,
             min_bytes: 1_000_000,
             factor: 10.0,
             z: 6.0,
@@ -283,20 +272,18 @@ pub struct LargeSize {
 }
 
 /// Build `large_response`.
-pub fn large_response(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.large_response.clone();
+pub fn large_response(c: LargeSizeConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(LargeSize {
-        cooldown: Cooldown::new(c.cooldown_ms, 10_000),
+        cooldown: Cooldown::secs(c.cooldown_secs, 10_000),
         cfg: c,
         response: true,
     })
 }
 
 /// Build `large_request`.
-pub fn large_request(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.large_request.clone();
+pub fn large_request(c: LargeSizeConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(LargeSize {
-        cooldown: Cooldown::new(c.cooldown_ms, 10_000),
+        cooldown: Cooldown::secs(c.cooldown_secs, 10_000),
         cfg: c,
         response: false,
     })
@@ -397,12 +384,10 @@ impl Detector for LargeSize {
 
 /// `latency_spike`: many requests on one endpoint far slower than its learned latency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LatencyConfig {
-    /// Run this detector.
-    pub enabled: bool,
-    /// At most one alert per endpoint per this many ms.
-    pub cooldown_ms: i64,
+    /// Seconds after an alert during which the same key raises no other.
+    pub cooldown_secs: i64,
     /// A request is slow above this many microseconds at least...
     pub min_latency_us: u64,
     /// ...and this multiple of the learned mean...
@@ -418,8 +403,7 @@ pub struct LatencyConfig {
 impl Default for LatencyConfig {
     fn default() -> Self {
         LatencyConfig {
-            enabled: true,
-            cooldown_ms: 10 * 60_000,
+            cooldown_secs: 600,
             min_latency_us: 1_000_000,
             factor: 5.0,
             z: 6.0,
@@ -437,11 +421,10 @@ pub struct LatencySpike {
 }
 
 /// Build `latency_spike`.
-pub fn latency_spike(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.latency_spike.clone();
+pub fn latency_spike(c: LatencyConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(LatencySpike {
         slow: KeyedState::new(10_000, c.window_ms * 2),
-        cooldown: Cooldown::new(c.cooldown_ms, 10_000),
+        cooldown: Cooldown::secs(c.cooldown_secs, 10_000),
         cfg: c,
     })
 }
@@ -519,12 +502,10 @@ impl Detector for LatencySpike {
 
 /// `error_burst`: a burst of 5xx answers on one endpoint, far above its learned error share.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ErrorBurstConfig {
-    /// Run this detector.
-    pub enabled: bool,
-    /// At most one alert per endpoint per this many ms.
-    pub cooldown_ms: i64,
+    /// Seconds after an alert during which the same key raises no other.
+    pub cooldown_secs: i64,
     /// 5xx answers within `window_ms` that make a burst.
     pub min_errors: u32,
     /// Window, ms.
@@ -538,8 +519,7 @@ pub struct ErrorBurstConfig {
 impl Default for ErrorBurstConfig {
     fn default() -> Self {
         ErrorBurstConfig {
-            enabled: true,
-            cooldown_ms: 10 * 60_000,
+            cooldown_secs: 600,
             min_errors: 20,
             window_ms: 60_000,
             min_ratio: 0.3,
@@ -556,11 +536,10 @@ pub struct ErrorBurst {
 }
 
 /// Build `error_burst`.
-pub fn error_burst(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.error_burst.clone();
+pub fn error_burst(c: ErrorBurstConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(ErrorBurst {
         errors: KeyedState::new(10_000, c.window_ms * 2),
-        cooldown: Cooldown::new(c.cooldown_ms, 10_000),
+        cooldown: Cooldown::secs(c.cooldown_secs, 10_000),
         cfg: c,
     })
 }
@@ -658,12 +637,10 @@ pub const PAGE_SIZE_PARAMS: &[&str] = &[
 
 /// `resource_consumption`: a huge page size (`limit=100000`), far above anything learned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ResourceConfig {
-    /// Run this detector.
-    pub enabled: bool,
-    /// At most one alert per IP and endpoint per this many ms.
-    pub cooldown_ms: i64,
+    /// Seconds after an alert during which the same key raises no other.
+    pub cooldown_secs: i64,
     /// Page sizes at or above this fire (when not learned as normal).
     pub min_page_size: u64,
     /// Fire only above this multiple of the largest value learned for the parameter.
@@ -673,8 +650,7 @@ pub struct ResourceConfig {
 impl Default for ResourceConfig {
     fn default() -> Self {
         ResourceConfig {
-            enabled: true,
-            cooldown_ms: 10 * 60_000,
+            cooldown_secs: 600,
             min_page_size: 10_000,
             factor: 10,
         }
@@ -688,10 +664,9 @@ pub struct Resource {
 }
 
 /// Build `resource_consumption`.
-pub fn resource_consumption(cfg: &DetectConfig) -> Box<dyn Detector> {
-    let c = cfg.resource_consumption.clone();
+pub fn resource_consumption(c: ResourceConfig, _: &Resources) -> Box<dyn Detector> {
     Box::new(Resource {
-        cooldown: Cooldown::new(c.cooldown_ms, 10_000),
+        cooldown: Cooldown::secs(c.cooldown_secs, 10_000),
         cfg: c,
     })
 }
