@@ -22,8 +22,7 @@ const MAGICS: &[&[u8]] = &[b"\xac\xed\x00\x05", b"\x00\x01\x00\x00\x00\xff\xff\x
 
 /// Whether `bytes` starts with a known serialization magic.
 pub fn has_magic(bytes: &[u8]) -> bool {
-    MAGICS.iter().any(|m| bytes.starts_with(m))
-        || matches!(bytes, [0x80, 2..=5, ..])
+    MAGICS.iter().any(|m| bytes.starts_with(m)) || matches!(bytes, [0x80, 2..=5, ..])
 }
 
 /// Decode `s` into `bytes` (cleared) when it looks like base64 of text (90% printable ASCII

@@ -147,7 +147,10 @@ pub(crate) fn walk(sink: &mut Sink<'_>, scratch: &mut Scratch, s: &str, prefix: 
                 i = end + 1;
             }
             Some(_) => {
-                while !matches!(b.get(i), None | Some(b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r')) {
+                while !matches!(
+                    b.get(i),
+                    None | Some(b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r')
+                ) {
                     i += 1;
                 }
             }

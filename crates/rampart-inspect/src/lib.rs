@@ -413,7 +413,12 @@ fn cookies(sink: &mut Sink<'_>, header: &str) {
             continue;
         }
         let (name, value) = piece.split_once('=').unwrap_or(("", piece));
-        sink.emit(Location::Cookie, name.trim_end(), value.trim_start(), Mode::Plain);
+        sink.emit(
+            Location::Cookie,
+            name.trim_end(),
+            value.trim_start(),
+            Mode::Plain,
+        );
     }
 }
 
@@ -471,9 +476,9 @@ fn looks_form(s: &str) -> bool {
         return false;
     };
     eq > 0
-        && b[..eq]
-            .iter()
-            .all(|&c| c > b' ' && !matches!(c, b'<' | b'>' | b'{' | b'}' | b'"' | b'\'' | b'&' | 0x7f))
+        && b[..eq].iter().all(|&c| {
+            c > b' ' && !matches!(c, b'<' | b'>' | b'{' | b'}' | b'"' | b'\'' | b'&' | 0x7f)
+        })
 }
 
 /// Walk `body` as `kind`; returns how it was read. `prefix` names the values of a body nested

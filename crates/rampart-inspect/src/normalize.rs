@@ -28,12 +28,26 @@ pub(crate) enum Mode {
 ///
 /// `plus_is_space` is for query strings and urlencoded forms. The buffers keep their capacity,
 /// so a caller that reuses them does not allocate in steady state.
-pub fn normalize_into(raw: &str, plus_is_space: bool, decoded: &mut String, folded: &mut String) -> bool {
-    let mode = if plus_is_space { Mode::Plus } else { Mode::Plain };
+pub fn normalize_into(
+    raw: &str,
+    plus_is_space: bool,
+    decoded: &mut String,
+    folded: &mut String,
+) -> bool {
+    let mode = if plus_is_space {
+        Mode::Plus
+    } else {
+        Mode::Plain
+    };
     normalize_mode(raw, mode, decoded, folded)
 }
 
-pub(crate) fn normalize_mode(raw: &str, mode: Mode, decoded: &mut String, folded: &mut String) -> bool {
+pub(crate) fn normalize_mode(
+    raw: &str,
+    mode: Mode,
+    decoded: &mut String,
+    folded: &mut String,
+) -> bool {
     let mut a = mem::take(decoded).into_bytes();
     let mut b = mem::take(folded).into_bytes();
     decode(raw.as_bytes(), mode, &mut a, &mut b);
@@ -104,7 +118,9 @@ fn hex(c: u8) -> Option<u32> {
 /// `n` hex digits at `s[i..]`.
 fn hex_n(s: &[u8], i: usize, n: usize) -> Option<u32> {
     let digits = s.get(i..i + n)?;
-    digits.iter().try_fold(0u32, |acc, &c| Some(acc * 16 + hex(c)?))
+    digits
+        .iter()
+        .try_fold(0u32, |acc, &c| Some(acc * 16 + hex(c)?))
 }
 
 fn push_char(out: &mut Vec<u8>, cp: u32) {
@@ -193,7 +209,10 @@ fn js_hex_escape(s: &[u8], i: usize) -> Option<(u32, usize)> {
         b'x' | b'X' => Some((hex_n(s, i + 2, 2)?, 4)),
         b'u' | b'U' => {
             if s.get(i + 2) == Some(&b'{') {
-                let close = s.get(i + 3..(i + 10).min(s.len()))?.iter().position(|&c| c == b'}')?;
+                let close = s
+                    .get(i + 3..(i + 10).min(s.len()))?
+                    .iter()
+                    .position(|&c| c == b'}')?;
                 if close == 0 {
                     return None;
                 }
@@ -243,17 +262,25 @@ fn entity(s: &[u8], i: usize) -> Option<(u32, usize)> {
         if digits == 0 || digits > max_digits {
             return None;
         }
-        let cp = rest[start..start + digits]
-            .iter()
-            .fold(0u32, |acc, &c| acc * radix + (c as char).to_digit(radix).unwrap_or(0));
+        let cp = rest[start..start + digits].iter().fold(0u32, |acc, &c| {
+            acc * radix + (c as char).to_digit(radix).unwrap_or(0)
+        });
         let mut n = 1 + start + digits;
         if rest.get(start + digits) == Some(&b';') {
             n += 1;
         }
-        let cp = if cp > 0x10FFFF || (0xD800..0xE000).contains(&cp) { 0xFFFD } else { cp };
+        let cp = if cp > 0x10FFFF || (0xD800..0xE000).contains(&cp) {
+            0xFFFD
+        } else {
+            cp
+        };
         return Some((cp, n));
     }
-    let len = rest.iter().take(8).take_while(|c| c.is_ascii_alphabetic()).count();
+    let len = rest
+        .iter()
+        .take(8)
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count();
     let word = rest.get(..len)?;
     let semi = rest.get(len) == Some(&b';');
     for &(name, cp, bare_ok) in NAMED {
@@ -363,7 +390,11 @@ fn fold(s: &[u8], out: &mut Vec<u8>) {
                 let inner = &s[i + 2..i + 2 + end];
                 push_space(out, &mut space);
                 if let Some(body) = inner.strip_prefix(b"!") {
-                    let digits = body.iter().take(6).take_while(|c| c.is_ascii_digit()).count();
+                    let digits = body
+                        .iter()
+                        .take(6)
+                        .take_while(|c| c.is_ascii_digit())
+                        .count();
                     for &ic in &body[digits..] {
                         if is_fold_space(ic) {
                             push_space(out, &mut space);

@@ -88,7 +88,10 @@ impl Walk<'_, '_, '_> {
         let b = s.as_bytes();
         let name_start = i + 1;
         let mut j = name_start;
-        while b.get(j).is_some_and(|&c| !is_ws(c) && c != b'/' && c != b'>') {
+        while b
+            .get(j)
+            .is_some_and(|&c| !is_ws(c) && c != b'/' && c != b'>')
+        {
             j += 1;
         }
         let name_end = j;
@@ -160,9 +163,9 @@ pub(crate) fn walk(sink: &mut Sink<'_>, stack: &mut Vec<(usize, usize)>, s: &str
         };
         let lt = i + p;
         let rest = &b[lt..];
-        let opens_tag = rest
-            .get(1)
-            .is_some_and(|&c| c.is_ascii_alphabetic() || matches!(c, b'_' | b':' | b'!' | b'?' | b'/') || c >= 0x80);
+        let opens_tag = rest.get(1).is_some_and(|&c| {
+            c.is_ascii_alphabetic() || matches!(c, b'_' | b':' | b'!' | b'?' | b'/') || c >= 0x80
+        });
         if !opens_tag {
             // A `<` that opens nothing: part of the text.
             i = lt + 1;

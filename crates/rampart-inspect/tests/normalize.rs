@@ -71,7 +71,11 @@ fn normaliser_table() {
         let changed = normalize_into(raw, plus, &mut decoded, &mut folded);
         assert_eq!(decoded, want_decoded, "decoded of {raw:?} (plus {plus})");
         assert_eq!(folded, want_folded, "folded of {raw:?} (plus {plus})");
-        assert_eq!(changed, decoded != raw || folded != raw, "changed of {raw:?}");
+        assert_eq!(
+            changed,
+            decoded != raw || folded != raw,
+            "changed of {raw:?}"
+        );
     }
 }
 
@@ -79,7 +83,10 @@ fn normaliser_table() {
 fn plain_values_report_no_change() {
     let (mut decoded, mut folded) = (String::new(), String::new());
     for raw in ["hello", "abc-123_x.y", "/api/v1"] {
-        assert!(!normalize_into(raw, true, &mut decoded, &mut folded), "{raw}");
+        assert!(
+            !normalize_into(raw, true, &mut decoded, &mut folded),
+            "{raw}"
+        );
     }
 }
 
