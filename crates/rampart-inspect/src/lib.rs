@@ -13,6 +13,8 @@
 //! [`InspectConfig::max_values`]; [`Stats::truncated`] says when a cap was hit. No input
 //! makes it panic.
 
+#![warn(missing_docs)]
+
 mod b64;
 mod json;
 mod multipart;

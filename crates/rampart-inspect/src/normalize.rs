@@ -39,23 +39,32 @@ pub fn normalize_into(
     } else {
         Mode::Plain
     };
-    normalize_mode(raw, mode, decoded, folded)
+    normalize_mode(raw, mode, decoded, folded);
+    decoded.as_str() != raw || folded.as_str() != raw
 }
 
-pub(crate) fn normalize_mode(
-    raw: &str,
-    mode: Mode,
-    decoded: &mut String,
-    folded: &mut String,
-) -> bool {
-    let mut a = mem::take(decoded).into_bytes();
-    let mut b = mem::take(folded).into_bytes();
-    decode(raw.as_bytes(), mode, &mut a, &mut b);
-    *decoded = into_string(a);
-    b.clear();
-    fold(decoded.as_bytes(), &mut b);
-    *folded = into_string(b);
-    decoded.as_str() != raw || folded.as_str() != raw
+pub(crate) fn normalize_mode(raw: &str, mode: Mode, decoded: &mut String, folded: &mut String) {
+    let b = raw.as_bytes();
+    let special = memchr::memchr3(b'%', b'&', b'\\', b).is_some()
+        || memchr::memchr(0, b).is_some()
+        || (mode == Mode::Plus && memchr::memchr(b'+', b).is_some());
+    decoded.clear();
+    if special {
+        let mut a = mem::take(decoded).into_bytes();
+        let mut scratch = mem::take(folded).into_bytes();
+        decode(b, mode, &mut a, &mut scratch);
+        *decoded = into_string(a);
+        scratch.clear();
+        *folded = into_string(scratch);
+    } else {
+        decoded.push_str(raw);
+    }
+    folded.clear();
+    let mut space = true;
+    fold(decoded, folded, &mut space, true);
+    if folded.ends_with(' ') {
+        folded.pop();
+    }
 }
 
 /// The buffers only ever hold UTF-8 (by construction); the fallback never runs but keeps this
@@ -64,14 +73,10 @@ fn into_string(v: Vec<u8>) -> String {
     String::from_utf8(v).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Decode `raw` into `a` (valid UTF-8, NUL-free); `b` is scratch.
+/// Decode `raw` (which holds at least one special byte) into `a` (valid UTF-8, NUL-free);
+/// `b` is scratch.
 fn decode(raw: &[u8], mode: Mode, a: &mut Vec<u8>, b: &mut Vec<u8>) {
     a.clear();
-    let special = |c: u8| matches!(c, b'%' | b'&' | b'\\' | 0) || (c == b'+' && mode == Mode::Plus);
-    if !raw.iter().any(|&c| special(c)) {
-        a.extend_from_slice(raw);
-        return;
-    }
     // `cur_in_a`: which buffer holds the current text (None: still `raw`).
     let mut cur_in_a: Option<bool> = None;
     if mode == Mode::Json && memchr::memchr(b'\\', raw).is_some() {
@@ -149,13 +154,41 @@ fn utf16_escape(s: &[u8], i: usize, marker: u8) -> Option<(u32, usize)> {
     Some((hi, 6))
 }
 
+/// Bytes that may start an escape: `%`, `+`, `&`, `\\`.
+const DECODE_START: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'%' as usize] = true;
+    t[b'+' as usize] = true;
+    t[b'&' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Bytes the folder acts on: whitespace, `/` (comments), the lead byte of U+00A0.
+const FOLD_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = is_fold_space(i as u8) || i == b'/' as usize || i == 0xC2;
+        i += 1;
+    }
+    t
+};
+
 /// One round: `%HH`, `%uXXXX`, `+` (when `plus`), HTML entities, `\uXXXX` / `\u{X}` / `\xHH`.
 fn decode_pass(s: &[u8], plus: bool, out: &mut Vec<u8>) -> bool {
     out.clear();
     let mut changed = false;
     let mut i = 0;
     while i < s.len() {
-        let c = s[i];
+        // copy the run of bytes no decoder starts with in one go
+        let run = s[i..]
+            .iter()
+            .position(|&c| DECODE_START[c as usize])
+            .map_or(s.len(), |p| i + p);
+        out.extend_from_slice(&s[i..run]);
+        i = run;
+        let Some(&c) = s.get(i) else { break };
         match c {
             b'%' => {
                 if let Some(v) = hex_n(s, i + 1, 2) {
@@ -367,65 +400,78 @@ fn push_without_nul(out: &mut Vec<u8>, mut s: &[u8]) {
     out.extend_from_slice(s);
 }
 
-fn is_fold_space(c: u8) -> bool {
+const fn is_fold_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r' | b'\n' | 0x0B | 0x0C)
 }
 
-/// Lower-case ASCII, SQL comments to one space (MySQL `/*!50000x*/` keeps `x`), whitespace
-/// runs (and U+00A0) to one space, trimmed. `s` is valid UTF-8 and only ASCII bytes or the
-/// whole two-byte U+00A0 are changed, so `out` stays valid UTF-8.
-fn fold(s: &[u8], out: &mut Vec<u8>) {
-    let mut space = true; // at start: drop leading whitespace
+/// Append the lower-cased run `s` (ASCII only changed, so it stays UTF-8).
+fn push_lower(out: &mut String, s: &str, space: &mut bool) {
+    if !s.is_empty() {
+        let start = out.len();
+        out.push_str(s);
+        if let Some(tail) = out.get_mut(start..) {
+            tail.make_ascii_lowercase();
+        }
+        *space = false;
+    }
+}
+
+fn push_space(out: &mut String, space: &mut bool) {
+    if !*space {
+        out.push(' ');
+        *space = true;
+    }
+}
+
+/// Fold `s` into `out`: lower-case ASCII, SQL comments to one space (when `comments`; MySQL
+/// `/*!50000x*/` keeps `x`), whitespace runs (and U+00A0) to one space, none at the start
+/// (`space` says whether `out` ends in one). Runs of ordinary bytes are copied whole; every
+/// cut is at an ASCII byte or at the lead byte of U+00A0, so at a char boundary.
+fn fold(s: &str, out: &mut String, space: &mut bool, comments: bool) {
+    let b = s.as_bytes();
+    let mut run = 0;
     let mut i = 0;
-    let push_space = |out: &mut Vec<u8>, space: &mut bool| {
-        if !*space {
-            out.push(b' ');
-            *space = true;
+    while i < b.len() {
+        match b[i..].iter().position(|&c| FOLD_SPECIAL[c as usize]) {
+            Some(p) => i += p,
+            None => break,
         }
-    };
-    while i < s.len() {
-        let c = s[i];
-        if c == b'/' && s.get(i + 1) == Some(&b'*') {
-            if let Some(end) = memchr::memmem::find(&s[i + 2..], b"*/") {
-                let inner = &s[i + 2..i + 2 + end];
-                push_space(out, &mut space);
-                if let Some(body) = inner.strip_prefix(b"!") {
-                    let digits = body
-                        .iter()
-                        .take(6)
-                        .take_while(|c| c.is_ascii_digit())
-                        .count();
-                    for &ic in &body[digits..] {
-                        if is_fold_space(ic) {
-                            push_space(out, &mut space);
-                        } else {
-                            out.push(ic.to_ascii_lowercase());
-                            space = false;
-                        }
-                    }
-                    push_space(out, &mut space);
-                }
-                i += 2 + end + 2;
-                continue;
-            }
-        }
+        let c = b[i];
         if is_fold_space(c) {
-            push_space(out, &mut space);
+            push_lower(out, s.get(run..i).unwrap_or(""), space);
+            push_space(out, space);
             i += 1;
-            continue;
-        }
-        if c == 0xC2 && s.get(i + 1) == Some(&0xA0) {
-            push_space(out, &mut space);
+            run = i;
+        } else if c == 0xC2 && b.get(i + 1) == Some(&0xA0) {
+            push_lower(out, s.get(run..i).unwrap_or(""), space);
+            push_space(out, space);
             i += 2;
-            continue;
+            run = i;
+        } else if comments && c == b'/' && b.get(i + 1) == Some(&b'*') {
+            let Some(end) = memchr::memmem::find(&b[i + 2..], b"*/") else {
+                i += 1;
+                continue;
+            };
+            push_lower(out, s.get(run..i).unwrap_or(""), space);
+            push_space(out, space);
+            let inner = &b[i + 2..i + 2 + end];
+            if inner.first() == Some(&b'!') {
+                let digits = inner[1..]
+                    .iter()
+                    .take(6)
+                    .take_while(|c| c.is_ascii_digit())
+                    .count();
+                let body = s.get(i + 3 + digits..i + 2 + end).unwrap_or("");
+                fold(body, out, space, false);
+                push_space(out, space);
+            }
+            i += 2 + end + 2;
+            run = i;
+        } else {
+            i += 1;
         }
-        out.push(c.to_ascii_lowercase());
-        space = false;
-        i += 1;
     }
-    if out.last() == Some(&b' ') {
-        out.pop();
-    }
+    push_lower(out, s.get(run..).unwrap_or(""), space);
 }
 
 #[cfg(test)]

@@ -180,7 +180,7 @@ pub(crate) fn walk(sink: &mut Sink<'_>, stack: &mut Vec<(usize, usize)>, s: &str
                 lt + 9 + e + 3
             })
         } else if rest.starts_with(b"<!") {
-            decl_end(b, lt).map(|end| {
+            decl_end(b, lt).inspect(|&end| {
                 let decl = &b[lt..end];
                 if starts_with_ci(decl, b"<!DOCTYPE") || starts_with_ci(decl, b"<!ENTITY") {
                     let raw = if root_seen {
@@ -190,7 +190,6 @@ pub(crate) fn walk(sink: &mut Sink<'_>, stack: &mut Vec<(usize, usize)>, s: &str
                     };
                     w.sink.emit(Location::Xml, "doctype", raw, Mode::Plain);
                 }
-                end
             })
         } else if rest.starts_with(b"<?") {
             memmem::find(&rest[2..], b"?>").map(|e| lt + 2 + e + 2)
