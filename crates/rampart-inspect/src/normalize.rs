@@ -290,6 +290,7 @@ fn entity(s: &[u8], i: usize) -> Option<(u32, usize)> {
         let digits = rest
             .iter()
             .skip(start)
+            .take(max_digits + 1)
             .take_while(|c| (**c as char).is_digit(radix))
             .count();
         if digits == 0 || digits > max_digits {
@@ -431,6 +432,8 @@ fn fold(s: &str, out: &mut String, space: &mut bool, comments: bool) {
     let b = s.as_bytes();
     let mut run = 0;
     let mut i = 0;
+    // once a `/*` has no `*/` after it, no later one has: stop looking (keeps `/*/*/*...` linear)
+    let mut unclosed = false;
     while i < b.len() {
         match b[i..].iter().position(|&c| FOLD_SPECIAL[c as usize]) {
             Some(p) => i += p,
@@ -447,8 +450,9 @@ fn fold(s: &str, out: &mut String, space: &mut bool, comments: bool) {
             push_space(out, space);
             i += 2;
             run = i;
-        } else if comments && c == b'/' && b.get(i + 1) == Some(&b'*') {
+        } else if comments && !unclosed && c == b'/' && b.get(i + 1) == Some(&b'*') {
             let Some(end) = memchr::memmem::find(&b[i + 2..], b"*/") else {
+                unclosed = true;
                 i += 1;
                 continue;
             };

@@ -195,7 +195,9 @@ fn hostile_requests_stay_bounded() {
                 assert!(stats.truncated, "{name}");
                 assert_eq!(stats.values, 1024, "{name}");
             }
-            "percent25_100k" | "xml_nested_100k" => assert!(stats.truncated, "{name}"),
+            "percent25_100k" | "xml_nested_100k" | "sql_comment_opens" | "entity_digits" => {
+                assert!(stats.truncated, "{name}")
+            }
             "multipart_unclosed" => assert!(stats.malformed_body && stats.truncated, "{name}"),
             _ => unreachable!(),
         }

@@ -70,6 +70,14 @@ pub fn hostile() -> Vec<(&'static str, ApiEvent<'static>)> {
             body("application/xml", "<a>".repeat(100_000)),
         ),
         ("base64_bomb", body("text/plain", "QUFB".repeat(250_000))),
+        ("sql_comment_opens", body("text/plain", "/*".repeat(50_000))),
+        (
+            "entity_digits",
+            body(
+                "text/plain",
+                format!("{}{}", "&#".repeat(10_000), "1".repeat(100_000)),
+            ),
+        ),
         (
             "garbage_escapes",
             body(
