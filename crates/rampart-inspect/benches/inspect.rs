@@ -107,11 +107,19 @@ fn bench(name: &str, ev: &ApiEvent<'_>) {
     black_box(sink);
 }
 
+/// `cargo bench -p rampart-inspect --bench inspect -- json` runs only the cases whose name
+/// contains `json`.
 fn main() {
-    bench("typical_access_log", &typical());
-    bench("json_2k", &json_2k());
-    bench("form_2k", &form_2k());
-    for (name, ev) in support::hostile() {
-        bench(name, &ev);
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let mut cases = vec![
+        ("typical_access_log", typical()),
+        ("json_2k", json_2k()),
+        ("form_2k", form_2k()),
+    ];
+    cases.extend(support::hostile());
+    for (name, ev) in &cases {
+        if filter.as_deref().is_none_or(|f| name.contains(f)) {
+            bench(name, ev);
+        }
     }
 }

@@ -435,11 +435,17 @@ pub(crate) enum Kind<'c> {
     Text,
 }
 
-/// The kind of `body` declared by content type `ct`; when `sniff` and the type is missing or
-/// generic (`text/plain`, `application/octet-stream`, unknown), guessed from the first bytes.
+/// The kind of `body` declared by content type `ct`; when `sniff` and the type is missing,
+/// generic (`text/plain`, `application/octet-stream`, unknown) or a form type on a body that
+/// opens with `{`, `[` or `<`, guessed from the first bytes.
 pub(crate) fn classify<'c>(ct: &'c str, body: &str, sniff: bool) -> Kind<'c> {
     let mime = ct.split(';').next().unwrap_or("").trim();
-    if mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+    let head = body.trim_start();
+    let first = head.as_bytes().first().copied();
+    // a form type on a JSON or XML body is a wrong header: sniff instead
+    if mime.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        && !(sniff && matches!(first, Some(b'{' | b'[' | b'<')))
+    {
         return Kind::Form;
     }
     if mime
@@ -462,8 +468,7 @@ pub(crate) fn classify<'c>(ct: &'c str, body: &str, sniff: bool) -> Kind<'c> {
     if !sniff {
         return Kind::Text;
     }
-    let head = body.trim_start();
-    match head.as_bytes().first() {
+    match first {
         Some(b'{' | b'[') => Kind::Json,
         Some(b'<') => Kind::Xml,
         _ if looks_form(head) => Kind::Form,

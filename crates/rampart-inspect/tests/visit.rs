@@ -155,6 +155,28 @@ fn form_sniffed_without_content_type() {
     assert_eq!(stats.body_kind, BodyKind::Form);
 }
 
+#[test]
+fn json_under_a_form_content_type_is_sniffed() {
+    let ev = post(
+        "/x",
+        "application/x-www-form-urlencoded",
+        r#"{"id":"1 or 1=1"}"#,
+    );
+    let stats = check(
+        &ev,
+        &[
+            (Path, "", "/x"),
+            (
+                HeaderValue,
+                "content-type",
+                "application/x-www-form-urlencoded",
+            ),
+            (JsonValue, "id", "1 or 1=1"),
+        ],
+    );
+    assert_eq!(stats.body_kind, BodyKind::Json);
+}
+
 const MULTIPART: &str = "--XyZ\r\n\
 Content-Disposition: form-data; name=\"title\"\r\n\r\n\
 hello world\r\n\
@@ -457,4 +479,80 @@ fn location_names() {
     assert_eq!(RawBody.as_str(), "body");
     assert!(JsonKey.is_name() && JsonKey.is_body());
     assert!(!HeaderValue.is_body() && !Cookie.is_name());
+}
+
+fn collect_with(cfg: InspectConfig, ev: &ApiEvent<'_>) -> (Seen, Stats) {
+    let mut inspector = Inspector::new(cfg);
+    let mut seen = Vec::new();
+    let stats = inspector.visit(ev, &mut |v| {
+        seen.push((v.location, v.name.to_owned(), v.raw.to_owned()));
+        Flow::Continue
+    });
+    (seen, stats)
+}
+
+#[test]
+fn xml_deeper_than_max_depth_is_named_by_the_deepest_tracked_element() {
+    let cfg = InspectConfig {
+        max_depth: 2,
+        ..Default::default()
+    };
+    let ev = post(
+        "/ws",
+        "application/xml",
+        "<a><b><c>x' or 1=1</c></b><d>y z</d></a>",
+    );
+    let (seen, stats) = collect_with(cfg, &ev);
+    assert_eq!(
+        seen[2..],
+        [
+            (Xml, "b".to_owned(), "x' or 1=1".to_owned()),
+            (Xml, "d".to_owned(), "y z".to_owned()),
+        ]
+    );
+    assert!(stats.truncated && !stats.malformed_body);
+}
+
+#[test]
+fn max_values_stops_the_walk() {
+    let cfg = InspectConfig {
+        max_values: 3,
+        ..Default::default()
+    };
+    let ev = ApiEvent {
+        path: "/p".into(),
+        query: "a=%27&b=%27&c=%27".into(),
+        ..Default::default()
+    };
+    let (seen, stats) = collect_with(cfg, &ev);
+    // path, segment (plain), name `a` (plain): the third value ends it
+    assert_eq!(seen, [(Path, String::new(), "/p".to_owned())]);
+    assert_eq!(stats.values, 3);
+    assert!(stats.truncated);
+}
+
+#[test]
+fn long_values_are_cut_and_long_bodies_chunked() {
+    let cfg = InspectConfig {
+        max_value_bytes: 1000,
+        ..Default::default()
+    };
+    let ev = ApiEvent {
+        path: "/".into(),
+        query: format!("q={}", "\u{e9}".repeat(600)).into(),
+        request_body: Some(format!("{}<script>{}", "a ".repeat(497), "b ".repeat(900)).into()),
+        ..Default::default()
+    };
+    let (seen, stats) = collect_with(cfg, &ev);
+    assert!(stats.truncated);
+    let q = &seen.iter().find(|v| v.0 == QueryValue).unwrap().2;
+    assert_eq!(q.len(), 1000);
+    let chunks: Vec<&String> = seen
+        .iter()
+        .filter(|v| v.0 == RawBody)
+        .map(|v| &v.2)
+        .collect();
+    assert_eq!(chunks.len(), 4);
+    // the payload straddles the first cut at byte 1000 and is whole in the second chunk
+    assert!(!chunks[0].contains("<script>") && chunks[1].contains("<script>"));
 }
