@@ -405,6 +405,12 @@ const fn is_fold_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r' | b'\n' | 0x0B | 0x0C)
 }
 
+/// Offset of the `*/` closing a comment whose body starts `b` (a plain `memchr` loop: a
+/// `memmem` searcher costs more to build than most comments are long).
+fn comment_end(b: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'*', b).find(|&p| b.get(p + 1) == Some(&b'/'))
+}
+
 /// Append the lower-cased run `s` (ASCII only changed, so it stays UTF-8).
 fn push_lower(out: &mut String, s: &str, space: &mut bool) {
     if !s.is_empty() {
@@ -451,7 +457,7 @@ fn fold(s: &str, out: &mut String, space: &mut bool, comments: bool) {
             i += 2;
             run = i;
         } else if comments && !unclosed && c == b'/' && b.get(i + 1) == Some(&b'*') {
-            let Some(end) = memchr::memmem::find(&b[i + 2..], b"*/") else {
+            let Some(end) = comment_end(&b[i + 2..]) else {
                 unclosed = true;
                 i += 1;
                 continue;
