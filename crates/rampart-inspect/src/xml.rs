@@ -158,10 +158,15 @@ pub(crate) fn walk(sink: &mut Sink<'_>, stack: &mut Vec<(usize, usize)>, s: &str
     let mut text_start = 0;
     let mut i = 0;
     while i < b.len() && !w.sink.stopped {
-        let Some(p) = memchr::memchr(b'<', &b[i..]) else {
-            break;
+        // markup often follows markup: look at the next byte before calling memchr
+        let lt = if b[i] == b'<' {
+            i
+        } else {
+            match memchr::memchr(b'<', &b[i..]) {
+                Some(p) => i + p,
+                None => break,
+            }
         };
-        let lt = i + p;
         let rest = &b[lt..];
         let opens_tag = rest.get(1).is_some_and(|&c| {
             c.is_ascii_alphabetic() || matches!(c, b'_' | b':' | b'!' | b'?' | b'/') || c >= 0x80
