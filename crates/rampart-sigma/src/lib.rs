@@ -5,7 +5,9 @@
 //! ([`view::EventView`]) that answers Sigma's W3C field names (`cs-uri-query`, `c-useragent`,
 //! `sc-status`, ...) straight from the event, without building a JSON map per event.
 //!
-//! **Pure: no I/O and no wall clock**, except [`load_dir`], which reads rule files. Time is
+//! **Pure: no I/O and no wall clock**, except [`load_dir`], [`load_dirs`] and
+//! [`load_with_builtin`], which read rule files. The SigmaHQ web rules are also built in
+//! ([`builtin`], from `rules/` at build time). Time is
 //! event time: cooldowns and correlation windows follow the traffic's timestamps.
 //!
 //! The rules' licence (DRL 1.1) requires the author to be shown wherever an alert is shown:
@@ -96,6 +98,9 @@ pub struct LoadReport {
     pub loaded: Vec<RuleInfo>,
     /// Documents or rules refused: (path or rule id, reason).
     pub refused: Vec<(String, String)>,
+    /// Embedded rules left out because a rule directory has a rule with the same id
+    /// ([`load_with_builtin`]): (rule id, path of the embedded rule).
+    pub overridden: Vec<(String, String)>,
 }
 
 /// Parsed and compiled rules, shared (read-only) by every [`SigmaDetector`].
@@ -144,14 +149,43 @@ impl RuleSet {
     /// naming an unknown rule) are refused with their reason, and so is a rule whose id an
     /// earlier source already loaded (the first wins); everything else is loaded.
     pub fn from_sources(sources: &[(String, String)]) -> (RuleSet, LoadReport) {
+        Self::layered(&[], sources)
+    }
+
+    /// Like [`RuleSet::from_sources`] on `base` then `overlay`, except that a `base` rule
+    /// whose id a rule of `overlay` also has is left out (listed in
+    /// [`LoadReport::overridden`]): `overlay` replaces it, wherever it sits in `overlay`, even
+    /// when that replacement is then refused (it is reported so). Among `overlay`'s own
+    /// sources, and among `base`'s, the first rule with an id wins as in `from_sources`.
+    pub fn layered(
+        base: &[(String, String)],
+        overlay: &[(String, String)],
+    ) -> (RuleSet, LoadReport) {
         let mut report = LoadReport::default();
+        let parsed: Vec<(&String, bool, Result<SigmaCollection, String>)> = base
+            .iter()
+            .map(|s| (s, true))
+            .chain(overlay.iter().map(|s| (s, false)))
+            .map(|((path, text), is_base)| {
+                let coll = rsigma_parser::parse_sigma_yaml(text).map_err(|e| e.to_string());
+                (path, is_base, coll)
+            })
+            .collect();
+        let replaced: std::collections::HashSet<&str> = parsed
+            .iter()
+            .filter(|(_, is_base, _)| !is_base)
+            .filter_map(|(_, _, c)| c.as_ref().ok())
+            .flat_map(|c| c.rules.iter().filter_map(|r| r.id.as_deref()))
+            .collect();
+        let replaced: std::collections::HashSet<String> =
+            replaced.into_iter().map(str::to_owned).collect();
         let mut compiled = Vec::new();
         let mut all = SigmaCollection::new();
         let mut correlation_paths = Vec::new();
         let mut filter_paths = Vec::new();
         let mut seen_ids: HashMap<String, String> = HashMap::new();
-        for (path, text) in sources {
-            let coll = match rsigma_parser::parse_sigma_yaml(text) {
+        for (path, is_base, coll) in parsed {
+            let coll = match coll {
                 Ok(c) => c,
                 Err(e) => {
                     report
@@ -167,6 +201,14 @@ impl RuleSet {
             }
             for rule in coll.rules {
                 let name = rule.id.clone().unwrap_or_else(|| path.clone());
+                if let Some(id) = rule
+                    .id
+                    .as_ref()
+                    .filter(|id| is_base && replaced.contains(*id))
+                {
+                    report.overridden.push((id.clone(), path.clone()));
+                    continue;
+                }
                 if let Some(first) = rule.id.as_ref().and_then(|id| seen_ids.get(id)) {
                     report.refused.push((
                         name,
@@ -376,6 +418,40 @@ pub fn load_dirs(dirs: &[PathBuf]) -> Result<(RuleSet, LoadReport), SigmaError> 
         read_sources(dir, &mut sources)?;
     }
     Ok(RuleSet::from_sources(&sources))
+}
+
+/// The SigmaHQ web rules built into the crate (`rules/`, DRL 1.1: see its README), as
+/// `(path, yaml text)` in sorted path order; paths read `builtin:rules/web/...`.
+pub fn builtin_sources() -> Vec<(String, String)> {
+    builtin_table::BUILTIN_RULES
+        .iter()
+        .map(|(path, text)| (format!("{BUILTIN_PREFIX}{path}"), (*text).to_owned()))
+        .collect()
+}
+
+/// How the paths of embedded rules start ([`RuleInfo::path`]).
+pub const BUILTIN_PREFIX: &str = "builtin:";
+
+mod builtin_table {
+    include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
+}
+
+/// Load the embedded SigmaHQ web rules ([`builtin_sources`]). Pure: no I/O.
+pub fn builtin() -> (RuleSet, LoadReport) {
+    RuleSet::from_sources(&builtin_sources())
+}
+
+/// The embedded rules, then the rules of every directory (each as [`load_dir`] reads it, in the
+/// given order). A directory rule whose id is an embedded rule's id replaces that embedded
+/// rule (listed in [`LoadReport::overridden`]); other directory rules extend the set. Among the
+/// directories a rule id already loaded from an earlier file or directory is refused, as in
+/// [`load_dirs`].
+pub fn load_with_builtin(dirs: &[PathBuf]) -> Result<(RuleSet, LoadReport), SigmaError> {
+    let mut sources = Vec::new();
+    for dir in dirs {
+        read_sources(dir, &mut sources)?;
+    }
+    Ok(RuleSet::layered(&builtin_sources(), &sources))
 }
 
 /// Append `(path, text)` of every rule file under `dir`, in sorted path order.

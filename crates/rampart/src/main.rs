@@ -7,6 +7,7 @@ mod bench_console;
 mod catalogue;
 pub mod config;
 mod demo;
+mod eval;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -84,6 +85,9 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Measure how fast the console's pages render over a big seeded store (p50/p99).
     BenchConsole(bench_console::ConsoleBenchArgs),
+    /// Measure recall and false positives on a labelled request corpus (`requests.ndjson` and
+    /// `labels.tsv`; see `crates/rampart/src/eval.rs`).
+    Eval(eval::EvalArgs),
 }
 
 /// Where Rampart keeps its state.
@@ -489,6 +493,7 @@ async fn run(cmd: Cmd) -> Result<()> {
         Cmd::Simulate(a) => demo::simulate(a).await,
         Cmd::Bench(a) => bench::run(a).await,
         Cmd::BenchConsole(a) => bench_console::run(a).await,
+        Cmd::Eval(a) => eval::run(a),
     }
 }
 

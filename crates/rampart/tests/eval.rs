@@ -1,0 +1,265 @@
+//! `rampart eval` on the shared labelled corpora (OWASP CRS regression tests and GoTestWAF
+//! cases as Rampart request records, `shared/corpora/{crs-regression,gotestwaf}`) and on a
+//! hand-made three-request corpus whose tally is known exactly.
+//!
+//! The corpus figures are asserted as a ratchet: recall at least today's minus one point,
+//! false positives at most today's plus two. **Raise the floors as detection improves**; the
+//! target is recall >= 95% and false positives <= 1% of the negatives.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn corpora() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora")
+}
+
+fn corpus(name: &str) -> PathBuf {
+    let dir = corpora().join(name);
+    assert!(
+        dir.join("requests.ndjson").is_file() && dir.join("labels.tsv").is_file(),
+        "labelled corpus missing: {} (expected requests.ndjson and labels.tsv there, from \
+         the shared corpora beside the work tree)",
+        dir.display()
+    );
+    dir
+}
+
+/// Run `rampart eval DIR --json ARGS` and parse its report.
+fn eval(dir: &Path, args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .arg("eval")
+        .arg(dir)
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("running rampart eval");
+    assert!(
+        out.status.success(),
+        "rampart eval {} {args:?} failed: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "rampart eval printed no JSON report ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn tally(v: &Value) -> (u64, u64) {
+    (
+        v["total"].as_u64().expect("total"),
+        v["alerted"].as_u64().expect("alerted"),
+    )
+}
+
+/// Today's figures, floors of the ratchet: recall (percent) and alerted negatives, measured
+/// with the default setup (no configuration, the embedded SigmaHQ rules).
+struct Floor {
+    recall: f64,
+    false_positives: u64,
+}
+
+fn check_floor(what: &str, r: &Value, floor: Floor) {
+    let (attacks, caught) = tally(&r["attacks"]);
+    let (_, fp) = tally(&r["negatives"]);
+    let recall = 100.0 * caught as f64 / attacks.max(1) as f64;
+    println!("{what}: recall {caught}/{attacks} ({recall:.1}%), false positives {fp}");
+    assert!(
+        recall >= floor.recall - 1.0,
+        "{what}: recall fell to {recall:.1}% (floor {:.1}% minus one point)",
+        floor.recall
+    );
+    assert!(
+        fp <= floor.false_positives + 2,
+        "{what}: {fp} false positives (floor {} plus two)",
+        floor.false_positives
+    );
+}
+
+#[test]
+fn crs_regression_totals_and_floors() {
+    let dir = corpus("crs-regression");
+    let all = eval(&dir, &[]);
+    assert_eq!(all["requests"], 4874);
+    assert_eq!(tally(&all["attacks"]).0, 2204 + 1713);
+    assert_eq!(tally(&all["negatives"]).0, 957);
+    check_floor(
+        "crs-regression, every paranoia level",
+        &all,
+        Floor {
+            recall: 15.0,
+            false_positives: 58,
+        },
+    );
+
+    let pl1 = eval(&dir, &["--paranoia-max", "1"]);
+    assert_eq!(tally(&pl1["attacks"]).0, 2204);
+    assert_eq!(tally(&pl1["negatives"]).0, 957);
+    assert_eq!(pl1["filtered_out"], 1713);
+    let by_level = &pl1["breakdowns"]["paranoia_level"];
+    assert_eq!(tally(&by_level["1"]).0, 2204, "{by_level}");
+    check_floor(
+        "crs-regression, paranoia level 1",
+        &pl1,
+        Floor {
+            recall: 16.5,
+            false_positives: 58,
+        },
+    );
+}
+
+#[test]
+fn gotestwaf_totals_and_floors() {
+    let dir = corpus("gotestwaf");
+    let r = eval(&dir, &[]);
+    assert_eq!(r["requests"], 820);
+    assert_eq!(tally(&r["attacks"]).0, 679);
+    assert_eq!(tally(&r["negatives"]).0, 141);
+    for col in ["placeholder", "encoder"] {
+        let sum: u64 = r["breakdowns"][col]
+            .as_object()
+            .unwrap_or_else(|| panic!("no breakdown by {col}"))
+            .values()
+            .map(|t| tally(t).0)
+            .sum();
+        assert_eq!(sum, 679, "breakdown by {col}");
+    }
+    check_floor(
+        "gotestwaf",
+        &r,
+        Floor {
+            recall: 31.3,
+            false_positives: 5,
+        },
+    );
+    // Deterministic: a second run gives the same report.
+    assert_eq!(eval(&dir, &[]), r);
+}
+
+/// A SQL injection in a query (label `sqli`), a benign request labelled as an attack
+/// (`xss`, so a miss) and a benign negative: the tally, the listings and the filters.
+#[test]
+fn hand_made_corpus_tallies_exactly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    let line = |ip: &str, ts: u64, path: &str, query: &str, ua: &str| {
+        serde_json::json!({
+            "ts": ts, "client_ip": ip, "method": "GET", "path": path, "query": query,
+            "host": "api.example.com", "status": 200,
+            "request": {"headers": {"user-agent": ua}},
+        })
+        .to_string()
+    };
+    let requests = [
+        line(
+            "198.51.100.1",
+            1_793_000_000_000,
+            "/search",
+            "q=1' UNION SELECT username,password FROM users--",
+            "sqlmap/1.7",
+        ),
+        line(
+            "198.51.100.2",
+            1_793_000_000_010,
+            "/api/items",
+            "page=2",
+            FIREFOX,
+        ),
+        line(
+            "198.51.100.3",
+            1_793_000_000_020,
+            "/index.html",
+            "",
+            FIREFOX,
+        ),
+    ];
+    std::fs::write(
+        dir.path().join("requests.ndjson"),
+        requests.join("\n") + "\n",
+    )
+    .expect("write requests");
+    std::fs::write(
+        dir.path().join("labels.tsv"),
+        "ip\tlabel\tencoder\n198.51.100.1\tsqli\tPlain\n198.51.100.2\txss\tURL\n\
+         198.51.100.3\tnegative\tPlain\n",
+    )
+    .expect("write labels");
+
+    for ua in [None, Some(FIREFOX)] {
+        let mut args = vec!["--misses", "5"];
+        if let Some(ua) = ua {
+            args.extend(["--user-agent", ua]);
+        }
+        let r = eval(dir.path(), &args);
+        assert_eq!(r["requests"], 3, "{r}");
+        assert_eq!(
+            r["labels"],
+            serde_json::json!({
+                "sqli": {"total": 1, "alerted": 1},
+                "xss": {"total": 1, "alerted": 0},
+            }),
+            "{ua:?}: {r}"
+        );
+        assert_eq!(tally(&r["attacks"]), (2, 1));
+        assert_eq!(tally(&r["negatives"]), (1, 0), "{ua:?}: {r}");
+        assert_eq!(
+            r["breakdowns"]["encoder"],
+            serde_json::json!({
+                "Plain": {"total": 1, "alerted": 1},
+                "URL": {"total": 1, "alerted": 0},
+            })
+        );
+        let misses = r["misses"].as_array().expect("misses");
+        assert_eq!(misses.len(), 1, "{r}");
+        assert_eq!(misses[0]["ip"], "198.51.100.2");
+        assert_eq!(misses[0]["label"], "xss");
+        assert_eq!(misses[0]["columns"], serde_json::json!({"encoder": "URL"}));
+        assert_eq!(misses[0]["target"], "/api/items?page=2");
+        assert_eq!(r["false_positives"], serde_json::json!([]));
+        let detectors = r["detectors"].as_object().expect("detectors");
+        assert!(!detectors.is_empty(), "{r}");
+        assert!(
+            detectors
+                .values()
+                .all(|d| d["attack"] == 1 && d["negative"] == 0),
+            "{r}"
+        );
+        assert!(detectors.contains_key("injection"), "{r}");
+        // sqlmap's user agent is flagged, unless `--user-agent` replaced it.
+        assert_eq!(
+            detectors.contains_key("suspicious_user_agent"),
+            ua.is_none(),
+            "{ua:?}: {r}"
+        );
+    }
+
+    // `--label` keeps the negatives; the rest is filtered out.
+    let r = eval(dir.path(), &["--label", "sqli"]);
+    assert_eq!(r["requests"], 2);
+    assert_eq!(r["filtered_out"], 1);
+    assert_eq!(tally(&r["attacks"]), (1, 1));
+    assert_eq!(tally(&r["negatives"]), (1, 0));
+
+    // Without a paranoia_level column `--paranoia-max` is an error, not a silent no-op.
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["eval", "--paranoia-max", "1"])
+        .arg(dir.path())
+        .output()
+        .expect("running rampart eval");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("paranoia_level"), "{err}");
+
+    // A missing corpus is an error naming the file.
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["eval", "/nonexistent/corpus"])
+        .output()
+        .expect("running rampart eval");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/corpus/labels.tsv"), "{err}");
+}
