@@ -250,12 +250,15 @@ pub struct Stats {
 }
 
 /// Fast gate: a value made only of `[A-Za-z0-9_.-]` and shorter than 24 bytes cannot carry an
-/// attack of any family we check. [`Inspector::visit`] skips such values (still counting them).
+/// attack of any family we check, unless it holds `__` (`__proto__`) or `..` (traversal).
+/// [`Inspector::visit`] skips such values (still counting them).
 pub fn is_plain(raw: &str) -> bool {
     raw.len() < 24
         && raw
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+        && !raw.contains("__")
+        && !raw.contains("..")
 }
 
 /// Visits the values of requests, reusing its buffers from one request to the next.

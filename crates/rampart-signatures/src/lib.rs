@@ -12,6 +12,7 @@
 
 pub mod auth;
 mod common;
+pub mod content;
 pub mod exposure;
 pub mod injection;
 pub mod intel;
@@ -48,6 +49,7 @@ pub enum SignatureError {
 /// feed set ([`intel::SharedIntel`]) and the OpenAPI spec ([`inventory::OpenApiSpec`]).
 pub const DETECTORS: &[Registration] = &[
     register!("injection", injection::build),
+    register!("content_inspection", content::build),
     register!("ssrf", ssrf::build),
     register!("scanner", scanner::build),
     register!("sensitive_file_probe", probes::build_sensitive_file),
@@ -83,6 +85,7 @@ mod tests {
             ids,
             [
                 "injection",
+                "content_inspection",
                 "ssrf",
                 "scanner",
                 "sensitive_file_probe",

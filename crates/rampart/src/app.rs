@@ -211,6 +211,16 @@ impl IntelFeeds {
 /// period, disabled detectors, Sigma rules and the OpenAPI spec (threat intelligence is
 /// loaded by [`App::open`], which watches the feeds).
 pub fn detection_setup(config: &FileConfig) -> Result<DetectionSetup> {
+    detection_setup_with(config, &[], None)
+}
+
+/// [`detection_setup`] with more Sigma directories after the configured ones, and the
+/// shipped rules forced on or off (`None`: as `[detect] builtin_sigma` says, default on).
+pub fn detection_setup_with(
+    config: &FileConfig,
+    extra_sigma: &[PathBuf],
+    builtin_sigma: Option<bool>,
+) -> Result<DetectionSetup> {
     let mut setup = DetectionSetup::default();
     setup.detect.allow = config.detect.allow.clone();
     setup.detect.suppress = config.detect.suppress.clone();
@@ -230,19 +240,29 @@ pub fn detection_setup(config: &FileConfig) -> Result<DetectionSetup> {
         }
         setup.disable(id);
     }
-    if !config.detect.sigma.is_empty() && !setup.is_disabled(rampart_sigma::DETECTOR_ID) {
-        // Every directory, in order, as one rule set (a duplicate rule id is refused: the
-        // first one loaded wins).
-        let dirs = &config.detect.sigma;
-        let (rules, report) = rampart_sigma::load_dirs(dirs).with_context(|| {
-            let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-            format!("loading Sigma rules from {}", shown.join(", "))
-        })?;
-        for (rule, why) in &report.refused {
-            tracing::warn!(rule = %rule, reason = %why, "sigma rule refused");
+    if !setup.is_disabled(rampart_sigma::DETECTOR_ID) {
+        // The SigmaHQ web rules shipped in the binary (unless `builtin_sigma = false`), then
+        // every directory in order: a directory rule with a shipped rule's id replaces it,
+        // new ids extend the set, and among directories the first one loaded wins.
+        let dirs: Vec<PathBuf> = config.detect.sigma.iter().chain(extra_sigma).cloned().collect();
+        let shown = || {
+            let d: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+            format!("loading Sigma rules from {}", d.join(", "))
+        };
+        let loaded = if builtin_sigma.unwrap_or(config.detect.builtin_sigma.unwrap_or(true)) {
+            Some(rampart_sigma::load_with_builtin(&dirs).with_context(shown)?)
+        } else if !dirs.is_empty() {
+            Some(rampart_sigma::load_dirs(&dirs).with_context(shown)?)
+        } else {
+            None
+        };
+        if let Some((rules, report)) = loaded {
+            for (rule, why) in &report.refused {
+                tracing::warn!(rule = %rule, reason = %why, "sigma rule refused");
+            }
+            tracing::debug!(dirs = dirs.len(), rules = rules.len(), "sigma rules loaded");
+            setup.set_sigma(Arc::new(rules));
         }
-        tracing::info!(dirs = dirs.len(), rules = rules.len(), "sigma rules loaded");
-        setup.set_sigma(Arc::new(rules));
     }
     if let Some(spec) = &config.detect.openapi {
         let text =

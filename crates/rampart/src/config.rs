@@ -294,6 +294,9 @@ pub struct DetectSection {
     /// Directories of Sigma rules to load: all of them, in order, as one rule set (a rule id
     /// already loaded from an earlier file or directory is refused with a warning).
     pub sigma: Vec<PathBuf>,
+    /// Load the SigmaHQ web rules shipped in the binary (default `true`); `sigma`
+    /// directories override them by rule id and extend them.
+    pub builtin_sigma: Option<bool>,
     /// Threat-intelligence feeds: plain IP/CIDR lists, CSV, or STIX 2.1 bundles. A feed whose
     /// file name contains `tor` is treated as Tor exit nodes. Reloaded when they change.
     pub threat_intel: Vec<PathBuf>,

@@ -16,14 +16,6 @@ use rampart_sim::{OutputFormat, ScenarioConfig, SimConfig, Simulator};
 use crate::app::App;
 use crate::{DataArgs, SimulateArgs};
 
-/// Where the shared Sigma web rules live in a development checkout, if they are there.
-fn shared_sigma_dir() -> Option<PathBuf> {
-    ["../shared/corpora/sigma-web", "shared/corpora/sigma-web"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_dir())
-}
-
 fn sim_config(events: u64, seed: u64, days: u32, strength: f64, bodies: bool) -> SimConfig {
     let mut scenarios = ScenarioConfig::all_default();
     for s in &mut scenarios {
@@ -67,10 +59,6 @@ fn prepare_demo_dir(data: &Path) -> Result<()> {
             tor.display().to_string(),
             ti.display().to_string()
         ));
-        if let Some(sigma) = shared_sigma_dir() {
-            let abs = sigma.canonicalize().unwrap_or(sigma);
-            text.push_str(&format!("sigma = [{:?}]\n", abs.display().to_string()));
-        }
         std::fs::write(&cfg, text).with_context(|| format!("writing {}", cfg.display()))?;
     }
     Ok(())
@@ -232,11 +220,8 @@ fn evaluation_setup(sigma: &[PathBuf]) -> Result<DetectionSetup> {
         &rampart_sim::THREAT_INTEL_IPS.join("\n"),
     )?;
     setup.intel().store(Arc::new(tor.with(ti)));
-    for dir in sigma {
-        let (rules, _) = rampart_sigma::load_dir(dir)
-            .with_context(|| format!("loading Sigma rules from {}", dir.display()))?;
-        setup.set_sigma(Arc::new(rules));
-    }
+    let (rules, _) = rampart_sigma::load_with_builtin(sigma).context("loading Sigma rules")?;
+    setup.set_sigma(Arc::new(rules));
     Ok(setup)
 }
 

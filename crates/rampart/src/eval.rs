@@ -12,7 +12,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -304,7 +303,7 @@ pub fn evaluate(
     let decoder = rampart_decode::decoder_by_name("rampart").context("no rampart decoder")?;
     let mut report = EvalReport {
         sigma_rules: setup
-            .sigma
+            .sigma()
             .as_ref()
             .filter(|_| !setup.is_disabled(rampart_sigma::DETECTOR_ID))
             .map_or(0, |r| r.len()),
@@ -425,32 +424,7 @@ pub fn evaluate(
 /// The detection setup for `rampart eval`: the configuration's, with the Sigma rules it
 /// names plus `extra` directories, over the embedded SigmaHQ rules unless `builtin` is false.
 fn setup(config: &FileConfig, extra: &[PathBuf], builtin: bool) -> Result<DetectionSetup> {
-    let mut setup = crate::app::detection_setup(config)?;
-    if setup.is_disabled(rampart_sigma::DETECTOR_ID) {
-        return Ok(setup);
-    }
-    let dirs: Vec<PathBuf> = config.detect.sigma.iter().chain(extra).cloned().collect();
-    let shown = || {
-        let d: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-        format!("loading Sigma rules from {}", d.join(", "))
-    };
-    let loaded = if builtin {
-        Some(rampart_sigma::load_with_builtin(&dirs).with_context(shown)?)
-    } else if !dirs.is_empty() {
-        Some(rampart_sigma::load_dirs(&dirs).with_context(shown)?)
-    } else {
-        None
-    };
-    setup.sigma = match loaded {
-        Some((rules, report)) => {
-            for (rule, why) in &report.refused {
-                tracing::warn!(rule = %rule, reason = %why, "sigma rule refused");
-            }
-            Some(Arc::new(rules))
-        }
-        None => None,
-    };
-    Ok(setup)
+    crate::app::detection_setup_with(config, extra, (!builtin).then_some(false))
 }
 
 /// `rampart eval`.

