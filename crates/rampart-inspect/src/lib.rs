@@ -250,7 +250,8 @@ pub struct Stats {
 }
 
 /// Fast gate: a value made only of `[A-Za-z0-9_.-]` and shorter than 24 bytes cannot carry an
-/// attack of any family we check, unless it holds `__` (`__proto__`) or `..` (traversal).
+/// attack of any family we check, unless it holds `__` (`__proto__`), `..` (traversal) or
+/// two dots (a Java class name such as `java.lang.Runtime`).
 /// [`Inspector::visit`] skips such values (still counting them).
 pub fn is_plain(raw: &str) -> bool {
     raw.len() < 24
@@ -259,6 +260,7 @@ pub fn is_plain(raw: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
         && !raw.contains("__")
         && !raw.contains("..")
+        && raw.bytes().filter(|&b| b == b'.').count() < 2
 }
 
 /// Visits the values of requests, reusing its buffers from one request to the next.

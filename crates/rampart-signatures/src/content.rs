@@ -110,11 +110,84 @@ fn found(what: impl Into<Cow<'static, str>>, strong: bool) -> Option<Found> {
     })
 }
 
+/// Whether a value has anything of SQL's grammar beyond words and parentheses: libinjection
+/// alone reads prose like `while (foo) is bar.` or `Left (WA, RR)` as code.
+fn sql_context(text: &str) -> bool {
+    if text
+        .bytes()
+        .any(|b| matches!(b, b'\'' | b'"' | b'`' | b';' | b'=' | b'<' | b'>' | b'|' | b'&' | b'#'))
+        || text.contains("--")
+        || text.contains("/*")
+    {
+        return true;
+    }
+    let t = text.to_ascii_lowercase();
+    const WORDS: &[&str] = &[
+        "union", "select", "sleep(", "benchmark(", "having ", "order by", "group by", "waitfor",
+        "information_schema", "exec(", "char(", "0x",
+    ];
+    WORDS.iter().any(|w| t.contains(w))
+}
+
+/// SQL functions an injection calls (`concat(`, `coalesce (`): the name, then `(`.
+const SQL_FUNCTIONS: &[&str] = &[
+    "concat", "concat_ws", "coalesce", "compress", "uncompress", "find_in_set", "group_concat",
+    "sqlite_compileoption_used", "sqlite_compileoption_get", "sqlite_version", "starts_with",
+    "jsonb_pretty", "json_build_object", "json_extract", "json_keys", "json_object", "unistr",
+    "extractvalue", "updatexml", "load_file", "benchmark", "pg_sleep", "sleep", "ascii",
+    "substring", "substr", "mid", "ord", "hex", "unhex", "char", "nchar", "chr", "cast",
+    "convert", "ifnull", "nullif", "isnull", "iif", "version", "database", "user",
+    "current_user", "system_user", "session_user", "schema", "md5", "sha1", "sha2",
+    "randomblob", "lpad", "rpad", "instr", "locate", "position", "elt", "make_set",
+    "name_const", "exp", "floor", "rand", "geometrycollection", "multipoint", "polygon",
+    "linestring", "xmltype", "utl_inaddr.get_host_address", "dbms_pipe.receive_message",
+    "ctxsys.drithsx.sn", "to_char", "to_number", "string_agg", "array_agg", "pg_read_file",
+    "pg_ls_dir", "lo_import", "current_setting", "query_to_xml", "xp_dirtree", "openrowset",
+    "opendatasource", "db_name", "host_name", "has_dbaccess", "is_srvrolemember",
+    "fn_xe_file_target_read_file", "dbms_xmlgen.getxml", "sys_context", "waitfor",
+];
+
+/// The identifier `head` ends with (ASCII letters, digits, `_`, and `.` when `dots`): scanned
+/// by bytes from the end, so the cut is always on a char boundary.
+fn trailing_word(head: &str, dots: bool) -> &str {
+    let b = head.as_bytes();
+    let mut start = b.len();
+    while start > 0 && (b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_' || (dots && b[start - 1] == b'.')) {
+        start -= 1;
+    }
+    &head[start..]
+}
+
+fn sql_function_call(text: &str) -> Option<&'static str> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(off) = memchr::memchr(b'(', &b[i..]) {
+        let open = i + off;
+        i = open + 1;
+        let head = text[..open].trim_end();
+        let name = trailing_word(head, true);
+        let start = head.len() - name.len();
+        if name.is_empty() {
+            continue;
+        }
+        if let Some(f) = SQL_FUNCTIONS.iter().find(|f| **f == name) {
+            // A call with SQL around it: a quote, an operator or a keyword elsewhere.
+            if sql_context(text) || text.contains(',') || text[open..].contains(')') && start == 0 {
+                return Some(f);
+            }
+        }
+    }
+    None
+}
+
 fn sqli(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     if v.location.is_name() {
         return None;
     }
     for text in [Some(v.decoded), v.base64].into_iter().flatten() {
+        if !sql_context(text) {
+            continue;
+        }
         let r = libinjectionrs::detect_sqli(text.as_bytes());
         if r.is_injection() {
             let fp = r.fingerprint.map(|f| f.to_string()).unwrap_or_default();
@@ -124,6 +197,15 @@ fn sqli(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     for text in forms(v) {
         if let Some(n) = s.sig_hit(text, SigFamily::Sqli) {
             return found(n, true);
+        }
+        if let Some(f) = sql_function_call(text) {
+            return found(format!("SQL function {f}()"), true);
+        }
+        // JSON operators of PostgreSQL / SQLite used to build a condition.
+        if (text.contains("::json") || text.contains("json_extract(") || text.contains("' <@ ") || text.contains("' @> ") || text.contains("' ? '") || text.contains("'->") || text.contains("' -> '"))
+            && text.contains('\'')
+        {
+            return found("JSON operator condition", true);
         }
         // Stacked queries: `';SELECT ...`, `1; drop table`.
         if let Some(i) = text.find(';') {
@@ -144,12 +226,34 @@ fn sqli(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     None
 }
 
+/// Whether a value has what HTML injection needs: a tag, a script URL, an event handler or
+/// a CSS expression (libinjection alone flags `style=color:red` and XML prologs).
+fn html_context(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    let tag = t.match_indices('<').any(|(i, _)| {
+        let rest = &t[i + 1..];
+        !rest.starts_with("?xml") && rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!')
+    });
+    let handler = t.match_indices("on").any(|(i, _)| {
+        let rest = &t[i + 2..];
+        let name_len = rest.bytes().take_while(u8::is_ascii_lowercase).count();
+        (i == 0 || !t.as_bytes()[i - 1].is_ascii_alphanumeric())
+            && name_len >= 3
+            && rest[name_len..].trim_start().starts_with('=')
+    });
+    tag || handler
+        || t.contains("script:")
+        || t.contains("expression(")
+        || t.contains("url(javascript")
+        || t.contains("data:text/html")
+}
+
 fn xss(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     if v.location == Location::Xml && v.name == "doctype" {
         return None;
     }
     for text in [Some(v.decoded), v.base64].into_iter().flatten() {
-        if !text.contains('<') && !text.contains(':') && !text.contains('=') {
+        if !html_context(text) {
             continue;
         }
         if libinjectionrs::detect_xss(text.as_bytes()) != libinjectionrs::XssResult::Safe {
@@ -174,6 +278,25 @@ const COMMANDS: &[&str] = &[
     "base64", "awk", "sed", "find", "grep", "ps", "kill", "reboot", "shutdown", "touch", "cp",
     "mv", "tftp", "ftp", "scp", "ssh", "socat", "sudo", "su", "eval", "exec", "hostname",
     "certutil", "bitsadmin", "wmic", "reg", "del", "copy", "timeout", "lwp-download",
+    "cd", "column", "fold", "flock", "base32", "cpulimit", "comm", "perf", "time", "strace",
+    "ltrace", "nice", "ionice", "taskset", "xargs", "watch", "at", "batch", "who", "w", "last",
+    "top", "less", "cut", "sort", "uniq", "tr", "xxd", "od", "hexdump", "strings", "dd", "tee",
+    "gzip", "gunzip", "zcat", "tar", "zip", "unzip", "bzip2", "xz", "openssl", "gpg", "mount",
+    "umount", "iptables", "systemctl", "service", "kill", "killall", "pkill", "useradd",
+    "usermod", "groupadd", "visudo", "chattr", "lsattr", "setfacl", "getfacl", "lsof",
+    "netstat", "ss", "route", "arp", "traceroute", "tracepath", "host", "whois", "finger",
+    "rsync", "rcp", "rlogin", "rsh", "lua", "node", "nodejs", "java", "gcc", "cc", "make",
+    "docker", "kubectl", "vi", "vim", "nano", "ed", "emacs", "man", "info", "apt", "apt-get",
+    "yum", "dnf", "rpm", "dpkg", "pip", "npm", "gem", "cargo", "go", "tclsh", "expect", "jq",
+    "md5sum", "sha1sum", "sha256sum", "date", "file", "stat", "readlink", "realpath", "ln",
+    "mkdir", "rmdir", "shred", "unlink", "diff", "cmp", "paste", "join", "split", "csplit",
+    "fmt", "pr", "nl", "rev", "tac", "expand", "unexpand", "iconv", "getent", "id", "groups",
+    "ulimit", "uptime", "free", "df", "du", "lscpu", "lsblk", "dmesg", "journalctl", "sysctl",
+    "modprobe", "insmod", "lsmod", "chroot", "setsid", "script", "screen", "tmux",
+    "start-process", "invoke-expression", "iex", "invoke-webrequest", "iwr", "new-object",
+    "get-content", "set-content", "get-childitem", "regsvr32", "rundll32", "mshta",
+    "cscript", "wscript", "schtasks", "sc", "netsh", "vssadmin", "bcdedit", "icacls",
+    "takeown", "attrib", "findstr", "query", "quser", "whoami.exe", "cmd.exe",
 ];
 
 fn command_after(rest: &str) -> Option<&'static str> {
@@ -194,8 +317,29 @@ fn command_after(rest: &str) -> Option<&'static str> {
     {
         return None;
     }
-    COMMANDS.iter().copied().find(|c| *c == word)
+    let cmd = COMMANDS.iter().copied().find(|c| *c == word)?;
+    if WORDLIKE.contains(&cmd) {
+        // `a hero; more than`: an English word after `;` is prose unless its argument is a
+        // path, a flag, a variable or nothing at all.
+        let arg = rest[word_end..].trim_start();
+        let codey = arg.is_empty()
+            || arg.starts_with(['/', '-', '$', '.', '~', '\\', '`', '|', ';', '&', '>', '<', '\'', '"'])
+            || arg.split(' ').next().is_some_and(|a| COMMANDS.contains(&a) && !WORDLIKE.contains(&a));
+        if !codey {
+            return None;
+        }
+    }
+    Some(cmd)
 }
+
+/// Commands that are also English words.
+const WORDLIKE: &[&str] = &[
+    "more", "type", "time", "find", "head", "tail", "touch", "copy", "del", "dir", "echo", "env",
+    "kill", "net", "su", "sleep", "ping", "eval", "exec", "reg", "timeout", "cd", "set", "print",
+    "id", "cat", "sh", "ps", "cp", "mv", "rm", "ls", "dig", "column", "fold", "comm", "nice",
+    "watch", "at", "who", "top", "less", "cut", "sort", "join", "split", "paste", "date",
+    "file", "test", "true", "false", "yes", "wait", "read", "source", "zip", "tar", "man",
+];
 
 fn command_injection(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     if v.location.is_name() {
@@ -222,6 +366,9 @@ fn command_injection(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         if text.starts_with("() {") {
             return found("shellshock function definition", true);
         }
+        if let Some(w) = windows_batch(text) {
+            return found(w, true);
+        }
     }
     None
 }
@@ -237,6 +384,185 @@ const WRAPPERS: &[&str] = &[
     "file://", "php://", "expect://", "zip://", "phar://", "glob://", "data://", "jar:",
     "data:text/plain;base64", "data:text/html", "gopher://", "dict://", "ogg://", "rar://",
 ];
+
+fn windows_batch(text: &str) -> Option<&'static str> {
+    // `for %i in (set) do command`, `for /f "tokens" %a in ('cmd') do ...`.
+    if let Some(i) = text.find("for ") {
+        let rest = &text[i + 4..];
+        if (rest.starts_with('%') || rest.starts_with('/')) && rest.contains(" in (") && rest.contains(" do ") {
+            return Some("cmd for loop");
+        }
+    }
+    for (pat, what) in [("if exist ", "cmd if exist"), ("if not exist ", "cmd if exist"), ("if defined ", "cmd if defined"), ("if errorlevel ", "cmd if errorlevel"), ("if /i ", "cmd if")] {
+        if text.starts_with(pat) || text.contains(&format!("&{pat}")) || text.contains(&format!("|{pat}")) || text.contains(&format!(";{pat}")) {
+            return Some(what);
+        }
+    }
+    None
+}
+
+/// Java classes and packages that an injected expression or gadget chain names.
+const JAVA_CLASSES: &[&str] = &[
+    "java.lang.runtime", "java.lang.processbuilder", "java.lang.process", "java.lang.system",
+    "java.lang.reflect", "java.lang.class", "java.lang.classloader", "java.lang.thread",
+    "java.lang.object", "java.lang.string", "java.beans.", "java.io.", "java.net.",
+    "java.nio.", "java.util.", "java.rmi.", "java.security.", "javax.script", "javax.naming",
+    "javax.management", "javax.el.", "javax.xml", "com.opensymphony.xwork2", "com.sun.org.apache",
+    "com.sun.rowset", "com.sun.jndi", "com.sun.jmx", "com.sun.corba", "com.sun.script",
+    "org.apache.commons.collections", "org.apache.commons.beanutils", "org.apache.xalan",
+    "org.apache.xbean", "org.apache.tomcat", "org.apache.catalina", "org.apache.struts",
+    "org.apache.naming", "org.springframework.", "org.codehaus.groovy", "org.hibernate.",
+    "org.mozilla.javascript", "org.python.", "groovy.lang", "bsh.interpreter", "ognl.",
+    "sun.misc.", "sun.reflect.", "sun.rmi.", "jdk.nashorn", "freemarker.template",
+    "clonetransformer", "forclosure", "instantiatefactory", "instantiatetransformer",
+    "invokertransformer", "prototypeclonefactory", "prototypeserializationfactory",
+    "whileclosure", "chainedtransformer", "constanttransformer", "lazymap", "templatesimpl",
+    "getruntime", "processbuilder", "xwork.methodaccessor", "_memberaccess",
+    "class.module.classloader", "class.classloader", "@java.lang", "ysoserial",
+];
+
+fn java(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
+    for text in forms(v) {
+        if let Some(c) = JAVA_CLASSES.iter().find(|c| text.contains(*c)) {
+            return found(format!("Java class {c}"), true);
+        }
+    }
+    None
+}
+
+/// PHP's variable functions: `$a(1)`, `$$b(2)`, `$__['o'](4)`, `${@a}(10)`,
+/// `$GLOBALS['x'](14)`.
+fn php_variable_call(text: &str) -> bool {
+    let b = text.as_bytes();
+    for (i, _) in text.match_indices('$') {
+        let mut j = i + 1;
+        while j < b.len() && matches!(b[j], b'$' | b'{' | b'@') {
+            j += 1;
+        }
+        let id_start = j;
+        while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+            j += 1;
+        }
+        if j == id_start && !(j > i + 1 && b[j - 1] == b'{') {
+            continue;
+        }
+        // Index and brace segments: `['o']`, `[@$c]`, `}`.
+        loop {
+            while j < b.len() && b[j] == b' ' {
+                j += 1;
+            }
+            match b.get(j) {
+                Some(b'}') => j += 1,
+                Some(b'[') => match memchr::memchr(b']', &b[j..]) {
+                    Some(k) if k < 64 => j += k + 1,
+                    _ => break,
+                },
+                _ => break,
+            }
+        }
+        if b.get(j) == Some(&b'(') {
+            return true;
+        }
+    }
+    false
+}
+
+/// PHP functions an injection calls.
+const PHP_FUNCTIONS: &[&str] = &[
+    "system", "exec", "passthru", "shell_exec", "popen", "proc_open", "pcntl_exec", "eval",
+    "assert", "phpinfo", "base64_decode", "gzinflate", "gzuncompress", "str_rot13",
+    "create_function", "call_user_func", "call_user_func_array", "preg_replace",
+    "file_get_contents", "file_put_contents", "fopen", "fwrite", "readfile", "include",
+    "require", "include_once", "require_once", "unserialize", "serialize", "var_dump",
+    "print_r", "highlight_file", "show_source", "php_uname", "getenv", "putenv", "ini_set",
+    "ini_get", "chmod", "chown", "unlink", "rmdir", "mkdir", "move_uploaded_file", "copy",
+    "curl_exec", "fsockopen", "pfsockopen", "stream_socket_client", "mail", "array_map",
+    "array_filter", "usort", "uasort", "uksort", "ob_start", "register_shutdown_function",
+    "posix_getpwuid", "posix_kill", "posix_setuid", "dl", "symlink", "link", "scandir",
+    "glob", "opendir", "readdir", "file", "parse_str", "extract", "putenv", "apache_setenv",
+    "get_defined_vars", "get_defined_functions", "func_get_args", "phpversion",
+];
+
+fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
+    for text in forms(v) {
+        if let Some(n) = s.sig_hit(text, SigFamily::Php) {
+            return found(format!("PHP ({n})"), true);
+        }
+        if text.contains("<?php") || text.contains("<?=") && text.contains("?>") {
+            return found("PHP open tag", true);
+        }
+        if php_variable_call(text) {
+            return found("PHP variable function call", true);
+        }
+        // `system('id')`, `phpinfo()`: a PHP function name then `(`, with a quote, `$` or `)`.
+        for (i, _) in text.match_indices('(') {
+            let head = text[..i].trim_end();
+            let name = trailing_word(head, false);
+            if PHP_FUNCTIONS.contains(&name) {
+                let arg = text[i + 1..].trim_start();
+                if arg.starts_with(['\'', '"', '$', ')', '`']) || arg.starts_with("chr(") || arg.starts_with("base64_decode") {
+                    return found(format!("PHP function {name}()"), true);
+                }
+            }
+        }
+        for w in ["php://", "phar://", "data://text/plain", "expect://", "zlib://"] {
+            if text.contains(w) {
+                return found(format!("PHP wrapper {w}"), true);
+            }
+        }
+    }
+    None
+}
+
+fn nodejs(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
+    for text in forms(v) {
+        const NODE: &[&str] = &[
+            "_$$nd_func$$_", "__js_function", "child_process", "require(", "process.env",
+            "process[", "process.mainmodule", "process.binding", "module.exports",
+            "this.constructor.constructor", "constructor.constructor(", "new function",
+            "function(){", "function() {", "function (){", "global.process", "fs.readfile",
+            "fs.writefile", ".execsync(", ".spawnsync(", "console.log(", "console.info(",
+            "console[", "settimeout(", "setinterval(", "import(",
+        ];
+        if let Some(n) = NODE.iter().find(|n| text.contains(*n)) {
+            return found(format!("JavaScript {n}"), true);
+        }
+        // `while(true);`, `while(!0)`: a busy loop that never ends.
+        if let Some(i) = text.find("while(").or_else(|| text.find("while (")) {
+            let rest = text[i..].split_once('(').map_or("", |(_, r)| r).trim_start();
+            let cond = rest.split(')').next().unwrap_or("").trim();
+            let truthy = cond.starts_with('!') || matches!(cond, "true" | "1" | "-1" | "infinity" | "-infinity" | "+infinity") || cond.parse::<f64>().is_ok_and(|n| n != 0.0);
+            if truthy {
+                return found("endless loop", true);
+            }
+        }
+    }
+    None
+}
+
+/// Cookie names that carry a session.
+const SESSION_NAMES: &[&str] = &[
+    "jsessionid", "phpsessid", "asp.net_sessionid", "aspsessionid", "sessionid", "session_id",
+    "sid", "laravel_session", "connect.sid", "_flask_session", "next-auth.session-token",
+    "meteor_login_token", "rack.session", "play_session", "sails.sid", "ci_session",
+    "cfid", "cftoken", "_session_id", "express.sid", "koa.sess", "symfony", "django_session",
+    "sessid", "session", "sess",
+];
+
+fn session_fixation(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
+    let t = v.folded;
+    // `document.cookie` or a `Set-Cookie` planted through a parameter.
+    if !v.location.is_name() && (t.contains("document.cookie") || t.contains(".cookie=") || t.contains("http-equiv=\"set-cookie") || t.contains("http-equiv=set-cookie")) {
+        return found("cookie set from a parameter", true);
+    }
+    if v.location == Location::QueryName || v.location == Location::FormName {
+        let name = t.split(';').next().unwrap_or(t);
+        if SESSION_NAMES.contains(&name) {
+            return found(format!("session id {name} passed as a parameter"), false);
+        }
+    }
+    None
+}
 
 fn path_traversal(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     for text in forms(v) {
@@ -435,6 +761,23 @@ fn has_header_line(text: &str) -> Option<&'static str> {
     None
 }
 
+fn log_like(line: &str) -> bool {
+    let first = line.split([' ', '\t']).next().unwrap_or("");
+    if first.parse::<std::net::IpAddr>().is_ok() || first.starts_with('[') {
+        return true;
+    }
+    let b = first.as_bytes();
+    if b.len() >= 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-' {
+        return true;
+    }
+    const WORDS: &[&str] = &[
+        "info", "info:", "warn", "warn:", "warning", "warning:", "error", "error:", "debug",
+        "debug:", "notice", "critical", "fatal", "audit", "user", "admin",
+    ];
+    WORDS.contains(&first)
+        || [" login", " logged in", " succeeded", " authenticated", " granted", " accepted password"].iter().any(|w| line.contains(w))
+}
+
 fn crlf(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     let text = v.decoded;
     if !text.contains(['\n', '\r']) {
@@ -444,12 +787,17 @@ fn crlf(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     if let Some(h) = has_header_line(&lowered) {
         return found(format!("line break then {h}"), true);
     }
-    // Log forging: a line break inside a value that is a single line by nature.
+    // Log forging: a line break inside a single-line value, then what reads as a log line
+    // (an address, a date, a level, a login outcome).
     if matches!(
         v.location,
-        Location::Path | Location::PathSegment | Location::QueryName | Location::QueryValue | Location::Cookie | Location::HeaderValue
+        Location::Path | Location::PathSegment | Location::QueryName | Location::QueryValue | Location::Cookie | Location::HeaderValue | Location::FormValue | Location::JsonValue
     ) {
-        return found("line break in a single-line value (log forging)", false);
+        for line in lowered.split(['\n', '\r']).skip(1) {
+            if log_like(line.trim_start()) {
+                return found("line break then a forged log line", true);
+            }
+        }
     }
     None
 }
@@ -588,7 +936,7 @@ fn graphql(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
 
 fn other_rce(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     for text in forms(v) {
-        for fam in [SigFamily::Ognl, SigFamily::Spring4Shell, SigFamily::Text4Shell, SigFamily::Php] {
+        for fam in [SigFamily::Ognl, SigFamily::Spring4Shell, SigFamily::Text4Shell] {
             if let Some(n) = s.sig_hit(text, fam) {
                 return found(format!("{} ({n})", fam.name()), true);
             }
@@ -616,6 +964,10 @@ pub const FAMILIES: &[FamilySpec] = &[
     FamilySpec { id: "prototype_pollution", name: "Prototype pollution", mitre: &["T1190"], rce: false, check: prototype_pollution },
     FamilySpec { id: "graphql_abuse", name: "GraphQL introspection / abuse", mitre: &["T1190", "T1592"], rce: false, check: graphql },
     FamilySpec { id: "code_injection", name: "Expression / code injection", mitre: &["T1190", "T1059"], rce: true, check: other_rce },
+    FamilySpec { id: "php_injection", name: "PHP code injection", mitre: &["T1190", "T1059"], rce: true, check: php },
+    FamilySpec { id: "java_injection", name: "Java class / gadget injection", mitre: &["T1190", "T1059"], rce: true, check: java },
+    FamilySpec { id: "nodejs_injection", name: "JavaScript / Node.js injection", mitre: &["T1190", "T1059.007"], rce: true, check: nodejs },
+    FamilySpec { id: "session_fixation", name: "Session fixation", mitre: &["T1563"], rce: false, check: session_fixation },
 ];
 
 /// Headers whose values are protocol metadata, never user data worth matching.

