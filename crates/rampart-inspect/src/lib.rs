@@ -60,7 +60,7 @@ impl Default for InspectConfig {
             max_body_bytes: 64 * 1024,
             max_depth: 32,
             max_values: 1024,
-            max_value_bytes: 16 * 1024,
+            max_value_bytes: 64 * 1024,
             base64: true,
         }
     }

@@ -98,9 +98,10 @@ impl Scratch {
     }
 }
 
-/// The forms of a value a matcher looks at: decoded, folded, and the base64-decoded text.
+/// The form of a value most matchers look at: folded (the base64-decoded text of a value is
+/// checked as a value of its own).
 fn forms<'v>(v: &'v Value<'v>) -> impl Iterator<Item = &'v str> {
-    [Some(v.folded), v.base64].into_iter().flatten()
+    std::iter::once(v.folded)
 }
 
 fn found(what: impl Into<Cow<'static, str>>, strong: bool) -> Option<Found> {
@@ -184,7 +185,7 @@ fn sqli(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     if v.location.is_name() {
         return None;
     }
-    for text in [Some(v.decoded), v.base64].into_iter().flatten() {
+    for text in std::iter::once(v.decoded) {
         if !sql_context(text) {
             continue;
         }
@@ -241,18 +242,40 @@ fn html_context(text: &str) -> bool {
             && name_len >= 3
             && rest[name_len..].trim_start().starts_with('=')
     });
+    let script_url = t.match_indices("script:").any(|(i, _)| {
+        let rest = t[i + 7..].trim_start();
+        rest.contains(['(', '=', '`']) || rest.starts_with("//")
+    });
     tag || handler
-        || t.contains("script:")
+        || script_url
         || t.contains("expression(")
         || t.contains("url(javascript")
         || t.contains("data:text/html")
+}
+
+/// Script that reads or writes what XSS is after, without any tag: `alert?.(document?.cookie)`,
+/// `document["cookie"]`, `window['location']=`.
+fn js_sink(t: &str) -> Option<&'static str> {
+    const SINKS: &[&str] = &[
+        "document.cookie", "document?.cookie", "document[", "document.domain", "document.write(",
+        "document.location", "window.location", "window[", "top[", "self[", "parent[",
+        "alert(", "alert?.(", "alert`", "prompt(", "prompt`", "confirm(", "confirm`",
+        "string.fromcharcode(", ".innerhtml", ".outerhtml", "eval(atob(", "constructor(",
+        "location.hash", "location.href=", "importscripts(", "postmessage(",
+    ];
+    SINKS.iter().copied().find(|k| t.contains(k))
 }
 
 fn xss(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     if v.location == Location::Xml && v.name == "doctype" {
         return None;
     }
-    for text in [Some(v.decoded), v.base64].into_iter().flatten() {
+    if !v.location.is_name() {
+        if let Some(k) = js_sink(v.folded) {
+            return found(format!("script sink {k}"), true);
+        }
+    }
+    for text in std::iter::once(v.decoded) {
         if !html_context(text) {
             continue;
         }
@@ -278,7 +301,7 @@ const COMMANDS: &[&str] = &[
     "base64", "awk", "sed", "find", "grep", "ps", "kill", "reboot", "shutdown", "touch", "cp",
     "mv", "tftp", "ftp", "scp", "ssh", "socat", "sudo", "su", "eval", "exec", "hostname",
     "certutil", "bitsadmin", "wmic", "reg", "del", "copy", "timeout", "lwp-download",
-    "cd", "column", "fold", "flock", "base32", "cpulimit", "comm", "perf", "time", "strace",
+    "cd", "set", "column", "fold", "flock", "base32", "cpulimit", "comm", "perf", "time", "strace",
     "ltrace", "nice", "ionice", "taskset", "xargs", "watch", "at", "batch", "who", "w", "last",
     "top", "less", "cut", "sort", "uniq", "tr", "xxd", "od", "hexdump", "strings", "dd", "tee",
     "gzip", "gunzip", "zcat", "tar", "zip", "unzip", "bzip2", "xz", "openssl", "gpg", "mount",
@@ -377,7 +400,7 @@ const SENSITIVE_FILES: &[&str] = &[
     "/etc/passwd", "/etc/shadow", "/etc/hosts", "/etc/group", "/etc/issue", "/proc/self/",
     "/proc/version", "boot.ini", "win.ini", "system32", "/windows/", "\\windows\\", "web.config",
     "/.htaccess", ".htpasswd", "/var/log/", "wp-config.php", "/.ssh/", "id_rsa", "/etc/motd",
-    "/etc/crontab", "/.bash_history", "/etc/environment",
+    "/etc/crontab", "/.bash_history", "/etc/environment", "ntuser.dat", "/windows/win.ini",
 ];
 
 const WRAPPERS: &[&str] = &[
@@ -571,6 +594,9 @@ fn path_traversal(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
         if dots >= 2 || (dots == 1 && v.location != Location::Path) {
             return found("../ traversal", true);
         }
+        if (t.starts_with("//") || t.starts_with("/\\")) && ["/c$", "/admin$", "/ipc$", "/d$", "ntuser.dat"].iter().any(|x| t.contains(x)) {
+            return found("UNC path to an administrative share", true);
+        }
         if t.ends_with("/..") || t == ".." {
             return found("trailing ..", true);
         }
@@ -710,7 +736,7 @@ fn nosql(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
         }
         return None;
     }
-    if v.location == Location::QueryValue || v.location.is_body() {
+    {
         for text in forms(v) {
             if text.contains("$where") || text.contains("db.") && (text.contains(".insert(") || text.contains(".find(") || text.contains(".drop(") || text.contains(".remove(") || text.contains("injection")) {
                 return found("MongoDB expression", true);
@@ -719,7 +745,14 @@ fn nosql(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
                 return found("JavaScript predicate", true);
             }
             if let Some(op) = NOSQL_OPS.iter().find(|op| {
-                text.contains(&format!("{{\"{op}\"")) || text.contains(&format!("{{{op}:")) || text.contains(&format!("[{op}]"))
+                text.contains(&format!("{{\"{op}\""))
+                    || text.contains(&format!("{{{op}:"))
+                    || text.contains(&format!("[{op}]"))
+                    || text.contains(&format!(", {op}:"))
+                    || text.contains(&format!(",{op}:"))
+                    || text.contains(&format!("{{ {op}:"))
+                    || text.contains(&format!("\"{op}\":"))
+                    || text.contains(&format!("'{op}':"))
             }) {
                 return found(format!("operator {op}"), true);
             }
@@ -736,6 +769,16 @@ fn ldap(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
         const SHAPES: &[&str] = &["*)(", ")(|", ")(&", "(|(", "(&(", ")(!", "*))", "(!(", "))(|", "*)%00"];
         if let Some(s) = SHAPES.iter().find(|s| text.contains(*s)) {
             return found(format!("filter fragment {s}"), true);
+        }
+        // Extensible match: `userPassword:2.5.13.18:=123`.
+        if let Some(i) = text.find(":=") {
+            let head = &text[..i];
+            if let Some(c) = head.rfind(':') {
+                let oid = &head[c + 1..];
+                if oid.contains('.') && oid.bytes().all(|b| b.is_ascii_digit() || b == b'.') && c > 0 {
+                    return found("extensible match filter", true);
+                }
+            }
         }
         const ATTRS: &[&str] = &["(uid=", "(cn=", "(objectclass=", "(userpassword=", "(sn=", "(mail=", "(samaccountname="];
         if ATTRS.iter().any(|a| text.contains(a)) && text.contains(')') {
@@ -820,7 +863,7 @@ fn mail(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     if v.location.is_name() {
         return None;
     }
-    for text in [Some(v.decoded), v.base64].into_iter().flatten() {
+    for text in std::iter::once(v.decoded) {
         if !text.contains(['\n', '\r']) {
             continue;
         }
@@ -830,6 +873,12 @@ fn mail(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
             const MAIL: &[&str] = &["bcc:", "cc:", "to:", "from:", "subject:", "reply-to:", "content-type:", "mime-version:", "rcpt to:", "mail from:", "data", "helo ", "ehlo "];
             if let Some(h) = MAIL.iter().find(|h| line.starts_with(*h)) {
                 return found(format!("mail header {h}"), true);
+            }
+            // SMTP / POP3 commands alone on their line.
+            const SMTP: &[&str] = &["quit", "rset", "noop", "vrfy", "expn", "turn", "auth", "starttls", "retr", "dele", "stat", "user", "pass"];
+            let verb = line.split(' ').next().unwrap_or("");
+            if SMTP.contains(&verb) && line.len() < 80 {
+                return found(format!("mail protocol command {verb}"), true);
             }
             // IMAP: `V100 CAPABILITY`, `a1 LOGIN`, `x FETCH`.
             let mut words = line.split(' ');
@@ -1048,25 +1097,43 @@ impl ContentInspection {
         let families = &self.families;
         let scratch = &mut self.scratch;
         let mut seen: u64 = 0;
+        let mut b64_folded = String::new();
         self.inspector.visit(cx.ev, &mut |v: &Value<'_>| {
             if v.location == Location::HeaderValue && skip_header(v.name) {
                 return Flow::Continue;
             }
-            for (i, f) in families.iter().enumerate() {
-                if seen & (1 << i) != 0 {
-                    continue;
+            let mut check = |v: &Value<'_>, scratch: &mut Scratch| {
+                for (i, f) in families.iter().enumerate() {
+                    if seen & (1 << i) != 0 {
+                        continue;
+                    }
+                    if let Some(m) = (f.check)(v, scratch) {
+                        seen |= 1 << i;
+                        hits.push(Hit1 {
+                            family: f,
+                            location: v.location,
+                            name: clip(v.name, 128).to_string(),
+                            decoded: clip(v.decoded, 300).to_string(),
+                            what: m.what,
+                            strong: m.strong,
+                        });
+                    }
                 }
-                if let Some(m) = (f.check)(v, scratch) {
-                    seen |= 1 << i;
-                    hits.push(Hit1 {
-                        family: f,
-                        location: v.location,
-                        name: clip(v.name, 128).to_string(),
-                        decoded: clip(v.base64.unwrap_or(v.decoded), 300).to_string(),
-                        what: m.what,
-                        strong: m.strong,
-                    });
-                }
+            };
+            check(&Value { base64: None, ..*v }, scratch);
+            // A base64 value is checked again as what it decodes to.
+            if let Some(text) = v.base64 {
+                let mut dec = String::new();
+                rampart_inspect::normalize_into(text, false, &mut dec, &mut b64_folded);
+                check(
+                    &Value {
+                        decoded: text,
+                        folded: &b64_folded,
+                        base64: None,
+                        ..*v
+                    },
+                    scratch,
+                );
             }
             Flow::Continue
         });

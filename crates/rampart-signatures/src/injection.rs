@@ -194,8 +194,8 @@ const NEEDLES: &[(&str, Family, Confirm)] = &[
     // XSS
     ("<script", F::Xss, C::None),
     ("&lt;script", F::Xss, C::None),
-    ("javascript:", F::Xss, C::None),
-    ("vbscript:", F::Xss, C::None),
+    ("javascript:", F::Xss, C::CloseParen),
+    ("vbscript:", F::Xss, C::CloseParen),
     ("onerror=", F::Xss, C::None),
     ("onload=", F::Xss, C::None),
     ("onmouseover=", F::Xss, C::None),

@@ -106,6 +106,12 @@ fn every_family_and_placement() {
         (get("/p", "var=a%20hero;%20more%20than"), &[]),
         (get("/p", "test=style%3Dcolor:red;background:white"), &[]),
         (get("/p", "doc=%3C%3Fxml%20version%3D%221.0%22%3F%3E"), &[]),
+        (get("/search", "q=JavaScript:%20Basics%20of%20JavaScript%20Language"), &[]),
+        (get("/search", "q=alert?.(document?.cookie)"), &["xss"]),
+        (get("/search", "q=JywgJG9yOiBbIHt9LCB7ICdvcmRlcic6J29yZGVy"), &["nosql_injection"]),
+        (get("/search", "q=userPassword:2.5.13.18:%3D123"), &["ldap_injection"]),
+        (get("/search", "q=%0d%0aQUIT%0d%0a"), &["mail_injection"]),
+        (get("/search", "q=%5C%5C::1%5Cc$%5Cusers%5Cdefault%5Cntuser.dat"), &["path_traversal"]),
         (get("/p", "cmd=Go%20to%20store.%0aAt%20the%20store,%20shop."), &[]),
         (get("/page", "inc=http://198.51.100.9/shell.txt?"), &["rfi"]),
         // Log4Shell at the end of an unusual header, and obfuscated.
