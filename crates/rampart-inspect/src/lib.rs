@@ -329,7 +329,8 @@ impl Inspector {
     /// skipped), then the body per its content type or, when that is missing or generic, its
     /// first bytes. A GraphQL document (`application/graphql`, a JSON `query` string, or
     /// `?query=` on a path containing `graphql`) is also reported as [`Location::GraphQl`].
-    /// Plain values ([`is_plain`]) are counted but not passed to `f`.
+    /// Plain values ([`is_plain`]) are counted but not passed to `f` (a cookie or header
+    /// with a plain value but a name that is not plain is passed).
     pub fn visit(&mut self, ev: &ApiEvent<'_>, f: &mut dyn FnMut(&Value<'_>) -> Flow) -> Stats {
         let mut stats = Stats::default();
         let Inspector { cfg, buf, scratch } = self;
@@ -614,7 +615,10 @@ impl Sink<'_> {
             return;
         }
         self.stats.values += 1;
-        if is_plain(raw) {
+        // A cookie's or header's name is attacker-chosen too: the pair is skipped only when
+        // both are plain.
+        let named = matches!(location, Location::Cookie | Location::HeaderValue);
+        if is_plain(raw) && (!named || is_plain(name)) {
             return;
         }
         let raw = if raw.len() > self.cfg.max_value_bytes {

@@ -114,38 +114,138 @@ fn found(what: impl Into<Cow<'static, str>>, strong: bool) -> Option<Found> {
 /// Whether a value has anything of SQL's grammar beyond words and parentheses: libinjection
 /// alone reads prose like `while (foo) is bar.` or `Left (WA, RR)` as code.
 fn sql_context(text: &str) -> bool {
-    if text
-        .bytes()
-        .any(|b| matches!(b, b'\'' | b'"' | b'`' | b';' | b'=' | b'<' | b'>' | b'|' | b'&' | b'#'))
-        || text.contains("--")
+    if text.bytes().any(|b| {
+        matches!(
+            b,
+            b'\'' | b'"' | b'`' | b';' | b'=' | b'<' | b'>' | b'|' | b'&' | b'#'
+        )
+    }) || text.contains("--")
         || text.contains("/*")
     {
         return true;
     }
     let t = text.to_ascii_lowercase();
     const WORDS: &[&str] = &[
-        "union", "select", "sleep(", "benchmark(", "having ", "order by", "group by", "waitfor",
-        "information_schema", "exec(", "char(", "0x",
+        "union",
+        "select",
+        "sleep(",
+        "benchmark(",
+        "having ",
+        "order by",
+        "group by",
+        "waitfor",
+        "information_schema",
+        "exec(",
+        "char(",
+        "0x",
     ];
     WORDS.iter().any(|w| t.contains(w))
 }
 
 /// SQL functions an injection calls (`concat(`, `coalesce (`): the name, then `(`.
 const SQL_FUNCTIONS: &[&str] = &[
-    "concat", "concat_ws", "coalesce", "compress", "uncompress", "find_in_set", "group_concat",
-    "sqlite_compileoption_used", "sqlite_compileoption_get", "sqlite_version", "starts_with",
-    "jsonb_pretty", "json_build_object", "json_extract", "json_keys", "json_object", "unistr",
-    "extractvalue", "updatexml", "load_file", "benchmark", "pg_sleep", "sleep", "ascii",
-    "substring", "substr", "mid", "ord", "hex", "unhex", "char", "nchar", "chr", "cast",
-    "convert", "ifnull", "nullif", "isnull", "iif", "version", "database", "user",
-    "current_user", "system_user", "session_user", "schema", "md5", "sha1", "sha2",
-    "randomblob", "lpad", "rpad", "instr", "locate", "position", "elt", "make_set",
-    "name_const", "exp", "floor", "rand", "geometrycollection", "multipoint", "polygon",
-    "linestring", "xmltype", "utl_inaddr.get_host_address", "dbms_pipe.receive_message",
-    "ctxsys.drithsx.sn", "to_char", "to_number", "string_agg", "array_agg", "pg_read_file",
-    "pg_ls_dir", "lo_import", "current_setting", "query_to_xml", "xp_dirtree", "openrowset",
-    "opendatasource", "db_name", "host_name", "has_dbaccess", "is_srvrolemember",
-    "fn_xe_file_target_read_file", "dbms_xmlgen.getxml", "sys_context", "waitfor",
+    "concat",
+    "concat_ws",
+    "coalesce",
+    "compress",
+    "uncompress",
+    "find_in_set",
+    "group_concat",
+    "sqlite_compileoption_used",
+    "sqlite_compileoption_get",
+    "sqlite_version",
+    "starts_with",
+    "jsonb_pretty",
+    "json_build_object",
+    "json_extract",
+    "json_keys",
+    "json_object",
+    "unistr",
+    "extractvalue",
+    "updatexml",
+    "load_file",
+    "benchmark",
+    "pg_sleep",
+    "sleep",
+    "ascii",
+    "substring",
+    "substr",
+    "mid",
+    "ord",
+    "hex",
+    "unhex",
+    "char",
+    "nchar",
+    "chr",
+    "cast",
+    "convert",
+    "ifnull",
+    "nullif",
+    "isnull",
+    "iif",
+    "version",
+    "database",
+    "user",
+    "current_user",
+    "system_user",
+    "session_user",
+    "schema",
+    "md5",
+    "sha1",
+    "sha2",
+    "randomblob",
+    "lpad",
+    "rpad",
+    "instr",
+    "locate",
+    "position",
+    "elt",
+    "make_set",
+    "name_const",
+    "exp",
+    "floor",
+    "rand",
+    "geometrycollection",
+    "multipoint",
+    "polygon",
+    "linestring",
+    "xmltype",
+    "utl_inaddr.get_host_address",
+    "dbms_pipe.receive_message",
+    "ctxsys.drithsx.sn",
+    "to_char",
+    "to_number",
+    "string_agg",
+    "array_agg",
+    "pg_read_file",
+    "pg_ls_dir",
+    "lo_import",
+    "current_setting",
+    "query_to_xml",
+    "xp_dirtree",
+    "openrowset",
+    "opendatasource",
+    "json_depth",
+    "json_valid",
+    "json_type",
+    "json_length",
+    "json_array",
+    "json_contains",
+    "json_search",
+    "json_unquote",
+    "json_quote",
+    "json_set",
+    "json_replace",
+    "json_insert",
+    "json_merge",
+    "db_name",
+    "host_name",
+    "has_dbaccess",
+    "is_srvrolemember",
+    "fn_xe_file_target_read_file",
+    "dbms_xmlgen.getxml",
+    "sys_context",
+    "waitfor",
 ];
 
 /// The identifier `head` ends with (ASCII letters, digits, `_`, and `.` when `dots`): scanned
@@ -153,7 +253,11 @@ const SQL_FUNCTIONS: &[&str] = &[
 fn trailing_word(head: &str, dots: bool) -> &str {
     let b = head.as_bytes();
     let mut start = b.len();
-    while start > 0 && (b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_' || (dots && b[start - 1] == b'.')) {
+    while start > 0
+        && (b[start - 1].is_ascii_alphanumeric()
+            || b[start - 1] == b'_'
+            || (dots && b[start - 1] == b'.'))
+    {
         start -= 1;
     }
     &head[start..]
@@ -173,7 +277,7 @@ fn sql_function_call(text: &str) -> Option<&'static str> {
         }
         if let Some(f) = SQL_FUNCTIONS.iter().find(|f| **f == name) {
             // A call with SQL around it: a quote, an operator or a keyword elsewhere.
-            if sql_context(text) || text.contains(',') || text[open..].contains(')') && start == 0 {
+            if sql_context(text) || text.contains(',') || start == 0 {
                 return Some(f);
             }
         }
@@ -203,7 +307,13 @@ fn sqli(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
             return found(format!("SQL function {f}()"), true);
         }
         // JSON operators of PostgreSQL / SQLite used to build a condition.
-        if (text.contains("::json") || text.contains("json_extract(") || text.contains("' <@ ") || text.contains("' @> ") || text.contains("' ? '") || text.contains("'->") || text.contains("' -> '"))
+        if (text.contains("::json")
+            || text.contains("json_extract(")
+            || text.contains("' <@ ")
+            || text.contains("' @> ")
+            || text.contains("' ? '")
+            || text.contains("'->")
+            || text.contains("' -> '"))
             && text.contains('\'')
         {
             return found("JSON operator condition", true);
@@ -212,12 +322,25 @@ fn sqli(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         if let Some(i) = text.find(';') {
             let rest = text[i + 1..].trim_start();
             const VERBS: &[&str] = &[
-                "select ", "select*", "insert ", "update ", "delete ", "drop ", "exec ",
-                "execute ", "declare ", "shutdown", "truncate ", "create ", "alter ",
+                "select ",
+                "select*",
+                "insert ",
+                "update ",
+                "delete ",
+                "drop ",
+                "exec ",
+                "execute ",
+                "declare ",
+                "shutdown",
+                "truncate ",
+                "create ",
+                "alter ",
             ];
             let before = &text[..i];
             if VERBS.iter().any(|w| rest.starts_with(w))
-                && (before.ends_with('\'') || before.ends_with('"') || before.ends_with(')')
+                && (before.ends_with('\'')
+                    || before.ends_with('"')
+                    || before.ends_with(')')
                     || before.bytes().all(|b| b.is_ascii_digit()))
             {
                 return found("stacked query", true);
@@ -233,7 +356,8 @@ fn html_context(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
     let tag = t.match_indices('<').any(|(i, _)| {
         let rest = &t[i + 1..];
-        !rest.starts_with("?xml") && rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!')
+        !rest.starts_with("?xml")
+            && rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!')
     });
     let handler = t.match_indices("on").any(|(i, _)| {
         let rest = &t[i + 2..];
@@ -257,11 +381,43 @@ fn html_context(text: &str) -> bool {
 /// `document["cookie"]`, `window['location']=`.
 fn js_sink(t: &str) -> Option<&'static str> {
     const SINKS: &[&str] = &[
-        "document.cookie", "document?.cookie", "document[", "document.domain", "document.write(",
-        "document.location", "window.location", "window[", "top[", "self[", "parent[",
-        "alert(", "alert?.(", "alert`", "prompt(", "prompt`", "confirm(", "confirm`",
-        "string.fromcharcode(", ".innerhtml", ".outerhtml", "eval(atob(", "constructor(",
-        "location.hash", "location.href=", "importscripts(", "postmessage(",
+        "document.cookie",
+        "document?.cookie",
+        "document[",
+        "document.domain",
+        "document.write(",
+        "document.location",
+        "window.location",
+        "window[",
+        "top[",
+        "self[",
+        "parent[",
+        "alert(",
+        "alert?.(",
+        "alert`",
+        "prompt(",
+        "prompt`",
+        "confirm(",
+        "confirm`",
+        "string.fromcharcode(",
+        ".innerhtml",
+        ".outerhtml",
+        "eval(atob(",
+        "constructor(",
+        "location.hash",
+        "location.href=",
+        "importscripts(",
+        "postmessage(",
+        "alert.call(",
+        "alert.apply(",
+        "alert.bind(",
+        "confirm.call(",
+        "confirm.apply(",
+        "prompt.call(",
+        "prompt.apply(",
+        "[\"alert\"]",
+        "['alert']",
+        "(alert)(",
     ];
     SINKS.iter().copied().find(|k| t.contains(k))
 }
@@ -293,33 +449,273 @@ fn xss(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
 
 /// Commands an injected shell runs first.
 const COMMANDS: &[&str] = &[
-    "cat", "id", "whoami", "uname", "wget", "curl", "nc", "ncat", "netcat", "bash", "sh",
-    "zsh", "ksh", "ping", "sleep", "ls", "echo", "rm", "chmod", "chown", "python", "python3",
-    "perl", "ruby", "php", "telnet", "nslookup", "dig", "ifconfig", "ipconfig", "net", "cmd",
-    "powershell", "systeminfo", "tasklist", "type", "dir", "more", "head", "tail", "env",
-    "printenv", "passwd", "useradd", "crontab", "busybox", "nohup", "xterm", "mkfifo",
-    "base64", "awk", "sed", "find", "grep", "ps", "kill", "reboot", "shutdown", "touch", "cp",
-    "mv", "tftp", "ftp", "scp", "ssh", "socat", "sudo", "su", "eval", "exec", "hostname",
-    "certutil", "bitsadmin", "wmic", "reg", "del", "copy", "timeout", "lwp-download",
-    "cd", "set", "column", "fold", "flock", "base32", "cpulimit", "comm", "perf", "time", "strace",
-    "ltrace", "nice", "ionice", "taskset", "xargs", "watch", "at", "batch", "who", "w", "last",
-    "top", "less", "cut", "sort", "uniq", "tr", "xxd", "od", "hexdump", "strings", "dd", "tee",
-    "gzip", "gunzip", "zcat", "tar", "zip", "unzip", "bzip2", "xz", "openssl", "gpg", "mount",
-    "umount", "iptables", "systemctl", "service", "kill", "killall", "pkill", "useradd",
-    "usermod", "groupadd", "visudo", "chattr", "lsattr", "setfacl", "getfacl", "lsof",
-    "netstat", "ss", "route", "arp", "traceroute", "tracepath", "host", "whois", "finger",
-    "rsync", "rcp", "rlogin", "rsh", "lua", "node", "nodejs", "java", "gcc", "cc", "make",
-    "docker", "kubectl", "vi", "vim", "nano", "ed", "emacs", "man", "info", "apt", "apt-get",
-    "yum", "dnf", "rpm", "dpkg", "pip", "npm", "gem", "cargo", "go", "tclsh", "expect", "jq",
-    "md5sum", "sha1sum", "sha256sum", "date", "file", "stat", "readlink", "realpath", "ln",
-    "mkdir", "rmdir", "shred", "unlink", "diff", "cmp", "paste", "join", "split", "csplit",
-    "fmt", "pr", "nl", "rev", "tac", "expand", "unexpand", "iconv", "getent", "id", "groups",
-    "ulimit", "uptime", "free", "df", "du", "lscpu", "lsblk", "dmesg", "journalctl", "sysctl",
-    "modprobe", "insmod", "lsmod", "chroot", "setsid", "script", "screen", "tmux",
-    "start-process", "invoke-expression", "iex", "invoke-webrequest", "iwr", "new-object",
-    "get-content", "set-content", "get-childitem", "regsvr32", "rundll32", "mshta",
-    "cscript", "wscript", "schtasks", "sc", "netsh", "vssadmin", "bcdedit", "icacls",
-    "takeown", "attrib", "findstr", "query", "quser", "whoami.exe", "cmd.exe",
+    "cat",
+    "id",
+    "whoami",
+    "uname",
+    "wget",
+    "curl",
+    "nc",
+    "ncat",
+    "netcat",
+    "bash",
+    "sh",
+    "zsh",
+    "ksh",
+    "ping",
+    "sleep",
+    "ls",
+    "echo",
+    "rm",
+    "chmod",
+    "chown",
+    "python",
+    "python3",
+    "perl",
+    "ruby",
+    "php",
+    "telnet",
+    "nslookup",
+    "dig",
+    "ifconfig",
+    "ipconfig",
+    "net",
+    "cmd",
+    "powershell",
+    "systeminfo",
+    "tasklist",
+    "type",
+    "dir",
+    "more",
+    "head",
+    "tail",
+    "env",
+    "printenv",
+    "passwd",
+    "useradd",
+    "crontab",
+    "busybox",
+    "nohup",
+    "xterm",
+    "mkfifo",
+    "base64",
+    "awk",
+    "sed",
+    "find",
+    "grep",
+    "ps",
+    "kill",
+    "reboot",
+    "shutdown",
+    "touch",
+    "cp",
+    "mv",
+    "tftp",
+    "ftp",
+    "scp",
+    "ssh",
+    "socat",
+    "sudo",
+    "su",
+    "eval",
+    "exec",
+    "hostname",
+    "certutil",
+    "bitsadmin",
+    "wmic",
+    "reg",
+    "del",
+    "copy",
+    "timeout",
+    "lwp-download",
+    "cd",
+    "set",
+    "column",
+    "fold",
+    "flock",
+    "base32",
+    "cpulimit",
+    "comm",
+    "perf",
+    "time",
+    "strace",
+    "ltrace",
+    "nice",
+    "ionice",
+    "taskset",
+    "xargs",
+    "watch",
+    "at",
+    "batch",
+    "who",
+    "w",
+    "last",
+    "top",
+    "less",
+    "cut",
+    "sort",
+    "uniq",
+    "tr",
+    "xxd",
+    "od",
+    "hexdump",
+    "strings",
+    "dd",
+    "tee",
+    "gzip",
+    "gunzip",
+    "zcat",
+    "tar",
+    "zip",
+    "unzip",
+    "bzip2",
+    "xz",
+    "openssl",
+    "gpg",
+    "mount",
+    "umount",
+    "iptables",
+    "systemctl",
+    "service",
+    "kill",
+    "killall",
+    "pkill",
+    "useradd",
+    "usermod",
+    "groupadd",
+    "visudo",
+    "chattr",
+    "lsattr",
+    "setfacl",
+    "getfacl",
+    "lsof",
+    "netstat",
+    "ss",
+    "route",
+    "arp",
+    "traceroute",
+    "tracepath",
+    "host",
+    "whois",
+    "finger",
+    "rsync",
+    "rcp",
+    "rlogin",
+    "rsh",
+    "lua",
+    "node",
+    "nodejs",
+    "java",
+    "gcc",
+    "cc",
+    "make",
+    "docker",
+    "kubectl",
+    "vi",
+    "vim",
+    "nano",
+    "ed",
+    "emacs",
+    "man",
+    "info",
+    "apt",
+    "apt-get",
+    "yum",
+    "dnf",
+    "rpm",
+    "dpkg",
+    "pip",
+    "npm",
+    "gem",
+    "cargo",
+    "go",
+    "tclsh",
+    "expect",
+    "jq",
+    "md5sum",
+    "sha1sum",
+    "sha256sum",
+    "date",
+    "file",
+    "stat",
+    "readlink",
+    "realpath",
+    "ln",
+    "mkdir",
+    "rmdir",
+    "shred",
+    "unlink",
+    "diff",
+    "cmp",
+    "paste",
+    "join",
+    "split",
+    "csplit",
+    "fmt",
+    "pr",
+    "nl",
+    "rev",
+    "tac",
+    "expand",
+    "unexpand",
+    "iconv",
+    "getent",
+    "id",
+    "groups",
+    "ulimit",
+    "uptime",
+    "free",
+    "df",
+    "du",
+    "lscpu",
+    "lsblk",
+    "dmesg",
+    "journalctl",
+    "sysctl",
+    "modprobe",
+    "insmod",
+    "lsmod",
+    "chroot",
+    "setsid",
+    "script",
+    "screen",
+    "tmux",
+    "start-process",
+    "invoke-expression",
+    "iex",
+    "invoke-webrequest",
+    "iwr",
+    "new-object",
+    "get-content",
+    "set-content",
+    "get-childitem",
+    "regsvr32",
+    "rundll32",
+    "mshta",
+    "cscript",
+    "wscript",
+    "schtasks",
+    "sc",
+    "netsh",
+    "vssadmin",
+    "bcdedit",
+    "icacls",
+    "takeown",
+    "attrib",
+    "findstr",
+    "query",
+    "quser",
+    "whoami.exe",
+    "cmd.exe",
+    "ansible",
+    "bsdtar",
+    "bridge",
+    "nmap",
+    "masscan",
+    "sqlmap",
+    "hydra",
+    "msfconsole",
+    "msfvenom",
 ];
 
 fn command_after(rest: &str) -> Option<&'static str> {
@@ -336,8 +732,12 @@ fn command_after(rest: &str) -> Option<&'static str> {
     let word = word.strip_suffix(".exe").unwrap_or(word);
     let next = rest[word_end..].chars().next();
     // A command word alone at the end, or followed by an argument or another separator.
-    if !matches!(next, None | Some(' ' | '\t' | ';' | '|' | '&' | '`' | ')' | '$' | '<' | '>' | '\'' | '"' | '+' | ','))
-    {
+    if !matches!(
+        next,
+        None | Some(
+            ' ' | '\t' | ';' | '|' | '&' | '`' | ')' | '$' | '<' | '>' | '\'' | '"' | '+' | ','
+        )
+    ) {
         return None;
     }
     let cmd = COMMANDS.iter().copied().find(|c| *c == word)?;
@@ -346,8 +746,13 @@ fn command_after(rest: &str) -> Option<&'static str> {
         // path, a flag, a variable or nothing at all.
         let arg = rest[word_end..].trim_start();
         let codey = arg.is_empty()
-            || arg.starts_with(['/', '-', '$', '.', '~', '\\', '`', '|', ';', '&', '>', '<', '\'', '"'])
-            || arg.split(' ').next().is_some_and(|a| COMMANDS.contains(&a) && !WORDLIKE.contains(&a));
+            || arg.starts_with([
+                '/', '-', '$', '.', '~', '\\', '`', '|', ';', '&', '>', '<', '\'', '"',
+            ])
+            || arg
+                .split(' ')
+                .next()
+                .is_some_and(|a| COMMANDS.contains(&a) && !WORDLIKE.contains(&a));
         if !codey {
             return None;
         }
@@ -360,9 +765,60 @@ const WORDLIKE: &[&str] = &[
     "more", "type", "time", "find", "head", "tail", "touch", "copy", "del", "dir", "echo", "env",
     "kill", "net", "su", "sleep", "ping", "eval", "exec", "reg", "timeout", "cd", "set", "print",
     "id", "cat", "sh", "ps", "cp", "mv", "rm", "ls", "dig", "column", "fold", "comm", "nice",
-    "watch", "at", "who", "top", "less", "cut", "sort", "join", "split", "paste", "date",
-    "file", "test", "true", "false", "yes", "wait", "read", "source", "zip", "tar", "man",
+    "watch", "at", "who", "top", "less", "cut", "sort", "join", "split", "paste", "date", "file",
+    "test", "true", "false", "yes", "wait", "read", "source", "zip", "tar", "man",
 ];
+
+/// Interpreters whose name carries a version (`python3.10`, `php8.1`).
+const VERSIONED: &[&str] = &[
+    "python", "perl", "ruby", "php", "node", "lua", "java", "bash", "pip", "gcc",
+];
+
+fn command_at_start(text: &str) -> Option<&'static str> {
+    let word_end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+        .unwrap_or(text.len());
+    let word = &text[..word_end];
+    let rest = text[word_end..].trim_start();
+    if rest.is_empty() || !text[word_end..].starts_with([' ', '\t']) {
+        return None;
+    }
+    let cmd = COMMANDS.iter().copied().find(|c| *c == word).or_else(|| {
+        VERSIONED.iter().copied().find(|v| {
+            word.strip_prefix(v).is_some_and(|r| {
+                !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            })
+        })
+    })?;
+    let arg = rest.split([' ', '\t']).next().unwrap_or("");
+    let codey = arg.starts_with(['/', '-', '$', '~', '\\', '`', '|', ';', '&', '>', '<'])
+        || (COMMANDS.contains(&arg) && !WORDLIKE.contains(&arg))
+        || (arg.starts_with(['\'', '"']) && rest.contains(' '));
+    (codey
+        && !(WORDLIKE.contains(&cmd)
+            && !arg.starts_with(['/', '-', '$', '`', '|', ';', '&', '>', '<'])
+            && !COMMANDS.contains(&arg)))
+    .then_some(cmd)
+}
+
+/// `/etc/pa[s]swd`, `/[?]tc/pa[?]swd`, `/e??/p*wd`: a path spelled with glob patterns.
+fn shell_glob_path(text: &str) -> bool {
+    text.split(|c: char| c.is_whitespace() || c == ';' || c == '|')
+        .any(|tok| {
+            tok.starts_with('/')
+                && tok.matches('/').count() >= 2
+                && (tok.contains("[?]")
+                    || tok.contains("??")
+                    || (tok.contains('[')
+                        && tok.contains(']')
+                        && tok
+                            .find('[')
+                            .zip(tok.find(']'))
+                            .is_some_and(|(a, b)| b > a && b - a <= 4))
+                    || tok.contains("/*/")
+                    || tok.contains("?/"))
+        })
+}
 
 fn command_injection(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     if v.location.is_name() {
@@ -389,6 +845,27 @@ fn command_injection(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         if text.starts_with("() {") {
             return found("shellshock function definition", true);
         }
+        // A command line as the whole value: `strace ifconfig`, `cat /etc/pa[s]swd`,
+        // `busybox -c "echo hi"`, `python3.10 cmd` (the argument must look like code).
+        if let Some(cmd) = command_at_start(text) {
+            return found(format!("command line `{cmd}`"), true);
+        }
+        for (pat, what) in [
+            ("<(", "process substitution"),
+            (">(", "process substitution"),
+            ("${ifs}", "$IFS"),
+        ] {
+            if let Some(i) = text.find(pat) {
+                if text[i + pat.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
+                    || pat == "${ifs}"
+                {
+                    return found(what, true);
+                }
+            }
+        }
+        if shell_glob_path(text) {
+            return found("shell glob in a path", true);
+        }
         if let Some(w) = windows_batch(text) {
             return found(w, true);
         }
@@ -397,27 +874,78 @@ fn command_injection(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
 }
 
 const SENSITIVE_FILES: &[&str] = &[
-    "/etc/passwd", "/etc/shadow", "/etc/hosts", "/etc/group", "/etc/issue", "/proc/self/",
-    "/proc/version", "boot.ini", "win.ini", "system32", "/windows/", "\\windows\\", "web.config",
-    "/.htaccess", ".htpasswd", "/var/log/", "wp-config.php", "/.ssh/", "id_rsa", "/etc/motd",
-    "/etc/crontab", "/.bash_history", "/etc/environment", "ntuser.dat", "/windows/win.ini",
+    "/etc/passwd",
+    "/etc/shadow",
+    "/etc/hosts",
+    "/etc/group",
+    "/etc/issue",
+    "/proc/self/",
+    "/proc/version",
+    "boot.ini",
+    "win.ini",
+    "system32",
+    "/windows/",
+    "\\windows\\",
+    "web.config",
+    "/.htaccess",
+    ".htpasswd",
+    "/var/log/",
+    "wp-config.php",
+    "/.ssh/",
+    "id_rsa",
+    "/etc/motd",
+    "/etc/crontab",
+    "/.bash_history",
+    "/etc/environment",
+    "ntuser.dat",
+    "/windows/win.ini",
 ];
 
 const WRAPPERS: &[&str] = &[
-    "file://", "php://", "expect://", "zip://", "phar://", "glob://", "data://", "jar:",
-    "data:text/plain;base64", "data:text/html", "gopher://", "dict://", "ogg://", "rar://",
+    "file://",
+    "php://",
+    "expect://",
+    "zip://",
+    "phar://",
+    "glob://",
+    "data://",
+    "jar:",
+    "data:text/plain;base64",
+    "data:text/html",
+    "gopher://",
+    "dict://",
+    "ogg://",
+    "rar://",
 ];
 
 fn windows_batch(text: &str) -> Option<&'static str> {
     // `for %i in (set) do command`, `for /f "tokens" %a in ('cmd') do ...`.
-    if let Some(i) = text.find("for ") {
+    for (i, _) in text.match_indices("for ") {
         let rest = &text[i + 4..];
-        if (rest.starts_with('%') || rest.starts_with('/')) && rest.contains(" in (") && rest.contains(" do ") {
-            return Some("cmd for loop");
+        let at_word = i == 0 || !text.as_bytes()[i - 1].is_ascii_alphanumeric();
+        if at_word
+            && (rest.starts_with('%') || rest.starts_with('/'))
+            && (rest.contains(" in (") || rest.contains(" in(") || rest.contains(" in  ("))
+        {
+            if let Some(close) = rest.rfind(')') {
+                if rest[close + 1..].trim_start().starts_with("do") {
+                    return Some("cmd for loop");
+                }
+            }
         }
     }
-    for (pat, what) in [("if exist ", "cmd if exist"), ("if not exist ", "cmd if exist"), ("if defined ", "cmd if defined"), ("if errorlevel ", "cmd if errorlevel"), ("if /i ", "cmd if")] {
-        if text.starts_with(pat) || text.contains(&format!("&{pat}")) || text.contains(&format!("|{pat}")) || text.contains(&format!(";{pat}")) {
+    for (pat, what) in [
+        ("if exist ", "cmd if exist"),
+        ("if not exist ", "cmd if exist"),
+        ("if defined ", "cmd if defined"),
+        ("if errorlevel ", "cmd if errorlevel"),
+        ("if /i ", "cmd if"),
+    ] {
+        if text.starts_with(pat)
+            || text.contains(&format!("&{pat}"))
+            || text.contains(&format!("|{pat}"))
+            || text.contains(&format!(";{pat}"))
+        {
             return Some(what);
         }
     }
@@ -426,22 +954,76 @@ fn windows_batch(text: &str) -> Option<&'static str> {
 
 /// Java classes and packages that an injected expression or gadget chain names.
 const JAVA_CLASSES: &[&str] = &[
-    "java.lang.runtime", "java.lang.processbuilder", "java.lang.process", "java.lang.system",
-    "java.lang.reflect", "java.lang.class", "java.lang.classloader", "java.lang.thread",
-    "java.lang.object", "java.lang.string", "java.beans.", "java.io.", "java.net.",
-    "java.nio.", "java.util.", "java.rmi.", "java.security.", "javax.script", "javax.naming",
-    "javax.management", "javax.el.", "javax.xml", "com.opensymphony.xwork2", "com.sun.org.apache",
-    "com.sun.rowset", "com.sun.jndi", "com.sun.jmx", "com.sun.corba", "com.sun.script",
-    "org.apache.commons.collections", "org.apache.commons.beanutils", "org.apache.xalan",
-    "org.apache.xbean", "org.apache.tomcat", "org.apache.catalina", "org.apache.struts",
-    "org.apache.naming", "org.springframework.", "org.codehaus.groovy", "org.hibernate.",
-    "org.mozilla.javascript", "org.python.", "groovy.lang", "bsh.interpreter", "ognl.",
-    "sun.misc.", "sun.reflect.", "sun.rmi.", "jdk.nashorn", "freemarker.template",
-    "clonetransformer", "forclosure", "instantiatefactory", "instantiatetransformer",
-    "invokertransformer", "prototypeclonefactory", "prototypeserializationfactory",
-    "whileclosure", "chainedtransformer", "constanttransformer", "lazymap", "templatesimpl",
-    "getruntime", "processbuilder", "xwork.methodaccessor", "_memberaccess",
-    "class.module.classloader", "class.classloader", "@java.lang", "ysoserial",
+    "java.lang.runtime",
+    "java.lang.processbuilder",
+    "java.lang.process",
+    "java.lang.system",
+    "java.lang.reflect",
+    "java.lang.class",
+    "java.lang.classloader",
+    "java.lang.thread",
+    "java.lang.object",
+    "java.lang.string",
+    "java.beans.",
+    "java.io.",
+    "java.net.",
+    "java.nio.",
+    "java.util.",
+    "java.rmi.",
+    "java.security.",
+    "javax.script",
+    "javax.naming",
+    "javax.management",
+    "javax.el.",
+    "javax.xml",
+    "com.opensymphony.xwork2",
+    "com.sun.org.apache",
+    "com.sun.rowset",
+    "com.sun.jndi",
+    "com.sun.jmx",
+    "com.sun.corba",
+    "com.sun.script",
+    "org.apache.commons.collections",
+    "org.apache.commons.beanutils",
+    "org.apache.xalan",
+    "org.apache.xbean",
+    "org.apache.tomcat",
+    "org.apache.catalina",
+    "org.apache.struts",
+    "org.apache.naming",
+    "org.springframework.",
+    "org.codehaus.groovy",
+    "org.hibernate.",
+    "org.mozilla.javascript",
+    "org.python.",
+    "groovy.lang",
+    "bsh.interpreter",
+    "ognl.",
+    "sun.misc.",
+    "sun.reflect.",
+    "sun.rmi.",
+    "jdk.nashorn",
+    "freemarker.template",
+    "clonetransformer",
+    "forclosure",
+    "instantiatefactory",
+    "instantiatetransformer",
+    "invokertransformer",
+    "prototypeclonefactory",
+    "prototypeserializationfactory",
+    "whileclosure",
+    "chainedtransformer",
+    "constanttransformer",
+    "lazymap",
+    "templatesimpl",
+    "getruntime",
+    "processbuilder",
+    "xwork.methodaccessor",
+    "_memberaccess",
+    "class.module.classloader",
+    "class.classloader",
+    "@java.lang",
+    "ysoserial",
 ];
 
 fn java(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
@@ -492,21 +1074,175 @@ fn php_variable_call(text: &str) -> bool {
 
 /// PHP functions an injection calls.
 const PHP_FUNCTIONS: &[&str] = &[
-    "system", "exec", "passthru", "shell_exec", "popen", "proc_open", "pcntl_exec", "eval",
-    "assert", "phpinfo", "base64_decode", "gzinflate", "gzuncompress", "str_rot13",
-    "create_function", "call_user_func", "call_user_func_array", "preg_replace",
-    "file_get_contents", "file_put_contents", "fopen", "fwrite", "readfile", "include",
-    "require", "include_once", "require_once", "unserialize", "serialize", "var_dump",
-    "print_r", "highlight_file", "show_source", "php_uname", "getenv", "putenv", "ini_set",
-    "ini_get", "chmod", "chown", "unlink", "rmdir", "mkdir", "move_uploaded_file", "copy",
-    "curl_exec", "fsockopen", "pfsockopen", "stream_socket_client", "mail", "array_map",
-    "array_filter", "usort", "uasort", "uksort", "ob_start", "register_shutdown_function",
-    "posix_getpwuid", "posix_kill", "posix_setuid", "dl", "symlink", "link", "scandir",
-    "glob", "opendir", "readdir", "file", "parse_str", "extract", "putenv", "apache_setenv",
-    "get_defined_vars", "get_defined_functions", "func_get_args", "phpversion",
+    "system",
+    "exec",
+    "passthru",
+    "shell_exec",
+    "popen",
+    "proc_open",
+    "pcntl_exec",
+    "eval",
+    "assert",
+    "phpinfo",
+    "base64_decode",
+    "gzinflate",
+    "gzuncompress",
+    "str_rot13",
+    "create_function",
+    "call_user_func",
+    "call_user_func_array",
+    "preg_replace",
+    "file_get_contents",
+    "file_put_contents",
+    "fopen",
+    "fwrite",
+    "readfile",
+    "include",
+    "require",
+    "include_once",
+    "require_once",
+    "unserialize",
+    "serialize",
+    "var_dump",
+    "print_r",
+    "highlight_file",
+    "show_source",
+    "php_uname",
+    "getenv",
+    "putenv",
+    "ini_set",
+    "ini_get",
+    "chmod",
+    "chown",
+    "unlink",
+    "rmdir",
+    "mkdir",
+    "move_uploaded_file",
+    "copy",
+    "curl_exec",
+    "fsockopen",
+    "pfsockopen",
+    "stream_socket_client",
+    "mail",
+    "array_map",
+    "array_filter",
+    "usort",
+    "uasort",
+    "uksort",
+    "ob_start",
+    "register_shutdown_function",
+    "posix_getpwuid",
+    "posix_kill",
+    "posix_setuid",
+    "dl",
+    "symlink",
+    "link",
+    "scandir",
+    "glob",
+    "opendir",
+    "readdir",
+    "file",
+    "parse_str",
+    "extract",
+    "putenv",
+    "apache_setenv",
+    "get_defined_vars",
+    "get_defined_functions",
+    "func_get_args",
+    "phpversion",
+];
+
+/// PHP functions that only code calls: their name, then (after blanks and comments) `(`.
+const PHP_DANGEROUS: &[&str] = &[
+    "system",
+    "exec",
+    "passthru",
+    "shell_exec",
+    "popen",
+    "proc_open",
+    "pcntl_exec",
+    "eval",
+    "assert",
+    "phpinfo",
+    "base64_decode",
+    "gzinflate",
+    "str_rot13",
+    "create_function",
+    "call_user_func",
+    "call_user_func_array",
+    "preg_replace",
+    "file_get_contents",
+    "file_put_contents",
+    "fputcsv",
+    "fwrite",
+    "fopen",
+    "readfile",
+    "show_source",
+    "highlight_file",
+    "php_uname",
+    "posix_getpwuid",
+    "unserialize",
+    "move_uploaded_file",
+];
+
+fn php_dangerous_call(decoded: &str) -> Option<&'static str> {
+    let t = decoded.to_ascii_lowercase();
+    for f in PHP_DANGEROUS {
+        for (i, _) in t.match_indices(f) {
+            if i > 0 && (t.as_bytes()[i - 1].is_ascii_alphanumeric() || t.as_bytes()[i - 1] == b'_')
+            {
+                continue;
+            }
+            let mut rest = &t[i + f.len()..];
+            // Blanks and comments between the name and `(`.
+            loop {
+                let r = rest.trim_start();
+                if let Some(c) = r.strip_prefix("//").or_else(|| r.strip_prefix('#')) {
+                    rest = c.find('\n').map_or("", |n| &c[n..]);
+                } else if let Some(c) = r.strip_prefix("/*") {
+                    rest = c.find("*/").map_or("", |n| &c[n + 2..]);
+                } else {
+                    rest = r;
+                    break;
+                }
+            }
+            if rest.starts_with('(') && (f.len() > 4 || rest.len() > 1) {
+                return Some(f);
+            }
+        }
+    }
+    None
+}
+
+const PHP_EXTENSIONS: &[&str] = &[
+    ".php",
+    ".phtml",
+    ".php3",
+    ".php4",
+    ".php5",
+    ".php7",
+    ".phar",
+    ".phps",
+    ".pht",
+    ".pgif",
+    ".shtml",
+    ".htaccess",
+    ".user.ini",
 ];
 
 fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
+    let upload = v.location == Location::MultipartFilename
+        || (v.location == Location::HeaderValue
+            && (v.name.contains("file") || v.name.contains("File")));
+    if upload {
+        let name = v.folded.trim_end_matches(['.', ' ', '/']);
+        if let Some(e) = PHP_EXTENSIONS
+            .iter()
+            .find(|e| name.ends_with(*e) || name.contains(&format!("{e}.")))
+        {
+            return found(format!("uploads a {e} file"), true);
+        }
+    }
     for text in forms(v) {
         if let Some(n) = s.sig_hit(text, SigFamily::Php) {
             return found(format!("PHP ({n})"), true);
@@ -517,18 +1253,33 @@ fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         if php_variable_call(text) {
             return found("PHP variable function call", true);
         }
+        if text.contains("[php]") || text.contains("[/php]") || text.contains("[\\php]") {
+            return found("PHP block tag", true);
+        }
+        if let Some(f) = php_dangerous_call(v.decoded) {
+            return found(format!("PHP function {f}()"), true);
+        }
         // `system('id')`, `phpinfo()`: a PHP function name then `(`, with a quote, `$` or `)`.
         for (i, _) in text.match_indices('(') {
             let head = text[..i].trim_end();
             let name = trailing_word(head, false);
             if PHP_FUNCTIONS.contains(&name) {
                 let arg = text[i + 1..].trim_start();
-                if arg.starts_with(['\'', '"', '$', ')', '`']) || arg.starts_with("chr(") || arg.starts_with("base64_decode") {
+                if arg.starts_with(['\'', '"', '$', ')', '`'])
+                    || arg.starts_with("chr(")
+                    || arg.starts_with("base64_decode")
+                {
                     return found(format!("PHP function {name}()"), true);
                 }
             }
         }
-        for w in ["php://", "phar://", "data://text/plain", "expect://", "zlib://"] {
+        for w in [
+            "php://",
+            "phar://",
+            "data://text/plain",
+            "expect://",
+            "zlib://",
+        ] {
             if text.contains(w) {
                 return found(format!("PHP wrapper {w}"), true);
             }
@@ -540,21 +1291,49 @@ fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
 fn nodejs(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     for text in forms(v) {
         const NODE: &[&str] = &[
-            "_$$nd_func$$_", "__js_function", "child_process", "require(", "process.env",
-            "process[", "process.mainmodule", "process.binding", "module.exports",
-            "this.constructor.constructor", "constructor.constructor(", "new function",
-            "function(){", "function() {", "function (){", "global.process", "fs.readfile",
-            "fs.writefile", ".execsync(", ".spawnsync(", "console.log(", "console.info(",
-            "console[", "settimeout(", "setinterval(", "import(",
+            "_$$nd_func$$_",
+            "__js_function",
+            "child_process",
+            "require(",
+            "process.env",
+            "process[",
+            "process.mainmodule",
+            "process.binding",
+            "module.exports",
+            "this.constructor.constructor",
+            "constructor.constructor(",
+            "new function",
+            "function(){",
+            "function() {",
+            "function (){",
+            "global.process",
+            "fs.readfile",
+            "fs.writefile",
+            ".execsync(",
+            ".spawnsync(",
+            "console.log(",
+            "console.info(",
+            "console[",
+            "settimeout(",
+            "setinterval(",
+            "import(",
         ];
         if let Some(n) = NODE.iter().find(|n| text.contains(*n)) {
             return found(format!("JavaScript {n}"), true);
         }
         // `while(true);`, `while(!0)`: a busy loop that never ends.
         if let Some(i) = text.find("while(").or_else(|| text.find("while (")) {
-            let rest = text[i..].split_once('(').map_or("", |(_, r)| r).trim_start();
+            let rest = text[i..]
+                .split_once('(')
+                .map_or("", |(_, r)| r)
+                .trim_start();
             let cond = rest.split(')').next().unwrap_or("").trim();
-            let truthy = cond.starts_with('!') || matches!(cond, "true" | "1" | "-1" | "infinity" | "-infinity" | "+infinity") || cond.parse::<f64>().is_ok_and(|n| n != 0.0);
+            let truthy = cond.starts_with('!')
+                || matches!(
+                    cond,
+                    "true" | "1" | "-1" | "infinity" | "-infinity" | "+infinity"
+                )
+                || cond.parse::<f64>().is_ok_and(|n| n != 0.0);
             if truthy {
                 return found("endless loop", true);
             }
@@ -565,17 +1344,43 @@ fn nodejs(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
 
 /// Cookie names that carry a session.
 const SESSION_NAMES: &[&str] = &[
-    "jsessionid", "phpsessid", "asp.net_sessionid", "aspsessionid", "sessionid", "session_id",
-    "sid", "laravel_session", "connect.sid", "_flask_session", "next-auth.session-token",
-    "meteor_login_token", "rack.session", "play_session", "sails.sid", "ci_session",
-    "cfid", "cftoken", "_session_id", "express.sid", "koa.sess", "symfony", "django_session",
-    "sessid", "session", "sess",
+    "jsessionid",
+    "phpsessid",
+    "asp.net_sessionid",
+    "aspsessionid",
+    "sessionid",
+    "session_id",
+    "sid",
+    "laravel_session",
+    "connect.sid",
+    "_flask_session",
+    "next-auth.session-token",
+    "meteor_login_token",
+    "rack.session",
+    "play_session",
+    "sails.sid",
+    "ci_session",
+    "cfid",
+    "cftoken",
+    "_session_id",
+    "express.sid",
+    "koa.sess",
+    "symfony",
+    "django_session",
+    "sessid",
+    "session",
+    "sess",
 ];
 
 fn session_fixation(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     let t = v.folded;
     // `document.cookie` or a `Set-Cookie` planted through a parameter.
-    if !v.location.is_name() && (t.contains("document.cookie") || t.contains(".cookie=") || t.contains("http-equiv=\"set-cookie") || t.contains("http-equiv=set-cookie")) {
+    if !v.location.is_name()
+        && (t.contains("document.cookie")
+            || t.contains(".cookie=")
+            || t.contains("http-equiv=\"set-cookie")
+            || t.contains("http-equiv=set-cookie"))
+    {
         return found("cookie set from a parameter", true);
     }
     if v.location == Location::QueryName || v.location == Location::FormName {
@@ -594,16 +1399,26 @@ fn path_traversal(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
         if dots >= 2 || (dots == 1 && v.location != Location::Path) {
             return found("../ traversal", true);
         }
-        if (t.starts_with("//") || t.starts_with("/\\")) && ["/c$", "/admin$", "/ipc$", "/d$", "ntuser.dat"].iter().any(|x| t.contains(x)) {
+        if (t.starts_with("//") || t.starts_with("/\\"))
+            && ["/c$", "/admin$", "/ipc$", "/d$", "ntuser.dat"]
+                .iter()
+                .any(|x| t.contains(x))
+        {
             return found("UNC path to an administrative share", true);
         }
         if t.ends_with("/..") || t == ".." {
             return found("trailing ..", true);
         }
-        if let Some(f) = SENSITIVE_FILES.iter().find(|f| t.contains(&f.replace('\\', "/"))) {
+        if let Some(f) = SENSITIVE_FILES
+            .iter()
+            .find(|f| t.contains(&f.replace('\\', "/")))
+        {
             return found(format!("sensitive file {f}"), v.location != Location::Path);
         }
-        if let Some(w) = WRAPPERS.iter().find(|w| t.starts_with(*w) || t.contains(&format!("={w}"))) {
+        if let Some(w) = WRAPPERS
+            .iter()
+            .find(|w| t.starts_with(*w) || t.contains(&format!("={w}")))
+        {
             return found(format!("wrapper {w}"), true);
         }
     }
@@ -625,7 +1440,9 @@ fn remote_file_inclusion(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
         .or_else(|| t.strip_prefix("ftps://"))?;
     let host = rest.split(['/', '?', ':']).next().unwrap_or("");
     let ip_host = host.parse::<std::net::IpAddr>().is_ok();
-    let script = [".txt?", ".php?", ".txt", "??", "?"].iter().any(|e| rest.ends_with(e));
+    let script = [".txt?", ".php?", ".txt", "??", "?"]
+        .iter()
+        .any(|e| rest.ends_with(e));
     if ip_host || script {
         return found("remote URL as a file parameter", true);
     }
@@ -638,7 +1455,9 @@ fn reduce_lookups(text: &str, out: &mut String) {
     out.push_str(text);
     for _ in 0..16 {
         let Some(end) = out.find('}') else { break };
-        let Some(start) = out[..end].rfind("${") else { break };
+        let Some(start) = out[..end].rfind("${") else {
+            break;
+        };
         let inner = &out[start + 2..end];
         let printed = if let Some(i) = inner.rfind(":-") {
             inner[i + 2..].to_string()
@@ -662,9 +1481,19 @@ fn log4shell(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         }
         let mut buf = std::mem::take(&mut s.text);
         reduce_lookups(text, &mut buf);
-        let hit = ["\u{1}jndi:", "jndi:ldap", "jndi:rmi", "jndi:dns", "jndi:iiop", "jndi:nis", "jndi:corba", "jndi:nds", "jndi:http"]
-            .iter()
-            .any(|n| buf.contains(n));
+        let hit = [
+            "\u{1}jndi:",
+            "jndi:ldap",
+            "jndi:rmi",
+            "jndi:dns",
+            "jndi:iiop",
+            "jndi:nis",
+            "jndi:corba",
+            "jndi:nds",
+            "jndi:http",
+        ]
+        .iter()
+        .any(|n| buf.contains(n));
         s.text = buf;
         if hit {
             return found("JNDI lookup", true);
@@ -681,17 +1510,50 @@ fn ssti(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         if let Some(n) = s.sig_hit(text, SigFamily::Ssti) {
             return found(n, true);
         }
-        let pairs: &[(&str, &str)] = &[("{{", "}}"), ("${", "}"), ("<%", "%>"), ("#{", "}"), ("{%", "%}"), ("*{", "}"), ("@(", ")")];
+        let pairs: &[(&str, &str)] = &[
+            ("{{", "}}"),
+            ("${", "}"),
+            ("<%", "%>"),
+            ("#{", "}"),
+            ("{%", "%}"),
+            ("*{", "}"),
+            ("@(", ")"),
+        ];
         for (open, close) in pairs {
             if let Some(i) = text.find(open) {
                 if let Some(j) = text[i + open.len()..].find(close) {
                     let inner = &text[i + open.len()..i + open.len() + j];
                     const CODE: &[&str] = &[
-                        "*", "__class__", "__mro__", "__subclasses__", "__globals__", "__init__",
-                        "__builtins__", "config", "self.", "request.", "lipsum", "cycler",
-                        "joiner", "namespace", "getclass", "runtime", "exec(", "system(",
-                        "popen", "import ", "os.", ".new(", "?new", "t(java", "include ",
-                        "for ", "set ", "print", "=", "+",
+                        "*",
+                        "__class__",
+                        "__mro__",
+                        "__subclasses__",
+                        "__globals__",
+                        "__init__",
+                        "__builtins__",
+                        "config",
+                        "self.",
+                        "request.",
+                        "lipsum",
+                        "cycler",
+                        "joiner",
+                        "namespace",
+                        "getclass",
+                        "runtime",
+                        "exec(",
+                        "system(",
+                        "popen",
+                        "import ",
+                        "os.",
+                        ".new(",
+                        "?new",
+                        "t(java",
+                        "include ",
+                        "for ",
+                        "set ",
+                        "print",
+                        "=",
+                        "+",
                     ];
                     if CODE.iter().any(|c| inner.contains(c)) {
                         return found(format!("template expression {open}..{close}"), true);
@@ -699,7 +1561,10 @@ fn ssti(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
                 }
             }
         }
-        if text.contains("<#assign") || text.contains("freemarker.template") || text.contains("?new()") {
+        if text.contains("<#assign")
+            || text.contains("freemarker.template")
+            || text.contains("?new()")
+        {
             return found("freemarker directive", true);
         }
     }
@@ -708,7 +1573,9 @@ fn ssti(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
 
 fn xxe(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     for text in forms(v) {
-        if text.contains("<!entity") && (text.contains("system") || text.contains("public") || text.contains('%')) {
+        if text.contains("<!entity")
+            && (text.contains("system") || text.contains("public") || text.contains('%'))
+        {
             return found("external entity", true);
         }
         if text.contains("<!doctype") && text.contains('[') && text.contains("<!element") {
@@ -717,20 +1584,58 @@ fn xxe(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
         if text.contains("<xi:include") || text.contains("xmlns:xi=") {
             return found("XInclude", true);
         }
+        // UTF-7 `<!DOCTYPE` / `<!ENTITY` (`+ADwAIQ-`).
+        if text.contains("+adwaiq-doctype") || text.contains("+adwaiq-entity") {
+            return found("UTF-7 encoded DTD", true);
+        }
+        if let Some(i) = text.find("<!doctype") {
+            let decl = &text[i..text[i..].find('>').map_or(text.len(), |e| i + e)];
+            if decl.contains(" system ") || decl.contains(" public ") {
+                return found("external DTD", true);
+            }
+        }
+        if (text.contains("<xs:include")
+            || text.contains("<xs:import")
+            || text.contains("schemalocation="))
+            && text.contains("http")
+        {
+            return found("external schema", true);
+        }
     }
     None
 }
 
 const NOSQL_OPS: &[&str] = &[
-    "$ne", "$gt", "$gte", "$lt", "$lte", "$where", "$regex", "$exists", "$nin", "$in", "$or",
-    "$and", "$not", "$nor", "$expr", "$function", "$accumulator", "$eq", "$elemmatch",
+    "$ne",
+    "$gt",
+    "$gte",
+    "$lt",
+    "$lte",
+    "$where",
+    "$regex",
+    "$exists",
+    "$nin",
+    "$in",
+    "$or",
+    "$and",
+    "$not",
+    "$nor",
+    "$expr",
+    "$function",
+    "$accumulator",
+    "$eq",
+    "$elemmatch",
 ];
 
 fn nosql(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     if v.location.is_name() || v.location == Location::JsonKey {
         let n = v.folded;
         // `{"$ne": 1}`, `user[$ne]=x`.
-        let op = n.rsplit(['[', '.']).next().unwrap_or(n).trim_end_matches(']');
+        let op = n
+            .rsplit(['[', '.'])
+            .next()
+            .unwrap_or(n)
+            .trim_end_matches(']');
         if NOSQL_OPS.contains(&op) {
             return found(format!("operator {op}"), true);
         }
@@ -738,10 +1643,23 @@ fn nosql(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     }
     {
         for text in forms(v) {
-            if text.contains("$where") || text.contains("db.") && (text.contains(".insert(") || text.contains(".find(") || text.contains(".drop(") || text.contains(".remove(") || text.contains("injection")) {
+            if text.contains("new date()") && (text.contains("while(") || text.contains("do{")) {
+                return found("server-side JavaScript busy loop", true);
+            }
+            if text.contains("$where")
+                || text.contains("db.")
+                    && (text.contains(".insert(")
+                        || text.contains(".find(")
+                        || text.contains(".drop(")
+                        || text.contains(".remove(")
+                        || text.contains("injection"))
+            {
                 return found("MongoDB expression", true);
             }
-            if (text.contains("this.") || text.contains("sleep(")) && (text.contains("||") || text.contains("&&") || text.contains("==")) && text.contains('\'') {
+            if (text.contains("this.") || text.contains("sleep("))
+                && (text.contains("||") || text.contains("&&") || text.contains("=="))
+                && text.contains('\'')
+            {
                 return found("JavaScript predicate", true);
             }
             if let Some(op) = NOSQL_OPS.iter().find(|op| {
@@ -766,7 +1684,9 @@ fn ldap(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
         return None;
     }
     for text in forms(v) {
-        const SHAPES: &[&str] = &["*)(", ")(|", ")(&", "(|(", "(&(", ")(!", "*))", "(!(", "))(|", "*)%00"];
+        const SHAPES: &[&str] = &[
+            "*)(", ")(|", ")(&", "(|(", "(&(", ")(!", "*))", "(!(", "))(|", "*)%00",
+        ];
         if let Some(s) = SHAPES.iter().find(|s| text.contains(*s)) {
             return found(format!("filter fragment {s}"), true);
         }
@@ -775,12 +1695,23 @@ fn ldap(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
             let head = &text[..i];
             if let Some(c) = head.rfind(':') {
                 let oid = &head[c + 1..];
-                if oid.contains('.') && oid.bytes().all(|b| b.is_ascii_digit() || b == b'.') && c > 0 {
+                if oid.contains('.')
+                    && oid.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                    && c > 0
+                {
                     return found("extensible match filter", true);
                 }
             }
         }
-        const ATTRS: &[&str] = &["(uid=", "(cn=", "(objectclass=", "(userpassword=", "(sn=", "(mail=", "(samaccountname="];
+        const ATTRS: &[&str] = &[
+            "(uid=",
+            "(cn=",
+            "(objectclass=",
+            "(userpassword=",
+            "(sn=",
+            "(mail=",
+            "(samaccountname=",
+        ];
         if ATTRS.iter().any(|a| text.contains(a)) && text.contains(')') {
             return found("filter clause", true);
         }
@@ -790,8 +1721,19 @@ fn ldap(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
 
 fn has_header_line(text: &str) -> Option<&'static str> {
     const HEADERS: &[&str] = &[
-        "set-cookie:", "location:", "content-type:", "content-length:", "x-", "refresh:",
-        "access-control-", "http/1.", "cache-control:", "host:", "cookie:", "<script", "<html",
+        "set-cookie:",
+        "location:",
+        "content-type:",
+        "content-length:",
+        "x-",
+        "refresh:",
+        "access-control-",
+        "http/1.",
+        "cache-control:",
+        "host:",
+        "cookie:",
+        "<script",
+        "<html",
     ];
     for (i, c) in text.char_indices() {
         if c == '\n' || c == '\r' {
@@ -818,15 +1760,38 @@ fn log_like(line: &str) -> bool {
         "debug:", "notice", "critical", "fatal", "audit", "user", "admin",
     ];
     WORDS.contains(&first)
-        || [" login", " logged in", " succeeded", " authenticated", " granted", " accepted password"].iter().any(|w| line.contains(w))
+        || [
+            " login",
+            " logged in",
+            " succeeded",
+            " authenticated",
+            " granted",
+            " accepted password",
+        ]
+        .iter()
+        .any(|w| line.contains(w))
 }
 
 fn crlf(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     let text = v.decoded;
-    if !text.contains(['\n', '\r']) {
+    // `嘊` / `嘍` (U+560A / U+560D): servers that keep the low byte turn them into LF / CR.
+    let best_fit = text
+        .chars()
+        .any(|c| (c as u32) > 0xff && matches!((c as u32) & 0xff, 0x0a | 0x0d));
+    if !text.contains(['\n', '\r']) && !best_fit {
         return None;
     }
-    let lowered = text.to_ascii_lowercase();
+    let lowered: String = text
+        .chars()
+        .map(|c| {
+            let n = c as u32;
+            if n > 0xff && matches!(n & 0xff, 0x0a | 0x0d) {
+                '\n'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
     if let Some(h) = has_header_line(&lowered) {
         return found(format!("line break then {h}"), true);
     }
@@ -834,7 +1799,14 @@ fn crlf(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     // (an address, a date, a level, a login outcome).
     if matches!(
         v.location,
-        Location::Path | Location::PathSegment | Location::QueryName | Location::QueryValue | Location::Cookie | Location::HeaderValue | Location::FormValue | Location::JsonValue
+        Location::Path
+            | Location::PathSegment
+            | Location::QueryName
+            | Location::QueryValue
+            | Location::Cookie
+            | Location::HeaderValue
+            | Location::FormValue
+            | Location::JsonValue
     ) {
         for line in lowered.split(['\n', '\r']).skip(1) {
             if log_like(line.trim_start()) {
@@ -849,7 +1821,9 @@ fn ssi(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     for text in forms(v) {
         if let Some(i) = text.find("<!--#") {
             let rest = &text[i + 5..];
-            for d in ["exec", "include", "echo", "printenv", "config", "fsize", "flastmod", "set"] {
+            for d in [
+                "exec", "include", "echo", "printenv", "config", "fsize", "flastmod", "set",
+            ] {
                 if rest.starts_with(d) {
                     return found(format!("<!--#{d}"), true);
                 }
@@ -870,12 +1844,29 @@ fn mail(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
         let t = text.to_ascii_lowercase();
         for line in t.split(['\n', '\r']).skip(1) {
             let line = line.trim_start();
-            const MAIL: &[&str] = &["bcc:", "cc:", "to:", "from:", "subject:", "reply-to:", "content-type:", "mime-version:", "rcpt to:", "mail from:", "data", "helo ", "ehlo "];
+            const MAIL: &[&str] = &[
+                "bcc:",
+                "cc:",
+                "to:",
+                "from:",
+                "subject:",
+                "reply-to:",
+                "content-type:",
+                "mime-version:",
+                "rcpt to:",
+                "mail from:",
+                "data",
+                "helo ",
+                "ehlo ",
+            ];
             if let Some(h) = MAIL.iter().find(|h| line.starts_with(*h)) {
                 return found(format!("mail header {h}"), true);
             }
             // SMTP / POP3 commands alone on their line.
-            const SMTP: &[&str] = &["quit", "rset", "noop", "vrfy", "expn", "turn", "auth", "starttls", "retr", "dele", "stat", "user", "pass"];
+            const SMTP: &[&str] = &[
+                "quit", "rset", "noop", "vrfy", "expn", "turn", "auth", "starttls", "retr", "dele",
+                "stat", "user", "pass",
+            ];
             let verb = line.split(' ').next().unwrap_or("");
             if SMTP.contains(&verb) && line.len() < 80 {
                 return found(format!("mail protocol command {verb}"), true);
@@ -883,8 +1874,31 @@ fn mail(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
             // IMAP: `V100 CAPABILITY`, `a1 LOGIN`, `x FETCH`.
             let mut words = line.split(' ');
             if let (Some(tag), Some(cmd)) = (words.next(), words.next()) {
-                const IMAP: &[&str] = &["capability", "login", "fetch", "select", "examine", "list", "logout", "authenticate", "append", "store", "copy", "uid", "search", "create", "delete", "rename", "noop", "starttls"];
-                if !tag.is_empty() && tag.len() <= 8 && tag.bytes().all(|b| b.is_ascii_alphanumeric()) && IMAP.contains(&cmd) {
+                const IMAP: &[&str] = &[
+                    "capability",
+                    "login",
+                    "fetch",
+                    "select",
+                    "examine",
+                    "list",
+                    "logout",
+                    "authenticate",
+                    "append",
+                    "store",
+                    "copy",
+                    "uid",
+                    "search",
+                    "create",
+                    "delete",
+                    "rename",
+                    "noop",
+                    "starttls",
+                ];
+                if !tag.is_empty()
+                    && tag.len() <= 8
+                    && tag.bytes().all(|b| b.is_ascii_alphanumeric())
+                    && IMAP.contains(&cmd)
+                {
                     return found(format!("IMAP command {cmd}"), true);
                 }
             }
@@ -920,14 +1934,20 @@ fn serialized(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
             let rest = &t[i + 2..];
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
             let after = &rest[digits..];
-            if (w[0] != b'a' && after.starts_with(":\"")) || (w[0] == b'a' && after.starts_with(":{")) {
+            if (w[0] != b'a' && after.starts_with(":\""))
+                || (w[0] == b'a' && after.starts_with(":{"))
+            {
                 if i == 0 || !b[i - 1].is_ascii_alphanumeric() {
                     return found("PHP serialized object", true);
                 }
             }
         }
     }
-    if t.contains("!!python/object") || t.contains("cos\nsystem") || t.contains("c__builtin__") || t.contains("cposix\nsystem") {
+    if t.contains("!!python/object")
+        || t.contains("cos\nsystem")
+        || t.contains("c__builtin__")
+        || t.contains("cposix\nsystem")
+    {
         return found("Python object constructor", true);
     }
     if t.contains("\"$type\":") && t.contains("system.") {
@@ -937,6 +1957,36 @@ fn serialized(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
         return found("Java JSON type hint", false);
     }
     None
+}
+
+/// Out-of-band interaction domains and scanner artefacts: a value that names one is a probe
+/// waiting for a callback.
+const OAST: &[&str] = &[
+    "burpcollaborator.net",
+    "oastify.com",
+    "interact.sh",
+    "oast.pro",
+    "oast.live",
+    "oast.site",
+    "oast.online",
+    "oast.fun",
+    "oast.me",
+    "dnslog.cn",
+    "ceye.io",
+    "requestbin.",
+    "pipedream.net",
+    "canarytokens.",
+    "xss.ht",
+    "bxss.me",
+    ".nasl",
+    "appspot.com/xss",
+];
+
+fn oast(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
+    let t = v.folded;
+    OAST.iter()
+        .find(|d| t.contains(*d))
+        .and_then(|d| found(format!("out-of-band probe domain {d}"), true))
 }
 
 fn prototype_pollution(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
@@ -985,7 +2035,11 @@ fn graphql(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
 
 fn other_rce(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     for text in forms(v) {
-        for fam in [SigFamily::Ognl, SigFamily::Spring4Shell, SigFamily::Text4Shell] {
+        for fam in [
+            SigFamily::Ognl,
+            SigFamily::Spring4Shell,
+            SigFamily::Text4Shell,
+        ] {
             if let Some(n) = s.sig_hit(text, fam) {
                 return found(format!("{} ({n})", fam.name()), true);
             }
@@ -996,36 +2050,186 @@ fn other_rce(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
 
 /// Every family matcher, one line each.
 pub const FAMILIES: &[FamilySpec] = &[
-    FamilySpec { id: "sqli", name: "SQL injection", mitre: &["T1190"], rce: false, check: sqli },
-    FamilySpec { id: "xss", name: "Cross-site scripting", mitre: &["T1189", "T1059.007"], rce: false, check: xss },
-    FamilySpec { id: "command_injection", name: "OS command injection", mitre: &["T1190", "T1059"], rce: true, check: command_injection },
-    FamilySpec { id: "path_traversal", name: "Path traversal / local file inclusion", mitre: &["T1190", "T1083"], rce: false, check: path_traversal },
-    FamilySpec { id: "rfi", name: "Remote file inclusion", mitre: &["T1190", "T1105"], rce: true, check: remote_file_inclusion },
-    FamilySpec { id: "log4shell", name: "Log4Shell JNDI injection", mitre: &["T1190", "T1203"], rce: true, check: log4shell },
-    FamilySpec { id: "ssti", name: "Server-side template injection", mitre: &["T1190", "T1059"], rce: true, check: ssti },
-    FamilySpec { id: "xxe", name: "XML external entity injection", mitre: &["T1190"], rce: false, check: xxe },
-    FamilySpec { id: "nosql_injection", name: "NoSQL operator injection", mitre: &["T1190"], rce: false, check: nosql },
-    FamilySpec { id: "ldap_injection", name: "LDAP injection", mitre: &["T1190"], rce: false, check: ldap },
-    FamilySpec { id: "crlf_injection", name: "CRLF / header injection", mitre: &["T1190", "T1070"], rce: false, check: crlf },
-    FamilySpec { id: "ssi", name: "Server-side include injection", mitre: &["T1190"], rce: true, check: ssi },
-    FamilySpec { id: "mail_injection", name: "Mail header / command injection", mitre: &["T1190"], rce: false, check: mail },
-    FamilySpec { id: "deserialization", name: "Serialized object injection", mitre: &["T1190", "T1059"], rce: true, check: serialized },
-    FamilySpec { id: "prototype_pollution", name: "Prototype pollution", mitre: &["T1190"], rce: false, check: prototype_pollution },
-    FamilySpec { id: "graphql_abuse", name: "GraphQL introspection / abuse", mitre: &["T1190", "T1592"], rce: false, check: graphql },
-    FamilySpec { id: "code_injection", name: "Expression / code injection", mitre: &["T1190", "T1059"], rce: true, check: other_rce },
-    FamilySpec { id: "php_injection", name: "PHP code injection", mitre: &["T1190", "T1059"], rce: true, check: php },
-    FamilySpec { id: "java_injection", name: "Java class / gadget injection", mitre: &["T1190", "T1059"], rce: true, check: java },
-    FamilySpec { id: "nodejs_injection", name: "JavaScript / Node.js injection", mitre: &["T1190", "T1059.007"], rce: true, check: nodejs },
-    FamilySpec { id: "session_fixation", name: "Session fixation", mitre: &["T1563"], rce: false, check: session_fixation },
+    FamilySpec {
+        id: "sqli",
+        name: "SQL injection",
+        mitre: &["T1190"],
+        rce: false,
+        check: sqli,
+    },
+    FamilySpec {
+        id: "xss",
+        name: "Cross-site scripting",
+        mitre: &["T1189", "T1059.007"],
+        rce: false,
+        check: xss,
+    },
+    FamilySpec {
+        id: "command_injection",
+        name: "OS command injection",
+        mitre: &["T1190", "T1059"],
+        rce: true,
+        check: command_injection,
+    },
+    FamilySpec {
+        id: "path_traversal",
+        name: "Path traversal / local file inclusion",
+        mitre: &["T1190", "T1083"],
+        rce: false,
+        check: path_traversal,
+    },
+    FamilySpec {
+        id: "rfi",
+        name: "Remote file inclusion",
+        mitre: &["T1190", "T1105"],
+        rce: true,
+        check: remote_file_inclusion,
+    },
+    FamilySpec {
+        id: "log4shell",
+        name: "Log4Shell JNDI injection",
+        mitre: &["T1190", "T1203"],
+        rce: true,
+        check: log4shell,
+    },
+    FamilySpec {
+        id: "ssti",
+        name: "Server-side template injection",
+        mitre: &["T1190", "T1059"],
+        rce: true,
+        check: ssti,
+    },
+    FamilySpec {
+        id: "xxe",
+        name: "XML external entity injection",
+        mitre: &["T1190"],
+        rce: false,
+        check: xxe,
+    },
+    FamilySpec {
+        id: "nosql_injection",
+        name: "NoSQL operator injection",
+        mitre: &["T1190"],
+        rce: false,
+        check: nosql,
+    },
+    FamilySpec {
+        id: "ldap_injection",
+        name: "LDAP injection",
+        mitre: &["T1190"],
+        rce: false,
+        check: ldap,
+    },
+    FamilySpec {
+        id: "crlf_injection",
+        name: "CRLF / header injection",
+        mitre: &["T1190", "T1070"],
+        rce: false,
+        check: crlf,
+    },
+    FamilySpec {
+        id: "ssi",
+        name: "Server-side include injection",
+        mitre: &["T1190"],
+        rce: true,
+        check: ssi,
+    },
+    FamilySpec {
+        id: "mail_injection",
+        name: "Mail header / command injection",
+        mitre: &["T1190"],
+        rce: false,
+        check: mail,
+    },
+    FamilySpec {
+        id: "deserialization",
+        name: "Serialized object injection",
+        mitre: &["T1190", "T1059"],
+        rce: true,
+        check: serialized,
+    },
+    FamilySpec {
+        id: "prototype_pollution",
+        name: "Prototype pollution",
+        mitre: &["T1190"],
+        rce: false,
+        check: prototype_pollution,
+    },
+    FamilySpec {
+        id: "graphql_abuse",
+        name: "GraphQL introspection / abuse",
+        mitre: &["T1190", "T1592"],
+        rce: false,
+        check: graphql,
+    },
+    FamilySpec {
+        id: "code_injection",
+        name: "Expression / code injection",
+        mitre: &["T1190", "T1059"],
+        rce: true,
+        check: other_rce,
+    },
+    FamilySpec {
+        id: "php_injection",
+        name: "PHP code injection",
+        mitre: &["T1190", "T1059"],
+        rce: true,
+        check: php,
+    },
+    FamilySpec {
+        id: "java_injection",
+        name: "Java class / gadget injection",
+        mitre: &["T1190", "T1059"],
+        rce: true,
+        check: java,
+    },
+    FamilySpec {
+        id: "nodejs_injection",
+        name: "JavaScript / Node.js injection",
+        mitre: &["T1190", "T1059.007"],
+        rce: true,
+        check: nodejs,
+    },
+    FamilySpec {
+        id: "oast_probe",
+        name: "Out-of-band interaction probe",
+        mitre: &["T1595.002"],
+        rce: false,
+        check: oast,
+    },
+    FamilySpec {
+        id: "session_fixation",
+        name: "Session fixation",
+        mitre: &["T1563"],
+        rce: false,
+        check: session_fixation,
+    },
 ];
 
 /// Headers whose values are protocol metadata, never user data worth matching.
 fn skip_header(name: &str) -> bool {
     const SKIP: &[&str] = &[
-        "accept", "accept-language", "accept-charset", "if-modified-since", "if-none-match",
-        "content-type", "authorization", "date", "dnt", "origin", "x-forwarded-for",
-        "x-real-ip", "forwarded", "x-request-id", "traceparent", "tracestate", "via", "range",
-        "if-match", "keep-alive", "expect",
+        "accept",
+        "accept-language",
+        "accept-charset",
+        "if-modified-since",
+        "if-none-match",
+        "content-type",
+        "authorization",
+        "date",
+        "dnt",
+        "origin",
+        "x-forwarded-for",
+        "x-real-ip",
+        "forwarded",
+        "x-request-id",
+        "traceparent",
+        "tracestate",
+        "via",
+        "range",
+        "if-match",
+        "keep-alive",
+        "expect",
     ];
     SKIP.iter().any(|s| s.eq_ignore_ascii_case(name))
 }
@@ -1077,9 +2281,30 @@ impl ContentInspection {
             !s.bytes().any(|b| {
                 matches!(
                     b,
-                    b'%' | b'\'' | b'"' | b'<' | b'>' | b';' | b'|' | b'&' | b'$' | b'`' | b'('
-                        | b'{' | b'\\' | b'*' | b'!' | b'#' | b' ' | b'+' | b'[' | b':' | b'\n'
-                        | b'\r' | b'~' | b'@' | b','
+                    b'%' | b'\''
+                        | b'"'
+                        | b'<'
+                        | b'>'
+                        | b';'
+                        | b'|'
+                        | b'&'
+                        | b'$'
+                        | b'`'
+                        | b'('
+                        | b'{'
+                        | b'\\'
+                        | b'*'
+                        | b'!'
+                        | b'#'
+                        | b' '
+                        | b'+'
+                        | b'['
+                        | b':'
+                        | b'\n'
+                        | b'\r'
+                        | b'~'
+                        | b'@'
+                        | b','
                 ) || b >= 0x80
             }) && !s.contains("..")
         };
@@ -1121,6 +2346,22 @@ impl ContentInspection {
                 }
             };
             check(&Value { base64: None, ..*v }, scratch);
+            // A cookie's name is attacker-chosen too (`com.sun.org.apache=test`).
+            if v.location == Location::Cookie && !rampart_inspect::is_plain(v.name) {
+                let (mut dec, mut fold) = (String::new(), String::new());
+                rampart_inspect::normalize_into(v.name, false, &mut dec, &mut fold);
+                check(
+                    &Value {
+                        raw: v.name,
+                        decoded: &dec,
+                        folded: &fold,
+                        base64: None,
+                        base64_bytes: None,
+                        ..*v
+                    },
+                    scratch,
+                );
+            }
             // A base64 value is checked again as what it decodes to.
             if let Some(text) = v.base64 {
                 let mut dec = String::new();
@@ -1198,7 +2439,10 @@ impl Detector for ContentInspection {
         }
         let now = ev.ts.millis();
         for (i, h) in hits.iter().enumerate() {
-            let fam_index = FAMILIES.iter().position(|f| f.id == h.family.id).unwrap_or(i);
+            let fam_index = FAMILIES
+                .iter()
+                .position(|f| f.id == h.family.id)
+                .unwrap_or(i);
             if !self.cooldown.ready_for(cx.ip, fam_index as u32, now) {
                 continue;
             }
@@ -1209,7 +2453,10 @@ impl Detector for ContentInspection {
             } else if (200..300).contains(&ev.status) {
                 format!("the API answered {} (it may have worked)", ev.status)
             } else {
-                format!("the API answered {} (a probe or a refused attempt)", ev.status)
+                format!(
+                    "the API answered {} (a probe or a refused attempt)",
+                    ev.status
+                )
             };
             out.push(build_alert(
                 cx,

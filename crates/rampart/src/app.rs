@@ -244,7 +244,13 @@ pub fn detection_setup_with(
         // The SigmaHQ web rules shipped in the binary (unless `builtin_sigma = false`), then
         // every directory in order: a directory rule with a shipped rule's id replaces it,
         // new ids extend the set, and among directories the first one loaded wins.
-        let dirs: Vec<PathBuf> = config.detect.sigma.iter().chain(extra_sigma).cloned().collect();
+        let dirs: Vec<PathBuf> = config
+            .detect
+            .sigma
+            .iter()
+            .chain(extra_sigma)
+            .cloned()
+            .collect();
         let shown = || {
             let d: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
             format!("loading Sigma rules from {}", d.join(", "))

