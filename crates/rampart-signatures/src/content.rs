@@ -277,7 +277,7 @@ fn sql_function_call(text: &str) -> Option<&'static str> {
         }
         if let Some(f) = SQL_FUNCTIONS.iter().find(|f| **f == name) {
             // A call with SQL around it: a quote, an operator or a keyword elsewhere.
-            if sql_context(text) || text.contains(',') || start == 0 {
+            if sql_context(text) || start == 0 {
                 return Some(f);
             }
         }
@@ -433,6 +433,11 @@ fn xss(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     }
     for text in std::iter::once(v.decoded) {
         if !html_context(text) {
+            continue;
+        }
+        // An XML document in a parameter is XML, not HTML, unless it carries script.
+        let t = v.folded;
+        if t.starts_with("<?xml") && !t.contains("script") && !t.contains(" on") && !t.contains("<svg") {
             continue;
         }
         if libinjectionrs::detect_xss(text.as_bytes()) != libinjectionrs::XssResult::Safe {
@@ -814,7 +819,7 @@ fn shell_glob_path(text: &str) -> bool {
                         && tok
                             .find('[')
                             .zip(tok.find(']'))
-                            .is_some_and(|(a, b)| b > a && b - a <= 4))
+                            .is_some_and(|(a, b)| b == a + 2))
                     || tok.contains("/*/")
                     || tok.contains("?/"))
         })

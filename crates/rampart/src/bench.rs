@@ -92,8 +92,17 @@ fn decode_rate(lines: &[String], decoder: &dyn Decoder, runs: usize) -> (f64, u6
 }
 
 fn detect_rate(lines: &[String], setup: &DetectionSetup, runs: usize) -> (f64, usize, usize) {
+    detect_rate_with(lines, setup, runs, "combined")
+}
+
+fn detect_rate_with(
+    lines: &[String],
+    setup: &DetectionSetup,
+    runs: usize,
+    format: &str,
+) -> (f64, usize, usize) {
     let cfg = DecodeConfig::default();
-    let decoder = rampart_decode::decoder_by_name("combined").expect("combined decoder");
+    let decoder = rampart_decode::decoder_by_name(format).expect("known decoder");
     let mut rates = Vec::new();
     let mut n_alerts = 0;
     let mut state = 0;
@@ -226,6 +235,33 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         let (rate, alerts, state) = detect_rate(&lines, &DetectionSetup::default(), runs);
         report(
             "decode + detect, combined, built-in detectors (1 core)",
+            format!(
+                "{rate:>10.0} events/s  ({alerts} alerts, detection state {:.1} MB)",
+                state as f64 / 1e6
+            ),
+        );
+    }
+    if want("detect") {
+        // Full request records (headers and bodies) through the same engine.
+        let records = generate(a.events.min(300_000), OutputFormat::Rampart, true);
+        let bodies: Vec<usize> = records
+            .iter()
+            .filter_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                let b = v.get("request")?.get("body")?.as_str()?;
+                Some(b.len())
+            })
+            .collect();
+        let mean_body = bodies.iter().sum::<usize>() as f64 / bodies.len().max(1) as f64;
+        let (rate, alerts, state) =
+            detect_rate_with(&records, &DetectionSetup::default(), runs, "rampart");
+        report(
+            &format!(
+                "decode + detect, rampart records with headers and bodies ({} of {} with a body, mean {:.0} B), built-in detectors (1 core)",
+                bodies.len(),
+                records.len(),
+                mean_body
+            ),
             format!(
                 "{rate:>10.0} events/s  ({alerts} alerts, detection state {:.1} MB)",
                 state as f64 / 1e6

@@ -221,6 +221,9 @@ fn every_family_and_placement() {
         ),
         (get("/docs", "q=python%20tutorial%20for%20beginners"), &[]),
         (get("/docs", "q=time%20flies%20like%20an%20arrow"), &[]),
+        (get("/p", "payload=flying%20to%20an%20altitude%20of%20convert%20(0.46%20miles),%20landing."), &[]),
+        (get("/p", "pattern=/[a-z]%7B1,5%7D/"), &[]),
+        (get("/p", "flux=%3C%3Fxml%20version%3D%221.0%22%3F%3E%3Corder%3E%3Cid%3E12345%3C/id%3E%3C/order%3E"), &[]),
         (
             with_headers(
                 "/",
