@@ -664,6 +664,9 @@ impl Detector for SigmaDetector {
     }
 
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
+        if self.rules.is_empty() {
+            return;
+        }
         let view = EventView::new(cx.ev, self.cfg.match_decoded);
         let mut results = self.rules.evaluate(&view, &mut self.scratch);
         let evaluated = self.scratch.candidates.len() as u64;

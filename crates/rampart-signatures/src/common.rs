@@ -125,6 +125,7 @@ pub(crate) fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
 /// compared, so a hash collision can never pass an unseen value as clean.
 pub(crate) struct CleanCache {
     slots: Vec<(u64, Vec<u8>)>,
+    mask: usize,
 }
 
 impl CleanCache {
@@ -135,8 +136,15 @@ impl CleanCache {
 
     /// An empty cache.
     pub(crate) fn new() -> Self {
+        CleanCache::with_slots(Self::SLOTS)
+    }
+
+    /// An empty cache of `slots` slots (rounded up to a power of two).
+    pub(crate) fn with_slots(slots: usize) -> Self {
+        let n = slots.max(1).next_power_of_two();
         CleanCache {
-            slots: vec![(0, Vec::new()); Self::SLOTS],
+            slots: vec![(0, Vec::new()); n],
+            mask: n - 1,
         }
     }
 
@@ -157,8 +165,8 @@ impl CleanCache {
     }
 
     #[inline]
-    fn slot(h: u64) -> usize {
-        (h >> 56) as usize & (Self::SLOTS - 1)
+    fn slot(&self, h: u64) -> usize {
+        (h >> 40) as usize & self.mask
     }
 
     /// Whether `v` is remembered as clean.
@@ -168,7 +176,7 @@ impl CleanCache {
             return false;
         }
         let h = Self::hash(v);
-        let (sh, sv) = &self.slots[Self::slot(h)];
+        let (sh, sv) = &self.slots[self.slot(h)];
         *sh == h && sv.as_slice() == v
     }
 
@@ -178,7 +186,8 @@ impl CleanCache {
             return;
         }
         let h = Self::hash(v);
-        let (sh, sv) = &mut self.slots[Self::slot(h)];
+        let slot = self.slot(h);
+        let (sh, sv) = &mut self.slots[slot];
         *sh = h;
         sv.clear();
         sv.extend_from_slice(v);

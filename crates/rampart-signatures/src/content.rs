@@ -75,9 +75,67 @@ pub struct FamilySpec {
     pub mitre: &'static [&'static str],
     /// Code execution if it worked.
     pub rce: bool,
+    /// Can match a value made only of letters, digits and `/_.-` (a path-like value): the
+    /// other families skip such values.
+    pub pathlike: bool,
     /// The matcher.
     pub check: Check,
 }
+
+/// A list of needles matched at once (one Aho-Corasick automaton, built on first use).
+struct Needles {
+    words: &'static [&'static str],
+    ac: std::sync::OnceLock<aho_corasick::AhoCorasick>,
+}
+
+impl Needles {
+    const fn new(words: &'static [&'static str]) -> Self {
+        Needles {
+            words,
+            ac: std::sync::OnceLock::new(),
+        }
+    }
+    /// The first needle (leftmost) found in `hay`.
+    fn find(&self, hay: &str) -> Option<&'static str> {
+        let ac = self.ac.get_or_init(|| {
+            aho_corasick::AhoCorasick::new(self.words).expect("built-in needles are valid")
+        });
+        ac.find(hay).map(|m| self.words[m.pattern().as_usize()])
+    }
+}
+
+/// A set of words looked up exactly (built on first use).
+struct WordSet {
+    words: &'static [&'static str],
+    set: std::sync::OnceLock<std::collections::HashSet<&'static str>>,
+}
+
+impl WordSet {
+    const fn new(words: &'static [&'static str]) -> Self {
+        WordSet {
+            words,
+            set: std::sync::OnceLock::new(),
+        }
+    }
+    fn get(&self, w: &str) -> Option<&'static str> {
+        self.set
+            .get_or_init(|| self.words.iter().copied().collect())
+            .get(w)
+            .copied()
+    }
+    fn contains(&self, w: &str) -> bool {
+        self.get(w).is_some()
+    }
+}
+
+static COMMAND_SET: WordSet = WordSet::new(COMMANDS);
+static WORDLIKE_SET: WordSet = WordSet::new(WORDLIKE);
+static SQL_FUNCTION_SET: WordSet = WordSet::new(SQL_FUNCTIONS);
+static PHP_FUNCTION_SET: WordSet = WordSet::new(PHP_FUNCTIONS);
+static JAVA_NEEDLES: Needles = Needles::new(JAVA_CLASSES);
+static SENSITIVE_NEEDLES: Needles = Needles::new(SENSITIVE_FILES);
+static OAST_NEEDLES: Needles = Needles::new(OAST);
+static PHP_DANGEROUS_NEEDLES: Needles = Needles::new(PHP_DANGEROUS);
 
 /// Reused buffers of the matchers.
 #[derive(Default)]
@@ -85,15 +143,23 @@ pub struct Scratch {
     graphql_max_depth: usize,
     graphql_max_aliases: usize,
     sigs: Option<Signatures>,
+    /// Which text (address, length) `hits` were found in.
+    scanned: Option<(usize, usize)>,
     hits: Vec<Hit>,
     text: String,
 }
 
 impl Scratch {
+    /// The signature set's hit of family `fam` in `hay`: the set is scanned once per text
+    /// (every family that asks about the same text reads the same hits).
     fn sig_hit(&mut self, hay: &str, fam: SigFamily) -> Option<&'static str> {
-        let sigs = self.sigs.get_or_insert_with(Signatures::new);
-        self.hits.clear();
-        sigs.scan(hay.as_bytes(), &mut self.hits);
+        let key = (hay.as_ptr() as usize, hay.len());
+        if self.scanned != Some(key) {
+            let sigs = self.sigs.get_or_insert_with(Signatures::new);
+            self.hits.clear();
+            sigs.scan(hay.as_bytes(), &mut self.hits);
+            self.scanned = Some(key);
+        }
         self.hits.iter().find(|h| h.0 == fam).map(|h| h.1)
     }
 }
@@ -275,7 +341,7 @@ fn sql_function_call(text: &str) -> Option<&'static str> {
         if name.is_empty() {
             continue;
         }
-        if let Some(f) = SQL_FUNCTIONS.iter().find(|f| **f == name) {
+        if let Some(f) = SQL_FUNCTION_SET.get(name) {
             // A call with SQL around it: a quote, an operator or a keyword elsewhere.
             if sql_context(text) || start == 0 {
                 return Some(f);
@@ -419,7 +485,8 @@ fn js_sink(t: &str) -> Option<&'static str> {
         "['alert']",
         "(alert)(",
     ];
-    SINKS.iter().copied().find(|k| t.contains(k))
+    static SINK_NEEDLES: Needles = Needles::new(SINKS);
+    SINK_NEEDLES.find(t)
 }
 
 fn xss(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
@@ -437,7 +504,11 @@ fn xss(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         }
         // An XML document in a parameter is XML, not HTML, unless it carries script.
         let t = v.folded;
-        if t.starts_with("<?xml") && !t.contains("script") && !t.contains(" on") && !t.contains("<svg") {
+        if t.starts_with("<?xml")
+            && !t.contains("script")
+            && !t.contains(" on")
+            && !t.contains("<svg")
+        {
             continue;
         }
         if libinjectionrs::detect_xss(text.as_bytes()) != libinjectionrs::XssResult::Safe {
@@ -745,8 +816,8 @@ fn command_after(rest: &str) -> Option<&'static str> {
     ) {
         return None;
     }
-    let cmd = COMMANDS.iter().copied().find(|c| *c == word)?;
-    if WORDLIKE.contains(&cmd) {
+    let cmd = COMMAND_SET.get(word)?;
+    if WORDLIKE_SET.contains(cmd) {
         // `a hero; more than`: an English word after `;` is prose unless its argument is a
         // path, a flag, a variable or nothing at all.
         let arg = rest[word_end..].trim_start();
@@ -757,7 +828,7 @@ fn command_after(rest: &str) -> Option<&'static str> {
             || arg
                 .split(' ')
                 .next()
-                .is_some_and(|a| COMMANDS.contains(&a) && !WORDLIKE.contains(&a));
+                .is_some_and(|a| COMMAND_SET.contains(a) && !WORDLIKE_SET.contains(a));
         if !codey {
             return None;
         }
@@ -788,7 +859,7 @@ fn command_at_start(text: &str) -> Option<&'static str> {
     if rest.is_empty() || !text[word_end..].starts_with([' ', '\t']) {
         return None;
     }
-    let cmd = COMMANDS.iter().copied().find(|c| *c == word).or_else(|| {
+    let cmd = COMMAND_SET.get(word).or_else(|| {
         VERSIONED.iter().copied().find(|v| {
             word.strip_prefix(v).is_some_and(|r| {
                 !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit() || b == b'.')
@@ -797,12 +868,12 @@ fn command_at_start(text: &str) -> Option<&'static str> {
     })?;
     let arg = rest.split([' ', '\t']).next().unwrap_or("");
     let codey = arg.starts_with(['/', '-', '$', '~', '\\', '`', '|', ';', '&', '>', '<'])
-        || (COMMANDS.contains(&arg) && !WORDLIKE.contains(&arg))
+        || (COMMAND_SET.contains(arg) && !WORDLIKE_SET.contains(arg))
         || (arg.starts_with(['\'', '"']) && rest.contains(' '));
     (codey
-        && !(WORDLIKE.contains(&cmd)
+        && !(WORDLIKE_SET.contains(cmd)
             && !arg.starts_with(['/', '-', '$', '`', '|', ';', '&', '>', '<'])
-            && !COMMANDS.contains(&arg)))
+            && !COMMAND_SET.contains(arg)))
     .then_some(cmd)
 }
 
@@ -890,7 +961,6 @@ const SENSITIVE_FILES: &[&str] = &[
     "win.ini",
     "system32",
     "/windows/",
-    "\\windows\\",
     "web.config",
     "/.htaccess",
     ".htpasswd",
@@ -947,9 +1017,9 @@ fn windows_batch(text: &str) -> Option<&'static str> {
         ("if /i ", "cmd if"),
     ] {
         if text.starts_with(pat)
-            || text.contains(&format!("&{pat}"))
-            || text.contains(&format!("|{pat}"))
-            || text.contains(&format!(";{pat}"))
+            || text
+                .match_indices(pat)
+                .any(|(i, _)| text[..i].trim_end().ends_with(['&', '|', ';']))
         {
             return Some(what);
         }
@@ -1033,7 +1103,7 @@ const JAVA_CLASSES: &[&str] = &[
 
 fn java(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     for text in forms(v) {
-        if let Some(c) = JAVA_CLASSES.iter().find(|c| text.contains(*c)) {
+        if let Some(c) = JAVA_NEEDLES.find(text) {
             return found(format!("Java class {c}"), true);
         }
     }
@@ -1192,6 +1262,7 @@ const PHP_DANGEROUS: &[&str] = &[
 
 fn php_dangerous_call(decoded: &str) -> Option<&'static str> {
     let t = decoded.to_ascii_lowercase();
+    PHP_DANGEROUS_NEEDLES.find(&t)?;
     for f in PHP_DANGEROUS {
         for (i, _) in t.match_indices(f) {
             if i > 0 && (t.as_bytes()[i - 1].is_ascii_alphanumeric() || t.as_bytes()[i - 1] == b'_')
@@ -1261,14 +1332,18 @@ fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         if text.contains("[php]") || text.contains("[/php]") || text.contains("[\\php]") {
             return found("PHP block tag", true);
         }
-        if let Some(f) = php_dangerous_call(v.decoded) {
+        if let Some(f) = text
+            .contains('(')
+            .then(|| php_dangerous_call(v.decoded))
+            .flatten()
+        {
             return found(format!("PHP function {f}()"), true);
         }
         // `system('id')`, `phpinfo()`: a PHP function name then `(`, with a quote, `$` or `)`.
         for (i, _) in text.match_indices('(') {
             let head = text[..i].trim_end();
             let name = trailing_word(head, false);
-            if PHP_FUNCTIONS.contains(&name) {
+            if PHP_FUNCTION_SET.contains(name) {
                 let arg = text[i + 1..].trim_start();
                 if arg.starts_with(['\'', '"', '$', ')', '`'])
                     || arg.starts_with("chr(")
@@ -1323,7 +1398,8 @@ fn nodejs(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
             "setinterval(",
             "import(",
         ];
-        if let Some(n) = NODE.iter().find(|n| text.contains(*n)) {
+        static NODE_NEEDLES: Needles = Needles::new(NODE);
+        if let Some(n) = NODE_NEEDLES.find(text) {
             return found(format!("JavaScript {n}"), true);
         }
         // `while(true);`, `while(!0)`: a busy loop that never ends.
@@ -1399,10 +1475,20 @@ fn session_fixation(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
 
 fn path_traversal(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     for text in forms(v) {
-        let t = text.replace('\\', "/");
-        let dots = t.matches("../").count() + t.matches("..;/").count();
-        if dots >= 2 || (dots == 1 && v.location != Location::Path) {
-            return found("../ traversal", true);
+        let t: Cow<'_, str> = if text.contains('\\') {
+            Cow::Owned(text.replace('\\', "/"))
+        } else {
+            Cow::Borrowed(text)
+        };
+        let t = t.as_ref();
+        if t.contains("..") {
+            let dots = t.matches("../").count() + t.matches("..;/").count();
+            if dots >= 2 || (dots == 1 && v.location != Location::Path) {
+                return found("../ traversal", true);
+            }
+            if t.ends_with("/..") || t == ".." {
+                return found("trailing ..", true);
+            }
         }
         if (t.starts_with("//") || t.starts_with("/\\"))
             && ["/c$", "/admin$", "/ipc$", "/d$", "ntuser.dat"]
@@ -1411,20 +1497,17 @@ fn path_traversal(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
         {
             return found("UNC path to an administrative share", true);
         }
-        if t.ends_with("/..") || t == ".." {
-            return found("trailing ..", true);
+        if t.contains(['/', '.']) {
+            if let Some(f) = SENSITIVE_NEEDLES.find(t) {
+                return found(format!("sensitive file {f}"), v.location != Location::Path);
+            }
         }
-        if let Some(f) = SENSITIVE_FILES
-            .iter()
-            .find(|f| t.contains(&f.replace('\\', "/")))
-        {
-            return found(format!("sensitive file {f}"), v.location != Location::Path);
-        }
-        if let Some(w) = WRAPPERS
-            .iter()
-            .find(|w| t.starts_with(*w) || t.contains(&format!("={w}")))
-        {
-            return found(format!("wrapper {w}"), true);
+        if t.contains(':') {
+            if let Some(w) = WRAPPERS.iter().find(|w| {
+                t.starts_with(*w) || t.match_indices(*w).any(|(i, _)| t[..i].ends_with('='))
+            }) {
+                return found(format!("wrapper {w}"), true);
+            }
         }
     }
     None
@@ -1632,6 +1715,39 @@ const NOSQL_OPS: &[&str] = &[
     "$elemmatch",
 ];
 
+/// A MongoDB operator used as a key: `{"$ne"`, `{$gt:`, `[$ne]`, `, $or:`, `'$in':`.
+fn nosql_operator(text: &str) -> Option<&'static str> {
+    let b = text.as_bytes();
+    for i in memchr::memchr_iter(b'$', b) {
+        let name_end = i
+            + 1
+            + b[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_lowercase())
+                .count();
+        let Some(op) = NOSQL_OPS
+            .iter()
+            .copied()
+            .find(|op| op.as_bytes() == &b[i..name_end])
+        else {
+            continue;
+        };
+        let before = b[..i].iter().rev().find(|c| **c != b' ').copied();
+        let after = b.get(name_end).copied();
+        let quoted = matches!(before, Some(b'"' | b'\'')) && matches!(after, Some(b'"' | b'\''));
+        let keyish =
+            matches!(before, Some(b'{' | b',' | b'[')) && matches!(after, Some(b':' | b']' | b'"'));
+        if quoted
+            && b.get(name_end + 1..)
+                .is_some_and(|r| r.iter().find(|c| **c != b' ') == Some(&b':'))
+            || keyish
+        {
+            return Some(op);
+        }
+    }
+    None
+}
+
 fn nosql(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     if v.location.is_name() || v.location == Location::JsonKey {
         let n = v.folded;
@@ -1667,16 +1783,7 @@ fn nosql(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
             {
                 return found("JavaScript predicate", true);
             }
-            if let Some(op) = NOSQL_OPS.iter().find(|op| {
-                text.contains(&format!("{{\"{op}\""))
-                    || text.contains(&format!("{{{op}:"))
-                    || text.contains(&format!("[{op}]"))
-                    || text.contains(&format!(", {op}:"))
-                    || text.contains(&format!(",{op}:"))
-                    || text.contains(&format!("{{ {op}:"))
-                    || text.contains(&format!("\"{op}\":"))
-                    || text.contains(&format!("'{op}':"))
-            }) {
+            if let Some(op) = nosql_operator(text) {
                 return found(format!("operator {op}"), true);
             }
         }
@@ -1989,8 +2096,8 @@ const OAST: &[&str] = &[
 
 fn oast(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     let t = v.folded;
-    OAST.iter()
-        .find(|d| t.contains(*d))
+    OAST_NEEDLES
+        .find(t)
         .and_then(|d| found(format!("out-of-band probe domain {d}"), true))
 }
 
@@ -2060,6 +2167,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "SQL injection",
         mitre: &["T1190"],
         rce: false,
+        pathlike: false,
         check: sqli,
     },
     FamilySpec {
@@ -2067,6 +2175,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "Cross-site scripting",
         mitre: &["T1189", "T1059.007"],
         rce: false,
+        pathlike: true,
         check: xss,
     },
     FamilySpec {
@@ -2074,6 +2183,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "OS command injection",
         mitre: &["T1190", "T1059"],
         rce: true,
+        pathlike: false,
         check: command_injection,
     },
     FamilySpec {
@@ -2081,6 +2191,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "Path traversal / local file inclusion",
         mitre: &["T1190", "T1083"],
         rce: false,
+        pathlike: true,
         check: path_traversal,
     },
     FamilySpec {
@@ -2088,6 +2199,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "Remote file inclusion",
         mitre: &["T1190", "T1105"],
         rce: true,
+        pathlike: false,
         check: remote_file_inclusion,
     },
     FamilySpec {
@@ -2095,6 +2207,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "Log4Shell JNDI injection",
         mitre: &["T1190", "T1203"],
         rce: true,
+        pathlike: false,
         check: log4shell,
     },
     FamilySpec {
@@ -2102,6 +2215,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "Server-side template injection",
         mitre: &["T1190", "T1059"],
         rce: true,
+        pathlike: false,
         check: ssti,
     },
     FamilySpec {
@@ -2109,6 +2223,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "XML external entity injection",
         mitre: &["T1190"],
         rce: false,
+        pathlike: false,
         check: xxe,
     },
     FamilySpec {
@@ -2116,6 +2231,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "NoSQL operator injection",
         mitre: &["T1190"],
         rce: false,
+        pathlike: false,
         check: nosql,
     },
     FamilySpec {
@@ -2123,6 +2239,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "LDAP injection",
         mitre: &["T1190"],
         rce: false,
+        pathlike: false,
         check: ldap,
     },
     FamilySpec {
@@ -2130,6 +2247,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "CRLF / header injection",
         mitre: &["T1190", "T1070"],
         rce: false,
+        pathlike: false,
         check: crlf,
     },
     FamilySpec {
@@ -2137,6 +2255,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "Server-side include injection",
         mitre: &["T1190"],
         rce: true,
+        pathlike: false,
         check: ssi,
     },
     FamilySpec {
@@ -2144,6 +2263,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "Mail header / command injection",
         mitre: &["T1190"],
         rce: false,
+        pathlike: false,
         check: mail,
     },
     FamilySpec {
@@ -2151,6 +2271,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "Serialized object injection",
         mitre: &["T1190", "T1059"],
         rce: true,
+        pathlike: true,
         check: serialized,
     },
     FamilySpec {
@@ -2158,6 +2279,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "Prototype pollution",
         mitre: &["T1190"],
         rce: false,
+        pathlike: true,
         check: prototype_pollution,
     },
     FamilySpec {
@@ -2165,6 +2287,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "GraphQL introspection / abuse",
         mitre: &["T1190", "T1592"],
         rce: false,
+        pathlike: false,
         check: graphql,
     },
     FamilySpec {
@@ -2172,6 +2295,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "Expression / code injection",
         mitre: &["T1190", "T1059"],
         rce: true,
+        pathlike: true,
         check: other_rce,
     },
     FamilySpec {
@@ -2179,6 +2303,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "PHP code injection",
         mitre: &["T1190", "T1059"],
         rce: true,
+        pathlike: true,
         check: php,
     },
     FamilySpec {
@@ -2186,6 +2311,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "Java class / gadget injection",
         mitre: &["T1190", "T1059"],
         rce: true,
+        pathlike: true,
         check: java,
     },
     FamilySpec {
@@ -2193,6 +2319,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "JavaScript / Node.js injection",
         mitre: &["T1190", "T1059.007"],
         rce: true,
+        pathlike: true,
         check: nodejs,
     },
     FamilySpec {
@@ -2200,6 +2327,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "Out-of-band interaction probe",
         mitre: &["T1595.002"],
         rce: false,
+        pathlike: true,
         check: oast,
     },
     FamilySpec {
@@ -2207,6 +2335,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "Session fixation",
         mitre: &["T1563"],
         rce: false,
+        pathlike: true,
         check: session_fixation,
     },
 ];
@@ -2246,6 +2375,10 @@ pub struct ContentInspection {
     scratch: Scratch,
     cooldown: Cooldown,
     clean: CleanCache,
+    /// Header and cookie values (place and bytes) found clean.
+    clean_values: CleanCache,
+    /// Reused key buffer of `clean_values`.
+    key: Vec<u8>,
 }
 
 /// One family hit in one value, kept until the visit ends.
@@ -2274,7 +2407,9 @@ impl ContentInspection {
                 graphql_max_aliases: cfg.graphql_max_aliases,
                 ..Scratch::default()
             },
-            clean: CleanCache::new(),
+            clean: CleanCache::with_slots(4096),
+            clean_values: CleanCache::with_slots(4096),
+            key: Vec::new(),
         }
     }
 
@@ -2328,13 +2463,36 @@ impl ContentInspection {
         let scratch = &mut self.scratch;
         let mut seen: u64 = 0;
         let mut b64_folded = String::new();
+        let clean_values = &mut self.clean_values;
+        let key = &mut self.key;
         self.inspector.visit(cx.ev, &mut |v: &Value<'_>| {
             if v.location == Location::HeaderValue && skip_header(v.name) {
                 return Flow::Continue;
             }
+            // Header and cookie values repeat from request to request: one found clean at
+            // this place is not checked again (exact bytes, bounded cache).
+            let cacheable = matches!(v.location, Location::HeaderValue | Location::Cookie);
+            if cacheable {
+                key.clear();
+                key.push(v.location as u8);
+                key.extend_from_slice(v.name.as_bytes());
+                key.push(0);
+                key.extend_from_slice(v.raw.as_bytes());
+                if clean_values.contains(key) {
+                    return Flow::Continue;
+                }
+            }
+            let hits_before = hits.len();
+            // Only a value every family looked at may be remembered as clean.
+            let all_families = seen == 0;
             let mut check = |v: &Value<'_>, scratch: &mut Scratch| {
+                scratch.scanned = None;
+                let pathlike = v
+                    .decoded
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'.' | b'-'));
                 for (i, f) in families.iter().enumerate() {
-                    if seen & (1 << i) != 0 {
+                    if seen & (1 << i) != 0 || (pathlike && !f.pathlike) {
                         continue;
                     }
                     if let Some(m) = (f.check)(v, scratch) {
@@ -2380,6 +2538,9 @@ impl ContentInspection {
                     },
                     scratch,
                 );
+            }
+            if cacheable && all_families && hits.len() == hits_before {
+                clean_values.insert(key);
             }
             Flow::Continue
         });
@@ -2492,7 +2653,10 @@ impl Detector for ContentInspection {
     }
 
     fn state_bytes(&self) -> usize {
-        self.cooldown.approx_bytes() + self.clean.bytes() + self.scratch.text.capacity()
+        self.cooldown.approx_bytes()
+            + self.clean.bytes()
+            + self.clean_values.bytes()
+            + self.scratch.text.capacity()
     }
 }
 

@@ -36,6 +36,10 @@ pub struct BenchArgs {
     /// all by default. Handy under a profiler.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Detectors to leave out of the detection figures (comma-separated ids), to see what
+    /// one costs.
+    #[arg(long, value_delimiter = ',')]
+    pub disable: Vec<String>,
     /// Write the figures into this Markdown file (between generated markers).
     #[arg(long)]
     pub write: Option<PathBuf>,
@@ -228,11 +232,18 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         );
     }
     let lines = generate(a.events, OutputFormat::Combined, false);
+    let mut base = DetectionSetup::default();
+    for id in &a.disable {
+        if !rampart_pipeline::REGISTRY.iter().any(|r| r.id == id) {
+            anyhow::bail!("unknown detector {id:?} in --disable");
+        }
+        base.disable(id);
+    }
     // Reset the peak-RSS mark (Linux >= 4.0) so the figure below is the detection runs'
     // peak, not the decode runs' inputs.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     if want("detect") {
-        let (rate, alerts, state) = detect_rate(&lines, &DetectionSetup::default(), runs);
+        let (rate, alerts, state) = detect_rate(&lines, &base, runs);
         report(
             "decode + detect, combined, built-in detectors (1 core)",
             format!(
@@ -253,8 +264,7 @@ pub async fn run(a: BenchArgs) -> Result<()> {
             })
             .collect();
         let mean_body = bodies.iter().sum::<usize>() as f64 / bodies.len().max(1) as f64;
-        let (rate, alerts, state) =
-            detect_rate_with(&records, &DetectionSetup::default(), runs, "rampart");
+        let (rate, alerts, state) = detect_rate_with(&records, &base, runs, "rampart");
         report(
             &format!(
                 "decode + detect, rampart records with headers and bodies ({} of {} with a body, mean {:.0} B), built-in detectors (1 core)",
