@@ -437,7 +437,11 @@ fn xss(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         }
         // An XML document in a parameter is XML, not HTML, unless it carries script.
         let t = v.folded;
-        if t.starts_with("<?xml") && !t.contains("script") && !t.contains(" on") && !t.contains("<svg") {
+        if t.starts_with("<?xml")
+            && !t.contains("script")
+            && !t.contains(" on")
+            && !t.contains("<svg")
+        {
             continue;
         }
         if libinjectionrs::detect_xss(text.as_bytes()) != libinjectionrs::XssResult::Safe {
