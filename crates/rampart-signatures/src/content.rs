@@ -2046,12 +2046,10 @@ fn serialized(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
             let rest = &t[i + 2..];
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
             let after = &rest[digits..];
-            if (w[0] != b'a' && after.starts_with(":\""))
-                || (w[0] == b'a' && after.starts_with(":{"))
-            {
-                if i == 0 || !b[i - 1].is_ascii_alphanumeric() {
-                    return found("PHP serialized object", true);
-                }
+            let opens = (w[0] != b'a' && after.starts_with(":\""))
+                || (w[0] == b'a' && after.starts_with(":{"));
+            if opens && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+                return found("PHP serialized object", true);
             }
         }
     }

@@ -41,6 +41,7 @@ pub const ABOUT: &[About] = &[
     ("credential_stuffing", BEHAVIOURAL, "One source failing logins for many distinct accounts", &["T1110.004"], Some("API2:2023")),
     ("password_spray", BEHAVIOURAL, "Failed logins for many accounts from many sources, few per account", &["T1110.003"], Some("API2:2023")),
     ("brute_force", BEHAVIOURAL, "Many failed logins for one account; a success after them is critical", &["T1110.001"], Some("API2:2023")),
+    ("login_attack", BEHAVIOURAL, "Many failed logins from one source on one login endpoint, account visible or not (refusals, failure-sized form pages); a success after them is a probable takeover", &["T1110", "T1110.001", "T1078"], Some("API2:2023")),
     ("leaked_credential", BEHAVIOURAL, "One API key or principal used from many IPs at once", &["T1078"], Some("API2:2023")),
     ("unauth_access", BEHAVIOURAL, "A 2xx answer without credentials on an endpoint whose calls are authenticated", &["T1190", "T1078"], Some("API2:2023")),
     ("function_level_authz", BEHAVIOURAL, "A principal calling administrative endpoints outside its learned profile", &["T1078", "T1190"], Some("API5:2023")),

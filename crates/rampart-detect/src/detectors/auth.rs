@@ -1,11 +1,14 @@
-//! Credential attacks: stuffing, spraying, brute force, leaked credentials.
+//! Credential attacks: stuffing, spraying, brute force, password guessing and account
+//! takeover per source, leaked credentials.
 
-use rampart_model::{AlertDraft, AttackStage, Entity, EntityKind, EntityRole, Severity, Timestamp};
+use rampart_model::{
+    AlertDraft, AttackStage, Entity, EntityKind, EntityRole, EventKind, Severity, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{alert, Cooldown, EvidenceRing};
 use crate::registry::Resources;
-use crate::state::{hash_str_ci, Footprint, Hll, KeyedState, SlidingCounter};
+use crate::state::{combine, hash_str_ci, Footprint, Hll, KeyedState, SlidingCounter};
 use crate::{Detector, EventCtx};
 
 /// The account a login attempt was for: the principal, else `user "x"` in an auth-failure
@@ -468,6 +471,319 @@ impl Detector for BruteForce {
     }
     fn state_bytes(&self) -> usize {
         self.accounts.approx_bytes() + self.cooldown.approx_bytes()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// `login_attack`: many failed logins from one source on one login endpoint, whether or not
+/// the account is visible; a success after them is a probable account takeover. Judged on
+/// behaviour only (statuses, sizes, timing), never on the user agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginAttackConfig {
+    /// Window of failures, ms.
+    pub window_ms: i64,
+    /// Failures from one source on one login endpoint within the window that fire
+    /// `password guessing`.
+    pub min_failures: u32,
+    /// Failures within the window before a success that make it a probable account takeover.
+    pub min_failures_before_success: u32,
+    /// Statuses of a login call (`POST`/`PUT`/`PATCH` on a login-like path) that are failures.
+    /// 429 is not among the defaults: a rate-limited attempt says nothing about the password.
+    pub failure_statuses: Vec<u16>,
+    /// `200` answers of (nearly) the same size a source must get on a login form, within the
+    /// window, before that size is taken as the form's failure page (the form re-rendered
+    /// with an error). The answers that taught it count as failures.
+    pub min_same_size: u32,
+    /// How far (a fraction of the learned size) a `200` may be from the failure page and
+    /// still be one.
+    pub same_size_tolerance: f64,
+    /// How far (a fraction of the learned size) a `200` must be from the failure page to be a
+    /// success; sizes in between are neither.
+    pub success_size_difference: f64,
+    /// Seconds after an alert during which the same source and endpoint raise no other of the
+    /// same kind.
+    pub cooldown_secs: i64,
+    /// Most (source, endpoint) pairs tracked.
+    pub max_keys: usize,
+}
+
+impl Default for LoginAttackConfig {
+    fn default() -> Self {
+        LoginAttackConfig {
+            window_ms: 10 * 60_000,
+            min_failures: 20,
+            min_failures_before_success: 10,
+            failure_statuses: vec![400, 401, 403, 422],
+            min_same_size: 5,
+            same_size_tolerance: 0.10,
+            success_size_difference: 0.25,
+            cooldown_secs: 1_800,
+            max_keys: 50_000,
+        }
+    }
+}
+
+/// What one source did on one login endpoint.
+#[derive(Debug, Clone)]
+struct LoginTrail {
+    failures: SlidingCounter,
+    /// First failure of the current run (the window was empty before it).
+    since: i64,
+    /// The learned failure-page size (0: none yet).
+    page: u64,
+    /// The size `200` answers are agreeing on, how many did, and since when.
+    cand: u64,
+    cand_n: u32,
+    cand_since: i64,
+    evidence: EvidenceRing,
+}
+
+impl Footprint for LoginTrail {
+    fn heap_bytes(&self) -> usize {
+        self.evidence.events().len() * 512
+    }
+}
+
+/// How a login call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoginOutcome {
+    /// Refused, or answered with the failure page. `n` failures (more than one when the
+    /// answers that taught the failure page are counted at once).
+    Failed(u32),
+    Succeeded,
+    Unknown,
+}
+
+fn header<'e>(
+    h: &'e [(std::borrow::Cow<'e, str>, std::borrow::Cow<'e, str>)],
+    name: &str,
+) -> Option<&'e str> {
+    h.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_ref())
+}
+
+/// Whether a login call is a JSON API call (whose same-size answers are tokens, not a form
+/// re-rendered with an error).
+fn json_call(cx: &EventCtx<'_>) -> bool {
+    let ev = cx.ev;
+    let is_json = |v: Option<&str>| v.is_some_and(|v| v.to_ascii_lowercase().contains("json"));
+    is_json(header(&ev.request_headers, "content-type"))
+        || is_json(header(&ev.response_headers, "content-type"))
+        || ev
+            .request_body
+            .as_deref()
+            .is_some_and(|b| b.trim_start().starts_with(['{', '[']))
+}
+
+fn within(size: u64, of: u64, frac: f64) -> bool {
+    (size as f64 - of as f64).abs() <= of as f64 * frac
+}
+
+impl LoginTrail {
+    fn new(window_ms: i64) -> Self {
+        LoginTrail {
+            failures: SlidingCounter::new(window_ms),
+            since: 0,
+            page: 0,
+            cand: 0,
+            cand_n: 0,
+            cand_since: 0,
+            evidence: EvidenceRing::default(),
+        }
+    }
+
+    /// Classify a login call, learning the failure page from `200` answers.
+    fn outcome(&mut self, cx: &EventCtx<'_>, cfg: &LoginAttackConfig, now: i64) -> LoginOutcome {
+        let ev = cx.ev;
+        if ev.kind == EventKind::AuthFailure || cfg.failure_statuses.contains(&ev.status) {
+            return LoginOutcome::Failed(1);
+        }
+        match cx.status_class {
+            3 => {
+                // Redirected back to the form (`/login?error`) is a failure; elsewhere, logged in.
+                let back = header(&ev.response_headers, "location").is_some_and(|l| {
+                    let l = l.to_ascii_lowercase();
+                    let to = l.split(['?', '#']).next().unwrap_or("");
+                    l.contains("error")
+                        || l.contains("fail")
+                        || to.ends_with(&ev.path.to_ascii_lowercase())
+                });
+                if back {
+                    LoginOutcome::Failed(1)
+                } else {
+                    LoginOutcome::Succeeded
+                }
+            }
+            2 => {
+                let Some(size) = ev.response_bytes.filter(|_| !json_call(cx)) else {
+                    return LoginOutcome::Succeeded;
+                };
+                if self.page != 0 {
+                    return if within(size, self.page, cfg.same_size_tolerance) {
+                        LoginOutcome::Failed(1)
+                    } else if !within(size, self.page, cfg.success_size_difference) {
+                        LoginOutcome::Succeeded
+                    } else {
+                        LoginOutcome::Unknown
+                    };
+                }
+                let agrees = self.cand_n > 0
+                    && now - self.cand_since < cfg.window_ms
+                    && within(size, self.cand, cfg.same_size_tolerance);
+                if !agrees {
+                    self.cand = size;
+                    self.cand_n = 0;
+                    self.cand_since = now;
+                }
+                self.cand_n += 1;
+                if self.cand_n >= cfg.min_same_size.max(2) {
+                    self.page = self.cand;
+                    return LoginOutcome::Failed(self.cand_n);
+                }
+                LoginOutcome::Succeeded
+            }
+            _ => LoginOutcome::Unknown,
+        }
+    }
+}
+
+/// The `login_attack` detector.
+pub struct LoginAttack {
+    cfg: LoginAttackConfig,
+    trails: KeyedState<LoginTrail>,
+    cooldown: Cooldown,
+}
+
+/// Build `login_attack`.
+pub fn login_attack(c: LoginAttackConfig, _: &Resources) -> Box<dyn Detector> {
+    Box::new(LoginAttack {
+        trails: KeyedState::new(c.max_keys, c.window_ms * 2),
+        cooldown: Cooldown::secs(c.cooldown_secs, 10_000),
+        cfg: c,
+    })
+}
+
+/// Cooldown key of the takeover alert, apart from the guessing alert of the same pair.
+const TAKEOVER_KEY: u64 = 0x7a6e_0f3c_91d2_4b85;
+
+impl Detector for LoginAttack {
+    fn id(&self) -> &'static str {
+        "login_attack"
+    }
+    fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
+        let record = cx.ev.kind == EventKind::AuthFailure;
+        if cx.ip == 0 || !(record || (cx.login_like && cx.write)) {
+            return;
+        }
+        let key = combine(cx.ip, cx.endpoint);
+        let now = cx.ev.ts.millis();
+        let wms = self.cfg.window_ms;
+        let t = self
+            .trails
+            .get_or_insert_with(key, now, || LoginTrail::new(wms));
+        let before = t.failures.count(now);
+        match t.outcome(cx, &self.cfg, now) {
+            LoginOutcome::Unknown => {}
+            LoginOutcome::Failed(n) => {
+                if before == 0 {
+                    t.since = now;
+                }
+                t.failures.add(now, n);
+                let count = t.failures.count(now);
+                let min = self.cfg.min_failures;
+                if count >= min / 2 && t.evidence.has_room() {
+                    t.evidence.push(cx.ev);
+                }
+                if count < min || !self.cooldown.ready(key, now) {
+                    return;
+                }
+                let ip = cx.ev.client_ip.map(|i| i.to_string()).unwrap_or_default();
+                out.push(
+                    alert(
+                        "login_attack",
+                        format!("Password guessing from {ip}"),
+                        Severity::High,
+                        AttackStage::CredentialAccess,
+                        cx.ev.ts,
+                    )
+                    .description(format!(
+                        "{ip} failed to log in {count} times within {} minutes on {} {}, \
+                         whichever accounts it tried. So many failures from one source on one \
+                         login endpoint is password guessing (brute force or stuffing). Check \
+                         whether any login from this source succeeded, and block or challenge \
+                         the source.",
+                        wms / 60_000,
+                        cx.ev.method,
+                        cx.template
+                    ))
+                    .mitre(&["T1110", "T1110.001"])
+                    .owasp("API2:2023")
+                    .attacker_ip(cx.ev.client_ip)
+                    .target(cx)
+                    .evidence_all(t.evidence.events())
+                    .evidence(cx.ev)
+                    .first_seen(Timestamp::from_millis(t.since))
+                    .reason("failures", f64::from(count), Some(f64::from(min)))
+                    .build(),
+                );
+            }
+            LoginOutcome::Succeeded => {
+                let min = self.cfg.min_failures_before_success;
+                if before < min || !self.cooldown.ready(key ^ TAKEOVER_KEY, now) {
+                    return;
+                }
+                let ip = cx.ev.client_ip.map(|i| i.to_string()).unwrap_or_default();
+                let acc = account(cx);
+                let mut a = alert(
+                    "login_attack",
+                    match acc {
+                        Some(acc) => format!("Probable account takeover of {acc} from {ip}"),
+                        None => format!("Probable account takeover from {ip}"),
+                    },
+                    Severity::Critical,
+                    AttackStage::CredentialAccess,
+                    cx.ev.ts,
+                )
+                .description(format!(
+                    "{ip} failed to log in {before} times within {} minutes on {} {}, and then \
+                     a login succeeded{}: the password was probably guessed. Find the account \
+                     that logged in, end its sessions, reset its password, review what it did \
+                     next, and block the source.",
+                    wms / 60_000,
+                    cx.ev.method,
+                    cx.template,
+                    acc.map(|a| format!(" as {a}")).unwrap_or_default()
+                ))
+                .mitre(&["T1110", "T1078"])
+                .owasp("API2:2023")
+                .attacker_ip(cx.ev.client_ip)
+                .target(cx);
+                if let Some(acc) = acc {
+                    a = a.entity(account_entity(acc));
+                }
+                out.push(
+                    a.evidence_all(t.evidence.events())
+                        .evidence(cx.ev)
+                        .first_seen(Timestamp::from_millis(t.since))
+                        .reason(
+                            "failures_before_success",
+                            f64::from(before),
+                            Some(f64::from(min)),
+                        )
+                        .build(),
+                );
+            }
+        }
+    }
+    fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
+        self.trails.tick(now.millis());
+        self.cooldown.tick(now.millis());
+    }
+    fn state_bytes(&self) -> usize {
+        self.trails.approx_bytes_deep() + self.cooldown.approx_bytes()
     }
 }
 

@@ -7,6 +7,8 @@ pub mod params;
 pub mod volume;
 
 #[cfg(test)]
+mod login_attack_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::registry::Registration;
@@ -31,6 +33,7 @@ pub const REGISTRY: &[Registration] = &[
     crate::register!("credential_stuffing", auth::credential_stuffing),
     crate::register!("password_spray", auth::password_spray),
     crate::register!("brute_force", auth::brute_force),
+    crate::register!("login_attack", auth::login_attack),
     crate::register!("leaked_credential", auth::leaked_credential),
     crate::register!("unauth_access", access::unauth_access),
     crate::register!("function_level_authz", access::function_level_authz),
