@@ -227,6 +227,13 @@ pub fn detection_setup_with(
     if let Some(days) = config.detect.learning_days {
         setup.detect.baseline.learning_ms = days * 86_400_000;
     }
+    if let Some(t) = config.detect.sigma.settings() {
+        let value = serde_json::to_value(&t).context("reading [detect.sigma]")?;
+        setup
+            .detect
+            .detectors
+            .insert_raw(rampart_sigma::DETECTOR_ID, value);
+    }
     for (id, section) in &config.detect.detectors {
         let value =
             serde_json::to_value(section).with_context(|| format!("reading [detect.{id}]"))?;
@@ -244,13 +251,8 @@ pub fn detection_setup_with(
         // The SigmaHQ web rules shipped in the binary (unless `builtin_sigma = false`), then
         // every directory in order: a directory rule with a shipped rule's id replaces it,
         // new ids extend the set, and among directories the first one loaded wins.
-        let dirs: Vec<PathBuf> = config
-            .detect
-            .sigma
-            .iter()
-            .chain(extra_sigma)
-            .cloned()
-            .collect();
+        let mut dirs = config.detect.sigma.dirs().map_err(|e| anyhow::anyhow!(e))?;
+        dirs.extend(extra_sigma.iter().cloned());
         let shown = || {
             let d: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
             format!("loading Sigma rules from {}", d.join(", "))
@@ -436,7 +438,9 @@ mod tests {
         ));
         let c = crate::catalogue::build(&detection_setup(&cfg).expect("setup"));
         let titles: Vec<&str> = c.sigma.iter().map(|r| r.title.as_str()).collect();
-        assert_eq!(titles.len(), 2);
+        // The shipped SigmaHQ rules, then the directory's two.
+        let shipped = rampart_sigma::builtin().0.len();
+        assert_eq!(titles.len(), shipped + 2);
         assert!(
             titles.contains(&"rule 1") && titles.contains(&"rule 2"),
             "{titles:?}"
@@ -471,13 +475,61 @@ mod tests {
         assert!(err.to_string().contains("no_such_detector"), "{err}");
     }
 
+    /// Every detector is tuned from its own `[detect.<id>]` section; a typo in an id or a key
+    /// fails at start, naming the detector.
+    #[test]
+    fn detector_sections_tune_and_typos_fail() {
+        let cfg = config("[detect.bola]\nmin_ids = 7\nwindow_ms = 1000\n\n[detect.injection]\nenabled = false\n\n[detect.sigma]\ncooldown_secs = 5\n");
+        let setup = detection_setup(&cfg).expect("setup");
+        let bola: rampart_detect::detectors::enumeration::BolaConfig = setup
+            .detect
+            .detectors
+            .section("bola")
+            .expect("bola section");
+        assert_eq!((bola.min_ids, bola.window_ms), (7, 1000));
+        let ids = rampart_pipeline::build_engine(&setup).ids();
+        assert!(
+            !ids.contains(&"injection") && ids.contains(&"bola"),
+            "{ids:?}"
+        );
+        let sigma: rampart_sigma::SigmaConfig = setup
+            .detect
+            .detectors
+            .section("sigma")
+            .expect("sigma section");
+        assert_eq!(sigma.cooldown_secs, 5);
+
+        for (text, needle) in [
+            ("[detect.bolaa]\nmin_ids = 7\n", "bolaa"),
+            ("[detect.bola]\nmin_idz = 7\n", "min_idz"),
+            ("[detect.bola]\nenabled = \"yes\"\n", "detect.bola"),
+        ] {
+            let Err(err) = detection_setup(&config(text)) else {
+                panic!("{text:?} was accepted");
+            };
+            assert!(format!("{err:#}").contains(needle), "{text:?}: {err:#}");
+        }
+    }
+
+    /// The SigmaHQ rules ship in the binary: loaded without any directory, off with
+    /// `builtin_sigma = false`.
+    #[test]
+    fn shipped_sigma_rules_load_by_default() {
+        let setup = detection_setup(&config("")).expect("setup");
+        let n = setup.sigma().map_or(0, |r| r.len());
+        assert_eq!(n, rampart_sigma::builtin().0.len());
+        assert!(n >= 100, "{n} shipped rules");
+        let off = detection_setup(&config("[detect]\nbuiltin_sigma = false\n")).expect("setup");
+        assert!(off.sigma().is_none());
+    }
+
     /// Regression: with several Sigma directories configured only the last was loaded.
     #[test]
     fn every_sigma_directory_is_loaded() {
         let a = sigma_dir(&[("1", "aaa"), ("2", "bbb")]);
         let b = sigma_dir(&[("3", "ccc")]);
         let cfg = config(&format!(
-            "[detect]\nsigma = [{:?}, {:?}]\n",
+            "[detect]\nbuiltin_sigma = false\nsigma = [{:?}, {:?}]\n",
             a.path(),
             b.path()
         ));

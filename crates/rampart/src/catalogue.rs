@@ -49,6 +49,7 @@ pub const ABOUT: &[About] = &[
     ("unseen_param", BEHAVIOURAL, "A query parameter never seen on a well-learned endpoint", &["T1595"], Some("API9:2023")),
     ("mass_assignment", BEHAVIOURAL, "A write body with properties never seen in the endpoint's learned writes", &["T1190", "T1098"], Some("API3:2023")),
     ("injection", CONTENT, "Injection signatures (SQLi, XSS, traversal, command, Log4Shell, SSTI, ...) in the decoded request", &["T1190"], Some("API8:2023")),
+    ("content_inspection", CONTENT, "Every value of the request (path, query, cookies, headers, form/JSON/XML/GraphQL bodies), normalised, checked per attack family: SQLi and XSS (libinjection), command, traversal, RFI, Log4Shell, SSTI, XXE, NoSQL, LDAP, CRLF and log forging, SSI, mail, serialized objects, prototype pollution, GraphQL abuse, PHP, Java, Node.js, session fixation, out-of-band probes", &["T1190", "T1059"], Some("API8:2023")),
     ("ssrf", CONTENT, "URLs in the query or body pointing at internal, loopback or cloud-metadata addresses", &["T1190"], Some("API7:2023")),
     ("scanner", CONTENT, "One IP getting 4xx answers on many distinct paths (content discovery)", &["T1595.002", "T1595.003"], Some("API9:2023")),
     ("sensitive_file_probe", CONTENT, "Requests for secrets, dotfiles and backups (.env, .git, dumps)", &["T1595.003", "T1083"], Some("API8:2023")),

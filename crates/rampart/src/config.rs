@@ -286,14 +286,59 @@ impl DecodeSection {
     }
 }
 
+/// `[detect] sigma`: rule directories, or the Sigma detector's section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SigmaKey {
+    /// `sigma = ["/etc/rampart/sigma"]`.
+    Dirs(Vec<PathBuf>),
+    /// `[detect.sigma]`: `dirs` and the detector's settings (`cooldown_secs`, `min_level`, ...).
+    Section(toml::Table),
+}
+
+impl Default for SigmaKey {
+    fn default() -> Self {
+        SigmaKey::Dirs(Vec::new())
+    }
+}
+
+impl SigmaKey {
+    /// The rule directories.
+    pub fn dirs(&self) -> Result<Vec<PathBuf>, String> {
+        match self {
+            SigmaKey::Dirs(d) => Ok(d.clone()),
+            SigmaKey::Section(t) => match t.get("dirs") {
+                None => Ok(Vec::new()),
+                Some(v) => v
+                    .clone()
+                    .try_into()
+                    .map_err(|e| format!("[detect.sigma] dirs must be a list of paths: {e}")),
+            },
+        }
+    }
+    /// The detector's settings (the section without `dirs`), when given as a section.
+    pub fn settings(&self) -> Option<toml::Table> {
+        match self {
+            SigmaKey::Dirs(_) => None,
+            SigmaKey::Section(t) => {
+                let mut t = t.clone();
+                t.remove("dirs");
+                Some(t)
+            }
+        }
+    }
+}
+
 /// `[detect]`: engine settings, and one `[detect.<id>]` table per detector to tune (any key
 /// here that is not an engine setting is a detector section; an unknown id is an error).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct DetectSection {
     /// Directories of Sigma rules to load: all of them, in order, as one rule set (a rule id
-    /// already loaded from an earlier file or directory is refused with a warning).
-    pub sigma: Vec<PathBuf>,
+    /// already loaded from an earlier file or directory is refused with a warning). Either a
+    /// list of directories (`sigma = [...]`) or the Sigma detector's own section
+    /// (`[detect.sigma]` with `dirs = [...]` and its settings).
+    pub sigma: SigmaKey,
     /// Load the SigmaHQ web rules shipped in the binary (default `true`); `sigma`
     /// directories override them by rule id and extend them.
     pub builtin_sigma: Option<bool>,
