@@ -2563,6 +2563,18 @@ fn severity(f: &FamilySpec, status: u16, strong: bool) -> Severity {
     }
 }
 
+/// The decoded value as `{"name": "value"}` (JSON-escaped): the shape the pipeline's secret
+/// redaction recognises, so the value of a secret field (a password carrying an injection) is
+/// redacted from the alert's text like everywhere else.
+fn quoted_value(name: &str, value: &str) -> String {
+    let v = serde_json::to_string(value).unwrap_or_default();
+    if name.is_empty() {
+        v
+    } else {
+        format!("{{{}: {v}}}", serde_json::to_string(name).unwrap_or_default())
+    }
+}
+
 fn where_text(location: Location, name: &str) -> String {
     match (location, name.is_empty()) {
         (Location::Path, _) => "the path".to_string(),
@@ -2628,12 +2640,12 @@ impl Detector for ContentInspection {
                     detector: "content_inspection",
                     title: format!("{} in {place}", h.family.name),
                     description: format!(
-                        "{} from {} in {place} (location {}, matched {}); decoded value: {:?}; {outcome}.",
+                        "{} from {} in {place} (location {}, matched {}); decoded {}; {outcome}.",
                         h.family.name,
                         ip_text(ev),
                         h.location.as_str(),
                         h.what,
-                        h.decoded,
+                        quoted_value(&h.name, &h.decoded),
                     ),
                     severity: sev,
                     mitre: h.family.mitre,

@@ -57,6 +57,9 @@ enum Cmd {
     },
     /// Show the learned API inventory.
     Inventory(InventoryArgs),
+    /// Print every detector's `[detect.<id>]` section with its default settings (copy one
+    /// into rampart.toml to tune it; `enabled = false` turns it off).
+    Detectors,
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -132,7 +135,7 @@ struct ReplayArgs {
     /// List the decoders and exit.
     #[arg(long)]
     list_formats: bool,
-    /// List the detector ids and exit.
+    /// List the ids of the detectors the configuration runs, and exit.
     #[arg(long)]
     list_detectors: bool,
     /// Longest line accepted, in bytes (default: `[ingest] max_line_bytes`, else 1 MiB); a
@@ -494,6 +497,7 @@ async fn run(cmd: Cmd) -> Result<()> {
         Cmd::Bench(a) => bench::run(a).await,
         Cmd::BenchConsole(a) => bench_console::run(a).await,
         Cmd::Eval(a) => eval::run(a),
+        Cmd::Detectors => detectors(),
     }
 }
 
@@ -523,7 +527,9 @@ async fn replay(a: ReplayArgs) -> Result<()> {
         return Ok(());
     }
     if a.list_detectors {
-        let engine = rampart_pipeline::build_engine(&Default::default());
+        // The detectors this configuration runs (`rampart detectors` lists them all).
+        let config = config::FileConfig::load(a.data.config.as_deref(), &a.data.data)?;
+        let engine = rampart_pipeline::build_engine(&app::detection_setup(&config)?);
         for id in engine.ids() {
             println!("{id}");
         }
@@ -633,6 +639,23 @@ async fn replay(a: ReplayArgs) -> Result<()> {
             report.failed,
             report.files
         );
+    }
+    Ok(())
+}
+
+/// `rampart detectors`: each registry line's defaults as a TOML section.
+fn detectors() -> Result<()> {
+    for reg in rampart_pipeline::REGISTRY {
+        let mut table = toml::Table::new();
+        table.insert("enabled".into(), toml::Value::Boolean(true));
+        let defaults: toml::Table = serde_json::from_value((reg.defaults)())
+            .with_context(|| format!("the defaults of {}", reg.id))?;
+        table.extend(defaults);
+        let mut doc = toml::Table::new();
+        let mut detect = toml::Table::new();
+        detect.insert(reg.id.to_string(), toml::Value::Table(table));
+        doc.insert("detect".into(), toml::Value::Table(detect));
+        println!("{}", toml::to_string(&doc).context("writing TOML")?);
     }
     Ok(())
 }

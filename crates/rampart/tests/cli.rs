@@ -260,7 +260,7 @@ fn config_file_allow_list_and_disabled_detectors_silence_alerts() {
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(
         data.join("rampart.toml"),
-        "[detect]\ndisabled = [\"injection\", \"sigma\"]\n[detect.allow]\nips = [\"203.0.113.0/24\"]\n",
+        "[detect]\ndisabled = [\"injection\", \"sigma\"]\n[detect.content_inspection]\nenabled = false\n[detect.allow]\nips = [\"203.0.113.0/24\"]\n",
     )
     .unwrap();
     let (out, _) = run(rampart()
@@ -703,4 +703,24 @@ fn user_create_reads_the_password_from_stdin_and_stores_only_its_hash() {
         "the password is not stored"
     );
     assert!(db.contains("$argon2id$"), "its argon2id hash is");
+}
+
+/// `rampart detectors` prints a section per registered detector that a config file accepts
+/// back as it is: the printed defaults are a valid rampart.toml.
+#[test]
+fn detectors_prints_every_section_and_they_parse_back() {
+    let (out, _) = run(Command::new(env!("CARGO_BIN_EXE_rampart")).arg("detectors"));
+    for id in ["bola", "content_inspection", "injection", "sigma", "login_attack"] {
+        assert!(out.contains(&format!("[detect.{id}]")), "{id} missing:\n{out}");
+    }
+    assert!(out.contains("cooldown_secs"), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("rampart.toml");
+    std::fs::write(&cfg, &out).unwrap();
+    let (list, _) = run(Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["replay", "--list-detectors", "--data"])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&cfg));
+    assert!(list.contains("content_inspection"), "{list}");
 }
