@@ -969,6 +969,17 @@ const SENSITIVE_FILES: &[&str] = &[
     "/.ssh/",
     "id_rsa",
     "/etc/motd",
+    "/.claude/",
+    "/.cursor/",
+    "/.continue/",
+    "/.aider",
+    "/.codeium/",
+    "/.windsurf",
+    "/.aws/credentials",
+    "/.docker/config.json",
+    "/.kube/config",
+    "/.npmrc",
+    "/.pypirc",
     "/etc/crontab",
     "/.bash_history",
     "/etc/environment",
@@ -1002,8 +1013,10 @@ fn windows_batch(text: &str) -> Option<&'static str> {
             && (rest.starts_with('%') || rest.starts_with('/'))
             && (rest.contains(" in (") || rest.contains(" in(") || rest.contains(" in  ("))
         {
-            if let Some(close) = rest.rfind(')') {
-                if rest[close + 1..].trim_start().starts_with("do") {
+            // The set's closing `)`, then `do`.
+            let set = rest.find(" in").map_or(rest, |k| &rest[k..]);
+            if let Some(close) = set.find(')') {
+                if set[close + 1..].trim_start().starts_with("do") {
                     return Some("cmd for loop");
                 }
             }
@@ -1029,6 +1042,8 @@ fn windows_batch(text: &str) -> Option<&'static str> {
 
 /// Java classes and packages that an injected expression or gadget chain names.
 const JAVA_CLASSES: &[&str] = &[
+    "java.lang.",
+    "javax.",
     "java.lang.runtime",
     "java.lang.processbuilder",
     "java.lang.process",
@@ -1326,6 +1341,13 @@ fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         if text.contains("<?php") || text.contains("<?=") && text.contains("?>") {
             return found("PHP open tag", true);
         }
+        // `(system)('uname')`, `"sys"."t"."em"('uname')`: an expression called with a string.
+        if [")('", ")(\"", "\"('", "'('", ") ('", "\" ('"]
+            .iter()
+            .any(|p| text.contains(p))
+        {
+            return found("PHP dynamic call", true);
+        }
         if php_variable_call(text) {
             return found("PHP variable function call", true);
         }
@@ -1521,6 +1543,27 @@ fn remote_file_inclusion(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
         return None;
     }
     let t = v.folded;
+    // An internal address where a URL is expected (server-side request forgery).
+    const INTERNAL: &[&str] = &[
+        "localhost",
+        "127.",
+        "0.0.0.0",
+        "[::1]",
+        "169.254.169.254",
+        "metadata.google.internal",
+        "[::ffff:127",
+    ];
+    if INTERNAL.iter().any(|i| t.starts_with(i)) {
+        let host = t.split(['/', ':']).next().unwrap_or(t);
+        let internal = host.starts_with("localhost")
+            && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
+            || host.parse::<std::net::IpAddr>().is_ok()
+            || host == "metadata.google.internal"
+            || t.starts_with('[');
+        if internal && t.len() > host.len() {
+            return found("internal address as a URL", true);
+        }
+    }
     let rest = t
         .strip_prefix("http://")
         .or_else(|| t.strip_prefix("https://"))
@@ -2197,7 +2240,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "Remote file inclusion",
         mitre: &["T1190", "T1105"],
         rce: true,
-        pathlike: false,
+        pathlike: true,
         check: remote_file_inclusion,
     },
     FamilySpec {
@@ -2546,6 +2589,42 @@ impl ContentInspection {
     }
 }
 
+/// A session id passed in the URL of a request that comes from another site (a fixation
+/// link): the query names a session cookie and the referer's host is not the request's.
+fn session_in_url(cx: &EventCtx<'_>) -> Option<Hit1> {
+    let ev = cx.ev;
+    if ev.query.is_empty() || ev.referer.is_empty() {
+        return None;
+    }
+    let (name, value) = ev.query_params().find(|(k, _)| {
+        let k = k.to_ascii_lowercase();
+        SESSION_NAMES.contains(&k.as_str()) && k.len() > 4
+    })?;
+    let referer_host = ev
+        .referer
+        .split_once("://")
+        .map_or("", |(_, r)| r)
+        .split(['/', ':', '?'])
+        .next()
+        .unwrap_or("");
+    let host = ev.host.split(':').next().unwrap_or("");
+    if referer_host.is_empty() || referer_host.eq_ignore_ascii_case(host) {
+        return None;
+    }
+    let family = FAMILIES.iter().find(|f| f.id == "session_fixation")?;
+    Some(Hit1 {
+        family,
+        location: Location::QueryValue,
+        name: clip(name, 128).to_string(),
+        decoded: clip(value, 128).to_string(),
+        what: Cow::Owned(format!(
+            "session id in a link from {}",
+            clip(referer_host, 64)
+        )),
+        strong: true,
+    })
+}
+
 /// A query made only of `name=value` pairs of plain characters.
 fn plain_query(q: &str) -> bool {
     !q.bytes().any(|b| {
@@ -2571,7 +2650,10 @@ fn quoted_value(name: &str, value: &str) -> String {
     if name.is_empty() {
         v
     } else {
-        format!("{{{}: {v}}}", serde_json::to_string(name).unwrap_or_default())
+        format!(
+            "{{{}: {v}}}",
+            serde_json::to_string(name).unwrap_or_default()
+        )
     }
 }
 
@@ -2602,8 +2684,13 @@ impl Detector for ContentInspection {
         if self.nothing_to_inspect(cx) {
             return;
         }
-        let hits = self.hits(cx);
+        let mut hits = self.hits(cx);
         let ev = cx.ev;
+        if self.families.iter().any(|f| f.id == "session_fixation")
+            && !hits.iter().any(|h| h.family.id == "session_fixation")
+        {
+            hits.extend(session_in_url(cx));
+        }
         if hits.is_empty() {
             if !ev.user_agent.is_empty() {
                 self.clean.insert(ev.user_agent.as_bytes());

@@ -32,7 +32,8 @@ pub struct BenchArgs {
     /// skips it).
     #[arg(long, default_value_t = 10_000_000)]
     pub adversarial_events: u64,
-    /// Run only these parts (comma-separated: adversarial, decode, detect, sigma, replay);
+    /// Run only these parts (comma-separated: adversarial, hostile, decode, detect, records,
+    /// sigma, replay);
     /// all by default. Handy under a profiler.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
@@ -126,6 +127,128 @@ fn detect_rate_with(
     (median(rates), n_alerts, state)
 }
 
+/// Hostile request records (the `rampart` NDJSON format): huge and deeply nested bodies,
+/// floods of parameters and cookies, repeated and invalid escapes, a base64 bomb.
+fn hostile_records() -> Vec<(&'static str, String)> {
+    let rec = |path: String, query: String, headers: serde_json::Value, body: String| {
+        serde_json::json!({
+            "ts": 1_793_100_000_000i64, "client_ip": "203.0.113.66", "method": "POST",
+            "path": path, "query": query, "status": 200, "host": "api.example.test",
+            "request": {"headers": headers, "body": body},
+        })
+        .to_string()
+    };
+    let form = serde_json::json!({"content-type": "application/x-www-form-urlencoded"});
+    let json = serde_json::json!({"content-type": "application/json"});
+    let xml = serde_json::json!({"content-type": "text/xml"});
+    let cookies: String = (0..10_000).map(|i| format!("c{i}=v{i}; ")).collect();
+    vec![
+        (
+            "body of 1 MB (64 KiB kept)",
+            rec(
+                "/a".into(),
+                String::new(),
+                form.clone(),
+                "a=".to_string() + &"x".repeat(1 << 20),
+            ),
+        ),
+        (
+            "JSON nested 100,000 deep",
+            rec(
+                "/a".into(),
+                String::new(),
+                json.clone(),
+                "[".repeat(100_000),
+            ),
+        ),
+        (
+            "JSON with 20,000 keys",
+            rec(
+                "/a".into(),
+                String::new(),
+                json,
+                format!(
+                    "{{{}\"z\":1}}",
+                    (0..20_000)
+                        .map(|i| format!("\"k{i}\":\"%27v{i}\","))
+                        .collect::<String>()
+                ),
+            ),
+        ),
+        (
+            "XML nested 50,000 deep",
+            rec("/a".into(), String::new(), xml, "<a>".repeat(50_000)),
+        ),
+        (
+            "50,000 query parameters",
+            rec(
+                "/a".into(),
+                (0..50_000).map(|i| format!("p{i}=%27{i}&")).collect(),
+                serde_json::json!({}),
+                String::new(),
+            ),
+        ),
+        (
+            "%25 repeated 100,000 times",
+            rec(
+                "/a".into(),
+                format!("q={}", "%25".repeat(100_000)),
+                serde_json::json!({}),
+                String::new(),
+            ),
+        ),
+        (
+            "invalid escapes %ff%fe%u12",
+            rec(
+                "/a".into(),
+                format!("q={}", "%ff%fe%u12%".repeat(20_000)),
+                serde_json::json!({}),
+                String::new(),
+            ),
+        ),
+        (
+            "10,000 cookies",
+            rec(
+                "/a".into(),
+                String::new(),
+                serde_json::json!({"cookie": cookies}),
+                String::new(),
+            ),
+        ),
+        (
+            "base64 bomb (64 KiB of base64)",
+            rec(
+                "/a".into(),
+                String::new(),
+                form,
+                "v=".to_string() + &"QUFB".repeat(16_384),
+            ),
+        ),
+    ]
+}
+
+/// Decode + detect each hostile record alone (median of `runs`), with the peak RSS.
+fn hostile(runs: usize) -> Vec<(&'static str, usize, f64)> {
+    let cfg = DecodeConfig::default();
+    let decoder = rampart_decode::decoder_by_name("rampart").expect("rampart decoder");
+    let mut engine = rampart_pipeline::build_engine(&DetectionSetup::default());
+    let mut out = Vec::new();
+    let mut alerts: Vec<AlertDraft> = Vec::new();
+    for (name, line) in hostile_records() {
+        let mut times = Vec::new();
+        for _ in 0..runs.max(3) {
+            let t = Instant::now();
+            if let Ok(ev) = decoder.decode(&line, &cfg) {
+                engine.observe(&ev, &mut alerts);
+            }
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+            alerts.clear();
+        }
+        out.push((name, line.len(), median(times)));
+    }
+    out
+}
+
 /// Feed the engine events that never repeat a client IP or a path (random words, so path
 /// templates cannot collapse them) and report throughput, detection state and peak RSS.
 fn adversarial(events: u64) -> (f64, usize, f64) {
@@ -184,13 +307,36 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         rows.push((name.to_string(), value));
     };
     let want = |part: &str| a.only.is_empty() || a.only.iter().any(|o| o == part);
-    if let Some(bad) = a
-        .only
-        .iter()
-        .find(|o| !["adversarial", "decode", "detect", "sigma", "replay"].contains(&o.as_str()))
-    {
+    if let Some(bad) = a.only.iter().find(|o| {
+        ![
+            "adversarial",
+            "hostile",
+            "decode",
+            "detect",
+            "records",
+            "sigma",
+            "replay",
+        ]
+        .contains(&o.as_str())
+    }) {
         anyhow::bail!(
-            "unknown bench part {bad:?} (expected adversarial, decode, detect, sigma or replay)"
+            "unknown bench part {bad:?} (expected adversarial, hostile, decode, detect, records, sigma or replay)"
+        );
+    }
+    if want("hostile") {
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        for (name, bytes, us) in hostile(runs) {
+            report(
+                &format!(
+                    "hostile record: {name} ({:.1} MB line), decode + detect",
+                    bytes as f64 / 1e6
+                ),
+                format!("{us:>10.0} µs per record"),
+            );
+        }
+        report(
+            "peak RSS (VmHWM) during the hostile records",
+            format!("{:.0} MB", peak_rss_mb()),
         );
     }
     if a.adversarial_events > 0 && want("adversarial") {
@@ -252,7 +398,7 @@ pub async fn run(a: BenchArgs) -> Result<()> {
             ),
         );
     }
-    if want("detect") {
+    if want("records") {
         // Full request records (headers and bodies) through the same engine.
         let records = generate(a.events.min(300_000), OutputFormat::Rampart, true);
         let bodies: Vec<usize> = records

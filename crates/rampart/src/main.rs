@@ -648,8 +648,13 @@ fn detectors() -> Result<()> {
     for reg in rampart_pipeline::REGISTRY {
         let mut table = toml::Table::new();
         table.insert("enabled".into(), toml::Value::Boolean(true));
-        let defaults: toml::Table = serde_json::from_value((reg.defaults)())
-            .with_context(|| format!("the defaults of {}", reg.id))?;
+        // TOML has no null: a setting that is off by default (`min_level`) is left out.
+        let mut json = (reg.defaults)();
+        if let Some(obj) = json.as_object_mut() {
+            obj.retain(|_, v| !v.is_null());
+        }
+        let defaults: toml::Table =
+            serde_json::from_value(json).with_context(|| format!("the defaults of {}", reg.id))?;
         table.extend(defaults);
         let mut doc = toml::Table::new();
         let mut detect = toml::Table::new();

@@ -710,8 +710,17 @@ fn user_create_reads_the_password_from_stdin_and_stores_only_its_hash() {
 #[test]
 fn detectors_prints_every_section_and_they_parse_back() {
     let (out, _) = run(Command::new(env!("CARGO_BIN_EXE_rampart")).arg("detectors"));
-    for id in ["bola", "content_inspection", "injection", "sigma", "login_attack"] {
-        assert!(out.contains(&format!("[detect.{id}]")), "{id} missing:\n{out}");
+    for id in [
+        "bola",
+        "content_inspection",
+        "injection",
+        "sigma",
+        "login_attack",
+    ] {
+        assert!(
+            out.contains(&format!("[detect.{id}]")),
+            "{id} missing:\n{out}"
+        );
     }
     assert!(out.contains("cooldown_secs"), "{out}");
     let dir = tempfile::tempdir().unwrap();

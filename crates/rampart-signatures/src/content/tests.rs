@@ -199,6 +199,9 @@ fn every_family_and_placement() {
         (get("/search", "q=alert?.(document?.cookie)"), &["xss"]),
         (get("/search", "q=confirm.call(null,1)"), &["xss"]),
         (get("/get", "cmd=strace%20ifconfig"), &["command_injection"]),
+        (get("/get", "foo=FOR+/f+%22tokens=*%22+%25G+IN+('dir+/b')+DO+(call+:sub+%22%25G%22)"), &["command_injection"]),
+        (get("/get", "x=(sy.(st).em)('uname');"), &["php_injection"]),
+        (get("/get/test", "url=localhost/"), &["rfi"]),
         (
             get("/get", "cmd=cat%20/etc/pa[s]swd"),
             &["command_injection"],
