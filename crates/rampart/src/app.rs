@@ -511,6 +511,26 @@ mod tests {
         }
     }
 
+    /// The README's rampart.toml example is a valid configuration, and its detector sections
+    /// fit their detectors.
+    #[test]
+    fn readme_config_example_is_valid() {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("```toml\n[server]").expect("the README's config example");
+        let text = &readme[start + 8..];
+        let text = &text[..text.find("```").expect("end of the example")];
+        let cfg: FileConfig = toml::from_str(text).expect("the README example parses");
+        let mut setup = DetectionSetup::default();
+        for (id, section) in &cfg.detect.detectors {
+            setup
+                .detect
+                .detectors
+                .insert_raw(id.clone(), serde_json::to_value(section).unwrap());
+        }
+        rampart_pipeline::try_build_engine(&setup).expect("the README's detector sections fit");
+        assert!(cfg.detect.detectors.contains_key("bola"));
+    }
+
     /// The SigmaHQ rules ship in the binary: loaded without any directory, off with
     /// `builtin_sigma = false`.
     #[test]
