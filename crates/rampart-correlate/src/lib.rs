@@ -7,8 +7,10 @@
 //! Rules:
 //! - An alert joins an open incident that shares an actor entity (IP, or the configured IP
 //!   range; user; API key) when the alert is within `window_ms` (event time) of the incident's
-//!   activity. With `distributed_join`, alerts of the same detector against the same target
-//!   join one incident whatever their source.
+//!   activity. Two actors are two incidents unless something links them (a shared actor
+//!   entity, or one alert that names both: a distributed or campaign alert lists every
+//!   source); a shared target alone does not merge them. `distributed_join` (off by default)
+//!   joins alerts of the same detector against the same target whatever their source.
 //! - An alert that would join several open incidents attaches to one (the one a person works,
 //!   else the oldest) and the others are merged into it, unless [`check_merge`] refuses.
 //! - An alert with an `incident_hint` (a contained actor of that incident reappearing) joins
@@ -44,7 +46,8 @@ pub struct CorrelateConfig {
     pub group_ipv4_prefix: Option<u8>,
     /// Group IPv6 actors by this prefix length (`Some(64)`); `None` = exact address.
     pub group_ipv6_prefix: Option<u8>,
-    /// Join alerts of the same detector against the same target from different actors.
+    /// Join alerts of the same detector against the same target from different actors (off by
+    /// default: a shared target alone does not link two actors).
     pub distributed_join: bool,
     /// Most entities kept on one incident.
     pub max_entities: usize,
@@ -58,7 +61,7 @@ impl Default for CorrelateConfig {
             window_ms: 6 * 3_600_000,
             group_ipv4_prefix: None,
             group_ipv6_prefix: None,
-            distributed_join: true,
+            distributed_join: false,
             max_entities: 100,
             max_incidents: 100_000,
         }

@@ -345,7 +345,7 @@ fn window_expiry_starts_a_new_incident() {
 }
 
 #[test]
-fn distributed_join_groups_spraying_from_many_ips() {
+fn a_shared_target_alone_does_not_merge_actors_unless_distributed_join() {
     let batch = || {
         Step::Batch(vec![
             al(
@@ -382,24 +382,25 @@ fn distributed_join_groups_spraying_from_many_ips() {
             ),
         ])
     };
+    // By default a shared target alone does not link independent actors.
     check(
-        vec![batch()],
-        "
-#1 Active [a0 a1 a2] High API_CredentialStuffing on POST /login from 3 IPs and 2 more alerts
-#2 Active [a3] High API_Other on POST /login from 192.0.2.4
-",
-    );
-    check_cfg(
-        CorrelateConfig {
-            distributed_join: false,
-            ..Default::default()
-        },
         vec![batch()],
         "
 #1 Active [a0] High API_CredentialStuffing on POST /login from 192.0.2.1
 #2 Active [a1] High API_CredentialStuffing on POST /login from 192.0.2.2
 #3 Active [a2] High API_CredentialStuffing on POST /login from 192.0.2.3
 #4 Active [a3] High API_Other on POST /login from 192.0.2.4
+",
+    );
+    check_cfg(
+        CorrelateConfig {
+            distributed_join: true,
+            ..Default::default()
+        },
+        vec![batch()],
+        "
+#1 Active [a0 a1 a2] High API_CredentialStuffing on POST /login from 3 IPs and 2 more alerts
+#2 Active [a3] High API_Other on POST /login from 192.0.2.4
 ",
     );
 }
@@ -953,6 +954,7 @@ fn state_is_bounded() {
     let mut c = Correlator::new(CorrelateConfig {
         max_entities: 100,
         max_incidents: 50,
+        distributed_join: true,
         ..Default::default()
     });
     let alerts: Vec<AlertDraft> = (0..300)

@@ -14,10 +14,12 @@
 
 use std::borrow::Cow;
 
+use rampart_detect::common::{alert, endpoint_key, evidence_copy};
 use rampart_detect::registry::Resources;
+use rampart_detect::state::{combine, Footprint, KeyedState};
 use rampart_detect::{Detector, EventCtx};
 use rampart_inspect::{Flow, InspectConfig, Inspector, Location, Value};
-use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
+use rampart_model::{AlertDraft, ApiEvent, AttackStage, Entity, Severity, Timestamp};
 
 use crate::common::{build_alert, clip, ip_text, reason, AlertSpec, CleanCache, Cooldown};
 use crate::injection::{Family as SigFamily, Hit, Signatures};
@@ -34,6 +36,14 @@ pub struct ContentConfig {
     pub disabled_families: Vec<String>,
     /// Bounds of the inspection (body bytes, depth, values, value size).
     pub inspect: InspectConfig,
+    /// Window of a campaign: one family against one endpoint from many sources (each sending
+    /// one or two requests) is one campaign within this many seconds.
+    pub campaign_window_secs: i64,
+    /// Most sources one campaign alert lists; the next source starts a new campaign window
+    /// (so no source goes unreported).
+    pub campaign_max_sources: usize,
+    /// Most campaigns tracked (family x endpoint).
+    pub max_campaigns: usize,
     /// GraphQL documents nested deeper than this are abuse.
     pub graphql_max_depth: usize,
     /// GraphQL documents with more aliases than this are abuse.
@@ -47,6 +57,9 @@ impl Default for ContentConfig {
             max_entries: 100_000,
             disabled_families: Vec::new(),
             inspect: InspectConfig::default(),
+            campaign_window_secs: 600,
+            campaign_max_sources: 1000,
+            max_campaigns: 1000,
             graphql_max_depth: 12,
             graphql_max_aliases: 30,
         }
@@ -66,6 +79,7 @@ pub struct Found {
 pub type Check = fn(&Value<'_>, &mut Scratch) -> Option<Found>;
 
 /// One attack family: the registry entry of a matcher.
+#[derive(Debug)]
 pub struct FamilySpec {
     /// Stable id (`sqli`, `xss`, ...).
     pub id: &'static str,
@@ -2420,6 +2434,84 @@ pub struct ContentInspection {
     clean_values: CleanCache,
     /// Reused key buffer of `clean_values`.
     key: Vec<u8>,
+    /// Campaigns by (endpoint, family).
+    campaigns: KeyedState<Campaign>,
+    campaign_window_ms: i64,
+    campaign_max_sources: usize,
+}
+
+/// One attack family against one endpoint from several sources within a window.
+#[derive(Debug, Clone, Default)]
+struct Campaign {
+    start: i64,
+    sources: Vec<std::net::IpAddr>,
+    /// The source count at which the next campaign alert goes out (2, 4, 8, ...).
+    next: usize,
+    /// Sources listed by the last campaign alert.
+    announced: usize,
+    /// The latest hit, for the alert that closes the window.
+    last: Option<Box<CampaignHit>>,
+}
+
+/// What a campaign alert says about its latest hit.
+#[derive(Debug, Clone)]
+struct CampaignHit {
+    family: &'static FamilySpec,
+    endpoint: String,
+    place: String,
+    what: String,
+    value: String,
+    severity: Severity,
+    evidence: ApiEvent<'static>,
+}
+
+impl Footprint for Campaign {
+    fn heap_bytes(&self) -> usize {
+        self.sources.capacity() * std::mem::size_of::<std::net::IpAddr>()
+            + self
+                .last
+                .as_ref()
+                .map_or(0, |l| 1024 + l.evidence.raw.len())
+    }
+}
+
+impl Campaign {
+    /// The alert listing every source so far.
+    fn alert(&mut self) -> Option<AlertDraft> {
+        let h = self.last.as_ref()?;
+        self.announced = self.sources.len();
+        let mut b = alert(
+            "content_inspection",
+            format!(
+                "{} against {} from {} sources",
+                h.family.name,
+                h.endpoint,
+                self.sources.len()
+            ),
+            h.severity,
+            AttackStage::Exploitation,
+            h.evidence.ts,
+        )
+        .first_seen(Timestamp::from_millis(self.start))
+        .description(format!(
+            "{} sources sent {} payloads to {}, one or two requests each (the latest in {}, matched {}; decoded {}). They are listed as attackers: one campaign, so contain them together.",
+            self.sources.len(),
+            h.family.name,
+            h.endpoint,
+            h.place,
+            h.what,
+            h.value,
+        ))
+        .mitre(h.family.mitre)
+        .owasp("API8:2023")
+        .entity(Entity::target_endpoint(h.endpoint.clone()))
+        .reason("sources", self.sources.len() as f64, Some(2.0))
+        .evidence(&h.evidence);
+        for ip in &self.sources {
+            b = b.entity(Entity::attacker_ip(*ip));
+        }
+        Some(b.build())
+    }
 }
 
 /// One family hit in one value, kept until the visit ends.
@@ -2451,6 +2543,12 @@ impl ContentInspection {
             clean: CleanCache::with_slots(4096),
             clean_values: CleanCache::with_slots(4096),
             key: Vec::new(),
+            campaigns: KeyedState::new(
+                cfg.max_campaigns.max(1),
+                cfg.campaign_window_secs.max(1) * 3000,
+            ),
+            campaign_window_ms: cfg.campaign_window_secs.max(1) * 1000,
+            campaign_max_sources: cfg.campaign_max_sources.max(2),
         }
     }
 
@@ -2709,6 +2807,48 @@ impl Detector for ContentInspection {
             if !self.cooldown.ready_for(cx.ip, fam_index as u32, now) {
                 continue;
             }
+            // Many sources, one or two requests each: one campaign, announced when its
+            // source count reaches 2, 4, 8, ... and when its window closes (each alert lists
+            // every source so far).
+            if let Some(ip) = ev.client_ip {
+                let (window, max) = (self.campaign_window_ms, self.campaign_max_sources);
+                let c = self.campaigns.get_or_insert_with(
+                    combine(cx.endpoint, fam_index as u64),
+                    now,
+                    Campaign::default,
+                );
+                if c.sources.is_empty() || now - c.start >= window || c.sources.len() >= max {
+                    if c.sources.len() > c.announced && c.sources.len() >= 2 {
+                        out.extend(c.alert());
+                    }
+                    *c = Campaign {
+                        start: now,
+                        next: 2,
+                        ..Campaign::default()
+                    };
+                }
+                if !c.sources.contains(&ip) {
+                    c.sources.push(ip);
+                }
+                let n = c.sources.len();
+                if n >= 2 {
+                    c.last = Some(Box::new(CampaignHit {
+                        family: h.family,
+                        endpoint: endpoint_key(cx),
+                        place: where_text(h.location, &h.name),
+                        what: h.what.to_string(),
+                        value: quoted_value(&h.name, &h.decoded),
+                        severity: severity(h.family, ev.status, h.strong),
+                        evidence: evidence_copy(ev),
+                    }));
+                    if n >= c.next {
+                        c.next = n * 2;
+                        out.extend(c.alert());
+                    }
+                    // Counted: listed by the next campaign alert.
+                    continue;
+                }
+            }
             let place = where_text(h.location, &h.name);
             let sev = severity(h.family, ev.status, h.strong);
             let outcome = if ev.status == 0 {
@@ -2745,12 +2885,25 @@ impl Detector for ContentInspection {
         }
     }
 
-    fn tick(&mut self, now: Timestamp, _out: &mut Vec<AlertDraft>) {
+    fn tick(&mut self, now: Timestamp, out: &mut Vec<AlertDraft>) {
         self.cooldown.tick(now.millis());
+        // A campaign whose window has closed lists the sources its last alert did not: its
+        // content is fixed by the traffic, only when it goes out depends on the tick.
+        let window = self.campaign_window_ms;
+        for (_, c) in self.campaigns.iter_mut() {
+            if now.millis() - c.start >= window
+                && c.sources.len() > c.announced
+                && c.sources.len() >= 2
+            {
+                out.extend(c.alert());
+            }
+        }
+        self.campaigns.tick(now.millis());
     }
 
     fn state_bytes(&self) -> usize {
         self.cooldown.approx_bytes()
+            + self.campaigns.approx_bytes()
             + self.clean.bytes()
             + self.clean_values.bytes()
             + self.scratch.text.capacity()

@@ -516,7 +516,9 @@ mod tests {
     #[test]
     fn readme_config_example_is_valid() {
         let readme = include_str!("../../../README.md");
-        let start = readme.find("```toml\n[server]").expect("the README's config example");
+        let start = readme
+            .find("```toml\n[server]")
+            .expect("the README's config example");
         let text = &readme[start + 8..];
         let text = &text[..text.find("```").expect("end of the example")];
         let cfg: FileConfig = toml::from_str(text).expect("the README example parses");

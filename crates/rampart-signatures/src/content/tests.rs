@@ -432,8 +432,8 @@ fn every_family_is_tested_and_ids_are_unique() {
 #[test]
 fn severity_follows_the_answer_and_the_alert_says_where() {
     let mut r = get("/ping", "host=%60id%60");
-    let mut d = ContentInspection::new(ContentConfig::default());
     for (status, want) in [(200, Severity::Critical), (403, Severity::Medium)] {
+        let mut d = ContentInspection::new(ContentConfig::default());
         r.status = status;
         let mut ev = event(&r);
         ev.client_ip = format!("203.0.113.{}", status % 250).parse().ok();
@@ -501,4 +501,69 @@ fn random_values_never_panic() {
         d.observe(&cx, &mut out);
         out.clear();
     }
+}
+
+/// Single-shot attacks from many sources: one campaign per family and endpoint, announced at
+/// 2, 4, 8, ... sources, each alert listing every source so far; not one alert per source.
+#[test]
+fn many_sources_one_request_each_are_one_campaign() {
+    let mut d = ContentInspection::new(ContentConfig::default());
+    let mut out = Vec::new();
+    let r = get("/search", "q=1%27%20union%20select%201,2--");
+    for i in 0..40u32 {
+        let mut ev = event(&r);
+        ev.client_ip = format!("198.51.{}.{}", i / 200, i % 200 + 1).parse().ok();
+        ev.ts = Timestamp::from_millis(1_700_000_000_000 + i64::from(i) * 1_000);
+        let cx = EventCtx::new(&ev);
+        d.observe(&cx, &mut out);
+    }
+    // One for the first source, then campaign alerts at 2, 4, 8, 16 and 32 sources.
+    let counts: Vec<usize> = out
+        .iter()
+        .map(|a| {
+            a.entities
+                .iter()
+                .filter(|e| e.kind == rampart_model::EntityKind::Ip)
+                .count()
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [1, 2, 4, 8, 16, 32],
+        "{:?}",
+        out.iter().map(|a| &a.title).collect::<Vec<_>>()
+    );
+    assert!(out[5].title.contains("from 32 sources"), "{}", out[5].title);
+    // When the window closes, one more alert lists all 40: no source goes unreported.
+    out.clear();
+    d.tick(
+        Timestamp::from_millis(1_700_000_000_000 + 700_000),
+        &mut out,
+    );
+    assert_eq!(
+        out.len(),
+        1,
+        "{:?}",
+        out.iter().map(|a| &a.title).collect::<Vec<_>>()
+    );
+    assert!(out[0].title.contains("from 40 sources"), "{}", out[0].title);
+    out.clear();
+    d.tick(
+        Timestamp::from_millis(1_700_000_000_000 + 760_000),
+        &mut out,
+    );
+    assert!(out.is_empty(), "announced once");
+    // Another family against the same endpoint is another campaign; a new window restarts.
+    let mut ev = event(&get("/search", "q=%3Cscript%3Ealert(1)%3C/script%3E"));
+    ev.client_ip = "198.51.100.250".parse().ok();
+    ev.ts = Timestamp::from_millis(1_700_000_000_000 + 800_000);
+    let cx = EventCtx::new(&ev);
+    out.clear();
+    d.observe(&cx, &mut out);
+    assert_eq!(out.len(), 1);
+    assert!(
+        out[0].title.starts_with("Cross-site scripting in"),
+        "{}",
+        out[0].title
+    );
 }
