@@ -2438,6 +2438,8 @@ pub struct ContentInspection {
     campaigns: KeyedState<Campaign>,
     campaign_window_ms: i64,
     campaign_max_sources: usize,
+    /// Some campaign holds sources no alert listed yet (`tick` looks only then).
+    campaigns_pending: bool,
 }
 
 /// One attack family against one endpoint from several sources within a window.
@@ -2549,6 +2551,7 @@ impl ContentInspection {
             ),
             campaign_window_ms: cfg.campaign_window_secs.max(1) * 1000,
             campaign_max_sources: cfg.campaign_max_sources.max(2),
+            campaigns_pending: false,
         }
     }
 
@@ -2846,6 +2849,7 @@ impl Detector for ContentInspection {
                         out.extend(c.alert());
                     }
                     // Counted: listed by the next campaign alert.
+                    self.campaigns_pending = true;
                     continue;
                 }
             }
@@ -2889,14 +2893,19 @@ impl Detector for ContentInspection {
         self.cooldown.tick(now.millis());
         // A campaign whose window has closed lists the sources its last alert did not: its
         // content is fixed by the traffic, only when it goes out depends on the tick.
-        let window = self.campaign_window_ms;
-        for (_, c) in self.campaigns.iter_mut() {
-            if now.millis() - c.start >= window
-                && c.sources.len() > c.announced
-                && c.sources.len() >= 2
-            {
-                out.extend(c.alert());
+        if self.campaigns_pending {
+            let window = self.campaign_window_ms;
+            let mut pending = false;
+            for (_, c) in self.campaigns.iter_mut() {
+                if c.sources.len() > c.announced && c.sources.len() >= 2 {
+                    if now.millis() - c.start >= window {
+                        out.extend(c.alert());
+                    } else {
+                        pending = true;
+                    }
+                }
             }
+            self.campaigns_pending = pending;
         }
         self.campaigns.tick(now.millis());
     }
