@@ -507,7 +507,7 @@ fn xss(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     if v.location == Location::Xml && v.name == "doctype" {
         return None;
     }
-    if !v.location.is_name() {
+    if !v.location.is_name() && !matches!(v.location, Location::Path | Location::PathSegment) {
         if let Some(k) = js_sink(v.folded) {
             return found(format!("script sink {k}"), true);
         }
@@ -518,7 +518,7 @@ fn xss(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         }
         // An XML document in a parameter is XML, not HTML, unless it carries script.
         let t = v.folded;
-        if t.starts_with("<?xml")
+        if (t.starts_with("<?xml") || t.starts_with("<?xpacket"))
             && !t.contains("script")
             && !t.contains(" on")
             && !t.contains("<svg")
@@ -1697,7 +1697,6 @@ fn ssti(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
                         "for ",
                         "set ",
                         "print",
-                        "=",
                         "+",
                     ];
                     if CODE.iter().any(|c| inner.contains(c)) {
@@ -2024,7 +2023,6 @@ fn mail(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
                 "mime-version:",
                 "rcpt to:",
                 "mail from:",
-                "data",
                 "helo ",
                 "ehlo ",
             ];
@@ -2037,7 +2035,11 @@ fn mail(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
                 "stat", "user", "pass",
             ];
             let verb = line.split(' ').next().unwrap_or("");
-            if SMTP.contains(&verb) && line.len() < 80 {
+            // A command alone on its line, or with one argument (`DATA`, `USER admin`).
+            if (SMTP.contains(&verb) || verb == "data")
+                && line.split_whitespace().count() <= 2
+                && line.len() < 64
+            {
                 return found(format!("mail protocol command {verb}"), true);
             }
             // IMAP: `V100 CAPABILITY`, `a1 LOGIN`, `x FETCH`.
