@@ -1493,6 +1493,7 @@ fn session_fixation(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     let t = v.folded;
     // `document.cookie` or a `Set-Cookie` planted through a parameter.
     if !v.location.is_name()
+        && !matches!(v.location, Location::Path | Location::PathSegment)
         && (t.contains("document.cookie")
             || t.contains(".cookie=")
             || t.contains("http-equiv=\"set-cookie")
