@@ -2614,9 +2614,12 @@ impl ContentInspection {
             if v.location == Location::HeaderValue && skip_header(v.name) {
                 return Flow::Continue;
             }
-            // Header and cookie values repeat from request to request: one found clean at
-            // this place is not checked again (exact bytes, bounded cache).
-            let cacheable = matches!(v.location, Location::HeaderValue | Location::Cookie);
+            // Header, cookie and query values and paths repeat from request to request: one
+            // found clean at this place is not checked again (exact bytes, bounded cache).
+            let cacheable = matches!(
+                v.location,
+                Location::HeaderValue | Location::Cookie | Location::QueryValue | Location::Path
+            );
             if cacheable {
                 key.clear();
                 key.push(v.location as u8);
