@@ -11,10 +11,13 @@ const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
 const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, CONFIG);
 const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, CONFIG);
 
-/// Shortest value tried, in characters.
-pub const MIN_CHARS: usize = 16;
+/// Shortest value tried, in characters (`DQpRVUlUDQo` is CR LF `QUIT` CR LF).
+pub const MIN_CHARS: usize = 11;
 /// Fewest decoded bytes offered.
-pub const MIN_BYTES: usize = 12;
+pub const MIN_BYTES: usize = 8;
+/// Below this many characters the decoded text must be wholly printable (a short word that
+/// happens to be valid base64 rarely decodes to text).
+const SHORT_CHARS: usize = 16;
 
 /// Leading bytes of serialized objects worth offering even though they are binary: Java
 /// serialization, .NET BinaryFormatter; Python pickle (protocol 2 to 5) is checked apart.
@@ -57,7 +60,12 @@ pub fn sniff(s: &str, bytes: &mut Vec<u8>, text: &mut String) -> bool {
         .iter()
         .filter(|&&c| (0x20..0x7f).contains(&c) || matches!(c, b'\t' | b'\n' | b'\r'))
         .count();
-    if printable * 10 < bytes.len() * 9 && !has_magic(bytes) {
+    let enough = if b.len() < SHORT_CHARS {
+        printable == bytes.len()
+    } else {
+        printable * 10 >= bytes.len() * 9
+    };
+    if !enough && !has_magic(bytes) {
         bytes.clear();
         return false;
     }

@@ -251,7 +251,7 @@ pub struct Stats {
 
 /// Fast gate: a value made only of `[A-Za-z0-9_.-]` and shorter than 24 bytes cannot carry an
 /// attack of any family we check, unless it holds `__` (`__proto__`), `..` (traversal) or
-/// two dots (a Java class name such as `java.lang.Runtime`).
+/// two dots (a Java class name such as `java.lang.Runtime`), or could be base64 of text.
 /// [`Inspector::visit`] skips such values (still counting them).
 pub fn is_plain(raw: &str) -> bool {
     raw.len() < 24
@@ -261,6 +261,15 @@ pub fn is_plain(raw: &str) -> bool {
         && !raw.contains("__")
         && !raw.contains("..")
         && raw.bytes().filter(|&b| b == b'.').count() < 2
+        && !maybe_base64_text(raw)
+}
+
+/// Long enough to be base64 of a payload (`KGFsZXJ0KSgxKQ` is `(alert)(1)`) and mixing upper
+/// and lower case as base64 of text does.
+fn maybe_base64_text(raw: &str) -> bool {
+    raw.len() >= b64::MIN_CHARS
+        && raw.bytes().any(|b| b.is_ascii_uppercase())
+        && raw.bytes().any(|b| b.is_ascii_lowercase())
 }
 
 /// Visits the values of requests, reusing its buffers from one request to the next.

@@ -503,12 +503,44 @@ fn js_sink(t: &str) -> Option<&'static str> {
     SINK_NEEDLES.find(t)
 }
 
+/// The text without short tags spliced into words (`o<x>nfocus=alert<x>(1)`, an evasion of
+/// filters that strip tags); `None` when there is none.
+fn without_spliced_tags(t: &str) -> Option<String> {
+    let b = t.as_bytes();
+    let mut out = String::with_capacity(t.len());
+    let (mut i, mut changed) = (0, false);
+    while i < b.len() {
+        if b[i] == b'<' {
+            let n = b[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_lowercase())
+                .count();
+            if (1..=2).contains(&n) && b.get(i + 1 + n) == Some(&b'>') {
+                i += n + 2;
+                changed = true;
+                continue;
+            }
+        }
+        let ch = t[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    changed.then_some(out)
+}
+
 fn xss(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     if v.location == Location::Xml && v.name == "doctype" {
         return None;
     }
-    if !v.location.is_name() && !matches!(v.location, Location::Path | Location::PathSegment) {
-        if let Some(k) = js_sink(v.folded) {
+    if let Some(t) = without_spliced_tags(v.folded) {
+        if html_context(&t) && (js_sink(&t).is_some() || t.contains("script")) {
+            return found("script split by spliced tags", true);
+        }
+    }
+    if !v.location.is_name() {
+        // In a path only a call counts (`/alert.call(1)`), not a name (`/document.cookie`).
+        let in_path = matches!(v.location, Location::Path | Location::PathSegment);
+        if let Some(k) = js_sink(v.folded).filter(|k| !in_path || k.contains(['(', '`'])) {
             return found(format!("script sink {k}"), true);
         }
     }
@@ -1717,6 +1749,19 @@ fn ssti(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
 }
 
 fn xxe(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
+    // An XML attribute that makes the parser fetch a schema from elsewhere.
+    if v.location == Location::Xml {
+        let name = v.name.to_ascii_lowercase();
+        let fetches = name.ends_with("schemalocation") || name == "namespace" || name == "href";
+        let t = v.folded;
+        if fetches
+            && (t.starts_with("http://") || t.starts_with("https://") || t.starts_with("file:"))
+            && !t.contains("www.w3.org/")
+            && !t.contains("schemas.xmlsoap.org/")
+        {
+            return found(format!("external schema via {name}"), true);
+        }
+    }
     for text in forms(v) {
         if text.contains("<!entity")
             && (text.contains("system") || text.contains("public") || text.contains('%'))

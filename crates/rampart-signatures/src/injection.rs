@@ -146,6 +146,9 @@ enum Confirm {
     WordStart,
     /// A `)` follows within 128 bytes.
     CloseParen,
+    /// Code follows at once: no blank after the needle, and a `(`, `=` or `` ` `` within
+    /// 64 bytes before the field ends (`javascript:alert(1)`, not `JavaScript: Basics`).
+    CodeFollows,
     /// A `}` follows within 128 bytes.
     CloseBrace,
     /// Another backtick follows within 128 bytes, with a letter in between.
@@ -194,8 +197,8 @@ const NEEDLES: &[(&str, Family, Confirm)] = &[
     // XSS
     ("<script", F::Xss, C::None),
     ("&lt;script", F::Xss, C::None),
-    ("javascript:", F::Xss, C::CloseParen),
-    ("vbscript:", F::Xss, C::CloseParen),
+    ("javascript:", F::Xss, C::CodeFollows),
+    ("vbscript:", F::Xss, C::CodeFollows),
     ("onerror=", F::Xss, C::None),
     ("onload=", F::Xss, C::None),
     ("onmouseover=", F::Xss, C::None),
@@ -312,6 +315,12 @@ fn confirm(c: Confirm, hay: &[u8], start: usize, end: usize) -> bool {
         Confirm::None => true,
         Confirm::WordStart => start == 0 || !hay[start - 1].is_ascii_alphanumeric(),
         Confirm::CloseParen => memchr::memchr(b')', window(128)).is_some(),
+        Confirm::CodeFollows => {
+            let w = window(64);
+            let field = &w[..memchr::memchr(b'\n', w).unwrap_or(w.len())];
+            field.first().is_some_and(|b| !b.is_ascii_whitespace())
+                && field.iter().any(|b| matches!(b, b'(' | b'=' | b'`'))
+        }
         Confirm::CloseBrace => memchr::memchr(b'}', window(128)).is_some(),
         Confirm::Backtick => {
             let w = window(128);

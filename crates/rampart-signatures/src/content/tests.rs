@@ -198,6 +198,8 @@ fn every_family_and_placement() {
         ),
         (get("/search", "q=alert?.(document?.cookie)"), &["xss"]),
         (get("/search", "q=confirm.call(null,1)"), &["xss"]),
+        (get("/search", "q=%5C%22autof%3Cx%3Eocus%20o%3Cx%3Enfocus%3Dalert%3Cx%3E(1)//"), &["xss"]),
+        (get("/confirm.call(null,1)", ""), &["xss"]),
         (get("/get", "cmd=strace%20ifconfig"), &["command_injection"]),
         (get("/get", "foo=FOR+/f+%22tokens=*%22+%25G+IN+('dir+/b')+DO+(call+:sub+%22%25G%22)"), &["command_injection"]),
         (get("/get", "x=(sy.(st).em)('uname');"), &["php_injection"]),
