@@ -507,6 +507,16 @@ fn js_sink(t: &str) -> Option<&'static str> {
 /// filters that strip tags); `None` when there is none.
 fn without_spliced_tags(t: &str) -> Option<String> {
     let b = t.as_bytes();
+    let spliced = memchr::memchr_iter(b'<', b).any(|i| {
+        let n = b[i + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_lowercase())
+            .count();
+        (1..=2).contains(&n) && b.get(i + 1 + n) == Some(&b'>')
+    });
+    if !spliced {
+        return None;
+    }
     let mut out = String::with_capacity(t.len());
     let (mut i, mut changed) = (0, false);
     while i < b.len() {
@@ -2607,37 +2617,7 @@ impl ContentInspection {
     /// headers beyond user agent and referer known clean, no body, a plain path and query.
     fn nothing_to_inspect(&self, cx: &EventCtx<'_>) -> bool {
         let ev = cx.ev;
-        let plain = |s: &str| {
-            !s.bytes().any(|b| {
-                matches!(
-                    b,
-                    b'%' | b'\''
-                        | b'"'
-                        | b'<'
-                        | b'>'
-                        | b';'
-                        | b'|'
-                        | b'&'
-                        | b'$'
-                        | b'`'
-                        | b'('
-                        | b'{'
-                        | b'\\'
-                        | b'*'
-                        | b'!'
-                        | b'#'
-                        | b' '
-                        | b'+'
-                        | b'['
-                        | b':'
-                        | b'\n'
-                        | b'\r'
-                        | b'~'
-                        | b'@'
-                        | b','
-                ) || b >= 0x80
-            }) && !s.contains("..")
-        };
+        let plain = |s: &str| plain_bytes(s, &PATH_PLAIN);
         ev.request_headers.is_empty()
             && ev.request_body.as_deref().is_none_or(str::is_empty)
             && plain(&ev.path)
@@ -2779,9 +2759,38 @@ fn session_in_url(cx: &EventCtx<'_>) -> Option<Hit1> {
 
 /// A query made only of `name=value` pairs of plain characters.
 fn plain_query(q: &str) -> bool {
-    !q.bytes().any(|b| {
-        !(b.is_ascii_alphanumeric() || matches!(b, b'=' | b'&' | b'_' | b'-' | b'.' | b'/'))
-    })
+    plain_bytes(q, &QUERY_PLAIN)
+}
+
+/// Bytes of a path (`PATH_PLAIN`) or a query (`QUERY_PLAIN`) that carry nothing to inspect.
+const fn plain_table(extra: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+static PATH_PLAIN: [bool; 256] = plain_table(b"/-_.=");
+static QUERY_PLAIN: [bool; 256] = plain_table(b"=&_-./");
+
+/// Every byte plain by `table`, and no `..` (traversal).
+#[inline]
+fn plain_bytes(s: &str, table: &[bool; 256]) -> bool {
+    let mut prev_dot = false;
+    for &b in s.as_bytes() {
+        if !table[usize::from(b)] || (prev_dot && b == b'.') {
+            return false;
+        }
+        prev_dot = b == b'.';
+    }
+    true
 }
 
 fn severity(f: &FamilySpec, status: u16, strong: bool) -> Severity {

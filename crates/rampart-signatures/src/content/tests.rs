@@ -146,6 +146,7 @@ fn every_family_and_placement() {
             &["command_injection"],
         ),
         // Traversal and file inclusion.
+        (get("/file", "name=../../../etc/hosts"), &["path_traversal"]),
         (
             get("/file", "name=..%2F..%2F..%2Fetc%2Fhosts"),
             &["path_traversal"],
