@@ -1093,6 +1093,41 @@ fn windows_batch(text: &str) -> Option<&'static str> {
             return Some(what);
         }
     }
+    // `IF "%1"=="/?" GOTO help`, `if not defined var (set var=1)`, `if %a% gtr %b% echo x`:
+    // a cmd condition, then a command.
+    for (i, _) in text.match_indices("if") {
+        let at_start = i == 0 || text[..i].trim_end().ends_with(['&', '|', ';', '(']);
+        let rest = &text[i + 2..];
+        if !at_start || !rest.starts_with([' ', '/']) {
+            continue;
+        }
+        const CONDITIONS: &[&str] = &[
+            "==",
+            " equ ",
+            " neq ",
+            " lss ",
+            " leq ",
+            " gtr ",
+            " geq ",
+            "defined ",
+            "exist ",
+            "errorlevel ",
+            "cmdextversion ",
+        ];
+        const ACTIONS: &[&str] = &[
+            " echo", "@echo", " goto ", " set ", " exit", " cd ", " call ", " start ", " cmd",
+            " del ", " copy ", " type ", " (", "...",
+        ];
+        let cmdish = rest.contains('%') || rest.contains(" not ") || rest.starts_with("/i");
+        if CONDITIONS.iter().any(|c| rest.contains(c))
+            && (ACTIONS.iter().any(|a| rest.contains(a)) || rest.trim_end().ends_with('('))
+            && (cmdish
+                || CONDITIONS[1..].iter().any(|c| rest.contains(c))
+                || rest.contains(" echo"))
+        {
+            return Some("cmd if statement");
+        }
+    }
     None
 }
 
@@ -1100,6 +1135,16 @@ fn windows_batch(text: &str) -> Option<&'static str> {
 const JAVA_CLASSES: &[&str] = &[
     "java.lang.",
     "javax.",
+    "org.apache.commons",
+    "org.omg.",
+    "com.sun.",
+    "org.jboss.",
+    "weblogic.",
+    "com.caucho.",
+    "com.mchange.",
+    "org.apache.bcel",
+    "com.alibaba.fastjson",
+    "clojure.",
     "java.lang.runtime",
     "java.lang.processbuilder",
     "java.lang.process",

@@ -227,6 +227,11 @@ fn every_family_and_placement() {
         ),
         (get("/docs", "q=python%20tutorial%20for%20beginners"), &[]),
         (get("/docs", "q=time%20flies%20like%20an%20arrow"), &[]),
+        (get("/get", "foo=IF+%22%251%22==%22/?%22+GOTO+help"), &["command_injection"]),
+        (get("/get", "foo=if+not+defined+var+(SET+var=default)"), &["command_injection"]),
+        (get("/get", "foo=test=org.omg.CORBA"), &["java_injection"]),
+        (get("/docs", "q=if%20a%20==%20b%20then%20the%20test%20passes"), &[]),
+        (get("/docs", "q=if%20it%20rains%20we%20stay%20home"), &[]),
         (post("/post", "form", "textarea=Hello%21%20World.%0adata%20not%20found."), &[]),
         (get("/get", "x=%3C%25%3Dtitle%25%3E"), &[]),
         // The signature set still reads `document.cookie` in a path as script.
