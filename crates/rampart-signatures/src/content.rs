@@ -872,7 +872,7 @@ fn command_after(rest: &str) -> Option<&'static str> {
     ) {
         return None;
     }
-    let cmd = COMMAND_SET.get(word)?;
+    let cmd = COMMAND_SET.get(word).or_else(|| tool_family(word))?;
     if WORDLIKE_SET.contains(cmd) {
         // `a hero; more than`: an English word after `;` is prose unless its argument is a
         // path, a flag, a variable or nothing at all.
@@ -915,22 +915,38 @@ fn command_at_start(text: &str) -> Option<&'static str> {
     if rest.is_empty() || !text[word_end..].starts_with([' ', '\t']) {
         return None;
     }
-    let cmd = COMMAND_SET.get(word).or_else(|| {
-        VERSIONED.iter().copied().find(|v| {
-            word.strip_prefix(v).is_some_and(|r| {
-                !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    let cmd = COMMAND_SET
+        .get(word)
+        .or_else(|| tool_family(word))
+        .or_else(|| {
+            VERSIONED.iter().copied().find(|v| {
+                word.strip_prefix(v).is_some_and(|r| {
+                    !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                })
             })
-        })
-    })?;
-    let arg = rest.split([' ', '\t']).next().unwrap_or("");
+        })?;
+    let mut args = rest.split([' ', '\t']).filter(|a| !a.is_empty());
+    let arg = args.next().unwrap_or("");
+    // `time sh -c whoami`: a command word, then a flag.
+    let chained = COMMAND_SET.contains(arg) && args.next().is_some_and(|a| a.starts_with('-'));
     let codey = arg.starts_with(['/', '-', '$', '~', '\\', '`', '|', ';', '&', '>', '<'])
+        || chained
         || (COMMAND_SET.contains(arg) && !WORDLIKE_SET.contains(arg))
         || (arg.starts_with(['\'', '"']) && rest.contains(' '));
     (codey
         && !(WORDLIKE_SET.contains(cmd)
             && !arg.starts_with(['/', '-', '$', '`', '|', ';', '&', '>', '<'])
-            && !COMMAND_SET.contains(arg)))
-    .then_some(cmd)
+            && !COMMAND_SET.contains(arg)
+            && !chained))
+        .then_some(cmd)
+}
+
+/// A tool of a family named by its first part (`ansible-config`, `git-upload-pack`): the
+/// part before the first `-`, when it is a command that is not an English word.
+fn tool_family(word: &str) -> Option<&'static str> {
+    let (head, tail) = word.split_once('-')?;
+    let cmd = COMMAND_SET.get(head)?;
+    (!tail.is_empty() && !WORDLIKE_SET.contains(cmd)).then_some(cmd)
 }
 
 /// `/etc/pa[s]swd`, `/[?]tc/pa[?]swd`, `/e??/p*wd`: a path spelled with glob patterns.
@@ -993,6 +1009,15 @@ fn command_injection(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
                 {
                     return found(what, true);
                 }
+            }
+        }
+        if let Some(a) = text.strip_prefix("alias ").or_else(|| {
+            text.match_indices("alias ")
+                .find(|(i, _)| text[..*i].trim_end().ends_with([';', '&', '|']))
+                .map(|(i, _)| &text[i + 6..])
+        }) {
+            if a.split(' ').next().is_some_and(|d| d.contains('=')) {
+                return found("shell alias definition", true);
             }
         }
         if shell_glob_path(text) {
@@ -1451,6 +1476,9 @@ fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         }
         if php_variable_call(text) {
             return found("PHP variable function call", true);
+        }
+        if text.contains("<?=") || text.contains("<? php") || text.contains("{php}") {
+            return found("PHP open tag", true);
         }
         if text.contains("[php]") || text.contains("[/php]") || text.contains("[\\php]") {
             return found("PHP block tag", true);
@@ -2802,6 +2830,28 @@ fn session_in_url(cx: &EventCtx<'_>) -> Option<Hit1> {
     })
 }
 
+/// A request header naming an uploaded file with a PHP extension (`X-File-Name: a.php5`);
+/// such plain values are not visited, so headers are read here.
+fn php_upload_header(cx: &EventCtx<'_>) -> Option<Hit1> {
+    let (name, value) = cx.ev.request_headers.iter().find(|(k, v)| {
+        let k = k.to_ascii_lowercase();
+        let v = v.trim_end_matches(['.', ' ', '/']).to_ascii_lowercase();
+        (k.contains("file") || k.contains("name"))
+            && PHP_EXTENSIONS
+                .iter()
+                .any(|e| v.ends_with(e) || v.contains(&format!("{e}.")))
+    })?;
+    let family = FAMILIES.iter().find(|f| f.id == "php_injection")?;
+    Some(Hit1 {
+        family,
+        location: Location::HeaderValue,
+        name: clip(name, 128).to_string(),
+        decoded: clip(value, 128).to_string(),
+        what: Cow::Borrowed("uploads a PHP file"),
+        strong: true,
+    })
+}
+
 /// A query made only of `name=value` pairs of plain characters.
 fn plain_query(q: &str) -> bool {
     plain_bytes(q, &QUERY_PLAIN)
@@ -2892,6 +2942,11 @@ impl Detector for ContentInspection {
         }
         let mut hits = self.hits(cx);
         let ev = cx.ev;
+        if self.families.iter().any(|f| f.id == "php_injection")
+            && !hits.iter().any(|h| h.family.id == "php_injection")
+        {
+            hits.extend(php_upload_header(cx));
+        }
         if self.families.iter().any(|f| f.id == "session_fixation")
             && !hits.iter().any(|h| h.family.id == "session_fixation")
         {
