@@ -912,6 +912,13 @@ fn command_at_start(text: &str) -> Option<&'static str> {
         .unwrap_or(text.len());
     let word = &text[..word_end];
     let rest = text[word_end..].trim_start();
+    // A hyphenated tool name (`ansible-console`, `ansible-config dump`) is specific enough
+    // to be a command line on its own.
+    if let Some(cmd) = tool_family(word) {
+        if rest.is_empty() || text[word_end..].starts_with([' ', '\t', '\n']) {
+            return Some(cmd);
+        }
+    }
     if rest.is_empty() || !text[word_end..].starts_with([' ', '\t']) {
         return None;
     }
@@ -1051,6 +1058,13 @@ const SENSITIVE_FILES: &[&str] = &[
     "id_rsa",
     "/etc/motd",
     "/.claude/",
+    "/.roo/",
+    "/.zed/",
+    "/.cline/",
+    "/.kiro/",
+    "/.rovodev/",
+    "/.vscode/",
+    "/.idea/",
     "/.cursor/",
     "/.continue/",
     "/.aider",

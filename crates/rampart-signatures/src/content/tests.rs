@@ -228,6 +228,8 @@ fn every_family_and_placement() {
         (get("/docs", "q=python%20tutorial%20for%20beginners"), &[]),
         (get("/docs", "q=time%20flies%20like%20an%20arrow"), &[]),
         (post("/post", "form", "code=time;%20ansible-config%20dump"), &["command_injection"]),
+        (post("/post", "form", "code=ansible-console%0a"), &["command_injection"]),
+        (get("/docs", "q=a%20well-known%20python-based%20tool"), &[]),
         (get("/get", "foo=time+sh+-c+whoami"), &["command_injection"]),
         (get("/get", "rce=alias%20a=curl%26a%20google.com"), &["command_injection"]),
         (get("/get", "foo=%3C%3F=%20%22test%22"), &["php_injection"]),
