@@ -352,8 +352,12 @@ impl Engine {
             d.observe(&cx, out);
         }
         let (endpoint, status_class, write) = (cx.endpoint, cx.status_class, cx.write);
+        // An event a detector flagged is not learned from: an attack must not teach the
+        // baselines (parameters, sizes, rates) what normal looks like.
         if let Some(b) = &mut self.baselines {
-            b.learn(ev, endpoint, status_class, write);
+            if out.len() == before {
+                b.learn(ev, endpoint, status_class, write);
+            }
         }
         if !self.suppress.is_empty() && out.len() > before {
             let sup = &self.suppress;
@@ -468,6 +472,63 @@ mod tests {
         assert_eq!(ticks_for(2_000, 640), 22);
         // Very sparse: one event every 5 min -> every event is past TICK_MAX_MILLIS.
         assert_eq!(ticks_for(300_000, 50), 50);
+    }
+
+    /// Flags every event whose query holds `attack`.
+    struct FlagAttack;
+
+    impl Detector for FlagAttack {
+        fn id(&self) -> &'static str {
+            "flag_attack"
+        }
+        fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
+            if cx.ev.query.contains("attack") {
+                out.push(
+                    crate::common::alert(
+                        "flag_attack",
+                        "attack",
+                        rampart_model::Severity::High,
+                        rampart_model::AttackStage::Exploitation,
+                        cx.ev.ts,
+                    )
+                    .build(),
+                );
+            }
+        }
+    }
+
+    /// Requests another detector flags are not learned from.
+    #[test]
+    fn flagged_events_are_not_learned_from() {
+        let mut engine = Engine::with_config(&DetectConfig::default(), vec![Box::new(FlagAttack)]);
+        let mut out = Vec::new();
+        for i in 0..10 {
+            let ev = ApiEvent {
+                ts: Timestamp::from_millis(1_700_000_000_000 + i * 1000),
+                method: "GET".into(),
+                path: "/search".into(),
+                query: if i % 2 == 0 {
+                    "q=shoes".into()
+                } else {
+                    "q=attack".into()
+                },
+                ..Default::default()
+            };
+            engine.observe(&ev, &mut out);
+        }
+        assert_eq!(out.len(), 5);
+        let b = engine.baselines().expect("baselines");
+        let ev = ApiEvent {
+            method: "GET".into(),
+            path: "/search".into(),
+            ..Default::default()
+        };
+        let cx = EventCtx::new(&ev);
+        let learned = b.get(cx.endpoint).expect("the endpoint is learned");
+        assert_eq!(
+            learned.samples, 5,
+            "only the five clean events taught the baseline"
+        );
     }
 
     /// Guards the one-pass word scan against the per-word substring search it replaced.
