@@ -396,14 +396,17 @@ impl DetectionSetup {
     pub fn set_sigma(&mut self, rules: Arc<RuleSet>) {
         self.resources.insert(rules);
     }
-    /// The swappable threat-intel feed set the intel detectors read.
-    pub fn intel(&self) -> Arc<SharedIntel> {
-        match self.resources.get::<SharedIntel>() {
-            Some(i) => i,
-            None => Arc::new(SharedIntel::from_pointee(
-                rampart_signatures::intel::ThreatIntel::empty(),
-            )),
+    /// The swappable threat-intel feed set the intel detectors read (added, empty, when the
+    /// resources hold none, so that what a caller stores into it always reaches them).
+    pub fn intel(&mut self) -> Arc<SharedIntel> {
+        if let Some(i) = self.resources.get::<SharedIntel>() {
+            return i;
         }
+        let i = Arc::new(SharedIntel::from_pointee(
+            rampart_signatures::intel::ThreatIntel::empty(),
+        ));
+        self.resources.insert(Arc::clone(&i));
+        i
     }
     /// The OpenAPI spec of the protected API, when loaded.
     pub fn api_spec(&self) -> Option<Arc<OpenApiSpec>> {

@@ -25,7 +25,7 @@ const EVENTS: u64 = 200_000;
 const LEARNING_DAYS: i64 = 4;
 
 fn setup_with_feeds() -> DetectionSetup {
-    let setup = DetectionSetup::default();
+    let mut setup = DetectionSetup::default();
     let tor = ThreatIntel::parse(TOR_FEED, FeedFormat::Plain, &TOR_EXITS.join("\n"))
         .expect("tor feed parses");
     let bad = ThreatIntel::parse(

@@ -2585,6 +2585,10 @@ pub struct ContentInspection {
     campaign_max_sources: usize,
     /// Some campaign holds sources no alert listed yet (`tick` looks only then).
     campaigns_pending: bool,
+    /// `php_injection` and `session_fixation` are on (they also read headers and the query
+    /// directly, outside the visit).
+    php_on: bool,
+    session_fixation_on: bool,
 }
 
 /// One attack family against one endpoint from several sources within a window.
@@ -2697,6 +2701,11 @@ impl ContentInspection {
             campaign_window_ms: cfg.campaign_window_secs.max(1) * 1000,
             campaign_max_sources: cfg.campaign_max_sources.max(2),
             campaigns_pending: false,
+            php_on: !cfg.disabled_families.iter().any(|d| d == "php_injection"),
+            session_fixation_on: !cfg
+                .disabled_families
+                .iter()
+                .any(|d| d == "session_fixation"),
         }
     }
 
@@ -2956,14 +2965,10 @@ impl Detector for ContentInspection {
         }
         let mut hits = self.hits(cx);
         let ev = cx.ev;
-        if self.families.iter().any(|f| f.id == "php_injection")
-            && !hits.iter().any(|h| h.family.id == "php_injection")
-        {
+        if self.php_on && !hits.iter().any(|h| h.family.id == "php_injection") {
             hits.extend(php_upload_header(cx));
         }
-        if self.families.iter().any(|f| f.id == "session_fixation")
-            && !hits.iter().any(|h| h.family.id == "session_fixation")
-        {
+        if self.session_fixation_on && !hits.iter().any(|h| h.family.id == "session_fixation") {
             hits.extend(session_in_url(cx));
         }
         if hits.is_empty() {

@@ -300,7 +300,7 @@ impl App {
             decode.api_key_headers = h.clone();
         }
         decode.secrets = config.decode.secrets(&decode.api_key_headers);
-        let setup = detection_setup(&config)?;
+        let mut setup = detection_setup(&config)?;
         let intel = if config.detect.threat_intel.is_empty() {
             None
         } else {
