@@ -9,6 +9,8 @@ pub mod volume;
 #[cfg(test)]
 mod login_attack_tests;
 #[cfg(test)]
+mod params_tests;
+#[cfg(test)]
 mod tests;
 
 use crate::registry::Registration;
@@ -38,6 +40,7 @@ pub const REGISTRY: &[Registration] = &[
     crate::register!("unauth_access", access::unauth_access),
     crate::register!("function_level_authz", access::function_level_authz),
     crate::register!("anomalous_param_type", params::anomalous_param_type),
+    crate::register!("anomalous_param_value", params::anomalous_param_value),
     crate::register!("unseen_param", params::unseen_param),
     crate::register!("mass_assignment", params::mass_assignment),
 ];
