@@ -150,6 +150,8 @@ static JAVA_NEEDLES: Needles = Needles::new(JAVA_CLASSES);
 static SENSITIVE_NEEDLES: Needles = Needles::new(SENSITIVE_FILES);
 static OAST_NEEDLES: Needles = Needles::new(OAST);
 static PHP_DANGEROUS_NEEDLES: Needles = Needles::new(PHP_DANGEROUS);
+static PHP_HIGH_RISK_NEEDLES: Needles = Needles::new(PHP_HIGH_RISK);
+static PHP_CALL_SET: WordSet = WordSet::new(PHP_CALLS);
 
 /// Reused buffers of the matchers.
 #[derive(Default)]
@@ -1415,6 +1417,218 @@ const PHP_DANGEROUS: &[&str] = &[
     "move_uploaded_file",
 ];
 
+/// PHP functions so specific to PHP and to attacks (code loading, shell access, decoding of
+/// packed payloads) that their name anywhere in a value is the signal (CRS 933150).
+const PHP_HIGH_RISK: &[&str] = &[
+    "__halt_compiler",
+    "apache_child_terminate",
+    "base64_decode",
+    "bzdecompress",
+    "call_user_func",
+    "call_user_method",
+    "convert_uudecode",
+    "file_get_contents",
+    "file_put_contents",
+    "fsockopen",
+    "get_class_methods",
+    "get_class_vars",
+    "get_defined_constants",
+    "get_defined_functions",
+    "get_defined_vars",
+    "gzdecode",
+    "gzinflate",
+    "gzuncompress",
+    "include_once",
+    "invokeargs",
+    "pcntl_exec",
+    "pcntl_fork",
+    "pfsockopen",
+    "posix_getcwd",
+    "posix_getpwuid",
+    "posix_getuid",
+    "posix_uname",
+    "reflectionfunction",
+    "require_once",
+    "shell_exec",
+    "str_rot13",
+    "sys_get_temp_dir",
+    "wp_remote_fopen",
+    "wp_remote_get",
+    "wp_remote_head",
+    "wp_remote_post",
+    "wp_remote_request",
+    "wp_safe_remote_get",
+    "wp_safe_remote_head",
+    "wp_safe_remote_post",
+    "wp_safe_remote_request",
+    "zlib_decode",
+];
+
+/// PHP functions that are no English word: their name then `(` is a call whatever the
+/// argument (CRS 933160's list, trimmed to names prose never uses).
+const PHP_CALLS: &[&str] = &[
+    "assert_options",
+    "bzdecompress",
+    "bzopen",
+    "chgrp",
+    "chown",
+    "chmod",
+    "curl_exec",
+    "curl_init",
+    "curl_setopt",
+    "escapeshellarg",
+    "escapeshellcmd",
+    "fileatime",
+    "filectime",
+    "filegroup",
+    "fileinode",
+    "fileowner",
+    "fileperms",
+    "file_exists",
+    "fpassthru",
+    "fputs",
+    "fsockopen",
+    "ftp_connect",
+    "ftp_get",
+    "ftp_put",
+    "getcwd",
+    "getenv",
+    "getmypid",
+    "getmyuid",
+    "get_current_user",
+    "gzdecode",
+    "gzencode",
+    "gzfile",
+    "gzopen",
+    "gzread",
+    "hex2bin",
+    "highlight_string",
+    "ini_get",
+    "ini_set",
+    "intval",
+    "is_array",
+    "is_dir",
+    "is_executable",
+    "is_file",
+    "is_readable",
+    "is_writable",
+    "lchgrp",
+    "lchown",
+    "md5_file",
+    "mb_send_mail",
+    "move_uploaded_file",
+    "opendir",
+    "parse_str",
+    "parse_ini_file",
+    "pcntl_fork",
+    "php_uname",
+    "phpversion",
+    "posix_getegid",
+    "posix_geteuid",
+    "posix_getgid",
+    "posix_kill",
+    "posix_mkfifo",
+    "posix_setuid",
+    "print_r",
+    "proc_nice",
+    "proc_terminate",
+    "putenv",
+    "readdir",
+    "readlink",
+    "rawurldecode",
+    "scandir",
+    "set_time_limit",
+    "sha1_file",
+    "show_source",
+    "stream_get_contents",
+    "stream_socket_client",
+    "strip_tags",
+    "strrev",
+    "str_replace",
+    "symlink",
+    "tempnam",
+    "tmpfile",
+    "ucfirst",
+    "unlink",
+    "unpack",
+    "urldecode",
+    "var_dump",
+    "var_export",
+    "zlib_encode",
+];
+
+/// A PHP callee hidden in an expression: `(system)('ls')`, `[system][0](ls)`,
+/// `"sys"."tem"(ls)`, `"\x73ystem"(ls)`; blanks and comments are dropped first.
+fn php_expression_call(text: &str) -> bool {
+    if !text.contains('(') || !text.contains([')', ']', '"', '\'']) {
+        return false;
+    }
+    let mut c = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.find("*/").map_or("", |n| &r[n + 2..]);
+            continue;
+        }
+        if let Some(r) = rest.strip_prefix("\\x") {
+            if let Some(b) = r.get(..2).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                c.push(char::from(b).to_ascii_lowercase());
+                rest = &r[2..];
+                continue;
+            }
+        }
+        let ch = rest.chars().next().unwrap_or(' ');
+        if !ch.is_whitespace() {
+            c.push(ch.to_ascii_lowercase());
+        }
+        rest = &rest[ch.len_utf8()..];
+    }
+    let c = c.replace("'.'", "").replace("\".\"", "");
+    const CALLEES: &[&str] = &[
+        "system",
+        "exec",
+        "passthru",
+        "shell_exec",
+        "popen",
+        "proc_open",
+        "assert",
+        "eval",
+        "phpinfo",
+        "uname",
+    ];
+    CALLEES.iter().any(|f| {
+        c.match_indices(f).any(|(i, _)| {
+            let before = c[..i].chars().next_back();
+            let after = &c[i + f.len()..];
+            let wrapped = matches!(before, Some('(' | '[' | '"' | '\''));
+            // The wrapper closes, an optional `[0]` index follows, then the call.
+            let after = after.trim_start_matches(['"', '\'', ')', ']']);
+            let after = after
+                .trim_start_matches("[0]")
+                .trim_start_matches(['}', ')']);
+            let after = after.strip_prefix("{0}").unwrap_or(after);
+            wrapped && after.starts_with('(')
+        })
+    })
+}
+
+/// `<?` that opens code: at the end, before blanks, `php`, `=`, or `xml` not followed by a
+/// version (`<?xml :echo 1;` is PHP with short tags on).
+fn php_short_tag(text: &str) -> bool {
+    text.match_indices("<?").any(|(i, _)| {
+        let r = &text[i + 2..];
+        if r.is_empty() {
+            return true;
+        }
+        if let Some(x) = r.strip_prefix("xml") {
+            return x.trim_start().starts_with([':', '(', ';']);
+        }
+        // `<? echo 1;`: blanks, then something with code punctuation before the tag closes.
+        let body = r.split("?>").next().unwrap_or(r);
+        r.starts_with('=') || (r.starts_with([' ', '\t', '\n']) && body.contains([';', '(', '$']))
+    })
+}
+
 fn php_dangerous_call(decoded: &str) -> Option<&'static str> {
     let t = decoded.to_ascii_lowercase();
     PHP_DANGEROUS_NEEDLES.find(&t)?;
@@ -1467,6 +1681,14 @@ fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
             && (v.name.contains("file") || v.name.contains("File")));
     if upload {
         let name = v.folded.trim_end_matches(['.', ' ', '/']);
+        // `sess_<id>`: an upload named as a PHP session file, to overwrite one.
+        let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+        if base
+            .strip_prefix("sess_")
+            .is_some_and(|id| id.len() >= 20 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return found("uploads a PHP session file", true);
+        }
         if let Some(e) = PHP_EXTENSIONS
             .iter()
             .find(|e| name.ends_with(*e) || name.contains(&format!("{e}.")))
@@ -1491,6 +1713,15 @@ fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         if php_variable_call(text) {
             return found("PHP variable function call", true);
         }
+        if let Some(f) = PHP_HIGH_RISK_NEEDLES.find(text) {
+            return found(format!("PHP function {f}"), true);
+        }
+        if php_expression_call(text) {
+            return found("PHP call through an expression", true);
+        }
+        if text.contains("{/php}") || php_short_tag(text) {
+            return found("PHP open tag", true);
+        }
         if text.contains("<?=") || text.contains("<? php") || text.contains("{php}") {
             return found("PHP open tag", true);
         }
@@ -1508,6 +1739,9 @@ fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         for (i, _) in text.match_indices('(') {
             let head = text[..i].trim_end();
             let name = trailing_word(head, false);
+            if PHP_CALL_SET.contains(name) {
+                return found(format!("PHP function {name}()"), true);
+            }
             if PHP_FUNCTION_SET.contains(name) {
                 let arg = text[i + 1..].trim_start();
                 if arg.starts_with(['\'', '"', '$', ')', '`'])
@@ -2819,15 +3053,39 @@ impl ContentInspection {
 
 /// A session id passed in the URL of a request that comes from another site (a fixation
 /// link): the query names a session cookie and the referer's host is not the request's.
+/// A parameter name that carries a session id: a known framework cookie name, or a name
+/// built on `session` / `sess` (`zend_session_id`, `koa:sess`, `session-id`).
+fn is_session_name(k: &str) -> bool {
+    let k = k.to_ascii_lowercase();
+    (SESSION_NAMES.contains(&k.as_str()) && k.len() > 4)
+        || k.contains("session")
+        || k.starts_with("sess")
+        || k.ends_with(":sess")
+        || k.ends_with(".sess")
+        || ["cakephp", "shiny-token", "sessid", "zend_session"].contains(&k.as_str())
+}
+
 fn session_in_url(cx: &EventCtx<'_>) -> Option<Hit1> {
     let ev = cx.ev;
-    if ev.query.is_empty() || ev.referer.is_empty() {
+    if ev.referer.is_empty() || (ev.query.is_empty() && ev.request_body.is_none()) {
         return None;
     }
-    let (name, value) = ev.query_params().find(|(k, _)| {
-        let k = k.to_ascii_lowercase();
-        SESSION_NAMES.contains(&k.as_str()) && k.len() > 4
-    })?;
+    let form = ev
+        .request_body
+        .as_deref()
+        .filter(|_| {
+            ev.request_header("content-type")
+                .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"))
+        })
+        .unwrap_or("");
+    let (name, value) = ev
+        .query_params()
+        .find(|(k, _)| is_session_name(k))
+        .or_else(|| {
+            form.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| is_session_name(k))
+        })?;
     let referer_host = ev
         .referer
         .split_once("://")

@@ -19,6 +19,7 @@ pub mod intel;
 pub mod inventory;
 pub mod probes;
 pub mod protocol;
+pub mod protocol_request;
 pub mod scanner;
 pub mod ssrf;
 pub mod user_agent;

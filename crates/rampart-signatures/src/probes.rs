@@ -20,7 +20,7 @@ use rampart_detect::registry::Resources;
 pub struct SensitiveFileConfig {
     /// Distinct weak-signal paths (dotfiles, dumps, archives refused with 4xx) from one IP
     /// within `window_secs` that raise an alert. Strong signals (`.env`, `.git/config`,
-    /// private keys) fire on one request.
+    /// private keys), and weak ones answered 2xx (a dump served), fire on one request.
     pub weak_threshold: usize,
     /// Window for weak signals, seconds.
     pub window_secs: i64,
@@ -130,6 +130,17 @@ const SENSITIVE: &[(&str, bool)] = &[
     (".old", false),
     (".swp", false),
     (".backup", false),
+    (".db", false),
+    (".rdb", false),
+    (".mdb", false),
+    (".sqlite3", false),
+    (".dump", false),
+    (".orig", false),
+    (".save", false),
+    (".pem", false),
+    ("/privkey.pem", true),
+    ("/server.key", true),
+    ("~", false),
     ("/backup.zip", false),
     ("/backup.tar.gz", false),
     ("/backup.tgz", false),
@@ -139,6 +150,9 @@ const SENSITIVE: &[(&str, bool)] = &[
     ("/htdocs.zip", false),
     ("/dump.tar.gz", false),
 ];
+
+/// Weak suffixes that name a backup copy of another file: served, they disclose it.
+const BACKUP_SUFFIXES: &[&str] = &[".bak", ".old", ".orig", ".save", ".swp", ".backup", "~"];
 
 /// Bytes of a suffix's end kept by the `sensitive_file_probe` gate.
 const TAIL: usize = 4;
@@ -244,7 +258,9 @@ impl Detector for SensitiveFileProbe {
             let n = self.weak.add(cx.ip, fold_hash(ev.path.as_bytes()), now);
             n >= self.cfg.weak_threshold
         } else {
-            false
+            // An editor or backup copy answered 2xx is a disclosure on one request (the
+            // source behind a script); dumps and `.sql` files are not: apps serve migrations.
+            (200..300).contains(&ev.status) && BACKUP_SUFFIXES.contains(&suffix)
         };
         if !fire || !self.cooldown.ready_for(cx.ip, 0, now) {
             return;
