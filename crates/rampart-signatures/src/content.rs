@@ -345,6 +345,101 @@ fn trailing_word(head: &str, dots: bool) -> &str {
     &head[start..]
 }
 
+/// SQL functions that are also common words or math (`trim`, `pow`, `sin`): named alone and
+/// left open (`pow(`, `sysdate(`), they are a probe for a function-call injection point.
+const SQL_OPEN_CALLS: &[&str] = &[
+    "abs",
+    "ascii",
+    "bin",
+    "cos",
+    "sin",
+    "tan",
+    "pow",
+    "power",
+    "sqrt",
+    "exp",
+    "floor",
+    "ceil",
+    "round",
+    "rand",
+    "trim",
+    "ltrim",
+    "rtrim",
+    "insert",
+    "decode",
+    "encode",
+    "md5",
+    "sha1",
+    "sha2",
+    "sysdate",
+    "strcmp",
+    "substr",
+    "substring",
+    "mid",
+    "left",
+    "right",
+    "lower",
+    "upper",
+    "length",
+    "len",
+    "char",
+    "chr",
+    "now",
+    "user",
+    "database",
+    "version",
+    "sleep",
+    "benchmark",
+    "if",
+    "ifnull",
+    "nullif",
+    "isnull",
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "hex",
+    "unhex",
+    "conv",
+    "elt",
+    "field",
+    "instr",
+    "locate",
+    "position",
+    "replace",
+    "reverse",
+    "space",
+    "repeat",
+    "lpad",
+    "rpad",
+    "cast",
+    "convert",
+    "extractvalue",
+    "updatexml",
+    "load_file",
+    "pg_sleep",
+    "waitfor",
+    "current_user",
+    "session_user",
+];
+
+/// A value that is only a SQL function name and an opening parenthesis, maybe with a short
+/// argument (`pow(`, `sin (`, `md5\(`): no closing parenthesis, nothing else.
+fn sql_open_call(text: &str) -> Option<&'static str> {
+    let t = text.trim();
+    let (name, rest) = t.split_at(t.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?);
+    let rest = rest.trim_start().trim_start_matches('\\');
+    let arg = rest.strip_prefix('(')?;
+    if arg.contains([')', ' ']) || arg.len() > 12 {
+        return None;
+    }
+    SQL_OPEN_CALLS
+        .iter()
+        .copied()
+        .find(|f| f.eq_ignore_ascii_case(name))
+}
+
 fn sql_function_call(text: &str) -> Option<&'static str> {
     let b = text.as_bytes();
     let mut i = 0;
@@ -387,6 +482,9 @@ fn sqli(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         }
         if let Some(f) = sql_function_call(text) {
             return found(format!("SQL function {f}()"), true);
+        }
+        if let Some(f) = sql_open_call(text) {
+            return found(format!("SQL function {f}( left open"), false);
         }
         // JSON operators of PostgreSQL / SQLite used to build a condition.
         if (text.contains("::json")
@@ -540,9 +638,132 @@ fn without_spliced_tags(t: &str) -> Option<String> {
     changed.then_some(out)
 }
 
+/// Browser-side script spelled to slip past tag matching: an event-handler attribute after
+/// a blank or quote, DOM sinks split by comments, entity-split `javascript:`, UTF-7 `<`,
+/// VML and HTC behaviours, JSFuck, spaced-out tag names.
+fn xss_evasion(v: &Value<'_>) -> Option<&'static str> {
+    let t = v.folded;
+    if matches!(v.location, Location::Path | Location::PathSegment) {
+        return None;
+    }
+    let header = v.location == Location::HeaderValue;
+    if !header {
+        // ` onload=`, `"onzoom=`: an event handler where an attribute could start.
+        for (i, _) in t.match_indices("on") {
+            let before = t[..i].chars().next_back();
+            if !matches!(before, Some(' ' | '\t' | '\n' | '"' | '\'' | '/' | '<')) {
+                continue;
+            }
+            let rest = &t[i + 2..];
+            let n = rest.bytes().take_while(u8::is_ascii_lowercase).count();
+            if (4..=48).contains(&n) && rest[n..].trim_start().starts_with('=') {
+                return Some("event handler attribute");
+            }
+        }
+    }
+    if !t.contains(['&', '/', '+', '<', '[', '(', '.', ':']) {
+        return None;
+    }
+    // Blanks and comments removed, the HTML5 whitespace entities dropped.
+    let mut c = String::with_capacity(t.len());
+    let mut rest = t;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.find("*/").map_or("", |n| &r[n + 2..]);
+            continue;
+        }
+        if let Some(r) = rest
+            .strip_prefix("&tab;")
+            .or_else(|| rest.strip_prefix("&newline;"))
+        {
+            rest = r;
+            continue;
+        }
+        if let Some(r) = rest.strip_prefix("&colon;") {
+            c.push(':');
+            rest = r;
+            continue;
+        }
+        let ch = rest.chars().next().unwrap_or(' ');
+        if !ch.is_whitespace() {
+            c.push(ch);
+        }
+        rest = &rest[ch.len_utf8()..];
+    }
+    for (needle, what) in [
+        ("document.cookie", "document.cookie"),
+        ("document[\"cookie\"]", "document.cookie"),
+        ("(document)[\"cookie\"]", "document.cookie"),
+        ("document.body.appendchild", "DOM write"),
+        ("document.queryselector(", "DOM write"),
+        ("document.createelement(", "DOM write"),
+        ("document.write(", "DOM write"),
+        ("window.location", "window.location"),
+        ("self[\"alert\"]", "alert through self[]"),
+        ("top[\"alert\"]", "alert through top[]"),
+        ("javascript:", "javascript: URL"),
+        ("vbscript:", "vbscript: URL"),
+        ("<v:vmlframe", "VML frame"),
+        ("<:vmlframe", "VML frame"),
+        ("<?importimplementation", "HTC behaviour import"),
+        ("<importimplementation", "HTC behaviour import"),
+        ("-moz-binding:", "XBL binding"),
+        ("+adw-", "UTF-7 encoded <"),
+        ("(![]+[])", "JSFuck"),
+        ("+!![]", "JSFuck"),
+        ("(![]", "JSFuck"),
+        ("!![]", "JSFuck"),
+        ("atob()", "base64 decode call"),
+        ("btoa()", "base64 encode call"),
+        ("reflect.", "Reflect call"),
+        (":url(javascript", "javascript in CSS url()"),
+    ] {
+        if c.contains(needle) {
+            // A URL scheme counts when taking blanks, comments or entities out made it.
+            if (needle == "javascript:" || needle == "vbscript:") && t.contains(needle) {
+                continue;
+            }
+            if needle == "reflect."
+                && !(c.contains("call`") || c.contains(".call(") || c.contains(".apply("))
+            {
+                continue;
+            }
+            if header && !needle.starts_with(['<', '(', '+']) {
+                continue;
+            }
+            return Some(what);
+        }
+    }
+    // `<f o r m`, `<d i a l o g`: a tag name spelled with blanks between its letters.
+    for (i, _) in t.match_indices('<') {
+        let r = t[i + 1..].trim_start();
+        let spaced: String = r
+            .chars()
+            .take(24)
+            .collect::<String>()
+            .split(' ')
+            .take_while(|p| p.len() == 1 && p.bytes().all(|b| b.is_ascii_alphabetic()))
+            .collect();
+        if spaced.len() >= 3
+            && [
+                "form", "dialog", "script", "iframe", "img", "svg", "body", "object", "embed",
+                "input", "details", "video", "audio",
+            ]
+            .iter()
+            .any(|tag| spaced.starts_with(tag))
+        {
+            return Some("tag name spelled with blanks");
+        }
+    }
+    None
+}
+
 fn xss(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     if v.location == Location::Xml && v.name == "doctype" {
         return None;
+    }
+    if let Some(w) = xss_evasion(v) {
+        return found(w, true);
     }
     if let Some(t) = without_spliced_tags(v.folded) {
         if html_context(&t) && (js_sink(&t).is_some() || t.contains("script")) {
@@ -583,6 +804,16 @@ fn xss(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
 
 /// Commands an injected shell runs first.
 const COMMANDS: &[&str] = &[
+    "chef",
+    "cscli",
+    "rmt",
+    "trap",
+    "lastlog",
+    "lastlogin",
+    "irb",
+    "c89",
+    "c99",
+    "gdb",
     "cat",
     "id",
     "whoami",
@@ -977,11 +1208,82 @@ fn shell_glob_path(text: &str) -> bool {
         })
 }
 
+/// The value with shell quoting removed (`ti''me`, `'curl'`, `"cscli"`, `\\w\\get`) and
+/// unset-looking variables dropped (`sh$XX`, `$u wget`): what the shell would run. `None`
+/// when there is nothing to remove.
+fn shell_unquoted(text: &str) -> Option<String> {
+    if !text.contains(['\'', '"', '\\', '$']) {
+        return None;
+    }
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\'' | b'"' | b'\\' => i += 1,
+            b'$' => {
+                let n = b[i + 1..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                    .count();
+                let var = &text[i + 1..i + 1 + n];
+                const KEEP: &[&str] = &["shell", "home", "path", "ifs", "pwd", "user", "0"];
+                if n > 0 && !KEEP.contains(&var) && !var.bytes().all(|c| c.is_ascii_digit()) {
+                    i += 1 + n;
+                } else {
+                    out.push('$');
+                    i += 1;
+                }
+            }
+            _ => {
+                let ch = text[i..].chars().next().unwrap_or(' ');
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+    }
+    (out != text).then_some(out)
+}
+
+/// Bash brace expansion that spells a command: `{l,-lh}s` is `ls -lhs`, `c{a,oun}t` is
+/// `cat count`, `{,ifconfig,eth0}` is `ifconfig eth0`.
+fn brace_command(text: &str) -> Option<&'static str> {
+    for (open, _) in text.match_indices('{') {
+        let rest = &text[open + 1..];
+        let Some(close) = rest.find('}') else {
+            continue;
+        };
+        let inner = &rest[..close];
+        if !inner.contains(',') || inner.contains(['{', ' ', '"', ':']) || inner.len() > 40 {
+            continue;
+        }
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
+        let pre_start = text[..open]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| word(*c))
+            .last()
+            .map_or(open, |(i, _)| i);
+        let prefix = &text[pre_start..open];
+        let after = &rest[close + 1..];
+        let suffix = &after[..after.find(|c: char| !word(c)).unwrap_or(after.len())];
+        let first = inner
+            .split(',')
+            .map(|alt| format!("{prefix}{alt}{suffix}"))
+            .find(|w| !w.is_empty())?;
+        if let Some(cmd) = COMMAND_SET.get(first.as_str()) {
+            return Some(cmd);
+        }
+    }
+    None
+}
+
 fn command_injection(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     if v.location.is_name() {
         return None;
     }
-    for text in forms(v) {
+    let unquoted = shell_unquoted(v.folded);
+    for text in forms(v).chain(unquoted.as_deref()) {
         if let Some(n) = s.sig_hit(text, SigFamily::CommandInjection) {
             return found(n, true);
         }
@@ -1031,6 +1333,21 @@ fn command_injection(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         }
         if shell_glob_path(text) {
             return found("shell glob in a path", true);
+        }
+        if let Some(cmd) = brace_command(text) {
+            return found(format!("brace expansion spelling `{cmd}`"), true);
+        }
+        // `~+`, `~-1`: tilde expansion of the directory stack, alone as a value.
+        let t = text.trim();
+        if t.len() <= 4
+            && t.starts_with("~+") | t.starts_with("~-")
+            && t[2..].bytes().all(|c| c.is_ascii_digit())
+        {
+            return found("tilde expansion", true);
+        }
+        // `$[2+2]`: bash arithmetic expansion.
+        if text.contains("$[") {
+            return found("arithmetic expansion $[", true);
         }
         if let Some(w) = windows_batch(text) {
             return found(w, true);
