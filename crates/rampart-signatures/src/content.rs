@@ -348,6 +348,12 @@ fn trailing_word(head: &str, dots: bool) -> &str {
 /// SQL functions that are also common words or math (`trim`, `pow`, `sin`): named alone and
 /// left open (`pow(`, `sysdate(`), they are a probe for a function-call injection point.
 const SQL_OPEN_CALLS: &[&str] = &[
+    "div",
+    "lo_get",
+    "lo_import",
+    "lo_export",
+    "pg_read_file",
+    "pg_ls_dir",
     "abs",
     "ascii",
     "bin",
@@ -462,9 +468,149 @@ fn sql_function_call(text: &str) -> Option<&'static str> {
     None
 }
 
+/// PostgreSQL cast targets: `password::int`, `f(x)::double precision`.
+const PG_CASTS: &[&str] = &[
+    "int",
+    "integer",
+    "bigint",
+    "smallint",
+    "text",
+    "varchar",
+    "jsonb",
+    "json",
+    "numeric",
+    "double precision",
+    "bool",
+    "boolean",
+    "regclass",
+    "oid",
+    "bytea",
+    "char",
+];
+
+/// SQL grammar libinjection's fingerprints miss (folded text: lower case, blanks collapsed,
+/// comments turned to blanks; `decoded` keeps MySQL's `/*!` version comments).
+fn sql_grammar(t: &str, decoded: &str) -> Option<&'static str> {
+    const NEEDLES: &[(&str, &str)] = &[
+        ("union select", "UNION SELECT"),
+        ("union all select", "UNION SELECT"),
+        ("union distinct select", "UNION SELECT"),
+        ("unionselect", "UNION SELECT"),
+        ("execute immediate", "EXECUTE IMMEDIATE"),
+        ("procedure analyse", "PROCEDURE ANALYSE"),
+        ("declare @", "DECLARE @variable"),
+        ("pg_sleep", "pg_sleep"),
+        ("create table ", "CREATE TABLE"),
+        (") like (", "LIKE between expressions"),
+        (")like(", "LIKE between expressions"),
+        ("?| array[", "PostgreSQL JSON operator"),
+        ("?& array[", "PostgreSQL JSON operator"),
+        ("exec master.", "EXEC master."),
+        ("` regexp", "REGEXP after a backtick"),
+    ];
+    for (n, what) in NEEDLES {
+        if t.contains(n) {
+            return Some(what);
+        }
+    }
+    if decoded.contains("/*!") {
+        return Some("MySQL version comment /*!");
+    }
+    if t.contains("case when ") && t.contains(" then ") {
+        return Some("CASE WHEN ... THEN");
+    }
+    // A quote (maybe `;`) then a statement keyword at the start: `';select p`, `'union ...`.
+    let q = t.trim_start_matches(['\'', '"', '`']);
+    if q.len() < t.len() {
+        let q = q.trim_start_matches([';', ' ']);
+        for k in [
+            "select ", "union ", "insert ", "update ", "delete ", "drop ", "exec ", "declare ",
+            "waitfor ",
+        ] {
+            if q.starts_with(k) {
+                return Some("quote then a statement");
+            }
+        }
+        if q.starts_with("!`") || q.starts_with("x'!=") {
+            return Some("quote then an operator");
+        }
+    }
+    if t.contains("'x'!='y") || t.contains("'!='") {
+        return Some("quoted comparison");
+    }
+    // `; truncate[`, `;replace (id) values (`: a statement after `;`.
+    for (i, _) in t.match_indices(';') {
+        let r = t[i + 1..].trim_start();
+        for k in ["truncate", "replace", "alter ", "drop ", "create "] {
+            if let Some(after) = r.strip_prefix(k) {
+                if after.starts_with(['[', '(', ' '])
+                    && (k != "replace" || after.contains("values"))
+                {
+                    return Some("statement after ;");
+                }
+            }
+        }
+    }
+    // `email@x';`, `x@y"/* c */;`: a value ended by a quote and `;`, the login-bypass shape.
+    let e = t.trim_end();
+    if e.ends_with("';")
+        || e.ends_with("\";")
+        || e.ends_with("`;")
+        || (e.ends_with("' ;") && t.contains('@'))
+    {
+        return Some("quote and ; ending the value");
+    }
+    // `1.e(ascii)`, `1.e.tables`: MySQL's scientific-notation keyword glue.
+    let b = t.as_bytes();
+    for (i, _) in t.match_indices(".e") {
+        if i > 0 && b[i - 1].is_ascii_digit() && matches!(b.get(i + 2), Some(b'(' | b'.')) {
+            return Some("MySQL number-keyword glue 1.e");
+        }
+    }
+    // `x::int`, `f(x)::text`: a PostgreSQL cast.
+    for (i, _) in t.match_indices("::") {
+        let before = b[..i].last().copied().unwrap_or(b' ');
+        if !(before.is_ascii_alphanumeric() || before == b')' || before == b'_') {
+            continue;
+        }
+        let after = &t[i + 2..];
+        if PG_CASTS.iter().any(|c| {
+            after.starts_with(c)
+                && !after[c.len()..].starts_with(|ch: char| ch.is_ascii_alphanumeric() || ch == '_')
+        }) && !t[..i].contains("::")
+        {
+            return Some("PostgreSQL cast ::");
+        }
+    }
+    None
+}
+
+/// Whole values naming a system database or catalogue: what an injection enumerates.
+const SYSTEM_DATABASES: &[&str] = &[
+    "tempdb",
+    "msdb",
+    "mysql.db",
+    "mysql.user",
+    "msysaccessobjects",
+    "msysobjects",
+    "northwind",
+    "information_schema",
+    "pg_catalog",
+    "sysobjects",
+    "syscolumns",
+    "schema_name",
+    "pg_shadow",
+];
+
 fn sqli(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     if v.location.is_name() {
         return None;
+    }
+    if let Some(w) = sql_grammar(v.folded, v.decoded) {
+        return found(w, true);
+    }
+    if SYSTEM_DATABASES.contains(&v.folded.trim()) {
+        return found(format!("system database {}", v.folded.trim()), false);
     }
     for text in std::iter::once(v.decoded) {
         if !sql_context(text) {
@@ -1399,6 +1545,28 @@ const SENSITIVE_FILES: &[&str] = &[
     "/etc/environment",
     "ntuser.dat",
     "/windows/win.ini",
+    "/.codex/",
+    "/.opencode/",
+    "/.a0proj/",
+    "/.plandex/",
+    "/.fabric/",
+    "/.n8n/",
+    "/.junie/",
+    "/.gemini/",
+    "/.aiignore",
+    "/.cursorignore",
+    "/.docker/secrets",
+    "/sys/class",
+    "/sys/kernel",
+    "/proc/interrupts",
+    "/proc/cpuinfo",
+    "/proc/meminfo",
+    "/proc/net/",
+    "/wp-content/debug.log",
+    "/wp-content/error.log",
+    "/wp-content/errors.log",
+    ">/tmp/",
+    "backup.sql",
 ];
 
 const WRAPPERS: &[&str] = &[
@@ -1504,6 +1672,7 @@ const JAVA_CLASSES: &[&str] = &[
     "com.alibaba.fastjson",
     "clojure.",
     "java.lang.runtime",
+    "java.runtime",
     "java.lang.processbuilder",
     "java.lang.process",
     "java.lang.system",
@@ -1575,7 +1744,30 @@ const JAVA_CLASSES: &[&str] = &[
     "ysoserial",
 ];
 
+/// Extensions of Java server pages: an upload with one is a web shell.
+const JSP_EXTENSIONS: &[&str] = &[".jsp", ".jspx", ".jspf", ".jsw", ".jsv", ".jtml"];
+
+/// An uploaded file name (header or multipart) with blanks and trailing dots taken out, as
+/// Windows and lenient servers store it: `shell. jsp ` is `shell.jsp`.
+fn upload_name(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase()
+        .trim_end_matches(['.', '/'])
+        .to_string()
+}
+
+fn has_extension(name: &str, exts: &'static [&'static str]) -> Option<&'static str> {
+    exts.iter().copied().find(|e| name.ends_with(e))
+}
+
 fn java(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
+    if v.location == Location::MultipartFilename {
+        if let Some(e) = has_extension(&upload_name(v.raw), JSP_EXTENSIONS) {
+            return found(format!("uploads a {e} file"), true);
+        }
+    }
     for text in forms(v) {
         if let Some(c) = JAVA_NEEDLES.find(text) {
             return found(format!("Java class {c}"), true);
@@ -2230,14 +2422,59 @@ fn path_traversal(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     None
 }
 
+/// Names that resolve to the local machine, its container host or the cluster: used instead
+/// of `localhost` to reach internal services (CRS 934190).
+const LOCAL_NAMES: &[&str] = &[
+    "ipv6-localhost",
+    "ip6-localhost",
+    "ip6-loopback",
+    "host.docker.internal",
+    "gateway.docker.internal",
+    "kubernetes.docker.internal",
+    "host.containers.internal",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+    "localtest.me",
+    "lvh.me",
+    "metadata.packet.net",
+    "metadata.azure.com",
+];
+
 fn remote_file_inclusion(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     if !matches!(
         v.location,
-        Location::QueryValue | Location::FormValue | Location::JsonValue | Location::MultipartValue
+        Location::QueryValue
+            | Location::FormValue
+            | Location::JsonValue
+            | Location::MultipartValue
+            | Location::Cookie
+            | Location::Xml
     ) {
         return None;
     }
     let t = v.folded;
+    // A scheme then the host without `//` (`http:127.0.0.1`): lenient URL parsers accept it.
+    let t = match t.strip_prefix("http:").or_else(|| t.strip_prefix("https:")) {
+        Some(r) if !r.starts_with('/') && r.starts_with(|c: char| c.is_ascii_alphanumeric()) => r,
+        _ => t,
+    };
+    {
+        let bare = t
+            .strip_prefix("http://")
+            .or_else(|| t.strip_prefix("https://"))
+            .unwrap_or(t);
+        let host = bare.split(['/', ':', '?']).next().unwrap_or(bare);
+        if LOCAL_NAMES.contains(&host) || host.ends_with(".svc.cluster.local") {
+            return found(format!("internal host name {host}"), true);
+        }
+        if v.location == Location::Cookie && !t.starts_with("localhost/") {
+            return None;
+        }
+        if t != v.folded && host.parse::<std::net::IpAddr>().is_ok() {
+            return found("internal address after a bare scheme", true);
+        }
+    }
     // An internal address where a URL is expected (server-side request forgery).
     const INTERNAL: &[&str] = &[
         "localhost",
@@ -2259,12 +2496,26 @@ fn remote_file_inclusion(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
             return found("internal address as a URL", true);
         }
     }
+    // `http?`, `file?`: a scheme and `?`, the probe for an include that appends a suffix.
+    if ["http?", "https?", "ftp?", "ftps?", "file?"].contains(&t) {
+        return found("scheme probe for a file include", true);
+    }
     let rest = t
         .strip_prefix("http://")
         .or_else(|| t.strip_prefix("https://"))
         .or_else(|| t.strip_prefix("ftp://"))
         .or_else(|| t.strip_prefix("ftps://"))?;
-    let host = rest.split(['/', '?', ':']).next().unwrap_or("");
+    // `_CONF[path]=https://...`, `mosConfig_absolute_path=http://...`: a URL where an
+    // include path is expected.
+    let n = v.name.to_ascii_lowercase();
+    let n = n.trim_end_matches(']');
+    if n.ends_with("path") || n.ends_with("_dir") || n.ends_with("root") || n.ends_with("include") {
+        return found("remote URL as an include path", true);
+    }
+    let host = match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => rest.split(['/', '?', ':']).next().unwrap_or(""),
+    };
     let ip_host = host.parse::<std::net::IpAddr>().is_ok();
     let script = [".txt?", ".php?", ".txt", "??", "?"]
         .iter()
@@ -3431,23 +3682,33 @@ fn session_in_url(cx: &EventCtx<'_>) -> Option<Hit1> {
 /// A request header naming an uploaded file with a PHP extension (`X-File-Name: a.php5`);
 /// such plain values are not visited, so headers are read here.
 fn php_upload_header(cx: &EventCtx<'_>) -> Option<Hit1> {
-    let (name, value) = cx.ev.request_headers.iter().find(|(k, v)| {
-        let k = k.to_ascii_lowercase();
-        let v = v.trim_end_matches(['.', ' ', '/']).to_ascii_lowercase();
-        (k.contains("file") || k.contains("name"))
-            && PHP_EXTENSIONS
-                .iter()
-                .any(|e| v.ends_with(e) || v.contains(&format!("{e}.")))
-    })?;
-    let family = FAMILIES.iter().find(|f| f.id == "php_injection")?;
-    Some(Hit1 {
-        family,
-        location: Location::HeaderValue,
-        name: clip(name, 128).to_string(),
-        decoded: clip(value, 128).to_string(),
-        what: Cow::Borrowed("uploads a PHP file"),
-        strong: true,
-    })
+    for (k, v) in &cx.ev.request_headers {
+        // Header names are lower-case on events; only file-naming headers are read.
+        if !(k.contains("file") || k.contains("name")) || !v.contains('.') {
+            continue;
+        }
+        let n = upload_name(v);
+        let (id, what) = if PHP_EXTENSIONS
+            .iter()
+            .any(|e| n.ends_with(e) || n.contains(&format!("{e}.")))
+        {
+            ("php_injection", "uploads a PHP file")
+        } else if has_extension(&n, JSP_EXTENSIONS).is_some() {
+            ("java_injection", "uploads a JSP file")
+        } else {
+            continue;
+        };
+        let family = FAMILIES.iter().find(|f| f.id == id)?;
+        return Some(Hit1 {
+            family,
+            location: Location::HeaderValue,
+            name: clip(k, 128).to_string(),
+            decoded: clip(v, 128).to_string(),
+            what: Cow::Borrowed(what),
+            strong: true,
+        });
+    }
+    None
 }
 
 /// A query made only of `name=value` pairs of plain characters.
