@@ -2121,6 +2121,101 @@ fn php_expression_call(text: &str) -> bool {
     })
 }
 
+/// php.ini directives an attacker sets through `PHP_VALUE` or a config upload.
+const PHP_INI: &[&str] = &[
+    "allow_url_include",
+    "allow_url_fopen",
+    "auto_prepend_file",
+    "auto_append_file",
+    "disable_functions",
+    "open_basedir",
+    "engine",
+    "extension",
+    "extension_dir",
+    "memory_limit",
+    "precision",
+    "smtp",
+    "sendmail_path",
+    "unserialize_max_depth",
+    "display_errors",
+    "error_log",
+    "include_path",
+    "safe_mode",
+    "short_open_tag",
+    "upload_tmp_dir",
+    "max_execution_time",
+    "register_globals",
+    "session.save_path",
+    "session.auto_start",
+    "zend_extension",
+    "phar.readonly",
+];
+
+fn php_ini_directive(text: &str) -> Option<&'static str> {
+    let (k, _) = text.split_once('=')?;
+    let k = k.trim();
+    if let Some(d) = PHP_INI.iter().copied().find(|d| *d == k) {
+        return Some(d);
+    }
+    ["opcache.", "mbstring.", "pcre.", "xdebug.", "assert."]
+        .iter()
+        .copied()
+        .find(|p| {
+            k.strip_prefix(p).is_some_and(|r| {
+                !r.is_empty() && r.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            })
+        })
+}
+
+/// `$__[$_[1]](7)`, `$OOO000000{0}(15)`, `${@_.__}(31)`, `$a //x\n()`: a variable, maybe
+/// indexed by brackets or braces, called; comments and blanks between are dropped.
+fn php_obfuscated_variable_call(text: &str) -> bool {
+    if !text.contains('$') || !text.contains('(') {
+        return false;
+    }
+    let b = text.as_bytes();
+    for (i, _) in text.match_indices('$') {
+        let mut j = i + 1;
+        let mut depth = 0i32;
+        let mut body = 0;
+        while j < b.len() {
+            let c = b[j];
+            match c {
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' => {
+                    depth -= 1;
+                    if depth < 0 {
+                        break;
+                    }
+                }
+                b'(' if depth == 0 => break,
+                b'/' if depth == 0 && b.get(j + 1) == Some(&b'/') => {
+                    // A line comment up to the newline.
+                    while j < b.len() && b[j] != b'\n' {
+                        j += 1;
+                    }
+                    continue;
+                }
+                b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => {}
+                _ if c.is_ascii_alphanumeric() || b"_@.$'\"".contains(&c) || depth > 0 => body += 1,
+                _ => break,
+            }
+            j += 1;
+        }
+        if j < b.len() && b[j] == b'(' && depth == 0 && body > 0 {
+            let name = &text[i + 1..j];
+            // A plain `$name(` needs brackets, braces or a comment: `$price (USD)` is prose.
+            if (name.contains(['[', '{', '/', '@']) || name.starts_with('_'))
+                && !name.contains("{}")
+                && !name.contains("[]")
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// `<?` that opens code: at the end, before blanks, `php`, `=`, or `xml` not followed by a
 /// version (`<?xml :echo 1;` is PHP with short tags on).
 fn php_short_tag(text: &str) -> bool {
@@ -2134,7 +2229,12 @@ fn php_short_tag(text: &str) -> bool {
         }
         // `<? echo 1;`: blanks, then something with code punctuation before the tag closes.
         let body = r.split("?>").next().unwrap_or(r);
-        r.starts_with('=') || (r.starts_with([' ', '\t', '\n']) && body.contains([';', '(', '$']))
+        r.starts_with('=')
+            || (r.starts_with([' ', '\t', '\n'])
+                && (body.contains([';', '(', '$'])
+                    || ["echo ", "print ", "system", "exec", "include", "require"]
+                        .iter()
+                        .any(|k| body.trim_start().starts_with(k))))
     })
 }
 
@@ -2189,13 +2289,22 @@ fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         || (v.location == Location::HeaderValue
             && (v.name.contains("file") || v.name.contains("File")));
     if upload {
-        let name = v.folded.trim_end_matches(['.', ' ', '/']);
+        let squeezed = upload_name(v.raw);
+        let name = squeezed.as_str();
+        if let Some(i) = name.rfind(".php") {
+            let tail = &name[i + 4..];
+            if tail == "t" || (!tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit())) {
+                return found(format!("uploads a {} file", &name[i..]), true);
+            }
+        }
         // `sess_<id>`: an upload named as a PHP session file, to overwrite one.
         let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-        if base
-            .strip_prefix("sess_")
-            .is_some_and(|id| id.len() >= 20 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
-        {
+        if base.strip_prefix("sess_").is_some_and(|id| {
+            id.len() >= 20
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b',')
+        }) {
             return found("uploads a PHP session file", true);
         }
         if let Some(e) = PHP_EXTENSIONS
@@ -2224,6 +2333,35 @@ fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         }
         if let Some(f) = PHP_HIGH_RISK_NEEDLES.find(text) {
             return found(format!("PHP function {f}"), true);
+        }
+        for g in [
+            "$_server",
+            "$_cookie",
+            "$_get[",
+            "$_post[",
+            "$_request",
+            "$_files",
+            "$_env[",
+            "$_session[",
+            "$globals[",
+            "$http_raw_post_data",
+            "$http_server_vars",
+        ] {
+            if text.contains(g) {
+                return found(format!("PHP superglobal {g}"), true);
+            }
+        }
+        if text
+            .match_indices("$ {")
+            .any(|(i, _)| !text[i + 3..].trim_start().starts_with('}'))
+        {
+            return found("PHP variable variable $ {", true);
+        }
+        if let Some(d) = php_ini_directive(text) {
+            return found(format!("php.ini directive {d}"), true);
+        }
+        if php_obfuscated_variable_call(text) {
+            return found("PHP variable function call", true);
         }
         if php_expression_call(text) {
             return found("PHP call through an expression", true);
@@ -2267,6 +2405,16 @@ fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
             "data://text/plain",
             "expect://",
             "zlib://",
+            "compress.bzip2://",
+            "compress.zlib://",
+            "ssh2.shell://",
+            "ssh2.exec://",
+            "ssh2.tunnel://",
+            "ssh2.scp://",
+            "ssh2.sftp://",
+            "rar://",
+            "ogg://",
+            "glob://",
         ] {
             if text.contains(w) {
                 return found(format!("PHP wrapper {w}"), true);
@@ -2495,6 +2643,10 @@ fn remote_file_inclusion(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
         if internal && t.len() > host.len() {
             return found("internal address as a URL", true);
         }
+    }
+    // `unix:/path|http://host/`: Apache mod_proxy's socket syntax (CVE-2021-40438).
+    if t.starts_with("unix:") && t.contains("|http") {
+        return found("unix socket proxy URL", true);
     }
     // `http?`, `file?`: a scheme and `?`, the probe for an include that appends a suffix.
     if ["http?", "https?", "ftp?", "ftps?", "file?"].contains(&t) {
@@ -2792,7 +2944,39 @@ fn nosql(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     None
 }
 
+/// `)(cn>=bob`, `)(sn~=x`, `) ( & `: a filter closed and another opened with an
+/// attribute comparison or an operator.
+fn ldap_reopen(text: &str) -> bool {
+    text.match_indices(')').any(|(i, _)| {
+        let r = text[i + 1..].trim_start();
+        let Some(r) = r.strip_prefix('(') else {
+            return false;
+        };
+        let r = r.trim_start();
+        if r.starts_with(['&', '|', '!']) {
+            return true;
+        }
+        let n = r
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            .count();
+        n > 0 && {
+            let op = &r[n..];
+            op.starts_with(">=")
+                || op.starts_with("<=")
+                || op.starts_with("~=")
+                || op.starts_with("=*")
+                || (op.starts_with('=')
+                    && r[..n].bytes().all(|b| b.is_ascii_alphabetic())
+                    && n <= 20)
+        }
+    })
+}
+
 fn ldap(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
+    if (!v.location.is_name() || v.location == Location::JsonKey) && ldap_reopen(v.folded) {
+        return found("filter closed and reopened", true);
+    }
     if v.location.is_name() {
         return None;
     }
@@ -2885,8 +3069,60 @@ fn log_like(line: &str) -> bool {
         .any(|w| line.contains(w))
 }
 
+/// An HTTP request line inside a value (`GET http://x HTTP/1.2`): request smuggling or
+/// splitting, with or without the line break before it.
+fn request_line_inside(t: &str) -> bool {
+    for m in [
+        "get ", "post ", "head ", "put ", "delete ", "options ", "connect ", "trace ", "patch ",
+    ] {
+        for (i, _) in t.match_indices(m) {
+            if i > 0 && t.as_bytes()[i - 1].is_ascii_alphanumeric() {
+                continue;
+            }
+            let r = &t[i + m.len()..];
+            let Some(target) = r.split(' ').next() else {
+                continue;
+            };
+            let after = r[target.len()..].trim_start();
+            if (target.starts_with('/') || target.starts_with("http")) && after.starts_with("http/")
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 fn crlf(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
+    if request_line_inside(v.folded) {
+        return found("HTTP request line inside a value", true);
+    }
+    if v.location == Location::HeaderValue {
+        // Header values are not percent-decoded: `%0d` then `Name:` is a split attempt.
+        let r = v.raw.to_ascii_lowercase();
+        if let Some(i) = r.find("%0d").or_else(|| r.find("%0a")) {
+            let rest = r[i + 3..]
+                .trim_start_matches("%0a")
+                .trim_start_matches("%0d");
+            let n = rest
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                .count();
+            if n > 0 && rest[n..].starts_with(':') {
+                return found("encoded line break then a header", true);
+            }
+        }
+    }
     let text = v.decoded;
+    // A line break in a parameter name or the path: names and paths are single-line.
+    // (Form names are left out: a chunked body seen raw carries CRLF between chunks.)
+    if matches!(
+        v.location,
+        Location::QueryName | Location::Path | Location::PathSegment
+    ) && text.contains(['\n', '\r'])
+    {
+        return found("line break in a name or path", true);
+    }
     // `嘊` / `嘍` (U+560A / U+560D): servers that keep the low byte turn them into LF / CR.
     let best_fit = text
         .chars()
