@@ -66,6 +66,60 @@ fn generate(events: u64, format: OutputFormat, bodies: bool) -> Vec<String> {
     out
 }
 
+/// The records with every request body grown to 1-4 KB (the size the target names):
+/// a JSON body gains an `items` array of order lines, a form body more fields, until a target
+/// size spread evenly over 1,024..4,096 bytes by record index.
+fn with_large_bodies(records: Vec<String>) -> Vec<String> {
+    records
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                return line;
+            };
+            let Some(body) = v
+                .get_mut("request")
+                .and_then(|r| r.get_mut("body"))
+                .filter(|b| b.is_string())
+            else {
+                return line;
+            };
+            let target = 1024 + (i.wrapping_mul(2_654_435_761) % 3072);
+            let old = body.as_str().unwrap_or("").to_string();
+            let grown = if let Ok(serde_json::Value::Object(mut o)) = serde_json::from_str(&old) {
+                let mut items = Vec::new();
+                let mut n = 0;
+                while serde_json::to_string(&o).map_or(0, |s| s.len()) < target {
+                    items.push(serde_json::json!({
+                        "sku": format!("SKU-{:05}", (i + n) % 100_000),
+                        "name": "Blue ceramic mug, 350 ml, dishwasher safe",
+                        "qty": 1 + n % 4,
+                        "price": 12.5 + n as f64,
+                        "tags": ["kitchen", "gift"],
+                        "note": "Leave at the door if nobody answers",
+                    }));
+                    n += 1;
+                    o.insert("items".into(), serde_json::Value::Array(items.clone()));
+                }
+                serde_json::to_string(&o).unwrap_or(old)
+            } else {
+                let mut b = old;
+                let mut n = 0;
+                while b.len() < target {
+                    b.push_str(&format!(
+                        "&line{n}=Blue+ceramic+mug%2C+350+ml&qty{n}={}&note{n}=Leave+at+the+door",
+                        1 + n % 4
+                    ));
+                    n += 1;
+                }
+                b
+            };
+            *body = serde_json::Value::String(grown);
+            v.to_string()
+        })
+        .collect()
+}
+
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -400,7 +454,8 @@ pub async fn run(a: BenchArgs) -> Result<()> {
     }
     if want("records") {
         // Full request records (headers and bodies) through the same engine.
-        let records = generate(a.events.min(300_000), OutputFormat::Rampart, true);
+        let records =
+            with_large_bodies(generate(a.events.min(300_000), OutputFormat::Rampart, true));
         let bodies: Vec<usize> = records
             .iter()
             .filter_map(|l| {
@@ -413,7 +468,7 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         let (rate, alerts, state) = detect_rate_with(&records, &base, runs, "rampart");
         report(
             &format!(
-                "decode + detect, rampart records with headers and bodies ({} of {} with a body, mean {:.0} B), built-in detectors (1 core)",
+                "decode + detect, rampart records with headers and 1-4 KB bodies ({} of {} with a body, mean {:.0} B), built-in detectors (1 core)",
                 bodies.len(),
                 records.len(),
                 mean_body
