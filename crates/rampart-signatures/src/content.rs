@@ -96,6 +96,106 @@ pub struct FamilySpec {
     pub check: Check,
 }
 
+/// Classes of the bytes a value holds, one bit each: a family that cannot match without one
+/// of its trigger classes skips values that hold none (prose such as `Blue mug, 350 ml` runs
+/// only the families that match words).
+mod class {
+    pub const QUOTE: u32 = 1;
+    pub const PAREN: u32 = 1 << 1;
+    pub const BRACKET: u32 = 1 << 2;
+    pub const BRACE: u32 = 1 << 3;
+    pub const ANGLE: u32 = 1 << 4;
+    pub const SEMI: u32 = 1 << 5;
+    pub const PIPE: u32 = 1 << 6;
+    pub const AMP: u32 = 1 << 7;
+    pub const DOLLAR: u32 = 1 << 8;
+    pub const SLASH: u32 = 1 << 9;
+    pub const BSLASH: u32 = 1 << 10;
+    pub const DOT: u32 = 1 << 11;
+    pub const COLON: u32 = 1 << 12;
+    pub const EQ: u32 = 1 << 13;
+    pub const PCT: u32 = 1 << 14;
+    pub const HASH: u32 = 1 << 15;
+    pub const AT: u32 = 1 << 16;
+    pub const STAR: u32 = 1 << 17;
+    pub const TILDE: u32 = 1 << 18;
+    pub const PLUS: u32 = 1 << 19;
+    pub const QMARK: u32 = 1 << 20;
+    pub const CTRL: u32 = 1 << 21;
+    pub const HIGH: u32 = 1 << 22;
+    pub const UNDERSCORE: u32 = 1 << 23;
+    pub const OTHER: u32 = 1 << 24;
+    /// Run on every value.
+    pub const ALWAYS: u32 = u32::MAX;
+
+    const fn table() -> [u32; 256] {
+        let mut t = [0u32; 256];
+        let mut c = 0;
+        while c < 256 {
+            let b = c as u8;
+            t[c] = match b {
+                b'\'' | b'"' | b'`' => QUOTE,
+                b'(' | b')' => PAREN,
+                b'[' | b']' => BRACKET,
+                b'{' | b'}' => BRACE,
+                b'<' | b'>' => ANGLE,
+                b';' => SEMI,
+                b'|' => PIPE,
+                b'&' => AMP,
+                b'$' => DOLLAR,
+                b'/' => SLASH,
+                b'\\' => BSLASH,
+                b'.' => DOT,
+                b':' => COLON,
+                b'=' => EQ,
+                b'%' => PCT,
+                b'#' => HASH,
+                b'@' => AT,
+                b'*' => STAR,
+                b'~' => TILDE,
+                b'+' => PLUS,
+                b'?' => QMARK,
+                b'_' => UNDERSCORE,
+                0..=8 | 10..=31 | 127 => CTRL,
+                128..=255 => HIGH,
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b' ' | b'\t' | b',' | b'-' => 0,
+                _ => OTHER,
+            };
+            c += 1;
+        }
+        t
+    }
+    static TABLE: [u32; 256] = table();
+
+    /// The classes of the bytes of `s`.
+    pub fn of(s: &str) -> u32 {
+        s.bytes().fold(0, |m, b| m | TABLE[b as usize])
+    }
+
+    /// The classes a family needs at least one of (by family id); [`ALWAYS`] for families
+    /// that match words alone (SQL, shell, serialized objects, ...).
+    pub fn triggers(id: &str) -> u32 {
+        match id {
+            "xss" => ANGLE | PAREN | QUOTE | EQ | DOT | BRACKET | BRACE | PLUS | COLON | AMP | BSLASH | PCT | HIGH,
+            "path_traversal" => DOT | SLASH | BSLASH | COLON | PCT | TILDE | ANGLE,
+            "rfi" => DOT | COLON | SLASH | QMARK | BRACKET,
+            "log4shell" => BRACE | DOLLAR | PCT,
+            "ssti" => BRACE | DOLLAR | PCT | ANGLE | HASH | AT | BRACKET | STAR | PAREN,
+            "xxe" => ANGLE | PCT | AMP | COLON,
+            "ldap_injection" => PAREN | STAR | COLON,
+            "crlf_injection" => CTRL | PCT | HIGH | SLASH,
+            "ssi" => ANGLE | HASH,
+            "php_injection" => {
+                PAREN | DOLLAR | ANGLE | BRACKET | BRACE | COLON | QUOTE | UNDERSCORE | EQ | DOT | SEMI | BSLASH
+            }
+            "java_injection" => DOT | DOLLAR | BRACE | PCT | PAREN,
+            "nodejs_injection" => DOT | PAREN | BRACKET | UNDERSCORE | DOLLAR | BRACE | QUOTE,
+            "oast_probe" => DOT,
+            _ => ALWAYS,
+        }
+    }
+}
+
 /// A list of needles matched at once (one Aho-Corasick automaton, built on first use).
 struct Needles {
     words: &'static [&'static str],
@@ -3609,6 +3709,8 @@ fn skip_header(name: &str) -> bool {
 /// The `content_inspection` detector.
 pub struct ContentInspection {
     families: Vec<&'static FamilySpec>,
+    /// [`class::triggers`] of each of `families`.
+    triggers: Vec<u32>,
     inspector: Inspector,
     scratch: Scratch,
     cooldown: Cooldown,
@@ -3716,14 +3818,16 @@ struct Hit1 {
 impl ContentInspection {
     /// A detector with this configuration.
     pub fn new(cfg: ContentConfig) -> Self {
-        let families = FAMILIES
+        let families: Vec<&'static FamilySpec> = FAMILIES
             .iter()
             .filter(|f| !cfg.disabled_families.iter().any(|d| d == f.id))
             .collect();
+        let triggers = families.iter().map(|f| class::triggers(f.id)).collect();
         ContentInspection {
             inspector: Inspector::new(cfg.inspect.clone()),
             cooldown: Cooldown::secs(cfg.cooldown_secs, cfg.max_entries),
             families,
+            triggers,
             scratch: Scratch {
                 graphql_max_depth: cfg.graphql_max_depth,
                 graphql_max_aliases: cfg.graphql_max_aliases,
@@ -3764,6 +3868,7 @@ impl ContentInspection {
     fn hits(&mut self, cx: &EventCtx<'_>) -> Vec<Hit1> {
         let mut hits: Vec<Hit1> = Vec::new();
         let families = &self.families;
+        let triggers = &self.triggers;
         let scratch = &mut self.scratch;
         let mut seen: u64 = 0;
         let mut b64_folded = String::new();
@@ -3798,8 +3903,14 @@ impl ContentInspection {
                     .decoded
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'.' | b'-'));
+                let classes = class::of(v.decoded) | class::of(v.folded);
                 for (i, f) in families.iter().enumerate() {
-                    if seen & (1 << i) != 0 || (pathlike && !f.pathlike) {
+                    if seen & (1 << i) != 0
+                        || (pathlike && !f.pathlike)
+                        || (triggers[i] != class::ALWAYS
+                            && classes & triggers[i] == 0
+                            && !v.location.is_name())
+                    {
                         continue;
                     }
                     if let Some(m) = (f.check)(v, scratch) {

@@ -89,18 +89,21 @@ fn with_large_bodies(records: Vec<String>) -> Vec<String> {
             let grown = if let Ok(serde_json::Value::Object(mut o)) = serde_json::from_str(&old) {
                 let mut items = Vec::new();
                 let mut n = 0;
-                while serde_json::to_string(&o).map_or(0, |s| s.len()) < target {
-                    items.push(serde_json::json!({
+                let mut len = old.len() + 10;
+                while len < target {
+                    let item = serde_json::json!({
                         "sku": format!("SKU-{:05}", (i + n) % 100_000),
                         "name": "Blue ceramic mug, 350 ml, dishwasher safe",
                         "qty": 1 + n % 4,
                         "price": 12.5 + n as f64,
                         "tags": ["kitchen", "gift"],
                         "note": "Leave at the door if nobody answers",
-                    }));
+                    });
+                    len += item.to_string().len() + 1;
+                    items.push(item);
                     n += 1;
-                    o.insert("items".into(), serde_json::Value::Array(items.clone()));
                 }
+                o.insert("items".into(), serde_json::Value::Array(items));
                 serde_json::to_string(&o).unwrap_or(old)
             } else {
                 let mut b = old;
