@@ -191,6 +191,11 @@ mod class {
             "java_injection" => DOT | DOLLAR | BRACE | PCT | PAREN,
             "nodejs_injection" => DOT | PAREN | BRACKET | UNDERSCORE | DOLLAR | BRACE | QUOTE,
             "oast_probe" => DOT,
+            "nosql_injection" => PAREN | DOLLAR | PIPE | AMP | EQ | DOT | QUOTE | SEMI | BRACKET | BRACE,
+            "mail_injection" => CTRL | PCT,
+            "prototype_pollution" => UNDERSCORE | DOT | BRACKET | QUOTE,
+            "code_injection" => DOLLAR | PCT | BRACE | DOT | HASH | PAREN | BRACKET | AT,
+            "session_fixation" => DOT | EQ,
             _ => ALWAYS,
         }
     }
@@ -263,6 +268,8 @@ pub struct Scratch {
     scanned: Option<(usize, usize)>,
     hits: Vec<Hit>,
     text: String,
+    /// [`class::of`] the value being checked (set before the families run).
+    classes: u32,
 }
 
 impl Scratch {
@@ -608,10 +615,12 @@ fn sql_grammar(t: &str, decoded: &str) -> Option<&'static str> {
         ("exec master.", "EXEC master."),
         ("` regexp", "REGEXP after a backtick"),
     ];
-    for (n, what) in NEEDLES {
-        if t.contains(n) {
-            return Some(what);
-        }
+    static WORDS: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    let ac = WORDS.get_or_init(|| {
+        aho_corasick::AhoCorasick::new(NEEDLES.iter().map(|n| n.0)).expect("built-in needles are valid")
+    });
+    if let Some(m) = ac.find(t) {
+        return Some(NEEDLES[m.pattern().as_usize()].1);
     }
     if decoded.contains("/*!") {
         return Some("MySQL version comment /*!");
@@ -1549,6 +1558,17 @@ fn command_injection(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         }
         if text.starts_with("() {") {
             return found("shellshock function definition", true);
+        }
+        // Prose (letters, digits, blanks, `,` and `-` only) can be a command line or a
+        // `cmd` conditional; everything below needs punctuation.
+        if s.classes == 0 {
+            if let Some(cmd) = command_at_start(text) {
+                return found(format!("command line `{cmd}`"), true);
+            }
+            if let Some(w) = windows_batch(text) {
+                return found(w, true);
+            }
+            continue;
         }
         // A command line as the whole value: `strace ifconfig`, `cat /etc/pa[s]swd`,
         // `busybox -c "echo hi"`, `python3.10 cmd` (the argument must look like code).
@@ -3904,6 +3924,7 @@ impl ContentInspection {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'.' | b'-'));
                 let classes = class::of(v.decoded) | class::of(v.folded);
+                scratch.classes = classes;
                 for (i, f) in families.iter().enumerate() {
                     if seen & (1 << i) != 0
                         || (pathlike && !f.pathlike)
