@@ -59,6 +59,10 @@ pub struct EventCtx<'e> {
     /// The endpoint's learned baseline as it was before this event (set by the engine when it
     /// runs baselines; `None` otherwise or when the endpoint is new).
     pub base: Option<&'e EndpointBaseline>,
+    /// Index in the alert buffer where this event's alerts start: a detector later in the
+    /// registry (Sigma) reads `out[first_alert..]` to see what earlier detectors found in the
+    /// same request.
+    pub first_alert: usize,
 }
 
 /// The fixed hasher used for state keys (deterministic across runs).
@@ -226,6 +230,7 @@ impl<'e> EventCtx<'e> {
             write: is_write_method(&ev.method),
             auth_failed,
             base: None,
+            first_alert: 0,
         }
     }
 }
@@ -344,6 +349,7 @@ impl Engine {
             return;
         }
         let before = out.len();
+        cx.first_alert = before;
         for d in &self.detectors {
             d.prefetch(&cx);
         }

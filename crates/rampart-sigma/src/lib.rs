@@ -509,7 +509,25 @@ pub struct SigmaConfig {
     pub match_decoded: bool,
     /// Most (rule, IP) cooldown entries kept (bounded memory under IP floods).
     pub max_entries: usize,
+    /// Rules (by id) whose match alone is a word in the URI, not a payload's grammar
+    /// (SigmaHQ's generic keyword rules: `select%20*%20` matches prose): their match raises an
+    /// alert only when a content detector earlier in the registry flagged the same request.
+    pub corroborate: Vec<String>,
 }
+
+/// SigmaHQ's generic webserver keyword rules (see [`SigmaConfig::corroborate`]).
+pub const KEYWORD_RULES: &[&str] = &[
+    "583aa0a2-30b1-4d62-8bf3-ab73689efe6c", // Java Payload Strings
+    "412d55bc-7737-4d25-9542-5b396867ce55", // JNDIExploit Pattern
+    "953d460b-f810-420a-97a2-cfca4c98e602", // Source Code Enumeration Detection by Keyword
+    "5513deaf-f49a-46c2-a6c8-3f111b5cb453", // SQL Injection Strings In URI
+    "ada3bc4f-f0fd-42b9-ba91-e105e8af7342", // Server Side Template Injection Strings
+    "65354b83-a2ea-4ea6-8414-3ab38be0d409", // Cross Site Scripting Strings
+    "7ff9db12-1b94-4a79-ba68-a2402c5d6729", // Windows Webshell Strings
+];
+
+/// Detectors whose alert on a request corroborates a keyword rule's match.
+const CORROBORATING: &[&str] = &["content_inspection", "injection", "ssrf", "protocol_abuse"];
 
 impl Default for SigmaConfig {
     fn default() -> Self {
@@ -518,6 +536,7 @@ impl Default for SigmaConfig {
             cooldown_secs: 600,
             match_decoded: true,
             max_entries: 100_000,
+            corroborate: KEYWORD_RULES.iter().map(|s| s.to_string()).collect(),
         }
     }
 }
@@ -546,6 +565,8 @@ pub struct SigmaStats {
     pub events_evaluated: u64,
     /// Rule evaluations by rsigma (rules let through by the prefilter, summed over events).
     pub rule_evaluations: u64,
+    /// Keyword-rule matches dropped because no content detector flagged the request.
+    pub uncorroborated: u64,
 }
 
 /// Evaluates a [`RuleSet`] on every event; implements [`Detector`].
@@ -689,6 +710,14 @@ impl Detector for SigmaDetector {
             };
             let info = &rules.infos[idx];
             if level_rank(&info.level) < self.min_rank {
+                continue;
+            }
+            if self.cfg.corroborate.iter().any(|c| *c == info.id)
+                && !out[cx.first_alert.min(out.len())..]
+                    .iter()
+                    .any(|a| CORROBORATING.contains(&a.detector.as_str()))
+            {
+                self.stats.uncorroborated += 1;
                 continue;
             }
             if !self.admit(idx, cx.ip, cx.ev.ts.millis()) {

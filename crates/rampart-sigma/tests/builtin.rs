@@ -211,3 +211,74 @@ fn embedded_rules_are_the_shared_corpus_unchanged() {
         assert!(shared == text, "{rel} differs from the shared corpus");
     }
 }
+
+/// SigmaHQ's generic keyword rules match words (`select%20*%20` is a wildcard pattern that
+/// prose meets): alone they raise nothing; with a content detector's alert on the same request
+/// they do; with `corroborate` emptied they fire on their own again.
+#[test]
+fn keyword_rules_need_a_corroborating_content_alert() {
+    let (rules, _) = builtin();
+    let rules = Arc::new(rules);
+    let ev = event("q=_SELECT%20all%20the%20rows%20of%20fromDate%20%3D%20%40-_");
+    let titles = |out: &[rampart_model::AlertDraft]| -> Vec<String> {
+        out.iter()
+            .filter(|a| a.detector == "sigma")
+            .map(|a| a.title.clone())
+            .collect()
+    };
+
+    let mut det = SigmaDetector::new(Arc::clone(&rules), SigmaConfig::default());
+    let mut out = Vec::new();
+    det.observe(&EventCtx::new(&ev), &mut out);
+    assert_eq!(
+        titles(&out),
+        Vec::<String>::new(),
+        "uncorroborated keyword match"
+    );
+    assert_eq!(det.stats().uncorroborated, 1);
+
+    // A content detector flagged the request first (same alert buffer, this event's range).
+    let mut det = SigmaDetector::new(Arc::clone(&rules), SigmaConfig::default());
+    let prior = rampart_detect::common::alert(
+        "content_inspection",
+        "SQL injection in q".to_string(),
+        rampart_model::Severity::High,
+        rampart_model::AttackStage::Exploitation,
+        ev.ts,
+    )
+    .build();
+    let mut out = vec![prior];
+    det.observe(&EventCtx::new(&ev), &mut out);
+    assert_eq!(
+        titles(&out),
+        vec!["SQL Injection Strings In URI".to_string()]
+    );
+
+    // An alert of an earlier event (before `first_alert`) corroborates nothing.
+    let mut det = SigmaDetector::new(Arc::clone(&rules), SigmaConfig::default());
+    let prior = rampart_detect::common::alert(
+        "content_inspection",
+        "SQL injection in q".to_string(),
+        rampart_model::Severity::High,
+        rampart_model::AttackStage::Exploitation,
+        ev.ts,
+    )
+    .build();
+    let mut out = vec![prior];
+    let mut cx = EventCtx::new(&ev);
+    cx.first_alert = 1;
+    det.observe(&cx, &mut out);
+    assert_eq!(titles(&out), Vec::<String>::new());
+
+    let cfg = SigmaConfig {
+        corroborate: Vec::new(),
+        ..SigmaConfig::default()
+    };
+    let mut det = SigmaDetector::new(rules, cfg);
+    let mut out = Vec::new();
+    det.observe(&EventCtx::new(&ev), &mut out);
+    assert_eq!(
+        titles(&out),
+        vec!["SQL Injection Strings In URI".to_string()]
+    );
+}

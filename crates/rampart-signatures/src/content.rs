@@ -176,7 +176,21 @@ mod class {
     /// that match words alone (SQL, shell, serialized objects, ...).
     pub fn triggers(id: &str) -> u32 {
         match id {
-            "xss" => ANGLE | PAREN | QUOTE | EQ | DOT | BRACKET | BRACE | PLUS | COLON | AMP | BSLASH | PCT | HIGH,
+            "xss" => {
+                ANGLE
+                    | PAREN
+                    | QUOTE
+                    | EQ
+                    | DOT
+                    | BRACKET
+                    | BRACE
+                    | PLUS
+                    | COLON
+                    | AMP
+                    | BSLASH
+                    | PCT
+                    | HIGH
+            }
             "path_traversal" => DOT | SLASH | BSLASH | COLON | PCT | TILDE | ANGLE,
             "rfi" => DOT | COLON | SLASH | QMARK | BRACKET,
             "log4shell" => BRACE | DOLLAR | PCT,
@@ -186,12 +200,25 @@ mod class {
             "crlf_injection" => CTRL | PCT | HIGH | SLASH,
             "ssi" => ANGLE | HASH,
             "php_injection" => {
-                PAREN | DOLLAR | ANGLE | BRACKET | BRACE | COLON | QUOTE | UNDERSCORE | EQ | DOT | SEMI | BSLASH
+                PAREN
+                    | DOLLAR
+                    | ANGLE
+                    | BRACKET
+                    | BRACE
+                    | COLON
+                    | QUOTE
+                    | UNDERSCORE
+                    | EQ
+                    | DOT
+                    | SEMI
+                    | BSLASH
             }
             "java_injection" => DOT | DOLLAR | BRACE | PCT | PAREN,
             "nodejs_injection" => DOT | PAREN | BRACKET | UNDERSCORE | DOLLAR | BRACE | QUOTE,
             "oast_probe" => DOT,
-            "nosql_injection" => PAREN | DOLLAR | PIPE | AMP | EQ | DOT | QUOTE | SEMI | BRACKET | BRACE,
+            "nosql_injection" => {
+                PAREN | DOLLAR | PIPE | AMP | EQ | DOT | QUOTE | SEMI | BRACKET | BRACE
+            }
             "mail_injection" => CTRL | PCT,
             "prototype_pollution" => UNDERSCORE | DOT | BRACKET | QUOTE,
             "code_injection" => DOLLAR | PCT | BRACE | DOT | HASH | PAREN | BRACKET | AT,
@@ -597,7 +624,7 @@ const PG_CASTS: &[&str] = &[
 
 /// SQL grammar libinjection's fingerprints miss (folded text: lower case, blanks collapsed,
 /// comments turned to blanks; `decoded` keeps MySQL's `/*!` version comments).
-fn sql_grammar(t: &str, decoded: &str) -> Option<&'static str> {
+fn sql_grammar(t: &str, decoded: &str, classes: u32) -> Option<&'static str> {
     const NEEDLES: &[(&str, &str)] = &[
         ("union select", "UNION SELECT"),
         ("union all select", "UNION SELECT"),
@@ -614,19 +641,25 @@ fn sql_grammar(t: &str, decoded: &str) -> Option<&'static str> {
         ("?& array[", "PostgreSQL JSON operator"),
         ("exec master.", "EXEC master."),
         ("` regexp", "REGEXP after a backtick"),
+        ("select if(", "SELECT IF("),
+        ("having count(", "HAVING COUNT("),
     ];
     static WORDS: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
     let ac = WORDS.get_or_init(|| {
-        aho_corasick::AhoCorasick::new(NEEDLES.iter().map(|n| n.0)).expect("built-in needles are valid")
+        aho_corasick::AhoCorasick::new(NEEDLES.iter().map(|n| n.0))
+            .expect("built-in needles are valid")
     });
     if let Some(m) = ac.find(t) {
         return Some(NEEDLES[m.pattern().as_usize()].1);
     }
-    if decoded.contains("/*!") {
+    if classes & class::STAR != 0 && decoded.contains("/*!") {
         return Some("MySQL version comment /*!");
     }
     if t.contains("case when ") && t.contains(" then ") {
         return Some("CASE WHEN ... THEN");
+    }
+    if classes & (class::QUOTE | class::SEMI | class::DOT | class::COLON) == 0 {
+        return None;
     }
     // A quote (maybe `;`) then a statement keyword at the start: `';select p`, `'union ...`.
     let q = t.trim_start_matches(['\'', '"', '`']);
@@ -715,7 +748,7 @@ fn sqli(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     if v.location.is_name() {
         return None;
     }
-    if let Some(w) = sql_grammar(v.folded, v.decoded) {
+    if let Some(w) = sql_grammar(v.folded, v.decoded, s.classes) {
         return found(w, true);
     }
     if SYSTEM_DATABASES.contains(&v.folded.trim()) {
@@ -742,14 +775,14 @@ fn sqli(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
             return found(format!("SQL function {f}( left open"), false);
         }
         // JSON operators of PostgreSQL / SQLite used to build a condition.
-        if (text.contains("::json")
-            || text.contains("json_extract(")
-            || text.contains("' <@ ")
-            || text.contains("' @> ")
-            || text.contains("' ? '")
-            || text.contains("'->")
-            || text.contains("' -> '"))
-            && text.contains('\'')
+        if s.classes & class::QUOTE != 0
+            && (text.contains("::json")
+                || text.contains("json_extract(")
+                || text.contains("' <@ ")
+                || text.contains("' @> ")
+                || text.contains("' ? '")
+                || text.contains("'->")
+                || text.contains("' -> '"))
         {
             return found("JSON operator condition", true);
         }
@@ -1615,6 +1648,34 @@ fn command_injection(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         if text.contains("$[") {
             return found("arithmetic expansion $[", true);
         }
+        // `${x#{}}`, `${PATH%/*}`: parameter expansion with a pattern operator.
+        for (i, _) in text.match_indices("${") {
+            let r = &text[i + 2..];
+            let n = r
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                .count();
+            if n > 0 && r[n..].starts_with(['#', '%', '/', '^']) && r[n..].contains('}') {
+                return found("shell parameter expansion", true);
+            }
+        }
+        // `${SHELL} -c ...`, `$SHELL -c`: the user's shell run with a command.
+        if (text.starts_with("${shell}") || text.starts_with("$shell")) && text.contains(" -c") {
+            return found("$SHELL -c", true);
+        }
+        // `whoami;...`: a command word (not English) at the start, then a separator.
+        let w = text
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        if w > 0
+            && text[w..].starts_with([';', '|', '&', '`'])
+            && COMMAND_SET
+                .get(&text[..w])
+                .is_some_and(|c| !WORDLIKE_SET.contains(c))
+        {
+            return found(format!("command `{}` then a separator", &text[..w]), true);
+        }
         if let Some(w) = windows_batch(text) {
             return found(w, true);
         }
@@ -1707,6 +1768,12 @@ const WRAPPERS: &[&str] = &[
 ];
 
 fn windows_batch(text: &str) -> Option<&'static str> {
+    let b = text.as_bytes();
+    if !memchr::memchr2_iter(b'i', b'f', b)
+        .any(|i| b[i..].starts_with(b"if") || b[i..].starts_with(b"for "))
+    {
+        return None;
+    }
     // `for %i in (set) do command`, `for /f "tokens" %a in ('cmd') do ...`.
     for (i, _) in text.match_indices("for ") {
         let rest = &text[i + 4..];
@@ -2470,6 +2537,9 @@ fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
             if text.contains(g) {
                 return found(format!("PHP superglobal {g}"), true);
             }
+        }
+        if text.contains("${'") || text.contains("${\"") {
+            return found("PHP variable variable ${'", true);
         }
         if text
             .match_indices("$ {")
