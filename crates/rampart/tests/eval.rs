@@ -136,6 +136,18 @@ fn gotestwaf_totals_and_floors() {
             false_positives: 0,
         },
     );
+    // The acceptance on this suite, held exactly: recall >= 95% and alerts on at
+    // most 1% of the benign texts.
+    let (attacks, caught) = tally(&r["attacks"]);
+    let (negatives, fp) = tally(&r["negatives"]);
+    assert!(
+        caught * 100 >= attacks * 95,
+        "gotestwaf recall {caught}/{attacks} below 95%"
+    );
+    assert!(
+        fp * 100 <= negatives,
+        "gotestwaf: {fp} of {negatives} benign texts alerted (over 1%)"
+    );
     // Deterministic: a second run gives the same report.
     assert_eq!(eval(&dir, &[]), r);
 }
