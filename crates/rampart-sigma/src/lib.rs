@@ -712,7 +712,7 @@ impl Detector for SigmaDetector {
             if level_rank(&info.level) < self.min_rank {
                 continue;
             }
-            if self.cfg.corroborate.iter().any(|c| *c == info.id)
+            if self.cfg.corroborate.contains(&info.id)
                 && !out[cx.first_alert.min(out.len())..]
                     .iter()
                     .any(|a| CORROBORATING.contains(&a.detector.as_str()))

@@ -8,6 +8,16 @@ use rampart_detect::{Detector, EventCtx};
 use rampart_model::{AlertDraft, AlertSource, ApiEvent, AttackStage, EntityKind, Timestamp};
 use rampart_sigma::{load_dir, LoadReport, RuleKind, RuleSet, SigmaConfig, SigmaDetector};
 
+/// The detector's defaults, except that keyword rules need no corroborating content alert:
+/// these tests exercise what the rules themselves match (corroboration has its own test in
+/// `builtin.rs`).
+fn rules_alone() -> SigmaConfig {
+    SigmaConfig {
+        corroborate: Vec::new(),
+        ..SigmaConfig::default()
+    }
+}
+
 /// The shared corpus; `RAMPART_SIGMA_WEB_DIR` overrides the location (e.g. when building from a
 /// copy of the workspace).
 fn corpus_dir() -> PathBuf {
@@ -89,7 +99,7 @@ fn run(det: &mut SigmaDetector, ev: &ApiEvent<'_>) -> Vec<AlertDraft> {
 
 fn titles(ev: &ApiEvent<'_>) -> Vec<String> {
     let (rs, _) = corpus();
-    let mut det = SigmaDetector::new(Arc::clone(rs), SigmaConfig::default());
+    let mut det = SigmaDetector::new(Arc::clone(rs), rules_alone());
     let mut t: Vec<String> = run(&mut det, ev).into_iter().map(|a| a.title).collect();
     t.sort();
     t
@@ -269,7 +279,7 @@ fn benign_api_calls_stay_silent() {
 #[test]
 fn alert_carries_author_licence_and_entities() {
     let (rs, _) = corpus();
-    let mut det = SigmaDetector::new(Arc::clone(rs), SigmaConfig::default());
+    let mut det = SigmaDetector::new(Arc::clone(rs), rules_alone());
     let ev = req(
         "203.0.113.5",
         "GET",
@@ -309,7 +319,7 @@ fn alert_carries_author_licence_and_entities() {
 #[test]
 fn discovery_tag_means_recon_stage() {
     let (rs, _) = corpus();
-    let mut det = SigmaDetector::new(Arc::clone(rs), SigmaConfig::default());
+    let mut det = SigmaDetector::new(Arc::clone(rs), rules_alone());
     let alerts = run(&mut det, &req("198.51.100.7", "GET", "/.git/HEAD", 404, UA));
     let a = alerts
         .iter()
@@ -326,7 +336,7 @@ fn cooldown_suppresses_repeats_per_ip() {
         Arc::clone(rs),
         SigmaConfig {
             cooldown_secs: 60,
-            ..SigmaConfig::default()
+            ..rules_alone()
         },
     );
     let mut ev = req("198.51.100.7", "GET", "/.git/config", 404, UA);
@@ -353,7 +363,7 @@ fn min_level_filters_low_rules() {
         Arc::clone(rs),
         SigmaConfig {
             min_level: Some("critical".into()),
-            ..SigmaConfig::default()
+            ..rules_alone()
         },
     );
     // The git enumeration rule is medium: silenced at min_level critical.
@@ -405,7 +415,7 @@ fn event_count_correlation_fires_once_threshold_reached() {
     let (rs, report) = RuleSet::from_sources(&[("corr.yml".into(), CORRELATION.into())]);
     assert!(report.refused.is_empty(), "{:?}", report.refused);
     assert_eq!(rs.len(), 2);
-    let mut det = SigmaDetector::new(Arc::new(rs), SigmaConfig::default());
+    let mut det = SigmaDetector::new(Arc::new(rs), rules_alone());
     let mut fired = Vec::new();
     for i in 0..6 {
         let mut ev = req("203.0.113.77", "GET", &format!("/admin{i}"), 404, UA);

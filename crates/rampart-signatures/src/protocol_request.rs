@@ -314,9 +314,7 @@ fn connection_conflict(v: &str) -> Option<String> {
 }
 
 fn range_abuse(v: &str) -> Option<String> {
-    let Some(spec) = v.trim().strip_prefix("bytes=") else {
-        return None;
-    };
+    let spec = v.trim().strip_prefix("bytes=")?;
     // The Apache Killer pattern (`bytes=0-,5-0,5-1,...`) reverses a range at once.
     for r in spec.split(',').take(2) {
         if let Some((a, b)) = r.trim().split_once('-') {
@@ -386,7 +384,7 @@ fn confusing_name(name: &str) -> bool {
                     .rev()
                     .take_while(|c| c.is_ascii_alphabetic())
                     .count();
-                let amp = i >= letters + 1 && b[i - letters - 1] == b'&';
+                let amp = i > letters && b[i - letters - 1] == b'&';
                 if !(amp && letters >= 2) {
                     return true;
                 }
