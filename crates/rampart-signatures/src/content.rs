@@ -360,6 +360,12 @@ fn sql_context(text: &str) -> bool {
 
 /// SQL functions an injection calls (`concat(`, `coalesce (`): the name, then `(`.
 const SQL_FUNCTIONS: &[&str] = &[
+    "div",
+    "lo_get",
+    "lo_import",
+    "lo_export",
+    "pg_read_file",
+    "pg_ls_dir",
     "concat",
     "concat_ws",
     "coalesce",
@@ -677,6 +683,24 @@ fn sql_grammar(t: &str, decoded: &str, classes: u32) -> Option<&'static str> {
             return Some("quote then an operator");
         }
     }
+    // `1234 AS "foobar" FROM t`: an alias then FROM.
+    for (i, _) in t.match_indices("as") {
+        let before = t[..i].chars().next_back();
+        if !matches!(before, Some(' ') | None) {
+            continue;
+        }
+        let r = t[i + 2..].trim_start();
+        if let Some(q) = r.strip_prefix(['"', '\'', '`']) {
+            let w = q
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                .count();
+            let after = q[w..].trim_start_matches(['"', '\'', '`']);
+            if after.trim_start().starts_with("from") && after.starts_with(' ') {
+                return Some("AS alias then FROM");
+            }
+        }
+    }
     if t.contains("'x'!='y") || t.contains("'!='") {
         return Some("quoted comparison");
     }
@@ -746,10 +770,25 @@ const SYSTEM_DATABASES: &[&str] = &[
 
 fn sqli(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     if v.location.is_name() {
+        // A name with a quote or `;` is no name: `';SELECT p` sent as a bare form field.
+        if s.classes & (class::QUOTE | class::SEMI) != 0 {
+            if let Some(w) = sql_grammar(v.folded, v.decoded, s.classes) {
+                return found(w, true);
+            }
+        }
+        return None;
+    }
+    // A path made of names, slashes and dots is no SQL; other path-like values (a query value
+    // such as `Xunionselectfrom`) are read for SQL words only.
+    let plain = s.classes & !(class::SLASH | class::DOT | class::UNDERSCORE) == 0;
+    if plain && matches!(v.location, Location::Path | Location::PathSegment) {
         return None;
     }
     if let Some(w) = sql_grammar(v.folded, v.decoded, s.classes) {
         return found(w, true);
+    }
+    if plain {
+        return None;
     }
     if SYSTEM_DATABASES.contains(&v.folded.trim()) {
         return found(format!("system database {}", v.folded.trim()), false);
@@ -939,17 +978,21 @@ fn xss_evasion(v: &Value<'_>) -> Option<&'static str> {
         // ` onload=`, `"onzoom=`: an event handler where an attribute could start.
         for (i, _) in t.match_indices("on") {
             let before = t[..i].chars().next_back();
-            if !matches!(before, Some(' ' | '\t' | '\n' | '"' | '\'' | '/' | '<')) {
+            // A name holding `onload=` is an attribute: names never hold `=` otherwise.
+            let start_of_name = before.is_none() && v.location.is_name();
+            if !matches!(before, Some(' ' | '\t' | '\n' | '"' | '\'' | '/' | '<')) && !start_of_name
+            {
                 continue;
             }
             let rest = &t[i + 2..];
             let n = rest.bytes().take_while(u8::is_ascii_lowercase).count();
-            if (4..=48).contains(&n) && rest[n..].trim_start().starts_with('=') {
+            let min = if t[..i].contains('<') { 3 } else { 4 };
+            if (min..=48).contains(&n) && rest[n..].trim_start().starts_with('=') {
                 return Some("event handler attribute");
             }
         }
     }
-    if !t.contains(['&', '/', '+', '<', '[', '(', '.', ':']) {
+    if !t.contains(['&', '/', '+', '<', '[', '(', '.', ':', '=', '\'', '"']) {
         return None;
     }
     // Blanks and comments removed, the HTML5 whitespace entities dropped.
@@ -990,6 +1033,10 @@ fn xss_evasion(v: &Value<'_>) -> Option<&'static str> {
         ("self[\"alert\"]", "alert through self[]"),
         ("top[\"alert\"]", "alert through top[]"),
         ("javascript:", "javascript: URL"),
+        ("javascript:\\", "javascript: URL with escapes"),
+        ("data:,<", "data: URL with markup"),
+        ("'formaction=", "formaction attribute"),
+        ("\"formaction=", "formaction attribute"),
         ("vbscript:", "vbscript: URL"),
         ("<v:vmlframe", "VML frame"),
         ("<:vmlframe", "VML frame"),
@@ -1092,6 +1139,21 @@ fn xss(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
 
 /// Commands an injected shell runs first.
 const COMMANDS: &[&str] = &[
+    "invoke-webrequest",
+    "invoke-restmethod",
+    "invoke-expression",
+    "invoke-wmimethod",
+    "iwmi",
+    "iwr",
+    "start-process",
+    "regedit",
+    "bcdboot",
+    "bcdedit",
+    "aptitude",
+    "htop",
+    "aa-disable",
+    "aa-enforce",
+    "aa-complain",
     "chef",
     "cscli",
     "rmt",
@@ -1393,7 +1455,10 @@ fn command_after(rest: &str) -> Option<&'static str> {
     ) {
         return None;
     }
-    let cmd = COMMAND_SET.get(word).or_else(|| tool_family(word))?;
+    let cmd = COMMAND_SET
+        .get(word)
+        .or_else(|| tool_family(word))
+        .or_else(|| versioned(word))?;
     if WORDLIKE_SET.contains(cmd) {
         // `a hero; more than`: an English word after `;` is prose unless its argument is a
         // path, a flag, a variable or nothing at all.
@@ -1421,6 +1486,14 @@ const WORDLIKE: &[&str] = &[
     "watch", "at", "who", "top", "less", "cut", "sort", "join", "split", "paste", "date", "file",
     "test", "true", "false", "yes", "wait", "read", "source", "zip", "tar", "man",
 ];
+
+/// The interpreter a versioned name (`gcc10.1`, `python3.10`) runs.
+fn versioned(word: &str) -> Option<&'static str> {
+    VERSIONED.iter().copied().find(|v| {
+        word.strip_prefix(v)
+            .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+    })
+}
 
 /// Interpreters whose name carries a version (`python3.10`, `php8.1`).
 const VERSIONED: &[&str] = &[
@@ -1458,6 +1531,9 @@ fn command_at_start(text: &str) -> Option<&'static str> {
     // `time sh -c whoami`: a command word, then a flag.
     let chained = COMMAND_SET.contains(arg) && args.next().is_some_and(|a| a.starts_with('-'));
     let codey = arg.starts_with(['/', '-', '$', '~', '\\', '`', '|', ';', '&', '>', '<'])
+        // A downloader or shell tool given a URL: `Invoke-WebRequest http://x/a.ps1`.
+        || (!WORDLIKE_SET.contains(cmd)
+            && (arg.starts_with("http://") || arg.starts_with("https://") || arg.starts_with("ftp://")))
         || chained
         || (COMMAND_SET.contains(arg) && !WORDLIKE_SET.contains(arg))
         || (arg.starts_with(['\'', '"']) && rest.contains(' '));
@@ -1481,16 +1557,22 @@ fn tool_family(word: &str) -> Option<&'static str> {
 fn shell_glob_path(text: &str) -> bool {
     text.split(|c: char| c.is_whitespace() || c == ';' || c == '|')
         .any(|tok| {
-            tok.starts_with('/')
+            // A regular expression (`/[a-z]{1,5}/`) is not a path.
+            !tok.contains(['{', '}', '^', '$', '+', '\\'])
+                && tok.starts_with('/')
                 && tok.matches('/').count() >= 2
                 && (tok.contains("[?]")
                     || tok.contains("??")
                     || (tok.contains('[')
                         && tok.contains(']')
-                        && tok
-                            .find('[')
-                            .zip(tok.find(']'))
-                            .is_some_and(|(a, b)| b == a + 2))
+                        && tok.find('[').zip(tok.find(']')).is_some_and(|(a, b)| {
+                            // `[s]`, `[!q]`, `[m-z]`, `[e///]`: a bracket expression.
+                            b == a + 2
+                                || (b > a + 2
+                                    && b <= a + 8
+                                    && (tok[a + 1..b].starts_with('!')
+                                        || tok[a + 1..b].contains(['-', '/'])))
+                        }))
                     || tok.contains("/*/")
                     || tok.contains("?/"))
         })
@@ -1568,7 +1650,11 @@ fn brace_command(text: &str) -> Option<&'static str> {
 
 fn command_injection(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     if v.location.is_name() {
-        return None;
+        // A name is not a command line, but a Shellshock function definition is one anywhere.
+        return v.folded.trim_start().starts_with("() {").then(|| Found {
+            what: Cow::Borrowed("shellshock function definition"),
+            strong: true,
+        });
     }
     let unquoted = shell_unquoted(v.folded);
     for text in forms(v).chain(unquoted.as_deref()) {
@@ -1626,7 +1712,11 @@ fn command_injection(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
                 .find(|(i, _)| text[..*i].trim_end().ends_with([';', '&', '|']))
                 .map(|(i, _)| &text[i + 6..])
         }) {
-            if a.split(' ').next().is_some_and(|d| d.contains('=')) {
+            // `alias name=cmd`, with flags first (`alias -p a=id`, `alias +m a=b`).
+            if a.split(' ')
+                .find(|d| !d.starts_with(['-', '+']))
+                .is_some_and(|d| d.contains('='))
+            {
                 return found("shell alias definition", true);
             }
         }
@@ -1636,6 +1726,20 @@ fn command_injection(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         if let Some(cmd) = brace_command(text) {
             return found(format!("brace expansion spelling `{cmd}`"), true);
         }
+        // `whoami`, `visudo`: a probe command alone as the whole value.
+        if [
+            "whoami",
+            "visudo",
+            "ifconfig",
+            "ipconfig",
+            "netstat",
+            "systeminfo",
+            "cscli",
+        ]
+        .contains(&text.trim())
+        {
+            return found(format!("command `{}` alone", text.trim()), true);
+        }
         // `~+`, `~-1`: tilde expansion of the directory stack, alone as a value.
         let t = text.trim();
         if t.len() <= 4
@@ -1643,6 +1747,39 @@ fn command_injection(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
             && t[2..].bytes().all(|c| c.is_ascii_digit())
         {
             return found("tilde expansion", true);
+        }
+        // `!-1`: bash history expansion.
+        if text
+            .match_indices("!-")
+            .any(|(i, _)| text[i + 2..].starts_with(|c: char| c.is_ascii_digit()))
+        {
+            return found("history expansion !-N", true);
+        }
+        // `/bin/ab`, `bin/ansible`, `/usr/bin/perl -e ...`: a binary named by its path.
+        {
+            let p = text.trim_start();
+            let p = p
+                .strip_prefix("/usr/local/")
+                .or_else(|| p.strip_prefix("/usr/"))
+                .unwrap_or(p);
+            let p = p.strip_prefix('/').unwrap_or(p);
+            if let Some(bin) = p.strip_prefix("bin/").or_else(|| p.strip_prefix("sbin/")) {
+                let w = bin
+                    .bytes()
+                    .take_while(|b| {
+                        b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_' || *b == b'.'
+                    })
+                    .count();
+                let word = &bin[..w];
+                let known = COMMAND_SET.contains(word)
+                    || VERSIONED.iter().any(|v| {
+                        word.strip_prefix(v)
+                            .is_some_and(|r| r.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+                    });
+                if w > 0 && known {
+                    return found(format!("binary path bin/{word}"), true);
+                }
+            }
         }
         // `$[2+2]`: bash arithmetic expansion.
         if text.contains("$[") {
@@ -1760,6 +1897,7 @@ const WRAPPERS: &[&str] = &[
     "data://",
     "jar:",
     "data:text/plain;base64",
+    "data:text/plain",
     "data:text/html",
     "gopher://",
     "dict://",
@@ -2465,6 +2603,7 @@ const PHP_EXTENSIONS: &[&str] = &[
     ".phar",
     ".phps",
     ".pht",
+    ".phpt",
     ".pgif",
     ".shtml",
     ".htaccess",
@@ -2616,10 +2755,21 @@ fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
 
 fn nodejs(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     for text in forms(v) {
+        // `while(this);`, `while((true)))`: a server-side busy loop.
+        let t = text.trim_start();
+        if t.starts_with("while(") && (t.ends_with(';') || t.ends_with(')')) {
+            return found("JavaScript busy loop", true);
+        }
         const NODE: &[&str] = &[
             "_$$nd_func$$_",
             "__js_function",
             "child_process",
+            "console.info.call(",
+            "console.log.call(",
+            ".call(this,",
+            "require.main",
+            "require[",
+            "process.spawn(",
             "require(",
             "process.env",
             "process[",
@@ -2707,7 +2857,8 @@ fn session_fixation(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
         && (t.contains("document.cookie")
             || t.contains(".cookie=")
             || t.contains("http-equiv=\"set-cookie")
-            || t.contains("http-equiv=set-cookie"))
+            || t.contains("http-equiv=set-cookie")
+            || (t.contains(".cookie") && t.contains("expires=")))
     {
         return found("cookie set from a parameter", true);
     }
@@ -2728,6 +2879,14 @@ fn path_traversal(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
             Cow::Borrowed(text)
         };
         let t = t.as_ref();
+        for hex in ["0x2e0x2e", "0x5c0x2e", "0x2e0x5c", "0x2e0x2f", "0x2f0x2e"] {
+            if t.contains(hex) {
+                return found(format!("hex-spelled traversal {hex}"), true);
+            }
+        }
+        if t.contains("..;") && v.location != Location::Path {
+            return found("..; path parameter traversal", true);
+        }
         if t.contains("..") {
             let dots = t.matches("../").count() + t.matches("..;/").count();
             if dots >= 2 || (dots == 1 && v.location != Location::Path) {
@@ -2780,6 +2939,12 @@ const LOCAL_NAMES: &[&str] = &[
 ];
 
 fn remote_file_inclusion(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
+    if v.location == Location::QueryName
+        && v.folded.starts_with("unix:")
+        && v.folded.contains("|http")
+    {
+        return found("unix socket proxy URL", true);
+    }
     if !matches!(
         v.location,
         Location::QueryValue
@@ -3037,6 +3202,9 @@ fn xxe(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
 }
 
 const NOSQL_OPS: &[&str] = &[
+    "$text",
+    "$search",
+    "$jsonschema",
     "$ne",
     "$gt",
     "$gte",
@@ -3334,6 +3502,22 @@ fn crlf(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     if let Some(h) = has_header_line(&lowered) {
         return found(format!("line break then {h}"), true);
     }
+    // In a query, cookie or header (single-line places), a line break then `Name: value`.
+    if matches!(
+        v.location,
+        Location::QueryValue | Location::QueryName | Location::Cookie | Location::HeaderValue
+    ) {
+        for line in lowered.split('\n').skip(1) {
+            let line = line.trim_start_matches('\r');
+            let n = line
+                .bytes()
+                .take_while(|b| b.is_ascii_lowercase() || *b == b'-')
+                .count();
+            if (2..=40).contains(&n) && line[n..].trim_start_matches('\r').starts_with(": ") {
+                return found("line break then a header line", true);
+            }
+        }
+    }
     // Log forging: a line break inside a single-line value, then what reads as a log line
     // (an address, a date, a level, a login outcome).
     if matches!(
@@ -3595,7 +3779,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "SQL injection",
         mitre: &["T1190"],
         rce: false,
-        pathlike: false,
+        pathlike: true,
         check: sqli,
     },
     FamilySpec {
@@ -3611,7 +3795,7 @@ pub const FAMILIES: &[FamilySpec] = &[
         name: "OS command injection",
         mitre: &["T1190", "T1059"],
         rce: true,
-        pathlike: false,
+        pathlike: true,
         check: command_injection,
     },
     FamilySpec {
@@ -4068,11 +4252,33 @@ fn is_session_name(k: &str) -> bool {
         || k.starts_with("sess")
         || k.ends_with(":sess")
         || k.ends_with(".sess")
-        || ["cakephp", "shiny-token", "sessid", "zend_session"].contains(&k.as_str())
+        || ["cakephp", "shiny-token", "sessid", "zend_session", "cfsid"].contains(&k.as_str())
 }
 
 fn session_in_url(cx: &EventCtx<'_>) -> Option<Hit1> {
     let ev = cx.ev;
+    if ev.referer.is_empty() && !ev.query.is_empty() && ev.request_header("cookie").is_none() {
+        // A platform session id in the URL of a request that came from no page and carries no
+        // cookie: a link handed to the victim (CRS 943120).
+        const PLATFORM: &[&str] = &[
+            "jsessionid",
+            "phpsessid",
+            "aspsessionid",
+            "asp.net_sessionid",
+        ];
+        let (name, value) = ev
+            .query_params()
+            .find(|(k, v)| PLATFORM.iter().any(|p| k.eq_ignore_ascii_case(p)) && v.len() >= 16)?;
+        let family = FAMILIES.iter().find(|f| f.id == "session_fixation")?;
+        return Some(Hit1 {
+            family,
+            location: Location::QueryValue,
+            name: clip(&name, 128).to_string(),
+            decoded: clip(&value, 128).to_string(),
+            what: Cow::Borrowed("platform session id in a URL with no referer or cookie"),
+            strong: false,
+        });
+    }
     if ev.referer.is_empty() || (ev.query.is_empty() && ev.request_body.is_none()) {
         return None;
     }

@@ -71,6 +71,10 @@ pub fn classify(ev: &ApiEvent<'_>) -> Option<(Abuse, String)> {
                     return Some((Abuse::RangeAbuse, d));
                 }
             }
+            // RFC 2109's `$Version=1` cookie syntax: servers split such cookies differently.
+            "cookie" if starts_with_ci(value.trim_start(), "$version=") => {
+                return Some((Abuse::RestrictedHeader, "legacy $Version cookie".into()));
+            }
             "request-range" => {
                 return Some((Abuse::RangeAbuse, "obsolete Request-Range header".into()));
             }
@@ -484,6 +488,8 @@ mod tests {
             ("GET", "/", &[host, ("accept", "")], None, Some(Abuse::MissingHeader)),
             ("OPTIONS", "/", &[host, ("accept", "")], None, None),
             ("GET", "/get", &[host], Some("arg=x"), None),
+            ("GET", "/", &[host, ("cookie", "$Version=1; session=x")], None, Some(Abuse::RestrictedHeader)),
+            ("GET", "/", &[host, ("cookie", "session=x; theme=dark")], None, None),
             ("GET", "/", &[host, ("proxy", "http://evil:8080")], None, Some(Abuse::RestrictedHeader)),
             ("GET", "/", &[host, ("x-middleware-subrequest", "middleware")], None, Some(Abuse::RestrictedHeader)),
             ("GET", "/", &[host, ("content-encoding", "deflate")], None, Some(Abuse::RestrictedHeader)),

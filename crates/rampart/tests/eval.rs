@@ -91,7 +91,7 @@ fn crs_regression_totals_and_floors() {
         "crs-regression, every paranoia level",
         &all,
         Floor {
-            recall: 67.4,
+            recall: 69.5,
             false_positives: 89,
         },
     );
@@ -102,11 +102,18 @@ fn crs_regression_totals_and_floors() {
     assert_eq!(pl1["filtered_out"], 1713);
     let by_level = &pl1["breakdowns"]["paranoia_level"];
     assert_eq!(tally(&by_level["1"]).0, 2204, "{by_level}");
+    // The recall acceptance on paranoia-1 attacks, held exactly (its false-positive
+    // bound is not met: see BENCHMARKS.md for why most alerted negatives are attacks).
+    let (attacks, caught) = tally(&pl1["attacks"]);
+    assert!(
+        caught * 100 >= attacks * 95,
+        "crs paranoia-1 recall {caught}/{attacks} below 95%"
+    );
     check_floor(
         "crs-regression, paranoia level 1",
         &pl1,
         Floor {
-            recall: 91.9,
+            recall: 95.0,
             false_positives: 89,
         },
     );
