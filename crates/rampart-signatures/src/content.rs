@@ -1651,7 +1651,7 @@ fn brace_command(text: &str) -> Option<&'static str> {
 fn command_injection(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     if v.location.is_name() {
         // A name is not a command line, but a Shellshock function definition is one anywhere.
-        return v.folded.trim_start().starts_with("() {").then(|| Found {
+        return v.folded.trim_start().starts_with("() {").then_some(Found {
             what: Cow::Borrowed("shellshock function definition"),
             strong: true,
         });
@@ -4273,8 +4273,8 @@ fn session_in_url(cx: &EventCtx<'_>) -> Option<Hit1> {
         return Some(Hit1 {
             family,
             location: Location::QueryValue,
-            name: clip(&name, 128).to_string(),
-            decoded: clip(&value, 128).to_string(),
+            name: clip(name, 128).to_string(),
+            decoded: clip(value, 128).to_string(),
             what: Cow::Borrowed("platform session id in a URL with no referer or cookie"),
             strong: false,
         });
