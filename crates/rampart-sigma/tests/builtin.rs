@@ -212,6 +212,18 @@ fn embedded_rules_are_the_shared_corpus_unchanged() {
     }
 }
 
+/// An alert of the content detector on `ev`, as the detectors before Sigma would raise it.
+fn content_alert(ev: &ApiEvent<'_>) -> rampart_model::AlertDraft {
+    rampart_detect::common::alert(
+        "content_inspection",
+        "SQL injection in q".to_string(),
+        rampart_model::Severity::High,
+        rampart_model::AttackStage::Exploitation,
+        ev.ts,
+    )
+    .build()
+}
+
 /// SigmaHQ's generic keyword rules match words (`select%20*%20` is a wildcard pattern that
 /// prose meets): alone they raise nothing; with a content detector's alert on the same request
 /// they do; with `corroborate` emptied they fire on their own again.
@@ -239,14 +251,7 @@ fn keyword_rules_need_a_corroborating_content_alert() {
 
     // A content detector flagged the request first (same alert buffer, this event's range).
     let mut det = SigmaDetector::new(Arc::clone(&rules), SigmaConfig::default());
-    let prior = rampart_detect::common::alert(
-        "content_inspection",
-        "SQL injection in q".to_string(),
-        rampart_model::Severity::High,
-        rampart_model::AttackStage::Exploitation,
-        ev.ts,
-    )
-    .build();
+    let prior = content_alert(&ev);
     let mut out = vec![prior];
     det.observe(&EventCtx::new(&ev), &mut out);
     assert_eq!(
@@ -256,14 +261,7 @@ fn keyword_rules_need_a_corroborating_content_alert() {
 
     // An alert of an earlier event (before `first_alert`) corroborates nothing.
     let mut det = SigmaDetector::new(Arc::clone(&rules), SigmaConfig::default());
-    let prior = rampart_detect::common::alert(
-        "content_inspection",
-        "SQL injection in q".to_string(),
-        rampart_model::Severity::High,
-        rampart_model::AttackStage::Exploitation,
-        ev.ts,
-    )
-    .build();
+    let prior = content_alert(&ev);
     let mut out = vec![prior];
     let mut cx = EventCtx::new(&ev);
     cx.first_alert = 1;

@@ -996,31 +996,18 @@ fn xss_evasion(v: &Value<'_>) -> Option<&'static str> {
         return None;
     }
     // Blanks and comments removed, the HTML5 whitespace entities dropped.
-    let mut c = String::with_capacity(t.len());
-    let mut rest = t;
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix("/*") {
-            rest = r.find("*/").map_or("", |n| &r[n + 2..]);
-            continue;
-        }
-        if let Some(r) = rest
-            .strip_prefix("&tab;")
-            .or_else(|| rest.strip_prefix("&newline;"))
-        {
-            rest = r;
-            continue;
-        }
-        if let Some(r) = rest.strip_prefix("&colon;") {
+    let c = compact_code(t, |r, c| {
+        if r.starts_with("&tab;") {
+            Some(5)
+        } else if r.starts_with("&newline;") {
+            Some(9)
+        } else if r.starts_with("&colon;") {
             c.push(':');
-            rest = r;
-            continue;
+            Some(7)
+        } else {
+            None
         }
-        let ch = rest.chars().next().unwrap_or(' ');
-        if !ch.is_whitespace() {
-            c.push(ch);
-        }
-        rest = &rest[ch.len_utf8()..];
-    }
+    });
     for (needle, what) in [
         ("document.cookie", "document.cookie"),
         ("document[\"cookie\"]", "document.cookie"),
@@ -2391,12 +2378,10 @@ const PHP_CALLS: &[&str] = &[
     "zlib_encode",
 ];
 
-/// A PHP callee hidden in an expression: `(system)('ls')`, `[system][0](ls)`,
-/// `"sys"."tem"(ls)`, `"\x73ystem"(ls)`; blanks and comments are dropped first.
-fn php_expression_call(text: &str) -> bool {
-    if !text.contains('(') || !text.contains([')', ']', '"', '\'']) {
-        return false;
-    }
+/// `text` lower-cased with blanks and `/* */` comments taken out, the way script engines read
+/// it; `special` may consume an escape at the front of what is left (returning its length in
+/// bytes, after writing what it stands for).
+fn compact_code(text: &str, mut special: impl FnMut(&str, &mut String) -> Option<usize>) -> String {
     let mut c = String::with_capacity(text.len());
     let mut rest = text;
     while !rest.is_empty() {
@@ -2404,12 +2389,9 @@ fn php_expression_call(text: &str) -> bool {
             rest = r.find("*/").map_or("", |n| &r[n + 2..]);
             continue;
         }
-        if let Some(r) = rest.strip_prefix("\\x") {
-            if let Some(b) = r.get(..2).and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                c.push(char::from(b).to_ascii_lowercase());
-                rest = &r[2..];
-                continue;
-            }
+        if let Some(n) = special(rest, &mut c) {
+            rest = &rest[n..];
+            continue;
         }
         let ch = rest.chars().next().unwrap_or(' ');
         if !ch.is_whitespace() {
@@ -2417,6 +2399,22 @@ fn php_expression_call(text: &str) -> bool {
         }
         rest = &rest[ch.len_utf8()..];
     }
+    c
+}
+
+/// A PHP callee hidden in an expression: `(system)('ls')`, `[system][0](ls)`,
+/// `"sys"."tem"(ls)`, `"\x73ystem"(ls)`; blanks and comments are dropped first.
+fn php_expression_call(text: &str) -> bool {
+    if !text.contains('(') || !text.contains([')', ']', '"', '\'']) {
+        return false;
+    }
+    // `\x73` escapes decoded.
+    let c = compact_code(text, |r, c| {
+        let h = r.strip_prefix("\\x")?.get(..2)?;
+        let b = u8::from_str_radix(h, 16).ok()?;
+        c.push(char::from(b).to_ascii_lowercase());
+        Some(4)
+    });
     let c = c.replace("'.'", "").replace("\".\"", "");
     const CALLEES: &[&str] = &[
         "system",
