@@ -9,8 +9,9 @@ use aho_corasick::{dfa, Anchored, MatchKind, StartKind};
 use rampart_detect::EventCtx;
 use rampart_model::{AlertDraft, ApiEvent};
 
+/// The value of one hexadecimal digit.
 #[inline]
-fn hex_val(b: u8) -> Option<u8> {
+pub(crate) fn hex_val(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),

@@ -8,6 +8,7 @@
 
 use rampart_model::ApiEvent;
 
+use crate::common::hex_val;
 use crate::protocol::{Abuse, ALLOWED_CHARSETS, RESTRICTED_HEADERS};
 
 /// Classify a request's headers, body and encoding; the detail names what was seen.
@@ -156,20 +157,11 @@ fn encoding_abuse(ev: &ApiEvent<'_>) -> Option<String> {
     None
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 fn pct(b: &[u8], i: usize) -> Option<u8> {
     if b.get(i) != Some(&b'%') {
         return None;
     }
-    Some(hex(*b.get(i + 1)?)? << 4 | hex(*b.get(i + 2)?)?)
+    Some(hex_val(*b.get(i + 1)?)? << 4 | hex_val(*b.get(i + 2)?)?)
 }
 
 fn evasive_encoding(s: &str) -> Option<&'static str> {
