@@ -513,7 +513,21 @@ pub struct SigmaConfig {
     /// (SigmaHQ's generic keyword rules: `select%20*%20` matches prose): their match raises an
     /// alert only when a content detector earlier in the registry flagged the same request.
     pub corroborate: Vec<String>,
+    /// Rules (by id) that never raise alerts here: SigmaHQ proxy rules written for outbound
+    /// traffic whose match on inbound API traffic describes the API's own host or an ordinary
+    /// crawler (see [`OUTBOUND_RULES`]). Set to `[]` to run them.
+    pub skip: Vec<String>,
 }
+
+/// SigmaHQ proxy rules meant for a forward proxy's outbound log (see [`SigmaConfig::skip`]):
+/// on inbound traffic the download rule matches every archive the API serves from a host
+/// without a listed TLD (`localhost`, internal names), and the framework rule lists
+/// Googlebot's and `Mozilla/5.0`'s user agents, which its own comment says are not for web
+/// server logs.
+pub const OUTBOUND_RULES: &[&str] = &[
+    "b5de2919-b74a-4805-91a7-5049accbaefe", // Download From Suspicious TLD - Whitelist
+    "fdd1bfb5-f60b-4a35-910e-f36ed3d0b32f", // Exploit Framework User Agent
+];
 
 /// SigmaHQ's generic webserver keyword rules (see [`SigmaConfig::corroborate`]).
 pub const KEYWORD_RULES: &[&str] = &[
@@ -537,6 +551,7 @@ impl Default for SigmaConfig {
             match_decoded: true,
             max_entries: 100_000,
             corroborate: KEYWORD_RULES.iter().map(|s| s.to_string()).collect(),
+            skip: OUTBOUND_RULES.iter().map(|s| s.to_string()).collect(),
         }
     }
 }
@@ -710,6 +725,9 @@ impl Detector for SigmaDetector {
             };
             let info = &rules.infos[idx];
             if level_rank(&info.level) < self.min_rank {
+                continue;
+            }
+            if self.cfg.skip.contains(&info.id) {
                 continue;
             }
             if self.cfg.corroborate.contains(&info.id)

@@ -280,3 +280,26 @@ fn keyword_rules_need_a_corroborating_content_alert() {
         vec!["SQL Injection Strings In URI".to_string()]
     );
 }
+
+/// The outbound proxy rules (`OUTBOUND_RULES`) are skipped by default: Googlebot crawling the
+/// API is not an exploit framework; with `skip` emptied the rule fires as SigmaHQ wrote it.
+#[test]
+fn outbound_proxy_rules_are_skipped_by_default() {
+    let (rules, _) = builtin();
+    let rules = Arc::new(rules);
+    let mut ev = event("page=2");
+    ev.user_agent =
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)".into();
+    let run = |cfg: SigmaConfig| -> Vec<String> {
+        let mut det = SigmaDetector::new(Arc::clone(&rules), cfg);
+        let mut out = Vec::new();
+        det.observe(&EventCtx::new(&ev), &mut out);
+        out.iter().map(|a| a.title.clone()).collect()
+    };
+    assert_eq!(run(SigmaConfig::default()), Vec::<String>::new());
+    let all = SigmaConfig {
+        skip: Vec::new(),
+        ..SigmaConfig::default()
+    };
+    assert_eq!(run(all), vec!["Exploit Framework User Agent".to_string()]);
+}

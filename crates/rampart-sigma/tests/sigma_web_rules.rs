@@ -8,12 +8,14 @@ use rampart_detect::{Detector, EventCtx};
 use rampart_model::{AlertDraft, AlertSource, ApiEvent, AttackStage, EntityKind, Timestamp};
 use rampart_sigma::{load_dir, LoadReport, RuleKind, RuleSet, SigmaConfig, SigmaDetector};
 
-/// The detector's defaults, except that keyword rules need no corroborating content alert:
+/// The detector's defaults, except that keyword rules need no corroborating content alert and
+/// outbound-only rules run:
 /// these tests exercise what the rules themselves match (corroboration has its own test in
 /// `builtin.rs`).
 fn rules_alone() -> SigmaConfig {
     SigmaConfig {
         corroborate: Vec::new(),
+        skip: Vec::new(),
         ..SigmaConfig::default()
     }
 }

@@ -2751,11 +2751,29 @@ fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     None
 }
 
+/// Whether the condition of the `while(...)` that `t` starts with is constant false
+/// (`while(!true);` ends at once).
+fn falsy_condition(t: &str) -> bool {
+    let cond = t
+        .split_once('(')
+        .map_or("", |(_, r)| r)
+        .trim_start_matches('(')
+        .split(')')
+        .next()
+        .unwrap_or("")
+        .trim();
+    matches!(
+        cond,
+        "!true" | "!1" | "false" | "0" | "null" | "undefined" | "!this" | "" | "!!0" | "!!false"
+    )
+}
+
 fn nodejs(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
     for text in forms(v) {
         // `while(this);`, `while((true)))`: a server-side busy loop.
         let t = text.trim_start();
-        if t.starts_with("while(") && (t.ends_with(';') || t.ends_with(')')) {
+        if t.starts_with("while(") && (t.ends_with(';') || t.ends_with(')')) && !falsy_condition(t)
+        {
             return found("JavaScript busy loop", true);
         }
         const NODE: &[&str] = &[
@@ -2803,7 +2821,7 @@ fn nodejs(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
                 .map_or("", |(_, r)| r)
                 .trim_start();
             let cond = rest.split(')').next().unwrap_or("").trim();
-            let truthy = cond.starts_with('!')
+            let truthy = (cond.starts_with('!') && !falsy_condition(&text[i..]))
                 || matches!(
                     cond,
                     "true" | "1" | "-1" | "infinity" | "-infinity" | "+infinity"

@@ -155,6 +155,11 @@ enum Confirm {
     Backtick,
     /// Followed (after spaces) by one of `(#@'"`.
     OgnlOpen,
+    /// The run of dots the needle starts in is not glued to a word (`foo../` is a name).
+    DotSegment,
+    /// A function name standing as code: not after a letter, digit or `.` (`safe.phpinfo`),
+    /// and followed (after spaces) by `(`, `;` or the end of the field (not by prose).
+    CodeName,
 }
 
 use Confirm as C;
@@ -216,7 +221,7 @@ const NEEDLES: &[(&str, Family, Confirm)] = &[
     ("document.cookie", F::Xss, C::None),
     ("string.fromcharcode", F::Xss, C::None),
     // Path traversal
-    ("../", F::PathTraversal, C::None),
+    ("../", F::PathTraversal, C::DotSegment),
     ("..\\", F::PathTraversal, C::None),
     ("..;/", F::PathTraversal, C::None),
     ("/etc/passwd", F::PathTraversal, C::None),
@@ -292,7 +297,7 @@ const NEEDLES: &[(&str, Family, Confirm)] = &[
     ("${base64decoder:", F::Text4Shell, C::None),
     // PHP
     ("php://", F::Php, C::None),
-    ("phpinfo", F::Php, C::None),
+    ("phpinfo", F::Php, C::CodeName),
     ("call_user_func_array", F::Php, C::None),
     ("<?php", F::Php, C::None),
     ("base64_decode(", F::Php, C::None),
@@ -328,6 +333,21 @@ fn confirm(c: Confirm, hay: &[u8], start: usize, end: usize) -> bool {
                 Some(i) => i > 0 && w[..i].iter().any(u8::is_ascii_alphabetic),
                 None => false,
             }
+        }
+        Confirm::DotSegment => {
+            let dots = hay[..start]
+                .iter()
+                .rev()
+                .take_while(|b| **b == b'.')
+                .count();
+            let at = start - dots;
+            at == 0 || !hay[at - 1].is_ascii_alphanumeric()
+        }
+        Confirm::CodeName => {
+            let glued =
+                start > 0 && (hay[start - 1].is_ascii_alphanumeric() || hay[start - 1] == b'.');
+            let next = window(16).iter().find(|b| **b != b' ' && **b != b'\t');
+            !glued && next.is_none_or(|b| matches!(b, b'(' | b';' | b'\n' | b'&' | b'"' | b'\''))
         }
         Confirm::OgnlOpen => window(8)
             .iter()

@@ -16,6 +16,8 @@ use rampart_detect::registry::Resources;
 #[serde(default, deny_unknown_fields)]
 pub struct UserAgentConfig {
     /// Raise low-severity alerts for generic scripting clients (`python-requests`, ...).
+    /// Off by default: scripts are ordinary API clients, and a user agent costs nothing to
+    /// change, so the behavioural detectors judge what such clients do.
     pub flag_scripting_clients: bool,
     /// Cooldown per (IP, class), seconds.
     pub cooldown_secs: i64,
@@ -26,7 +28,7 @@ pub struct UserAgentConfig {
 impl Default for UserAgentConfig {
     fn default() -> Self {
         UserAgentConfig {
-            flag_scripting_clients: true,
+            flag_scripting_clients: false,
             cooldown_secs: 3600,
             max_entries: 50_000,
         }
@@ -87,7 +89,6 @@ pub const UA_NEEDLES: &[(&str, UaClass, &str)] = &[
     ("xfa1", T, "xfa1 scanner"),
     ("jorgee", T, "Jorgee"),
     ("sysscan", T, "sysscan"),
-    ("grabber", T, "Grabber"),
     ("bsqlbf", T, "bsqlbf"),
     ("mysqloit", T, "MySqloit"),
     ("pangolin", T, "Pangolin"),

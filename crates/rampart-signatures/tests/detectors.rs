@@ -56,6 +56,27 @@ fn run_with(res: &Resources, id: &str, events: Vec<ApiEvent<'static>>) -> String
         .join(" | ")
 }
 
+#[test]
+fn scripting_clients_are_flagged_only_when_asked() {
+    let mut settings = Settings::default();
+    settings.set(
+        "suspicious_user_agent",
+        &rampart_signatures::user_agent::UserAgentConfig {
+            flag_scripting_clients: true,
+            ..Default::default()
+        },
+    );
+    let mut dets: Vec<Box<dyn Detector>> = builtin_with(&settings, &Resources::default())
+        .into_iter()
+        .filter(|d| d.id() == "suspicious_user_agent")
+        .collect();
+    let e = with_ua(ev("GET / 200"), "python-requests/2.31.0");
+    let mut out = Vec::new();
+    dets[0].observe(&EventCtx::new(&e), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].title, "Scripting client user agent: python-requests");
+}
+
 fn check(id: &str, events: Vec<ApiEvent<'static>>, expected: &str) {
     assert_eq!(run_with(&Resources::default(), id, events), expected);
 }
@@ -98,6 +119,16 @@ fn injection_families() {
         "injection",
         vec![ev("GET /foo?a=sleep%285%29 200")],
         "SQL injection attempt",
+    );
+    check(
+        "injection",
+        vec![ev("GET /foo?a=phpinfo() 200")],
+        "PHP code injection attempt",
+    );
+    check(
+        "injection",
+        vec![ev("GET /foo?a=x/....//....//etc/hosts 200")],
+        "Path traversal attempt",
     );
     check(
         "injection",
@@ -204,6 +235,10 @@ fn injection_ignores_benign_api_traffic() {
             with_body(ev("POST /api/v2/orders 201"), r#"{"name":"Alice O'Brien","note":"100% cotton, size 1=1"}"#),
             with_ua(ev("GET / 200"), "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"),
             ev("GET /api/sleepy-cat/resleep(1) 200"),
+            ev("GET /get/foo../1234 200"),
+            ev("GET /get/foo.../1234 200"),
+            ev("GET /docs?test=Moreover,%20phpinfo%20can%20leak%20details 200"),
+            with_body(ev("POST /upload 200"), "--b\nContent-Disposition: form-data; name=\"file\"; filename=\"safe.phpinfo\"\n\nhi\n--b--"),
         ],
         "",
     );
@@ -438,7 +473,12 @@ fn user_agent_cases() {
     check(
         "suspicious_user_agent",
         vec![with_ua(ev("GET / 200"), "python-requests/2.31.0")],
-        "Scripting client user agent: python-requests",
+        "",
+    );
+    check(
+        "suspicious_user_agent",
+        vec![with_ua(ev("GET / 200"), "urlgrabber/3.10 yum/3.4.3")],
+        "",
     );
     check(
         "suspicious_user_agent",

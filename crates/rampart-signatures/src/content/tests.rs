@@ -248,6 +248,7 @@ fn every_family_and_placement() {
         (get("/get", "s=/etc/%5Bm-z%5Dasswd"), &["command_injection"]),
         (get("/get", "pattern=%2F%5Ba-z%5D%7B1%2C5%7D%2F"), &[]),
         (get("/get", "eval=while(this);"), &["nodejs_injection"]),
+        (get("/get", "eval=while(!true);"), &[]),
         (get("/get", "a=..;.%5C.;%5C."), &["path_traversal"]),
         (get("/get", "x=Invoke-WebRequest%20http://example.com/a.ps1"), &["command_injection"]),
         (post("/post", "form", "var=1234%20AS%20%22foobar%22%20FROM%20t"), &["sqli"]),
