@@ -571,7 +571,9 @@ fn form(sink: &mut Sink<'_>, body: &str) {
         if pair.is_empty() {
             continue;
         }
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        // A pair without `=` (` ls /etc` after an unencoded `&&`) is read as a value too:
+        // a name is checked by fewer families, and a payload split this way is still one.
+        let (name, value) = pair.split_once('=').unwrap_or((pair, pair));
         sink.emit(Location::FormName, name, name, Mode::Plus);
         sink.emit(Location::FormValue, name, value, Mode::Plus);
     }

@@ -144,6 +144,31 @@ fn urlencoded_form() {
     assert_eq!(stats.body_kind, BodyKind::Form);
 }
 
+/// `cmd=127.0.0.1 && ls /etc` sent unencoded: the pair after `&&` has no `=` and is
+/// visited as a value (its name is itself).
+#[test]
+fn form_pair_without_equals_is_a_value_too() {
+    let ev = post(
+        "/clam.php",
+        "application/x-www-form-urlencoded",
+        "cmd=127.0.0.1+&& ls /etc",
+    );
+    check(
+        &ev,
+        &[
+            (Path, "", "/clam.php"),
+            (
+                HeaderValue,
+                "content-type",
+                "application/x-www-form-urlencoded",
+            ),
+            (FormValue, "cmd", "127.0.0.1 "),
+            (FormName, " ls /etc", " ls /etc"),
+            (FormValue, " ls /etc", " ls /etc"),
+        ],
+    );
+}
+
 #[test]
 fn form_sniffed_without_content_type() {
     let ev = ApiEvent {

@@ -1041,6 +1041,13 @@ fn xss_evasion(v: &Value<'_>) -> Option<&'static str> {
         (":url(javascript", "javascript in CSS url()"),
     ] {
         if c.contains(needle) {
+            // A path segment named `document.cookie` is a page about it, not a read of it.
+            if what == "document.cookie"
+                && matches!(v.location, Location::Path | Location::PathSegment)
+                && !c.contains(['(', '=', '`', '<'])
+            {
+                continue;
+            }
             // A URL scheme counts when taking blanks, comments or entities out made it.
             if (needle == "javascript:" || needle == "vbscript:") && t.contains(needle) {
                 continue;
@@ -1108,7 +1115,7 @@ fn xss(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
         if (t.starts_with("<?xml") || t.starts_with("<?xpacket"))
             && !t.contains("script")
             && !t.contains(" on")
-            && !t.contains("<svg")
+            && !svg_with_attributes(t)
         {
             continue;
         }
@@ -2751,6 +2758,13 @@ fn php(v: &Value<'_>, s: &mut Scratch) -> Option<Found> {
     None
 }
 
+/// Whether an `<svg` tag in `t` carries attributes or is not closed at once (`<svg>` alone
+/// is an image, `<svg onload=...>` and `<svg/onload=...>` are script).
+fn svg_with_attributes(t: &str) -> bool {
+    t.match_indices("<svg")
+        .any(|(i, _)| !t[i + 4..].starts_with('>'))
+}
+
 /// Whether the condition of the `while(...)` that `t` starts with is constant false
 /// (`while(!true);` ends at once).
 fn falsy_condition(t: &str) -> bool {
@@ -2795,9 +2809,6 @@ fn nodejs(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
             "this.constructor.constructor",
             "constructor.constructor(",
             "new function",
-            "function(){",
-            "function() {",
-            "function (){",
             "global.process",
             "fs.readfile",
             "fs.writefile",
@@ -2813,6 +2824,15 @@ fn nodejs(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
         static NODE_NEEDLES: Needles = Needles::new(NODE);
         if let Some(n) = NODE_NEEDLES.find(text) {
             return found(format!("JavaScript {n}"), true);
+        }
+        // An anonymous function; `myfunction(){ ... }` names one (shell or prose).
+        for f in ["function(){", "function() {", "function (){"] {
+            if text
+                .match_indices(f)
+                .any(|(i, _)| i == 0 || !text.as_bytes()[i - 1].is_ascii_alphanumeric())
+            {
+                return found(format!("JavaScript {f}"), true);
+            }
         }
         // `while(true);`, `while(!0)`: a busy loop that never ends.
         if let Some(i) = text.find("while(").or_else(|| text.find("while (")) {
@@ -2908,7 +2928,10 @@ fn path_traversal(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
             if dots >= 2 || (dots == 1 && v.location != Location::Path) {
                 return found("../ traversal", true);
             }
-            if t.ends_with("/..") || t == ".." {
+            // `/get/..` climbs inside the site (a server normalises it); in a value, or as a
+            // parameter on its own, it names a parent directory.
+            let in_path = matches!(v.location, Location::Path | Location::PathSegment);
+            if !in_path && (t.ends_with("/..") || t == "..") {
                 return found("trailing ..", true);
             }
         }
@@ -3347,7 +3370,45 @@ fn ldap_reopen(text: &str) -> bool {
     })
 }
 
+/// Whether `text` is one or more whole LDAP filters: it opens with `(` and its parentheses
+/// balance without closing one that was never opened. An injection breaks out of the filter
+/// the application wraps the value in, so it closes first (`x)(uid=*`); a directory search
+/// API that takes a whole filter receives `(&(objectCategory=computer)(...))`. Filters
+/// with the tautology tools (negation, wildcards, constant clauses) are not exempt.
+fn whole_ldap_filter(text: &str) -> bool {
+    let t = text.trim();
+    if !t.starts_with('(') {
+        return false;
+    }
+    // Negation, presence wildcards, empty and constant clauses are how a filter is turned
+    // into a tautology (`(&(uid=admin)(!(&(1=0)(userPassword=q))))`): never exempt.
+    let compact: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+    if ["(!", "=*", "(&)", "(|)", "(1=", "(0="]
+        .iter()
+        .any(|p| compact.contains(p))
+    {
+        return false;
+    }
+    let mut depth = 0i32;
+    for b in t.bytes() {
+        match b {
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
 fn ldap(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
+    if whole_ldap_filter(v.folded) {
+        return None;
+    }
     if (!v.location.is_name() || v.location == Location::JsonKey) && ldap_reopen(v.folded) {
         return found("filter closed and reopened", true);
     }

@@ -155,6 +155,10 @@ enum Confirm {
     Backtick,
     /// Followed (after spaces) by one of `(#@'"`.
     OgnlOpen,
+    /// A tag with attributes or more after its name (`<svg onload=`, `<svg/x`), not `<svg>`.
+    TagAttributes,
+    /// Not a whole path segment (`/docs/document.cookie` names a page).
+    NotSegment,
     /// The run of dots the needle starts in is not glued to a word (`foo../` is a name).
     DotSegment,
     /// A function name standing as code: not after a letter, digit or `.` (`safe.phpinfo`),
@@ -211,14 +215,14 @@ const NEEDLES: &[(&str, Family, Confirm)] = &[
     ("prompt(", F::Xss, C::WordStart),
     ("alert(", F::Xss, C::WordStart),
     ("confirm(", F::Xss, C::WordStart),
-    ("<svg", F::Xss, C::None),
+    ("<svg", F::Xss, C::TagAttributes),
     ("<iframe", F::Xss, C::None),
     ("<img", F::Xss, C::None),
     ("<body", F::Xss, C::None),
     ("<object", F::Xss, C::None),
     ("<embed", F::Xss, C::None),
     ("<frameset", F::Xss, C::None),
-    ("document.cookie", F::Xss, C::None),
+    ("document.cookie", F::Xss, C::NotSegment),
     ("string.fromcharcode", F::Xss, C::None),
     // Path traversal
     ("../", F::PathTraversal, C::DotSegment),
@@ -333,6 +337,12 @@ fn confirm(c: Confirm, hay: &[u8], start: usize, end: usize) -> bool {
                 Some(i) => i > 0 && w[..i].iter().any(u8::is_ascii_alphabetic),
                 None => false,
             }
+        }
+        Confirm::TagAttributes => hay.get(end).is_some_and(|b| *b != b'>'),
+        Confirm::NotSegment => {
+            let before = start.checked_sub(1).map(|i| hay[i]);
+            let after = hay.get(end).copied();
+            !(before == Some(b'/') && after.is_none_or(|b| matches!(b, b'/' | b'\n' | b' ' | b'?')))
         }
         Confirm::DotSegment => {
             let dots = hay[..start]

@@ -236,6 +236,7 @@ fn injection_ignores_benign_api_traffic() {
             with_ua(ev("GET / 200"), "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"),
             ev("GET /api/sleepy-cat/resleep(1) 200"),
             ev("GET /get/foo../1234 200"),
+            ev("GET /get/javascript-manual/document.cookie 200"),
             ev("GET /get/foo.../1234 200"),
             ev("GET /docs?test=Moreover,%20phpinfo%20can%20leak%20details 200"),
             with_body(ev("POST /upload 200"), "--b\nContent-Disposition: form-data; name=\"file\"; filename=\"safe.phpinfo\"\n\nhi\n--b--"),

@@ -8,6 +8,14 @@
 //! the detectors hold. A request is *alerted* when an alert names its client IP, as an entity
 //! or as the client of one of its evidence events. Deterministic: same corpus, same options,
 //! same report.
+//!
+//! Negatives are split three ways, because a corpus such as CRS's regression tests marks a
+//! request *negative* when one rule must not match it, even when it carries an attack another
+//! rule catches: a negative that is the same request (method, target, headers, body) as a
+//! labelled attack of the corpus is *same as an attack*, computed here; one that a reviewed
+//! list (`--reviewed FILE`, rows naming label columns and a reason) names is *reviewed as an
+//! attack*; the rest are the *benign* negatives, whose alerts are the false positives.
+//! The raw figure over every negative is printed as well.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -65,6 +73,10 @@ pub struct EvalArgs {
     /// List up to this many missed attacks per label, and every alerted negative.
     #[arg(long, default_value_t = 0)]
     misses: usize,
+    /// Reviewed negatives that carry an attack (TSV: a header of label columns then
+    /// `reason`; each row names one negative by those columns and says what attack it holds).
+    #[arg(long)]
+    reviewed: Option<PathBuf>,
 }
 
 /// What to evaluate, beyond the detection setup.
@@ -78,6 +90,60 @@ pub struct EvalOptions {
     pub labels: Vec<String>,
     /// Missed attacks listed per label.
     pub misses: usize,
+    /// Negatives reviewed as carrying an attack: (column values to match, reason).
+    pub reviewed: Vec<Reviewed>,
+}
+
+/// One row of a reviewed-negatives file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reviewed {
+    /// Label columns and the values a negative must have.
+    pub columns: Vec<(String, String)>,
+    /// The attack it carries.
+    pub reason: String,
+}
+
+/// Read a reviewed-negatives file: a header of label column names ending with `reason`.
+pub fn read_reviewed(path: &Path) -> Result<Vec<Reviewed>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut lines = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
+    let header: Vec<&str> = lines
+        .next()
+        .with_context(|| format!("{} is empty", path.display()))?
+        .split('\t')
+        .map(str::trim)
+        .collect();
+    if header.len() < 2 || header.last() != Some(&"reason") {
+        bail!(
+            "{}: the header must name label columns and end with reason",
+            path.display()
+        );
+    }
+    let keys = &header[..header.len() - 1];
+    let mut rows = Vec::new();
+    for (n, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split('\t').map(str::trim).collect();
+        if cells.len() != header.len() || cells.last().is_some_and(|r| r.is_empty()) {
+            bail!(
+                "{}: row {} needs {} cells and a reason",
+                path.display(),
+                n + 1,
+                header.len()
+            );
+        }
+        rows.push(Reviewed {
+            columns: keys
+                .iter()
+                .zip(&cells)
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+            reason: cells[header.len() - 1].to_string(),
+        });
+    }
+    Ok(rows)
 }
 
 /// Requests and how many of them were alerted.
@@ -129,6 +195,9 @@ pub struct Listed {
     /// The start of the body.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub body: String,
+    /// For a negative: `same_as_attack`, `reviewed: <reason>` or `benign`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub negative_class: String,
 }
 
 /// The figures of one evaluation.
@@ -144,8 +213,17 @@ pub struct EvalReport {
     pub labels: BTreeMap<String, Tally>,
     /// Every attack.
     pub attacks: Tally,
-    /// The negatives (alerted = false positives).
+    /// Every negative.
     pub negatives: Tally,
+    /// Negatives that are the same request as a labelled attack of the corpus.
+    pub negatives_same_as_attack: Tally,
+    /// Negatives the reviewed list names as carrying an attack (and not the same request as
+    /// a labelled one).
+    pub negatives_reviewed: Tally,
+    /// The other negatives (alerted = false positives).
+    pub negatives_benign: Tally,
+    /// Rows of the reviewed list that matched no negative (stale entries).
+    pub reviewed_unmatched: usize,
     /// Recall by the values of `paranoia_level`, `placeholder`, `encoder` (attacks only).
     pub breakdowns: BTreeMap<String, BTreeMap<String, Tally>>,
     /// Per detector id.
@@ -257,10 +335,31 @@ fn clip(s: &str, max: usize) -> String {
 
 /// What one kept request was, for the listings.
 struct Seen {
+    /// Hash of method, target, headers and body (see [`request_key`]).
+    key: u64,
     ip: IpAddr,
     method: String,
     target: String,
     body: String,
+}
+
+/// A request's identity for "the same request as an attack": method, path, query, every
+/// request header (sorted, names lower-case) and the body; not the client or the time.
+fn request_key(ev: &rampart_model::ApiEvent<'_>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    ev.method.hash(&mut h);
+    ev.path.hash(&mut h);
+    ev.query.hash(&mut h);
+    let mut headers: Vec<(String, &str)> = ev
+        .request_headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.as_ref()))
+        .collect();
+    headers.sort();
+    headers.hash(&mut h);
+    ev.request_body.as_deref().hash(&mut h);
+    h.finish()
 }
 
 /// Run the corpus in `corpus` through an engine built from `setup` (lines decoded with
@@ -313,6 +412,8 @@ pub fn evaluate(
     let mut alerts = Vec::new();
     let mut seen = Vec::new();
     let mut last = None;
+    // Every labelled attack's request, kept or filtered out.
+    let mut attack_keys = std::collections::HashSet::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -336,6 +437,10 @@ pub fn evaluate(
             .rows
             .get(&ip)
             .with_context(|| format!("{}: client ip {ip} has no row in labels.tsv", at()))?;
+        let key = request_key(&ev);
+        if row.label != NEGATIVE {
+            attack_keys.insert(key);
+        }
         if !keep(row).with_context(|| format!("row of {ip} in {}", labels_path.display()))? {
             report.filtered_out += 1;
             continue;
@@ -348,6 +453,7 @@ pub fn evaluate(
             format!("{}?{}", ev.path, ev.query)
         };
         seen.push(Seen {
+            key,
             ip,
             method: ev.method.to_string(),
             target: clip(&target, CLIP),
@@ -365,6 +471,7 @@ pub fn evaluate(
         }
     }
     let mut listed_per_label: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut reviewed_used = vec![false; opts.reviewed.len()];
     for s in &seen {
         let row = &labels.rows[&s.ip];
         let detectors = alerted.get(&s.ip);
@@ -391,11 +498,32 @@ pub fn evaluate(
             method: s.method.clone(),
             target: s.target.clone(),
             body: s.body.clone(),
+            negative_class: String::new(),
         };
         if negative {
             report.negatives.add(hit);
+            let reviewed = opts.reviewed.iter().position(|r| {
+                r.columns
+                    .iter()
+                    .all(|(k, v)| row.columns.get(k).is_some_and(|c| c == v))
+            });
+            if let Some(i) = reviewed {
+                reviewed_used[i] = true;
+            }
+            let class = if attack_keys.contains(&s.key) {
+                report.negatives_same_as_attack.add(hit);
+                "same_as_attack".to_string()
+            } else if let Some(i) = reviewed {
+                report.negatives_reviewed.add(hit);
+                format!("reviewed: {}", opts.reviewed[i].reason)
+            } else {
+                report.negatives_benign.add(hit);
+                "benign".to_string()
+            };
             if hit {
-                report.false_positives.push(listed());
+                let mut l = listed();
+                l.negative_class = class;
+                report.false_positives.push(l);
             }
             continue;
         }
@@ -418,6 +546,7 @@ pub fn evaluate(
             report.misses.push(listed());
         }
     }
+    report.reviewed_unmatched = reviewed_used.iter().filter(|u| !**u).count();
     Ok(report)
 }
 
@@ -448,6 +577,10 @@ pub fn run(a: EvalArgs) -> Result<()> {
         paranoia_max: a.paranoia_max,
         labels: a.label.clone(),
         misses: a.misses,
+        reviewed: match &a.reviewed {
+            Some(p) => read_reviewed(p)?,
+            None => Vec::new(),
+        },
     };
     let report = evaluate(&a.corpus, &opts, setup, &decode)
         .with_context(|| format!("evaluating {}", a.corpus.display()))?;
@@ -497,6 +630,24 @@ fn render(r: &EvalReport, listings: bool) -> String {
         r.negatives.alerted,
         r.negatives.percent()
     );
+    let _ = writeln!(
+        o,
+        "  same request as a labelled attack {}, alerted {}\n  reviewed as carrying an attack {}, alerted {}\n  benign {}, alerted {}, false positives {:.1}%",
+        r.negatives_same_as_attack.total,
+        r.negatives_same_as_attack.alerted,
+        r.negatives_reviewed.total,
+        r.negatives_reviewed.alerted,
+        r.negatives_benign.total,
+        r.negatives_benign.alerted,
+        r.negatives_benign.percent()
+    );
+    if r.reviewed_unmatched > 0 {
+        let _ = writeln!(
+            o,
+            "  {} reviewed rows matched no negative",
+            r.reviewed_unmatched
+        );
+    }
     for (col, values) in &r.breakdowns {
         let _ = writeln!(
             o,
@@ -542,9 +693,10 @@ fn render(r: &EvalReport, listings: bool) -> String {
         for f in &r.false_positives {
             let _ = writeln!(
                 o,
-                "{} [{}] {} | {} {} | {}",
+                "{} [{}] ({}) {} | {} {} | {}",
                 f.ip,
                 f.detectors.join(","),
+                f.negative_class,
                 cols(f),
                 f.method,
                 f.target,

@@ -4,7 +4,10 @@
 //!
 //! The corpus figures are asserted as a ratchet: recall at least today's minus one point,
 //! false positives at most today's plus two. **Raise the floors as detection improves**; the
-//! target is recall >= 95% and false positives <= 1% of the negatives.
+//! target is recall >= 95% and false positives <= 1% of the negatives. On CRS the false
+//! positives are counted on its benign negatives: CRS marks a test negative when one rule must
+//! not match it, and many carry an attack (the same request as a labelled attack test, found
+//! by `rampart eval`, or named with its reason in `docs/eval/crs-regression-reviewed-negatives.tsv`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -49,6 +52,14 @@ fn eval(dir: &Path, args: &[&str]) -> Value {
     })
 }
 
+/// The reviewed list of CRS negatives that carry an attack.
+fn reviewed() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/eval/crs-regression-reviewed-negatives.tsv")
+        .display()
+        .to_string()
+}
+
 fn tally(v: &Value) -> (u64, u64) {
     (
         v["total"].as_u64().expect("total"),
@@ -83,7 +94,8 @@ fn check_floor(what: &str, r: &Value, floor: Floor) {
 #[test]
 fn crs_regression_totals_and_floors() {
     let dir = corpus("crs-regression");
-    let all = eval(&dir, &[]);
+    let reviewed = reviewed();
+    let all = eval(&dir, &["--reviewed", &reviewed]);
     assert_eq!(all["requests"], 4874);
     assert_eq!(tally(&all["attacks"]).0, 2204 + 1713);
     assert_eq!(tally(&all["negatives"]).0, 957);
@@ -92,29 +104,44 @@ fn crs_regression_totals_and_floors() {
         &all,
         Floor {
             recall: 69.5,
-            false_positives: 89,
+            false_positives: 71,
         },
     );
 
-    let pl1 = eval(&dir, &["--paranoia-max", "1"]);
+    let pl1 = eval(&dir, &["--paranoia-max", "1", "--reviewed", &reviewed]);
     assert_eq!(tally(&pl1["attacks"]).0, 2204);
     assert_eq!(tally(&pl1["negatives"]).0, 957);
     assert_eq!(pl1["filtered_out"], 1713);
     let by_level = &pl1["breakdowns"]["paranoia_level"];
     assert_eq!(tally(&by_level["1"]).0, 2204, "{by_level}");
-    // The issue's recall acceptance on paranoia-1 attacks, held exactly (its false-positive
-    // bound is not met: see BENCHMARKS.md for why most alerted negatives are attacks).
+    // The issue's acceptance on paranoia-1 attacks, held exactly: recall >= 95%, and at most
+    // 1% of the benign negatives alerted.
     let (attacks, caught) = tally(&pl1["attacks"]);
     assert!(
         caught * 100 >= attacks * 95,
         "crs paranoia-1 recall {caught}/{attacks} below 95%"
+    );
+    assert_eq!(
+        tally(&pl1["negatives_same_as_attack"]).0,
+        62,
+        "{}",
+        pl1["negatives_same_as_attack"]
+    );
+    assert_eq!(pl1["reviewed_unmatched"], 0, "stale rows in {reviewed}");
+    let (reviewed_total, _) = tally(&pl1["negatives_reviewed"]);
+    let (benign, benign_fp) = tally(&pl1["negatives_benign"]);
+    assert_eq!(benign + reviewed_total + 62, 957);
+    assert!(
+        benign_fp * 100 <= benign,
+        "crs: {benign_fp} of {benign} benign negatives alerted (over 1%): {}",
+        serde_json::to_string_pretty(&pl1["false_positives"]).unwrap_or_default()
     );
     check_floor(
         "crs-regression, paranoia level 1",
         &pl1,
         Floor {
             recall: 95.0,
-            false_positives: 89,
+            false_positives: 71,
         },
     );
 }
@@ -255,6 +282,61 @@ fn hand_made_corpus_tallies_exactly() {
             "{ua:?}: {r}"
         );
     }
+
+    // Negatives split: one the same request as the sqli attack, one named by a reviewed
+    // list, the benign one.
+    let mut with_copies = requests.to_vec();
+    with_copies.push(
+        requests[0]
+            .replace("198.51.100.1", "198.51.100.4")
+            .replace("1793000000000", "1793000000030"),
+    );
+    with_copies.push(line(
+        "198.51.100.5",
+        1_793_000_000_040,
+        "/search",
+        "q=x' OR 'a'='a",
+        FIREFOX,
+    ));
+    let split = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        split.path().join("requests.ndjson"),
+        with_copies.join("\n") + "\n",
+    )
+    .expect("write requests");
+    std::fs::write(
+        split.path().join("labels.tsv"),
+        "ip\tlabel\tencoder\n198.51.100.1\tsqli\tPlain\n198.51.100.2\txss\tURL\n\
+         198.51.100.3\tnegative\tPlain\n198.51.100.4\tnegative\tCopy\n\
+         198.51.100.5\tnegative\tTautology\n",
+    )
+    .expect("write labels");
+    let list = split.path().join("reviewed.tsv");
+    std::fs::write(
+        &list,
+        "# comment\nencoder\treason\nTautology\ta quote then an OR tautology\nGone\tstale\n",
+    )
+    .expect("write reviewed");
+    let r = eval(
+        split.path(),
+        &["--reviewed", list.to_str().expect("utf-8 path")],
+    );
+    assert_eq!(tally(&r["negatives"]), (3, 2), "{r}");
+    assert_eq!(tally(&r["negatives_same_as_attack"]), (1, 1), "{r}");
+    assert_eq!(tally(&r["negatives_reviewed"]), (1, 1), "{r}");
+    assert_eq!(tally(&r["negatives_benign"]), (1, 0), "{r}");
+    assert_eq!(r["reviewed_unmatched"], 1, "{r}");
+    let classes: Vec<&str> = r["false_positives"]
+        .as_array()
+        .expect("false positives")
+        .iter()
+        .map(|f| f["negative_class"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        classes,
+        ["same_as_attack", "reviewed: a quote then an OR tautology"],
+        "{r}"
+    );
 
     // `--label` keeps the negatives; the rest is filtered out.
     let r = eval(dir.path(), &["--label", "sqli"]);

@@ -249,6 +249,11 @@ fn every_family_and_placement() {
         (get("/get", "pattern=%2F%5Ba-z%5D%7B1%2C5%7D%2F"), &[]),
         (get("/get", "eval=while(this);"), &["nodejs_injection"]),
         (get("/get", "eval=while(!true);"), &[]),
+        (get("/get/javascript-manual/document.cookie", ""), &[]),
+        (get("/get/..", ""), &[]),
+        (post("/run", "application/x-www-form-urlencoded", "code=myfunction%28%29%7B+echo+hello+%7D"), &[]),
+        (post("/upload", "application/x-www-form-urlencoded", "image=%3C%3Fxml%20version%3D%221.0%22%3F%3E%3Csvg%3E%3C%2Fsvg%3E"), &[]),
+        (get("/get", "x=%3Csvg/onload=alert(1)%3E"), &["xss"]),
         (get("/get", "a=..;.%5C.;%5C."), &["path_traversal"]),
         (get("/get", "x=Invoke-WebRequest%20http://example.com/a.ps1"), &["command_injection"]),
         (post("/post", "form", "var=1234%20AS%20%22foobar%22%20FROM%20t"), &["sqli"]),
@@ -296,8 +301,6 @@ fn every_family_and_placement() {
         (get("/docs", "q=if%20it%20rains%20we%20stay%20home"), &[]),
         (post("/post", "form", "textarea=Hello%21%20World.%0adata%20not%20found."), &[]),
         (get("/get", "x=%3C%25%3Dtitle%25%3E"), &[]),
-        // The signature set still reads `document.cookie` in a path as script.
-        (get("/get/javascript-manual/document.cookie", ""), &["xss"]),
         (get("/p", "payload=flying%20to%20an%20altitude%20of%20convert%20(0.46%20miles),%20landing."), &[]),
         (get("/p", "pattern=/[a-z]%7B1,5%7D/"), &[]),
         (get("/p", "flux=%3C%3Fxml%20version%3D%221.0%22%3F%3E%3Corder%3E%3Cid%3E12345%3C/id%3E%3C/order%3E"), &[]),
@@ -385,6 +388,16 @@ fn every_family_and_placement() {
         ),
         // LDAP.
         (get("/people", "cn=*)(uid=*))(|(uid=*"), &["ldap_injection"]),
+        // A whole filter (a directory search API's parameter) breaks out of nothing.
+        (
+            get("/people", "filter=(%26(objectCategory=computer)(userAccountControl:1.2.840.113556.1.4.803:=8192))"),
+            &[],
+        ),
+        (get("/people", "q=void)(objectClass=users))(%26(objectClass=void)"), &["ldap_injection"]),
+        (
+            get("/search", "q=%28%26%28uid%3Dadmin%29%28%21%28%26%281%3D0%29%28userPassword%3Dq%29%29%29%29"),
+            &["ldap_injection"],
+        ),
         // CRLF / header injection and log forging.
         (
             get("/r", "next=%0d%0aSet-Cookie:%20a=b"),
