@@ -13,8 +13,8 @@
 //! Documents are YAML (or JSON, a subset): `rules:` is a list of [`Rule`]s. Invalid documents
 //! are refused with an error naming the field path and the line ([`DocumentError`]).
 
-use std::fmt;
 use core::net::IpAddr;
+use std::fmt;
 
 use ipnet::IpNet;
 use rampart_model::{

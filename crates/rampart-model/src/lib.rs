@@ -6,6 +6,7 @@
 pub mod action;
 pub mod alert;
 pub mod audit;
+pub mod automation;
 pub mod entity;
 pub mod enums;
 pub mod event;
@@ -24,6 +25,7 @@ pub use action::{
 };
 pub use alert::{Alert, AlertDraft, AlertSource, AttackStage, Reason, SigmaRuleRef, MAX_EVIDENCE};
 pub use audit::{AuditEntry, NewAudit};
+pub use automation::{AutomationObject, AUTOMATION_RULE};
 pub use entity::{Entity, EntityKind, EntityRole};
 pub use enums::{AlertStatus, Classification, Determination, IncidentStatus, Severity};
 pub use event::{ApiEvent, EventKind, QueryParams, BODY_SAMPLE_LIMIT};

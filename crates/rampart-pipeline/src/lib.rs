@@ -15,6 +15,7 @@
 //! ([`BatchReport::out_of_range`]) and logged. Sources refuse them first where they can say
 //! which line it was.
 
+pub mod automation;
 pub mod watch;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -479,6 +480,8 @@ struct Core {
     stats: Arc<PipelineStats>,
     watch: Arc<watch::WatchHandle>,
     reappear: rampart_contain::reappear::Reappearances,
+    /// The automation worker's queue (`None` once the pipeline stops).
+    automation: Option<tokio::sync::mpsc::UnboundedSender<automation::Triggers>>,
 }
 
 impl Core {
@@ -631,6 +634,14 @@ impl Core {
         let outcome = self.store.commit_batch(&batch).await;
         if let Ok(BatchOutcome::Committed(applied)) = &outcome {
             self.correlator.confirm(applied);
+            if let Some(auto) = &self.automation {
+                if !applied.incident_ids.is_empty() || !applied.alert_ids.is_empty() {
+                    let _ = auto.send(automation::Triggers {
+                        incidents: applied.incident_ids.clone(),
+                        alerts: applied.alert_ids.clone(),
+                    });
+                }
+            }
             if changes.is_some() {
                 self.stats
                     .generation
@@ -726,7 +737,9 @@ pub async fn spawn(
     cfg: PipelineConfig,
 ) -> Result<(PipelineHandle, tokio::task::JoinHandle<()>), PipelineError> {
     let (tx, mut rx) = mpsc::channel::<Msg>(cfg.queue_batches.max(1));
+    let (auto_tx, auto_task) = automation::spawn(Arc::clone(&store), tx.downgrade());
     let mut core = Core {
+        automation: Some(auto_tx),
         store,
         engine: cfg.engine,
         inventory: Inventory::new(cfg.inventory),
@@ -774,9 +787,13 @@ pub async fn spawn(
                 }
             }
         }
-        // Senders gone: store what is pending.
+        // Senders gone: store what is pending, then let automation finish its queue.
         if let Err(e) = core.flush().await {
             tracing::error!(error = %e, "final pipeline flush failed");
+        }
+        drop(core.automation.take());
+        if let Err(e) = auto_task.await {
+            tracing::error!(error = %e, "automation worker failed");
         }
     });
     Ok((PipelineHandle { tx, stats, watch }, task))

@@ -15,8 +15,8 @@ use sqlx::{QueryBuilder, Row};
 
 use rampart_model::{
     Action, ActionChange, ActionFilter, ActionKind, ActionStatus, ActorAccess, Alert, AlertDraft,
-    AlertStatus, ApiEvent, ApiToken, AttackStage, AuditEntry, Classification, Comment,
-    Determination, EndpointInfo, Entity, EntityActivity, EntityKind, EntityRole, Incident,
+    AlertStatus, ApiEvent, ApiToken, AttackStage, AuditEntry, AutomationObject, Classification,
+    Comment, Determination, EndpointInfo, Entity, EntityActivity, EntityKind, EntityRole, Incident,
     IncidentDetail, IncidentFilter, IncidentPatch, IncidentSort, IncidentStatus, NewAction,
     NewAudit, NewTask, Page, Role, SavedView, Session, Task, TaskKind, Timestamp, User,
 };
@@ -2402,6 +2402,130 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn put_automation(
+        &self,
+        kind: &str,
+        name: &str,
+        body: &serde_json::Value,
+        actor: &str,
+    ) -> StoreResult<(AutomationObject, bool)> {
+        let now = Timestamp::now();
+        let text = body.to_string();
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let old = sqlx::query(&format!(
+            "SELECT {AUTOMATION_COLS} FROM automation WHERE kind = $1 AND name = $2{ROW_LOCK}"
+        ))
+        .bind(kind)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(automation_from_row)
+        .transpose()?;
+        if let Some(old) = &old {
+            if &old.body == body {
+                return Ok((old.clone(), false));
+            }
+        }
+        let row = sqlx::query(&format!(
+            "INSERT INTO automation (kind, name, body, version, created_at, updated_at, updated_by) \
+             VALUES ($1, $2, $3, 1, $4, $4, $5) \
+             ON CONFLICT (kind, name) DO UPDATE SET body = excluded.body, \
+             version = automation.version + 1, updated_at = excluded.updated_at, \
+             updated_by = excluded.updated_by RETURNING {AUTOMATION_COLS}"
+        ))
+        .bind(kind)
+        .bind(name)
+        .bind(&text)
+        .bind(now.millis())
+        .bind(actor)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let stored = automation_from_row(&row)?;
+        insert_audit(
+            &mut tx,
+            &NewAudit {
+                at: now,
+                actor: actor.to_string(),
+                action: if old.is_some() {
+                    "automation.update".into()
+                } else {
+                    "automation.create".into()
+                },
+                object_type: format!("automation.{kind}"),
+                object_id: name.to_string(),
+                details: serde_json::json!({
+                    "version": stored.version,
+                    "before": old.map(|o| o.body),
+                    "after": body,
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok((stored, true))
+    }
+
+    async fn list_automation(&self, kind: &str) -> StoreResult<Vec<AutomationObject>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUTOMATION_COLS} FROM automation WHERE kind = $1 ORDER BY name"
+        ))
+        .bind(kind)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(self.decode_rows("automation object", &rows, automation_from_row))
+    }
+
+    async fn get_automation(
+        &self,
+        kind: &str,
+        name: &str,
+    ) -> StoreResult<Option<AutomationObject>> {
+        sqlx::query(&format!(
+            "SELECT {AUTOMATION_COLS} FROM automation WHERE kind = $1 AND name = $2"
+        ))
+        .bind(kind)
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(automation_from_row)
+        .transpose()
+    }
+
+    async fn delete_automation(&self, kind: &str, name: &str, actor: &str) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let old = sqlx::query(&format!(
+            "DELETE FROM automation WHERE kind = $1 AND name = $2 RETURNING {AUTOMATION_COLS}"
+        ))
+        .bind(kind)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(automation_from_row)
+        .transpose()?
+        .ok_or_else(|| not_found("automation object", name))?;
+        insert_audit(
+            &mut tx,
+            &NewAudit::now(
+                actor,
+                "automation.delete",
+                format!("automation.{kind}"),
+                name,
+                serde_json::json!({ "version": old.version, "before": old.body }),
+            ),
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(())
+    }
+
     async fn save_view(&self, user_name: &str, name: &str, query: &str) -> StoreResult<SavedView> {
         let row = sqlx::query(&format!(
             "INSERT INTO saved_views (user_name, name, query, created_at) VALUES ($1, $2, $3, $4) \
@@ -2572,6 +2696,22 @@ async fn end_sessions(conn: &mut DbConnection, id: i64) -> StoreResult<()> {
 }
 const USER_COLS_U: &str = "u.id, u.name, u.role, u.created_at, u.disabled_at, u.last_login_at";
 const VIEW_COLS: &str = "id, user_name, name, query, created_at";
+
+const AUTOMATION_COLS: &str = "kind, name, body, version, created_at, updated_at, updated_by";
+
+fn automation_from_row(r: &DbRow) -> StoreResult<AutomationObject> {
+    let body: String = r.try_get("body").map_err(db)?;
+    Ok(AutomationObject {
+        kind: r.try_get("kind").map_err(db)?,
+        name: r.try_get("name").map_err(db)?,
+        body: serde_json::from_str(&body)
+            .map_err(|e| StoreError::Corrupt(format!("automation body: {e}")))?,
+        version: r.try_get("version").map_err(db)?,
+        created_at: Timestamp(r.try_get("created_at").map_err(db)?),
+        updated_at: Timestamp(r.try_get("updated_at").map_err(db)?),
+        updated_by: r.try_get("updated_by").map_err(db)?,
+    })
+}
 
 fn user_from_row(r: &DbRow) -> StoreResult<User> {
     let role: String = r.try_get("role").map_err(db)?;

@@ -88,6 +88,7 @@ macro_rules! store_conformance {
             sessions_expire_idle_and_logout,
             login_failures_count_by_account_and_source,
             saved_views_per_user,
+            automation_objects_versioned_idempotent_audited,
             walkthrough_steps_keep_their_first_value,
             queue_facets_follow_alerts_and_merges,
             users_disable_and_password_end_their_sessions,
@@ -3840,6 +3841,83 @@ pub async fn saved_views_per_user(s: &dyn Store) {
     s.delete_view("ann", a.id).await.unwrap();
     assert_eq!(s.list_views("ann").await.unwrap().len(), 1);
     assert_eq!(s.list_views("ben").await.unwrap().len(), 1);
+}
+
+/// Automation objects: created at version 1, replaced with +1, the same body again changes
+/// and audits nothing, listed by name per kind, deleted (audited), unknown ones `NotFound`.
+pub async fn automation_objects_versioned_idempotent_audited(s: &dyn Store) {
+    let body = serde_json::json!({"name": "triage", "triggers": ["incident_created"]});
+    let (a, changed) = s
+        .put_automation("rule", "triage", &body, "alice")
+        .await
+        .unwrap();
+    assert!(changed);
+    assert_eq!((a.version, a.updated_by.as_str()), (1, "alice"));
+    let (again, changed) = s
+        .put_automation("rule", "triage", &body, "bob")
+        .await
+        .unwrap();
+    assert!(!changed, "same body: no change");
+    assert_eq!((again.version, again.updated_by.as_str()), (1, "alice"));
+    let body2 = serde_json::json!({"name": "triage", "triggers": ["alert_created"]});
+    let (b, changed) = s
+        .put_automation("rule", "triage", &body2, "bob")
+        .await
+        .unwrap();
+    assert!(changed);
+    assert_eq!((b.version, b.body.clone()), (2, body2.clone()));
+    assert_eq!(b.created_at, a.created_at);
+    s.put_automation("rule", "a-first", &body, "alice")
+        .await
+        .unwrap();
+    s.put_automation("playbook", "triage", &body, "alice")
+        .await
+        .unwrap();
+    let names: Vec<String> = s
+        .list_automation("rule")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(names, ["a-first", "triage"]);
+    assert_eq!(
+        s.get_automation("rule", "triage")
+            .await
+            .unwrap()
+            .map(|o| o.body),
+        Some(body2)
+    );
+    assert_eq!(s.get_automation("rule", "nope").await.unwrap(), None);
+    s.delete_automation("rule", "triage", "carol")
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.delete_automation("rule", "triage", "carol").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(s.list_automation("playbook").await.unwrap().len(), 1);
+    let audit = s
+        .list_audit(&AuditFilter {
+            object_type: Some("automation.rule".into()),
+            object_id: Some("triage".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let got: Vec<(&str, &str)> = audit
+        .items
+        .iter()
+        .map(|e| (e.action.as_str(), e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("automation.delete", "carol"),
+            ("automation.update", "bob"),
+            ("automation.create", "alice"),
+        ]
+    );
 }
 
 /// Walkthrough steps: per user, the first value noted is kept.

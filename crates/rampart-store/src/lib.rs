@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use rampart_model::{
     Action, ActionChange, ActionFilter, ActionKind, ActionStatus, ActorAccess, Alert, AlertStatus,
-    ApiEvent, ApiToken, AuditEntry, Comment, EndpointInfo, Entity, EntityActivity, Incident,
-    IncidentDetail, IncidentFilter, IncidentPatch, NewAction, NewAudit, NewTask, Page, Role,
-    SavedView, Session, Severity, Task, Timestamp, User,
+    ApiEvent, ApiToken, AuditEntry, AutomationObject, Comment, EndpointInfo, Entity,
+    EntityActivity, Incident, IncidentDetail, IncidentFilter, IncidentPatch, NewAction, NewAudit,
+    NewTask, Page, Role, SavedView, Session, Severity, Task, Timestamp, User,
 };
 
 pub mod changes;
@@ -521,6 +521,25 @@ pub trait Store: Send + Sync + 'static {
     /// Forget an account's failures (after a successful sign-in).
     async fn clear_login_failures(&self, account: &str) -> StoreResult<()>;
     /// Save (or replace, by name) a queue view for `user_name`.
+    /// Create or replace the automation object `kind`/`name` with `body`, audited as `actor`
+    /// in the same transaction (`automation.create` / `automation.update`). The same body
+    /// again changes nothing and audits nothing (`false`): applying a document twice is
+    /// idempotent.
+    async fn put_automation(
+        &self,
+        kind: &str,
+        name: &str,
+        body: &serde_json::Value,
+        actor: &str,
+    ) -> StoreResult<(AutomationObject, bool)>;
+    /// The automation objects of `kind`, by name.
+    async fn list_automation(&self, kind: &str) -> StoreResult<Vec<AutomationObject>>;
+    /// One automation object.
+    async fn get_automation(&self, kind: &str, name: &str)
+        -> StoreResult<Option<AutomationObject>>;
+    /// Delete an automation object, audited (`NotFound` when there is none).
+    async fn delete_automation(&self, kind: &str, name: &str, actor: &str) -> StoreResult<()>;
+
     async fn save_view(&self, user_name: &str, name: &str, query: &str) -> StoreResult<SavedView>;
     /// A user's saved views, by name.
     async fn list_views(&self, user_name: &str) -> StoreResult<Vec<SavedView>>;

@@ -2,6 +2,7 @@
 //! serves them over an authenticated REST API.
 
 mod app;
+mod automation;
 mod bench;
 mod bench_console;
 mod catalogue;
@@ -74,6 +75,11 @@ enum Cmd {
     Enforcer {
         #[command(subcommand)]
         cmd: EnforcerCmd,
+    },
+    /// Apply and list automation rules (`rules:` documents in YAML).
+    Automation {
+        #[command(subcommand)]
+        cmd: automation::AutomationCmd,
     },
     /// Manage CrowdSec bouncer keys (`X-Api-Key` on `/v1/decisions*`).
     Bouncer {
@@ -482,6 +488,7 @@ async fn run(cmd: Cmd) -> Result<()> {
         Cmd::Serve(a) => serve(a).await,
         Cmd::Replay(a) => replay(a).await,
         Cmd::Incidents { cmd } => incidents(cmd).await,
+        Cmd::Automation { cmd } => automation::run(cmd, &cli_actor()).await,
         Cmd::Actions { cmd } => actions(cmd).await,
         Cmd::Inventory(a) => inventory(a).await,
         Cmd::Token { cmd } => token(cmd).await,

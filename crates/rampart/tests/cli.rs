@@ -733,3 +733,149 @@ fn detectors_prints_every_section_and_they_parse_back() {
         .arg(&cfg));
     assert!(list.contains("content_inspection"), "{list}");
 }
+
+/// `rampart automation apply` stores rules (idempotently), `replay` runs them on the incidents
+/// it creates: in order, later rules seeing earlier changes, a chained `incident_updated`
+/// rule reacting to another rule's change, an expired rule silent, closing with its comment
+/// made by `rule:<name>`. Bad documents and actions this version does not run are refused.
+#[test]
+fn automation_rules_apply_idempotently_and_run_on_replayed_incidents() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let doc = dir.path().join("rules.yaml");
+    std::fs::write(
+        &doc,
+        r#"
+rules:
+  - name: sqli-triage
+    order: 10
+    triggers: [incident_created]
+    conditions: {property: entity.ip, operator: in_cidr, value: 198.51.100.0/24}
+    actions: [{assign: alice}, {add_tags: [sqli-triage]}]
+  - name: chained
+    order: 20
+    triggers: [incident_updated]
+    conditions: {all: [{updated_by: "rule:sqli-triage"}, {changed: owner, to: alice}]}
+    actions: [{add_tags: chained}, {add_task: {title: Review the search endpoint}}]
+  - name: expired
+    order: 5
+    expires_at: "2020-01-01T00:00:00Z"
+    triggers: [incident_created]
+    actions: [{assign: nobody}]
+  - name: close-scanner
+    order: 30
+    triggers: [incident_created]
+    conditions: {property: entity.ip, operator: equals, value: 203.0.113.9}
+    actions:
+      - set_status: {status: Resolved, classification: TruePositive, determination: Automated, comment: known scanner}
+"#,
+    )
+    .unwrap();
+    let (out, _) = run(rampart()
+        .args(["automation", "apply", "--data"])
+        .arg(&data)
+        .arg(&doc));
+    assert_eq!(
+        out.trim(),
+        "rules: 4 created, 0 updated, 0 unchanged, 0 deleted"
+    );
+    let (out, _) = run(rampart()
+        .args(["automation", "apply", "--data"])
+        .arg(&data)
+        .arg(&doc));
+    assert_eq!(
+        out.trim(),
+        "rules: 0 created, 0 updated, 4 unchanged, 0 deleted"
+    );
+    let (out, _) = run(rampart().args(["automation", "list", "--data"]).arg(&data));
+    let names: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(
+        names,
+        ["expired", "sqli-triage", "chained", "close-scanner"],
+        "{out}"
+    );
+    assert!(out.contains("expired  expired"), "{out}");
+
+    let log = dir.path().join("access.log");
+    write_log(&log);
+    run(rampart().args(["replay", "--data"]).arg(&data).arg(&log));
+    let (out, _) = run(rampart()
+        .args(["incidents", "list", "--json", "--data"])
+        .arg(&data));
+    let page: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let items = page["items"].as_array().unwrap();
+    let with_ip = |ip: &str| {
+        items
+            .iter()
+            .find(|i| i["entities"].to_string().contains(ip))
+            .unwrap_or_else(|| panic!("no incident with {ip}: {out}"))
+    };
+    let sqli = with_ip("198.51.100.4");
+    assert_eq!(sqli["assigned_to"], "alice", "{sqli}");
+    assert_eq!(
+        sqli["tags"],
+        serde_json::json!(["sqli-triage", "chained"]),
+        "{sqli}"
+    );
+    assert_eq!(sqli["status"], "Active");
+    let scanner = with_ip("203.0.113.9");
+    assert_eq!(scanner["status"], "Resolved", "{scanner}");
+    assert_eq!(scanner["classification"], "TruePositive");
+    assert!(
+        scanner.get("assigned_to").is_none_or(|a| a.is_null()),
+        "{scanner}"
+    );
+    let id = scanner["id"].as_i64().unwrap().to_string();
+    let (out, _) = run(rampart()
+        .args(["incidents", "show", "--json", "--data"])
+        .arg(&data)
+        .arg(&id));
+    let detail: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        detail["comments"][0]["author"], "rule:close-scanner",
+        "{detail}"
+    );
+    assert_eq!(detail["comments"][0]["text"], "known scanner");
+
+    // Refused: the error names the field path and the line; unsupported actions by name.
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "rules:\n  - name: r\n    triggers: [incident_created]\n    conditions: {property: colour, operator: equals, value: x}\n    actions: [{assign: a}]\n",
+    )
+    .unwrap();
+    let out = rampart()
+        .args(["automation", "apply", "--data"])
+        .arg(&data)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("rules[0].conditions.property (line 4)")
+            && err.contains("unknown property `colour`"),
+        "{err}"
+    );
+    std::fs::write(
+        &bad,
+        "rules:\n  - name: r\n    triggers: [incident_created]\n    actions: [{run_playbook: x}]\n",
+    )
+    .unwrap();
+    let out = rampart()
+        .args(["automation", "apply", "--data"])
+        .arg(&data)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("`run_playbook` action is not available"),
+        "{err}"
+    );
+}

@@ -1,0 +1,225 @@
+//! The automation worker: runs the stored automation rules on the incidents and alerts a
+//! committed batch created, off the pipeline's task (an unbounded queue of ids, bounded in
+//! practice by the alert rate the detectors' cooldowns allow), and applies what they decide
+//! through the store, audited as `rule:<name>`.
+//!
+//! Rules are read from the store for every batch of triggers, so every node sharing a store
+//! runs the same rules and a change applies at once; the node that committed a batch runs the
+//! rules on it. Changes a rule makes raise `incident_updated` for the other rules (never for
+//! itself), up to `rampart_automation::MAX_CHAIN` in a row. Incident changes are reported back
+//! to the pipeline's correlator (a rule that resolves an incident closes it to new alerts)
+//! through a weak sender, so the worker never keeps the pipeline alive.
+
+use std::sync::Arc;
+
+use rampart_automation::{Action, Actor, Plan, Rule, Subject, Trigger, Update, MAX_CHAIN};
+use rampart_model::{
+    Classification, Determination, IncidentPatch, NewTask, TaskKind, Timestamp, AUTOMATION_RULE,
+};
+use rampart_store::Store;
+use tokio::sync::mpsc;
+
+use crate::Msg;
+
+/// What a committed batch asks the worker to run rules on.
+#[derive(Debug, Default)]
+pub(crate) struct Triggers {
+    /// Incidents the batch created.
+    pub incidents: Vec<i64>,
+    /// Alerts the batch stored.
+    pub alerts: Vec<i64>,
+}
+
+/// Start the worker; it ends when the returned sender is dropped and its queue is drained.
+pub(crate) fn spawn(
+    store: Arc<dyn Store>,
+    pipeline: mpsc::WeakSender<Msg>,
+) -> (mpsc::UnboundedSender<Triggers>, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Triggers>();
+    let task = tokio::spawn(async move {
+        let worker = Worker { store, pipeline };
+        while let Some(t) = rx.recv().await {
+            worker.handle(t).await;
+        }
+    });
+    (tx, task)
+}
+
+struct Worker {
+    store: Arc<dyn Store>,
+    pipeline: mpsc::WeakSender<Msg>,
+}
+
+impl Worker {
+    async fn rules(&self) -> Vec<Rule> {
+        let stored = match self.store.list_automation(AUTOMATION_RULE).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "reading automation rules failed");
+                return Vec::new();
+            }
+        };
+        stored
+            .into_iter()
+            .filter_map(|o| match serde_json::from_value::<Rule>(o.body) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!(rule = %o.name, error = %e, "stored automation rule does not read; skipped");
+                    None
+                }
+            })
+            .collect()
+    }
+
+    async fn handle(&self, t: Triggers) {
+        let rules = self.rules().await;
+        if rules.is_empty() {
+            return;
+        }
+        for id in &t.incidents {
+            self.run(&rules, Trigger::IncidentCreated, *id, None).await;
+        }
+        for id in &t.alerts {
+            let incident = match self.store.get_alert(*id).await {
+                Ok(Some(a)) => a.incident_id,
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::error!(alert = id, error = %e, "reading an alert for automation failed");
+                    None
+                }
+            };
+            if let Some(inc) = incident {
+                self.run(&rules, Trigger::AlertCreated, inc, None).await;
+            }
+        }
+    }
+
+    /// Run the rules on one trigger, apply the plan, then raise `incident_updated` for the
+    /// changes each rule made (iteratively: a chain is at most `MAX_CHAIN` long).
+    async fn run(&self, rules: &[Rule], trigger: Trigger, incident: i64, update: Option<Update>) {
+        let mut pending = vec![(trigger, update)];
+        while let Some((trigger, update)) = pending.pop() {
+            let detail = match self.store.get_incident(incident).await {
+                Ok(Some(d)) => d,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(incident, error = %e, "reading an incident for automation failed");
+                    return;
+                }
+            };
+            let drafts: Vec<&rampart_model::AlertDraft> =
+                detail.alerts.iter().map(|a| &a.draft).collect();
+            let subject = Subject::new(&detail.incident, &drafts);
+            let plan =
+                rampart_automation::run(rules, trigger, subject, update.as_ref(), Timestamp::now());
+            self.apply(incident, &plan).await;
+            let chain = update.as_ref().map_or(0, |u| u.chain) + 1;
+            if chain < MAX_CHAIN {
+                for (rule, changes) in plan.changes {
+                    pending.push((
+                        Trigger::IncidentUpdated,
+                        Some(Update {
+                            by: Actor::Rule(rule),
+                            changes,
+                            chain,
+                        }),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Apply each matched rule's steps as one audited patch (and its tasks and comment).
+    async fn apply(&self, incident: i64, plan: &Plan) {
+        for rule in &plan.matched {
+            let actor = Actor::Rule(rule.clone()).audit_name();
+            let mut patch = IncidentPatch::default();
+            let mut tags: Option<Vec<String>> = None;
+            let mut tasks = Vec::new();
+            let mut comment = None;
+            for step in plan.steps.iter().filter(|s| &s.rule == rule) {
+                match &step.action {
+                    Action::Assign(o) => patch.assigned_to = Some(Some(o.clone())),
+                    Action::SetStatus {
+                        status,
+                        classification,
+                        determination,
+                        comment: c,
+                    } => {
+                        patch.status = Some(*status);
+                        patch.classification =
+                            classification.filter(|c| *c != Classification::Unknown);
+                        patch.determination =
+                            determination.filter(|d| *d != Determination::NotAvailable);
+                        comment = c.clone();
+                    }
+                    Action::SetSeverity(s) => patch.severity = Some(*s),
+                    Action::AddTags(t) => {
+                        tags.get_or_insert_with(Vec::new).extend(t.iter().cloned())
+                    }
+                    Action::AddTask { title, description } => tasks.push(NewTask {
+                        kind: TaskKind::Custom,
+                        title: title.clone(),
+                        detail: description.clone().unwrap_or_default(),
+                        entity: None,
+                    }),
+                    Action::Contain { .. } | Action::RunPlaybook(_) | Action::Notify(_) => {
+                        // `rampart automation apply` refuses these until they are wired.
+                        tracing::warn!(rule = %rule, "automation action not available in this version; skipped");
+                    }
+                }
+            }
+            if let Some(add) = tags {
+                let current = match self.store.get_incident(incident).await {
+                    Ok(Some(d)) => d.incident.tags,
+                    _ => Vec::new(),
+                };
+                let mut all = current.clone();
+                for t in add {
+                    if !all.iter().any(|x| x.eq_ignore_ascii_case(&t)) {
+                        all.push(t);
+                    }
+                }
+                if all != current {
+                    patch.tags = Some(all);
+                }
+            }
+            if let Some(c) = &comment {
+                if let Err(e) = self.store.add_comment(incident, &actor, c).await {
+                    tracing::error!(incident, rule = %rule, error = %e, "automation comment failed");
+                }
+            }
+            if !patch.is_empty() {
+                match self.store.update_incident(incident, &patch, &actor).await {
+                    Ok(inc) => {
+                        if let Some(tx) = self.pipeline.upgrade() {
+                            let _ = tx.send(Msg::IncidentChanged(Box::new(inc))).await;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(incident, rule = %rule, error = %e, "automation change failed")
+                    }
+                }
+            }
+            if !tasks.is_empty() {
+                if let Err(e) = self
+                    .store
+                    .create_tasks(incident, &tasks, &actor, Timestamp::now())
+                    .await
+                {
+                    tracing::error!(incident, rule = %rule, error = %e, "automation task failed");
+                }
+            }
+        }
+    }
+}
+
+/// Why a rule cannot be stored by this version: the actions the worker does not run yet.
+pub fn unsupported_action(rule: &Rule) -> Option<&'static str> {
+    rule.actions.iter().find_map(|a| match a {
+        Action::Contain { .. } => Some("contain"),
+        Action::RunPlaybook(_) => Some("run_playbook"),
+        Action::Notify(_) => Some("notify"),
+        _ => None,
+    })
+}

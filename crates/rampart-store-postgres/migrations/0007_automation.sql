@@ -1,0 +1,12 @@
+-- Automation objects (rules; playbooks and webhooks later) by kind and name, each one's
+-- document as JSON. Every node sharing the store reads them from here.
+CREATE TABLE IF NOT EXISTS automation (
+    kind       TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    version    BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    updated_by TEXT NOT NULL,
+    PRIMARY KEY (kind, name)
+);

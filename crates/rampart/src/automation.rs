@@ -1,0 +1,152 @@
+//! `rampart automation`: apply an automation document (rules today) to the store, list what is
+//! stored. Applying is idempotent: an unchanged rule is neither rewritten nor audited.
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use std::path::PathBuf;
+
+use rampart_model::AUTOMATION_RULE;
+
+use crate::{app, DataArgs};
+
+/// `rampart automation` subcommands.
+#[derive(Subcommand)]
+pub enum AutomationCmd {
+    /// Create or update the rules of a YAML document (`rules:`), as the CLI operator; rules
+    /// already stored with the same content are left alone.
+    Apply {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The document (YAML; JSON is a subset). `-` reads stdin.
+        file: PathBuf,
+        /// Also delete stored rules the document does not name.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// List the stored automation rules in run order.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Run one `rampart automation` subcommand.
+pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
+    match cmd {
+        AutomationCmd::Apply { data, file, prune } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin()).context("reading stdin")?
+            } else {
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?
+            };
+            let doc = rampart_automation::parse_document(&text)
+                .with_context(|| format!("invalid automation document {}", file.display()))?;
+            for (i, rule) in doc.rules.iter().enumerate() {
+                if let Some(what) = rampart_pipeline::automation::unsupported_action(rule) {
+                    anyhow::bail!(
+                        "rules[{i}] ({}): the `{what}` action is not available in this version (assign, set_status, set_severity, add_tags and add_task are)",
+                        rule.name
+                    );
+                }
+            }
+            let store = app::open_store(&data).await?;
+            let (mut created, mut updated, mut unchanged, mut deleted) = (0, 0, 0, 0);
+            for rule in &doc.rules {
+                let body = serde_json::to_value(rule).context("encoding a rule")?;
+                let existed = store
+                    .get_automation(AUTOMATION_RULE, &rule.name)
+                    .await?
+                    .is_some();
+                let (_, changed) = store
+                    .put_automation(AUTOMATION_RULE, &rule.name, &body, actor)
+                    .await
+                    .with_context(|| format!("storing rule {:?}", rule.name))?;
+                match (changed, existed) {
+                    (false, _) => unchanged += 1,
+                    (true, true) => updated += 1,
+                    (true, false) => created += 1,
+                }
+            }
+            if prune {
+                for o in store.list_automation(AUTOMATION_RULE).await? {
+                    if !doc.rules.iter().any(|r| r.name == o.name) {
+                        store
+                            .delete_automation(AUTOMATION_RULE, &o.name, actor)
+                            .await?;
+                        deleted += 1;
+                    }
+                }
+            }
+            println!(
+                "rules: {created} created, {updated} updated, {unchanged} unchanged, {deleted} deleted"
+            );
+            Ok(())
+        }
+        AutomationCmd::List { data, json } => {
+            let store = app::open_store(&data).await?;
+            let mut rules = Vec::new();
+            for o in store.list_automation(AUTOMATION_RULE).await? {
+                let rule: rampart_automation::Rule = serde_json::from_value(o.body.clone())
+                    .with_context(|| format!("stored rule {:?} no longer reads", o.name))?;
+                rules.push((o, rule));
+            }
+            rules.sort_by(|a, b| (a.1.order, &a.1.name).cmp(&(b.1.order, &b.1.name)));
+            if json {
+                let out: Vec<serde_json::Value> = rules
+                    .iter()
+                    .map(|(o, r)| {
+                        serde_json::json!({
+                            "name": o.name,
+                            "version": o.version,
+                            "updated_at": o.updated_at,
+                            "updated_by": o.updated_by,
+                            "rule": r,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                return Ok(());
+            }
+            println!(
+                "{:>5}  {:<7}  {:<40}  {:<38}  {:>3}  UPDATED BY",
+                "ORDER", "ENABLED", "NAME", "TRIGGERS", "VER"
+            );
+            for (o, r) in &rules {
+                let triggers: Vec<String> = r
+                    .triggers
+                    .iter()
+                    .map(|t| {
+                        serde_json::to_value(t)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                let expired = r
+                    .expires_at
+                    .is_some_and(|e| e <= rampart_model::Timestamp::now());
+                println!(
+                    "{:>5}  {:<7}  {:<40}  {:<38}  {:>3}  {}",
+                    r.order,
+                    if !r.enabled {
+                        "no"
+                    } else if expired {
+                        "expired"
+                    } else {
+                        "yes"
+                    },
+                    r.name,
+                    triggers.join(","),
+                    o.version,
+                    o.updated_by
+                );
+            }
+            println!("({} rules)", rules.len());
+            Ok(())
+        }
+    }
+}
