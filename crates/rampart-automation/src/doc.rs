@@ -62,6 +62,21 @@ pub fn parse_document(text: &str) -> Result<Document, DocumentError> {
     Ok(doc)
 }
 
+/// Parse and check one rule (YAML or JSON, the API's request body).
+pub fn parse_rule(text: &str) -> Result<Rule, DocumentError> {
+    let de = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let source = e.into_inner();
+        DocumentError::Invalid {
+            path,
+            line: source.location().map(|l| l.line()),
+            message: bare_message(&source.to_string()),
+            source,
+        }
+    })
+}
+
 /// serde_yaml's message without its own path prefix (`rules[0]: `) and location suffix
 /// (` at line 2 column 5`): [`DocumentError::Invalid`] carries both, more precisely.
 fn bare_message(m: &str) -> String {

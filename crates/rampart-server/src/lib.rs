@@ -12,6 +12,7 @@
 pub mod actions;
 pub mod api;
 pub mod auth;
+pub mod automation;
 pub mod cache;
 pub mod defender;
 pub mod enforce;
@@ -258,7 +259,7 @@ impl Route {
 /// forward (axum's own `any` is a fallback, which a route layer would not guard).
 pub(crate) mod methods {
     use axum::handler::Handler;
-    pub use axum::routing::{delete, get, patch, post};
+    pub use axum::routing::{delete, get, patch, post, put};
     use axum::routing::{on, MethodFilter, MethodRouter};
 
     pub fn any<H, T>(h: H) -> MethodRouter<crate::AppState>
@@ -331,6 +332,11 @@ pub const ROUTES: &[Route] = &[
     route!(post "/api/v1/actions/{id}/approve", Approve, "Approve someone else's pending action", actions::approve),
     route!(post "/api/v1/actions/{id}/revert", RevertOwn, "Revert an action (another's needs revert_any)", actions::revert),
     route!(get "/api/v1/audit", Read, "The audit log", api::list_audit),
+    route!(get "/api/v1/automation/rules", Read, "Automation rules, in run order", automation::list),
+    route!(post "/api/v1/automation/rules", ManageAutomation, "Create an automation rule (checked; audited)", automation::create),
+    route!(get "/api/v1/automation/rules/{name}", Read, "One automation rule", automation::get),
+    route!(put "/api/v1/automation/rules/{name}", ManageAutomation, "Create or replace an automation rule (checked; audited)", automation::replace),
+    route!(delete "/api/v1/automation/rules/{name}", ManageAutomation, "Delete an automation rule (audited)", automation::delete),
     route!(get "/api/v1/inventory/endpoints", Read, "Learned API endpoints", api::list_endpoints),
     route!(get "/api/v1/tokens", ManageTokens, "List API tokens (admin)", api::list_tokens),
     route!(post "/api/v1/tokens", ManageTokens, "Create an API token (admin); shown once", api::create_token),
