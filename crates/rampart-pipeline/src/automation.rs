@@ -28,6 +28,8 @@ pub(crate) struct Triggers {
     pub incidents: Vec<i64>,
     /// Alerts the batch stored.
     pub alerts: Vec<i64>,
+    /// Incidents a person (or the API) changed, with what changed and who changed it.
+    pub updated: Vec<(i64, Update)>,
 }
 
 /// Start the worker; it ends when the returned sender is dropped and its queue is drained.
@@ -91,6 +93,10 @@ impl Worker {
             if let Some(inc) = incident {
                 self.run(&rules, Trigger::AlertCreated, inc, None).await;
             }
+        }
+        for (id, update) in t.updated {
+            self.run(&rules, Trigger::IncidentUpdated, id, Some(update))
+                .await;
         }
     }
 

@@ -146,6 +146,8 @@ enum Msg {
         ack: Ack,
     },
     IncidentChanged(Box<Incident>),
+    /// A person changed an incident: automation rules on `incident_updated` run.
+    IncidentUpdated(i64, rampart_automation::Update),
     Flush {
         ack: oneshot::Sender<Result<BatchReport, PipelineError>>,
     },
@@ -316,6 +318,52 @@ impl PipelineHandle {
     /// Tell the correlator a person changed an incident (status, owner, classification).
     pub async fn incident_changed(&self, incident: Incident) {
         let _ = self.tx.send(Msg::IncidentChanged(Box::new(incident))).await;
+    }
+
+    /// Run the automation rules on `incident_updated` for a change `actor` made to incident
+    /// `id` from `before` to `after` (severity, status and owner are what "changed" reads).
+    pub async fn incident_updated(
+        &self,
+        id: i64,
+        before: &Incident,
+        after: &Incident,
+        actor: &str,
+    ) {
+        use rampart_automation::{Actor, Change, Changeable, Update};
+        let mut changes = Vec::new();
+        if before.severity != after.severity {
+            changes.push(Change {
+                property: Changeable::Severity,
+                from: before.severity.as_str().into(),
+                to: after.severity.as_str().into(),
+            });
+        }
+        if before.status != after.status {
+            changes.push(Change {
+                property: Changeable::Status,
+                from: before.status.as_str().into(),
+                to: after.status.as_str().into(),
+            });
+        }
+        if before.assigned_to != after.assigned_to {
+            changes.push(Change {
+                property: Changeable::Owner,
+                from: before.assigned_to.clone().unwrap_or_default(),
+                to: after.assigned_to.clone().unwrap_or_default(),
+            });
+        }
+        if changes.is_empty()
+            && before.tags == after.tags
+            && before.classification == after.classification
+        {
+            return;
+        }
+        let update = Update {
+            by: Actor::from_audit_name(actor),
+            changes,
+            chain: 0,
+        };
+        let _ = self.tx.send(Msg::IncidentUpdated(id, update)).await;
     }
 
     /// Close detection windows at the current event time and store what they produce, plus
@@ -639,6 +687,7 @@ impl Core {
                     let _ = auto.send(automation::Triggers {
                         incidents: applied.incident_ids.clone(),
                         alerts: applied.alert_ids.clone(),
+                        updated: Vec::new(),
                     });
                 }
             }
@@ -780,6 +829,14 @@ pub async fn spawn(
                     let _ = ack.send(r);
                 }
                 Msg::IncidentChanged(inc) => core.correlator.on_incident_changed(&inc),
+                Msg::IncidentUpdated(id, update) => {
+                    if let Some(auto) = &core.automation {
+                        let _ = auto.send(automation::Triggers {
+                            updated: vec![(id, update)],
+                            ..Default::default()
+                        });
+                    }
+                }
                 Msg::Flush { ack } => {
                     let r = core.flush().await;
                     core.publish(r.as_ref());

@@ -596,9 +596,17 @@ pub async fn apply_patch(
     actor: &str,
 ) -> Result<Incident, ApiError> {
     validate_patch(patch)?;
+    let before = state.store.get_incident(id).await?;
     let inc = state.store.update_incident(id, patch, actor).await?;
     state.list_cache.invalidate();
     state.pipeline.incident_changed(inc.clone()).await;
+    if let Some(before) = before {
+        // Automation rules on `incident_updated` (changed from / to, updated by).
+        state
+            .pipeline
+            .incident_updated(id, &before.incident, &inc, actor)
+            .await;
+    }
     Ok(inc)
 }
 

@@ -200,3 +200,71 @@ async fn a_stored_rule_runs_on_the_incident_a_pushed_alert_creates() {
     assert_eq!(page.items[0].assigned_to.as_deref(), Some("alice"));
     assert_eq!(page.items[0].tags, ["auto"]);
 }
+
+/// A person's change raises `incident_updated`: "changed to" and "updated by user" read it.
+#[tokio::test]
+async fn a_persons_change_runs_the_incident_updated_rules() {
+    let app = spawn_app().await;
+    let manager = app.token(Role::SocManager).await;
+    let ack = json!({
+        "name": "ack",
+        "triggers": ["incident_updated"],
+        "conditions": {"all": [
+            {"changed": "status", "from": "Active", "to": "InProgress"},
+            {"updated_by": "user"},
+        ]},
+        "actions": [{"add_tags": ["acknowledged"]}, {"set_severity": "High"}],
+    });
+    assert_eq!(
+        app.post("/api/v1/automation/rules", &manager, ack)
+            .await
+            .status(),
+        201
+    );
+    let id = app
+        .seed_incidents(&[common::Seed {
+            title: "Probe",
+            severity: rampart_model::Severity::Low,
+            ip: "203.0.113.5",
+            status: rampart_model::IncidentStatus::Active,
+            owner: None,
+            tags: &[],
+            priority: 10,
+        }])
+        .await[0]
+        .id;
+    let tier1 = app.token(Role::Tier1).await;
+    let path = format!("/api/v1/incidents/{id}");
+    let r = app
+        .patch(&path, &tier1, json!({"severity": "Medium"}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .patch(&path, &tier1, json!({"status": "InProgress"}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let inc = app.store.get_incident(id).await.unwrap().unwrap().incident;
+        if inc.tags == ["acknowledged"] {
+            assert_eq!(inc.severity, rampart_model::Severity::High);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rule did not run: {inc:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let by_rule = app
+        .store
+        .list_audit(&AuditFilter {
+            actor: Some("rule:ack".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // Tags and severity once: the severity patch alone did not match, and the rule's own
+    // change does not run it again.
+    assert_eq!(by_rule.items.len(), 2, "{:?}", by_rule.items);
+}
