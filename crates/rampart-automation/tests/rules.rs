@@ -452,3 +452,17 @@ fn invalid_documents_name_the_field_and_line() {
         Err(DocumentError::DuplicateName(n)) if n == "r"
     ));
 }
+
+/// The README's example document is a valid document.
+#[test]
+fn the_readme_example_parses() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("reading README.md");
+    let section = &readme[readme
+        .find("#### Automation rules")
+        .expect("automation section")..];
+    let start = section.find("```yaml\n").expect("a yaml block") + 8;
+    let end = start + section[start..].find("```").expect("closed block");
+    let doc = parse_document(&section[start..end]).expect("the README example parses");
+    assert_eq!(doc.rules.len(), 2);
+}
