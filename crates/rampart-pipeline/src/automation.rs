@@ -36,10 +36,15 @@ pub(crate) struct Triggers {
 pub(crate) fn spawn(
     store: Arc<dyn Store>,
     pipeline: mpsc::WeakSender<Msg>,
+    contain: rampart_contain::ContainConfig,
 ) -> (mpsc::UnboundedSender<Triggers>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<Triggers>();
     let task = tokio::spawn(async move {
-        let worker = Worker { store, pipeline };
+        let worker = Worker {
+            store,
+            pipeline,
+            contain,
+        };
         while let Some(t) = rx.recv().await {
             worker.handle(t).await;
         }
@@ -50,6 +55,8 @@ pub(crate) fn spawn(
 struct Worker {
     store: Arc<dyn Store>,
     pipeline: mpsc::WeakSender<Msg>,
+    /// The containment rails (`[contain]`): a rule's containment goes through them.
+    contain: rampart_contain::ContainConfig,
 }
 
 impl Worker {
@@ -169,7 +176,13 @@ impl Worker {
                         detail: description.clone().unwrap_or_default(),
                         entity: None,
                     }),
-                    Action::Contain { .. } | Action::RunPlaybook(_) | Action::Notify(_) => {
+                    Action::Contain {
+                        kind,
+                        duration_secs,
+                    } => {
+                        self.contain(incident, &actor, *kind, *duration_secs).await;
+                    }
+                    Action::RunPlaybook(_) | Action::Notify(_) => {
                         // `rampart automation apply` refuses these until they are wired.
                         tracing::warn!(rule = %rule, "automation action not available in this version; skipped");
                     }
@@ -220,10 +233,88 @@ impl Worker {
     }
 }
 
+impl Worker {
+    /// Contain every attacker entity of the incident that `kind` targets, through
+    /// `rampart-contain` (protected entities, widest range, longest duration and approvals
+    /// apply: an action that needs approval waits for a person), as `actor` with the role of
+    /// those who manage automation (`soc_manager`). An entity already under an active or
+    /// pending action of the same kind is left alone.
+    async fn contain(
+        &self,
+        incident: i64,
+        actor: &str,
+        kind: rampart_model::ActionKind,
+        duration_secs: Option<u64>,
+    ) {
+        let want = Action::target_kind(kind);
+        let detail = match self.store.get_incident(incident).await {
+            Ok(Some(d)) => d,
+            _ => return,
+        };
+        let existing = match self
+            .store
+            .list_actions(&rampart_model::ActionFilter {
+                incident_id: Some(incident),
+                ..Default::default()
+            })
+            .await
+        {
+            Ok(p) => p.items,
+            Err(e) => {
+                tracing::error!(incident, error = %e, "listing actions for automation failed");
+                return;
+            }
+        };
+        let now = Timestamp::now();
+        for e in detail
+            .incident
+            .entities
+            .iter()
+            .filter(|e| e.kind == want && e.role == rampart_model::EntityRole::Attacker)
+        {
+            let req = rampart_model::ActionRequest {
+                kind,
+                target: e.value.clone(),
+                raw_key: None,
+                scope: Default::default(),
+                rate: None,
+                duration_secs,
+                reason: format!("automation {actor} on incident {incident}"),
+                incident_id: Some(incident),
+            };
+            let person = rampart_contain::Person {
+                actor,
+                role: rampart_model::Role::SocManager,
+            };
+            let new = match rampart_contain::plan(&req, person, &self.contain, now) {
+                Ok(n) => n,
+                Err(refusal) => {
+                    tracing::warn!(incident, %actor, target = %e.value, %refusal, "automation containment refused by the rails");
+                    continue;
+                }
+            };
+            let taken = existing.iter().any(|a| {
+                a.action.kind == kind
+                    && a.action.target == new.target
+                    && matches!(
+                        a.status(),
+                        rampart_model::ActionStatus::Active
+                            | rampart_model::ActionStatus::PendingApproval
+                    )
+            });
+            if taken {
+                continue;
+            }
+            if let Err(err) = self.store.create_action(&new, actor).await {
+                tracing::error!(incident, %actor, error = %err, "automation containment failed");
+            }
+        }
+    }
+}
+
 /// Why a rule cannot be stored by this version: the actions the worker does not run yet.
 pub fn unsupported_action(rule: &Rule) -> Option<&'static str> {
     rule.actions.iter().find_map(|a| match a {
-        Action::Contain { .. } => Some("contain"),
         Action::RunPlaybook(_) => Some("run_playbook"),
         Action::Notify(_) => Some("notify"),
         _ => None,

@@ -498,6 +498,8 @@ pub struct PipelineConfig {
     /// evidence and text of every alert, pass through [`rampart_decode::sanitize`] after
     /// detection and before the store sees them.
     pub decode: rampart_decode::DecodeConfig,
+    /// The containment rails automation rules' `contain` actions go through.
+    pub contain: rampart_contain::ContainConfig,
 }
 
 impl Default for PipelineConfig {
@@ -509,6 +511,7 @@ impl Default for PipelineConfig {
             inventory: InventoryConfig::default(),
             inventory_flush_batches: 16,
             decode: rampart_decode::DecodeConfig::default(),
+            contain: rampart_contain::ContainConfig::default(),
         }
     }
 }
@@ -786,7 +789,8 @@ pub async fn spawn(
     cfg: PipelineConfig,
 ) -> Result<(PipelineHandle, tokio::task::JoinHandle<()>), PipelineError> {
     let (tx, mut rx) = mpsc::channel::<Msg>(cfg.queue_batches.max(1));
-    let (auto_tx, auto_task) = automation::spawn(Arc::clone(&store), tx.downgrade());
+    let (auto_tx, auto_task) =
+        automation::spawn(Arc::clone(&store), tx.downgrade(), cfg.contain.clone());
     let mut core = Core {
         automation: Some(auto_tx),
         store,

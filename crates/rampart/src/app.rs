@@ -314,6 +314,9 @@ impl App {
         let mut pcfg = PipelineConfig {
             engine: rampart_pipeline::build_engine(&setup),
             decode: decode.clone(),
+            contain: config
+                .contain
+                .contain_config(&config.decode.trusted_proxies, &config.detect.allow)?,
             ..Default::default()
         };
         if let Some(m) = config.correlate.window_minutes {

@@ -48,7 +48,7 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
             for (i, rule) in doc.rules.iter().enumerate() {
                 if let Some(what) = rampart_pipeline::automation::unsupported_action(rule) {
                     anyhow::bail!(
-                        "rules[{i}] ({}): the `{what}` action is not available in this version (assign, set_status, set_severity, add_tags and add_task are)",
+                        "rules[{i}] ({}): the `{what}` action is not available in this version (assign, set_status, set_severity, add_tags, add_task and contain are)",
                         rule.name
                     );
                 }

@@ -768,7 +768,18 @@ rules:
     conditions: {property: entity.ip, operator: equals, value: 203.0.113.9}
     actions:
       - set_status: {status: Resolved, classification: TruePositive, determination: Automated, comment: known scanner}
+  - name: block-attackers
+    order: 40
+    triggers: [incident_created]
+    actions: [{contain: {kind: block_ip, duration_secs: 600}}]
 "#,
+    )
+    .unwrap();
+    // The rails apply to rules: a protected address is never blocked.
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("rampart.toml"),
+        "[contain.protected]\nips = [\"198.51.100.4/32\"]\n",
     )
     .unwrap();
     let (out, _) = run(rampart()
@@ -777,7 +788,7 @@ rules:
         .arg(&doc));
     assert_eq!(
         out.trim(),
-        "rules: 4 created, 0 updated, 0 unchanged, 0 deleted"
+        "rules: 5 created, 0 updated, 0 unchanged, 0 deleted"
     );
     let (out, _) = run(rampart()
         .args(["automation", "apply", "--data"])
@@ -785,7 +796,7 @@ rules:
         .arg(&doc));
     assert_eq!(
         out.trim(),
-        "rules: 0 created, 0 updated, 4 unchanged, 0 deleted"
+        "rules: 0 created, 0 updated, 5 unchanged, 0 deleted"
     );
     let (out, _) = run(rampart().args(["automation", "list", "--data"]).arg(&data));
     let names: Vec<&str> = out
@@ -795,7 +806,13 @@ rules:
         .collect();
     assert_eq!(
         names,
-        ["expired", "sqli-triage", "chained", "close-scanner"],
+        [
+            "expired",
+            "sqli-triage",
+            "chained",
+            "close-scanner",
+            "block-attackers"
+        ],
         "{out}"
     );
     assert!(out.contains("expired  expired"), "{out}");
@@ -840,6 +857,34 @@ rules:
         "{detail}"
     );
     assert_eq!(detail["comments"][0]["text"], "known scanner");
+
+    // `contain` went through the rails: the scanner blocked (by the rule, on its incident),
+    // the protected address not.
+    let (out, _) = run(rampart()
+        .args(["actions", "list", "--json", "--data"])
+        .arg(&data));
+    let actions: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let blocks: Vec<(String, String, String)> = actions["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["target"].as_str().unwrap_or("").to_string(),
+                a["requested_by"].as_str().unwrap_or("").to_string(),
+                a["status"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        blocks,
+        [(
+            "203.0.113.9".to_string(),
+            "rule:block-attackers".to_string(),
+            "active".to_string()
+        )],
+        "{out}"
+    );
 
     // Refused: the error names the field path and the line; unsupported actions by name.
     let bad = dir.path().join("bad.yaml");
