@@ -706,6 +706,116 @@ pub fn for_each_param(ev: &ApiEvent<'_>, mut f: impl FnMut(&Param<'_>) -> bool) 
     }
 }
 
+/// The parameters of one event, scanned once by the engine ([`ParamScan::fill`]) and read by
+/// every consumer (the three parameter detectors, then the baselines' learning) instead of each
+/// scanning the query and body again.
+///
+/// Invariant: after `fill(ev)`, [`ParamScan::for_each`] over the same `ev` yields exactly what
+/// [`for_each_param`] yields, in the same order, each with `hash_bytes(name)`. Values are kept
+/// as offsets into the event (no copy); names are copied, since JSON key paths are built on
+/// the scanner's stack. The buffers are reused from event to event.
+#[derive(Debug, Default)]
+pub struct ParamScan {
+    names: String,
+    items: Vec<ScannedParam>,
+}
+
+/// One parameter of a [`ParamScan`].
+#[derive(Debug, Clone, Copy)]
+struct ScannedParam {
+    loc: ParamLoc,
+    null: bool,
+    /// Range of the name in [`ParamScan::names`].
+    name: (u32, u32),
+    /// Range of the value in the event's query (query parameters) or request body.
+    value: (u32, u32),
+    /// `hash_bytes` of the name.
+    hash: u64,
+}
+
+/// Where `part` starts in `whole`, when it is a slice of it.
+#[inline]
+fn offset_in(whole: &str, part: &str) -> Option<usize> {
+    let (w, p) = (whole.as_ptr() as usize, part.as_ptr() as usize);
+    (p >= w && p + part.len() <= w + whole.len()).then(|| p - w)
+}
+
+impl ParamScan {
+    /// Scan the parameters of `ev` ([`for_each_param`]), replacing what was scanned before.
+    pub fn fill(&mut self, ev: &ApiEvent<'_>) {
+        self.names.clear();
+        self.items.clear();
+        let (names, items) = (&mut self.names, &mut self.items);
+        let query: &str = &ev.query;
+        let body: &str = ev.request_body.as_deref().unwrap_or("");
+        for_each_param(ev, |p| {
+            let src = if p.loc == ParamLoc::Query {
+                query
+            } else {
+                body
+            };
+            // Every non-empty value is a slice of the query or the body (see
+            // `for_each_param`); an empty one may be a literal `""`.
+            let at = if p.value.is_empty() {
+                0
+            } else if let Some(at) = offset_in(src, p.value) {
+                at
+            } else {
+                debug_assert!(false, "a parameter value outside its source");
+                return true;
+            };
+            let start = names.len();
+            names.push_str(p.name);
+            items.push(ScannedParam {
+                loc: p.loc,
+                null: p.null,
+                name: (start as u32, names.len() as u32),
+                value: (at as u32, (at + p.value.len()) as u32),
+                hash: hash_bytes(p.name.as_bytes()),
+            });
+            true
+        });
+    }
+
+    /// Call `f` with each scanned parameter of `ev` (the event given to [`ParamScan::fill`])
+    /// and its name's hash, in scan order; `f` returns `false` to stop.
+    #[inline]
+    pub fn for_each<'a>(
+        &'a self,
+        ev: &'a ApiEvent<'_>,
+        mut f: impl FnMut(&Param<'a>, u64) -> bool,
+    ) {
+        let query: &'a str = &ev.query;
+        let body: &'a str = ev.request_body.as_deref().unwrap_or("");
+        for it in &self.items {
+            let src = if it.loc == ParamLoc::Query {
+                query
+            } else {
+                body
+            };
+            let p = Param {
+                loc: it.loc,
+                name: &self.names[it.name.0 as usize..it.name.1 as usize],
+                value: &src[it.value.0 as usize..it.value.1 as usize],
+                null: it.null,
+            };
+            if !f(&p, it.hash) {
+                return;
+            }
+        }
+    }
+
+    /// Parameters scanned.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether no parameter was scanned.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
 /// A bounded, recursive (at most [`PARAM_MAX_DEPTH`] deep) scan of a JSON body that reports
 /// leaf values by dotted key path. Stops at the first malformed byte.
 struct JsonScan<'b, 'f, F: FnMut(&Param<'_>) -> bool> {
@@ -959,6 +1069,19 @@ impl Baselines {
 
     /// Learn from one event (after detectors looked at it).
     pub fn learn(&mut self, ev: &ApiEvent<'_>, endpoint: u64, status_class: u8, write: bool) {
+        self.learn_scanned(ev, None, endpoint, status_class, write);
+    }
+
+    /// [`Baselines::learn`], reading the event's parameters from `params` (its [`ParamScan`],
+    /// when the engine scanned it) instead of scanning them again.
+    pub fn learn_scanned(
+        &mut self,
+        ev: &ApiEvent<'_>,
+        params: Option<&ParamScan>,
+        endpoint: u64,
+        status_class: u8,
+        write: bool,
+    ) {
         let now = ev.ts.millis();
         let cfg = &self.cfg;
         let b = self
@@ -988,24 +1111,27 @@ impl Baselines {
         if !b.params_learned {
             b.param_samples += 1;
             let max = cfg.max_params;
-            let (params, overflow) = (&mut b.params, &mut b.params_overflow);
-            for_each_param(ev, |p| {
-                let h = hash_bytes(p.name.as_bytes());
-                match params.iter().position(|q| q.name == h && q.loc == p.loc) {
-                    Some(i) => params[i].learn(p),
-                    None if params.len() < max => {
+            let (profiles, overflow) = (&mut b.params, &mut b.params_overflow);
+            let mut learn_one = |p: &Param<'_>, h: u64| {
+                match profiles.iter().position(|q| q.name == h && q.loc == p.loc) {
+                    Some(i) => profiles[i].learn(p),
+                    None if profiles.len() < max => {
                         let mut q = ParamProfile {
                             name: h,
                             loc: p.loc,
                             ..Default::default()
                         };
                         q.learn(p);
-                        params.push(q);
+                        profiles.push(q);
                     }
                     None => *overflow |= p.loc.bit(),
                 }
                 true
-            });
+            };
+            match params {
+                Some(scan) => scan.for_each(ev, learn_one),
+                None => for_each_param(ev, |p| learn_one(p, hash_bytes(p.name.as_bytes()))),
+            }
         }
         if let Some(n) = ev.request_bytes {
             b.req_bytes.push(n as f64);
@@ -1103,6 +1229,16 @@ mod tests {
             v.push((p.loc, p.name.to_string(), p.value.to_string(), p.null));
             true
         });
+        // The engine's shared scan yields the same parameters, in order, with their hashes.
+        let mut scan = ParamScan::default();
+        scan.fill(&ev);
+        let mut shared = Vec::new();
+        scan.for_each(&ev, |p, h| {
+            assert_eq!(h, hash_bytes(p.name.as_bytes()));
+            shared.push((p.loc, p.name.to_string(), p.value.to_string(), p.null));
+            true
+        });
+        assert_eq!(shared, v, "ParamScan differs from for_each_param");
         v
     }
 

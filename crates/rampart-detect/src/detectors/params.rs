@@ -14,8 +14,8 @@ use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::{
-    body_props, classify_param, for_each_param, value_shape, value_type_index, CharClass,
-    EndpointBaseline, Param, ParamLoc, ParamProfile, VALUE_TYPES,
+    body_props, classify_param, value_shape, value_type_index, CharClass, EndpointBaseline, Param,
+    ParamLoc, ParamProfile, VALUE_TYPES,
 };
 use crate::common::{alert, contains_ci, endpoint_key, Cooldown};
 use crate::registry::Resources;
@@ -133,11 +133,10 @@ impl Detector for ParamType {
             return;
         };
         let now = cx.ev.ts.millis();
-        for_each_param(cx.ev, |p| {
+        cx.for_each_param(|p, h| {
             if p.null || p.loc.bit() & self.locs == 0 {
                 return true;
             }
-            let h = hash_bytes(p.name.as_bytes());
             let Some(prof) = b
                 .param_at(p.loc, h)
                 .filter(|q| q.values() >= self.cfg.min_seen)
@@ -412,11 +411,10 @@ impl Detector for ParamValue {
             return;
         };
         let now = cx.ev.ts.millis();
-        for_each_param(cx.ev, |p| {
+        cx.for_each_param(|p, h| {
             if p.null || p.loc.bit() & self.locs == 0 {
                 return true;
             }
-            let h = hash_bytes(p.name.as_bytes());
             let Some(prof) = b
                 .param_at(p.loc, h)
                 .filter(|q| q.values() >= self.cfg.min_seen)
@@ -505,11 +503,10 @@ impl Detector for UnseenParam {
         // and everything under one it does not know, are its.
         let mass_assignment = cx.write && b.learned && !b.body_overflow;
         let now = cx.ev.ts.millis();
-        for_each_param(cx.ev, |p| {
+        cx.for_each_param(|p, h| {
             if p.loc.bit() & self.locs == 0 || b.params_overflowed(p.loc) {
                 return true;
             }
-            let h = hash_bytes(p.name.as_bytes());
             if b.param_at(p.loc, h).is_some() {
                 return true;
             }
