@@ -713,7 +713,10 @@ pub fn for_each_param(ev: &ApiEvent<'_>, mut f: impl FnMut(&Param<'_>) -> bool) 
 /// Invariant: after `fill(ev)`, [`ParamScan::for_each`] over the same `ev` yields exactly what
 /// [`for_each_param`] yields, in the same order, each with `hash_bytes(name)`. Values are kept
 /// as offsets into the event (no copy); names are copied, since JSON key paths are built on
-/// the scanner's stack. The buffers are reused from event to event.
+/// the scanner's stack. The buffers are reused from event to event. After
+/// [`ParamScan::resolve`] each parameter also carries the index of its learned profile in the
+/// endpoint baseline it was resolved against (the event's `EventCtx::base`), so the
+/// detectors do not each search the profile list.
 #[derive(Debug, Default)]
 pub struct ParamScan {
     names: String,
@@ -731,7 +734,13 @@ struct ScannedParam {
     value: (u32, u32),
     /// `hash_bytes` of the name.
     hash: u64,
+    /// Index of the parameter's profile in the baseline of the last [`ParamScan::resolve`]
+    /// ([`NO_PROFILE`] when it has none).
+    profile: u16,
 }
+
+/// [`ScannedParam::profile`] of a parameter without a learned profile.
+const NO_PROFILE: u16 = u16::MAX;
 
 /// Where `part` starts in `whole`, when it is a slice of it.
 #[inline]
@@ -772,9 +781,25 @@ impl ParamScan {
                 name: (start as u32, names.len() as u32),
                 value: (at as u32, (at + p.value.len()) as u32),
                 hash: hash_bytes(p.name.as_bytes()),
+                profile: NO_PROFILE,
             });
             true
         });
+    }
+
+    /// Find each scanned parameter's profile in `base` (by location and name hash, as
+    /// [`EndpointBaseline::param_at`]); none when `base` is `None`.
+    pub fn resolve(&mut self, base: Option<&EndpointBaseline>) {
+        for it in &mut self.items {
+            it.profile = base
+                .and_then(|b| {
+                    b.params
+                        .iter()
+                        .position(|q| q.name == it.hash && q.loc == it.loc)
+                })
+                .and_then(|i| u16::try_from(i).ok())
+                .unwrap_or(NO_PROFILE);
+        }
     }
 
     /// Call `f` with each scanned parameter of `ev` (the event given to [`ParamScan::fill`])
@@ -784,6 +809,17 @@ impl ParamScan {
         &'a self,
         ev: &'a ApiEvent<'_>,
         mut f: impl FnMut(&Param<'a>, u64) -> bool,
+    ) {
+        self.for_each_resolved(ev, |p, h, _| f(p, h));
+    }
+
+    /// [`ParamScan::for_each`], with each parameter's profile index from the last
+    /// [`ParamScan::resolve`] (`None` when it has none).
+    #[inline]
+    pub fn for_each_resolved<'a>(
+        &'a self,
+        ev: &'a ApiEvent<'_>,
+        mut f: impl FnMut(&Param<'a>, u64, Option<usize>) -> bool,
     ) {
         let query: &'a str = &ev.query;
         let body: &'a str = ev.request_body.as_deref().unwrap_or("");
@@ -799,7 +835,8 @@ impl ParamScan {
                 value: &src[it.value.0 as usize..it.value.1 as usize],
                 null: it.null,
             };
-            if !f(&p, it.hash) {
+            let profile = (it.profile != NO_PROFILE).then_some(usize::from(it.profile));
+            if !f(&p, it.hash, profile) {
                 return;
             }
         }
@@ -1112,8 +1149,18 @@ impl Baselines {
             b.param_samples += 1;
             let max = cfg.max_params;
             let (profiles, overflow) = (&mut b.params, &mut b.params_overflow);
-            let mut learn_one = |p: &Param<'_>, h: u64| {
-                match profiles.iter().position(|q| q.name == h && q.loc == p.loc) {
+            // `at`: where the scan resolved the profile (against this same baseline, before
+            // this event), checked; a name first seen in this event is searched for, since an
+            // earlier parameter of the event may have just added it.
+            let mut learn_one = |p: &Param<'_>, h: u64, at: Option<usize>| {
+                let found = at
+                    .filter(|&i| {
+                        profiles
+                            .get(i)
+                            .is_some_and(|q| q.name == h && q.loc == p.loc)
+                    })
+                    .or_else(|| profiles.iter().position(|q| q.name == h && q.loc == p.loc));
+                match found {
                     Some(i) => profiles[i].learn(p),
                     None if profiles.len() < max => {
                         let mut q = ParamProfile {
@@ -1129,8 +1176,8 @@ impl Baselines {
                 true
             };
             match params {
-                Some(scan) => scan.for_each(ev, learn_one),
-                None => for_each_param(ev, |p| learn_one(p, hash_bytes(p.name.as_bytes()))),
+                Some(scan) => scan.for_each_resolved(ev, learn_one),
+                None => for_each_param(ev, |p| learn_one(p, hash_bytes(p.name.as_bytes()), None)),
             }
         }
         if let Some(n) = ev.request_bytes {
@@ -1386,6 +1433,44 @@ mod tests {
         ] {
             assert_eq!(value_shape(v, loc), (classes, len), "{v:?} {loc:?}");
         }
+    }
+
+    /// Learning through the engine's resolved scan (a repeated name in one event included)
+    /// gives the same profiles as learning by scanning, and a resolved index names the
+    /// profile `param_at` finds.
+    #[test]
+    fn scanned_learning_matches_scanning_and_resolves_profiles() {
+        let (mut plain, mut scanned) = (
+            Baselines::new(BaselineConfig::default()),
+            Baselines::new(BaselineConfig::default()),
+        );
+        let mut scan = ParamScan::default();
+        for i in 0..40i64 {
+            let ev = ApiEvent {
+                ts: rampart_model::Timestamp::from_millis(i * 1_000),
+                query: format!("a={i}&b=x&a=%27{i}&n{}=1", i % 5).into(),
+                request_body: Some(format!(r#"{{"u":{{"r":"v{i}"}},"l":[1,"x"]}}"#).into()),
+                ..Default::default()
+            };
+            plain.learn(&ev, 1, 2, true);
+            scan.fill(&ev);
+            scan.resolve(scanned.get(1));
+            if let Some(base) = scanned.get(1) {
+                scan.for_each_resolved(&ev, |p, h, at| {
+                    let want = base.param_at(p.loc, h).map(|q| q as *const ParamProfile);
+                    let got = at.map(|i| &base.params[i] as *const ParamProfile);
+                    assert_eq!(got, want, "{}", p.name);
+                    true
+                });
+            }
+            scanned.learn_scanned(&ev, Some(&scan), 1, 2, true);
+        }
+        let (a, b) = (
+            plain.get(1).expect("learned"),
+            scanned.get(1).expect("learned"),
+        );
+        assert_eq!(a.params, b.params);
+        assert_eq!(a.params_overflow, b.params_overflow);
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod registry;
 pub mod state;
 
 use crate::baseline::{
-    for_each_param, is_write_method, Baselines, EndpointBaseline, Param, ParamScan,
+    for_each_param, is_write_method, Baselines, EndpointBaseline, Param, ParamProfile, ParamScan,
 };
 use crate::common::{AllowList, Suppression};
 use crate::config::DetectConfig;
@@ -241,14 +241,24 @@ impl<'e> EventCtx<'e> {
         }
     }
 
-    /// Call `f` with each parameter of the event ([`baseline::for_each_param`]) and the
-    /// `hash_bytes` of its name; `f` returns `false` to stop. Reads the engine's one scan of
-    /// the event when there is one, else scans.
+    /// Call `f` with each parameter of the event ([`baseline::for_each_param`]), the
+    /// `hash_bytes` of its name and its learned profile in [`EventCtx::base`] (as
+    /// `base.param_at(loc, hash)`); `f` returns `false` to stop. Reads the engine's one scan
+    /// of the event (resolved against `base`) when there is one, else scans.
     #[inline]
-    pub fn for_each_param(&self, mut f: impl FnMut(&Param<'_>, u64) -> bool) {
+    pub fn for_each_param(
+        &self,
+        mut f: impl FnMut(&Param<'_>, u64, Option<&'e ParamProfile>) -> bool,
+    ) {
+        let base = self.base;
         match self.params {
-            Some(scan) => scan.for_each(self.ev, f),
-            None => for_each_param(self.ev, |p| f(p, hash_bytes(p.name.as_bytes()))),
+            Some(scan) => scan.for_each_resolved(self.ev, |p, h, at| {
+                f(p, h, at.and_then(|i| base.and_then(|b| b.params.get(i))))
+            }),
+            None => for_each_param(self.ev, |p| {
+                let h = hash_bytes(p.name.as_bytes());
+                f(p, h, base.and_then(|b| b.param_at(p.loc, h)))
+            }),
         }
     }
 }
@@ -382,6 +392,7 @@ impl Engine {
             !ev.query.is_empty() || ev.request_body.as_deref().is_some_and(|b| !b.is_empty());
         if scanned {
             self.param_scan.fill(ev);
+            self.param_scan.resolve(cx.base);
             cx.params = Some(&self.param_scan);
         }
         for d in &mut self.detectors {
