@@ -522,6 +522,28 @@ pub fn is_write_method(m: &str) -> bool {
         || m.eq_ignore_ascii_case("PATCH")
 }
 
+/// Where the JSON string whose content starts at `start` ends: the index of its closing `"`
+/// (a `\\` skips the byte after it), or `b.len()` or more when it is not closed. Jumps from
+/// `"`/`\\` to the next with memchr rather than stepping byte by byte: the body scans spend
+/// most of their time inside string content.
+#[inline]
+fn string_end(b: &[u8], start: usize) -> usize {
+    let mut j = start;
+    while j < b.len() {
+        match memchr::memchr2(b'"', b'\\', &b[j..]) {
+            None => return b.len(),
+            Some(k) => {
+                j += k;
+                if b[j] == b'"' {
+                    return j;
+                }
+                j += 2;
+            }
+        }
+    }
+    j
+}
+
 /// Call `f` with each top-level property name of a write body: JSON object keys, or
 /// `a=1&b=2` form keys. A byte scan; stops at the first malformed byte.
 pub fn body_props<'b>(body: &'b str, mut f: impl FnMut(&'b str)) {
@@ -567,11 +589,7 @@ pub fn body_props<'b>(body: &'b str, mut f: impl FnMut(&'b str)) {
             }
             b'"' => {
                 let start = i + 1;
-                let mut j = start;
-                while j < b.len() && b[j] != b'"' {
-                    j += if b[j] == b'\\' { 2 } else { 1 };
-                }
-                let end = j.min(b.len());
+                let end = string_end(b, start).min(b.len());
                 if expect_key && depth == 1 {
                     if let Some(k) = body.get(start..end) {
                         f(k);
@@ -706,6 +724,153 @@ pub fn for_each_param(ev: &ApiEvent<'_>, mut f: impl FnMut(&Param<'_>) -> bool) 
     }
 }
 
+/// The parameters of one event, scanned once by the engine ([`ParamScan::fill`]) and read by
+/// every consumer (the three parameter detectors, then the baselines' learning) instead of each
+/// scanning the query and body again.
+///
+/// Invariant: after `fill(ev)`, [`ParamScan::for_each`] over the same `ev` yields exactly what
+/// [`for_each_param`] yields, in the same order, each with `hash_bytes(name)`. Values are kept
+/// as offsets into the event (no copy); names are copied, since JSON key paths are built on
+/// the scanner's stack. The buffers are reused from event to event. After
+/// [`ParamScan::resolve`] each parameter also carries the index of its learned profile in the
+/// endpoint baseline it was resolved against (the event's `EventCtx::base`), so the
+/// detectors do not each search the profile list.
+#[derive(Debug, Default)]
+pub struct ParamScan {
+    names: String,
+    items: Vec<ScannedParam>,
+}
+
+/// One parameter of a [`ParamScan`].
+#[derive(Debug, Clone, Copy)]
+struct ScannedParam {
+    loc: ParamLoc,
+    null: bool,
+    /// Range of the name in [`ParamScan::names`].
+    name: (u32, u32),
+    /// Range of the value in the event's query (query parameters) or request body.
+    value: (u32, u32),
+    /// `hash_bytes` of the name.
+    hash: u64,
+    /// Index of the parameter's profile in the baseline of the last [`ParamScan::resolve`]
+    /// ([`NO_PROFILE`] when it has none).
+    profile: u16,
+}
+
+/// [`ScannedParam::profile`] of a parameter without a learned profile.
+const NO_PROFILE: u16 = u16::MAX;
+
+/// Where `part` starts in `whole`, when it is a slice of it.
+#[inline]
+fn offset_in(whole: &str, part: &str) -> Option<usize> {
+    let (w, p) = (whole.as_ptr() as usize, part.as_ptr() as usize);
+    (p >= w && p + part.len() <= w + whole.len()).then(|| p - w)
+}
+
+impl ParamScan {
+    /// Scan the parameters of `ev` ([`for_each_param`]), replacing what was scanned before.
+    pub fn fill(&mut self, ev: &ApiEvent<'_>) {
+        self.names.clear();
+        self.items.clear();
+        let (names, items) = (&mut self.names, &mut self.items);
+        let query: &str = &ev.query;
+        let body: &str = ev.request_body.as_deref().unwrap_or("");
+        for_each_param(ev, |p| {
+            let src = if p.loc == ParamLoc::Query {
+                query
+            } else {
+                body
+            };
+            // Every non-empty value is a slice of the query or the body (see
+            // `for_each_param`); an empty one may be a literal `""`.
+            let at = if p.value.is_empty() {
+                0
+            } else if let Some(at) = offset_in(src, p.value) {
+                at
+            } else {
+                debug_assert!(false, "a parameter value outside its source");
+                return true;
+            };
+            let start = names.len();
+            names.push_str(p.name);
+            items.push(ScannedParam {
+                loc: p.loc,
+                null: p.null,
+                name: (start as u32, names.len() as u32),
+                value: (at as u32, (at + p.value.len()) as u32),
+                hash: hash_bytes(p.name.as_bytes()),
+                profile: NO_PROFILE,
+            });
+            true
+        });
+    }
+
+    /// Find each scanned parameter's profile in `base` (by location and name hash, as
+    /// [`EndpointBaseline::param_at`]); none when `base` is `None`.
+    pub fn resolve(&mut self, base: Option<&EndpointBaseline>) {
+        for it in &mut self.items {
+            it.profile = base
+                .and_then(|b| {
+                    b.params
+                        .iter()
+                        .position(|q| q.name == it.hash && q.loc == it.loc)
+                })
+                .and_then(|i| u16::try_from(i).ok())
+                .unwrap_or(NO_PROFILE);
+        }
+    }
+
+    /// Call `f` with each scanned parameter of `ev` (the event given to [`ParamScan::fill`])
+    /// and its name's hash, in scan order; `f` returns `false` to stop.
+    #[inline]
+    pub fn for_each<'a>(
+        &'a self,
+        ev: &'a ApiEvent<'_>,
+        mut f: impl FnMut(&Param<'a>, u64) -> bool,
+    ) {
+        self.for_each_resolved(ev, |p, h, _| f(p, h));
+    }
+
+    /// [`ParamScan::for_each`], with each parameter's profile index from the last
+    /// [`ParamScan::resolve`] (`None` when it has none).
+    #[inline]
+    pub fn for_each_resolved<'a>(
+        &'a self,
+        ev: &'a ApiEvent<'_>,
+        mut f: impl FnMut(&Param<'a>, u64, Option<usize>) -> bool,
+    ) {
+        let query: &'a str = &ev.query;
+        let body: &'a str = ev.request_body.as_deref().unwrap_or("");
+        for it in &self.items {
+            let src = if it.loc == ParamLoc::Query {
+                query
+            } else {
+                body
+            };
+            let p = Param {
+                loc: it.loc,
+                name: &self.names[it.name.0 as usize..it.name.1 as usize],
+                value: &src[it.value.0 as usize..it.value.1 as usize],
+                null: it.null,
+            };
+            let profile = (it.profile != NO_PROFILE).then_some(usize::from(it.profile));
+            if !f(&p, it.hash, profile) {
+                return;
+            }
+        }
+    }
+
+    /// Parameters scanned.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether no parameter was scanned.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
 /// A bounded, recursive (at most [`PARAM_MAX_DEPTH`] deep) scan of a JSON body that reports
 /// leaf values by dotted key path. Stops at the first malformed byte.
 struct JsonScan<'b, 'f, F: FnMut(&Param<'_>) -> bool> {
@@ -740,10 +905,7 @@ impl<F: FnMut(&Param<'_>) -> bool> JsonScan<'_, '_, F> {
     fn string(&mut self) -> Option<(usize, usize)> {
         let b = self.s.as_bytes();
         let start = self.i + 1;
-        let mut j = start;
-        while j < b.len() && b[j] != b'"' {
-            j += if b[j] == b'\\' { 2 } else { 1 };
-        }
+        let j = string_end(b, start);
         if j >= b.len() {
             self.stop = true;
             return None;
@@ -959,6 +1121,19 @@ impl Baselines {
 
     /// Learn from one event (after detectors looked at it).
     pub fn learn(&mut self, ev: &ApiEvent<'_>, endpoint: u64, status_class: u8, write: bool) {
+        self.learn_scanned(ev, None, endpoint, status_class, write);
+    }
+
+    /// [`Baselines::learn`], reading the event's parameters from `params` (its [`ParamScan`],
+    /// when the engine scanned it) instead of scanning them again.
+    pub fn learn_scanned(
+        &mut self,
+        ev: &ApiEvent<'_>,
+        params: Option<&ParamScan>,
+        endpoint: u64,
+        status_class: u8,
+        write: bool,
+    ) {
         let now = ev.ts.millis();
         let cfg = &self.cfg;
         let b = self
@@ -988,24 +1163,37 @@ impl Baselines {
         if !b.params_learned {
             b.param_samples += 1;
             let max = cfg.max_params;
-            let (params, overflow) = (&mut b.params, &mut b.params_overflow);
-            for_each_param(ev, |p| {
-                let h = hash_bytes(p.name.as_bytes());
-                match params.iter().position(|q| q.name == h && q.loc == p.loc) {
-                    Some(i) => params[i].learn(p),
-                    None if params.len() < max => {
+            let (profiles, overflow) = (&mut b.params, &mut b.params_overflow);
+            // `at`: where the scan resolved the profile (against this same baseline, before
+            // this event), checked; a name first seen in this event is searched for, since an
+            // earlier parameter of the event may have just added it.
+            let mut learn_one = |p: &Param<'_>, h: u64, at: Option<usize>| {
+                let found = at
+                    .filter(|&i| {
+                        profiles
+                            .get(i)
+                            .is_some_and(|q| q.name == h && q.loc == p.loc)
+                    })
+                    .or_else(|| profiles.iter().position(|q| q.name == h && q.loc == p.loc));
+                match found {
+                    Some(i) => profiles[i].learn(p),
+                    None if profiles.len() < max => {
                         let mut q = ParamProfile {
                             name: h,
                             loc: p.loc,
                             ..Default::default()
                         };
                         q.learn(p);
-                        params.push(q);
+                        profiles.push(q);
                     }
                     None => *overflow |= p.loc.bit(),
                 }
                 true
-            });
+            };
+            match params {
+                Some(scan) => scan.for_each_resolved(ev, learn_one),
+                None => for_each_param(ev, |p| learn_one(p, hash_bytes(p.name.as_bytes()), None)),
+            }
         }
         if let Some(n) = ev.request_bytes {
             b.req_bytes.push(n as f64);
@@ -1103,6 +1291,16 @@ mod tests {
             v.push((p.loc, p.name.to_string(), p.value.to_string(), p.null));
             true
         });
+        // The engine's shared scan yields the same parameters, in order, with their hashes.
+        let mut scan = ParamScan::default();
+        scan.fill(&ev);
+        let mut shared = Vec::new();
+        scan.for_each(&ev, |p, h| {
+            assert_eq!(h, hash_bytes(p.name.as_bytes()));
+            shared.push((p.loc, p.name.to_string(), p.value.to_string(), p.null));
+            true
+        });
+        assert_eq!(shared, v, "ParamScan differs from for_each_param");
         v
     }
 
@@ -1250,6 +1448,70 @@ mod tests {
         ] {
             assert_eq!(value_shape(v, loc), (classes, len), "{v:?} {loc:?}");
         }
+    }
+
+    /// `string_end` stops where stepping byte by byte (a `\\` skipping the next byte) does.
+    #[test]
+    fn string_end_matches_stepping() {
+        let step = |b: &[u8], start: usize| {
+            let mut j = start;
+            while j < b.len() && b[j] != b'"' {
+                j += if b[j] == b'\\' { 2 } else { 1 };
+            }
+            j.min(b.len())
+        };
+        for s in [
+            r#""""#,
+            r#""abc""#,
+            r#""a\"b"c"#,
+            r#""a\\"b"#,
+            r#""a\"#,
+            r#""\"#,
+            r#""abc"#,
+            r#""\u0022x" y"#,
+            "\"caf\u{e9}\\\"\"",
+        ] {
+            let b = s.as_bytes();
+            assert_eq!(string_end(b, 1).min(b.len()), step(b, 1), "{s}");
+        }
+    }
+
+    /// Learning through the engine's resolved scan (a repeated name in one event included)
+    /// gives the same profiles as learning by scanning, and a resolved index names the
+    /// profile `param_at` finds.
+    #[test]
+    fn scanned_learning_matches_scanning_and_resolves_profiles() {
+        let (mut plain, mut scanned) = (
+            Baselines::new(BaselineConfig::default()),
+            Baselines::new(BaselineConfig::default()),
+        );
+        let mut scan = ParamScan::default();
+        for i in 0..40i64 {
+            let ev = ApiEvent {
+                ts: rampart_model::Timestamp::from_millis(i * 1_000),
+                query: format!("a={i}&b=x&a=%27{i}&n{}=1", i % 5).into(),
+                request_body: Some(format!(r#"{{"u":{{"r":"v{i}"}},"l":[1,"x"]}}"#).into()),
+                ..Default::default()
+            };
+            plain.learn(&ev, 1, 2, true);
+            scan.fill(&ev);
+            scan.resolve(scanned.get(1));
+            if let Some(base) = scanned.get(1) {
+                scan.for_each_resolved(&ev, |p, h, at| {
+                    let want = base.param_at(p.loc, h).map(|q| q as *const ParamProfile);
+                    let got = at.map(|i| &base.params[i] as *const ParamProfile);
+                    assert_eq!(got, want, "{}", p.name);
+                    true
+                });
+            }
+            scanned.learn_scanned(&ev, Some(&scan), 1, 2, true);
+        }
+        let (a, b) = (
+            plain.get(1).expect("learned"),
+            scanned.get(1).expect("learned"),
+        );
+        assert_eq!(a.params, b.params);
+        assert_eq!(a.params_overflow, b.params_overflow);
     }
 
     #[test]

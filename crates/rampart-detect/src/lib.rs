@@ -19,7 +19,9 @@ pub mod detectors;
 pub mod registry;
 pub mod state;
 
-use crate::baseline::{is_write_method, Baselines, EndpointBaseline};
+use crate::baseline::{
+    for_each_param, is_write_method, Baselines, EndpointBaseline, Param, ParamProfile, ParamScan,
+};
 use crate::common::{AllowList, Suppression};
 use crate::config::DetectConfig;
 use crate::state::{combine, hash_bytes, hash_str_ci};
@@ -63,6 +65,10 @@ pub struct EventCtx<'e> {
     /// registry (Sigma) reads `out[first_alert..]` to see what earlier detectors found in the
     /// same request.
     pub first_alert: usize,
+    /// The event's parameters, scanned once by the engine when the event has a query or a
+    /// body (`None` otherwise, or when the context was built outside the engine): read them
+    /// through [`EventCtx::for_each_param`].
+    pub params: Option<&'e ParamScan>,
 }
 
 /// The fixed hasher used for state keys (deterministic across runs).
@@ -231,6 +237,28 @@ impl<'e> EventCtx<'e> {
             auth_failed,
             base: None,
             first_alert: 0,
+            params: None,
+        }
+    }
+
+    /// Call `f` with each parameter of the event ([`baseline::for_each_param`]), the
+    /// `hash_bytes` of its name and its learned profile in [`EventCtx::base`] (as
+    /// `base.param_at(loc, hash)`); `f` returns `false` to stop. Reads the engine's one scan
+    /// of the event (resolved against `base`) when there is one, else scans.
+    #[inline]
+    pub fn for_each_param(
+        &self,
+        mut f: impl FnMut(&Param<'_>, u64, Option<&'e ParamProfile>) -> bool,
+    ) {
+        let base = self.base;
+        match self.params {
+            Some(scan) => scan.for_each_resolved(self.ev, |p, h, at| {
+                f(p, h, at.and_then(|i| base.and_then(|b| b.params.get(i))))
+            }),
+            None => for_each_param(self.ev, |p| {
+                let h = hash_bytes(p.name.as_bytes());
+                f(p, h, base.and_then(|b| b.param_at(p.loc, h)))
+            }),
         }
     }
 }
@@ -276,6 +304,8 @@ pub struct Engine {
     since_tick: u32,
     /// Reused for each event's template.
     template_buf: String,
+    /// Reused for each event's parameters (one scan per event, read by every consumer).
+    param_scan: ParamScan,
 }
 
 /// How often, in event time, the engine ticks detectors at most.
@@ -299,6 +329,7 @@ impl Engine {
             skipped: 0,
             since_tick: 0,
             template_buf: String::new(),
+            param_scan: ParamScan::default(),
         }
     }
     /// An engine over these detectors that skips allow-listed events, drops suppressed
@@ -313,6 +344,7 @@ impl Engine {
             skipped: 0,
             since_tick: 0,
             template_buf: String::new(),
+            param_scan: ParamScan::default(),
         }
     }
     /// An engine with every built-in detector of this crate ([`builtin`]).
@@ -354,6 +386,15 @@ impl Engine {
             d.prefetch(&cx);
         }
         cx.base = self.baselines.as_ref().and_then(|b| b.get(cx.endpoint));
+        // One parameter scan per event, shared by the parameter detectors and the baselines
+        // (each used to scan the query and body itself).
+        let scanned =
+            !ev.query.is_empty() || ev.request_body.as_deref().is_some_and(|b| !b.is_empty());
+        if scanned {
+            self.param_scan.fill(ev);
+            self.param_scan.resolve(cx.base);
+            cx.params = Some(&self.param_scan);
+        }
         for d in &mut self.detectors {
             d.observe(&cx, out);
         }
@@ -362,7 +403,8 @@ impl Engine {
         // baselines (parameters, sizes, rates) what normal looks like.
         if let Some(b) = &mut self.baselines {
             if out.len() == before {
-                b.learn(ev, endpoint, status_class, write);
+                let params = scanned.then_some(&self.param_scan);
+                b.learn_scanned(ev, params, endpoint, status_class, write);
             }
         }
         if !self.suppress.is_empty() && out.len() > before {

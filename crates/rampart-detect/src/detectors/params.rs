@@ -14,8 +14,8 @@ use rampart_model::{AlertDraft, AttackStage, Severity, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::{
-    body_props, classify_param, for_each_param, value_shape, value_type_index, CharClass,
-    EndpointBaseline, Param, ParamLoc, ParamProfile, VALUE_TYPES,
+    body_props, classify_param, value_shape, value_type_index, CharClass, EndpointBaseline, Param,
+    ParamLoc, ParamProfile, VALUE_TYPES,
 };
 use crate::common::{alert, contains_ci, endpoint_key, Cooldown};
 use crate::registry::Resources;
@@ -129,19 +129,16 @@ impl Detector for ParamType {
         "anomalous_param_type"
     }
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
-        let Some(b) = learned_params(cx, 0).filter(|b| !b.params.is_empty()) else {
+        // `for_each_param` hands each parameter its profile in this same baseline.
+        if learned_params(cx, 0).is_none_or(|b| b.params.is_empty()) {
             return;
-        };
+        }
         let now = cx.ev.ts.millis();
-        for_each_param(cx.ev, |p| {
+        cx.for_each_param(|p, h, prof| {
             if p.null || p.loc.bit() & self.locs == 0 {
                 return true;
             }
-            let h = hash_bytes(p.name.as_bytes());
-            let Some(prof) = b
-                .param_at(p.loc, h)
-                .filter(|q| q.values() >= self.cfg.min_seen)
-            else {
+            let Some(prof) = prof.filter(|q| q.values() >= self.cfg.min_seen) else {
                 return true;
             };
             let t = value_type_index(classify_param(p));
@@ -408,19 +405,16 @@ impl Detector for ParamValue {
         "anomalous_param_value"
     }
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>) {
-        let Some(b) = learned_params(cx, 0).filter(|b| !b.params.is_empty()) else {
+        // `for_each_param` hands each parameter its profile in this same baseline.
+        if learned_params(cx, 0).is_none_or(|b| b.params.is_empty()) {
             return;
-        };
+        }
         let now = cx.ev.ts.millis();
-        for_each_param(cx.ev, |p| {
+        cx.for_each_param(|p, h, prof| {
             if p.null || p.loc.bit() & self.locs == 0 {
                 return true;
             }
-            let h = hash_bytes(p.name.as_bytes());
-            let Some(prof) = b
-                .param_at(p.loc, h)
-                .filter(|q| q.values() >= self.cfg.min_seen)
-            else {
+            let Some(prof) = prof.filter(|q| q.values() >= self.cfg.min_seen) else {
                 return true;
             };
             let Some(f) = self.judge(p, prof) else {
@@ -505,12 +499,11 @@ impl Detector for UnseenParam {
         // and everything under one it does not know, are its.
         let mass_assignment = cx.write && b.learned && !b.body_overflow;
         let now = cx.ev.ts.millis();
-        for_each_param(cx.ev, |p| {
+        cx.for_each_param(|p, h, prof| {
             if p.loc.bit() & self.locs == 0 || b.params_overflowed(p.loc) {
                 return true;
             }
-            let h = hash_bytes(p.name.as_bytes());
-            if b.param_at(p.loc, h).is_some() {
+            if prof.is_some() {
                 return true;
             }
             if mass_assignment && p.loc != ParamLoc::Query {
