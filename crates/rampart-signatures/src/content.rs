@@ -2847,8 +2847,14 @@ fn nodejs(v: &Value<'_>, _s: &mut Scratch) -> Option<Found> {
         if let Some(n) = NODE_NEEDLES.find(text) {
             return found(format!("JavaScript {n}"), true);
         }
-        // An anonymous function; `myfunction(){ ... }` names one (shell or prose).
-        for f in ["function(){", "function() {", "function (){"] {
+        // An anonymous function; `myfunction(){ ... }` names one (shell or prose). One search
+        // for `function` gates the three spellings: this family sees most values.
+        let spellings: &[&str] = if text.contains("function") {
+            &["function(){", "function() {", "function (){"]
+        } else {
+            &[]
+        };
+        for f in spellings {
             if text
                 .match_indices(f)
                 .any(|(i, _)| i == 0 || !text.as_bytes()[i - 1].is_ascii_alphanumeric())
