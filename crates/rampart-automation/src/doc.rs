@@ -43,16 +43,7 @@ pub enum DocumentError {
 /// Parse and check an automation document.
 pub fn parse_document(text: &str) -> Result<Document, DocumentError> {
     let de = serde_yaml::Deserializer::from_str(text);
-    let doc: Document = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let source = e.into_inner();
-        DocumentError::Invalid {
-            path,
-            line: source.location().map(|l| l.line()),
-            message: bare_message(&source.to_string()),
-            source,
-        }
-    })?;
+    let doc: Document = serde_path_to_error::deserialize(de).map_err(invalid)?;
     let mut names = BTreeSet::new();
     for r in &doc.rules {
         if !names.insert(r.name.as_str()) {
@@ -65,16 +56,20 @@ pub fn parse_document(text: &str) -> Result<Document, DocumentError> {
 /// Parse and check one rule (YAML or JSON, the API's request body).
 pub fn parse_rule(text: &str) -> Result<Rule, DocumentError> {
     let de = serde_yaml::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let source = e.into_inner();
-        DocumentError::Invalid {
-            path,
-            line: source.location().map(|l| l.line()),
-            message: bare_message(&source.to_string()),
-            source,
-        }
-    })
+    serde_path_to_error::deserialize(de).map_err(invalid)
+}
+
+/// A deserialization error as [`DocumentError::Invalid`]: the field path, the line, the bare
+/// message.
+fn invalid(e: serde_path_to_error::Error<serde_yaml::Error>) -> DocumentError {
+    let path = e.path().to_string();
+    let source = e.into_inner();
+    DocumentError::Invalid {
+        path,
+        line: source.location().map(|l| l.line()),
+        message: bare_message(&source.to_string()),
+        source,
+    }
 }
 
 /// serde_yaml's message without its own path prefix (`rules[0]: `) and location suffix
