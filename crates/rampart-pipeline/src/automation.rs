@@ -125,7 +125,7 @@ impl Worker {
             let subject = Subject::new(&detail.incident, &drafts);
             let plan =
                 rampart_automation::run(rules, trigger, subject, update.as_ref(), Timestamp::now());
-            self.apply(incident, &plan).await;
+            self.apply(&detail.incident, &plan).await;
             let chain = update.as_ref().map_or(0, |u| u.chain) + 1;
             if chain < MAX_CHAIN {
                 for (rule, changes) in plan.changes {
@@ -142,8 +142,12 @@ impl Worker {
         }
     }
 
-    /// Apply each matched rule's steps as one audited patch (and its tasks and comment).
-    async fn apply(&self, incident: i64, plan: &Plan) {
+    /// Apply each matched rule's steps to `before` (the incident the plan was made from) as
+    /// one audited patch per rule, plus its tasks and comment. Tags accumulate over the rules
+    /// from `before`'s, so no rule re-reads the incident.
+    async fn apply(&self, before: &rampart_model::Incident, plan: &Plan) {
+        let incident = before.id;
+        let mut current_tags = before.tags.clone();
         for rule in &plan.matched {
             let actor = Actor::Rule(rule.clone()).audit_name();
             let mut patch = IncidentPatch::default();
@@ -180,7 +184,7 @@ impl Worker {
                         kind,
                         duration_secs,
                     } => {
-                        self.contain(incident, &actor, *kind, *duration_secs).await;
+                        self.contain(before, &actor, *kind, *duration_secs).await;
                     }
                     Action::RunPlaybook(_) | Action::Notify(_) => {
                         // `rampart automation apply` refuses these until they are wired.
@@ -189,18 +193,15 @@ impl Worker {
                 }
             }
             if let Some(add) = tags {
-                let current = match self.store.get_incident(incident).await {
-                    Ok(Some(d)) => d.incident.tags,
-                    _ => Vec::new(),
-                };
-                let mut all = current.clone();
+                let mut all = current_tags.clone();
                 for t in add {
                     if !all.iter().any(|x| x.eq_ignore_ascii_case(&t)) {
                         all.push(t);
                     }
                 }
-                if all != current {
-                    patch.tags = Some(all);
+                if all != current_tags {
+                    patch.tags = Some(all.clone());
+                    current_tags = all;
                 }
             }
             if let Some(c) = &comment {
@@ -241,16 +242,13 @@ impl Worker {
     /// pending action of the same kind is left alone.
     async fn contain(
         &self,
-        incident: i64,
+        before: &rampart_model::Incident,
         actor: &str,
         kind: rampart_model::ActionKind,
         duration_secs: Option<u64>,
     ) {
         let want = Action::target_kind(kind);
-        let detail = match self.store.get_incident(incident).await {
-            Ok(Some(d)) => d,
-            _ => return,
-        };
+        let incident = before.id;
         let existing = match self
             .store
             .list_actions(&rampart_model::ActionFilter {
@@ -266,8 +264,7 @@ impl Worker {
             }
         };
         let now = Timestamp::now();
-        for e in detail
-            .incident
+        for e in before
             .entities
             .iter()
             .filter(|e| e.kind == want && e.role == rampart_model::EntityRole::Attacker)

@@ -57,18 +57,15 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
             let (mut created, mut updated, mut unchanged, mut deleted) = (0, 0, 0, 0);
             for rule in &doc.rules {
                 let body = serde_json::to_value(rule).context("encoding a rule")?;
-                let existed = store
-                    .get_automation(AUTOMATION_RULE, &rule.name)
-                    .await?
-                    .is_some();
-                let (_, changed) = store
+                let (stored, changed) = store
                     .put_automation(AUTOMATION_RULE, &rule.name, &body, actor)
                     .await
                     .with_context(|| format!("storing rule {:?}", rule.name))?;
-                match (changed, existed) {
+                // A stored object starts at version 1: a change at version 1 created it.
+                match (changed, stored.version) {
                     (false, _) => unchanged += 1,
-                    (true, true) => updated += 1,
-                    (true, false) => created += 1,
+                    (true, 1) => created += 1,
+                    (true, _) => updated += 1,
                 }
             }
             if prune {
