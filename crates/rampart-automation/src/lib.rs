@@ -24,6 +24,7 @@ use rampart_model::{
 use serde::{Deserialize, Serialize};
 
 mod doc;
+pub mod signature;
 pub use doc::{parse_document, parse_rule, Document, DocumentError};
 
 /// Most rule-made updates in a row that may trigger rules again (a rule changing what

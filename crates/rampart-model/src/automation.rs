@@ -9,6 +9,12 @@ use crate::Timestamp;
 /// Kind of an automation rule object.
 pub const AUTOMATION_RULE: &str = "rule";
 
+/// Kind of a playbook object.
+pub const AUTOMATION_PLAYBOOK: &str = "playbook";
+
+/// Kind of a webhook subscription object.
+pub const AUTOMATION_WEBHOOK: &str = "webhook";
+
 /// One stored automation object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AutomationObject {

@@ -25,7 +25,7 @@ pub use action::{
 };
 pub use alert::{Alert, AlertDraft, AlertSource, AttackStage, Reason, SigmaRuleRef, MAX_EVIDENCE};
 pub use audit::{AuditEntry, NewAudit};
-pub use automation::{AutomationObject, AUTOMATION_RULE};
+pub use automation::{AutomationObject, AUTOMATION_PLAYBOOK, AUTOMATION_RULE, AUTOMATION_WEBHOOK};
 pub use entity::{Entity, EntityKind, EntityRole};
 pub use enums::{AlertStatus, Classification, Determination, IncidentStatus, Severity};
 pub use event::{ApiEvent, EventKind, QueryParams, BODY_SAMPLE_LIMIT};
