@@ -482,17 +482,6 @@ pub enum Action {
 }
 
 impl Action {
-    /// The entity kind a containment action of `kind` targets.
-    pub fn target_kind(kind: ActionKind) -> EntityKind {
-        match kind {
-            ActionKind::BlockIp | ActionKind::RateLimit => EntityKind::Ip,
-            ActionKind::DisableApiKey => EntityKind::ApiKey,
-            ActionKind::DisablePrincipal => EntityKind::User,
-            ActionKind::IsolateEndpoint => EntityKind::Endpoint,
-            ActionKind::IsolateService => EntityKind::Service,
-        }
-    }
-
     /// Apply what it changes on the incident to `s` (the later rules see it). Returns the
     /// property changes it made.
     fn apply(&self, s: &mut Subject) -> Vec<Change> {

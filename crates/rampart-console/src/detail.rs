@@ -106,6 +106,10 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ),
     ("approved", "Action approved: it is enforced now."),
     ("reverted", "Action reverted: access is restored."),
+    (
+        "disruption-undone",
+        "Attack disruption undone: its actions are reverted.",
+    ),
     ("task-added", "Task added."),
     ("task-done", "Task ticked off."),
     ("task-undone", "Task reopened."),
@@ -632,6 +636,21 @@ fn response(v: &Viewer, d: &IncidentDetail, r: &ResponseView<'_>) -> Markup {
             }
         }
         h2 { "Actions on this incident" }
+        @let disrupted = r.actions.iter().filter(|a| a.action.requested_by.starts_with("disruption:") && !a.status().is_final()).count();
+        @if disrupted > 0 {
+            div.banner.disruption id="disruption" {
+                p {
+                    "Attack disruption took " (disrupted) " action" @if disrupted != 1 { "s" } " on this incident automatically."
+                    @if v.can(Permission::RevertAny) { " Undo them all if they were wrong:" }
+                }
+                @if v.can(Permission::RevertAny) {
+                    form.inline method="post" action={ "/incidents/" (id) "/disruption/undo" } {
+                        (v.csrf_field())
+                        button.secondary type="submit" id="undo-disruption" data-action="undo-disruption" { "Undo attack disruption" }
+                    }
+                }
+            }
+        }
         @if r.actions.is_empty() {
             p.muted { "No containment action yet." }
         } @else {

@@ -5,6 +5,7 @@
 //! decide, auditing it in the same transaction.
 
 pub mod decide;
+pub mod disruption;
 
 use ipnet::IpNet;
 use serde::Deserialize;

@@ -33,6 +33,19 @@ wire_enum! {
     }
 }
 
+impl ActionKind {
+    /// The entity kind an action of this kind targets (a rate limit: its IP form).
+    pub fn entity_kind(self) -> EntityKind {
+        match self {
+            ActionKind::BlockIp | ActionKind::RateLimit => EntityKind::Ip,
+            ActionKind::DisableApiKey => EntityKind::ApiKey,
+            ActionKind::DisablePrincipal => EntityKind::User,
+            ActionKind::IsolateEndpoint => EntityKind::Endpoint,
+            ActionKind::IsolateService => EntityKind::Service,
+        }
+    }
+}
+
 wire_enum! {
     /// Where an action is in its life.
     ActionStatus, "action status" {
@@ -585,6 +598,13 @@ pub struct ActionFilter {
     /// Only actions of this incident.
     #[serde(default)]
     pub incident_id: Option<i64>,
+    /// Only actions requested by an actor whose name starts with this (`disruption:`,
+    /// `rule:`, `user:alice`).
+    #[serde(default)]
+    pub requested_by: Option<String>,
+    /// Only actions created at or after this instant.
+    #[serde(default)]
+    pub created_since: Option<Timestamp>,
     /// Page size (default 100, at most 1000).
     #[serde(default)]
     pub limit: Option<u32>,

@@ -13,8 +13,10 @@
 use std::sync::Arc;
 
 use rampart_automation::{Action, Actor, Plan, Rule, Subject, Trigger, Update, MAX_CHAIN};
+use rampart_contain::disruption::{self, DisruptionConfig, Mode};
 use rampart_model::{
-    Classification, Determination, IncidentPatch, NewTask, TaskKind, Timestamp, AUTOMATION_RULE,
+    ActionFilter, ActionKind, ActionRequest, ActionStatus, Classification, Determination,
+    EntityRole, IncidentPatch, NewTask, TaskKind, Timestamp, AUTOMATION_RULE,
 };
 use rampart_store::Store;
 use tokio::sync::mpsc;
@@ -28,25 +30,44 @@ pub(crate) struct Triggers {
     pub incidents: Vec<i64>,
     /// Alerts the batch stored.
     pub alerts: Vec<i64>,
+    /// The alerts were pushed from outside (attack disruption leaves them alone).
+    pub pushed: bool,
     /// Incidents a person (or the API) changed, with what changed and who changed it.
     pub updated: Vec<(i64, Update)>,
+}
+
+/// What automation's containment goes through, and whom it tells.
+pub(crate) struct Rails {
+    /// The containment rails (`[contain]`): a rule's and a policy's containment go through them.
+    pub contain: rampart_contain::ContainConfig,
+    /// The attack disruption policies (`[disruption]`).
+    pub disruption: DisruptionConfig,
+    /// Signalled after automation created an action (the server enforces it at once).
+    pub actions_changed: Arc<tokio::sync::Notify>,
+    /// Where the worker counts the trigger batches it finished.
+    pub stats: Arc<crate::PipelineStats>,
 }
 
 /// Start the worker; it ends when the returned sender is dropped and its queue is drained.
 pub(crate) fn spawn(
     store: Arc<dyn Store>,
     pipeline: mpsc::WeakSender<Msg>,
-    contain: rampart_contain::ContainConfig,
+    rails: Rails,
 ) -> (mpsc::UnboundedSender<Triggers>, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<Triggers>();
     let task = tokio::spawn(async move {
         let worker = Worker {
             store,
             pipeline,
-            contain,
+            rails,
         };
         while let Some(t) = rx.recv().await {
             worker.handle(t).await;
+            worker
+                .rails
+                .stats
+                .automation_done
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
         }
     });
     (tx, task)
@@ -55,8 +76,7 @@ pub(crate) fn spawn(
 struct Worker {
     store: Arc<dyn Store>,
     pipeline: mpsc::WeakSender<Msg>,
-    /// The containment rails (`[contain]`): a rule's containment goes through them.
-    contain: rampart_contain::ContainConfig,
+    rails: Rails,
 }
 
 impl Worker {
@@ -81,6 +101,21 @@ impl Worker {
     }
 
     async fn handle(&self, t: Triggers) {
+        let mut alerts = Vec::with_capacity(t.alerts.len());
+        for id in &t.alerts {
+            match self.store.get_alert(*id).await {
+                Ok(Some(a)) => alerts.push(a),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(alert = id, error = %e, "reading an alert for automation failed")
+                }
+            }
+        }
+        // containment of high-confidence attacks first: it must not wait for the rules; only
+        // on Rampart's own detections (a pushed alert may claim any detector)
+        if !t.pushed {
+            self.disrupt(&alerts).await;
+        }
         let rules = self.rules().await;
         if rules.is_empty() {
             return;
@@ -88,16 +123,8 @@ impl Worker {
         for id in &t.incidents {
             self.run(&rules, Trigger::IncidentCreated, *id, None).await;
         }
-        for id in &t.alerts {
-            let incident = match self.store.get_alert(*id).await {
-                Ok(Some(a)) => a.incident_id,
-                Ok(None) => None,
-                Err(e) => {
-                    tracing::error!(alert = id, error = %e, "reading an alert for automation failed");
-                    None
-                }
-            };
-            if let Some(inc) = incident {
+        for a in &alerts {
+            if let Some(inc) = a.incident_id {
                 self.run(&rules, Trigger::AlertCreated, inc, None).await;
             }
         }
@@ -184,7 +211,9 @@ impl Worker {
                         kind,
                         duration_secs,
                     } => {
-                        self.contain(before, &actor, *kind, *duration_secs).await;
+                        if self.contain(before, &actor, *kind, *duration_secs).await {
+                            self.rails.actions_changed.notify_one();
+                        }
                     }
                     Action::RunPlaybook(_) | Action::Notify(_) => {
                         // `rampart automation apply` refuses these until they are wired.
@@ -239,74 +268,271 @@ impl Worker {
     /// `rampart-contain` (protected entities, widest range, longest duration and approvals
     /// apply: an action that needs approval waits for a person), as `actor` with the role of
     /// those who manage automation (`soc_manager`). An entity already under an active or
-    /// pending action of the same kind is left alone.
+    /// pending action of the same kind (on any incident) is left alone. Whether it created one.
     async fn contain(
         &self,
         before: &rampart_model::Incident,
         actor: &str,
-        kind: rampart_model::ActionKind,
+        kind: ActionKind,
         duration_secs: Option<u64>,
-    ) {
-        let want = Action::target_kind(kind);
+    ) -> bool {
+        let want = kind.entity_kind();
         let incident = before.id;
-        let existing = match self
-            .store
-            .list_actions(&rampart_model::ActionFilter {
-                incident_id: Some(incident),
-                ..Default::default()
-            })
-            .await
-        {
-            Ok(p) => p.items,
-            Err(e) => {
-                tracing::error!(incident, error = %e, "listing actions for automation failed");
-                return;
-            }
+        let Some(mut existing) = self.in_force().await else {
+            return false;
         };
         let now = Timestamp::now();
+        let mut created = false;
         for e in before
             .entities
             .iter()
-            .filter(|e| e.kind == want && e.role == rampart_model::EntityRole::Attacker)
+            .filter(|e| e.kind == want && e.role == EntityRole::Attacker)
         {
-            let req = rampart_model::ActionRequest {
+            let req = request(
                 kind,
-                target: e.value.clone(),
-                raw_key: None,
-                scope: Default::default(),
-                rate: None,
+                &e.value,
                 duration_secs,
-                reason: format!("automation {actor} on incident {incident}"),
-                incident_id: Some(incident),
-            };
+                format!("automation {actor} on incident {incident}"),
+                incident,
+            );
             let person = rampart_contain::Person {
                 actor,
                 role: rampart_model::Role::SocManager,
             };
-            let new = match rampart_contain::plan(&req, person, &self.contain, now) {
+            let new = match rampart_contain::plan(&req, person, &self.rails.contain, now) {
                 Ok(n) => n,
                 Err(refusal) => {
                     tracing::warn!(incident, %actor, target = %e.value, %refusal, "automation containment refused by the rails");
                     continue;
                 }
             };
-            let taken = existing.iter().any(|a| {
-                a.action.kind == kind
-                    && a.action.target == new.target
-                    && matches!(
-                        a.status(),
-                        rampart_model::ActionStatus::Active
-                            | rampart_model::ActionStatus::PendingApproval
-                    )
-            });
-            if taken {
+            if covered(&existing, &new) {
                 continue;
             }
-            if let Err(err) = self.store.create_action(&new, actor).await {
-                tracing::error!(incident, %actor, error = %err, "automation containment failed");
+            match self.store.create_action(&new, actor).await {
+                Ok(a) => {
+                    existing.push(a);
+                    created = true;
+                }
+                Err(err) => {
+                    tracing::error!(incident, %actor, error = %err, "automation containment failed")
+                }
             }
         }
+        created
     }
+
+    /// Every active or pending action (what a new action must not duplicate), or `None` when
+    /// the store cannot say.
+    async fn in_force(&self) -> Option<Vec<rampart_model::Action>> {
+        let mut all = match self.store.active_actions().await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "listing active actions for automation failed");
+                return None;
+            }
+        };
+        match self
+            .store
+            .list_actions(&ActionFilter {
+                status: Some(ActionStatus::PendingApproval),
+                limit: Some(1000),
+                ..Default::default()
+            })
+            .await
+        {
+            Ok(p) => all.extend(p.items),
+            Err(e) => {
+                tracing::error!(error = %e, "listing pending actions for automation failed");
+                return None;
+            }
+        }
+        Some(all)
+    }
+
+    /// Attack disruption: what the built-in policies want done about the new alerts, within
+    /// their hourly budget and the `[contain]` rails, as `disruption:<policy>`; the incidents
+    /// they acted on are tagged and get a comment saying what was done and how to undo it.
+    async fn disrupt(&self, alerts: &[rampart_model::Alert]) {
+        let cfg = &self.rails.disruption;
+        let mut proposals = Vec::new();
+        for a in alerts {
+            let Some(inc) = a.incident_id else { continue };
+            for p in disruption::propose(cfg, &a.draft) {
+                proposals.push((inc, a.id, p));
+            }
+        }
+        if proposals.is_empty() {
+            return;
+        }
+        let now = Timestamp::now();
+        let taken = match self
+            .store
+            .list_actions(&ActionFilter {
+                requested_by: Some(disruption::ACTOR_PREFIX.to_string()),
+                created_since: Some(Timestamp(now.millis() - 3_600_000)),
+                limit: Some(1),
+                ..Default::default()
+            })
+            .await
+        {
+            Ok(p) => p.total,
+            Err(e) => {
+                tracing::error!(error = %e, "counting disruption actions failed");
+                return;
+            }
+        };
+        let mut left = disruption::budget(cfg, taken);
+        let Some(mut existing) = self.in_force().await else {
+            return;
+        };
+        // per incident: the lines of its comment
+        let mut done: Vec<(i64, &'static str, Vec<String>)> = Vec::new();
+        for (incident, alert, p) in proposals {
+            let actor = p.actor();
+            let policy = disruption::POLICIES.iter().find(|x| x.id == p.policy);
+            let summary = policy.map_or("", |x| x.summary);
+            let req = request(
+                p.kind,
+                &p.target,
+                Some(cfg.duration_secs),
+                format!(
+                    "attack disruption: {summary} (policy {}, alert {alert})",
+                    p.policy
+                ),
+                incident,
+            );
+            let person = rampart_contain::Person {
+                actor: &actor,
+                role: rampart_model::Role::SocManager,
+            };
+            let mut new = match rampart_contain::plan(&req, person, &self.rails.contain, now) {
+                Ok(n) => n,
+                Err(refusal) => {
+                    tracing::warn!(incident, policy = p.policy, target = %p.target, %refusal, "attack disruption refused by the rails");
+                    continue;
+                }
+            };
+            if covered(&existing, &new) {
+                continue;
+            }
+            if left == 0 {
+                tracing::warn!(
+                    incident,
+                    policy = p.policy,
+                    max = cfg.max_actions_per_hour,
+                    "attack disruption budget for the hour is spent; not acting"
+                );
+                break;
+            }
+            if p.mode == Mode::Recommend {
+                new = disruption::recommend(new);
+            }
+            match self.store.create_action(&new, &actor).await {
+                Ok(a) => {
+                    left -= 1;
+                    let line = format!(
+                        "- {} {} ({}, action {}): {}",
+                        a.action.kind,
+                        a.action.target,
+                        if p.mode == Mode::Recommend {
+                            "recommended, pending approval"
+                        } else {
+                            "in force"
+                        },
+                        a.id,
+                        p.policy
+                    );
+                    existing.push(a);
+                    match done.iter_mut().find(|(i, _, _)| *i == incident) {
+                        Some((_, _, lines)) => lines.push(line),
+                        None => done.push((incident, p.policy, vec![line])),
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(incident, policy = p.policy, error = %err, "attack disruption failed")
+                }
+            }
+        }
+        if done.is_empty() {
+            return;
+        }
+        self.rails.actions_changed.notify_one();
+        for (incident, policy, lines) in done {
+            let actor = format!("{}{policy}", disruption::ACTOR_PREFIX);
+            self.mark_disrupted(incident, &actor, &lines).await;
+        }
+    }
+
+    /// Tag `incident` as disrupted and comment what was done, as `actor` (the first policy
+    /// that acted on it).
+    async fn mark_disrupted(&self, incident: i64, actor: &str, lines: &[String]) {
+        let text = format!(
+            "Attack disruption contained this incident's actors:\n{}\n\nUndo them all at once with \"Undo attack disruption\" on the incident page (or POST /api/v1/incidents/{incident}/disruption/undo).",
+            lines.join("\n")
+        );
+        if let Err(e) = self.store.add_comment(incident, actor, &text).await {
+            tracing::error!(incident, error = %e, "attack disruption comment failed");
+        }
+        let tags = match self.store.get_incident(incident).await {
+            Ok(Some(d)) => d.incident.tags,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(incident, error = %e, "reading an incident for attack disruption failed");
+                return;
+            }
+        };
+        if tags.iter().any(|t| t.eq_ignore_ascii_case(disruption::TAG)) {
+            return;
+        }
+        let mut all = tags;
+        all.push(disruption::TAG.to_string());
+        let patch = IncidentPatch {
+            tags: Some(all),
+            ..Default::default()
+        };
+        match self.store.update_incident(incident, &patch, actor).await {
+            Ok(inc) => {
+                if let Some(tx) = self.pipeline.upgrade() {
+                    let _ = tx.send(Msg::IncidentChanged(Box::new(inc))).await;
+                }
+            }
+            Err(e) => tracing::error!(incident, error = %e, "tagging a disrupted incident failed"),
+        }
+    }
+}
+
+/// A containment request for automation.
+fn request(
+    kind: ActionKind,
+    target: &str,
+    duration_secs: Option<u64>,
+    reason: String,
+    incident: i64,
+) -> ActionRequest {
+    ActionRequest {
+        kind,
+        target: target.to_string(),
+        raw_key: None,
+        scope: Default::default(),
+        rate: None,
+        duration_secs,
+        reason,
+        incident_id: Some(incident),
+    }
+}
+
+/// Whether an active or pending action of `existing` already does what `new` would.
+fn covered(existing: &[rampart_model::Action], new: &rampart_model::NewAction) -> bool {
+    existing.iter().any(|a| {
+        a.action.kind == new.kind
+            && a.action.target == new.target
+            && a.action.scope == new.scope
+            && matches!(
+                a.status(),
+                ActionStatus::Active | ActionStatus::PendingApproval
+            )
+    })
 }
 
 /// Why a rule cannot be stored by this version: the actions the worker does not run yet.

@@ -175,6 +175,11 @@ pub struct PipelineStats {
     /// Bumped after every committed batch that changed alerts or incidents: readers that
     /// cache what they read from the store compare it to know their copy is still current.
     pub generation: AtomicU64,
+    /// Trigger batches handed to the automation worker.
+    pub automation_queued: AtomicU64,
+    /// Trigger batches the automation worker finished (equal to `automation_queued` when it
+    /// is idle).
+    pub automation_done: AtomicU64,
 }
 
 impl PipelineStats {
@@ -233,9 +238,16 @@ pub struct PipelineHandle {
     tx: mpsc::Sender<Msg>,
     stats: Arc<PipelineStats>,
     watch: Arc<watch::WatchHandle>,
+    actions_changed: Arc<tokio::sync::Notify>,
 }
 
 impl PipelineHandle {
+    /// Signalled when automation (a rule, a disruption policy) created an action, so the
+    /// server puts it in force at once instead of at its next sync.
+    pub fn actions_changed(&self) -> &Arc<tokio::sync::Notify> {
+        &self.actions_changed
+    }
+
     /// The reappearance watch list the pipeline checks events against (rebuild it after
     /// changing an action; [`watch::maintain`] rebuilds it periodically).
     pub fn watch(&self) -> &Arc<watch::WatchHandle> {
@@ -500,6 +512,8 @@ pub struct PipelineConfig {
     pub decode: rampart_decode::DecodeConfig,
     /// The containment rails automation rules' `contain` actions go through.
     pub contain: rampart_contain::ContainConfig,
+    /// Attack disruption: the built-in policies' modes and rails (`[disruption]`).
+    pub disruption: rampart_contain::disruption::DisruptionConfig,
 }
 
 impl Default for PipelineConfig {
@@ -512,6 +526,7 @@ impl Default for PipelineConfig {
             inventory_flush_batches: 16,
             decode: rampart_decode::DecodeConfig::default(),
             contain: rampart_contain::ContainConfig::default(),
+            disruption: rampart_contain::disruption::DisruptionConfig::default(),
         }
     }
 }
@@ -605,6 +620,7 @@ impl Core {
             &endpoints,
             idempotency,
             &mut report,
+            false,
         )
         .await
     }
@@ -630,7 +646,7 @@ impl Core {
             out_of_range: (before - alerts.len()) as u64,
             ..Default::default()
         };
-        self.commit(&[], None, alerts, &[], idempotency, &mut report)
+        self.commit(&[], None, alerts, &[], idempotency, &mut report, true)
             .await
     }
 
@@ -657,7 +673,10 @@ impl Core {
             .store(self.inventory.overflow_count(), Relaxed);
     }
 
-    /// Correlate `alerts` and commit everything of one batch in one transaction.
+    /// Correlate `alerts` and commit everything of one batch in one transaction. `pushed`:
+    /// the alerts came from outside (`POST /api/v1/alerts`), so attack disruption never acts
+    /// on them (a pushed alert may claim any detector).
+    #[allow(clippy::too_many_arguments)]
     async fn commit(
         &mut self,
         events: &[ApiEvent<'static>],
@@ -666,6 +685,7 @@ impl Core {
         endpoints: &[rampart_model::EndpointInfo],
         idempotency: Option<IdempotencyKey>,
         report: &mut BatchReport,
+        pushed: bool,
     ) -> Result<PushOutcome, PipelineError> {
         let mut alerts = alerts;
         self.track_hinted(&mut alerts).await?;
@@ -687,9 +707,11 @@ impl Core {
             self.correlator.confirm(applied);
             if let Some(auto) = &self.automation {
                 if !applied.incident_ids.is_empty() || !applied.alert_ids.is_empty() {
+                    self.stats.automation_queued.fetch_add(1, Relaxed);
                     let _ = auto.send(automation::Triggers {
                         incidents: applied.incident_ids.clone(),
                         alerts: applied.alert_ids.clone(),
+                        pushed,
                         updated: Vec::new(),
                     });
                 }
@@ -777,7 +799,7 @@ impl Core {
             return Ok(BatchReport::default());
         }
         let mut report = BatchReport::default();
-        self.commit(&[], None, alerts, &endpoints, None, &mut report)
+        self.commit(&[], None, alerts, &endpoints, None, &mut report, false)
             .await
             .map(PushOutcome::into_report)
     }
@@ -789,8 +811,18 @@ pub async fn spawn(
     cfg: PipelineConfig,
 ) -> Result<(PipelineHandle, tokio::task::JoinHandle<()>), PipelineError> {
     let (tx, mut rx) = mpsc::channel::<Msg>(cfg.queue_batches.max(1));
-    let (auto_tx, auto_task) =
-        automation::spawn(Arc::clone(&store), tx.downgrade(), cfg.contain.clone());
+    let actions_changed = Arc::new(tokio::sync::Notify::new());
+    let stats = Arc::new(PipelineStats::default());
+    let (auto_tx, auto_task) = automation::spawn(
+        Arc::clone(&store),
+        tx.downgrade(),
+        automation::Rails {
+            contain: cfg.contain.clone(),
+            disruption: cfg.disruption.clone(),
+            actions_changed: Arc::clone(&actions_changed),
+            stats: Arc::clone(&stats),
+        },
+    );
     let mut core = Core {
         automation: Some(auto_tx),
         store,
@@ -803,7 +835,7 @@ pub async fn spawn(
         batches: 0,
         inventory_flush_batches: cfg.inventory_flush_batches,
         decode: cfg.decode,
-        stats: Arc::new(PipelineStats::default()),
+        stats,
         watch: Arc::new(watch::WatchHandle::default()),
         reappear: rampart_contain::reappear::Reappearances::default(),
     };
@@ -835,6 +867,7 @@ pub async fn spawn(
                 Msg::IncidentChanged(inc) => core.correlator.on_incident_changed(&inc),
                 Msg::IncidentUpdated(id, update) => {
                     if let Some(auto) = &core.automation {
+                        core.stats.automation_queued.fetch_add(1, Relaxed);
                         let _ = auto.send(automation::Triggers {
                             updated: vec![(id, update)],
                             ..Default::default()
@@ -857,5 +890,13 @@ pub async fn spawn(
             tracing::error!(error = %e, "automation worker failed");
         }
     });
-    Ok((PipelineHandle { tx, stats, watch }, task))
+    Ok((
+        PipelineHandle {
+            tx,
+            stats,
+            watch,
+            actions_changed,
+        },
+        task,
+    ))
 }

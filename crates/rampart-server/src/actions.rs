@@ -207,6 +207,7 @@ pub async fn list(
                         .map_err(|_| ApiError::bad_param(&k, format!("{v:?}")))?,
                 )
             }
+            "requested_by" => f.requested_by = Some(v),
             "limit" => match v.parse::<u32>() {
                 Ok(n) if (1..=1000).contains(&n) => f.limit = Some(n),
                 _ => return Err(ApiError::bad_param(&k, format!("{v:?} (1..=1000)"))),
@@ -331,6 +332,67 @@ pub async fn revert_action(
         rampart_contain::revert(action, by, reason, Timestamp::now())
     })
     .await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct UndoBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/incidents/{id}/disruption/undo` `{"reason": "..."}` (optional): revert every
+/// active or pending action attack disruption took on the incident, in one click. Each
+/// revert is `rampart-contain`'s (the caller needs `revert_any`: the actions are the
+/// policies'), audited, and out of enforcement before the answer.
+pub async fn undo_disruption(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let incident = path_id(id)?;
+    let bytes = body_bytes(body)?;
+    let body: UndoBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+        UndoBody::default()
+    } else {
+        json_body(&bytes)?
+    };
+    let reason = body
+        .reason
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| "attack disruption undone".to_string());
+    let reverted = undo_disruption_of(&state, &caller, incident, &reason).await?;
+    Ok(Json(serde_json::json!({
+        "reverted": reverted.iter().map(wire).collect::<Result<Vec<_>, _>>()?,
+    })))
+}
+
+/// Revert every active or pending action of `incident` requested by a disruption policy, as
+/// `caller`; the reverted actions. The incident must exist.
+pub async fn undo_disruption_of(
+    state: &AppState,
+    caller: &Caller,
+    incident: i64,
+    reason: &str,
+) -> Result<Vec<Action>, ApiError> {
+    if state.store.get_incident(incident).await?.is_none() {
+        return Err(ApiError::not_found("incident", incident));
+    }
+    let page = state
+        .store
+        .list_actions(&ActionFilter {
+            incident_id: Some(incident),
+            requested_by: Some(rampart_contain::disruption::ACTOR_PREFIX.to_string()),
+            limit: Some(1000),
+            ..ActionFilter::default()
+        })
+        .await?;
+    let mut out = Vec::new();
+    for a in page.items.iter().filter(|a| !a.status().is_final()) {
+        out.push(revert_action(state, caller, a.id, reason).await?);
+    }
+    Ok(out)
 }
 
 /// The actions of one incident, as answered (for `GET /api/v1/incidents/{id}`).

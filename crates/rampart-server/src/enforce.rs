@@ -177,8 +177,15 @@ pub async fn maintain(state: AppState, mut shutdown: tokio::sync::watch::Receive
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // the signature sees every change but a pathological one; a full reload now and then
     let backstop = (cfg.enforce_sync_interval.as_millis() as i64).saturating_mul(300);
+    let automation = state.pipeline.actions_changed().clone();
     loop {
         tokio::select! {
+            // automation on this node created an action: in force now, not at the next tick
+            _ = automation.notified() => {
+                if let Err(e) = state.enforcement.sync(&*state.store, backstop).await {
+                    tracing::warn!(error = %e, "syncing enforcement decisions");
+                }
+            }
             _ = sync.tick() => {
                 if let Err(e) = state.enforcement.sync(&*state.store, backstop).await {
                     tracing::warn!(error = %e, "syncing enforcement decisions");

@@ -321,6 +321,7 @@ pub const ROUTES: &[Route] = &[
     route!(patch "/api/v1/incidents/{id}", Triage, "Change an incident", api::patch_incident),
     route!(post "/api/v1/incidents/{id}/comments", Comment, "Comment on an incident", api::add_comment),
     route!(post "/api/v1/incidents/{id}/merge", Merge, "Merge an incident into another", api::merge_incident),
+    route!(post "/api/v1/incidents/{id}/disruption/undo", RevertAny, "Undo attack disruption: revert every action its policies took on the incident (audited)", actions::undo_disruption),
     route!(get "/api/v1/incidents/{id}/containment", Read, "Containment of an incident: attacker entities, actions, verdict", recovery::get_containment),
     route!(get "/api/v1/incidents/{id}/tasks", Read, "Recovery tasks of an incident", recovery::list_tasks),
     route!(post "/api/v1/incidents/{id}/tasks", Triage, "Add a custom recovery task", recovery::create_task),

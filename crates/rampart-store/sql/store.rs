@@ -2831,6 +2831,19 @@ fn push_action_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a ActionFilter) {
     }
     if let Some(i) = f.incident_id {
         qb.push(sep).push("incident_id = ").push_bind(i);
+        sep = " AND ";
+    }
+    if let Some(p) = &f.requested_by {
+        // a prefix compared as text (no LIKE: `%` and `_` in a name are literal)
+        qb.push(sep)
+            .push("substr(requested_by, 1, ")
+            .push_bind(p.chars().count() as i64)
+            .push(") = ")
+            .push_bind(p.as_str());
+        sep = " AND ";
+    }
+    if let Some(t) = f.created_since {
+        qb.push(sep).push("created_at >= ").push_bind(t.millis());
     }
 }
 

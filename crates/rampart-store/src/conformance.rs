@@ -3122,6 +3122,36 @@ pub async fn actions_create_list_filter_get(s: &dyn Store) {
         .expect("list");
     assert_eq!(ids(page), (vec![b.id], 3));
     assert_eq!(audit_actions_of(s, a.id).await, vec!["action.create"]);
+
+    // by who asked (a literal prefix) and since when
+    let mut later = new_action("203.0.113.9", ActionStatus::Active, Some(3));
+    later.requested_by = "disruption:account_takeover".into();
+    later.created_at = Timestamp(T0 + 5_000);
+    let d = s
+        .create_action(&later, "disruption:account_takeover")
+        .await
+        .expect("create");
+    let by = |prefix: &str, since: Option<i64>| ActionFilter {
+        requested_by: Some(prefix.to_string()),
+        created_since: since.map(Timestamp),
+        ..ActionFilter::default()
+    };
+    for (filter, want) in [
+        (by("disruption:", None), vec![d.id]),
+        (by("disruption:account_takeover", None), vec![d.id]),
+        (by("disruption:%", None), vec![]),
+        (by("disruption_", None), vec![]),
+        (by("token:", None), vec![c.id, b.id, a.id]),
+        (by("token:", Some(T0 + 1)), vec![]),
+        (by("", Some(T0 + 5_000)), vec![d.id]),
+    ] {
+        let got = s.list_actions(&filter).await.expect("list");
+        assert_eq!(
+            got.items.iter().map(|a| a.id).collect::<Vec<_>>(),
+            want,
+            "{filter:?}"
+        );
+    }
 }
 
 /// Approving is a compare-and-set on the status: of two approvals of one pending action,

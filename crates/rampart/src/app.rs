@@ -317,6 +317,7 @@ impl App {
             contain: config
                 .contain
                 .contain_config(&config.decode.trusted_proxies, &config.detect.allow)?,
+            disruption: config.disruption.disruption_config()?,
             ..Default::default()
         };
         if let Some(m) = config.correlate.window_minutes {

@@ -23,6 +23,47 @@ pub struct FileConfig {
     pub ingest: IngestSection,
     /// `[contain]`
     pub contain: ContainSection,
+    /// `[disruption]`
+    pub disruption: DisruptionSection,
+}
+
+/// `[disruption]`: automatic attack disruption by the built-in policies
+/// (`rampart_contain::disruption::POLICIES`), within the `[contain]` rails.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DisruptionSection {
+    /// Mode of every policy `policies` does not name: `off`, `recommend` (the default: the
+    /// action waits for one click of approval) or `automatic`.
+    pub mode: Option<rampart_contain::disruption::Mode>,
+    /// Mode per policy (`account_takeover = "automatic"`).
+    pub policies: std::collections::BTreeMap<String, rampart_contain::disruption::Mode>,
+    /// Most actions all policies may take within an hour (default 20).
+    pub max_actions_per_hour: Option<u32>,
+    /// How long a policy's action lasts (default `1h`).
+    pub duration: Option<String>,
+}
+
+impl DisruptionSection {
+    /// The policies' configuration.
+    pub fn disruption_config(&self) -> Result<rampart_contain::disruption::DisruptionConfig> {
+        let mut c = rampart_contain::disruption::DisruptionConfig::default();
+        if let Some(m) = self.mode {
+            c.mode = m;
+        }
+        c.modes = self.policies.clone();
+        if let Some(n) = self.max_actions_per_hour {
+            c.max_actions_per_hour = n;
+        }
+        if let Some(d) = &self.duration {
+            c.duration_secs = rampart_model::action::parse_duration(d)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("[disruption] duration")?;
+        }
+        c.validate()
+            .map_err(|e| anyhow::anyhow!(e))
+            .context("[disruption] policies")?;
+        Ok(c)
+    }
 }
 
 /// `[contain]`: the safety rails of containment actions. Durations are Go-style strings

@@ -59,6 +59,8 @@ fn prepare_demo_dir(data: &Path) -> Result<()> {
             tor.display().to_string(),
             ti.display().to_string()
         ));
+        // the demo shows attack disruption at work: its policies contain at once
+        text.push_str("\n[disruption]\nmode = \"automatic\"\nmax_actions_per_hour = 100\n");
         std::fs::write(&cfg, text).with_context(|| format!("writing {}", cfg.display()))?;
     }
     Ok(())

@@ -109,9 +109,14 @@ fn backend() -> (u16, std::thread::JoinHandle<()>) {
 }
 
 fn start_rampart(data: &Path) -> (Guard, String) {
+    start_rampart_with(data, &[])
+}
+
+fn start_rampart_with(data: &Path, extra: &[&str]) -> (Guard, String) {
     let mut child = rampart()
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .args(extra)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -126,6 +131,28 @@ fn start_nginx(
     rampart: &str,
     backend: u16,
     enforcer_key: &str,
+) -> (Guard, u16) {
+    start_nginx_logging(nginx, dir, rampart, backend, enforcer_key, None)
+}
+
+/// The README's JSON access log format for nginx (the one `nginx_json` decodes).
+fn readme_log_format() -> String {
+    let readme = std::fs::read_to_string(repo_file("README.md")).unwrap();
+    readme
+        .lines()
+        .find(|l| l.starts_with("log_format rampart_json "))
+        .expect("the README shows a log_format rampart_json line")
+        .to_string()
+}
+
+/// nginx as `start_nginx`, writing the README's JSON access log to `access_log` when given.
+fn start_nginx_logging(
+    nginx: &Path,
+    dir: &Path,
+    rampart: &str,
+    backend: u16,
+    enforcer_key: &str,
+    access_log: Option<&Path>,
 ) -> (Guard, u16) {
     let snippet = std::fs::read_to_string(repo_file("deploy/nginx/rampart.conf")).unwrap();
     let port = free_port();
@@ -143,10 +170,18 @@ fn start_nginx(
     );
     assert!(conf.contains(&format!("server {rampart};")), "{conf}");
     let d = dir.display();
+    let log = match access_log {
+        Some(p) => format!(
+            "{}\n  access_log {} rampart_json;",
+            readme_log_format(),
+            p.display()
+        ),
+        None => "access_log off;".to_string(),
+    };
     let main = format!(
         "worker_processes 1;\nerror_log {d}/error.log warn;\npid {d}/nginx.pid;\n\
          events {{ worker_connections 512; }}\n\
-         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+         http {{\n  {log}\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
          fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
          # the test's callers name their address in X-Forwarded-For, as behind a load balancer\n\
          set_real_ip_from 127.0.0.1;\n  real_ip_header X-Forwarded-For;\n{conf}\n}}\n"
@@ -427,4 +462,120 @@ fn readme_nginx_snippet_is_the_tested_file() {
         readme.contains(&format!("```nginx\n{snippet}```")),
         "README.md must contain deploy/nginx/rampart.conf verbatim in a ```nginx block"
     );
+}
+
+/// Issue 12's acceptance: nginx writes its JSON access log, `rampart serve --follow` reads
+/// it, an attack runs through nginx, and an automation rule contains the attacker at nginx.
+/// Three attackers, one after the other (each on its own endpoint, so each is its own first
+/// source); the time from each one's first request to nginx's first 403 for it is printed
+/// (BENCHMARKS.md quotes it; no timing is asserted here).
+#[test]
+fn an_automation_rule_contains_an_attacker_at_nginx_from_the_followed_access_log() {
+    let Some(nginx) = need("nginx") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let enforcer = key(&data, &["enforcer", "create", "--name", "nginx1"]);
+    let admin = key(
+        &data,
+        &["token", "create", "--name", "admin", "--role", "admin"],
+    );
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "rules:\n  - name: block-injection\n    triggers: [alert_created]\n    conditions:\n      \
+         property: detector\n      operator: equals\n      value: content_inspection\n    \
+         actions:\n      - contain: {kind: block_ip, duration_secs: 3600}\n",
+    )
+    .unwrap();
+    let out = rampart()
+        .args(["automation", "apply", "--data"])
+        .arg(&data)
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ngx_dir = dir.path().join("nginx");
+    std::fs::create_dir_all(&ngx_dir).unwrap();
+    let access = ngx_dir.join("access.json");
+    std::fs::write(&access, "").unwrap();
+    let access_arg = access.display().to_string();
+    let (_server, addr) =
+        start_rampart_with(&data, &["--follow", &access_arg, "--format", "nginx_json"]);
+    let (backend_port, _backend) = backend();
+    let (_nginx, port) = start_nginx_logging(
+        &nginx,
+        &ngx_dir,
+        &addr,
+        backend_port,
+        &enforcer,
+        Some(&access),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let latencies = rt.block_on(async {
+        let c = reqwest::Client::new();
+        let mut latencies = Vec::new();
+        for (ip, resource) in [
+            ("203.0.113.61", "orders"),
+            ("203.0.113.62", "invoices"),
+            ("203.0.113.63", "customers"),
+        ] {
+            // an ordinary client first: nginx lets it through
+            let (status, _) = through(&c, port, "198.51.100.20", None).await;
+            assert_eq!(status, 200);
+            let started = Instant::now();
+            let deadline = started + Duration::from_secs(15);
+            let mut sent = 0u32;
+            let latency = loop {
+                let r = c
+                    .get(format!(
+                        "http://127.0.0.1:{port}/api/{resource}?id=1%27%20UNION%20SELECT%20username,password%20FROM%20users--"
+                    ))
+                    .header("X-Forwarded-For", ip)
+                    .header("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+                    .send()
+                    .await
+                    .unwrap();
+                sent += 1;
+                if r.status() == 403 {
+                    assert!(r.headers().get("x-rampart-action").is_some());
+                    break started.elapsed();
+                }
+                assert_eq!(r.status(), 200, "before the block the backend answers");
+                assert!(Instant::now() < deadline, "{ip} was never blocked at nginx ({sent} requests)");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            };
+            eprintln!(
+                "attack to nginx 403: {ip} after {} ms ({sent} requests)",
+                latency.as_millis()
+            );
+            latencies.push(latency);
+            // the ordinary client still passes
+            assert_eq!(through(&c, port, "198.51.100.20", None).await.0, 200);
+        }
+        // the actions name the rule that took them, one per attacker
+        let api = Api { c: c.clone(), base: format!("http://{addr}"), token: admin };
+        let page = api.get("/api/v1/actions?status=active").await;
+        let mut got: Vec<(String, String)> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["target"].as_str().unwrap().to_string(), a["requested_by"].as_str().unwrap().to_string()))
+            .collect();
+        got.sort();
+        let want: Vec<(String, String)> = ["203.0.113.61", "203.0.113.62", "203.0.113.63"]
+            .iter()
+            .map(|ip| (ip.to_string(), "rule:block-injection".to_string()))
+            .collect();
+        assert_eq!(got, want);
+        latencies
+    });
+    let mut ms: Vec<u128> = latencies.iter().map(Duration::as_millis).collect();
+    ms.sort();
+    eprintln!("attack to nginx 403: median {} ms of {ms:?}", ms[1]);
 }

@@ -424,6 +424,23 @@ pub async fn revert(
     Ok(after_action(&f, &done, "reverted"))
 }
 
+/// `POST /incidents/{id}/disruption/undo`: as `POST /api/v1/incidents/{id}/disruption/undo`.
+pub async fn undo_disruption(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<Response, PageError> {
+    let id = path_id(id)?;
+    crate::actions::undo_disruption_of(
+        &state,
+        &caller,
+        id,
+        "attack disruption undone from the console",
+    )
+    .await?;
+    Ok(to_page(id, Tab::Response, "disruption-undone"))
+}
+
 /// `POST /incidents/{id}/tasks` (`title`, `detail` optional): a custom task.
 pub async fn add_task(
     State(state): State<AppState>,

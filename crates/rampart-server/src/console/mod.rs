@@ -51,6 +51,7 @@ pub const ROUTES: &[Route] = &[
     route!(post "/incidents/{id}/comments", Comment by Session, "Console: comment on an incident", incident::comment),
     route!(post "/incidents/{id}/merge", Merge by Session, "Console: merge an incident into another", incident::merge),
     route!(post "/incidents/{id}/contain", ContainLow by Session, "Console: contain an attacker entity (checked by rampart-contain, as POST /api/v1/actions)", incident::contain),
+    route!(post "/incidents/{id}/disruption/undo", RevertAny by Session, "Console: undo attack disruption on an incident", incident::undo_disruption),
     route!(post "/incidents/{id}/tasks", Triage by Session, "Console: add a recovery task", incident::add_task),
     route!(post "/incidents/{id}/tasks/seed", Triage by Session, "Console: seed the recovery checklist from what was attacked", incident::seed_tasks),
     route!(post "/incidents/{id}/tasks/{task_id}", Triage by Session, "Console: tick a recovery task off or on", incident::set_task),

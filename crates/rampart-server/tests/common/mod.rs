@@ -27,6 +27,8 @@ pub struct TestApp {
     pub admin: String,
     /// The server's token cache (tokens made directly in the store are reloaded into it).
     pub tokens: Arc<TokenCache>,
+    /// The server's pipeline.
+    pub pipeline: rampart_pipeline::PipelineHandle,
     /// Send to shut the server down (graceful: in-flight requests finish).
     pub shutdown: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     /// The server task.
@@ -58,7 +60,23 @@ pub async fn spawn_app_state(edit: impl FnOnce(&mut AppState), config: ServerCon
     let sqlite = SqliteStore::open(&dir.path().join("rampart.db"))
         .await
         .expect("open sqlite");
-    let app = spawn_on(sqlite, Some(dir), config, edit).await;
+    let app = spawn_on(sqlite, Some(dir), config, edit, Default::default()).await;
+    let admin = app.token(Role::Admin).await;
+    TestApp { admin, ..app }
+}
+
+/// A server whose pipeline runs with `pipeline` (attack disruption, rails) and whose state
+/// `edit` changes.
+#[allow(dead_code)]
+pub async fn spawn_app_pipeline(
+    pipeline: rampart_pipeline::PipelineConfig,
+    edit: impl FnOnce(&mut AppState),
+) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = SqliteStore::open(&dir.path().join("rampart.db"))
+        .await
+        .expect("open sqlite");
+    let app = spawn_on(sqlite, Some(dir), ServerConfig::default(), edit, pipeline).await;
     let admin = app.token(Role::Admin).await;
     TestApp { admin, ..app }
 }
@@ -69,12 +87,13 @@ async fn spawn_on(
     dir: Option<tempfile::TempDir>,
     config: ServerConfig,
     edit: impl FnOnce(&mut AppState),
+    pipeline: rampart_pipeline::PipelineConfig,
 ) -> TestApp {
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
-    let (pipeline, _task) = rampart_pipeline::spawn(store.clone(), Default::default())
+    let (pipeline, _task) = rampart_pipeline::spawn(store.clone(), pipeline)
         .await
         .expect("spawn pipeline");
-    let mut state = AppState::new(store.clone(), pipeline, Default::default(), config);
+    let mut state = AppState::new(store.clone(), pipeline.clone(), Default::default(), config);
     edit(&mut state);
     let tokens = state.tokens.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -96,6 +115,7 @@ async fn spawn_on(
         sqlite,
         admin: String::new(),
         tokens,
+        pipeline,
         shutdown: std::sync::Mutex::new(Some(shutdown)),
         server: std::sync::Mutex::new(Some(server)),
         _dir: dir,
@@ -156,10 +176,33 @@ pub fn sigma_alert(ip: &str) -> AlertDraft {
 }
 
 impl TestApp {
+    /// Wait (bounded) until the automation worker finished every trigger batch committed so
+    /// far: what it would do about them is done.
+    #[allow(dead_code)]
+    pub async fn flush_automation(&self) {
+        use std::sync::atomic::Ordering::Acquire;
+        let stats = self.pipeline.stats();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while stats.automation_done.load(Acquire) < stats.automation_queued.load(Acquire) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the automation worker did not finish within 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// A second server (node) sharing this one's store, with its own memory (token cache,
     /// decision set, watch); the same admin token works on both.
     pub async fn second_node(&self, config: ServerConfig) -> TestApp {
-        let node = spawn_on(self.sqlite.clone(), None, config, |_| {}).await;
+        let node = spawn_on(
+            self.sqlite.clone(),
+            None,
+            config,
+            |_| {},
+            Default::default(),
+        )
+        .await;
         TestApp {
             admin: self.admin.clone(),
             seq: AtomicU32::new(1000),
