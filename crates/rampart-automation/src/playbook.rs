@@ -684,9 +684,11 @@ fn check_steps(steps: &[Step], path: &str, scope: &mut Scope) -> Result<(), Stri
                         let r = r.trim().trim_start_matches("{{").trim_end_matches("}}");
                         check_ref(&format!("{p}.foreach.items"), r.trim(), scope)?
                     }
-                    _ => return Err(format!(
+                    _ => {
+                        return Err(format!(
                         "{p}.foreach: give exactly one of entities (a kind) or items (a reference)"
-                    )),
+                    ))
+                    }
                 }
                 if steps.is_empty() {
                     return Err(format!("{p}.foreach.steps: at least one step"));
