@@ -420,3 +420,42 @@ async fn invalid_playbooks_are_refused_naming_the_field_and_line() {
         .await;
     assert_eq!(r.status(), 204);
 }
+
+#[tokio::test]
+async fn a_rule_runs_a_playbook_on_the_incident_a_pushed_alert_creates() {
+    let app = spawn_app().await;
+    let doc = "name: tag-it\nsubject: incident\nsteps:\n  - id: t\n    tag: [\"by-playbook\"]\n";
+    assert_eq!(post_yaml(&app, &app.admin, doc).await.status(), 201);
+    let rule = json!({
+        "name": "run-it",
+        "triggers": ["incident_created"],
+        "actions": [{"run_playbook": "tag-it"}],
+    });
+    let r = app.post("/api/v1/automation/rules", &app.admin, rule).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let ingest = app.token(Role::Ingest).await;
+    let alert = serde_json::to_value(common::sigma_alert("198.51.100.9")).unwrap();
+    let r = app.post("/api/v1/alerts", &ingest, json!([alert])).await;
+    assert_eq!(r.status(), 202);
+    // The worker queues the run, the runner runs it: wait (bounded) for the finished run.
+    let mut runs = Value::Null;
+    for _ in 0..400 {
+        runs = app.get_json("/api/v1/playbook-runs").await;
+        if runs["items"][0]["status"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let run = &runs["items"][0];
+    assert_eq!(run["status"], "succeeded", "{runs:#}");
+    assert_eq!(run["requested_by"], "rule:run-it");
+    let inc = run["incident_id"].as_i64().unwrap();
+    let d = app.get_json(&format!("/api/v1/incidents/{inc}")).await;
+    assert!(
+        d["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("by-playbook")),
+        "{d:#}"
+    );
+}

@@ -26,11 +26,14 @@ impl Drop for Guard {
     }
 }
 
+/// What the receiver got: (path, X-Rampart-Delivery) per request.
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
 /// A receiver answering 200 to every POST, recording (path, X-Rampart-Delivery).
-fn receiver() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+fn receiver() -> (String, Received) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", l.local_addr().unwrap());
-    let got: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let got: Received = Arc::default();
     let seen = got.clone();
     std::thread::spawn(move || {
         for conn in l.incoming() {
