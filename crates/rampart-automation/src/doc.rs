@@ -17,6 +17,9 @@ pub struct Document {
     /// Automation rules.
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// Playbooks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub playbooks: Vec<crate::playbook::Playbook>,
 }
 
 /// Why a document was refused.
@@ -38,38 +41,152 @@ pub enum DocumentError {
     /// Two rules share a name.
     #[error("rules: two rules are named `{0}`")]
     DuplicateName(String),
+    /// Two playbooks share a name.
+    #[error("playbooks: two playbooks are named `{0}`")]
+    DuplicatePlaybook(String),
 }
 
 /// Parse and check an automation document.
 pub fn parse_document(text: &str) -> Result<Document, DocumentError> {
     let de = serde_yaml::Deserializer::from_str(text);
-    let doc: Document = serde_path_to_error::deserialize(de).map_err(invalid)?;
+    let doc: Document = serde_path_to_error::deserialize(de).map_err(|e| invalid(e, text))?;
     let mut names = BTreeSet::new();
     for r in &doc.rules {
         if !names.insert(r.name.as_str()) {
             return Err(DocumentError::DuplicateName(r.name.clone()));
         }
     }
+    let mut names = BTreeSet::new();
+    for p in &doc.playbooks {
+        if !names.insert(p.name.as_str()) {
+            return Err(DocumentError::DuplicatePlaybook(p.name.clone()));
+        }
+    }
     Ok(doc)
+}
+
+/// Parse and check one playbook (YAML or JSON, the API's request body).
+pub fn parse_playbook(text: &str) -> Result<crate::playbook::Playbook, DocumentError> {
+    let de = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| invalid(e, text))
 }
 
 /// Parse and check one rule (YAML or JSON, the API's request body).
 pub fn parse_rule(text: &str) -> Result<Rule, DocumentError> {
     let de = serde_yaml::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(invalid)
+    serde_path_to_error::deserialize(de).map_err(|e| invalid(e, text))
 }
 
 /// A deserialization error as [`DocumentError::Invalid`]: the field path, the line, the bare
 /// message.
-fn invalid(e: serde_path_to_error::Error<serde_yaml::Error>) -> DocumentError {
-    let path = e.path().to_string();
+///
+/// A playbook's own checks name the field inside it (`in steps[2].webhook.url: ...`, see
+/// `playbook::Playbook`'s deserializer): that path is appended to serde's, and its line found
+/// in `text` ([`locate`]), more precise than the enclosing mapping's.
+fn invalid(e: serde_path_to_error::Error<serde_yaml::Error>, text: &str) -> DocumentError {
+    let mut path = e.path().to_string();
     let source = e.into_inner();
+    let mut line = source.location().map(|l| l.line());
+    let mut message = bare_message(&source.to_string());
+    if let Some((inner, rest)) = message
+        .strip_prefix(crate::playbook::FIELD_MARK)
+        .and_then(|m| m.split_once(": "))
+    {
+        path = if path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}.{inner}")
+        };
+        line = locate(text, &path).or(line);
+        message = rest.to_string();
+    }
     DocumentError::Invalid {
         path,
-        line: source.location().map(|l| l.line()),
-        message: bare_message(&source.to_string()),
+        line,
+        message,
         source,
     }
+}
+
+/// The 1-based line of a field path (`playbooks[0].steps[2].webhook.url`) in a block-style
+/// YAML text, as deep as it can be followed (flow mappings end the walk at their line).
+fn locate(text: &str, path: &str) -> Option<usize> {
+    // Each line: (line number, column of its first key, the text from there).
+    let lines: Vec<(usize, usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let mut col = l.len() - l.trim_start().len();
+            let mut rest = l.trim_start();
+            if rest.is_empty() || rest.starts_with('#') {
+                return None;
+            }
+            while let Some(r) = rest.strip_prefix("- ") {
+                col += 2 + (r.len() - r.trim_start().len());
+                rest = r.trim_start();
+            }
+            Some((i + 1, col, rest))
+        })
+        .collect();
+    let mut from = 0;
+    let mut to = lines.len();
+    let mut parent: Option<usize> = None;
+    let mut found = None;
+    for seg in path.split('.').filter(|s| !s.is_empty()) {
+        let (key, index) = match seg.split_once('[') {
+            Some((k, i)) => (k, i.trim_end_matches(']').parse::<usize>().ok()),
+            None => (seg, None),
+        };
+        let Some(at) = (from..to).find(|&i| {
+            let (_, col, t) = lines[i];
+            parent.is_none_or(|p| col > p)
+                && t.strip_prefix(key).is_some_and(|r| r.starts_with(':'))
+        }) else {
+            return found;
+        };
+        let col = lines[at].1;
+        found = Some(lines[at].0);
+        from = at + 1;
+        to = (from..to)
+            .find(|&i| lines[i].1 <= col && !text_line_is_item(text, lines[i].0, col))
+            .unwrap_or(to);
+        parent = Some(col);
+        if let Some(n) = index {
+            // list items: lines whose raw text has `- ` at the items' column
+            let indent = |i: usize| {
+                text.lines()
+                    .nth(lines[i].0 - 1)
+                    .map_or(0, |l| l.len() - l.trim_start().len())
+            };
+            let all: Vec<usize> = (from..to)
+                .filter(|&i| text_line_is_item(text, lines[i].0, col))
+                .collect();
+            let level = all.first().map(|&i| indent(i));
+            let items: Vec<usize> = all
+                .into_iter()
+                .filter(|&i| Some(indent(i)) == level)
+                .collect();
+            let Some(&first) = items.get(n) else {
+                return found;
+            };
+            let item_col = lines[first].1;
+            let end = items.get(n + 1).copied().unwrap_or(to);
+            found = Some(lines[first].0);
+            from = first;
+            to = end;
+            parent = Some(item_col.saturating_sub(1));
+        }
+    }
+    found
+}
+
+/// Whether line `n` (1-based) of `text` starts a list item at or after `col`'s indent level
+/// (`- ` at column `col` or deeper, the items of a key at `col`).
+fn text_line_is_item(text: &str, n: usize, col: usize) -> bool {
+    text.lines().nth(n - 1).is_some_and(|l| {
+        let indent = l.len() - l.trim_start().len();
+        indent >= col && l.trim_start().starts_with("- ")
+    })
 }
 
 /// serde_yaml's message without its own path prefix (`rules[0]: `) and location suffix

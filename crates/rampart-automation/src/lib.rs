@@ -24,8 +24,9 @@ use rampart_model::{
 use serde::{Deserialize, Serialize};
 
 mod doc;
+pub mod playbook;
 pub mod signature;
-pub use doc::{parse_document, parse_rule, Document, DocumentError};
+pub use doc::{parse_document, parse_playbook, parse_rule, Document, DocumentError};
 
 /// Most rule-made updates in a row that may trigger rules again (a rule changing what
 /// another rule reacts to, and back).

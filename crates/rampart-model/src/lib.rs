@@ -13,6 +13,7 @@ pub mod event;
 pub mod incident;
 pub mod inventory;
 pub mod limits;
+pub mod playbook_run;
 pub mod roles;
 pub mod task;
 pub mod time;
@@ -34,6 +35,7 @@ pub use incident::{
     PriorityReason,
 };
 pub use inventory::{AuthMix, EndpointInfo, ParamInfo, ValueType};
+pub use playbook_run::{NewRun, PlaybookRun, RunStatus, RunStep, RunSubject, StepStatus};
 pub use roles::{Permission, Role};
 pub use task::{ActorAccess, EntityActivity, NewTask, Task, TaskKind};
 pub use time::{TimeRangeError, Timestamp, SANE_MAX, SANE_MIN};

@@ -215,7 +215,10 @@ impl Worker {
                             self.rails.actions_changed.notify_one();
                         }
                     }
-                    Action::RunPlaybook(_) | Action::Notify(_) => {
+                    Action::RunPlaybook(name) => {
+                        self.run_playbook(before, &actor, name).await;
+                    }
+                    Action::Notify(_) => {
                         // `rampart automation apply` refuses these until they are wired.
                         tracing::warn!(rule = %rule, "automation action not available in this version; skipped");
                     }
@@ -535,10 +538,60 @@ fn covered(existing: &[rampart_model::Action], new: &rampart_model::NewAction) -
     })
 }
 
+impl Worker {
+    /// Queue a run of the stored playbook `name` on the incident, audited as `actor`
+    /// (`rule:<name>`); the server's playbook runner (on any node) executes it.
+    async fn run_playbook(&self, before: &rampart_model::Incident, actor: &str, name: &str) {
+        let incident = before.id;
+        let stored = match self
+            .store
+            .get_automation(rampart_model::AUTOMATION_PLAYBOOK, name)
+            .await
+        {
+            Ok(Some(o)) => o,
+            Ok(None) => {
+                tracing::warn!(incident, %actor, playbook = %name, "automation rule names a playbook that does not exist; skipped");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(incident, %actor, error = %e, "reading a playbook for automation failed");
+                return;
+            }
+        };
+        match serde_json::from_value::<rampart_automation::playbook::Playbook>(stored.body.clone())
+        {
+            Ok(p) if p.subject == rampart_automation::playbook::SubjectKind::Incident => {}
+            Ok(_) => {
+                tracing::warn!(incident, %actor, playbook = %name, "playbook does not run on incidents; skipped");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(incident, %actor, playbook = %name, error = %e, "stored playbook does not read; skipped");
+                return;
+            }
+        }
+        let new = rampart_model::NewRun {
+            playbook: name.to_string(),
+            version: stored.version,
+            body: stored.body,
+            subject: rampart_model::RunSubject::Incident(incident),
+            incident_id: Some(incident),
+            requested_by: actor.to_string(),
+        };
+        match self.store.create_run(&new, actor).await {
+            Ok(run) => {
+                tracing::info!(incident, %actor, playbook = %name, run = run.id, "playbook run queued by a rule")
+            }
+            Err(e) => {
+                tracing::error!(incident, %actor, error = %e, "queueing a playbook run failed")
+            }
+        }
+    }
+}
+
 /// Why a rule cannot be stored by this version: the actions the worker does not run yet.
 pub fn unsupported_action(rule: &Rule) -> Option<&'static str> {
     rule.actions.iter().find_map(|a| match a {
-        Action::RunPlaybook(_) => Some("run_playbook"),
         Action::Notify(_) => Some("notify"),
         _ => None,
     })

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod ocsf;
 pub mod odata;
 pub mod openapi;
+pub mod playbook;
 pub mod recovery;
 pub mod tokens;
 pub mod transport;
@@ -338,6 +339,16 @@ pub const ROUTES: &[Route] = &[
     route!(get "/api/v1/automation/rules/{name}", Read, "One automation rule", automation::get),
     route!(put "/api/v1/automation/rules/{name}", ManageAutomation, "Create or replace an automation rule (checked; audited)", automation::replace),
     route!(delete "/api/v1/automation/rules/{name}", ManageAutomation, "Delete an automation rule (audited)", automation::delete),
+    route!(get "/api/v1/playbooks", Read, "Playbooks", playbook::list),
+    route!(post "/api/v1/playbooks", ManageAutomation, "Create a playbook (YAML or JSON; checked; audited)", playbook::create),
+    route!(get "/api/v1/playbooks/{name}", Read, "One playbook", playbook::get),
+    route!(put "/api/v1/playbooks/{name}", ManageAutomation, "Create or replace a playbook: a new version (checked; audited)", playbook::replace),
+    route!(delete "/api/v1/playbooks/{name}", ManageAutomation, "Delete a playbook (audited)", playbook::delete),
+    route!(get "/api/v1/playbook-runs", Read, "Playbook runs, newest first (?incident_id=)", playbook::list_runs),
+    route!(post "/api/v1/playbook-runs", ContainLow, "Run a playbook on an incident, alert or entity (audited)", playbook::create_run),
+    route!(get "/api/v1/playbook-runs/{id}", Read, "One playbook run with its step log", playbook::get_run),
+    route!(post "/api/v1/playbook-runs/{id}/approve", Approve, "Pass the approval gate a run waits at (audited)", playbook::approve_run),
+    route!(post "/api/v1/playbook-runs/{id}/cancel", ContainLow, "Cancel a run (audited)", playbook::cancel_run),
     route!(get "/api/v1/inventory/endpoints", Read, "Learned API endpoints", api::list_endpoints),
     route!(get "/api/v1/tokens", ManageTokens, "List API tokens (admin)", api::list_tokens),
     route!(post "/api/v1/tokens", ManageTokens, "Create an API token (admin); shown once", api::create_token),
@@ -470,6 +481,7 @@ pub async fn serve_with_shutdown(
         stop_tx.subscribe(),
     ));
     let optimizing = tokio::spawn(optimize_store(state.store.clone(), stop_tx.subscribe()));
+    let playbooks = tokio::spawn(playbook::run(state.clone(), stop_tx.subscribe()));
     let pipeline = state.pipeline.clone();
     let config = state.config.clone();
     let metrics = state.metrics.clone();
@@ -480,6 +492,7 @@ pub async fn serve_with_shutdown(
     let _ = enforcing.await;
     let _ = watch.await;
     let _ = optimizing.await;
+    let _ = playbooks.await;
     if let Err(e) = pipeline.flush().await {
         tracing::warn!(error = %e, "final pipeline flush failed");
     }

@@ -35,6 +35,10 @@ fn sample(r: &Route, incident: i64) -> (String, &'static str) {
         ("post" | "patch", p) if p.contains("incidents") || p == "/api/v1/tokens" => "{}",
         // No name: 422 from the rule grammar.
         ("post" | "put", p) if p.starts_with("/api/v1/automation/") => "{}",
+        // No name: 422 from the playbook grammar; no playbook field: 422; no such run: 404.
+        ("post" | "put", p) if p.starts_with("/api/v1/playbooks") => "{}",
+        ("post", "/api/v1/playbook-runs") => "{}",
+        ("post", p) if p.starts_with("/api/v1/playbook-runs/") => "",
         (m, p) => panic!("no sample request for {m} {p}: add one"),
     };
     (path, body)

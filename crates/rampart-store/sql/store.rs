@@ -28,6 +28,10 @@ use rampart_store::{
 
 use rampart_store::codec::*;
 
+// Playbook runs (their SQL, called by the `Store` impl below).
+#[path = "playbook.rs"]
+mod playbook;
+
 use crate::dialect::{
     search_pattern, violated_key, Db, DbConnection, DbRow, SqlStore, BACKEND, OPTIMIZE, ROW_LOCK,
     SEARCH_KEY, SEARCH_MATCH, TOKEN_NAME_KEY, UNIQUE_KEYS, USER_NAME_KEY,
@@ -2580,6 +2584,103 @@ impl Store for SqlStore {
         .await
         .map_err(db)?;
         Ok(())
+    }
+
+    async fn create_run(
+        &self,
+        new: &rampart_model::NewRun,
+        actor: &str,
+    ) -> StoreResult<rampart_model::PlaybookRun> {
+        self.pb_create_run(new, actor).await
+    }
+
+    async fn claim_runs(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<rampart_model::PlaybookRun>> {
+        self.pb_claim_runs(owner, now, lease_until, limit).await
+    }
+
+    async fn record_step_started(
+        &self,
+        run_id: i64,
+        owner: &str,
+        key: &str,
+        step_id: &str,
+        input: &serde_json::Value,
+        lease_until: Timestamp,
+    ) -> StoreResult<rampart_model::RunStep> {
+        self.pb_record_step_started(run_id, owner, key, step_id, input, lease_until)
+            .await
+    }
+
+    async fn record_step_finished(
+        &self,
+        run_id: i64,
+        owner: &str,
+        key: &str,
+        step_id: &str,
+        input: Option<&serde_json::Value>,
+        output: Result<&serde_json::Value, &str>,
+    ) -> StoreResult<rampart_model::RunStep> {
+        self.pb_record_step_finished(run_id, owner, key, step_id, input, output)
+            .await
+    }
+
+    async fn park_run(
+        &self,
+        run_id: i64,
+        owner: &str,
+        wake_at: Option<Timestamp>,
+    ) -> StoreResult<()> {
+        self.pb_park_run(run_id, owner, wake_at).await
+    }
+
+    async fn finish_run(
+        &self,
+        run_id: i64,
+        owner: &str,
+        status: rampart_model::RunStatus,
+        error: Option<&str>,
+        actor: &str,
+    ) -> StoreResult<rampart_model::PlaybookRun> {
+        self.pb_finish_run(run_id, owner, status, error, actor)
+            .await
+    }
+
+    async fn approve_run(
+        &self,
+        run_id: i64,
+        key: &str,
+        actor: &str,
+    ) -> StoreResult<rampart_model::PlaybookRun> {
+        self.pb_approve_run(run_id, key, actor).await
+    }
+
+    async fn cancel_run(
+        &self,
+        run_id: i64,
+        actor: &str,
+    ) -> StoreResult<rampart_model::PlaybookRun> {
+        self.pb_cancel_run(run_id, actor).await
+    }
+
+    async fn list_runs(
+        &self,
+        incident_id: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<rampart_model::PlaybookRun>> {
+        self.pb_list_runs(incident_id, limit).await
+    }
+
+    async fn get_run(
+        &self,
+        run_id: i64,
+    ) -> StoreResult<Option<(rampart_model::PlaybookRun, Vec<rampart_model::RunStep>)>> {
+        self.pb_get_run(run_id).await
     }
 
     async fn optimize(&self) -> StoreResult<()> {

@@ -92,6 +92,7 @@ macro_rules! store_conformance {
             walkthrough_steps_keep_their_first_value,
             queue_facets_follow_alerts_and_merges,
             users_disable_and_password_end_their_sessions,
+            playbook_runs_claim_by_lease_and_record_steps_once,
         );
     };
 }
@@ -118,6 +119,9 @@ macro_rules! __store_conformance_cases {
         )+
     };
 }
+
+mod playbook;
+pub use playbook::*;
 
 // --- fixtures -----------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ use rampart_model::{
     EntityActivity, Incident, IncidentDetail, IncidentFilter, IncidentPatch, NewAction, NewAudit,
     NewTask, Page, Role, SavedView, Session, Severity, Task, Timestamp, User,
 };
+use rampart_model::{NewRun, PlaybookRun, RunStatus, RunStep};
 
 pub mod changes;
 pub mod codec;
@@ -550,6 +551,78 @@ pub trait Store: Send + Sync + 'static {
     async fn note_walkthrough(&self, user_name: &str, step: &str, value: &str) -> StoreResult<()>;
     /// A user's noted walkthrough steps and their values.
     async fn walkthrough(&self, user_name: &str) -> StoreResult<Vec<(String, String)>>;
+
+    // --- playbook runs ----------------------------------------------------------------------
+
+    /// Create a queued run, audited as `actor` (`playbook_run.create`) in the same
+    /// transaction.
+    async fn create_run(&self, new: &NewRun, actor: &str) -> StoreResult<PlaybookRun>;
+    /// Claim up to `limit` runnable runs for `owner` until `lease_until`: queued ones, running
+    /// ones whose lease expired (their runner died) and waiting ones whose `wake_at` is past.
+    /// Each is taken by a compare-and-set on its lease, so two runners never hold one run.
+    async fn claim_runs(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<PlaybookRun>>;
+    /// Record step `key` of a run `owner` holds as started with `input` (attempt + 1 when it
+    /// was left started), and extend the lease. `Conflict` when the run is no longer held by
+    /// `owner` and running (cancelled, or claimed by another runner) or the step is completed.
+    async fn record_step_started(
+        &self,
+        run_id: i64,
+        owner: &str,
+        key: &str,
+        step_id: &str,
+        input: &serde_json::Value,
+        lease_until: Timestamp,
+    ) -> StoreResult<RunStep>;
+    /// Record step `key` as finished (`output`, or failed with `error`) and the run's progress
+    /// in one transaction (a decision step never started is inserted finished). `Conflict` as
+    /// for [`Store::record_step_started`].
+    async fn record_step_finished(
+        &self,
+        run_id: i64,
+        owner: &str,
+        key: &str,
+        step_id: &str,
+        input: Option<&serde_json::Value>,
+        output: Result<&serde_json::Value, &str>,
+    ) -> StoreResult<RunStep>;
+    /// Release a run `owner` holds as `waiting` until `wake_at` (none: for an approval).
+    async fn park_run(
+        &self,
+        run_id: i64,
+        owner: &str,
+        wake_at: Option<Timestamp>,
+    ) -> StoreResult<()>;
+    /// End a run `owner` holds as `succeeded` or `failed` (with `error`), audited as `actor`
+    /// (`playbook_run.succeeded` / `playbook_run.failed`).
+    async fn finish_run(
+        &self,
+        run_id: i64,
+        owner: &str,
+        status: RunStatus,
+        error: Option<&str>,
+        actor: &str,
+    ) -> StoreResult<PlaybookRun>;
+    /// Approve the gate `key` of a run waiting for it: the step completes with who approved,
+    /// the run is queued again; audited (`playbook_run.approve`). `Conflict` when the run is
+    /// not waiting at that gate (already approved, cancelled, ...).
+    async fn approve_run(&self, run_id: i64, key: &str, actor: &str) -> StoreResult<PlaybookRun>;
+    /// Cancel a run that is not over, audited (`playbook_run.cancel`); its runner stops at its
+    /// next step. `Conflict` when it is over.
+    async fn cancel_run(&self, run_id: i64, actor: &str) -> StoreResult<PlaybookRun>;
+    /// Runs, newest first (of one incident when given).
+    async fn list_runs(
+        &self,
+        incident_id: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<PlaybookRun>>;
+    /// One run with its steps, in the order they first started.
+    async fn get_run(&self, run_id: i64) -> StoreResult<Option<(PlaybookRun, Vec<RunStep>)>>;
 
     // --- maintenance ------------------------------------------------------------------------
 

@@ -1,25 +1,33 @@
-//! `rampart automation`: apply an automation document (rules today) to the store, list what is
-//! stored. Applying is idempotent: an unchanged rule is neither rewritten nor audited.
+//! `rampart automation`: apply an automation document (`rules:` and `playbooks:`) to the
+//! store, list what is stored. Applying is idempotent: an unchanged rule or playbook is
+//! neither rewritten nor audited. `--builtin` applies the shipped playbooks
+//! (`rampart_automation::playbook::BUILTIN`).
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use std::path::PathBuf;
 
-use rampart_model::AUTOMATION_RULE;
+use rampart_model::{AUTOMATION_PLAYBOOK, AUTOMATION_RULE};
 
 use crate::{app, DataArgs};
 
 /// `rampart automation` subcommands.
 #[derive(Subcommand)]
 pub enum AutomationCmd {
-    /// Create or update the rules of a YAML document (`rules:`), as the CLI operator; rules
-    /// already stored with the same content are left alone.
+    /// Create or update the rules and playbooks of a YAML document (`rules:`, `playbooks:`),
+    /// as the CLI operator; those already stored with the same content are left alone.
     Apply {
         #[command(flatten)]
         data: DataArgs,
         /// The document (YAML; JSON is a subset). `-` reads stdin.
-        file: PathBuf,
-        /// Also delete stored rules the document does not name.
+        #[arg(required_unless_present = "builtin")]
+        file: Option<PathBuf>,
+        /// Also apply the shipped playbooks (credential-stuffing, leaked-api-key,
+        /// bola-scraping).
+        #[arg(long)]
+        builtin: bool,
+        /// Also delete stored rules and playbooks the document (and `--builtin`) does not
+        /// name.
         #[arg(long)]
         prune: bool,
     },
@@ -36,51 +44,108 @@ pub enum AutomationCmd {
 /// Run one `rampart automation` subcommand.
 pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
     match cmd {
-        AutomationCmd::Apply { data, file, prune } => {
-            let text = if file.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin()).context("reading stdin")?
-            } else {
-                std::fs::read_to_string(&file)
-                    .with_context(|| format!("reading {}", file.display()))?
+        AutomationCmd::Apply {
+            data,
+            file,
+            builtin,
+            prune,
+        } => {
+            let mut doc = match &file {
+                Some(file) => {
+                    let text = if file.as_os_str() == "-" {
+                        std::io::read_to_string(std::io::stdin()).context("reading stdin")?
+                    } else {
+                        std::fs::read_to_string(file)
+                            .with_context(|| format!("reading {}", file.display()))?
+                    };
+                    rampart_automation::parse_document(&text).with_context(|| {
+                        format!("invalid automation document {}", file.display())
+                    })?
+                }
+                None => rampart_automation::Document::default(),
             };
-            let doc = rampart_automation::parse_document(&text)
-                .with_context(|| format!("invalid automation document {}", file.display()))?;
+            if builtin {
+                for (name, text) in rampart_automation::playbook::BUILTIN {
+                    let p = rampart_automation::parse_playbook(text)
+                        .with_context(|| format!("shipped playbook {name}"))?;
+                    if doc.playbooks.iter().any(|q| q.name == p.name) {
+                        anyhow::bail!(
+                            "playbooks: `{name}` is both in the document and shipped (--builtin)"
+                        );
+                    }
+                    doc.playbooks.push(p);
+                }
+            }
             for (i, rule) in doc.rules.iter().enumerate() {
                 if let Some(what) = rampart_pipeline::automation::unsupported_action(rule) {
                     anyhow::bail!(
-                        "rules[{i}] ({}): the `{what}` action is not available in this version (assign, set_status, set_severity, add_tags, add_task and contain are)",
+                        "rules[{i}] ({}): the `{what}` action is not available in this version (assign, set_status, set_severity, add_tags, add_task, run_playbook and contain are)",
                         rule.name
                     );
                 }
             }
             let store = app::open_store(&data).await?;
-            let (mut created, mut updated, mut unchanged, mut deleted) = (0, 0, 0, 0);
-            for rule in &doc.rules {
-                let body = serde_json::to_value(rule).context("encoding a rule")?;
-                let (stored, changed) = store
-                    .put_automation(AUTOMATION_RULE, &rule.name, &body, actor)
-                    .await
-                    .with_context(|| format!("storing rule {:?}", rule.name))?;
-                // A stored object starts at version 1: a change at version 1 created it.
-                match (changed, stored.version) {
-                    (false, _) => unchanged += 1,
-                    (true, 1) => created += 1,
-                    (true, _) => updated += 1,
-                }
-            }
-            if prune {
-                for o in store.list_automation(AUTOMATION_RULE).await? {
-                    if !doc.rules.iter().any(|r| r.name == o.name) {
-                        store
-                            .delete_automation(AUTOMATION_RULE, &o.name, actor)
-                            .await?;
-                        deleted += 1;
+            let stored_playbooks = store.list_automation(AUTOMATION_PLAYBOOK).await?;
+            for (i, rule) in doc.rules.iter().enumerate() {
+                for a in &rule.actions {
+                    if let rampart_automation::Action::RunPlaybook(p) = a {
+                        let known = doc.playbooks.iter().any(|q| &q.name == p)
+                            || (!prune && stored_playbooks.iter().any(|o| &o.name == p));
+                        if !known {
+                            anyhow::bail!(
+                                "rules[{i}] ({}): run_playbook: no playbook named `{p}` (in this document, or stored)",
+                                rule.name
+                            );
+                        }
                     }
                 }
             }
-            println!(
-                "rules: {created} created, {updated} updated, {unchanged} unchanged, {deleted} deleted"
-            );
+            let mut counts = Vec::new();
+            for (kind, items) in [
+                (
+                    AUTOMATION_RULE,
+                    doc.rules
+                        .iter()
+                        .map(|r| Ok((r.name.clone(), serde_json::to_value(r)?)))
+                        .collect::<Result<Vec<_>, serde_json::Error>>()?,
+                ),
+                (
+                    AUTOMATION_PLAYBOOK,
+                    doc.playbooks
+                        .iter()
+                        .map(|p| Ok((p.name.clone(), serde_json::to_value(p)?)))
+                        .collect::<Result<Vec<_>, serde_json::Error>>()?,
+                ),
+            ] {
+                let (mut created, mut updated, mut unchanged, mut deleted) = (0, 0, 0, 0);
+                for (name, body) in &items {
+                    let (stored, changed) = store
+                        .put_automation(kind, name, body, actor)
+                        .await
+                        .with_context(|| format!("storing {kind} {name:?}"))?;
+                    // A stored object starts at version 1: a change at version 1 created it.
+                    match (changed, stored.version) {
+                        (false, _) => unchanged += 1,
+                        (true, 1) => created += 1,
+                        (true, _) => updated += 1,
+                    }
+                }
+                if prune {
+                    for o in store.list_automation(kind).await? {
+                        if !items.iter().any(|(n, _)| *n == o.name) {
+                            store.delete_automation(kind, &o.name, actor).await?;
+                            deleted += 1;
+                        }
+                    }
+                }
+                // The playbooks line only when there are some to speak of.
+                if kind == AUTOMATION_RULE || !items.is_empty() || deleted > 0 {
+                    counts.push(format!(
+                        "{kind}s: {created} created, {updated} updated, {unchanged} unchanged, {deleted} deleted"
+                    ));
+                }
+            }
+            println!("{}", counts.join("; "));
             Ok(())
         }
         AutomationCmd::List { data, json } => {
@@ -143,6 +208,29 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
                 );
             }
             println!("({} rules)", rules.len());
+            let playbooks = store.list_automation(AUTOMATION_PLAYBOOK).await?;
+            if playbooks.is_empty() {
+                return Ok(());
+            }
+            println!();
+            println!(
+                "{:<40}  {:<8}  {:>5}  {:>3}  UPDATED BY",
+                "PLAYBOOK", "SUBJECT", "STEPS", "VER"
+            );
+            for o in &playbooks {
+                let p: rampart_automation::playbook::Playbook =
+                    serde_json::from_value(o.body.clone())
+                        .with_context(|| format!("stored playbook {:?} no longer reads", o.name))?;
+                println!(
+                    "{:<40}  {:<8}  {:>5}  {:>3}  {}",
+                    o.name,
+                    p.subject.as_str(),
+                    p.steps.len(),
+                    o.version,
+                    o.updated_by
+                );
+            }
+            println!("({} playbooks)", playbooks.len());
             Ok(())
         }
     }

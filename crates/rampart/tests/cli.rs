@@ -920,7 +920,7 @@ rules:
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        err.contains("`run_playbook` action is not available"),
+        err.contains("rules[0] (r): run_playbook: no playbook named `x`"),
         "{err}"
     );
 }
