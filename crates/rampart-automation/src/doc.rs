@@ -17,6 +17,9 @@ pub struct Document {
     /// Automation rules.
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// Webhook subscriptions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<crate::webhook::Webhook>,
 }
 
 /// Why a document was refused.
@@ -38,6 +41,9 @@ pub enum DocumentError {
     /// Two rules share a name.
     #[error("rules: two rules are named `{0}`")]
     DuplicateName(String),
+    /// Two webhooks share a name.
+    #[error("webhooks: two webhooks are named `{0}`")]
+    DuplicateWebhook(String),
 }
 
 /// Parse and check an automation document.
@@ -50,7 +56,19 @@ pub fn parse_document(text: &str) -> Result<Document, DocumentError> {
             return Err(DocumentError::DuplicateName(r.name.clone()));
         }
     }
+    let mut hooks = BTreeSet::new();
+    for w in &doc.webhooks {
+        if !hooks.insert(w.name.as_str()) {
+            return Err(DocumentError::DuplicateWebhook(w.name.clone()));
+        }
+    }
     Ok(doc)
+}
+
+/// Parse and check one webhook subscription (YAML or JSON, the API's request body).
+pub fn parse_webhook(text: &str) -> Result<crate::webhook::Webhook, DocumentError> {
+    let de = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(invalid)
 }
 
 /// Parse and check one rule (YAML or JSON, the API's request body).
