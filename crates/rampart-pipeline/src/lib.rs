@@ -17,6 +17,7 @@
 
 pub mod automation;
 pub mod watch;
+pub mod webhooks;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -233,9 +234,16 @@ pub struct PipelineHandle {
     tx: mpsc::Sender<Msg>,
     stats: Arc<PipelineStats>,
     watch: Arc<watch::WatchHandle>,
+    wake: webhooks::Wake,
 }
 
 impl PipelineHandle {
+    /// Notified whenever this node enqueues webhook deliveries (the pipeline's automation
+    /// worker, the server's actions): the delivery worker waits on it between polls.
+    pub fn deliveries_enqueued(&self) -> &webhooks::Wake {
+        &self.wake
+    }
+
     /// The reappearance watch list the pipeline checks events against (rebuild it after
     /// changing an action; [`watch::maintain`] rebuilds it periodically).
     pub fn watch(&self) -> &Arc<watch::WatchHandle> {
@@ -789,8 +797,13 @@ pub async fn spawn(
     cfg: PipelineConfig,
 ) -> Result<(PipelineHandle, tokio::task::JoinHandle<()>), PipelineError> {
     let (tx, mut rx) = mpsc::channel::<Msg>(cfg.queue_batches.max(1));
-    let (auto_tx, auto_task) =
-        automation::spawn(Arc::clone(&store), tx.downgrade(), cfg.contain.clone());
+    let wake = webhooks::Wake::default();
+    let (auto_tx, auto_task) = automation::spawn(
+        Arc::clone(&store),
+        tx.downgrade(),
+        cfg.contain.clone(),
+        wake.clone(),
+    );
     let mut core = Core {
         automation: Some(auto_tx),
         store,
@@ -857,5 +870,13 @@ pub async fn spawn(
             tracing::error!(error = %e, "automation worker failed");
         }
     });
-    Ok((PipelineHandle { tx, stats, watch }, task))
+    Ok((
+        PipelineHandle {
+            tx,
+            stats,
+            watch,
+            wake,
+        },
+        task,
+    ))
 }
