@@ -82,17 +82,18 @@ pub fn parse_rule(text: &str) -> Result<Rule, DocumentError> {
 fn invalid(e: serde_path_to_error::Error<serde_yaml::Error>) -> DocumentError {
     let path = e.path().to_string();
     let source = e.into_inner();
+    let message = bare_message(&source.to_string(), &path);
     DocumentError::Invalid {
         path,
         line: source.location().map(|l| l.line()),
-        message: bare_message(&source.to_string()),
+        message,
         source,
     }
 }
 
 /// serde_yaml's message without its own path prefix (`rules[0]: `) and location suffix
 /// (` at line 2 column 5`): [`DocumentError::Invalid`] carries both, more precisely.
-fn bare_message(m: &str) -> String {
+fn bare_message(m: &str, path: &str) -> String {
     let m = match m.rfind(" at line ") {
         Some(i)
             if m[i + 9..]
@@ -104,8 +105,11 @@ fn bare_message(m: &str) -> String {
         _ => m,
     };
     let m = match m.split_once(": ") {
+        // only serde_yaml's own path prefix: a check's message may start with its field
+        // (`url: ...`), which stays when the error is at the document's top level
         Some((head, rest))
             if !head.is_empty()
+                && head == path
                 && head
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"_.[]".contains(&b)) =>

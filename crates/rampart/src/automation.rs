@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use std::path::PathBuf;
 
-use rampart_model::AUTOMATION_RULE;
+use rampart_model::{AUTOMATION_RULE, AUTOMATION_WEBHOOK};
 
 use crate::{app, DataArgs};
 
@@ -54,6 +54,39 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
                 }
             }
             let store = app::open_store(&data).await?;
+            let stored_hooks: Vec<String> = store
+                .list_automation(AUTOMATION_WEBHOOK)
+                .await?
+                .into_iter()
+                .map(|o| o.name)
+                .collect();
+            for (i, rule) in doc.rules.iter().enumerate() {
+                let known = |n: &str| {
+                    doc.webhooks.iter().any(|w| w.name == n)
+                        || (!prune && stored_hooks.iter().any(|s| s == n))
+                };
+                if let Some(n) = rampart_pipeline::automation::unknown_webhooks(rule, known).first()
+                {
+                    anyhow::bail!(
+                        "rules[{i}] ({}): notify names the webhook {n:?}, which neither the document nor the store holds",
+                        rule.name
+                    );
+                }
+            }
+            let (mut hooks_created, mut hooks_updated, mut hooks_unchanged, mut hooks_deleted) =
+                (0, 0, 0, 0);
+            for hook in &doc.webhooks {
+                let body = serde_json::to_value(hook).context("encoding a webhook")?;
+                let (stored, changed) = store
+                    .put_automation(AUTOMATION_WEBHOOK, &hook.name, &body, actor)
+                    .await
+                    .with_context(|| format!("storing webhook {:?}", hook.name))?;
+                match (changed, stored.version) {
+                    (false, _) => hooks_unchanged += 1,
+                    (true, 1) => hooks_created += 1,
+                    (true, _) => hooks_updated += 1,
+                }
+            }
             let (mut created, mut updated, mut unchanged, mut deleted) = (0, 0, 0, 0);
             for rule in &doc.rules {
                 let body = serde_json::to_value(rule).context("encoding a rule")?;
@@ -78,8 +111,21 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
                     }
                 }
             }
+            if prune {
+                for name in &stored_hooks {
+                    if !doc.webhooks.iter().any(|w| &w.name == name) {
+                        store
+                            .delete_automation(AUTOMATION_WEBHOOK, name, actor)
+                            .await?;
+                        hooks_deleted += 1;
+                    }
+                }
+            }
             println!(
                 "rules: {created} created, {updated} updated, {unchanged} unchanged, {deleted} deleted"
+            );
+            println!(
+                "webhooks: {hooks_created} created, {hooks_updated} updated, {hooks_unchanged} unchanged, {hooks_deleted} deleted"
             );
             Ok(())
         }
@@ -92,6 +138,13 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
                 rules.push((o, rule));
             }
             rules.sort_by(|a, b| (a.1.order, &a.1.name).cmp(&(b.1.order, &b.1.name)));
+            let mut hooks = Vec::new();
+            for o in store.list_automation(AUTOMATION_WEBHOOK).await? {
+                let w: rampart_automation::webhook::Webhook =
+                    serde_json::from_value(o.body.clone())
+                        .with_context(|| format!("stored webhook {:?} no longer reads", o.name))?;
+                hooks.push((o, w));
+            }
             if json {
                 let out: Vec<serde_json::Value> = rules
                     .iter()
@@ -105,7 +158,24 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                let webhooks: Vec<serde_json::Value> = hooks
+                    .iter()
+                    .map(|(o, w)| {
+                        serde_json::json!({
+                            "name": o.name,
+                            "version": o.version,
+                            "updated_at": o.updated_at,
+                            "updated_by": o.updated_by,
+                            "webhook": w,
+                        })
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"rules": out, "webhooks": webhooks})
+                    )?
+                );
                 return Ok(());
             }
             println!(
@@ -143,6 +213,29 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
                 );
             }
             println!("({} rules)", rules.len());
+            if !hooks.is_empty() {
+                println!();
+                println!(
+                    "{:<7}  {:<30}  {:<6}  {:<50}  {:>3}  EVENTS",
+                    "ENABLED", "WEBHOOK", "FORMAT", "URL", "VER"
+                );
+                for (o, w) in &hooks {
+                    let events: Vec<&str> = w.events.iter().map(|e| e.as_str()).collect();
+                    println!(
+                        "{:<7}  {:<30}  {:<6}  {:<50}  {:>3}  {}",
+                        if w.enabled { "yes" } else { "no" },
+                        w.name,
+                        match w.format {
+                            rampart_automation::webhook::Format::Api => "api",
+                            rampart_automation::webhook::Format::Ocsf => "ocsf",
+                        },
+                        w.url,
+                        o.version,
+                        events.join(",")
+                    );
+                }
+            }
+            println!("({} webhooks)", hooks.len());
             Ok(())
         }
     }
