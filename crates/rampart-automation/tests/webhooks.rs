@@ -313,3 +313,22 @@ fn resolving_is_its_own_event() {
     assert_eq!(Event::of_update(Active, InProgress), Event::IncidentUpdated);
     assert_eq!(Event::of_update(Resolved, Resolved), Event::IncidentUpdated);
 }
+
+/// The README's webhook example is a valid document whose rule notifies its subscription.
+#[test]
+fn the_readme_webhook_example_parses() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("reading README.md");
+    let section = &readme[readme.find("#### Webhooks").expect("webhooks section")..];
+    let start = section.find("```yaml\n").expect("a yaml block") + 8;
+    let end = start + section[start..].find("```").expect("closed block");
+    let doc = parse_document(&section[start..end]).expect("the README example parses");
+    assert_eq!(doc.webhooks.len(), 1);
+    assert_eq!(doc.webhooks[0].format, Format::Ocsf);
+    assert_eq!(
+        doc.rules[0].actions,
+        [rampart_automation::Action::Notify(
+            doc.webhooks[0].name.clone()
+        )]
+    );
+}
