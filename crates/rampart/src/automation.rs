@@ -124,9 +124,11 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
             println!(
                 "rules: {created} created, {updated} updated, {unchanged} unchanged, {deleted} deleted"
             );
-            println!(
-                "webhooks: {hooks_created} created, {hooks_updated} updated, {hooks_unchanged} unchanged, {hooks_deleted} deleted"
-            );
+            if !doc.webhooks.is_empty() || hooks_deleted > 0 {
+                println!(
+                    "webhooks: {hooks_created} created, {hooks_updated} updated, {hooks_unchanged} unchanged, {hooks_deleted} deleted"
+                );
+            }
             Ok(())
         }
         AutomationCmd::List { data, json } => {
@@ -234,8 +236,8 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
                         events.join(",")
                     );
                 }
+                println!("({} webhooks)", hooks.len());
             }
-            println!("({} webhooks)", hooks.len());
             Ok(())
         }
     }
