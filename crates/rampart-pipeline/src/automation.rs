@@ -451,7 +451,7 @@ pub fn unsupported_action(rule: &Rule) -> Option<&'static str> {
 
 /// The webhook subscriptions a rule's `notify` actions name that `exists` does not know
 /// (refused when the rule is stored: a notification to nowhere is a mistake).
-pub fn unknown_webhooks<'a>(rule: &'a Rule, exists: impl Fn(&str) -> bool) -> Vec<&'a str> {
+pub fn unknown_webhooks(rule: &Rule, exists: impl Fn(&str) -> bool) -> Vec<&str> {
     rule.actions
         .iter()
         .filter_map(|a| match a {
