@@ -20,6 +20,9 @@ pub struct Document {
     /// Playbooks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub playbooks: Vec<crate::playbook::Playbook>,
+    /// Webhook subscriptions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<crate::webhook::Webhook>,
 }
 
 /// Why a document was refused.
@@ -44,6 +47,9 @@ pub enum DocumentError {
     /// Two playbooks share a name.
     #[error("playbooks: two playbooks are named `{0}`")]
     DuplicatePlaybook(String),
+    /// Two webhooks share a name.
+    #[error("webhooks: two webhooks are named `{0}`")]
+    DuplicateWebhook(String),
 }
 
 /// Parse and check an automation document.
@@ -56,10 +62,16 @@ pub fn parse_document(text: &str) -> Result<Document, DocumentError> {
             return Err(DocumentError::DuplicateName(r.name.clone()));
         }
     }
-    let mut names = BTreeSet::new();
+    let mut playbooks = BTreeSet::new();
     for p in &doc.playbooks {
-        if !names.insert(p.name.as_str()) {
+        if !playbooks.insert(p.name.as_str()) {
             return Err(DocumentError::DuplicatePlaybook(p.name.clone()));
+        }
+    }
+    let mut hooks = BTreeSet::new();
+    for w in &doc.webhooks {
+        if !hooks.insert(w.name.as_str()) {
+            return Err(DocumentError::DuplicateWebhook(w.name.clone()));
         }
     }
     Ok(doc)
@@ -67,6 +79,12 @@ pub fn parse_document(text: &str) -> Result<Document, DocumentError> {
 
 /// Parse and check one playbook (YAML or JSON, the API's request body).
 pub fn parse_playbook(text: &str) -> Result<crate::playbook::Playbook, DocumentError> {
+    let de = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| invalid(e, text))
+}
+
+/// Parse and check one webhook subscription (YAML or JSON, the API's request body).
+pub fn parse_webhook(text: &str) -> Result<crate::webhook::Webhook, DocumentError> {
     let de = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| invalid(e, text))
 }
@@ -87,7 +105,7 @@ fn invalid(e: serde_path_to_error::Error<serde_yaml::Error>, text: &str) -> Docu
     let mut path = e.path().to_string();
     let source = e.into_inner();
     let mut line = source.location().map(|l| l.line());
-    let mut message = bare_message(&source.to_string());
+    let mut message = bare_message(&source.to_string(), &path);
     if let Some((inner, rest)) = message
         .strip_prefix(crate::playbook::FIELD_MARK)
         .and_then(|m| m.split_once(": "))
@@ -191,7 +209,7 @@ fn text_line_is_item(text: &str, n: usize, col: usize) -> bool {
 
 /// serde_yaml's message without its own path prefix (`rules[0]: `) and location suffix
 /// (` at line 2 column 5`): [`DocumentError::Invalid`] carries both, more precisely.
-fn bare_message(m: &str) -> String {
+fn bare_message(m: &str, path: &str) -> String {
     let m = match m.rfind(" at line ") {
         Some(i)
             if m[i + 9..]
@@ -203,8 +221,11 @@ fn bare_message(m: &str) -> String {
         _ => m,
     };
     let m = match m.split_once(": ") {
+        // only serde_yaml's own path prefix: a check's message may start with its field
+        // (`url: ...`), which stays when the error is at the document's top level
         Some((head, rest))
             if !head.is_empty()
+                && head == path
                 && head
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"_.[]".contains(&b)) =>

@@ -26,7 +26,8 @@ use serde::{Deserialize, Serialize};
 mod doc;
 pub mod playbook;
 pub mod signature;
-pub use doc::{parse_document, parse_playbook, parse_rule, Document, DocumentError};
+pub mod webhook;
+pub use doc::{parse_document, parse_playbook, parse_rule, parse_webhook, Document, DocumentError};
 
 /// Most rule-made updates in a row that may trigger rules again (a rule changing what
 /// another rule reacts to, and back).

@@ -7,6 +7,7 @@ pub mod action;
 pub mod alert;
 pub mod audit;
 pub mod automation;
+pub mod delivery;
 pub mod entity;
 pub mod enums;
 pub mod event;
@@ -27,6 +28,7 @@ pub use action::{
 pub use alert::{Alert, AlertDraft, AlertSource, AttackStage, Reason, SigmaRuleRef, MAX_EVIDENCE};
 pub use audit::{AuditEntry, NewAudit};
 pub use automation::{AutomationObject, AUTOMATION_PLAYBOOK, AUTOMATION_RULE, AUTOMATION_WEBHOOK};
+pub use delivery::{Delivery, DeliveryFilter, DeliveryStatus, NewDelivery};
 pub use entity::{Entity, EntityKind, EntityRole};
 pub use enums::{AlertStatus, Classification, Determination, IncidentStatus, Severity};
 pub use event::{ApiEvent, EventKind, QueryParams, BODY_SAMPLE_LIMIT};

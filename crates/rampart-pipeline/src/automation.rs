@@ -12,7 +12,10 @@
 
 use std::sync::Arc;
 
-use rampart_automation::{Action, Actor, Plan, Rule, Subject, Trigger, Update, MAX_CHAIN};
+use rampart_automation::webhook::{self as hook, Event, Occurrence, Webhook};
+use rampart_automation::{
+    Action, Actor, Changeable, Plan, Rule, Subject, Trigger, Update, MAX_CHAIN,
+};
 use rampart_contain::disruption::{self, DisruptionConfig, Mode};
 use rampart_model::{
     ActionFilter, ActionKind, ActionRequest, ActionStatus, Classification, Determination,
@@ -21,6 +24,7 @@ use rampart_model::{
 use rampart_store::Store;
 use tokio::sync::mpsc;
 
+use crate::webhooks::{self, Wake};
 use crate::Msg;
 
 /// What a committed batch asks the worker to run rules on.
@@ -46,6 +50,8 @@ pub(crate) struct Rails {
     pub actions_changed: Arc<tokio::sync::Notify>,
     /// Where the worker counts the trigger batches it finished.
     pub stats: Arc<crate::PipelineStats>,
+    /// Wakes this node's webhook delivery worker after an enqueue.
+    pub wake: Wake,
 }
 
 /// Start the worker; it ends when the returned sender is dropped and its queue is drained.
@@ -77,6 +83,77 @@ struct Worker {
     store: Arc<dyn Store>,
     pipeline: mpsc::WeakSender<Msg>,
     rails: Rails,
+}
+
+/// The webhook subscriptions of one trigger batch and the deliveries it produced (enqueued
+/// together, in one transaction, when the batch is done).
+struct Outbox {
+    hooks: Vec<Webhook>,
+    items: Vec<rampart_model::NewDelivery>,
+}
+
+impl Outbox {
+    /// Deliveries of an incident event to the subscriptions that want it.
+    fn incident(&mut self, event: Event, incident: &rampart_model::Incident, actor: Option<&str>) {
+        if self.hooks.is_empty() {
+            return;
+        }
+        let o = Occurrence {
+            event,
+            subject: hook::Subject::Incident(incident),
+            actor,
+            at: Timestamp::now(),
+        };
+        self.items.extend(webhooks::deliveries(&self.hooks, &o));
+    }
+
+    /// Deliveries of an action this worker created.
+    fn action(&mut self, action: &rampart_model::Action, actor: &str) {
+        if self.hooks.is_empty() {
+            return;
+        }
+        let o = Occurrence {
+            event: Event::ActionCreated,
+            subject: hook::Subject::Action(action),
+            actor: Some(actor),
+            at: Timestamp::now(),
+        };
+        self.items.extend(webhooks::deliveries(&self.hooks, &o));
+    }
+
+    /// A rule's `notify`: the named subscription gets the incident, whatever its events.
+    fn notify(&mut self, name: &str, incident: &rampart_model::Incident, actor: &str) {
+        let Some(h) = self.hooks.iter().find(|h| h.name == name) else {
+            tracing::warn!(webhook = %name, %actor, "notify names no webhook subscription; skipped");
+            return;
+        };
+        if !h.enabled {
+            tracing::info!(webhook = %name, %actor, "notify names a disabled webhook subscription; skipped");
+            return;
+        }
+        let o = Occurrence {
+            event: Event::Notify,
+            subject: hook::Subject::Incident(incident),
+            actor: Some(actor),
+            at: Timestamp::now(),
+        };
+        self.items.push(webhooks::delivery(h, &o));
+    }
+}
+
+/// The webhook event of an `incident_updated` trigger: resolved when it set the status to
+/// `Resolved`.
+fn update_event(update: &Update) -> Event {
+    let resolved = update.changes.iter().any(|c| {
+        c.property == Changeable::Status
+            && c.to == rampart_model::IncidentStatus::Resolved.as_str()
+            && c.from != c.to
+    });
+    if resolved {
+        Event::IncidentResolved
+    } else {
+        Event::IncidentUpdated
+    }
 }
 
 impl Worker {
@@ -111,34 +188,69 @@ impl Worker {
                 }
             }
         }
+        let mut out = Outbox {
+            hooks: webhooks::subscriptions(&*self.store).await,
+            items: Vec::new(),
+        };
         // containment of high-confidence attacks first: it must not wait for the rules; only
         // on Rampart's own detections (a pushed alert may claim any detector)
         if !t.pushed {
-            self.disrupt(&alerts).await;
+            self.disrupt(&alerts, &mut out).await;
         }
         let rules = self.rules().await;
-        if rules.is_empty() {
+        if rules.is_empty() && out.hooks.is_empty() {
+            webhooks::enqueue(&*self.store, &self.rails.wake, &out.items).await;
             return;
         }
         for id in &t.incidents {
-            self.run(&rules, Trigger::IncidentCreated, *id, None).await;
+            self.run(&rules, &mut out, Trigger::IncidentCreated, *id, None)
+                .await;
         }
+        // New alerts on an incident this batch did not create update it: one
+        // `incident_updated` per incident and batch.
+        let mut updated_by_alerts = std::collections::BTreeSet::new();
         for a in &alerts {
             if let Some(inc) = a.incident_id {
-                self.run(&rules, Trigger::AlertCreated, inc, None).await;
+                if !t.incidents.contains(&inc) && !out.hooks.is_empty() {
+                    updated_by_alerts.insert(inc);
+                }
+                if !rules.is_empty() {
+                    self.run(&rules, &mut out, Trigger::AlertCreated, inc, None)
+                        .await;
+                }
+            }
+        }
+        for inc in updated_by_alerts {
+            match self.store.get_incident(inc).await {
+                Ok(Some(d)) => out.incident(Event::IncidentUpdated, &d.incident, None),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(incident = inc, error = %e, "reading an incident for webhooks failed")
+                }
             }
         }
         for (id, update) in t.updated {
-            self.run(&rules, Trigger::IncidentUpdated, id, Some(update))
+            self.run(&rules, &mut out, Trigger::IncidentUpdated, id, Some(update))
                 .await;
         }
+        webhooks::enqueue(&*self.store, &self.rails.wake, &out.items).await;
     }
 
     /// Run the rules on one trigger, apply the plan, then raise `incident_updated` for the
     /// changes each rule made (iteratively: a chain is at most `MAX_CHAIN` long).
-    async fn run(&self, rules: &[Rule], trigger: Trigger, incident: i64, update: Option<Update>) {
-        let mut pending = vec![(trigger, update)];
-        while let Some((trigger, update)) = pending.pop() {
+    /// Incident events for the webhook subscriptions are added to `out` on the way: the
+    /// created incident, each update (a person's, then every rule's, also past `MAX_CHAIN`,
+    /// where rules no longer run on it), and each rule's `notify`.
+    async fn run(
+        &self,
+        rules: &[Rule],
+        out: &mut Outbox,
+        trigger: Trigger,
+        incident: i64,
+        update: Option<Update>,
+    ) {
+        let mut pending = vec![(trigger, update, true)];
+        while let Some((trigger, update, run_rules)) = pending.pop() {
             let detail = match self.store.get_incident(incident).await {
                 Ok(Some(d)) => d,
                 Ok(None) => return,
@@ -147,24 +259,36 @@ impl Worker {
                     return;
                 }
             };
+            match (&trigger, &update) {
+                (Trigger::IncidentCreated, _) => {
+                    out.incident(Event::IncidentCreated, &detail.incident, None)
+                }
+                (Trigger::IncidentUpdated, Some(u)) => {
+                    let actor = u.by.audit_name();
+                    out.incident(update_event(u), &detail.incident, Some(&actor))
+                }
+                _ => {}
+            }
+            if !run_rules || rules.is_empty() {
+                continue;
+            }
             let drafts: Vec<&rampart_model::AlertDraft> =
                 detail.alerts.iter().map(|a| &a.draft).collect();
             let subject = Subject::new(&detail.incident, &drafts);
             let plan =
                 rampart_automation::run(rules, trigger, subject, update.as_ref(), Timestamp::now());
-            self.apply(&detail.incident, &plan).await;
+            self.apply(&detail.incident, &plan, out).await;
             let chain = update.as_ref().map_or(0, |u| u.chain) + 1;
-            if chain < MAX_CHAIN {
-                for (rule, changes) in plan.changes {
-                    pending.push((
-                        Trigger::IncidentUpdated,
-                        Some(Update {
-                            by: Actor::Rule(rule),
-                            changes,
-                            chain,
-                        }),
-                    ));
-                }
+            for (rule, changes) in plan.changes {
+                pending.push((
+                    Trigger::IncidentUpdated,
+                    Some(Update {
+                        by: Actor::Rule(rule),
+                        changes,
+                        chain,
+                    }),
+                    chain < MAX_CHAIN,
+                ));
             }
         }
     }
@@ -172,7 +296,7 @@ impl Worker {
     /// Apply each matched rule's steps to `before` (the incident the plan was made from) as
     /// one audited patch per rule, plus its tasks and comment. Tags accumulate over the rules
     /// from `before`'s, so no rule re-reads the incident.
-    async fn apply(&self, before: &rampart_model::Incident, plan: &Plan) {
+    async fn apply(&self, before: &rampart_model::Incident, plan: &Plan, out: &mut Outbox) {
         let incident = before.id;
         let mut current_tags = before.tags.clone();
         for rule in &plan.matched {
@@ -181,6 +305,7 @@ impl Worker {
             let mut tags: Option<Vec<String>> = None;
             let mut tasks = Vec::new();
             let mut comment = None;
+            let mut notify = Vec::new();
             for step in plan.steps.iter().filter(|s| &s.rule == rule) {
                 match &step.action {
                     Action::Assign(o) => patch.assigned_to = Some(Some(o.clone())),
@@ -211,17 +336,17 @@ impl Worker {
                         kind,
                         duration_secs,
                     } => {
-                        if self.contain(before, &actor, *kind, *duration_secs).await {
+                        if self
+                            .contain(before, &actor, *kind, *duration_secs, out)
+                            .await
+                        {
                             self.rails.actions_changed.notify_one();
                         }
                     }
                     Action::RunPlaybook(name) => {
                         self.run_playbook(before, &actor, name).await;
                     }
-                    Action::Notify(_) => {
-                        // `rampart automation apply` refuses these until they are wired.
-                        tracing::warn!(rule = %rule, "automation action not available in this version; skipped");
-                    }
+                    Action::Notify(name) => notify.push(name.clone()),
                 }
             }
             if let Some(add) = tags {
@@ -241,9 +366,11 @@ impl Worker {
                     tracing::error!(incident, rule = %rule, error = %e, "automation comment failed");
                 }
             }
+            let mut after = None;
             if !patch.is_empty() {
                 match self.store.update_incident(incident, &patch, &actor).await {
                     Ok(inc) => {
+                        after = Some(inc.clone());
                         if let Some(tx) = self.pipeline.upgrade() {
                             let _ = tx.send(Msg::IncidentChanged(Box::new(inc))).await;
                         }
@@ -262,6 +389,9 @@ impl Worker {
                     tracing::error!(incident, rule = %rule, error = %e, "automation task failed");
                 }
             }
+            for name in &notify {
+                out.notify(name, after.as_ref().unwrap_or(before), &actor);
+            }
         }
     }
 }
@@ -278,6 +408,7 @@ impl Worker {
         actor: &str,
         kind: ActionKind,
         duration_secs: Option<u64>,
+        out: &mut Outbox,
     ) -> bool {
         let want = kind.entity_kind();
         let incident = before.id;
@@ -314,6 +445,7 @@ impl Worker {
             }
             match self.store.create_action(&new, actor).await {
                 Ok(a) => {
+                    out.action(&a, actor);
                     existing.push(a);
                     created = true;
                 }
@@ -356,7 +488,7 @@ impl Worker {
     /// Attack disruption: what the built-in policies want done about the new alerts, within
     /// their hourly budget and the `[contain]` rails, as `disruption:<policy>`; the incidents
     /// they acted on are tagged and get a comment saying what was done and how to undo it.
-    async fn disrupt(&self, alerts: &[rampart_model::Alert]) {
+    async fn disrupt(&self, alerts: &[rampart_model::Alert], out: &mut Outbox) {
         let cfg = &self.rails.disruption;
         let mut proposals = Vec::new();
         for a in alerts {
@@ -434,6 +566,7 @@ impl Worker {
             match self.store.create_action(&new, &actor).await {
                 Ok(a) => {
                     left -= 1;
+                    out.action(&a, &actor);
                     let line = format!(
                         "- {} {} ({}, action {}): {}",
                         a.action.kind,
@@ -589,10 +722,14 @@ impl Worker {
     }
 }
 
-/// Why a rule cannot be stored by this version: the actions the worker does not run yet.
-pub fn unsupported_action(rule: &Rule) -> Option<&'static str> {
-    rule.actions.iter().find_map(|a| match a {
-        Action::Notify(_) => Some("notify"),
-        _ => None,
-    })
+/// The webhook subscriptions a rule's `notify` actions name that `exists` does not know
+/// (refused when the rule is stored: a notification to nowhere is a mistake).
+pub fn unknown_webhooks(rule: &Rule, exists: impl Fn(&str) -> bool) -> Vec<&str> {
+    rule.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Notify(n) if !exists(n) => Some(n.as_str()),
+            _ => None,
+        })
+        .collect()
 }

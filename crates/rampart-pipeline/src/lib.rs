@@ -17,6 +17,7 @@
 
 pub mod automation;
 pub mod watch;
+pub mod webhooks;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -239,9 +240,16 @@ pub struct PipelineHandle {
     stats: Arc<PipelineStats>,
     watch: Arc<watch::WatchHandle>,
     actions_changed: Arc<tokio::sync::Notify>,
+    wake: webhooks::Wake,
 }
 
 impl PipelineHandle {
+    /// Notified whenever this node enqueues webhook deliveries (the pipeline's automation
+    /// worker, the server's actions): the delivery worker waits on it between polls.
+    pub fn deliveries_enqueued(&self) -> &webhooks::Wake {
+        &self.wake
+    }
+
     /// Signalled when automation (a rule, a disruption policy) created an action, so the
     /// server puts it in force at once instead of at its next sync.
     pub fn actions_changed(&self) -> &Arc<tokio::sync::Notify> {
@@ -813,6 +821,7 @@ pub async fn spawn(
     let (tx, mut rx) = mpsc::channel::<Msg>(cfg.queue_batches.max(1));
     let actions_changed = Arc::new(tokio::sync::Notify::new());
     let stats = Arc::new(PipelineStats::default());
+    let wake = webhooks::Wake::default();
     let (auto_tx, auto_task) = automation::spawn(
         Arc::clone(&store),
         tx.downgrade(),
@@ -821,6 +830,7 @@ pub async fn spawn(
             disruption: cfg.disruption.clone(),
             actions_changed: Arc::clone(&actions_changed),
             stats: Arc::clone(&stats),
+            wake: wake.clone(),
         },
     );
     let mut core = Core {
@@ -896,6 +906,7 @@ pub async fn spawn(
             stats,
             watch,
             actions_changed,
+            wake,
         },
         task,
     ))

@@ -177,6 +177,14 @@ pub async fn create_action(
     }
     let action = state.store.create_action(&new, &actor).await?;
     state.actions_changed(std::slice::from_ref(&action)).await;
+    rampart_pipeline::webhooks::action_event(
+        &*state.store,
+        state.pipeline.deliveries_enqueued(),
+        rampart_automation::webhook::Event::ActionCreated,
+        &action,
+        &actor,
+    )
+    .await;
     tracing::info!(
         action = action.id,
         kind = %action.action.kind,
@@ -294,6 +302,14 @@ async fn change_action(
         .update_action_state(id, action.status(), &change, &actor)
         .await?;
     state.actions_changed(std::slice::from_ref(&done)).await;
+    rampart_pipeline::webhooks::action_event(
+        &*state.store,
+        state.pipeline.deliveries_enqueued(),
+        rampart_automation::webhook::Event::ActionChanged,
+        &done,
+        &actor,
+    )
+    .await;
     Ok(done)
 }
 

@@ -41,12 +41,26 @@ fn rule_body(body: Result<Bytes, BytesRejection>) -> Result<Rule, ApiError> {
     }
     let rule = rampart_automation::parse_rule(text)
         .map_err(|e| ApiError::unprocessable(format!("invalid rule: {e}")))?;
-    if let Some(what) = rampart_pipeline::automation::unsupported_action(&rule) {
-        return Err(ApiError::unprocessable(format!(
-            "invalid rule: actions: the `{what}` action is not available in this version"
-        )));
-    }
     Ok(rule)
+}
+
+/// Refuse a rule whose `notify` names a webhook subscription that is not stored.
+async fn check_notify(state: &AppState, rule: &Rule) -> Result<(), ApiError> {
+    let known: Vec<String> = state
+        .store
+        .list_automation(rampart_model::AUTOMATION_WEBHOOK)
+        .await?
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    let unknown =
+        rampart_pipeline::automation::unknown_webhooks(rule, |n| known.iter().any(|k| k == n));
+    match unknown.first() {
+        Some(n) => Err(ApiError::unprocessable(format!(
+            "invalid rule: actions: notify names the webhook {n:?}, which does not exist (create it under /api/v1/webhooks first)"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// `GET /api/v1/automation/rules`: every rule, in run order.
@@ -82,6 +96,7 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let rule = rule_body(body)?;
+    check_notify(&state, &rule).await?;
     if state
         .store
         .get_automation(AUTOMATION_RULE, &rule.name)
@@ -110,6 +125,7 @@ pub async fn replace(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let rule = rule_body(body)?;
+    check_notify(&state, &rule).await?;
     if rule.name != name {
         return Err(ApiError::unprocessable(format!(
             "invalid rule: name: {:?} differs from the path's {name:?}",

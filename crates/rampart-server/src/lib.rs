@@ -25,6 +25,7 @@ pub mod playbook;
 pub mod recovery;
 pub mod tokens;
 pub mod transport;
+pub mod webhook;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -110,6 +111,8 @@ pub struct ServerConfig {
     /// Always mark console cookies `Secure` (they are whenever a proxy says
     /// `X-Forwarded-Proto: https`). Default: false.
     pub secure_cookies: bool,
+    /// The webhook delivery worker (`[webhooks]`).
+    pub webhooks: webhook::WebhookConfig,
 }
 
 impl Default for ServerConfig {
@@ -141,6 +144,7 @@ impl Default for ServerConfig {
             login_max_source_failures: 20,
             login_failure_window: Duration::from_secs(15 * 60),
             secure_cookies: false,
+            webhooks: webhook::WebhookConfig::default(),
         }
     }
 }
@@ -349,6 +353,13 @@ pub const ROUTES: &[Route] = &[
     route!(get "/api/v1/playbook-runs/{id}", Read, "One playbook run with its step log", playbook::get_run),
     route!(post "/api/v1/playbook-runs/{id}/approve", Approve, "Pass the approval gate a run waits at (audited)", playbook::approve_run),
     route!(post "/api/v1/playbook-runs/{id}/cancel", ContainLow, "Cancel a run (audited)", playbook::cancel_run),
+    route!(get "/api/v1/webhooks", Read, "Webhook subscriptions", webhook::list),
+    route!(post "/api/v1/webhooks", ManageAutomation, "Create a webhook subscription (checked; audited)", webhook::create),
+    route!(get "/api/v1/webhooks/{name}", Read, "One webhook subscription", webhook::get),
+    route!(put "/api/v1/webhooks/{name}", ManageAutomation, "Create or replace a webhook subscription (checked; audited)", webhook::replace),
+    route!(delete "/api/v1/webhooks/{name}", ManageAutomation, "Delete a webhook subscription (audited)", webhook::delete),
+    route!(get "/api/v1/webhooks/{name}/deliveries", Read, "Deliveries of a webhook, newest first (status=dead: dead letters)", webhook::deliveries),
+    route!(post "/api/v1/webhook-deliveries/{id}/retry", ManageAutomation, "Send a dead letter again (audited)", webhook::retry),
     route!(get "/api/v1/inventory/endpoints", Read, "Learned API endpoints", api::list_endpoints),
     route!(get "/api/v1/tokens", ManageTokens, "List API tokens (admin)", api::list_tokens),
     route!(post "/api/v1/tokens", ManageTokens, "Create an API token (admin); shown once", api::create_token),
@@ -482,6 +493,7 @@ pub async fn serve_with_shutdown(
     ));
     let optimizing = tokio::spawn(optimize_store(state.store.clone(), stop_tx.subscribe()));
     let playbooks = tokio::spawn(playbook::run(state.clone(), stop_tx.subscribe()));
+    let delivering = tokio::spawn(webhook::deliver(state.clone(), stop_tx.subscribe()));
     let pipeline = state.pipeline.clone();
     let config = state.config.clone();
     let metrics = state.metrics.clone();
@@ -493,6 +505,7 @@ pub async fn serve_with_shutdown(
     let _ = watch.await;
     let _ = optimizing.await;
     let _ = playbooks.await;
+    let _ = delivering.await;
     if let Err(e) = pipeline.flush().await {
         tracing::warn!(error = %e, "final pipeline flush failed");
     }
@@ -546,6 +559,16 @@ async fn expire_actions(
                 }
                 if !done.is_empty() {
                     state.actions_changed(&done).await;
+                }
+                for a in &done {
+                    rampart_pipeline::webhooks::action_event(
+                        &*state.store,
+                        state.pipeline.deliveries_enqueued(),
+                        rampart_automation::webhook::Event::ActionChanged,
+                        a,
+                        EXPIRY_ACTOR,
+                    )
+                    .await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "expiring actions failed"),

@@ -35,10 +35,16 @@ pub enum Counter {
     EnforceDenied,
     /// Gateway requests refused by a rate limit.
     EnforceRateLimited,
+    /// Webhook deliveries answered 2xx.
+    WebhookDelivered,
+    /// Webhook delivery attempts that failed (retried or dead).
+    WebhookFailed,
+    /// Webhook deliveries that became dead letters.
+    WebhookDead,
 }
 
 impl Counter {
-    const ALL: [Counter; 10] = [
+    const ALL: [Counter; 13] = [
         Counter::IngestEvents,
         Counter::IngestRejectedLines,
         Counter::IngestAlertsRampart,
@@ -49,6 +55,9 @@ impl Counter {
         Counter::EnforceAllowed,
         Counter::EnforceDenied,
         Counter::EnforceRateLimited,
+        Counter::WebhookDelivered,
+        Counter::WebhookFailed,
+        Counter::WebhookDead,
     ];
     /// Metric name and labels.
     const fn series(self) -> (&'static str, &'static str) {
@@ -66,6 +75,12 @@ impl Counter {
                 "rampart_enforce_decisions_total",
                 "{verdict=\"rate_limited\"}",
             ),
+            Counter::WebhookDelivered => (
+                "rampart_webhook_deliveries_total",
+                "{outcome=\"delivered\"}",
+            ),
+            Counter::WebhookFailed => ("rampart_webhook_deliveries_total", "{outcome=\"failed\"}"),
+            Counter::WebhookDead => ("rampart_webhook_deliveries_total", "{outcome=\"dead\"}"),
         }
     }
 }
@@ -78,7 +93,7 @@ const CLASSES: usize = 5;
 pub struct Metrics {
     /// Requests per (route index in ROUTES, or ROUTES.len() for unmatched) x status class.
     requests: Vec<[AtomicU64; CLASSES]>,
-    counters: [AtomicU64; 10],
+    counters: [AtomicU64; 13],
 }
 
 impl Default for Metrics {

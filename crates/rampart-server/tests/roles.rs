@@ -39,6 +39,10 @@ fn sample(r: &Route, incident: i64) -> (String, &'static str) {
         ("post" | "put", p) if p.starts_with("/api/v1/playbooks") => "{}",
         ("post", "/api/v1/playbook-runs") => "{}",
         ("post", p) if p.starts_with("/api/v1/playbook-runs/") => "",
+        // No name: 422 from the webhook grammar.
+        ("post" | "put", p) if p.starts_with("/api/v1/webhooks") => "{}",
+        // No such delivery: 404.
+        ("post", "/api/v1/webhook-deliveries/{id}/retry") => "",
         (m, p) => panic!("no sample request for {m} {p}: add one"),
     };
     (path, body)

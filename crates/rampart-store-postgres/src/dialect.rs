@@ -53,3 +53,7 @@ pub(crate) fn search_pattern(needle: &str) -> String {
 
 /// The unique key of a console user's name.
 pub(crate) const USER_NAME_KEY: &str = "users_name_key";
+
+/// Appended to the sub-select of `claim_deliveries`: rows another node's claim holds are
+/// skipped rather than waited for, so concurrent claims hand out different deliveries.
+pub(crate) const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";

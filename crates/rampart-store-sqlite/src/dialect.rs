@@ -56,3 +56,7 @@ pub(crate) fn search_pattern(needle: &str) -> String {
 
 /// The unique key of a console user's name.
 pub(crate) const USER_NAME_KEY: &str = "users.name";
+
+/// Appended to the sub-select of `claim_deliveries`: nothing (the single writer serialises
+/// claims).
+pub(crate) const CLAIM_LOCK: &str = "";

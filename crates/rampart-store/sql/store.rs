@@ -16,9 +16,10 @@ use sqlx::{QueryBuilder, Row};
 use rampart_model::{
     Action, ActionChange, ActionFilter, ActionKind, ActionStatus, ActorAccess, Alert, AlertDraft,
     AlertStatus, ApiEvent, ApiToken, AttackStage, AuditEntry, AutomationObject, Classification,
-    Comment, Determination, EndpointInfo, Entity, EntityActivity, EntityKind, EntityRole, Incident,
-    IncidentDetail, IncidentFilter, IncidentPatch, IncidentSort, IncidentStatus, NewAction,
-    NewAudit, NewTask, Page, Role, SavedView, Session, Task, TaskKind, Timestamp, User,
+    Comment, Delivery, DeliveryFilter, DeliveryStatus, Determination, EndpointInfo, Entity,
+    EntityActivity, EntityKind, EntityRole, Incident, IncidentDetail, IncidentFilter,
+    IncidentPatch, IncidentSort, IncidentStatus, NewAction, NewAudit, NewDelivery, NewTask, Page,
+    Role, SavedView, Session, Task, TaskKind, Timestamp, User,
 };
 use rampart_store::{
     AlertFilter, AppliedChanges, AuditFilter, Batch, BatchOutcome, Change, ChangeSet, Checkpoint,
@@ -33,8 +34,8 @@ use rampart_store::codec::*;
 mod playbook;
 
 use crate::dialect::{
-    search_pattern, violated_key, Db, DbConnection, DbRow, SqlStore, BACKEND, OPTIMIZE, ROW_LOCK,
-    SEARCH_KEY, SEARCH_MATCH, TOKEN_NAME_KEY, UNIQUE_KEYS, USER_NAME_KEY,
+    search_pattern, violated_key, Db, DbConnection, DbRow, SqlStore, BACKEND, CLAIM_LOCK, OPTIMIZE,
+    ROW_LOCK, SEARCH_KEY, SEARCH_MATCH, TOKEN_NAME_KEY, UNIQUE_KEYS, USER_NAME_KEY,
 };
 
 /// Actor recorded for changes made by `apply` (the correlator).
@@ -2707,6 +2708,196 @@ impl Store for SqlStore {
             })
             .collect()
     }
+
+    async fn enqueue_deliveries(
+        &self,
+        items: &[NewDelivery],
+        now: Timestamp,
+    ) -> StoreResult<Vec<i64>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let mut ids = Vec::with_capacity(items.len());
+        for d in items {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO webhook_deliveries (webhook, event, payload, status, attempts, \
+                 max_attempts, next_attempt_at, created_at) \
+                 VALUES ($1, $2, $3, 'pending', 0, $4, $5, $5) RETURNING id",
+            )
+            .bind(&d.webhook)
+            .bind(&d.event)
+            .bind(d.payload.to_string())
+            .bind(i64::from(d.max_attempts.max(1)))
+            .bind(now.millis())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+            ids.push(id);
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(ids)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        // The outer WHERE repeats the lease check: on PostgreSQL a concurrent claim of the
+        // same row re-evaluates it on the claimed row, which no longer matches; the dialect's
+        // `CLAIM_LOCK` makes the sub-select skip rows another claim holds. `MATERIALIZED`:
+        // the due rows are picked once (a sub-select in `IN` may be run again per row).
+        let rows = sqlx::query(&format!(
+            "WITH due AS MATERIALIZED (SELECT id FROM webhook_deliveries \
+               WHERE status = 'pending' AND next_attempt_at <= $2 \
+               AND (claimed_until IS NULL OR claimed_until <= $2) \
+               ORDER BY next_attempt_at, id LIMIT $3{CLAIM_LOCK}) \
+             UPDATE webhook_deliveries SET claimed_until = $1 \
+             WHERE id IN (SELECT id FROM due) \
+             AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= $2) \
+             RETURNING {DELIVERY_COLS}"
+        ))
+        .bind(lease_until.millis())
+        .bind(now.millis())
+        .bind(i64::from(limit))
+        .fetch_all(&self.writer)
+        .await
+        .map_err(db)?;
+        let mut out = self.decode_rows("webhook delivery", &rows, delivery_from_row);
+        out.sort_by_key(|d| (d.next_attempt_at, d.id));
+        Ok(out)
+    }
+
+    async fn record_delivery_success(
+        &self,
+        id: i64,
+        lease: Timestamp,
+        status: u16,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, \
+             last_status = $1, last_error = NULL, delivered_at = $2, claimed_until = NULL \
+             WHERE id = $3 AND status = 'pending' AND claimed_until = $4",
+        )
+        .bind(i64::from(status))
+        .bind(now.millis())
+        .bind(id)
+        .bind(lease.millis())
+        .execute(&self.writer)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    async fn record_delivery_failure(
+        &self,
+        id: i64,
+        lease: Timestamp,
+        error: &str,
+        status: Option<u16>,
+        retry_at: Timestamp,
+    ) -> StoreResult<Option<DeliveryStatus>> {
+        let error: String = error.chars().take(1000).collect();
+        let row: Option<String> = sqlx::query_scalar(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, last_error = $1, \
+             last_status = $2, claimed_until = NULL, next_attempt_at = $3, \
+             status = CASE WHEN attempts + 1 >= max_attempts THEN 'dead' ELSE 'pending' END \
+             WHERE id = $4 AND status = 'pending' AND claimed_until = $5 RETURNING status",
+        )
+        .bind(&error)
+        .bind(status.map(i64::from))
+        .bind(retry_at.millis())
+        .bind(id)
+        .bind(lease.millis())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db)?;
+        row.map(|s| {
+            s.parse::<DeliveryStatus>()
+                .map_err(|e| StoreError::Corrupt(format!("delivery status: {e}")))
+        })
+        .transpose()
+    }
+
+    async fn list_deliveries(&self, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>> {
+        let mut q = QueryBuilder::<Db>::new(format!(
+            "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE 1 = 1"
+        ));
+        if let Some(w) = &filter.webhook {
+            q.push(" AND webhook = ").push_bind(w.clone());
+        }
+        if let Some(s) = filter.status {
+            q.push(" AND status = ").push_bind(s.as_str());
+        }
+        q.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(filter.limit.unwrap_or(100).clamp(1, 1000)));
+        let rows = q.build().fetch_all(&self.reader).await.map_err(db)?;
+        Ok(self.decode_rows("webhook delivery", &rows, delivery_from_row))
+    }
+
+    async fn get_delivery(&self, id: i64) -> StoreResult<Option<Delivery>> {
+        sqlx::query(&format!(
+            "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(delivery_from_row)
+        .transpose()
+    }
+
+    async fn retry_delivery(&self, id: i64, actor: &str, now: Timestamp) -> StoreResult<Delivery> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let row = sqlx::query(&format!(
+            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, \
+             next_attempt_at = $1, claimed_until = NULL \
+             WHERE id = $2 AND status = 'dead' RETURNING {DELIVERY_COLS}"
+        ))
+        .bind(now.millis())
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(row) = row else {
+            let status: Option<String> =
+                sqlx::query_scalar("SELECT status FROM webhook_deliveries WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            return Err(match status {
+                None => not_found("webhook delivery", id),
+                Some(s) => StoreError::Conflict(format!(
+                    "webhook delivery {id} is {s}; only a dead letter is retried"
+                )),
+            });
+        };
+        let d = delivery_from_row(&row)?;
+        insert_audit(
+            &mut tx,
+            &NewAudit {
+                at: now,
+                actor: actor.to_string(),
+                action: "webhook.delivery.retry".into(),
+                object_type: "webhook_delivery".into(),
+                object_id: id.to_string(),
+                details: serde_json::json!({
+                    "webhook": d.webhook,
+                    "event": d.event,
+                    "last_error": d.last_error,
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(d)
+    }
 }
 
 const USER_COLS: &str = "id, name, role, created_at, disabled_at, last_login_at";
@@ -3018,4 +3209,38 @@ mod erased {
             serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
         }
     }
+}
+
+const DELIVERY_COLS: &str = "id, webhook, event, payload, status, attempts, max_attempts, \
+     next_attempt_at, claimed_until, last_error, last_status, created_at, delivered_at";
+
+fn delivery_from_row(r: &DbRow) -> StoreResult<Delivery> {
+    let payload: String = r.try_get("payload").map_err(db)?;
+    let status: String = r.try_get("status").map_err(db)?;
+    let opt_ts = |name: &str| -> StoreResult<Option<Timestamp>> {
+        Ok(r.try_get::<Option<i64>, _>(name)
+            .map_err(db)?
+            .map(Timestamp))
+    };
+    Ok(Delivery {
+        id: r.try_get("id").map_err(db)?,
+        webhook: r.try_get("webhook").map_err(db)?,
+        event: r.try_get("event").map_err(db)?,
+        payload: serde_json::from_str(&payload)
+            .map_err(|e| StoreError::Corrupt(format!("delivery payload: {e}")))?,
+        status: status
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("delivery status: {e}")))?,
+        attempts: u32::try_from(r.try_get::<i64, _>("attempts").map_err(db)?).unwrap_or(0),
+        max_attempts: u32::try_from(r.try_get::<i64, _>("max_attempts").map_err(db)?).unwrap_or(1),
+        next_attempt_at: Timestamp(r.try_get("next_attempt_at").map_err(db)?),
+        claimed_until: opt_ts("claimed_until")?,
+        last_error: r.try_get("last_error").map_err(db)?,
+        last_status: r
+            .try_get::<Option<i64>, _>("last_status")
+            .map_err(db)?
+            .and_then(|s| u16::try_from(s).ok()),
+        created_at: Timestamp(r.try_get("created_at").map_err(db)?),
+        delivered_at: opt_ts("delivered_at")?,
+    })
 }

@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use rampart_model::{
     Action, ActionChange, ActionFilter, ActionKind, ActionStatus, ActorAccess, Alert, AlertStatus,
-    ApiEvent, ApiToken, AuditEntry, AutomationObject, Comment, EndpointInfo, Entity,
-    EntityActivity, Incident, IncidentDetail, IncidentFilter, IncidentPatch, NewAction, NewAudit,
-    NewTask, Page, Role, SavedView, Session, Severity, Task, Timestamp, User,
+    ApiEvent, ApiToken, AuditEntry, AutomationObject, Comment, Delivery, DeliveryFilter,
+    DeliveryStatus, EndpointInfo, Entity, EntityActivity, Incident, IncidentDetail, IncidentFilter,
+    IncidentPatch, NewAction, NewAudit, NewDelivery, NewTask, Page, Role, SavedView, Session,
+    Severity, Task, Timestamp, User,
 };
 use rampart_model::{NewRun, PlaybookRun, RunStatus, RunStep};
 
@@ -623,6 +624,51 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<PlaybookRun>>;
     /// One run with its steps, in the order they first started.
     async fn get_run(&self, run_id: i64) -> StoreResult<Option<(PlaybookRun, Vec<RunStep>)>>;
+    // --- webhook deliveries (the outbox of outgoing notifications) --------------------------
+
+    /// Enqueue deliveries, all in one transaction, due at `now`; returns their ids in order.
+    async fn enqueue_deliveries(
+        &self,
+        items: &[NewDelivery],
+        now: Timestamp,
+    ) -> StoreResult<Vec<i64>>;
+    /// Claim up to `limit` due deliveries (pending, `next_attempt_at <= now`, no lease or an
+    /// expired one), setting their lease to `lease_until` in one statement that re-checks the
+    /// lease, so two nodes never claim one delivery at once. Oldest due first.
+    async fn claim_deliveries(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>>;
+    /// Record that a delivery claimed with `lease` was answered 2xx (`status`). `false` when
+    /// the lease was lost (another node reclaimed it): nothing is changed.
+    async fn record_delivery_success(
+        &self,
+        id: i64,
+        lease: Timestamp,
+        status: u16,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Record a failed attempt of a delivery claimed with `lease`: attempts + 1, the lease
+    /// released, due again at `retry_at`, or `dead` when that was its last attempt. Returns
+    /// its status now (`None` when the lease was lost: nothing is changed).
+    async fn record_delivery_failure(
+        &self,
+        id: i64,
+        lease: Timestamp,
+        error: &str,
+        status: Option<u16>,
+        retry_at: Timestamp,
+    ) -> StoreResult<Option<DeliveryStatus>>;
+    /// Deliveries, newest first (`status: dead`: the dead letters).
+    async fn list_deliveries(&self, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>>;
+    /// One delivery.
+    async fn get_delivery(&self, id: i64) -> StoreResult<Option<Delivery>>;
+    /// Send a dead letter again: back to `pending`, attempts reset, due at `now`, audited
+    /// (`webhook.delivery.retry`) as `actor` in the same transaction. `NotFound`, or
+    /// `Conflict` when it is not dead.
+    async fn retry_delivery(&self, id: i64, actor: &str, now: Timestamp) -> StoreResult<Delivery>;
 
     // --- maintenance ------------------------------------------------------------------------
 

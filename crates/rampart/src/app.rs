@@ -374,7 +374,8 @@ impl App {
                 }
             }));
         }
-        let cfg = self.config.server.server_config();
+        let mut cfg = self.config.server.server_config();
+        cfg.webhooks = self.config.webhooks.webhook_config();
         let contain = self.config.contain.contain_config(
             &self.config.decode.trusted_proxies,
             &self.config.detect.allow,

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use std::path::PathBuf;
 
-use rampart_model::{AUTOMATION_PLAYBOOK, AUTOMATION_RULE};
+use rampart_model::{AUTOMATION_PLAYBOOK, AUTOMATION_RULE, AUTOMATION_WEBHOOK};
 
 use crate::{app, DataArgs};
 
@@ -76,14 +76,6 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
                     doc.playbooks.push(p);
                 }
             }
-            for (i, rule) in doc.rules.iter().enumerate() {
-                if let Some(what) = rampart_pipeline::automation::unsupported_action(rule) {
-                    anyhow::bail!(
-                        "rules[{i}] ({}): the `{what}` action is not available in this version (assign, set_status, set_severity, add_tags, add_task, run_playbook and contain are)",
-                        rule.name
-                    );
-                }
-            }
             let store = app::open_store(&data).await?;
             let stored_playbooks = store.list_automation(AUTOMATION_PLAYBOOK).await?;
             for (i, rule) in doc.rules.iter().enumerate() {
@@ -100,6 +92,25 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
                     }
                 }
             }
+            let stored_hooks: Vec<String> = store
+                .list_automation(AUTOMATION_WEBHOOK)
+                .await?
+                .into_iter()
+                .map(|o| o.name)
+                .collect();
+            for (i, rule) in doc.rules.iter().enumerate() {
+                let known = |n: &str| {
+                    doc.webhooks.iter().any(|w| w.name == n)
+                        || (!prune && stored_hooks.iter().any(|s| s == n))
+                };
+                if let Some(n) = rampart_pipeline::automation::unknown_webhooks(rule, known).first()
+                {
+                    anyhow::bail!(
+                        "rules[{i}] ({}): notify names the webhook {n:?}, which neither the document nor the store holds",
+                        rule.name
+                    );
+                }
+            }
             let mut counts = Vec::new();
             for (kind, items) in [
                 (
@@ -114,6 +125,13 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
                     doc.playbooks
                         .iter()
                         .map(|p| Ok((p.name.clone(), serde_json::to_value(p)?)))
+                        .collect::<Result<Vec<_>, serde_json::Error>>()?,
+                ),
+                (
+                    AUTOMATION_WEBHOOK,
+                    doc.webhooks
+                        .iter()
+                        .map(|w| Ok((w.name.clone(), serde_json::to_value(w)?)))
                         .collect::<Result<Vec<_>, serde_json::Error>>()?,
                 ),
             ] {
@@ -138,14 +156,14 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
                         }
                     }
                 }
-                // The playbooks line only when there are some to speak of.
+                // The playbooks and webhooks lines only when there are some to speak of.
                 if kind == AUTOMATION_RULE || !items.is_empty() || deleted > 0 {
                     counts.push(format!(
                         "{kind}s: {created} created, {updated} updated, {unchanged} unchanged, {deleted} deleted"
                     ));
                 }
             }
-            println!("{}", counts.join("; "));
+            println!("{}", counts.join("\n"));
             Ok(())
         }
         AutomationCmd::List { data, json } => {
@@ -157,6 +175,13 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
                 rules.push((o, rule));
             }
             rules.sort_by(|a, b| (a.1.order, &a.1.name).cmp(&(b.1.order, &b.1.name)));
+            let mut hooks = Vec::new();
+            for o in store.list_automation(AUTOMATION_WEBHOOK).await? {
+                let w: rampart_automation::webhook::Webhook =
+                    serde_json::from_value(o.body.clone())
+                        .with_context(|| format!("stored webhook {:?} no longer reads", o.name))?;
+                hooks.push((o, w));
+            }
             if json {
                 let out: Vec<serde_json::Value> = rules
                     .iter()
@@ -170,7 +195,40 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                let webhooks: Vec<serde_json::Value> = hooks
+                    .iter()
+                    .map(|(o, w)| {
+                        serde_json::json!({
+                            "name": o.name,
+                            "version": o.version,
+                            "updated_at": o.updated_at,
+                            "updated_by": o.updated_by,
+                            "webhook": w,
+                        })
+                    })
+                    .collect();
+                let playbooks: Vec<serde_json::Value> = store
+                    .list_automation(AUTOMATION_PLAYBOOK)
+                    .await?
+                    .iter()
+                    .map(|o| {
+                        serde_json::json!({
+                            "name": o.name,
+                            "version": o.version,
+                            "updated_at": o.updated_at,
+                            "updated_by": o.updated_by,
+                            "playbook": o.body,
+                        })
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "rules": out,
+                        "playbooks": playbooks,
+                        "webhooks": webhooks,
+                    }))?
+                );
                 return Ok(());
             }
             println!(
@@ -208,6 +266,29 @@ pub async fn run(cmd: AutomationCmd, actor: &str) -> Result<()> {
                 );
             }
             println!("({} rules)", rules.len());
+            if !hooks.is_empty() {
+                println!();
+                println!(
+                    "{:<7}  {:<30}  {:<6}  {:<50}  {:>3}  EVENTS",
+                    "ENABLED", "WEBHOOK", "FORMAT", "URL", "VER"
+                );
+                for (o, w) in &hooks {
+                    let events: Vec<&str> = w.events.iter().map(|e| e.as_str()).collect();
+                    println!(
+                        "{:<7}  {:<30}  {:<6}  {:<50}  {:>3}  {}",
+                        if w.enabled { "yes" } else { "no" },
+                        w.name,
+                        match w.format {
+                            rampart_automation::webhook::Format::Api => "api",
+                            rampart_automation::webhook::Format::Ocsf => "ocsf",
+                        },
+                        w.url,
+                        o.version,
+                        events.join(",")
+                    );
+                }
+                println!("({} webhooks)", hooks.len());
+            }
             let playbooks = store.list_automation(AUTOMATION_PLAYBOOK).await?;
             if playbooks.is_empty() {
                 return Ok(());

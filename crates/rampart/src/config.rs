@@ -25,6 +25,8 @@ pub struct FileConfig {
     pub contain: ContainSection,
     /// `[disruption]`
     pub disruption: DisruptionSection,
+    /// `[webhooks]`
+    pub webhooks: WebhooksSection,
 }
 
 /// `[disruption]`: automatic attack disruption by the built-in policies
@@ -63,6 +65,40 @@ impl DisruptionSection {
             .map_err(|e| anyhow::anyhow!(e))
             .context("[disruption] policies")?;
         Ok(c)
+    }
+}
+
+/// `[webhooks]`: the delivery worker of outgoing notifications.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksSection {
+    /// How often the outbox is polled for due deliveries, in ms (default 500).
+    pub poll_ms: Option<u64>,
+    /// The first retry's delay in ms; each further one doubles it (default 1000).
+    pub retry_base_ms: Option<u64>,
+    /// The longest delay between retries, in seconds (default 300).
+    pub retry_max_secs: Option<u64>,
+    /// Most deliveries in flight at once on this node (default 8).
+    pub concurrency: Option<usize>,
+}
+
+impl WebhooksSection {
+    /// The delivery worker's settings: these keys over the defaults.
+    pub fn webhook_config(&self) -> rampart_server::webhook::WebhookConfig {
+        use std::time::Duration;
+        let d = rampart_server::webhook::WebhookConfig::default();
+        rampart_server::webhook::WebhookConfig {
+            poll_interval: self
+                .poll_ms
+                .map_or(d.poll_interval, |ms| Duration::from_millis(ms.max(10))),
+            retry_base: self
+                .retry_base_ms
+                .map_or(d.retry_base, |ms| Duration::from_millis(ms.max(1))),
+            retry_max: self
+                .retry_max_secs
+                .map_or(d.retry_max, |s| Duration::from_secs(s.max(1))),
+            concurrency: self.concurrency.map_or(d.concurrency, |n| n.clamp(1, 256)),
+        }
     }
 }
 

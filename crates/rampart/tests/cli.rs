@@ -924,3 +924,103 @@ rules:
         "{err}"
     );
 }
+
+/// `rampart automation apply` stores a document's webhooks next to its rules (idempotently;
+/// `--prune` deletes the rest), `list` shows them, and a `notify` naming a webhook that
+/// neither the document nor the store holds is refused.
+#[test]
+fn automation_apply_stores_webhooks_and_checks_notify_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let doc = dir.path().join("auto.yaml");
+    std::fs::write(
+        &doc,
+        r#"
+webhooks:
+  - name: soc-siem
+    url: http://127.0.0.1:9/hook
+    events: [incident_created, action_created]
+    format: ocsf
+    secret_env: RAMPART_SIEM_SECRET
+rules:
+  - name: page
+    triggers: [incident_created]
+    actions: [{notify: soc-siem}]
+"#,
+    )
+    .unwrap();
+    let apply = |file: &std::path::Path, prune: bool| {
+        let mut cmd = rampart();
+        cmd.args(["automation", "apply", "--data"])
+            .arg(&data)
+            .arg(file);
+        if prune {
+            cmd.arg("--prune");
+        }
+        cmd.output().unwrap()
+    };
+    let out = apply(&doc, false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "rules: 1 created, 0 updated, 0 unchanged, 0 deleted\nwebhooks: 1 created, 0 updated, 0 unchanged, 0 deleted"
+    );
+    let out = apply(&doc, false);
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("webhooks: 0 created, 0 updated, 1 unchanged"));
+    let (out, _) = run(rampart().args(["automation", "list", "--data"]).arg(&data));
+    assert!(
+        out.contains("soc-siem") && out.contains("ocsf") && out.contains("(1 webhooks)"),
+        "{out}"
+    );
+    let (out, _) = run(rampart()
+        .args(["automation", "list", "--json", "--data"])
+        .arg(&data));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        v["webhooks"][0]["webhook"]["secret_env"],
+        "RAMPART_SIEM_SECRET"
+    );
+    assert_eq!(v["rules"][0]["name"], "page");
+
+    // a notify to nowhere is refused
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "rules:\n  - name: r\n    triggers: [incident_created]\n    actions: [{notify: nowhere}]\n",
+    )
+    .unwrap();
+    let out = apply(&bad, false);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("notify names the webhook \"nowhere\""),
+        "{err}"
+    );
+    // an invalid webhook names its field and line
+    std::fs::write(
+        &bad,
+        "webhooks:\n  - name: w\n    url: http://h/\n    events: [incident_created]\n    timeout_secs: 0\n",
+    )
+    .unwrap();
+    let out = apply(&bad, false);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("webhooks[0] (line 2)")
+            && err.contains("timeout_secs"),
+        "{err}"
+    );
+    // prune: a document without the webhook (and without its rule) deletes both
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "rules: []\n").unwrap();
+    let out = apply(&empty, true);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "rules: 0 created, 0 updated, 0 unchanged, 1 deleted\nwebhooks: 0 created, 0 updated, 0 unchanged, 1 deleted"
+    );
+}

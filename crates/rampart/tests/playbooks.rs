@@ -188,7 +188,7 @@ async fn a_run_killed_while_waiting_resumes_after_restart_without_repeating_a_st
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "rules: 0 created, 0 updated, 0 unchanged, 0 deleted; playbooks: 4 created, 0 updated, 0 unchanged, 0 deleted"
+        "rules: 0 created, 0 updated, 0 unchanged, 0 deleted\nplaybooks: 4 created, 0 updated, 0 unchanged, 0 deleted"
     );
     let out = cli(&data, &["automation", "list"]);
     let listed = String::from_utf8_lossy(&out.stdout);
