@@ -225,7 +225,10 @@ fn bare_message(m: &str, path: &str) -> String {
         // (`url: ...`), which stays when the error is at the document's top level
         Some((head, rest))
             if !head.is_empty()
-                && head == path
+                && (head == path
+                    || path
+                        .strip_prefix(head)
+                        .is_some_and(|rest| rest.starts_with(['[', '.'])))
                 && head
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"_.[]".contains(&b)) =>

@@ -186,7 +186,8 @@ fn ocsf_payloads_by_event() {
     let closed = incident(IncidentStatus::Resolved);
     let act = action();
     // (event, subject, class_uid, activity_id, type_uid, status_id)
-    let cases: &[(Event, Subject, u64, u64, u64, Option<u64>)] = &[
+    type Case<'a> = (Event, Subject<'a>, u64, u64, u64, Option<u64>);
+    let cases: &[Case] = &[
         (
             Event::IncidentCreated,
             Subject::Incident(&open),

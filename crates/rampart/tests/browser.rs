@@ -1321,8 +1321,10 @@ async fn walkthrough_completes_on_the_demo() {
                 let nodes = b
                     .execute("return document.querySelectorAll('g.node').length")
                     .await;
+                // the attacker and what it attacked at least (the walkthrough takes an
+                // incident attack disruption left alone, which the demo's are not all)
                 assert!(
-                    nodes.as_u64().unwrap() >= 3,
+                    nodes.as_u64().unwrap() >= 2,
                     "a graph of several entities: {nodes}"
                 );
                 b.click("g.node").await;

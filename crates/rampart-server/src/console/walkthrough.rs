@@ -25,7 +25,8 @@ pub async fn note(state: &AppState, caller: &Caller, step: &str) {
 }
 
 /// The walkthrough's incident for this user: the one noted, else the highest-priority open
-/// incident with an attacker IP nobody else owns (noted from then on).
+/// incident with an attacker IP nobody else owns, preferably one attack disruption has not
+/// contained (noted from then on).
 async fn incident_of(
     state: &AppState,
     user: &str,
@@ -47,12 +48,24 @@ async fn incident_of(
             ..Default::default()
         })
         .await?;
-    let pick = open.items.iter().find(|i| {
+    let suitable = |i: &&rampart_model::Incident| {
         i.assigned_to.as_deref().is_none_or(|a| a == user)
             && i.entities
                 .iter()
                 .any(|e| e.kind == EntityKind::Ip && e.role == EntityRole::Attacker)
-    });
+    };
+    // one that attack disruption has not contained already, so every step is the user's
+    let disrupted = |i: &&rampart_model::Incident| {
+        i.tags
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(rampart_contain::disruption::TAG))
+    };
+    let pick = open
+        .items
+        .iter()
+        .filter(suitable)
+        .find(|i| !disrupted(i))
+        .or_else(|| open.items.iter().find(suitable));
     let Some(inc) = pick else { return Ok(None) };
     state
         .store
