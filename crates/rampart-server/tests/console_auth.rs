@@ -48,6 +48,8 @@ fn sample(r: &Route, incident: i64) -> (String, Vec<(&'static str, &'static str)
         ("post", "/incidents/{id}/tasks/{task_id}") => vec![("done", "true")],
         ("post", "/actions/{id}/approve") => vec![],
         ("post", "/actions/{id}/revert") => vec![("reason", "sample")],
+        // nothing to undo: 303 back to the incident
+        ("post", "/incidents/{id}/disruption/undo") => vec![],
         // no target: 422
         ("post", "/actions") => vec![("kind", "block_ip"), ("reason", "")],
         // nothing given: 422

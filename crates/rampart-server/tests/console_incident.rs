@@ -742,6 +742,8 @@ fn sample(method: &str, path: &str, incident: i64) -> (String, Vec<(&'static str
         ("post", "/incidents/{id}/tasks/{task_id}") => vec![("done", "true")],
         ("post", "/actions/{id}/approve") => vec![],
         ("post", "/actions/{id}/revert") => vec![("reason", "sample")],
+        // nothing to undo: 303 back to the incident
+        ("post", "/incidents/{id}/disruption/undo") => vec![],
         (m, p) => panic!("no sample request for {m} {p}: add one"),
     };
     (filled, body)
@@ -758,7 +760,7 @@ async fn every_role_against_the_incident_page_routes() {
                 && r.permission.is_some()
         })
         .collect();
-    assert_eq!(ours.len(), 11, "the incident page's routes");
+    assert_eq!(ours.len(), 12, "the incident page's routes");
     let roles = [
         Role::Viewer,
         Role::Tier1,

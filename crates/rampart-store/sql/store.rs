@@ -1123,7 +1123,8 @@ impl Store for SqlStore {
         }
         if let Some(p) = &q.path_prefix {
             qb.push(" AND substr(path, 1, CAST(")
-                .push_bind(p.chars().count() as i64)
+                // an INTEGER, not a BIGINT: PostgreSQL has no substr(text, int, bigint)
+                .push_bind(i32::try_from(p.chars().count()).unwrap_or(i32::MAX))
                 .push(" AS INTEGER)) = ")
                 .push_bind(p.as_str());
         }
@@ -3129,7 +3130,8 @@ fn push_action_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a ActionFilter) {
         // a prefix compared as text (no LIKE: `%` and `_` in a name are literal)
         qb.push(sep)
             .push("substr(requested_by, 1, ")
-            .push_bind(p.chars().count() as i64)
+            // an INTEGER, not a BIGINT: PostgreSQL has no substr(text, int, bigint)
+            .push_bind(i32::try_from(p.chars().count()).unwrap_or(i32::MAX))
             .push(") = ")
             .push_bind(p.as_str());
         sep = " AND ";
