@@ -63,6 +63,50 @@ async fn check_notify(state: &AppState, rule: &Rule) -> Result<(), ApiError> {
     }
 }
 
+/// Store a new automation object of `kind` (`what` names it in errors: "automation rule",
+/// "webhook", "playbook"): 409 when one of that name exists (PUT replaces it). Audited as
+/// `actor` by the store.
+pub(crate) async fn store_new(
+    state: &AppState,
+    kind: &str,
+    what: &str,
+    name: &str,
+    object: &impl serde::Serialize,
+    actor: &str,
+) -> Result<AutomationObject, ApiError> {
+    if state.store.get_automation(kind, name).await?.is_some() {
+        return Err(ApiError::new(
+            ErrorKind::Conflict,
+            format!("{what} {name:?} exists (PUT replaces it)"),
+        ));
+    }
+    let body = serde_json::to_value(object).map_err(ApiError::internal)?;
+    let (o, _) = state.store.put_automation(kind, name, &body, actor).await?;
+    Ok(o)
+}
+
+/// Create or replace the automation object of `kind` at the path's `name`: 422 when the
+/// body's `body_name` differs (`what` as in "invalid rule"); the same object again changes
+/// nothing.
+pub(crate) async fn store_named(
+    state: &AppState,
+    kind: &str,
+    what: &str,
+    name: &str,
+    body_name: &str,
+    object: &impl serde::Serialize,
+    actor: &str,
+) -> Result<AutomationObject, ApiError> {
+    if body_name != name {
+        return Err(ApiError::unprocessable(format!(
+            "invalid {what}: name: {body_name:?} differs from the path's {name:?}"
+        )));
+    }
+    let body = serde_json::to_value(object).map_err(ApiError::internal)?;
+    let (o, _) = state.store.put_automation(kind, name, &body, actor).await?;
+    Ok(o)
+}
+
 /// `GET /api/v1/automation/rules`: every rule, in run order.
 pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let mut items = Vec::new();
@@ -97,22 +141,15 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let rule = rule_body(body)?;
     check_notify(&state, &rule).await?;
-    if state
-        .store
-        .get_automation(AUTOMATION_RULE, &rule.name)
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::new(
-            ErrorKind::Conflict,
-            format!("automation rule {:?} exists (PUT replaces it)", rule.name),
-        ));
-    }
-    let body = serde_json::to_value(&rule).map_err(ApiError::internal)?;
-    let (o, _) = state
-        .store
-        .put_automation(AUTOMATION_RULE, &rule.name, &body, &caller.actor())
-        .await?;
+    let o = store_new(
+        &state,
+        AUTOMATION_RULE,
+        "automation rule",
+        &rule.name,
+        &rule,
+        &caller.actor(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(view(&o)?)).into_response())
 }
 
@@ -126,17 +163,16 @@ pub async fn replace(
 ) -> Result<Json<Value>, ApiError> {
     let rule = rule_body(body)?;
     check_notify(&state, &rule).await?;
-    if rule.name != name {
-        return Err(ApiError::unprocessable(format!(
-            "invalid rule: name: {:?} differs from the path's {name:?}",
-            rule.name
-        )));
-    }
-    let body = serde_json::to_value(&rule).map_err(ApiError::internal)?;
-    let (o, _) = state
-        .store
-        .put_automation(AUTOMATION_RULE, &name, &body, &caller.actor())
-        .await?;
+    let o = store_named(
+        &state,
+        AUTOMATION_RULE,
+        "rule",
+        &name,
+        &rule.name,
+        &rule,
+        &caller.actor(),
+    )
+    .await?;
     Ok(Json(view(&o)?))
 }
 

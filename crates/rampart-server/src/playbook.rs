@@ -804,22 +804,15 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let pb = playbook_body(body)?;
-    if state
-        .store
-        .get_automation(AUTOMATION_PLAYBOOK, &pb.name)
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::new(
-            ErrorKind::Conflict,
-            format!("playbook {:?} exists (PUT replaces it)", pb.name),
-        ));
-    }
-    let body = serde_json::to_value(&pb).map_err(ApiError::internal)?;
-    let (o, _) = state
-        .store
-        .put_automation(AUTOMATION_PLAYBOOK, &pb.name, &body, &caller.actor())
-        .await?;
+    let o = crate::automation::store_new(
+        &state,
+        AUTOMATION_PLAYBOOK,
+        "playbook",
+        &pb.name,
+        &pb,
+        &caller.actor(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(playbook_view(&o)?)).into_response())
 }
 
@@ -832,17 +825,16 @@ pub async fn replace(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let pb = playbook_body(body)?;
-    if pb.name != name {
-        return Err(ApiError::unprocessable(format!(
-            "invalid playbook: name: {:?} differs from the path's {name:?}",
-            pb.name
-        )));
-    }
-    let body = serde_json::to_value(&pb).map_err(ApiError::internal)?;
-    let (o, _) = state
-        .store
-        .put_automation(AUTOMATION_PLAYBOOK, &name, &body, &caller.actor())
-        .await?;
+    let o = crate::automation::store_named(
+        &state,
+        AUTOMATION_PLAYBOOK,
+        "playbook",
+        &name,
+        &pb.name,
+        &pb,
+        &caller.actor(),
+    )
+    .await?;
     Ok(Json(playbook_view(&o)?))
 }
 

@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 
 use crate::api::{body_bytes, params, path_id, Params};
 use crate::auth::Caller;
-use crate::error::{ApiError, ErrorKind};
+use crate::error::ApiError;
 use crate::metrics::Counter;
 use crate::AppState;
 
@@ -131,22 +131,15 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let w = webhook_body(body)?;
-    if state
-        .store
-        .get_automation(AUTOMATION_WEBHOOK, &w.name)
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::new(
-            ErrorKind::Conflict,
-            format!("webhook {:?} exists (PUT replaces it)", w.name),
-        ));
-    }
-    let body = serde_json::to_value(&w).map_err(ApiError::internal)?;
-    let (o, _) = state
-        .store
-        .put_automation(AUTOMATION_WEBHOOK, &w.name, &body, &caller.actor())
-        .await?;
+    let o = crate::automation::store_new(
+        &state,
+        AUTOMATION_WEBHOOK,
+        "webhook",
+        &w.name,
+        &w,
+        &caller.actor(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(view(&o)?)).into_response())
 }
 
@@ -158,17 +151,16 @@ pub async fn replace(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let w = webhook_body(body)?;
-    if w.name != name {
-        return Err(ApiError::unprocessable(format!(
-            "invalid webhook: name: {:?} differs from the path's {name:?}",
-            w.name
-        )));
-    }
-    let body = serde_json::to_value(&w).map_err(ApiError::internal)?;
-    let (o, _) = state
-        .store
-        .put_automation(AUTOMATION_WEBHOOK, &name, &body, &caller.actor())
-        .await?;
+    let o = crate::automation::store_named(
+        &state,
+        AUTOMATION_WEBHOOK,
+        "webhook",
+        &name,
+        &w.name,
+        &w,
+        &caller.actor(),
+    )
+    .await?;
     Ok(Json(view(&o)?))
 }
 
