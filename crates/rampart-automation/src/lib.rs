@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 mod doc;
 pub mod playbook;
 pub mod signature;
+pub mod suppression;
 pub mod webhook;
 pub use doc::{parse_document, parse_playbook, parse_rule, parse_webhook, Document, DocumentError};
 

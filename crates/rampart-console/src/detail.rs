@@ -1,5 +1,5 @@
 //! The incident page (`/incidents/{id}`): a header, a manage pane and one tab at a time
-//! (`?tab=story|alerts|graph|response|tasks|activity|comments`, rendered on the server; the
+//! (`?tab=story|alerts|graph|response|tasks|playbooks|activity|comments`, rendered on the server; the
 //! tab links are plain links, so the page works without script).
 //!
 //! The page offers only what the viewer's role may do (the server refuses the rest anyway):
@@ -38,6 +38,8 @@ pub enum Tab {
     Response,
     /// The recovery checklist.
     Tasks,
+    /// Playbook runs with their step logs, approvals, and starting one.
+    Playbooks,
     /// The audit log of the incident.
     Activity,
     /// Comments.
@@ -46,12 +48,13 @@ pub enum Tab {
 
 impl Tab {
     /// Every tab, in the order the page shows them.
-    pub const ALL: [Tab; 7] = [
+    pub const ALL: [Tab; 8] = [
         Tab::Story,
         Tab::Alerts,
         Tab::Graph,
         Tab::Response,
         Tab::Tasks,
+        Tab::Playbooks,
         Tab::Activity,
         Tab::Comments,
     ];
@@ -64,6 +67,7 @@ impl Tab {
             Tab::Graph => "graph",
             Tab::Response => "response",
             Tab::Tasks => "tasks",
+            Tab::Playbooks => "playbooks",
             Tab::Activity => "activity",
             Tab::Comments => "comments",
         }
@@ -77,6 +81,7 @@ impl Tab {
             Tab::Graph => "Graph",
             Tab::Response => "Evidence and response",
             Tab::Tasks => "Tasks",
+            Tab::Playbooks => "Playbooks",
             Tab::Activity => "Activity",
             Tab::Comments => "Comments",
         }
@@ -114,6 +119,12 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ("task-done", "Task ticked off."),
     ("task-undone", "Task reopened."),
     ("seeded", "Checklist seeded from what was attacked."),
+    (
+        "run-started",
+        "Playbook run queued: it starts within a second.",
+    ),
+    ("run-approved", "Approved: the run goes on."),
+    ("run-cancelled", "Playbook run cancelled."),
 ];
 
 /// The words of a `msg=` code.
@@ -145,6 +156,8 @@ pub enum TabBody<'a> {
     Response(ResponseView<'a>),
     /// The recovery checklist, oldest first.
     Tasks(&'a [Task]),
+    /// Playbook runs.
+    Playbooks(crate::automation::PlaybooksTab<'a>),
     /// Audit entries, newest first.
     Activity(&'a [AuditEntry]),
     /// The comments.
@@ -160,6 +173,7 @@ impl TabBody<'_> {
             TabBody::Graph => Tab::Graph,
             TabBody::Response(_) => Tab::Response,
             TabBody::Tasks(_) => Tab::Tasks,
+            TabBody::Playbooks(_) => Tab::Playbooks,
             TabBody::Activity(_) => Tab::Activity,
             TabBody::Comments => Tab::Comments,
         }
@@ -312,6 +326,7 @@ pub fn incident(v: &Viewer, p: &IncidentPage<'_>) -> Markup {
                             TabBody::Graph => (graph::render(&graph::build(&p.detail.alerts, graph::MAX_NODES))),
                             TabBody::Response(r) => (response(v, p.detail, r)),
                             TabBody::Tasks(t) => (tasks(v, p.detail, t)),
+                            TabBody::Playbooks(t) => (crate::automation::playbooks_tab(v, inc.id, t)),
                             TabBody::Activity(a) => (activity(a)),
                             TabBody::Comments => (comments(v, p.detail)),
                         }
@@ -436,6 +451,9 @@ fn manage(v: &Viewer, p: &IncidentPage<'_>) -> Markup {
                         label { "Into incident #" input type="number" name="into" min="1" required; }
                         button.secondary type="submit" id="merge" data-confirm={ "Merge incident #" (inc.id) " into the other one? This cannot be undone." } { "Merge" }
                     }
+                }
+                @if v.can(Permission::ManageAutomation) {
+                    p.small { a href={ "/automation/rules/new?from_incident=" (inc.id) } id="suppress" { "Create a suppression rule from this incident" } }
                 }
                 @if v.can(Permission::Comment) && tab != Tab::Comments {
                     h2 { "Comment" }

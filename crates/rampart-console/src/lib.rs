@@ -8,6 +8,7 @@
 //! store, builds the view models and sends what these functions return.
 
 pub mod actions;
+pub mod automation;
 pub mod detail;
 pub mod entity;
 pub mod fmt;
@@ -68,6 +69,8 @@ pub enum Nav {
     Actions,
     /// Detectors and Sigma rules.
     Detectors,
+    /// Automation rules, playbooks and webhooks.
+    Automation,
     /// Settings.
     Settings,
     /// The first-incident walkthrough.
@@ -99,6 +102,7 @@ pub fn page(viewer: Option<&Viewer>, nav: Nav, title: &str, body: Markup) -> Mar
                         (item(Nav::Inventory, "/inventory", "Inventory"))
                         (item(Nav::Actions, "/actions", "Actions"))
                         (item(Nav::Detectors, "/detectors", "Detectors"))
+                        (item(Nav::Automation, "/automation", "Automation"))
                         (item(Nav::Walkthrough, "/walkthrough", "Walkthrough"))
                         @if v.can(Permission::ManageUsers) || v.can(Permission::ManageTokens) || v.can(Permission::ManageProtected) {
                             (item(Nav::Settings, "/settings", "Settings"))

@@ -63,6 +63,43 @@ async fn check_notify(state: &AppState, rule: &Rule) -> Result<(), ApiError> {
     }
 }
 
+/// Parse and check a document of store `kind` (YAML or JSON) as the API does, with the
+/// kind's own parser: its name and the body to store. 422 names the field and line.
+pub(crate) async fn checked(
+    state: &AppState,
+    kind: &str,
+    text: &str,
+) -> Result<(String, Value), ApiError> {
+    match kind {
+        AUTOMATION_RULE => {
+            let rule = rampart_automation::parse_rule(text)
+                .map_err(|e| ApiError::unprocessable(format!("invalid rule: {e}")))?;
+            check_notify(state, &rule).await?;
+            Ok((
+                rule.name.clone(),
+                serde_json::to_value(&rule).map_err(ApiError::internal)?,
+            ))
+        }
+        rampart_model::AUTOMATION_PLAYBOOK => {
+            let pb = rampart_automation::parse_playbook(text)
+                .map_err(|e| ApiError::unprocessable(format!("invalid playbook: {e}")))?;
+            Ok((
+                pb.name.clone(),
+                serde_json::to_value(&pb).map_err(ApiError::internal)?,
+            ))
+        }
+        rampart_model::AUTOMATION_WEBHOOK => {
+            let w = rampart_automation::parse_webhook(text)
+                .map_err(|e| ApiError::unprocessable(format!("invalid webhook: {e}")))?;
+            Ok((
+                w.name.clone(),
+                serde_json::to_value(&w).map_err(ApiError::internal)?,
+            ))
+        }
+        other => Err(ApiError::internal(format!("no automation kind {other:?}"))),
+    }
+}
+
 /// Store a new automation object of `kind` (`what` names it in errors: "automation rule",
 /// "webhook", "playbook"): 409 when one of that name exists (PUT replaces it). Audited as
 /// `actor` by the store.

@@ -60,6 +60,14 @@ fn sample(r: &Route, incident: i64) -> (String, Vec<(&'static str, &'static str)
         ("post", "/settings/tokens") => vec![("purpose", "api")],
         // no such token: 404
         ("post", "/settings/tokens/{name}/revoke") => vec![],
+        // {kind} is filled with "ip", no automation kind: 404
+        ("post", "/automation/{kind}" | "/automation/{kind}/{name}") => vec![("text", "")],
+        ("post", "/automation/{kind}/{name}/delete") => vec![],
+        // no such delivery or run (their ids are the incident's): 404
+        ("post", "/webhook-deliveries/{id}/retry") => vec![],
+        ("post", "/playbook-runs/{id}/approve" | "/playbook-runs/{id}/cancel") => vec![],
+        // no such playbook: 422
+        ("post", "/incidents/{id}/playbooks") => vec![("playbook", "no-such-playbook")],
         (m, p) => panic!("no sample request for {m} {p}: add one"),
     };
     (path, fields)

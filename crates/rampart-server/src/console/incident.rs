@@ -10,6 +10,7 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use rampart_console::automation::{PlaybooksTab, RunView};
 use rampart_console::detail::{self, IncidentPage, ResponseView, Tab, TabBody};
 use rampart_contain::recovery::Containment;
 use rampart_model::action::parse_duration;
@@ -65,6 +66,7 @@ enum Loaded {
     Nothing,
     Response(Vec<Action>, Containment),
     Tasks(Vec<Task>),
+    Playbooks(Vec<RunView>, Vec<String>),
     Activity(Vec<AuditEntry>),
 }
 
@@ -104,6 +106,10 @@ pub async fn show(
             recovery::containment(&state, &d).await?,
         ),
         Tab::Tasks => Loaded::Tasks(state.store.list_tasks(id).await?),
+        Tab::Playbooks => {
+            let (runs, playbooks) = super::automation::incident_runs(&state, id).await?;
+            Loaded::Playbooks(runs, playbooks)
+        }
         Tab::Activity => Loaded::Activity(activity(&state, id).await?),
         Tab::Story | Tab::Alerts | Tab::Graph | Tab::Comments => Loaded::Nothing,
     };
@@ -123,6 +129,9 @@ pub async fn show(
             durations: &state.contain.default_duration,
         }),
         (Loaded::Tasks(t), _) => TabBody::Tasks(t),
+        (Loaded::Playbooks(runs, playbooks), _) => {
+            TabBody::Playbooks(PlaybooksTab { runs, playbooks })
+        }
         (Loaded::Activity(a), _) => TabBody::Activity(a),
         (Loaded::Nothing, Tab::Alerts) => TabBody::Alerts,
         (Loaded::Nothing, Tab::Graph) => TabBody::Graph,

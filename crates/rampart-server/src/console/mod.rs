@@ -7,6 +7,7 @@
 //! refuses it anyway. State changes are plain form posts answered with a redirect (303), so
 //! every page works without JavaScript.
 
+pub mod automation;
 pub mod incident;
 pub mod pages;
 pub mod session;
@@ -45,7 +46,7 @@ pub const ROUTES: &[Route] = &[
     route!(post "/incidents/views", Read by Session, "Console: save the queue view", save_view),
     route!(get "/walkthrough", Read by Session, "Console: the first-incident walkthrough", walkthrough::page),
     route!(post "/incidents/views/{id}/delete", Read by Session, "Console: delete a saved view", delete_view),
-    route!(get "/incidents/{id}", Read by Session, "Console: the incident page (?tab=story|alerts|graph|response|tasks|activity|comments)", incident::show),
+    route!(get "/incidents/{id}", Read by Session, "Console: the incident page (?tab=story|alerts|graph|response|tasks|playbooks|activity|comments)", incident::show),
     route!(post "/incidents/{id}/manage", Triage by Session, "Console: rename, assign, set status, severity, tags, classification and determination", incident::manage),
     route!(post "/incidents/{id}/resolve", Triage by Session, "Console: resolve with classification, determination and findings (kept as a comment)", incident::resolve),
     route!(post "/incidents/{id}/comments", Comment by Session, "Console: comment on an incident", incident::comment),
@@ -62,6 +63,16 @@ pub const ROUTES: &[Route] = &[
     route!(get "/actions", Read by Session, "Console: the action center (pending, active, past, new action)", pages::action_center),
     route!(post "/actions", ContainLow by Session, "Console: create a containment action (checked by rampart-contain)", pages::create_action),
     route!(get "/detectors", Read by Session, "Console: detectors and Sigma rules", pages::detectors),
+    route!(get "/automation", Read by Session, "Console: automation rules, playbooks and webhooks", automation::overview),
+    route!(get "/automation/{kind}/new", ManageAutomation by Session, "Console: a new rule, playbook or webhook (?from_incident=ID: the suppression rule of an incident)", automation::new_object),
+    route!(post "/automation/{kind}", ManageAutomation by Session, "Console: create a rule, playbook or webhook from its YAML (checked as the API does; audited)", automation::create),
+    route!(get "/automation/{kind}/{name}", Read by Session, "Console: a rule, playbook or webhook as YAML (a webhook with its deliveries, ?status=dead)", automation::show),
+    route!(post "/automation/{kind}/{name}", ManageAutomation by Session, "Console: replace a rule, playbook or webhook (checked; audited)", automation::save),
+    route!(post "/automation/{kind}/{name}/delete", ManageAutomation by Session, "Console: delete a rule, playbook or webhook (audited)", automation::delete),
+    route!(post "/webhook-deliveries/{id}/retry", ManageAutomation by Session, "Console: send a dead letter again (audited)", automation::retry),
+    route!(post "/incidents/{id}/playbooks", ContainLow by Session, "Console: run a playbook on an incident (audited)", automation::run_playbook),
+    route!(post "/playbook-runs/{id}/approve", Approve by Session, "Console: pass the approval gate a playbook run waits at (audited)", automation::approve_run),
+    route!(post "/playbook-runs/{id}/cancel", ContainLow by Session, "Console: cancel a playbook run (audited)", automation::cancel_run),
     route!(get "/settings", ManageUsers by Session, "Console: users, tokens, gateway keys, protected entities", pages::settings),
     route!(post "/settings/users/{name}/disable", ManageUsers by Session, "Console: disable a user (ending its sessions) or enable it", pages::set_user_disabled),
     route!(post "/settings/users/{name}/password", ManageUsers by Session, "Console: set a user's password (ending its sessions)", pages::set_user_password),
