@@ -1,5 +1,5 @@
 //! The incident page (`/incidents/{id}`): a header, a manage pane and one tab at a time
-//! (`?tab=story|alerts|graph|response|tasks|playbooks|activity|comments`, rendered on the server; the
+//! (`?tab=story|alerts|graph|response|investigation|tasks|playbooks|activity|comments`, rendered on the server; the
 //! tab links are plain links, so the page works without script).
 //!
 //! The page offers only what the viewer's role may do (the server refuses the rest anyway):
@@ -36,6 +36,8 @@ pub enum Tab {
     Graph,
     /// Actions, containment and recommended actions.
     Response,
+    /// The automated investigation: evidence with verdicts, alerts proven benign.
+    Investigation,
     /// The recovery checklist.
     Tasks,
     /// Playbook runs with their step logs, approvals, and starting one.
@@ -48,11 +50,12 @@ pub enum Tab {
 
 impl Tab {
     /// Every tab, in the order the page shows them.
-    pub const ALL: [Tab; 8] = [
+    pub const ALL: [Tab; 9] = [
         Tab::Story,
         Tab::Alerts,
         Tab::Graph,
         Tab::Response,
+        Tab::Investigation,
         Tab::Tasks,
         Tab::Playbooks,
         Tab::Activity,
@@ -66,6 +69,7 @@ impl Tab {
             Tab::Alerts => "alerts",
             Tab::Graph => "graph",
             Tab::Response => "response",
+            Tab::Investigation => "investigation",
             Tab::Tasks => "tasks",
             Tab::Playbooks => "playbooks",
             Tab::Activity => "activity",
@@ -80,6 +84,7 @@ impl Tab {
             Tab::Alerts => "Alerts",
             Tab::Graph => "Graph",
             Tab::Response => "Evidence and response",
+            Tab::Investigation => "Investigation",
             Tab::Tasks => "Tasks",
             Tab::Playbooks => "Playbooks",
             Tab::Activity => "Activity",
@@ -154,6 +159,8 @@ pub enum TabBody<'a> {
     Graph,
     /// Actions and containment.
     Response(ResponseView<'a>),
+    /// The automated investigation.
+    Investigation(&'a rampart_contain::investigation::Investigation),
     /// The recovery checklist, oldest first.
     Tasks(&'a [Task]),
     /// Playbook runs.
@@ -172,6 +179,7 @@ impl TabBody<'_> {
             TabBody::Alerts => Tab::Alerts,
             TabBody::Graph => Tab::Graph,
             TabBody::Response(_) => Tab::Response,
+            TabBody::Investigation(_) => Tab::Investigation,
             TabBody::Tasks(_) => Tab::Tasks,
             TabBody::Playbooks(_) => Tab::Playbooks,
             TabBody::Activity(_) => Tab::Activity,
@@ -325,6 +333,7 @@ pub fn incident(v: &Viewer, p: &IncidentPage<'_>) -> Markup {
                             TabBody::Alerts => (alerts(&p.detail.alerts)),
                             TabBody::Graph => (graph::render(&graph::build(&p.detail.alerts, graph::MAX_NODES))),
                             TabBody::Response(r) => (response(v, p.detail, r)),
+                            TabBody::Investigation(i) => (investigation(v, inc.id, i)),
                             TabBody::Tasks(t) => (tasks(v, p.detail, t)),
                             TabBody::Playbooks(t) => (crate::automation::playbooks_tab(v, inc.id, t)),
                             TabBody::Activity(a) => (activity(a)),
@@ -706,6 +715,48 @@ fn response(v: &Viewer, d: &IncidentDetail, r: &ResponseView<'_>) -> Markup {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+fn investigation(
+    v: &Viewer,
+    id: i64,
+    inv: &rampart_contain::investigation::Investigation,
+) -> Markup {
+    let verdict = inv.verdict.as_str();
+    html! {
+        h2 { "Automated investigation" }
+        p {
+            "Verdict: " span class={ "badge verdict verdict-" (verdict) } id="investigation-verdict" data-verdict=(verdict) { (verdict) }
+            span.muted.small { " from the stored events, related incidents, earlier actions, the inventory and the allow-list" }
+        }
+        table.list id="evidence" {
+            thead { tr { th { "Evidence" } th { "Kind" } th { "Verdict" } th { "Why" } } }
+            tbody {
+                @for e in &inv.evidence {
+                    tr data-verdict=(e.verdict.as_str()) data-kind=(e.kind) {
+                        td { code.wrap { (fmt::short(&e.subject, 160)) } }
+                        td { (e.kind) }
+                        td { span class={ "badge verdict verdict-" (e.verdict.as_str()) } { (e.verdict.as_str()) } }
+                        td.small { ul.reasons { @for r in &e.reasons { li { (r) } } } }
+                    }
+                }
+            }
+        }
+        h2 { "Alerts proven benign" }
+        @if inv.benign.is_empty() {
+            p.muted id="no-benign" { "None: no open alert of this incident is proven benign." }
+        } @else {
+            ul id="benign" {
+                @for b in &inv.benign { li data-alert=(b.alert_id) { "Alert #" (b.alert_id) ": " (b.reason) } }
+            }
+            @if v.can(Permission::Triage) {
+                form.inline method="post" action={ "/incidents/" (id) "/investigation/resolve" } {
+                    (v.csrf_field())
+                    button type="submit" id="resolve-benign" { "Resolve them" }
                 }
             }
         }

@@ -6,6 +6,7 @@
 
 pub mod decide;
 pub mod disruption;
+pub mod investigation;
 
 use ipnet::IpNet;
 use serde::Deserialize;

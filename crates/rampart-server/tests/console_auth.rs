@@ -66,6 +66,8 @@ fn sample(r: &Route, incident: i64) -> (String, Vec<(&'static str, &'static str)
         // no such delivery or run (their ids are the incident's): 404
         ("post", "/webhook-deliveries/{id}/retry") => vec![],
         ("post", "/playbook-runs/{id}/approve" | "/playbook-runs/{id}/cancel") => vec![],
+        // nothing proven benign: 303 back
+        ("post", "/incidents/{id}/investigation/resolve") => vec![],
         // no such playbook: 422
         ("post", "/incidents/{id}/playbooks") => vec![("playbook", "no-such-playbook")],
         (m, p) => panic!("no sample request for {m} {p}: add one"),

@@ -1527,6 +1527,52 @@ impl Store for SqlStore {
         row.as_ref().map(alert_from_row).transpose()
     }
 
+    async fn resolve_alert(
+        &self,
+        id: i64,
+        reason: &str,
+        actor: &str,
+        at: Timestamp,
+    ) -> StoreResult<Alert> {
+        let mut tx = self.writer.begin().await.map_err(db)?;
+        let row = sqlx::query(&format!(
+            "SELECT {ALERT_COLS} FROM alerts a WHERE a.id = $1{ROW_LOCK}"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut alert = row
+            .as_ref()
+            .map(alert_from_row)
+            .transpose()?
+            .ok_or_else(|| not_found("alert", id))?;
+        if alert.status == AlertStatus::Resolved {
+            return Ok(alert);
+        }
+        sqlx::query("UPDATE alerts SET status = $1 WHERE id = $2")
+            .bind(AlertStatus::Resolved.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        alert.status = AlertStatus::Resolved;
+        insert_audit(
+            &mut tx,
+            &NewAudit {
+                at,
+                actor: actor.to_string(),
+                action: "alert.resolve".into(),
+                object_type: "alert".into(),
+                object_id: id.to_string(),
+                details: serde_json::json!({ "incident_id": alert.incident_id, "reason": reason }),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(alert)
+    }
+
     async fn alert_counts_by_detector(&self, since: Timestamp) -> StoreResult<Vec<(String, u64)>> {
         let rows = sqlx::query(
             "SELECT detector, COUNT(*) AS n FROM alerts WHERE created_at >= $1 \

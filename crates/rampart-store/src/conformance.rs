@@ -83,6 +83,7 @@ macro_rules! store_conformance {
             tasks_create_dedupe_list_audited,
             tasks_done_undone_audited_and_scoped_to_their_incident,
             tasks_move_with_a_merge,
+            alerts_resolve_audited_once,
             actor_access_and_activity_from_events,
             users_create_conflict_and_list,
             sessions_expire_idle_and_logout,
@@ -3580,6 +3581,39 @@ pub async fn tasks_done_undone_audited_and_scoped_to_their_incident(s: &dyn Stor
 }
 
 /// Merging moves the tasks with the alerts, except seeded ones the target already has.
+pub async fn alerts_resolve_audited_once(s: &dyn Store) {
+    let ip = ent(EntityKind::Ip, "10.20.3.4");
+    let (_, alert) = incident_with_alert(
+        s,
+        state("scan", Severity::Low, 10, vec![ip.clone()]),
+        draft("d", Severity::Low, vec![ip.clone()], 0),
+    )
+    .await;
+    for _ in 0..2 {
+        let a = s
+            .resolve_alert(alert, "allow-listed", "investigation", Timestamp(T0))
+            .await
+            .unwrap();
+        assert_eq!(a.status, rampart_model::AlertStatus::Resolved);
+    }
+    let got = s.get_alert(alert).await.unwrap().unwrap();
+    assert_eq!(got.status, rampart_model::AlertStatus::Resolved);
+    let audit = s
+        .list_audit(&AuditFilter {
+            actor: Some("investigation".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.items.len(), 1, "the second resolve changes nothing");
+    assert_eq!(audit.items[0].details["reason"], "allow-listed");
+    assert!(matches!(
+        s.resolve_alert(999_999, "x", "investigation", Timestamp(T0))
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
 pub async fn tasks_move_with_a_merge(s: &dyn Store) {
     let ip = ent(EntityKind::Ip, "203.0.113.7");
     let mallory = ent(EntityKind::User, "mallory");

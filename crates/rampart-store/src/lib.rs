@@ -285,6 +285,17 @@ pub trait Store: Send + Sync + 'static {
 
     // --- incidents, alerts, comments ------------------------------------------------------
 
+    /// Resolve alert `id` as benign with `reason`, audited (`alert.resolve`) as `actor` in
+    /// the same transaction; an alert already resolved changes and audits nothing. An alert
+    /// that does not exist is `NotFound`.
+    async fn resolve_alert(
+        &self,
+        id: i64,
+        reason: &str,
+        actor: &str,
+        at: Timestamp,
+    ) -> StoreResult<Alert>;
+
     /// List incidents.
     async fn list_incidents(&self, filter: &IncidentFilter) -> StoreResult<Page<Incident>>;
     /// One incident with alerts and comments.

@@ -67,6 +67,7 @@ enum Loaded {
     Response(Vec<Action>, Containment),
     Tasks(Vec<Task>),
     Playbooks(Vec<RunView>, Vec<String>),
+    Investigation(rampart_contain::investigation::Investigation),
     Activity(Vec<AuditEntry>),
 }
 
@@ -106,6 +107,9 @@ pub async fn show(
             recovery::containment(&state, &d).await?,
         ),
         Tab::Tasks => Loaded::Tasks(state.store.list_tasks(id).await?),
+        Tab::Investigation => {
+            Loaded::Investigation(crate::investigation::investigate(&state, &d).await?)
+        }
         Tab::Playbooks => {
             let (runs, playbooks) = super::automation::incident_runs(&state, id).await?;
             Loaded::Playbooks(runs, playbooks)
@@ -129,6 +133,7 @@ pub async fn show(
             durations: &state.contain.default_duration,
         }),
         (Loaded::Tasks(t), _) => TabBody::Tasks(t),
+        (Loaded::Investigation(i), _) => TabBody::Investigation(i),
         (Loaded::Playbooks(runs, playbooks), _) => {
             TabBody::Playbooks(PlaybooksTab { runs, playbooks })
         }
@@ -502,4 +507,17 @@ pub async fn set_task(
         Tab::Tasks,
         if done { "task-done" } else { "task-undone" },
     ))
+}
+
+/// `POST /incidents/{id}/investigation/resolve`: resolve the alerts the investigation proves
+/// benign now (each audited as `investigation` with its reason).
+pub async fn resolve_benign(
+    State(state): State<AppState>,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<Response, PageError> {
+    let id = path_id(id)?;
+    let d = recovery::detail(&state, id).await?;
+    let inv = crate::investigation::investigate(&state, &d).await?;
+    crate::investigation::resolve_benign(&state, &inv).await?;
+    Ok(to_page(id, Tab::Investigation, "benign-resolved"))
 }

@@ -141,7 +141,7 @@ pub async fn entity(
 
 /// The actions acting on an entity ([`Target::concerns`]): every active one and the most
 /// recent others, newest first, at most [`ENTITY_ROWS`].
-async fn entity_actions(
+pub(crate) async fn entity_actions(
     state: &AppState,
     kind: EntityKind,
     value: &str,

@@ -1,0 +1,145 @@
+//! The automated investigation over a real SQLite store: an incident whose alerts come from
+//! an allow-listed scanner and from a real attacker gets a verdict per actor (clean for the
+//! scanner, with the allow-list entry; malicious for an attacker contained before), the
+//! scanner's alert is proven benign and resolved from the console with its reason audited as
+//! `investigation`, the other is left open; the API answers the same investigation.
+
+mod common;
+
+use common::*;
+use rampart_model::{AlertStatus, Role, Severity};
+use rampart_store::AuditFilter;
+use rampart_store::IncidentState;
+use serde_json::json;
+
+#[tokio::test]
+async fn an_allow_listed_scanner_is_proven_benign_and_a_recontained_attacker_malicious() {
+    let contain = rampart_contain::ContainConfig {
+        protected: rampart_contain::Protected {
+            ips: vec!["10.20.0.0/16".parse().unwrap()],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let app = spawn_app_contained(Default::default(), contain).await;
+    // the attacker was blocked before, on another incident
+    let earlier = app
+        .store_incident(
+            IncidentState {
+                title: "Earlier probe".into(),
+                severity: Severity::Medium,
+                entities: alert("x", Severity::Medium, "203.0.113.66", 1_600_000_000).entities,
+                first_activity: rampart_model::Timestamp(0),
+                last_activity: rampart_model::Timestamp(0),
+                alert_count: 1,
+                priority: 10,
+                priority_reasons: vec![],
+            },
+            vec![alert("x", Severity::Medium, "203.0.113.66", 1_600_000_000)],
+        )
+        .await;
+    let tier3 = app.token(Role::Tier3).await;
+    let r = app
+        .post(
+            "/api/v1/actions",
+            &tier3,
+            json!({"kind": "block_ip", "target": "203.0.113.66", "reason": "probe",
+                   "incident_id": earlier, "duration": "1h"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+
+    let scanner = alert("scanner", Severity::Low, "10.20.3.4", 1_700_000_000);
+    let attack = alert("attack", Severity::High, "203.0.113.66", 1_700_000_100);
+    let mut entities = scanner.entities.clone();
+    entities.extend(attack.entities.clone());
+    let id = app
+        .store_incident(
+            IncidentState {
+                title: "Scan and attack".into(),
+                severity: Severity::High,
+                entities,
+                first_activity: scanner.first_seen,
+                last_activity: attack.last_seen,
+                alert_count: 2,
+                priority: 60,
+                priority_reasons: vec![],
+            },
+            vec![scanner, attack],
+        )
+        .await;
+
+    let v = app
+        .get_json(&format!("/api/v1/incidents/{id}/investigation"))
+        .await;
+    assert_eq!(v["verdict"], "malicious", "{v}");
+    let evidence = v["evidence"].as_array().unwrap();
+    let of = |subject: &str| {
+        evidence
+            .iter()
+            .find(|e| e["subject"] == subject)
+            .unwrap_or_else(|| panic!("{subject} in {v}"))
+    };
+    assert_eq!(of("ip 10.20.3.4")["verdict"], "clean");
+    assert!(of("ip 10.20.3.4")["reasons"][0]
+        .as_str()
+        .unwrap()
+        .contains("10.20.0.0/16"));
+    assert_eq!(of("ip 203.0.113.66")["verdict"], "malicious");
+    assert!(of("ip 203.0.113.66")["reasons"]
+        .to_string()
+        .contains("contained before"));
+    let benign = v["benign_alerts"].as_array().unwrap();
+    assert_eq!(benign.len(), 1, "{v}");
+    let benign_id = benign[0]["alert_id"].as_i64().unwrap();
+
+    // the tab shows it; tier1 may resolve (triage), a viewer may not
+    let viewer = app.console(Role::Viewer).await;
+    let page = viewer
+        .get(&format!("/incidents/{id}?tab=investigation"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-verdict=\"malicious\"") && !page.contains("id=\"resolve-benign\""));
+    let tier1 = app.console(Role::Tier1).await;
+    let page = tier1
+        .get(&format!("/incidents/{id}?tab=investigation"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"resolve-benign\""), "{page}");
+    let r = tier1
+        .post(&format!("/incidents/{id}/investigation/resolve"), &[])
+        .await;
+    assert_eq!(r.status(), 303);
+    let a = app.store.get_alert(benign_id).await.unwrap().unwrap();
+    assert_eq!(a.status, AlertStatus::Resolved);
+    let d = app.store.get_incident(id).await.unwrap().unwrap();
+    let open: Vec<_> = d
+        .alerts
+        .iter()
+        .filter(|a| a.status != AlertStatus::Resolved)
+        .collect();
+    assert_eq!(open.len(), 1, "the attack stays open");
+    let audit = app
+        .store
+        .list_audit(&AuditFilter {
+            actor: Some("investigation".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.items.len(), 1);
+    assert_eq!(audit.items[0].action, "alert.resolve");
+    assert!(audit.items[0].details["reason"]
+        .as_str()
+        .unwrap()
+        .contains("allow-listed"));
+    // nothing left to resolve: the same again changes nothing
+    let v = app
+        .get_json(&format!("/api/v1/incidents/{id}/investigation"))
+        .await;
+    assert!(v["benign_alerts"].as_array().unwrap().is_empty());
+}
