@@ -760,7 +760,7 @@ async fn every_role_against_the_incident_page_routes() {
                 && r.permission.is_some()
         })
         .collect();
-    assert_eq!(ours.len(), 12, "the incident page's routes");
+    assert_eq!(ours.len(), 13, "the incident page's routes");
     let roles = [
         Role::Viewer,
         Role::Tier1,

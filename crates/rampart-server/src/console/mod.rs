@@ -46,6 +46,7 @@ pub const ROUTES: &[Route] = &[
     route!(get "/walkthrough", Read by Session, "Console: the first-incident walkthrough", walkthrough::page),
     route!(post "/incidents/views/{id}/delete", Read by Session, "Console: delete a saved view", delete_view),
     route!(get "/incidents/{id}", Read by Session, "Console: the incident page (?tab=story|alerts|graph|response|tasks|activity|comments)", incident::show),
+    route!(get "/incidents/{id}/report", Read by Session, "Console: download the post-incident review (?format=html|md|pdf)", report),
     route!(post "/incidents/{id}/manage", Triage by Session, "Console: rename, assign, set status, severity, tags, classification and determination", incident::manage),
     route!(post "/incidents/{id}/resolve", Triage by Session, "Console: resolve with classification, determination and findings (kept as a comment)", incident::resolve),
     route!(post "/incidents/{id}/comments", Comment by Session, "Console: comment on an incident", incident::comment),
@@ -69,6 +70,20 @@ pub const ROUTES: &[Route] = &[
     route!(post "/settings/tokens", ManageTokens by Session, "Console: create an API token, enforcer or bouncer key (shown once)", pages::create_token),
     route!(post "/settings/tokens/{name}/revoke", ManageTokens by Session, "Console: revoke a token or key", pages::revoke_token),
 ];
+
+/// `GET /incidents/{id}/report?format=`: the post-incident review as a download (what
+/// `GET /api/v1/incidents/{id}/report` answers).
+pub async fn report(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<axum::extract::Path<i64>, axum::extract::rejection::PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    let id = crate::api::path_id(id)?;
+    let p: Vec<(String, String)> = form(raw.as_deref().unwrap_or("").as_bytes());
+    let format = crate::report::format_param(&p)?;
+    Ok(crate::report::answer(&state, &caller, id, format).await?)
+}
 
 /// Rows on one queue page.
 pub const QUEUE_PAGE: u32 = 50;
