@@ -92,10 +92,7 @@ fn summary(data: &ReportData) -> Section {
         .iter()
         .map(|e| format!("{} {}", e.kind.as_str(), e.value))
         .collect();
-    let verdict = data
-        .containment
-        .as_ref()
-        .map(|c| verdict_words(c.verdict));
+    let verdict = data.containment.as_ref().map(|c| verdict_words(c.verdict));
     let mut text = format!(
         "{} alert(s) from {} detector(s) between {} and {} (event time).",
         alerts.len(),
@@ -340,15 +337,15 @@ fn actions(data: &ReportData) -> Section {
             })
             .collect();
         blocks.push(Block::Table(
-            ["Action", "Kind", "Target", "Status", "By", "In force", "Effect"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "Action", "Kind", "Target", "Status", "By", "In force", "Effect",
+            ]
+            .map(String::from)
+            .to_vec(),
             rows,
         ));
         let denied: u64 = data.actions.iter().map(|a| a.denied).sum();
-        blocks.push(Block::Para(format!(
-            "Denied attempts in all: {denied}."
-        )));
+        blocks.push(Block::Para(format!("Denied attempts in all: {denied}.")));
     }
     match &data.containment {
         Some(c) => {
@@ -397,11 +394,7 @@ fn tasks(data: &ReportData) -> Section {
             data.tasks
                 .iter()
                 .map(|t| {
-                    let mut s = format!(
-                        "[{}] {}",
-                        if t.done { "x" } else { " " },
-                        t.task.title
-                    );
+                    let mut s = format!("[{}] {}", if t.done { "x" } else { " " }, t.task.title);
                     if let Some(by) = &t.done_by {
                         s.push_str(&format!(" (done by {by}"));
                         if let Some(at) = t.done_at {
@@ -446,15 +439,16 @@ fn comments(data: &ReportData) -> Section {
 fn mapping(data: &ReportData) -> Section {
     let mut mitre: Vec<(String, Vec<String>)> = Vec::new();
     let mut owasp: Vec<(String, Vec<String>)> = Vec::new();
-    let add = |v: &mut Vec<(String, Vec<String>)>, key: &str, det: &str| {
-        match v.iter_mut().find(|(k, _)| k == key) {
-            Some((_, d)) => {
-                if !d.iter().any(|x| x == det) {
-                    d.push(det.to_string());
-                }
+    let add = |v: &mut Vec<(String, Vec<String>)>, key: &str, det: &str| match v
+        .iter_mut()
+        .find(|(k, _)| k == key)
+    {
+        Some((_, d)) => {
+            if !d.iter().any(|x| x == det) {
+                d.push(det.to_string());
             }
-            None => v.push((key.to_string(), vec![det.to_string()])),
         }
+        None => v.push((key.to_string(), vec![det.to_string()])),
     };
     for a in &data.detail.alerts {
         for t in &a.draft.mitre {

@@ -172,7 +172,10 @@ mod tests {
     #[test]
     fn csp_hashes_the_style() {
         let c = csp();
-        assert!(c.starts_with("default-src 'none'; style-src 'sha256-"), "{c}");
+        assert!(
+            c.starts_with("default-src 'none'; style-src 'sha256-"),
+            "{c}"
+        );
         assert!(!c.contains("-inline") && !c.contains("-eval"), "{c}");
     }
 }

@@ -234,8 +234,7 @@ fn rate_limits(data: &ReportData) -> Vec<Lesson> {
     }
     let mut out = Vec::new();
     for e in &inc.entities {
-        if e.kind != EntityKind::Ip || e.role != EntityRole::Attacker || out.len() >= MAX_ACTORS
-        {
+        if e.kind != EntityKind::Ip || e.role != EntityRole::Attacker || out.len() >= MAX_ACTORS {
             continue;
         }
         if e.value.contains('/') || limited(data, &e.value) {
@@ -407,11 +406,10 @@ mod tests {
 
     #[test]
     fn true_positive_exploitation_suggests_nothing() {
-        let d = data(incident_with(Classification::TruePositive), vec![alert(
-            "content_inspection",
-            AttackStage::Exploitation,
-            None,
-        )]);
+        let d = data(
+            incident_with(Classification::TruePositive),
+            vec![alert("content_inspection", AttackStage::Exploitation, None)],
+        );
         check(&d, &[]);
     }
 
@@ -442,32 +440,41 @@ mod tests {
 
     #[test]
     fn volumetric_attack_suggests_a_rate_limit_per_uncovered_attacker() {
-        let d = data(incident_with(Classification::TruePositive), vec![alert(
-            "API_RateSpike",
-            AttackStage::Impact,
-            Some("API4:2023"),
-        )]);
+        let d = data(
+            incident_with(Classification::TruePositive),
+            vec![alert(
+                "API_RateSpike",
+                AttackStage::Impact,
+                Some("API4:2023"),
+            )],
+        );
         check(&d, &["rate_limit rate_limit:203.0.113.9"]);
     }
 
     #[test]
     fn an_active_block_covers_the_rate_limit() {
-        let mut d = data(incident_with(Classification::Unknown), vec![alert(
-            "API_CredentialStuffing",
-            AttackStage::CredentialAccess,
-            None,
-        )]);
+        let mut d = data(
+            incident_with(Classification::Unknown),
+            vec![alert(
+                "API_CredentialStuffing",
+                AttackStage::CredentialAccess,
+                None,
+            )],
+        );
         d.actions = vec![crate::test_data::block("203.0.113.9")];
         check(&d, &[]);
     }
 
     #[test]
     fn shadow_endpoints_get_openapi_entries_with_quoted_paths() {
-        let mut d = data(incident_with(Classification::TruePositive), vec![alert(
-            "improper_inventory",
-            AttackStage::Recon,
-            Some("API9:2023"),
-        )]);
+        let mut d = data(
+            incident_with(Classification::TruePositive),
+            vec![alert(
+                "improper_inventory",
+                AttackStage::Recon,
+                Some("API9:2023"),
+            )],
+        );
         d.shadow_endpoints = Some(vec!["GET /internal/\"x\":\n{id}".into()]);
         check(&d, &["openapi_entry openapi:GET /internal/\"x\":\n{id}"]);
         let snippet = lessons(&d)[0].manual.clone().unwrap_or_default();
@@ -480,18 +487,20 @@ mod tests {
 
     #[test]
     fn no_spec_no_openapi_lesson() {
-        let mut d = data(incident_with(Classification::TruePositive), vec![alert(
-            "improper_inventory",
-            AttackStage::Recon,
-            None,
-        )]);
+        let mut d = data(
+            incident_with(Classification::TruePositive),
+            vec![alert("improper_inventory", AttackStage::Recon, None)],
+        );
         d.shadow_endpoints = None;
         check(&d, &[]);
     }
 
     #[test]
     fn benign_incident_without_alerts_suggests_nothing() {
-        let d = data(incident_with(Classification::InformationalExpectedActivity), vec![]);
+        let d = data(
+            incident_with(Classification::InformationalExpectedActivity),
+            vec![],
+        );
         check(&d, &[]);
     }
 }

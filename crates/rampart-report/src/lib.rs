@@ -203,24 +203,45 @@ mod tests {
     fn sample() -> ReportData {
         data(
             incident_with(Classification::TruePositive),
-            vec![alert("API_RateSpike", AttackStage::Impact, Some("API4:2023"))],
+            vec![alert(
+                "API_RateSpike",
+                AttackStage::Impact,
+                Some("API4:2023"),
+            )],
         )
     }
 
     #[test]
     fn html_escapes_attacker_values_and_has_no_script() {
         let out = html(&sample());
-        assert!(out.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{out}");
+        assert!(
+            out.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{out}"
+        );
         assert!(out.contains("&lt;img src=x onerror=alert(2)&gt;"));
         assert!(out.contains("seen &lt;b&gt;before&lt;/b&gt;"));
         assert!(!out.contains("<script"), "no script element");
         assert!(!out.contains("<img"), "no attacker element");
         assert!(!out.contains("<b>"));
         assert!(!out.contains("style="), "no inline style attribute");
-        for id in ["summary", "classification", "timeline", "entities", "evidence", "actions", "tasks", "comments", "mapping", "lessons"] {
+        for id in [
+            "summary",
+            "classification",
+            "timeline",
+            "entities",
+            "evidence",
+            "actions",
+            "tasks",
+            "comments",
+            "mapping",
+            "lessons",
+        ] {
             assert!(out.contains(&format!("id=\"report-{id}\"")), "section {id}");
         }
-        assert!(out.contains("/api/v1/actions"), "the rate-limit lesson's request");
+        assert!(
+            out.contains("/api/v1/actions"),
+            "the rate-limit lesson's request"
+        );
     }
 
     #[test]
@@ -239,7 +260,10 @@ mod tests {
         }
         assert!(!fenced, "every fence is closed");
         assert!(!outside.contains("<script"), "{outside}");
-        assert!(outside.contains("&lt;script&gt;alert\\(1\\)&lt;/script&gt;"), "{outside}");
+        assert!(
+            outside.contains("&lt;script&gt;alert\\(1\\)&lt;/script&gt;"),
+            "{outside}"
+        );
         assert!(!outside.contains("<b>"));
         assert!(!out.contains("](javascript"), "no link");
         assert!(out.contains(r"\[link\]\(javascript:alert\(3\)\)"));
@@ -259,7 +283,10 @@ mod tests {
         let text = String::from_utf8_lossy(&out);
         assert!(text.contains("/FontFile2"));
         assert!(text.contains("/Identity-H"));
-        assert!(text.contains("/Count 1") || text.contains("/Count 2"), "one or two pages");
+        assert!(
+            text.contains("/Count 1") || text.contains("/Count 2"),
+            "one or two pages"
+        );
     }
 
     #[test]
@@ -269,7 +296,11 @@ mod tests {
         a.draft.evidence = (0..MAX_EVIDENCE_LINES as i64 + 30)
             .map(|i| {
                 let mut e = event(Timestamp(i));
-                e.raw = format!("line {i} {}", "x".repeat(if i == 0 { MAX_LINE_BYTES } else { 10 })).into();
+                e.raw = format!(
+                    "line {i} {}",
+                    "x".repeat(if i == 0 { MAX_LINE_BYTES } else { 10 })
+                )
+                .into();
                 e
             })
             .collect();
@@ -281,7 +312,10 @@ mod tests {
         assert!(ev.lines[0].2.ends_with(" [cut]"));
         assert!(ev.truncated());
         let md = markdown(&d);
-        assert!(md.contains("Truncated: 100 of 130 evidence line\\(s\\) shown"), "{md}");
+        assert!(
+            md.contains("Truncated: 100 of 130 evidence line\\(s\\) shown"),
+            "{md}"
+        );
     }
 
     #[test]

@@ -109,7 +109,10 @@ fn lay_out(font: &Font<'_>, data: &ReportData) -> Vec<Line> {
     let width = PAGE_W - 2.0 * MARGIN;
     let mut lines: Vec<Line> = Vec::new();
     let mut push = |text: &str, size: f32, indent: f32, gray: f32, before: f32| {
-        for (i, l) in wrap(font, text, size, width - indent).into_iter().enumerate() {
+        for (i, l) in wrap(font, text, size, width - indent)
+            .into_iter()
+            .enumerate()
+        {
             lines.push(Line {
                 size,
                 indent,
@@ -129,12 +132,24 @@ fn lay_out(font: &Font<'_>, data: &ReportData) -> Vec<Line> {
                 Block::Note(n) => push(n, 9.0, 0.0, 0.4, 4.0),
                 Block::Fields(f) => {
                     for (i, (k, v)) in f.iter().enumerate() {
-                        push(&format!("{k}: {v}"), 9.0, 0.0, 0.0, if i == 0 { 4.0 } else { 0.0 });
+                        push(
+                            &format!("{k}: {v}"),
+                            9.0,
+                            0.0,
+                            0.0,
+                            if i == 0 { 4.0 } else { 0.0 },
+                        );
                     }
                 }
                 Block::List(items) => {
                     for (i, it) in items.iter().enumerate() {
-                        push(&format!("• {it}"), 9.0, 6.0, 0.0, if i == 0 { 4.0 } else { 2.0 });
+                        push(
+                            &format!("• {it}"),
+                            9.0,
+                            6.0,
+                            0.0,
+                            if i == 0 { 4.0 } else { 2.0 },
+                        );
                     }
                 }
                 Block::Table(head, rows) => {
@@ -214,7 +229,10 @@ pub fn pdf(data: &ReportData) -> Result<Vec<u8>, ReportError> {
         .kids((0..pages.len()).map(page_ref))
         .count(pages.len() as i32);
     pdf.document_info(info)
-        .title(TextStr(&format!("Incident #{} post-incident review", inc.id)))
+        .title(TextStr(&format!(
+            "Incident #{} post-incident review",
+            inc.id
+        )))
         .producer(TextStr("Rampart"));
 
     let name = Name(b"F1");
@@ -248,7 +266,8 @@ pub fn pdf(data: &ReportData) -> Result<Vec<u8>, ReportError> {
             .contents(content_ref(i));
         p.resources().fonts().pair(name, type0);
         p.finish();
-        pdf.stream(content_ref(i), &stream).filter(Filter::FlateDecode);
+        pdf.stream(content_ref(i), &stream)
+            .filter(Filter::FlateDecode);
     }
 
     let base = Name(b"DejaVuSansMono");

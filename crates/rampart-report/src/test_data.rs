@@ -4,9 +4,9 @@ use std::borrow::Cow;
 
 use rampart_model::{
     Action, ActionKind, ActionScope, ActionStatus, Alert, AlertDraft, AlertSource, AlertStatus,
-    ApiEvent, AttackStage, Classification, Comment, Determination, Entity, EntityKind,
-    EntityRole, Incident, IncidentDetail, IncidentStatus, NewAction, NewTask, Severity, Task,
-    TaskKind, Timestamp,
+    ApiEvent, AttackStage, Classification, Comment, Determination, Entity, EntityKind, EntityRole,
+    Incident, IncidentDetail, IncidentStatus, NewAction, NewTask, Severity, Task, TaskKind,
+    Timestamp,
 };
 
 use crate::ReportData;
@@ -33,7 +33,11 @@ pub fn incident_with(classification: Classification) -> Incident {
         priority_reasons: Vec::new(),
         entities: vec![
             Entity::attacker_ip("203.0.113.9"),
-            Entity::new(EntityKind::UserAgent, "<script>alert(1)</script>", EntityRole::Related),
+            Entity::new(
+                EntityKind::UserAgent,
+                "<script>alert(1)</script>",
+                EntityRole::Related,
+            ),
             Entity::target_endpoint("GET /api/users/{id}"),
         ],
         alert_count: 1,

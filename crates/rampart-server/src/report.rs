@@ -73,9 +73,8 @@ pub async fn gather(
 pub fn format_param(p: &Params) -> Result<Format, ApiError> {
     match p.iter().find(|(k, _)| k == "format") {
         None => Ok(Format::Html),
-        Some((_, v)) => Format::parse(v).ok_or_else(|| {
-            ApiError::bad_param("format", format!("{v:?}: one of html, md, pdf"))
-        }),
+        Some((_, v)) => Format::parse(v)
+            .ok_or_else(|| ApiError::bad_param("format", format!("{v:?}: one of html, md, pdf"))),
     }
 }
 

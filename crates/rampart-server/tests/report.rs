@@ -16,7 +16,12 @@ use rampart_store::IncidentState;
 const EVIL: &str = "<script>alert(1)</script>";
 
 async fn demo_incident(app: &TestApp) -> i64 {
-    let mut a = alert("Request spike", Severity::High, "203.0.113.66", 1_700_000_000);
+    let mut a = alert(
+        "Request spike",
+        Severity::High,
+        "203.0.113.66",
+        1_700_000_000,
+    );
     a.stage = AttackStage::Impact;
     a.owasp = Some("API4:2023".into());
     a.mitre = vec!["T1499".into()];
@@ -33,7 +38,8 @@ async fn demo_incident(app: &TestApp) -> i64 {
             path: format!("/{EVIL}").into(),
             status: 200,
             user_agent: EVIL.into(),
-            raw: format!("203.0.113.66 - - \"GET /{EVIL} HTTP/1.1\" 200 \"{EVIL}\" é ü 日本 {i}").into(),
+            raw: format!("203.0.113.66 - - \"GET /{EVIL} HTTP/1.1\" 200 \"{EVIL}\" é ü 日本 {i}")
+                .into(),
             ..Default::default()
         })
         .collect();
@@ -59,8 +65,11 @@ async fn demo_incident(app: &TestApp) -> i64 {
 }
 
 async fn fetch(app: &TestApp, token: &str, id: i64, format: &str) -> reqwest::Response {
-    app.get(&format!("/api/v1/incidents/{id}/report?format={format}"), token)
-        .await
+    app.get(
+        &format!("/api/v1/incidents/{id}/report?format={format}"),
+        token,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -73,7 +82,10 @@ async fn each_format_is_produced_and_attacker_values_stay_inert() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
     let html = r.text().await.unwrap();
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
     assert!(!html.contains("<script"), "no script element: {html}");
     assert!(html.contains("id=\"report-lessons\""));
     assert!(html.contains("rate_limit"), "the volumetric lesson");
@@ -83,7 +95,10 @@ async fn each_format_is_produced_and_attacker_values_stay_inert() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "text/markdown; charset=utf-8");
     let md = r.text().await.unwrap();
-    assert!(md.starts_with("# Post-incident review: incident \\#"), "{md}");
+    assert!(
+        md.starts_with("# Post-incident review: incident \\#"),
+        "{md}"
+    );
     assert!(!md.contains("](javascript"), "no link from a comment");
     assert!(md.contains("Spike &lt;script&gt;"));
 
@@ -120,7 +135,11 @@ fn render_pdf(pdf: &[u8]) {
     run(&["-png"], "page");
     let png = std::fs::read(dir.path().join("page.png")).expect("pdftoppm wrote page.png");
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    assert!(png.len() > 2000, "a PNG with something on it: {} bytes", png.len());
+    assert!(
+        png.len() > 2000,
+        "a PNG with something on it: {} bytes",
+        png.len()
+    );
     run(&["-gray"], "gray");
     let pgm = std::fs::read(dir.path().join("gray.pgm")).expect("pdftoppm wrote gray.pgm");
     // P5\n<w> <h>\n255\n then one byte a pixel
@@ -159,8 +178,16 @@ async fn the_console_downloads_the_report_behind_the_session() {
     let app = spawn_app().await;
     let id = demo_incident(&app).await;
     let c = app.console(Role::Viewer).await;
-    let page = c.get(&format!("/incidents/{id}")).await.text().await.unwrap();
-    assert!(page.contains(&format!("/incidents/{id}/report?format=pdf")), "{page}");
+    let page = c
+        .get(&format!("/incidents/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("/incidents/{id}/report?format=pdf")),
+        "{page}"
+    );
     let r = c.get(&format!("/incidents/{id}/report?format=pdf")).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/pdf");

@@ -687,14 +687,20 @@ fn detectors() -> Result<()> {
 
 /// `rampart incidents report`: gather the report as the server does (containment assessed
 /// with the configured quiet period, shadow endpoints from `[detect] openapi`) and write it.
-async fn report(data: &DataArgs, id: i64, format: rampart_report::Format, out: &std::path::Path) -> Result<()> {
+async fn report(
+    data: &DataArgs,
+    id: i64,
+    format: rampart_report::Format,
+    out: &std::path::Path,
+) -> Result<()> {
     let config = config::FileConfig::load(data.config.as_deref(), &data.data)?;
     let contain = config
         .contain
         .contain_config(&config.decode.trusted_proxies, &config.detect.allow)?;
     let spec = match &config.detect.openapi {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             Some(
                 rampart_signatures::inventory::OpenApiSpec::parse(&text)
                     .with_context(|| format!("parsing OpenAPI spec {}", p.display()))?,
@@ -758,10 +764,17 @@ async fn report(data: &DataArgs, id: i64, format: rampart_report::Format, out: &
     let bytes = rampart_report::render(&data, format)?;
     if out.as_os_str() == "-" {
         use std::io::Write as _;
-        std::io::stdout().write_all(&bytes).context("writing the report to stdout")?;
+        std::io::stdout()
+            .write_all(&bytes)
+            .context("writing the report to stdout")?;
     } else {
         std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
-        eprintln!("wrote the {} report of incident {id} to {} ({} bytes)", format.as_str(), out.display(), bytes.len());
+        eprintln!(
+            "wrote the {} report of incident {id} to {} ({} bytes)",
+            format.as_str(),
+            out.display(),
+            bytes.len()
+        );
     }
     Ok(())
 }

@@ -1068,15 +1068,29 @@ fn incidents_report_writes_each_format() {
                     .arg(&file)
                     .arg(&png)
                     .status()
-                    .unwrap_or_else(|e| panic!("pdftoppm could not run ({e}): install poppler-utils"));
+                    .unwrap_or_else(|e| {
+                        panic!("pdftoppm could not run ({e}): install poppler-utils")
+                    });
                 assert!(status.success());
                 let png = std::fs::read(dir.path().join("page.png")).unwrap();
-                assert!(png.starts_with(b"\x89PNG") && png.len() > 2000, "{}", png.len());
+                assert!(
+                    png.starts_with(b"\x89PNG") && png.len() > 2000,
+                    "{}",
+                    png.len()
+                );
             }
         }
     }
     let out = rampart()
-        .args(["incidents", "report", "--format", "docx", "--out", "-", "--data"])
+        .args([
+            "incidents",
+            "report",
+            "--format",
+            "docx",
+            "--out",
+            "-",
+            "--data",
+        ])
         .arg(&data)
         .arg(&id)
         .output()
