@@ -352,7 +352,8 @@ fn header(p: &IncidentPage<'_>) -> Markup {
                     "Post-incident review: "
                     a id="report-html" href={ "/incidents/" (inc.id) "/report?format=html" } { "HTML" } " · "
                     a id="report-md" href={ "/incidents/" (inc.id) "/report?format=md" } { "Markdown" } " · "
-                    a id="report-pdf" href={ "/incidents/" (inc.id) "/report?format=pdf" } { "PDF" }
+                    a id="report-pdf" href={ "/incidents/" (inc.id) "/report?format=pdf" } { "PDF" } " · "
+                    a id="report-review" href={ "/incidents/" (inc.id) "/review" } { "Review and apply lessons" }
                 }
             }
             @if !inc.priority_reasons.is_empty() {

@@ -269,9 +269,9 @@ fn evidence_section(data: &ReportData) -> Section {
     if ev.total == 0 {
         blocks.push(Block::Note("The alerts carry no evidence events.".into()));
     } else {
-        blocks.push(Block::Para(format!(
-            "Raw lines of the alerts' evidence events, oldest first (secrets were redacted before storage). Each line: alert id, event time, raw line."
-        )));
+        blocks.push(Block::Para(
+            "Raw lines of the alerts' evidence events, oldest first (secrets were redacted before storage). Each line: alert id, event time, raw line.".into(),
+        ));
         blocks.push(Block::Code(
             ev.lines
                 .iter()

@@ -115,6 +115,15 @@ pub fn apply_permission(l: &Lesson) -> Option<Permission> {
     }
 }
 
+/// The console route (under `/incidents/{id}/review/`) that applies a lesson: `apply-rule`
+/// for automation rules, `apply-action` for containment actions.
+pub fn apply_path(l: &Lesson) -> &'static str {
+    match l.kind {
+        LessonKind::Suppression => "apply-rule",
+        _ => "apply-action",
+    }
+}
+
 /// The console's report view: download links, the sections, and an apply form for each
 /// lesson Rampart can apply that the viewer's role may apply.
 pub fn console_page(v: &Viewer, view: &ConsoleView<'_>) -> Markup {
@@ -132,7 +141,7 @@ pub fn console_page(v: &Viewer, view: &ConsoleView<'_>) -> Markup {
                 p.downloads id="report-downloads" {
                     "Download: "
                     @for f in Format::ALL {
-                        a.button id={ "report-" (f.as_str()) } href={ "/incidents/" (id) "/report/download?format=" (f.as_str()) } { (f.as_str()) }
+                        a.button id={ "report-" (f.as_str()) } href={ "/incidents/" (id) "/report?format=" (f.as_str()) } { (f.as_str()) }
                         " "
                     }
                 }
@@ -145,7 +154,7 @@ pub fn console_page(v: &Viewer, view: &ConsoleView<'_>) -> Markup {
                                     li {
                                         (l.title) " "
                                         @if v.can(p) {
-                                            form.inline method="post" action={ "/incidents/" (id) "/report/apply" } {
+                                            form.inline method="post" action={ "/incidents/" (id) "/review/" (apply_path(l)) } {
                                                 (v.csrf_field())
                                                 input type="hidden" name="lesson" value=(l.key);
                                                 button type="submit" data-confirm={ "Apply: " (l.title) "?" } { "Apply" }

@@ -196,3 +196,73 @@ async fn the_console_downloads_the_report_behind_the_session() {
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("## Lessons"));
 }
+
+/// The console's review applies a lesson through the API's change functions: the
+/// suppression rule of a false-positive incident (stored, audited as `user:<name>`) and the
+/// rate limit of a volumetric one (an active action on the attacker).
+#[tokio::test]
+async fn the_console_review_applies_lessons() {
+    let app = spawn_app().await;
+    let id = demo_incident(&app).await;
+    let c = app.console(Role::SocManager).await;
+    let page = c
+        .get(&format!("/incidents/{id}/review"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("value=\"rate_limit:203.0.113.66\""), "{page}");
+    assert!(!page.contains("<script>alert"), "escaped");
+    let r = c
+        .post(
+            &format!("/incidents/{id}/review/apply-action"),
+            &[("lesson", "rate_limit:203.0.113.66")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let actions = app
+        .store
+        .list_actions(&rampart_model::ActionFilter {
+            incident_id: Some(id),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0].action.target, "ip:203.0.113.66");
+    assert_eq!(actions[0].action.kind, rampart_model::ActionKind::RateLimit);
+
+    // classified false positive: the suppression rule
+    let r = c
+        .post(
+            &format!("/incidents/{id}/manage"),
+            &[("classification", "FalsePositive")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let r = c
+        .post(
+            &format!("/incidents/{id}/review/apply-rule"),
+            &[("lesson", "suppression")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let name = format!("suppress-incident-{id}");
+    let rule = app
+        .store
+        .get_automation(rampart_model::AUTOMATION_RULE, &name)
+        .await
+        .unwrap()
+        .expect("the rule is stored");
+    assert!(rule.updated_by.starts_with("user:"), "{}", rule.updated_by);
+    assert!(rule.body["expires_at"].is_string());
+    // a lesson the incident does not have is refused
+    let r = c
+        .post(
+            &format!("/incidents/{id}/review/apply-action"),
+            &[("lesson", "rate_limit:198.51.100.1")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+}
