@@ -372,6 +372,13 @@ fn header(p: &IncidentPage<'_>) -> Markup {
                 dt { "Updated" } dd { (fmt::time(inc.updated_at)) }
                 dt { "Activity" } dd { (fmt::time(inc.first_activity)) " – " (fmt::time(inc.last_activity)) }
                 dt { "Alerts" } dd id="alert-count" { (inc.alert_count) }
+                dt { "Report" } dd id="report-links" {
+                    "Post-incident review: "
+                    a id="report-html" href={ "/incidents/" (inc.id) "/report?format=html" } { "HTML" } " · "
+                    a id="report-md" href={ "/incidents/" (inc.id) "/report?format=md" } { "Markdown" } " · "
+                    a id="report-pdf" href={ "/incidents/" (inc.id) "/report?format=pdf" } { "PDF" } " · "
+                    a id="report-review" href={ "/incidents/" (inc.id) "/review" } { "Review and apply lessons" }
+                }
             }
             @if !inc.priority_reasons.is_empty() {
                 details.priority-reasons {

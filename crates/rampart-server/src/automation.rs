@@ -45,7 +45,7 @@ fn rule_body(body: Result<Bytes, BytesRejection>) -> Result<Rule, ApiError> {
 }
 
 /// Refuse a rule whose `notify` names a webhook subscription that is not stored.
-async fn check_notify(state: &AppState, rule: &Rule) -> Result<(), ApiError> {
+pub(crate) async fn check_notify(state: &AppState, rule: &Rule) -> Result<(), ApiError> {
     let known: Vec<String> = state
         .store
         .list_automation(rampart_model::AUTOMATION_WEBHOOK)

@@ -18,7 +18,7 @@ pub fn document() -> Value {
         let item = paths
             .entry(r.path.to_string())
             .or_insert_with(|| Value::Object(Map::new()));
-        let params: Vec<Value> = r
+        let mut params: Vec<Value> = r
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
@@ -31,6 +31,13 @@ pub fn document() -> Value {
             "200": {"description": "success", "content": {"application/json": {}}},
             "400": error_response("invalid input"),
         });
+        if r.path == "/api/v1/incidents/{id}/report" {
+            params.push(json!({"name": "format", "in": "query", "required": false,
+                "schema": {"type": "string", "enum": ["html", "md", "pdf"], "default": "html"}}));
+            responses["200"] = json!({"description": "the report, as a download (Content-Disposition: attachment)",
+                "content": {"text/html": {}, "text/markdown": {}, "application/pdf": {}}});
+            responses["404"] = error_response("no such incident");
+        }
         if let Some(p) = r.permission {
             responses["401"] = error_response("missing, unknown or revoked token");
             responses["403"] =

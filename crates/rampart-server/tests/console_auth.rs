@@ -50,6 +50,10 @@ fn sample(r: &Route, incident: i64) -> (String, Vec<(&'static str, &'static str)
         ("post", "/actions/{id}/revert") => vec![("reason", "sample")],
         // nothing to undo: 303 back to the incident
         ("post", "/incidents/{id}/disruption/undo") => vec![],
+        // no such lesson: 422
+        ("post", "/incidents/{id}/review/apply-rule" | "/incidents/{id}/review/apply-action") => {
+            vec![("lesson", "none")]
+        }
         // no target: 422
         ("post", "/actions") => vec![("kind", "block_ip"), ("reason", "")],
         // nothing given: 422

@@ -194,6 +194,19 @@ enum IncidentsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Write the post-incident review of an incident (HTML, Markdown or PDF) to a file.
+    Report {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Incident id.
+        id: i64,
+        /// html, md or pdf.
+        #[arg(long, default_value = "pdf")]
+        format: String,
+        /// Where to write it (`-` for stdout).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Change an incident (audited as `cli:<user>`).
     Update {
         #[command(flatten)]
@@ -672,6 +685,100 @@ fn detectors() -> Result<()> {
     Ok(())
 }
 
+/// `rampart incidents report`: gather the report as the server does (containment assessed
+/// with the configured quiet period, shadow endpoints from `[detect] openapi`) and write it.
+async fn report(
+    data: &DataArgs,
+    id: i64,
+    format: rampart_report::Format,
+    out: &std::path::Path,
+) -> Result<()> {
+    let config = config::FileConfig::load(data.config.as_deref(), &data.data)?;
+    let contain = config
+        .contain
+        .contain_config(&config.decode.trusted_proxies, &config.detect.allow)?;
+    let spec = match &config.detect.openapi {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Some(
+                rampart_signatures::inventory::OpenApiSpec::parse(&text)
+                    .with_context(|| format!("parsing OpenAPI spec {}", p.display()))?,
+            )
+        }
+        None => None,
+    };
+    let store = app::open_store(data).await?;
+    let Some(d) = store.get_incident(id).await? else {
+        bail!("incident {id} not found");
+    };
+    let mut actions = store
+        .list_actions(&rampart_model::ActionFilter {
+            incident_id: Some(id),
+            limit: Some(1000),
+            ..Default::default()
+        })
+        .await?
+        .items;
+    let active = store
+        .list_actions(&rampart_model::ActionFilter {
+            status: Some(rampart_model::ActionStatus::Active),
+            limit: Some(1000),
+            ..Default::default()
+        })
+        .await?;
+    for a in active.items {
+        if !actions.iter().any(|x| x.id == a.id) {
+            actions.push(a);
+        }
+    }
+    let mut activity = Vec::new();
+    for e in rampart_contain::recovery::attacker_entities(&d.incident) {
+        activity.push((e.clone(), store.entity_activity(e).await?));
+    }
+    let now = Timestamp::now();
+    let containment = rampart_contain::recovery::assess(
+        &d.incident,
+        &d.alerts,
+        &actions,
+        |e| {
+            activity
+                .iter()
+                .find(|(x, _)| x.kind == e.kind && x.value == e.value)
+                .map(|(_, a)| *a)
+                .unwrap_or_default()
+        },
+        now,
+        contain.quiet_period_secs,
+    );
+    let data = rampart_server::report::gather(
+        &*store,
+        id,
+        Some(containment),
+        spec.as_ref(),
+        now,
+        &cli_actor(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("reading incident {id}: {e}"))?;
+    let bytes = rampart_report::render(&data, format)?;
+    if out.as_os_str() == "-" {
+        use std::io::Write as _;
+        std::io::stdout()
+            .write_all(&bytes)
+            .context("writing the report to stdout")?;
+    } else {
+        std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!(
+            "wrote the {} report of incident {id} to {} ({} bytes)",
+            format.as_str(),
+            out.display(),
+            bytes.len()
+        );
+    }
+    Ok(())
+}
+
 fn cli_actor() -> String {
     format!(
         "cli:{}",
@@ -729,6 +836,16 @@ async fn incidents(cmd: IncidentsCmd) -> Result<()> {
                 }
                 println!("({} of {} incidents)", page.items.len(), page.total);
             }
+        }
+        IncidentsCmd::Report {
+            data,
+            id,
+            format,
+            out,
+        } => {
+            let format = rampart_report::Format::parse(&format)
+                .with_context(|| format!("unknown format {format:?} (html, md, pdf)"))?;
+            report(&data, id, format, &out).await?;
         }
         IncidentsCmd::Show { data, id, json } => {
             let store = app::open_store(&data).await?;

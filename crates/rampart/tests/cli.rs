@@ -1024,3 +1024,77 @@ rules:
         "rules: 0 created, 0 updated, 0 unchanged, 1 deleted\nwebhooks: 0 created, 0 updated, 0 unchanged, 1 deleted"
     );
 }
+
+/// `rampart incidents report` writes each format of a replayed incident's review; the PDF
+/// renders with pdftoppm (poppler-utils: fails, never skips, without it).
+#[test]
+fn incidents_report_writes_each_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    write_log(&log);
+    let data = dir.path().join("data");
+    run(rampart().args(["replay", "--data"]).arg(&data).arg(&log));
+    let (out, _) = run(rampart()
+        .args(["incidents", "list", "--json", "--data"])
+        .arg(&data));
+    let page: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let id = page["items"][0]["id"].as_i64().unwrap().to_string();
+    for format in ["html", "md", "pdf"] {
+        let file = dir.path().join(format!("report.{format}"));
+        run(rampart()
+            .args(["incidents", "report", "--format", format, "--out"])
+            .arg(&file)
+            .arg("--data")
+            .arg(&data)
+            .arg(&id));
+        let bytes = std::fs::read(&file).unwrap();
+        match format {
+            "html" => {
+                let t = String::from_utf8(bytes).unwrap();
+                assert!(t.starts_with("<!DOCTYPE html>"), "{t}");
+                assert!(t.contains("Post-incident review"));
+                assert!(!t.contains("<script"));
+            }
+            "md" => {
+                let t = String::from_utf8(bytes).unwrap();
+                assert!(t.starts_with("# Post-incident review"), "{t}");
+                assert!(t.contains("## Evidence"));
+            }
+            _ => {
+                assert!(bytes.starts_with(b"%PDF-"));
+                let png = dir.path().join("page");
+                let status = Command::new("pdftoppm")
+                    .args(["-png", "-r", "40", "-f", "1", "-l", "1", "-singlefile"])
+                    .arg(&file)
+                    .arg(&png)
+                    .status()
+                    .unwrap_or_else(|e| {
+                        panic!("pdftoppm could not run ({e}): install poppler-utils")
+                    });
+                assert!(status.success());
+                let png = std::fs::read(dir.path().join("page.png")).unwrap();
+                assert!(
+                    png.starts_with(b"\x89PNG") && png.len() > 2000,
+                    "{}",
+                    png.len()
+                );
+            }
+        }
+    }
+    let out = rampart()
+        .args([
+            "incidents",
+            "report",
+            "--format",
+            "docx",
+            "--out",
+            "-",
+            "--data",
+        ])
+        .arg(&data)
+        .arg(&id)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format \"docx\""));
+}

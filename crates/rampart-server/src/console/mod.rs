@@ -47,6 +47,10 @@ pub const ROUTES: &[Route] = &[
     route!(get "/walkthrough", Read by Session, "Console: the first-incident walkthrough", walkthrough::page),
     route!(post "/incidents/views/{id}/delete", Read by Session, "Console: delete a saved view", delete_view),
     route!(get "/incidents/{id}", Read by Session, "Console: the incident page (?tab=story|alerts|graph|response|investigation|tasks|playbooks|activity|comments)", incident::show),
+    route!(get "/incidents/{id}/report", Read by Session, "Console: download the post-incident review (?format=html|md|pdf)", report),
+    route!(get "/incidents/{id}/review", Read by Session, "Console: the post-incident review, with apply buttons for its lessons", review),
+    route!(post "/incidents/{id}/review/apply-rule", ManageAutomation by Session, "Console: apply a lesson's automation rule (a suppression; as POST /api/v1/automation/rules, audited)", apply_rule),
+    route!(post "/incidents/{id}/review/apply-action", ContainLow by Session, "Console: apply a lesson's containment action (a rate limit; checked by rampart-contain, as POST /api/v1/actions)", apply_action),
     route!(post "/incidents/{id}/manage", Triage by Session, "Console: rename, assign, set status, severity, tags, classification and determination", incident::manage),
     route!(post "/incidents/{id}/resolve", Triage by Session, "Console: resolve with classification, determination and findings (kept as a comment)", incident::resolve),
     route!(post "/incidents/{id}/comments", Comment by Session, "Console: comment on an incident", incident::comment),
@@ -81,6 +85,134 @@ pub const ROUTES: &[Route] = &[
     route!(post "/settings/tokens", ManageTokens by Session, "Console: create an API token, enforcer or bouncer key (shown once)", pages::create_token),
     route!(post "/settings/tokens/{name}/revoke", ManageTokens by Session, "Console: revoke a token or key", pages::revoke_token),
 ];
+
+/// `GET /incidents/{id}/report?format=`: the post-incident review as a download (what
+/// `GET /api/v1/incidents/{id}/report` answers).
+pub async fn report(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<axum::extract::Path<i64>, axum::extract::rejection::PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    let id = crate::api::path_id(id)?;
+    let p: Vec<(String, String)> = form(raw.as_deref().unwrap_or("").as_bytes());
+    let format = crate::report::format_param(&p)?;
+    Ok(crate::report::answer(&state, &caller, id, format).await?)
+}
+
+/// The review's data for the console: gathered as the API's report is.
+async fn review_data(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<rampart_report::ReportData, ApiError> {
+    let d = crate::recovery::detail(state, id).await?;
+    let containment = crate::recovery::containment(state, &d).await?;
+    crate::report::gather(
+        &*state.store,
+        id,
+        Some(containment),
+        state.api_spec.as_deref(),
+        Timestamp::now(),
+        &caller.actor(),
+    )
+    .await
+}
+
+/// `GET /incidents/{id}/review?msg=`: the report in the console, with apply buttons.
+pub async fn review(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<axum::extract::Path<i64>, axum::extract::rejection::PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    let id = crate::api::path_id(id)?;
+    let q = form(raw.as_deref().unwrap_or("").as_bytes());
+    let flash = match field(&q, "msg") {
+        Some("applied") => Some("Applied."),
+        _ => None,
+    };
+    let data = review_data(&state, &caller, id).await?;
+    Ok(ok_page(rampart_report::html::console_page(
+        &viewer(&caller),
+        &rampart_report::html::ConsoleView { data: &data, flash },
+    )))
+}
+
+/// The lesson a form names (`lesson`, its key), recomputed from the store: 422 when there is
+/// none or it is not of `kind`. The applied request is the server's, never the form's.
+async fn lesson_of(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    body: &[u8],
+    kind: rampart_report::LessonKind,
+) -> Result<rampart_report::ApplyRequest, ApiError> {
+    let f = form(body);
+    let key = field(&f, "lesson").unwrap_or("");
+    let data = review_data(state, caller, id).await?;
+    rampart_report::lessons(&data)
+        .into_iter()
+        .find(|l| l.key == key && l.kind == kind)
+        .and_then(|l| l.apply)
+        .ok_or_else(|| ApiError::unprocessable(format!("no lesson {key:?} to apply here")))
+}
+
+/// `POST /incidents/{id}/review/apply-rule` (`lesson`): store the lesson's automation rule,
+/// checked by the rule grammar and audited as the caller, as the API's create does.
+pub async fn apply_rule(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<axum::extract::Path<i64>, axum::extract::rejection::PathRejection>,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    let id = crate::api::path_id(id)?;
+    let req = lesson_of(
+        &state,
+        &caller,
+        id,
+        &body,
+        rampart_report::LessonKind::Suppression,
+    )
+    .await?;
+    let rule = rampart_automation::parse_rule(&req.body.to_string())
+        .map_err(|e| ApiError::unprocessable(format!("invalid rule: {e}")))?;
+    crate::automation::check_notify(&state, &rule).await?;
+    crate::automation::store_new(
+        &state,
+        rampart_model::AUTOMATION_RULE,
+        "automation rule",
+        &rule.name,
+        &rule,
+        &caller.actor(),
+    )
+    .await?;
+    tracing::info!(incident = id, rule = %rule.name, actor = %caller.actor(), "review lesson applied");
+    Ok(Redirect::to(&format!("/incidents/{id}/review?msg=applied")).into_response())
+}
+
+/// `POST /incidents/{id}/review/apply-action` (`lesson`): create the lesson's action through
+/// `actions::create_action` (so `rampart-contain` decides, and it is audited and enforced).
+pub async fn apply_action(
+    State(state): State<AppState>,
+    caller: Caller,
+    id: Result<axum::extract::Path<i64>, axum::extract::rejection::PathRejection>,
+    body: axum::body::Bytes,
+) -> Result<Response, PageError> {
+    let id = crate::api::path_id(id)?;
+    let req = lesson_of(
+        &state,
+        &caller,
+        id,
+        &body,
+        rampart_report::LessonKind::RateLimit,
+    )
+    .await?;
+    let req: rampart_model::ActionRequest =
+        serde_json::from_value(req.body).map_err(ApiError::internal)?;
+    crate::actions::create_action(&state, &caller, req).await?;
+    Ok(Redirect::to(&format!("/incidents/{id}/review?msg=applied")).into_response())
+}
 
 /// Rows on one queue page.
 pub const QUEUE_PAGE: u32 = 50;
