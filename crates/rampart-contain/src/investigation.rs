@@ -350,6 +350,49 @@ fn benign_alerts(f: &Facts<'_>) -> Vec<Benign> {
     out
 }
 
+/// The protected (allow-list) entry `e` falls under: an address in a protected range, a
+/// protected principal or API key.
+pub fn allow_listed(p: &crate::Protected, e: &Entity) -> Option<String> {
+    match e.kind {
+        EntityKind::Ip => {
+            let ip: std::net::IpAddr = e.value.parse().ok()?;
+            p.ips
+                .iter()
+                .find(|n| n.contains(&ip))
+                .map(ToString::to_string)
+        }
+        EntityKind::User => p.principals.iter().find(|x| **x == e.value).cloned(),
+        EntityKind::ApiKey => p.api_keys.iter().find(|x| **x == e.value).cloned(),
+        _ => None,
+    }
+}
+
+/// Why `alert` is benign by the allow-list alone (every actor protected), for the
+/// automation worker, which resolves such alerts as soon as they are stored.
+pub fn allow_listed_alert(alert: &Alert, p: &crate::Protected) -> Option<String> {
+    let facts = Facts {
+        incident_id: alert.incident_id.unwrap_or(0),
+        alerts: std::slice::from_ref(alert),
+        actors: alert
+            .draft
+            .entities
+            .iter()
+            .filter(|e| e.kind.is_actor())
+            .map(|e| ActorFacts {
+                entity: e.clone(),
+                activity: EntityActivity::default(),
+                access: Vec::new(),
+                related: Vec::new(),
+                actions: Vec::new(),
+                allow_listed: allow_listed(p, e),
+            })
+            .collect(),
+        targets: Vec::new(),
+        intel_configured: true,
+    };
+    benign_alerts(&facts).pop().map(|b| b.reason)
+}
+
 /// The entity kinds an investigation looks up as actors.
 pub const ACTOR_KINDS: [EntityKind; 3] = [EntityKind::Ip, EntityKind::User, EntityKind::ApiKey];
 

@@ -197,6 +197,7 @@ impl Worker {
         if !t.pushed {
             self.disrupt(&alerts, &mut out).await;
         }
+        self.resolve_allow_listed(&alerts).await;
         let rules = self.rules().await;
         if rules.is_empty() && out.hooks.is_empty() {
             webhooks::enqueue(&*self.store, &self.rails.wake, &out.items).await;
@@ -234,6 +235,32 @@ impl Worker {
                 .await;
         }
         webhooks::enqueue(&*self.store, &self.rails.wake, &out.items).await;
+    }
+
+    /// The automated investigation's first finding, at once: an alert every actor of which is
+    /// allow-listed (protected) is resolved, audited as `investigation` with the reason.
+    async fn resolve_allow_listed(&self, alerts: &[rampart_model::Alert]) {
+        for a in alerts {
+            let Some(reason) = rampart_contain::investigation::allow_listed_alert(
+                a,
+                &self.rails.contain.protected,
+            ) else {
+                continue;
+            };
+            let actor = rampart_contain::investigation::ACTOR;
+            match self
+                .store
+                .resolve_alert(a.id, &reason, actor, Timestamp::now())
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(alert = a.id, %reason, "investigation resolved an allow-listed alert")
+                }
+                Err(e) => {
+                    tracing::error!(alert = a.id, error = %e, "resolving an allow-listed alert failed")
+                }
+            }
+        }
     }
 
     /// Run the rules on one trigger, apply the plan, then raise `incident_updated` for the

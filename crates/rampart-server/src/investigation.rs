@@ -11,7 +11,6 @@ use axum::Json;
 use rampart_contain::investigation::{
     self, ActorFacts, EarlierAction, Facts, Investigation, Related, TargetFacts,
 };
-use rampart_contain::Protected;
 use rampart_model::{Entity, EntityKind, IncidentDetail, IncidentFilter, IncidentSort, Timestamp};
 use serde_json::{json, Value};
 
@@ -23,22 +22,6 @@ use crate::AppState;
 pub const MAX_SUBJECTS: usize = 10;
 /// Rows of access and related incidents read per actor.
 pub const ROWS: u32 = 20;
-
-/// The protected entry `e` falls under.
-pub fn allow_listed(p: &Protected, e: &Entity) -> Option<String> {
-    match e.kind {
-        EntityKind::Ip => {
-            let ip: std::net::IpAddr = e.value.parse().ok()?;
-            p.ips
-                .iter()
-                .find(|n| n.contains(&ip))
-                .map(ToString::to_string)
-        }
-        EntityKind::User => p.principals.iter().find(|x| **x == e.value).cloned(),
-        EntityKind::ApiKey => p.api_keys.iter().find(|x| **x == e.value).cloned(),
-        _ => None,
-    }
-}
 
 /// Investigate incident `d` from the store.
 pub async fn investigate(state: &AppState, d: &IncidentDetail) -> Result<Investigation, ApiError> {
@@ -95,7 +78,7 @@ pub async fn investigate(state: &AppState, d: &IncidentDetail) -> Result<Investi
                         incident_id: a.action.incident_id,
                     })
                     .collect(),
-                allow_listed: allow_listed(&state.contain.protected, e),
+                allow_listed: investigation::allow_listed(&state.contain.protected, e),
             });
         } else if e.kind == EntityKind::Endpoint && targets.len() < MAX_SUBJECTS {
             let info =

@@ -143,3 +143,55 @@ async fn an_allow_listed_scanner_is_proven_benign_and_a_recontained_attacker_mal
         .await;
     assert!(v["benign_alerts"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_alert_from_an_allow_listed_scanner_is_resolved_as_it_is_stored() {
+    let protected = rampart_contain::Protected {
+        ips: vec!["10.20.0.0/16".parse().unwrap()],
+        ..Default::default()
+    };
+    let contain = rampart_contain::ContainConfig {
+        protected: protected.clone(),
+        ..Default::default()
+    };
+    let pipeline = rampart_pipeline::PipelineConfig {
+        contain: contain.clone(),
+        ..Default::default()
+    };
+    let app = spawn_app_pipeline(pipeline, move |s| s.contain = std::sync::Arc::new(contain)).await;
+    let ingest = app.token(Role::Ingest).await;
+    for ip in ["10.20.9.9", "203.0.113.70"] {
+        let alert = serde_json::to_value(sigma_alert(ip)).unwrap();
+        let r = app.post("/api/v1/alerts", &ingest, json!([alert])).await;
+        assert_eq!(r.status(), 202);
+    }
+    app.flush_automation().await;
+    let alerts = app
+        .store
+        .list_alerts(&Default::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(alerts.len(), 2);
+    for a in &alerts {
+        let scanner = a.draft.entities.iter().any(|e| e.value == "10.20.9.9");
+        assert_eq!(
+            a.status == AlertStatus::Resolved,
+            scanner,
+            "only the scanner's alert is resolved: {a:?}"
+        );
+    }
+    let audit = app
+        .store
+        .list_audit(&AuditFilter {
+            actor: Some("investigation".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.items.len(), 1);
+    assert!(audit.items[0].details["reason"]
+        .as_str()
+        .unwrap()
+        .contains("10.20.0.0/16"));
+}
