@@ -1089,6 +1089,8 @@ async fn script_payloads_never_execute() {
         (format!("{page}?tab=graph"), vec![title], None),
         (format!("{page}?tab=response"), vec![title, ip], None),
         (format!("{page}?tab=tasks"), vec![task], None),
+        (format!("{page}?tab=investigation"), vec![title, ip], None),
+        (format!("{page}?tab=playbooks"), vec![title], None),
         (format!("{page}?tab=activity"), vec![tag], None),
         (format!("{page}?tab=comments"), vec![comment], None),
         // a bad tab is an error page that quotes it
@@ -1114,6 +1116,12 @@ async fn script_payloads_never_execute() {
         ("/inventory", "/inventory".to_string(), vec![]),
         ("/actions", "/actions".to_string(), vec![]),
         ("/detectors", "/detectors".to_string(), vec![]),
+        ("/automation", "/automation".to_string(), vec![]),
+        (
+            "/incidents/{id}/review",
+            format!("{page}/review"),
+            vec![title],
+        ),
     ] {
         if served(route) {
             visits.push((path, text, None));
@@ -1373,4 +1381,42 @@ async fn walkthrough_completes_on_the_demo() {
     let inc = server.api(&format!("/api/v1/incidents/{id}")).await;
     assert_eq!(inc["status"], "Resolved");
     assert_eq!(inc["assigned_to"], "analyst");
+}
+#[tokio::test]
+async fn a_manager_suppresses_look_alikes_and_investigates_in_the_browser() {
+    let server = serve(&[("mona", "soc_manager")]);
+    let ip = "203.0.113.88";
+    server.push(attack(ip)).await;
+    let id = server.incident_of(ip).await;
+    let b = Browser::start().await.with_base(&server.base);
+    sign_in(&b, "mona", PASSWORD).await;
+    b.goto(&format!("/incidents/{id}")).await;
+    // the investigation tab: a verdict on the attacker, from its stored events
+    click_to(&b, "[data-tab=investigation]").await;
+    let verdict = attr(&b, "#investigation-verdict", "data-verdict").await;
+    assert!(
+        matches!(verdict.as_deref(), Some("malicious" | "suspicious")),
+        "{verdict:?}"
+    );
+    assert!(b.text("#evidence").await.contains(ip));
+    // a suppression rule from the incident, saved in the editor
+    click_to(&b, "[data-tab=story]").await;
+    click_to(&b, "#suppress").await;
+    let doc = b
+        .execute("return document.querySelector('#document').value")
+        .await;
+    let doc = doc.as_str().unwrap().to_string();
+    assert!(
+        doc.contains(&format!("suppress-incident-{id}")) && doc.contains(ip),
+        "{doc}"
+    );
+    click_to(&b, "#save").await;
+    assert_eq!(flash(&b).await, "Created.");
+    b.goto("/automation").await;
+    assert!(b
+        .text("#rule-list")
+        .await
+        .contains(&format!("suppress-incident-{id}")));
+    let rules = server.api("/api/v1/automation/rules").await;
+    assert_eq!(rules["items"][0]["updated_by"], "user:mona");
 }
