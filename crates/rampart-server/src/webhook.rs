@@ -234,6 +234,12 @@ pub async fn retry_delivery(
 
 // --- delivery worker ------------------------------------------------------------------------
 
+/// How long a delivered delivery is kept in the outbox (pending ones and dead letters stay
+/// until they are sent or retried).
+pub const KEEP_DELIVERED: Duration = Duration::from_secs(7 * 86_400);
+/// How often the delivery worker prunes delivered deliveries.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Send due deliveries until `stop`: poll every `poll_interval` or when this node enqueues,
 /// claim as many as there is room for in flight, send each on its own task.
 pub async fn deliver(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
@@ -251,7 +257,17 @@ pub async fn deliver(state: AppState, mut stop: tokio::sync::watch::Receiver<boo
     };
     let slots = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1)));
     let wake = state.pipeline.deliveries_enqueued().clone();
+    let mut pruned_at: Option<std::time::Instant> = None;
     loop {
+        if pruned_at.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            pruned_at = Some(std::time::Instant::now());
+            let before = Timestamp(Timestamp::now().millis() - KEEP_DELIVERED.as_millis() as i64);
+            match state.store.prune_deliveries(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(pruned = n, "delivered webhook deliveries pruned"),
+                Err(e) => tracing::warn!(error = %e, "pruning webhook deliveries failed"),
+            }
+        }
         let free = slots.available_permits();
         if free > 0 {
             let now = Timestamp::now();

@@ -2886,6 +2886,17 @@ impl Store for SqlStore {
         Ok(self.decode_rows("webhook delivery", &rows, delivery_from_row))
     }
 
+    async fn prune_deliveries(&self, before: Timestamp) -> StoreResult<u64> {
+        let done =
+            sqlx::query("DELETE FROM webhook_deliveries WHERE status = $1 AND delivered_at < $2")
+                .bind(DeliveryStatus::Delivered.as_str())
+                .bind(before.millis())
+                .execute(&self.writer)
+                .await
+                .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
     async fn get_delivery(&self, id: i64) -> StoreResult<Option<Delivery>> {
         sqlx::query(&format!(
             "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE id = $1"

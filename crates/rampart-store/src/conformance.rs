@@ -4190,6 +4190,9 @@ pub async fn webhook_deliveries_claim_lease_and_backoff(s: &dyn Store) {
         ),
         (DeliveryStatus::Delivered, 1, Some(204), Some(at(25)))
     );
+    // pruning keeps what was delivered after the cut and everything not delivered
+    assert_eq!(s.prune_deliveries(at(25)).await.unwrap(), 0);
+    assert!(s.get_delivery(ids[0]).await.unwrap().is_some());
     // failure: due again at the retry time, then dead after max_attempts (2)
     assert_eq!(
         s.record_delivery_failure(ids[1], lease, "http 500", Some(500), at(5_000))
@@ -4256,6 +4259,11 @@ pub async fn webhook_deliveries_claim_lease_and_backoff(s: &dyn Store) {
         "newest first"
     );
     assert_eq!(s.get_delivery(999_999).await.unwrap(), None);
+    // delivered before the cut: pruned; the dead letter and the pending one stay
+    assert_eq!(s.prune_deliveries(at(26)).await.unwrap(), 1);
+    assert_eq!(s.get_delivery(ids[0]).await.unwrap(), None);
+    assert!(s.get_delivery(ids[1]).await.unwrap().is_some());
+    assert!(s.get_delivery(later[0]).await.unwrap().is_some());
 }
 
 /// A dead letter can be sent again (audited); anything else cannot.

@@ -672,6 +672,9 @@ pub trait Store: Send + Sync + 'static {
         status: Option<u16>,
         retry_at: Timestamp,
     ) -> StoreResult<Option<DeliveryStatus>>;
+    /// Delete the deliveries delivered before `before` (the outbox keeps pending ones and
+    /// dead letters until someone acts on them); how many it deleted.
+    async fn prune_deliveries(&self, before: Timestamp) -> StoreResult<u64>;
     /// Deliveries, newest first (`status: dead`: the dead letters).
     async fn list_deliveries(&self, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>>;
     /// One delivery.
