@@ -190,7 +190,9 @@ pub fn lex(text: &str) -> Result<Vec<Token>, HuntError> {
 }
 
 fn next_is_alpha(bytes: &[u8], i: usize) -> bool {
-    bytes.get(i).is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+    bytes
+        .get(i)
+        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
 }
 
 /// A quoted string at `start`: its unescaped text and the position after the closing quote.
@@ -261,7 +263,10 @@ mod tests {
         let t = lex("a  == datetime(2023-11-14T22:13:20Z)").unwrap();
         assert_eq!((t[1].start, t[1].end), (3, 5));
         assert_eq!(t[2].tok, Tok::DateTime("2023-11-14T22:13:20Z".into()));
-        assert_eq!(toks("250ms 7d 1.5s")[..3], [Tok::Span(250), Tok::Span(604_800_000), Tok::Span(1500)]);
+        assert_eq!(
+            toks("250ms 7d 1.5s")[..3],
+            [Tok::Span(250), Tok::Span(604_800_000), Tok::Span(1500)]
+        );
     }
 
     #[test]

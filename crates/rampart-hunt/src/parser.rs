@@ -256,8 +256,7 @@ impl Parser<'_> {
     }
 
     fn item(&mut self) -> Result<Item, HuntError> {
-        if matches!(self.peek().tok, Tok::Ident(_)) && matches!(self.peek2().tok, Tok::Punct("="))
-        {
+        if matches!(self.peek().tok, Tok::Ident(_)) && matches!(self.peek2().tok, Tok::Punct("=")) {
             let name = self.name("a column name")?;
             self.bump();
             return Ok(Item {
@@ -391,7 +390,9 @@ impl Parser<'_> {
         let mut l = self.unary()?;
         while self.is_punct("*") || self.is_punct("/") || self.is_punct("%") {
             let t = self.bump();
-            let Tok::Punct(op) = t.tok else { unreachable!() };
+            let Tok::Punct(op) = t.tok else {
+                unreachable!()
+            };
             let r = self.unary()?;
             l = self.binary(op, &t, l, r);
         }
@@ -506,7 +507,10 @@ mod tests {
         assert_eq!(err("ApiEvents | wher x"), (12, "wher".into()));
         assert_eq!(err("ApiEvents | where"), (17, "".into()));
         assert_eq!(err("ApiEvents | where a == )"), (23, ")".into()));
-        assert_eq!(err("ApiEvents | join kind=leftouter (Alerts) on X"), (22, "leftouter".into()));
+        assert_eq!(
+            err("ApiEvents | join kind=leftouter (Alerts) on X"),
+            (22, "leftouter".into())
+        );
         assert_eq!(err("ApiEvents | take x"), (17, "x".into()));
         assert_eq!(err("ApiEvents extra"), (10, "extra".into()));
     }

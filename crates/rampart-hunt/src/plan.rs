@@ -345,9 +345,10 @@ impl TExpr {
             TKind::Column(_) => true,
             TKind::Lit(_) => false,
             TKind::Not(a) | TKind::Neg(a) => a.has_column(),
-            TKind::Arith(_, a, b) | TKind::Compare(_, a, b) | TKind::And(a, b) | TKind::Or(a, b) => {
-                a.has_column() || b.has_column()
-            }
+            TKind::Arith(_, a, b)
+            | TKind::Compare(_, a, b)
+            | TKind::And(a, b)
+            | TKind::Or(a, b) => a.has_column() || b.has_column(),
             TKind::Text { lhs, .. } => lhs.has_column(),
             TKind::In { lhs, list, .. } => lhs.has_column() || list.iter().any(TExpr::has_column),
             TKind::Between { lhs, lo, hi, .. } => {
@@ -360,12 +361,32 @@ impl TExpr {
 
 /// Scalar functions, for suggestions.
 const FUNCTIONS: &[&str] = &[
-    "ago", "now", "bin", "floor", "tolower", "toupper", "strlen", "isnull", "isnotnull",
-    "isempty", "isnotempty", "not", "iff", "iif",
+    "ago",
+    "now",
+    "bin",
+    "floor",
+    "tolower",
+    "toupper",
+    "strlen",
+    "isnull",
+    "isnotnull",
+    "isempty",
+    "isnotempty",
+    "not",
+    "iff",
+    "iif",
 ];
 /// Aggregates, for suggestions.
 const AGGREGATES: &[&str] = &[
-    "count", "countif", "dcount", "sum", "avg", "min", "max", "percentile", "make_set",
+    "count",
+    "countif",
+    "dcount",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "percentile",
+    "make_set",
 ];
 
 /// Parse, resolve, type-check and bound a query.
@@ -378,7 +399,9 @@ pub fn plan(text: &str, opts: &Options) -> Result<Plan, HuntError> {
         message,
     };
     if from >= to {
-        return Err(bound("the time range is empty: from must be before to".into()));
+        return Err(bound(
+            "the time range is empty: from must be before to".into(),
+        ));
     }
     if to - from > MAX_RANGE_MS {
         return Err(bound(format!(
@@ -442,7 +465,11 @@ fn comparable(a: Type, b: Type) -> bool {
 
 fn check_name(n: &ast::Name) -> Result<(), HuntError> {
     if n.text.starts_with("__") || n.text.starts_with('!') {
-        return Err(invalid(n.pos, &n.text, "names starting with __ are reserved"));
+        return Err(invalid(
+            n.pos,
+            &n.text,
+            "names starting with __ are reserved",
+        ));
     }
     Ok(())
 }
@@ -767,7 +794,10 @@ impl Builder {
                 if arg.ty != Type::Dynamic && arg.ty != Type::Bool =>
             {
                 if matches!(func, AggFunc::Percentile(_)) && arg.ty == Type::String {
-                    return Err(type_err(&args[0], "percentile needs a number, datetime or timespan"));
+                    return Err(type_err(
+                        &args[0],
+                        "percentile needs a number, datetime or timespan",
+                    ));
                 }
                 arg.ty
             }
@@ -796,13 +826,15 @@ impl Builder {
 
     fn sort_key(&self, cols: &[Column], k: &ast::SortKey) -> Result<SortKey, HuntError> {
         let expr = self.expr(cols, &k.expr)?;
-        Ok(SortKey {
-            expr,
-            desc: k.desc,
-        })
+        Ok(SortKey { expr, desc: k.desc })
     }
 
-    fn column<'c>(&self, cols: &'c [Column], name: &str, pos: usize) -> Result<&'c Column, HuntError> {
+    fn column<'c>(
+        &self,
+        cols: &'c [Column],
+        name: &str,
+        pos: usize,
+    ) -> Result<&'c Column, HuntError> {
         cols.iter()
             .find(|c| c.name == name)
             .ok_or_else(|| HuntError::UnknownColumn {
@@ -850,7 +882,11 @@ impl Builder {
             ExprKind::Bool(b) => TExpr::lit(Type::Bool, Value::Bool(*b)),
             ExprKind::DateTime(s) => {
                 let ms = parse_datetime(s).ok_or_else(|| {
-                    invalid(e.pos, &e.token, "not a datetime (use RFC 3339, e.g. 2024-01-31T12:00:00Z)")
+                    invalid(
+                        e.pos,
+                        &e.token,
+                        "not a datetime (use RFC 3339, e.g. 2024-01-31T12:00:00Z)",
+                    )
                 })?;
                 TExpr::lit(Type::DateTime, Value::Long(ms))
             }
@@ -873,7 +909,11 @@ impl Builder {
                     if !comparable(a.ty, v.ty) {
                         return Err(type_err(
                             item,
-                            format!("a {} cannot be in a list of {}", a.ty.as_str(), v.ty.as_str()),
+                            format!(
+                                "a {} cannot be in a list of {}",
+                                a.ty.as_str(),
+                                v.ty.as_str()
+                            ),
                         ));
                     }
                     items.push(v);
@@ -900,7 +940,11 @@ impl Builder {
                     if !comparable(a.ty, b.ty) || a.ty == Type::Bool {
                         return Err(type_err(
                             src,
-                            format!("cannot compare a {} with a {}", a.ty.as_str(), b.ty.as_str()),
+                            format!(
+                                "cannot compare a {} with a {}",
+                                a.ty.as_str(),
+                                b.ty.as_str()
+                            ),
                         ));
                     }
                 }
@@ -918,7 +962,14 @@ impl Builder {
         })
     }
 
-    fn binary(&self, cols: &[Column], e: &Expr, op: &str, l: &Expr, r: &Expr) -> Result<TExpr, HuntError> {
+    fn binary(
+        &self,
+        cols: &[Column],
+        e: &Expr,
+        op: &str,
+        l: &Expr,
+        r: &Expr,
+    ) -> Result<TExpr, HuntError> {
         let text_op = match op {
             "has" | "!has" => Some(TextOp::Has),
             "contains" | "!contains" => Some(TextOp::Contains),
@@ -931,12 +982,21 @@ impl Builder {
         let a = self.expr(cols, l)?;
         if let Some(top) = text_op {
             if a.ty != Type::String {
-                return Err(type_err(e, format!("{op} needs a string, not a {}", a.ty.as_str())));
+                return Err(type_err(
+                    e,
+                    format!("{op} needs a string, not a {}", a.ty.as_str()),
+                ));
             }
             let needle = self.constant_string(cols, r)?;
             if top == TextOp::Regex {
                 if let Err(err) = regex::Regex::new(&needle) {
-                    let first = err.to_string().lines().last().unwrap_or("").trim().to_lowercase();
+                    let first = err
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim()
+                        .to_lowercase();
                     return Err(invalid(r.pos, &r.token, format!("invalid regex: {first}")));
                 }
             }
@@ -955,7 +1015,11 @@ impl Builder {
         let mismatch = || {
             type_err(
                 e,
-                format!("cannot apply {op} to a {} and a {}", ta.as_str(), tb.as_str()),
+                format!(
+                    "cannot apply {op} to a {} and a {}",
+                    ta.as_str(),
+                    tb.as_str()
+                ),
             )
         };
         let bx = |x: TExpr| Box::new(x);
@@ -969,7 +1033,10 @@ impl Builder {
                 } else {
                     TKind::Or(bx(a), bx(b))
                 };
-                TExpr { ty: Type::Bool, kind }
+                TExpr {
+                    ty: Type::Bool,
+                    kind,
+                }
             }
             "==" | "!=" | "<" | "<=" | ">" | ">=" => {
                 let cmp = match op {
@@ -1020,7 +1087,13 @@ impl Builder {
         })
     }
 
-    fn call(&self, cols: &[Column], e: &Expr, name: &str, args: &[Expr]) -> Result<TExpr, HuntError> {
+    fn call(
+        &self,
+        cols: &[Column],
+        e: &Expr,
+        name: &str,
+        args: &[Expr],
+    ) -> Result<TExpr, HuntError> {
         let arity = |n: usize| -> Result<(), HuntError> {
             if args.len() == n {
                 Ok(())
@@ -1041,7 +1114,12 @@ impl Builder {
                         let a = typed(0)?;
                         match (a.ty, a.kind) {
                             (Type::TimeSpan, TKind::Lit(Value::Long(v))) => v,
-                            _ => return Err(type_err(&args[0], format!("{name}() needs a constant timespan such as 1h"))),
+                            _ => {
+                                return Err(type_err(
+                                    &args[0],
+                                    format!("{name}() needs a constant timespan such as 1h"),
+                                ))
+                            }
                         }
                     }
                     _ => return Err(type_err(e, format!("{name}() takes a timespan"))),
@@ -1067,7 +1145,10 @@ impl Builder {
                     _ => {
                         return Err(type_err(
                             &args[1],
-                            format!("the bin size must be a positive constant {}", ok_ty.as_str()),
+                            format!(
+                                "the bin size must be a positive constant {}",
+                                ok_ty.as_str()
+                            ),
                         ))
                     }
                 }
@@ -1121,12 +1202,23 @@ impl Builder {
                 } else if a.ty.is_numeric() && b.ty.is_numeric() {
                     Type::Real
                 } else {
-                    return Err(type_err(&args[2], format!("iff() branches are a {} and a {}", a.ty.as_str(), b.ty.as_str())));
+                    return Err(type_err(
+                        &args[2],
+                        format!(
+                            "iff() branches are a {} and a {}",
+                            a.ty.as_str(),
+                            b.ty.as_str()
+                        ),
+                    ));
                 };
                 func(Func::Iff, ty, vec![c, a, b])
             }
             other if AGGREGATES.contains(&other) => {
-                return Err(invalid(e.pos, &e.token, format!("{other}() is an aggregate: use it in summarize")))
+                return Err(invalid(
+                    e.pos,
+                    &e.token,
+                    format!("{other}() is an aggregate: use it in summarize"),
+                ))
             }
             other => {
                 return Err(HuntError::UnknownFunction {
@@ -1147,7 +1239,13 @@ fn col_ref(c: &Column) -> TExpr {
 }
 
 fn count(n: &ast::Lit) -> Result<u64, HuntError> {
-    u64::try_from(n.value).map_err(|_| invalid(n.pos, &n.value.to_string(), "a row count cannot be negative"))
+    u64::try_from(n.value).map_err(|_| {
+        invalid(
+            n.pos,
+            &n.value.to_string(),
+            "a row count cannot be negative",
+        )
+    })
 }
 
 fn dup(item: &Item, name: &str) -> HuntError {
@@ -1158,7 +1256,12 @@ fn dup(item: &Item, name: &str) -> HuntError {
     invalid(pos, &token, format!("column {name} is defined twice"))
 }
 
-fn push_unique(columns: &mut Vec<Column>, name: &str, ty: Type, item: &Item) -> Result<(), HuntError> {
+fn push_unique(
+    columns: &mut Vec<Column>,
+    name: &str,
+    ty: Type,
+    item: &Item,
+) -> Result<(), HuntError> {
     if columns.iter().any(|c| c.name == name) {
         return Err(dup(item, name));
     }
@@ -1178,10 +1281,12 @@ fn item_name(item: &Item, index: usize) -> Result<String, HuntError> {
     }
     Ok(match &item.expr.kind {
         ExprKind::Name(n) => n.clone(),
-        ExprKind::Call(f, args) if f == "bin" || f == "floor" => match args.first().map(|a| &a.kind) {
-            Some(ExprKind::Name(n)) => n.clone(),
-            _ => format!("Column{}", index + 1),
-        },
+        ExprKind::Call(f, args) if f == "bin" || f == "floor" => {
+            match args.first().map(|a| &a.kind) {
+                Some(ExprKind::Name(n)) => n.clone(),
+                _ => format!("Column{}", index + 1),
+            }
+        }
         _ => format!("Column{}", index + 1),
     })
 }

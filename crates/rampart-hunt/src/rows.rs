@@ -99,11 +99,23 @@ mod tests {
 
     #[test]
     fn renders_like_kql() {
-        assert_eq!(render(Type::DateTime, Raw::Int(1_700_000_000_000)), json!("2023-11-14T22:13:20.000Z"));
-        assert_eq!(render(Type::TimeSpan, Raw::Int(90_061_001)), json!("1.01:01:01.001"));
-        assert_eq!(render(Type::TimeSpan, Raw::Int(-3_600_000)), json!("-01:00:00"));
+        assert_eq!(
+            render(Type::DateTime, Raw::Int(1_700_000_000_000)),
+            json!("2023-11-14T22:13:20.000Z")
+        );
+        assert_eq!(
+            render(Type::TimeSpan, Raw::Int(90_061_001)),
+            json!("1.01:01:01.001")
+        );
+        assert_eq!(
+            render(Type::TimeSpan, Raw::Int(-3_600_000)),
+            json!("-01:00:00")
+        );
         assert_eq!(render(Type::Bool, Raw::Int(0)), json!(false));
-        assert_eq!(render(Type::Dynamic, Raw::Text("[\"b\",null,\"a\",3,1]".into())), json!([1, 3, "a", "b"]));
+        assert_eq!(
+            render(Type::Dynamic, Raw::Text("[\"b\",null,\"a\",3,1]".into())),
+            json!([1, 3, "a", "b"])
+        );
         assert_eq!(render(Type::Long, Raw::Null), json!(null));
     }
 }

@@ -45,7 +45,10 @@ impl Type {
     }
     /// Stored as an integer (long, datetime, timespan, bool).
     pub fn is_integer(self) -> bool {
-        matches!(self, Type::Long | Type::DateTime | Type::TimeSpan | Type::Bool)
+        matches!(
+            self,
+            Type::Long | Type::DateTime | Type::TimeSpan | Type::Bool
+        )
     }
 }
 

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use rampart_hunt::plan::{Agg, AggFunc, Arith, Cmp, Column, Func, Node, Plan, Rel, TExpr, TKind, TextOp, Value};
+use rampart_hunt::plan::{
+    Agg, AggFunc, Arith, Cmp, Column, Func, Node, Plan, Rel, TExpr, TKind, TextOp, Value,
+};
 use rampart_hunt::rows::{render, Raw, Rows};
 use rampart_hunt::schema::{Source, Type};
 use rampart_store::{StoreError, StoreResult};
@@ -48,7 +50,9 @@ fn q(name: &str) -> String {
 fn source(s: Source) -> String {
     match s {
         Source::Events => "events AS src".into(),
-        Source::Alerts => format!("(SELECT alerts.*, {HUNT_ALERT_TITLE} AS title FROM alerts) AS src"),
+        Source::Alerts => {
+            format!("(SELECT alerts.*, {HUNT_ALERT_TITLE} AS title FROM alerts) AS src")
+        }
         Source::Incidents => "incidents AS src".into(),
         Source::Entities => "(SELECT e.incident_id, e.kind, e.value, i.last_activity \
              FROM incident_entities e JOIN incidents i ON i.id = e.incident_id) AS src"
@@ -100,21 +104,30 @@ impl Sql {
 
     /// The columns of a relation as a select list (without the hidden order column).
     fn list(cols: &[Column]) -> String {
-        cols.iter().map(|c| q(&c.name)).collect::<Vec<_>>().join(", ")
+        cols.iter()
+            .map(|c| q(&c.name))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// A total ascending order over every column (dynamic ones excepted), newest first by
     /// `Timestamp` when the relation has one.
     fn default_order(cols: &[Column]) -> Vec<String> {
         let mut out = Vec::new();
-        if cols.iter().any(|c| c.name == "Timestamp" && c.ty == Type::DateTime) {
+        if cols
+            .iter()
+            .any(|c| c.name == "Timestamp" && c.ty == Type::DateTime)
+        {
             out.push(format!("{} DESC NULLS LAST", q("Timestamp")));
         }
         for c in cols {
             if c.ty == Type::Dynamic || (c.name == "Timestamp" && c.ty == Type::DateTime) {
                 continue;
             }
-            out.push(format!("{} ASC NULLS FIRST", Self::sort_expr(q(&c.name), c.ty)));
+            out.push(format!(
+                "{} ASC NULLS FIRST",
+                Self::sort_expr(q(&c.name), c.ty)
+            ));
         }
         out
     }
@@ -142,7 +155,11 @@ impl Sql {
 
     /// The CTE holding the rows of `n`.
     fn node(&mut self, n: &Node, plan: &Plan) -> String {
-        let rn = if n.ordered { format!(", {}", q("__rn")) } else { String::new() };
+        let rn = if n.ordered {
+            format!(", {}", q("__rn"))
+        } else {
+            String::new()
+        };
         match &n.rel {
             Rel::Scan(t) => {
                 let cols = t
@@ -151,7 +168,10 @@ impl Sql {
                     .map(|c| format!("src.{} AS {}", c.stored, q(c.name)))
                     .collect::<Vec<_>>()
                     .join(", ");
-                let (from, to) = (self.bind(Param::Int(plan.from)), self.bind(Param::Int(plan.to)));
+                let (from, to) = (
+                    self.bind(Param::Int(plan.from)),
+                    self.bind(Param::Int(plan.to)),
+                );
                 let time = t.time_column();
                 let body = format!(
                     "SELECT {cols} FROM {} WHERE src.{time} >= {from} AND src.{time} < {to}",
@@ -209,7 +229,11 @@ impl Sql {
             Rel::Join { left, right, on } => {
                 let l = self.node(left, plan);
                 let r = self.node(right, plan);
-                let mut items: Vec<String> = left.columns.iter().map(|c| format!("l.{}", q(&c.name))).collect();
+                let mut items: Vec<String> = left
+                    .columns
+                    .iter()
+                    .map(|c| format!("l.{}", q(&c.name)))
+                    .collect();
                 for (c, out) in right.columns.iter().zip(&n.columns[left.columns.len()..]) {
                     items.push(format!("r.{} AS {}", q(&c.name), q(&out.name)));
                 }
@@ -226,7 +250,14 @@ impl Sql {
         }
     }
 
-    fn summarize(&mut self, n: &Node, input: &Node, keys: &[TExpr], aggs: &[Agg], plan: &Plan) -> String {
+    fn summarize(
+        &mut self,
+        n: &Node,
+        input: &Node,
+        keys: &[TExpr],
+        aggs: &[Agg],
+        plan: &Plan,
+    ) -> String {
         let from = self.node(input, plan);
         // stage 1: keys and aggregate arguments as plain columns
         let mut pre: Vec<String> = Vec::new();
@@ -276,7 +307,9 @@ impl Sql {
                 AggFunc::DCount => format!("COUNT(DISTINCT {arg})"),
                 AggFunc::Sum if ty == Type::Real => format!("SUM({arg})"),
                 AggFunc::Sum => format!("CAST(SUM({arg}) AS BIGINT)"),
-                AggFunc::Avg => format!("CAST(SUM({arg}) AS {HUNT_REAL}) / NULLIF(COUNT({arg}), 0)"),
+                AggFunc::Avg => {
+                    format!("CAST(SUM({arg}) AS {HUNT_REAL}) / NULLIF(COUNT({arg}), 0)")
+                }
                 AggFunc::Min => format!("MIN({})", Self::sort_expr(arg, ty)),
                 AggFunc::Max => format!("MAX({})", Self::sort_expr(arg, ty)),
                 AggFunc::Percentile(p) => {
@@ -343,7 +376,12 @@ impl Sql {
             }
             TKind::And(a, b) => format!("({} AND {})", self.expr(a), self.expr(b)),
             TKind::Or(a, b) => format!("({} OR {})", self.expr(a), self.expr(b)),
-            TKind::Text { op, negated, lhs, needle } => {
+            TKind::Text {
+                op,
+                negated,
+                lhs,
+                needle,
+            } => {
                 let value = hunt_lower(&format!("COALESCE({}, '')", self.expr(lhs)));
                 let test = match op {
                     TextOp::Contains => {
@@ -383,11 +421,20 @@ impl Sql {
             }
             TKind::In { lhs, list, negated } => {
                 let x = self.expr(lhs);
-                let items = list.iter().map(|i| self.expr(i)).collect::<Vec<_>>().join(", ");
+                let items = list
+                    .iter()
+                    .map(|i| self.expr(i))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let not = if *negated { "NOT " } else { "" };
                 format!("({x} {not}IN ({items}))")
             }
-            TKind::Between { lhs, lo, hi, negated } => {
+            TKind::Between {
+                lhs,
+                lo,
+                hi,
+                negated,
+            } => {
                 let x = Self::sort_expr(self.expr(lhs), lhs.ty);
                 let (l, h) = (self.expr(lo), self.expr(hi));
                 let not = if *negated { "NOT " } else { "" };
@@ -450,9 +497,24 @@ fn statement(plan: &Plan) -> (String, Vec<Param>) {
 }
 
 fn raw(row: &DbRow, i: usize, ty: Type) -> Raw {
-    let int = || row.try_get::<Option<i64>, _>(i).ok().flatten().map(Raw::Int);
-    let real = || row.try_get::<Option<f64>, _>(i).ok().flatten().map(Raw::Real);
-    let text = || row.try_get::<Option<String>, _>(i).ok().flatten().map(Raw::Text);
+    let int = || {
+        row.try_get::<Option<i64>, _>(i)
+            .ok()
+            .flatten()
+            .map(Raw::Int)
+    };
+    let real = || {
+        row.try_get::<Option<f64>, _>(i)
+            .ok()
+            .flatten()
+            .map(Raw::Real)
+    };
+    let text = || {
+        row.try_get::<Option<String>, _>(i)
+            .ok()
+            .flatten()
+            .map(Raw::Text)
+    };
     let v = match ty {
         Type::Long | Type::DateTime | Type::TimeSpan | Type::Bool => int().or_else(real),
         Type::Real => real().or_else(int),

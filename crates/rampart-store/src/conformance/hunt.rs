@@ -12,8 +12,8 @@ use std::time::Duration;
 use rampart_hunt::plan::{plan, Options};
 use rampart_hunt::rows::Rows;
 use rampart_model::{
-    ActionKind, ActionScope, ActionStatus, AlertDraft, AttackStage, Entity, EntityKind,
-    EntityRole, NewAction, NewAudit, PriorityReason, Severity, Timestamp,
+    ActionKind, ActionScope, ActionStatus, AlertDraft, AttackStage, Entity, EntityKind, EntityRole,
+    NewAction, NewAudit, PriorityReason, Severity, Timestamp,
 };
 
 use super::{event, T0};
@@ -98,7 +98,10 @@ pub async fn seed_hunt(s: &dyn Store) {
         "Credential stuffing from 203.0.113.9",
         Severity::High,
         80,
-        vec![ent(EntityKind::Ip, "203.0.113.9"), ent(EntityKind::User, "alice")],
+        vec![
+            ent(EntityKind::Ip, "203.0.113.9"),
+            ent(EntityKind::User, "alice"),
+        ],
         -HOUR,
     );
     let b = st(
@@ -161,11 +164,25 @@ pub async fn seed_hunt(s: &dyn Store) {
     let inc = &applied.incident_ids;
     for (n, by) in [
         (
-            action(ActionKind::BlockIp, "203.0.113.9", ActionStatus::Active, Some(inc[0]), "token:alice", -30 * MIN),
+            action(
+                ActionKind::BlockIp,
+                "203.0.113.9",
+                ActionStatus::Active,
+                Some(inc[0]),
+                "token:alice",
+                -30 * MIN,
+            ),
             "token:alice",
         ),
         (
-            action(ActionKind::DisablePrincipal, "alice", ActionStatus::PendingApproval, Some(inc[0]), "user:carol", -5 * MIN),
+            action(
+                ActionKind::DisablePrincipal,
+                "alice",
+                ActionStatus::PendingApproval,
+                Some(inc[0]),
+                "user:carol",
+                -5 * MIN,
+            ),
             "user:carol",
         ),
     ] {
@@ -216,9 +233,12 @@ pub fn show(rows: &Rows) -> String {
 /// Run `query` at [`HUNT_NOW`] with the default bounds.
 pub async fn run_hunt(s: &dyn Store, query: &str) -> Result<Rows, String> {
     let p = plan(query, &Options::at(HUNT_NOW)).map_err(|e| format!("plan: {e}"))?;
-    s.hunt(&p, Duration::from_secs(10))
-        .await
-        .map_err(|e| format!("store: {e} ({:?})", std::error::Error::source(&e).map(|s| s.to_string())))
+    s.hunt(&p, Duration::from_secs(10)).await.map_err(|e| {
+        format!(
+            "store: {e} ({:?})",
+            std::error::Error::source(&e).map(|s| s.to_string())
+        )
+    })
 }
 
 /// Every query of [`HUNT_CASES`] gives its result.
@@ -260,8 +280,14 @@ pub async fn hunt_queries_are_bounded(s: &dyn Store) {
     };
     // the default range is the 24 h before now; a given one replaces it
     assert_eq!(count(at(None, None, None)).await, "Count:long\n11");
-    assert_eq!(count(at(Some(T0 - 31 * HOUR), Some(T0 + 3 * HOUR), None)).await, "Count:long\n13");
-    assert_eq!(count(at(Some(T0 - HOUR), Some(T0), None)).await, "Count:long\n4");
+    assert_eq!(
+        count(at(Some(T0 - 31 * HOUR), Some(T0 + 3 * HOUR), None)).await,
+        "Count:long\n13"
+    );
+    assert_eq!(
+        count(at(Some(T0 - HOUR), Some(T0), None)).await,
+        "Count:long\n4"
+    );
     // the range bounds every table of a join too
     let p = plan(
         "Incidents | join kind=inner (Entities) on IncidentId | summarize dcount(IncidentId)",
@@ -280,16 +306,27 @@ pub async fn hunt_queries_are_bounded(s: &dyn Store) {
     // the row limit: the first rows in the result order, and `truncated`
     let p = plan("ApiEvents | project Path", &at(None, None, Some(2))).expect("plan");
     let rows = s.hunt(&p, Duration::from_secs(10)).await.expect("hunt");
-    assert_eq!(show(&rows), "Path:string\n/admin/../etc/passwd\n/api/v1/login\n(truncated)");
-    let p = plan("ApiEvents | project Path | take 2", &at(None, None, Some(2))).expect("plan");
+    assert_eq!(
+        show(&rows),
+        "Path:string\n/admin/../etc/passwd\n/api/v1/login\n(truncated)"
+    );
+    let p = plan(
+        "ApiEvents | project Path | take 2",
+        &at(None, None, Some(2)),
+    )
+    .expect("plan");
     let rows = s.hunt(&p, Duration::from_secs(10)).await.expect("hunt");
     assert!(!rows.truncated, "exactly the limit is not truncated");
     // the timeout: a join that multiplies rows is stopped
-    let heavy = "ApiEvents | join kind=inner (ApiEvents) on Host | join kind=inner (ApiEvents) on Host \
+    let heavy =
+        "ApiEvents | join kind=inner (ApiEvents) on Host | join kind=inner (ApiEvents) on Host \
                  | join kind=inner (ApiEvents) on Host | join kind=inner (ApiEvents) on Host \
                  | join kind=inner (ApiEvents) on Host | summarize count()";
     let p = plan(heavy, &at(None, None, None)).expect("plan");
-    let err = s.hunt(&p, Duration::from_millis(1)).await.expect_err("timed out");
+    let err = s
+        .hunt(&p, Duration::from_millis(1))
+        .await
+        .expect_err("timed out");
     assert!(matches!(err, StoreError::Timeout(_)), "{err:?}");
     assert!(err.to_string().contains("1 ms"), "{err}");
     // the store is usable afterwards (the bound does not stay on the pooled connection)
