@@ -227,6 +227,7 @@ impl From<StoreError> for ApiError {
                 ApiError::internal(format_args!("{e}: {}", source.unwrap_or_default()))
             }
             e @ StoreError::Corrupt(_) => ApiError::internal(e),
+            StoreError::Timeout(m) => ApiError::unprocessable(format!("timed out: {m}")),
         }
     }
 }

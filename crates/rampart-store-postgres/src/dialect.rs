@@ -57,3 +57,48 @@ pub(crate) const USER_NAME_KEY: &str = "users_name_key";
 /// Appended to the sub-select of `claim_deliveries`: rows another node's claim holds are
 /// skipped rather than waited for, so concurrent claims hand out different deliveries.
 pub(crate) const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
+
+// --- hunting (`rampart-store/sql/hunt.rs`) ------------------------------------------------
+
+/// The collation strings compare and sort with: bytes (`C`), whatever the database's locale.
+pub(crate) const HUNT_COLLATE: &str = "\"C\"";
+/// The SQL type of a real.
+pub(crate) const HUNT_REAL: &str = "DOUBLE PRECISION";
+/// An alert's title, read from its draft (JSON text).
+pub(crate) const HUNT_ALERT_TITLE: &str = "(CAST(draft AS jsonb) ->> 'title')";
+
+/// ASCII lower case: under the `C` collation PostgreSQL folds ASCII only, as SQLite does.
+pub(crate) fn hunt_lower(x: &str) -> String {
+    format!("lower({x} COLLATE \"C\")")
+}
+/// ASCII upper case.
+pub(crate) fn hunt_upper(x: &str) -> String {
+    format!("upper({x} COLLATE \"C\")")
+}
+/// `value` matches the regex `pattern` (POSIX ARE).
+pub(crate) fn hunt_regex(value: &str, pattern: &str) -> String {
+    format!("({value} ~ {pattern})")
+}
+/// The distinct non-null values of `arg` as a JSON array (text).
+pub(crate) fn hunt_json_set(arg: &str) -> String {
+    format!("CAST(json_agg(DISTINCT {arg}) FILTER (WHERE {arg} IS NOT NULL) AS TEXT)")
+}
+/// Bound the hunting statement about to run in this transaction: read-only, and
+/// `statement_timeout` (local to the transaction).
+pub(crate) async fn hunt_begin(
+    conn: &mut DbConnection,
+    timeout: std::time::Duration,
+) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    conn.execute("SET TRANSACTION READ ONLY").await?;
+    let ms = timeout.as_millis().clamp(1, i32::MAX as u128);
+    conn.execute(format!("SET LOCAL statement_timeout = {ms}").as_str())
+        .await?;
+    Ok(())
+}
+/// Nothing to undo: the settings end with the transaction.
+pub(crate) async fn hunt_end(_conn: &mut DbConnection) {}
+/// Whether a statement failed on `statement_timeout` (`query_canceled`).
+pub(crate) fn hunt_is_timeout(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("57014"))
+}

@@ -60,3 +60,57 @@ pub(crate) const USER_NAME_KEY: &str = "users.name";
 /// Appended to the sub-select of `claim_deliveries`: nothing (the single writer serialises
 /// claims).
 pub(crate) const CLAIM_LOCK: &str = "";
+
+// --- hunting (`rampart-store/sql/hunt.rs`) ------------------------------------------------
+
+/// The collation strings compare and sort with: bytes.
+pub(crate) const HUNT_COLLATE: &str = "BINARY";
+/// The SQL type of a real.
+pub(crate) const HUNT_REAL: &str = "REAL";
+/// An alert's title, read from its draft (JSON text).
+pub(crate) const HUNT_ALERT_TITLE: &str = "json_extract(draft, '$.title')";
+
+/// ASCII lower case (SQLite's `lower` folds ASCII only).
+pub(crate) fn hunt_lower(x: &str) -> String {
+    format!("lower({x})")
+}
+/// ASCII upper case.
+pub(crate) fn hunt_upper(x: &str) -> String {
+    format!("upper({x})")
+}
+/// `value` matches the regex `pattern` (sqlx's `regexp` function: Rust's regex crate,
+/// registered on every connection by `with_regexp`).
+pub(crate) fn hunt_regex(value: &str, pattern: &str) -> String {
+    format!("regexp({pattern}, {value})")
+}
+/// The distinct non-null values of `arg` as a JSON array (text).
+pub(crate) fn hunt_json_set(arg: &str) -> String {
+    format!("json_group_array(DISTINCT {arg}) FILTER (WHERE {arg} IS NOT NULL)")
+}
+/// Bound the hunting statement about to run on `conn` (a read-only connection, in a read
+/// transaction): a progress handler interrupts it once `timeout` has passed.
+pub(crate) async fn hunt_begin(
+    conn: &mut DbConnection,
+    timeout: std::time::Duration,
+) -> Result<(), sqlx::Error> {
+    let deadline = std::time::Instant::now() + timeout;
+    conn.lock_handle()
+        .await?
+        .set_progress_handler(1_000, move || std::time::Instant::now() < deadline);
+    Ok(())
+}
+/// Remove the bound before the connection goes back to the pool.
+pub(crate) async fn hunt_end(conn: &mut DbConnection) {
+    if let Ok(mut h) = conn.lock_handle().await {
+        h.remove_progress_handler();
+    }
+}
+/// Whether a statement failed because [`hunt_begin`]'s bound interrupted it.
+pub(crate) fn hunt_is_timeout(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            d.code().as_deref() == Some("9") || d.message().contains("interrupted")
+        }
+        _ => false,
+    }
+}

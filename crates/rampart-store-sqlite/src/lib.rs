@@ -99,7 +99,9 @@ impl SqliteStore {
             // was in the kernel copying pages).
             .pragma("cache_size", "-65536")
             .pragma("mmap_size", "268435456")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // hunting's `matches regex` and `has`
+            .with_regexp();
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(connect.clone())

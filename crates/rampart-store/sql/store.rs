@@ -33,6 +33,10 @@ use rampart_store::codec::*;
 #[path = "playbook.rs"]
 mod playbook;
 
+// Hunting queries (their SQL, generated from `rampart-hunt` plans).
+#[path = "hunt.rs"]
+mod hunt;
+
 use crate::dialect::{
     search_pattern, violated_key, Db, DbConnection, DbRow, SqlStore, BACKEND, CLAIM_LOCK, OPTIMIZE,
     ROW_LOCK, SEARCH_KEY, SEARCH_MATCH, TOKEN_NAME_KEY, UNIQUE_KEYS, USER_NAME_KEY,
@@ -2729,6 +2733,14 @@ impl Store for SqlStore {
         run_id: i64,
     ) -> StoreResult<Option<(rampart_model::PlaybookRun, Vec<rampart_model::RunStep>)>> {
         self.pb_get_run(run_id).await
+    }
+
+    async fn hunt(
+        &self,
+        plan: &rampart_hunt::plan::Plan,
+        timeout: std::time::Duration,
+    ) -> StoreResult<rampart_hunt::rows::Rows> {
+        hunt::hunt(self, plan, timeout).await
     }
 
     async fn optimize(&self) -> StoreResult<()> {

@@ -97,6 +97,8 @@ macro_rules! store_conformance {
             webhook_deliveries_claim_lease_and_backoff,
             webhook_dead_letters_retry_audited,
             webhook_claims_never_overlap,
+            hunt_queries_give_their_results,
+            hunt_queries_are_bounded,
         );
     };
 }
@@ -124,7 +126,9 @@ macro_rules! __store_conformance_cases {
     };
 }
 
+mod hunt;
 mod playbook;
+pub use hunt::*;
 pub use playbook::*;
 
 // --- fixtures -----------------------------------------------------------------------------

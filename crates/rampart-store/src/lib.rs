@@ -68,6 +68,9 @@ pub enum StoreError {
     /// Stored data could not be decoded.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// A bounded read ran out of time (a hunting query); the message says which bound.
+    #[error("timed out: {0}")]
+    Timeout(String),
 }
 
 impl StoreError {
@@ -683,6 +686,18 @@ pub trait Store: Send + Sync + 'static {
     /// (`webhook.delivery.retry`) as `actor` in the same transaction. `NotFound`, or
     /// `Conflict` when it is not dead.
     async fn retry_delivery(&self, id: i64, actor: &str, now: Timestamp) -> StoreResult<Delivery>;
+
+    // --- hunting ----------------------------------------------------------------------------
+
+    /// Run a hunting query (`rampart_hunt::plan::plan`) read-only: every table scan in the
+    /// plan's time range, at most its limit of rows (`truncated` when there were more), and
+    /// [`StoreError::Timeout`] after `timeout`. Both backends answer the same rows in the
+    /// same order.
+    async fn hunt(
+        &self,
+        plan: &rampart_hunt::plan::Plan,
+        timeout: std::time::Duration,
+    ) -> StoreResult<rampart_hunt::rows::Rows>;
 
     // --- maintenance ------------------------------------------------------------------------
 
