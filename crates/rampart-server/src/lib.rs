@@ -17,6 +17,7 @@ pub mod cache;
 pub mod defender;
 pub mod enforce;
 pub mod error;
+pub mod hunt;
 pub mod investigation;
 pub mod metrics;
 pub mod ocsf;
@@ -323,6 +324,7 @@ pub const ROUTES: &[Route] = &[
     route!(post "/api/v1/alerts", Ingest, "Push Rampart alerts or OCSF detection findings", api::push_alerts),
     route!(get "/api/v1/alerts", Read, "List alerts", api::list_alerts),
     route!(get "/api/v1/alerts/{id}", Read, "One alert", api::get_alert),
+    route!(post "/api/v1/hunt", Hunt, "Run a hunting query (KQL subset over ApiEvents, Alerts, Incidents, Entities, Actions, AuditLog; bounded: time range, row limit, timeout)", hunt::hunt),
     route!(get "/api/v1/incidents/{id}/investigation", Read, "The automated investigation of an incident: evidence with verdicts, alerts proven benign", investigation::get),
     route!(get "/api/v1/incidents", Read, "List incidents", api::list_incidents),
     route!(get "/api/v1/incidents/{id}", Read, "One incident with alerts and comments", api::get_incident),

@@ -43,6 +43,8 @@ fn sample(r: &Route, incident: i64) -> (String, &'static str) {
         ("post" | "put", p) if p.starts_with("/api/v1/webhooks") => "{}",
         // No such delivery: 404.
         ("post", "/api/v1/webhook-deliveries/{id}/retry") => "",
+        // A query over an empty range: 200 with no rows.
+        ("post", "/api/v1/hunt") => r#"{"query":"ApiEvents | take 1"}"#,
         (m, p) => panic!("no sample request for {m} {p}: add one"),
     };
     (path, body)
