@@ -1047,7 +1047,7 @@ impl Builder {
                     ">" => Cmp::Gt,
                     _ => Cmp::Ge,
                 };
-                let ordered_ok = !(ta == Type::Bool && !matches!(cmp, Cmp::Eq | Cmp::Ne));
+                let ordered_ok = ta != Type::Bool || matches!(cmp, Cmp::Eq | Cmp::Ne);
                 if !comparable(ta, tb) || !ordered_ok {
                     return Err(mismatch());
                 }

@@ -58,6 +58,9 @@ enum Cmd {
     },
     /// Show the learned API inventory.
     Inventory(InventoryArgs),
+    /// Run a hunting query (a KQL subset over ApiEvents, Alerts, Incidents, Entities,
+    /// Actions, AuditLog), read-only and bounded.
+    Hunt(HuntArgs),
     /// Print every detector's `[detect.<id>]` section with its default settings (copy one
     /// into rampart.toml to tune it; `enabled = false` turns it off).
     Detectors,
@@ -111,6 +114,23 @@ pub struct DataArgs {
     /// Configuration file (TOML); defaults to `<data>/rampart.toml` when it exists.
     #[arg(long, env = "RAMPART_CONFIG")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct HuntArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Print one JSON object (columns, rows, truncated) instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// At most this many rows (default 1000, at most 10000).
+    #[arg(long)]
+    limit: Option<u32>,
+    /// How far back the time range reaches (Go-style duration; default 24h, at most 366 days).
+    #[arg(long, default_value = "24h")]
+    since: String,
+    /// The query, e.g. `ApiEvents | where Status == 401 | summarize count() by ClientIp`.
+    query: String,
 }
 
 #[derive(Args)]
@@ -504,6 +524,7 @@ async fn run(cmd: Cmd) -> Result<()> {
         Cmd::Automation { cmd } => automation::run(cmd, &cli_actor()).await,
         Cmd::Actions { cmd } => actions(cmd).await,
         Cmd::Inventory(a) => inventory(a).await,
+        Cmd::Hunt(a) => hunt(a).await,
         Cmd::Token { cmd } => token(cmd).await,
         Cmd::User { cmd } => user(cmd).await,
         Cmd::Enforcer {
@@ -947,6 +968,53 @@ async fn incidents(cmd: IncidentsCmd) -> Result<()> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+async fn hunt(a: HuntArgs) -> Result<()> {
+    let store = app::open_store(&a.data).await?;
+    let secs = rampart_model::action::parse_duration(&a.since)
+        .map_err(|e| anyhow::anyhow!("--since {:?}: {e}", a.since))?;
+    let now = Timestamp::now().millis();
+    let opts = rampart_hunt::plan::Options {
+        from: Some(
+            now.saturating_sub(i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000)),
+        ),
+        limit: a.limit,
+        ..rampart_hunt::plan::Options::at(now)
+    };
+    let plan = match rampart_hunt::plan::plan(&a.query, &opts) {
+        Ok(p) => p,
+        Err(e) => {
+            let pos = e.position().min(a.query.len());
+            let col = a.query[..pos].chars().count();
+            anyhow::bail!("{e}\n  {}\n  {}^", a.query, " ".repeat(col));
+        }
+    };
+    let rows = store
+        .hunt(&plan, std::time::Duration::from_secs(30))
+        .await
+        .context("running the query")?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"columns": rows.columns, "rows": rows.rows, "truncated": rows.truncated})
+        );
+        return Ok(());
+    }
+    let cell = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let header: Vec<&str> = rows.columns.iter().map(|c| c.name.as_str()).collect();
+    println!("{}", header.join("\t"));
+    for r in &rows.rows {
+        println!("{}", r.iter().map(cell).collect::<Vec<_>>().join("\t"));
+    }
+    if rows.truncated {
+        eprintln!("(truncated at {} rows: --limit raises it)", rows.rows.len());
     }
     Ok(())
 }

@@ -1098,3 +1098,51 @@ fn incidents_report_writes_each_format() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format \"docx\""));
 }
+
+#[test]
+fn hunt_prints_a_table_json_and_points_at_a_bad_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("events.ndjson");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut f = std::fs::File::create(&log).unwrap();
+    for i in 0..4 {
+        let ip = if i < 3 { "203.0.113.9" } else { "198.51.100.4" };
+        writeln!(
+            f,
+            r#"{{"ts": {}, "client_ip": "{ip}", "method": "POST", "host": "api.example", "path": "/login", "status": 401}}"#,
+            now - 60_000 - i
+        )
+        .unwrap();
+    }
+    drop(f);
+    let data = dir.path().join("data");
+    run(rampart().args(["replay", "--data"]).arg(&data).arg(&log));
+    let query = "ApiEvents | summarize n = count() by ClientIp | sort by n desc";
+    let (out, _) = run(rampart().args(["hunt", "--data"]).arg(&data).arg(query));
+    assert_eq!(
+        out, "ClientIp\tn\n203.0.113.9\t3\n198.51.100.4\t1\n",
+        "{out}"
+    );
+    let (out, _) = run(rampart()
+        .args(["hunt", "--json", "--limit", "1", "--data"])
+        .arg(&data)
+        .arg("ApiEvents | project ClientIp"));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["truncated"], true);
+    assert_eq!(v["rows"].as_array().unwrap().len(), 1);
+    let out = rampart()
+        .args(["hunt", "--data"])
+        .arg(&data)
+        .arg("ApiEvents | where Sttus == 401")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Sttus") && err.contains("                  ^"),
+        "{err}"
+    );
+}
