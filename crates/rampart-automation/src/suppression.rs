@@ -20,8 +20,17 @@ pub const ORDER: u16 = 10;
 
 /// The rule that suppresses incidents like `incident`: raised by one of `detectors` and
 /// naming one of its actor entities (the attackers when it names any, else every IP, user
-/// and API key), resolved as expected activity until `expires_at`.
-pub fn from_incident(incident: &Incident, detectors: &[&str], expires_at: Timestamp) -> Rule {
+/// and API key), resolved until `expires_at` with `comment` (the default says where the rule
+/// came from) as the incident was classified when that was benign (false positive or
+/// expected activity), else as expected activity from a security test. The console's
+/// "create a suppression rule from this incident" and the post-incident review's lesson
+/// both make it here.
+pub fn from_incident(
+    incident: &Incident,
+    detectors: &[&str],
+    expires_at: Timestamp,
+    comment: Option<String>,
+) -> Rule {
     let attackers = incident
         .entities
         .iter()
@@ -57,6 +66,19 @@ pub fn from_incident(incident: &Incident, detectors: &[&str], expires_at: Timest
         1 => all.extend(by_kind),
         _ => all.push(Condition::Any(by_kind)),
     }
+    let (classification, determination) = match incident.classification {
+        c @ (Classification::FalsePositive | Classification::InformationalExpectedActivity) => (
+            c,
+            match incident.determination {
+                Determination::NotAvailable => Determination::Other,
+                d => d,
+            },
+        ),
+        _ => (
+            Classification::InformationalExpectedActivity,
+            Determination::SecurityTesting,
+        ),
+    };
     Rule {
         name: format!("suppress-incident-{}", incident.id),
         order: ORDER,
@@ -70,12 +92,11 @@ pub fn from_incident(incident: &Incident, detectors: &[&str], expires_at: Timest
         },
         actions: vec![Action::SetStatus {
             status: IncidentStatus::Resolved,
-            classification: Some(Classification::InformationalExpectedActivity),
-            determination: Some(Determination::SecurityTesting),
-            comment: Some(format!(
-                "suppressed by a rule made from incident #{}",
-                incident.id
-            )),
+            classification: Some(classification),
+            determination: Some(determination),
+            comment: Some(comment.unwrap_or_else(|| {
+                format!("suppressed by a rule made from incident #{}", incident.id)
+            })),
         }],
     }
 }
@@ -130,7 +151,12 @@ mod tests {
     }
 
     fn check(entities: Vec<Entity>, detectors: &[&str], expected: &str) {
-        let rule = from_incident(&incident(entities), detectors, Timestamp(1_800_000_000_000));
+        let rule = from_incident(
+            &incident(entities),
+            detectors,
+            Timestamp(1_800_000_000_000),
+            None,
+        );
         let text = to_yaml(&rule, "from incident #42");
         let back = crate::parse_rule(&text).expect("the template parses");
         assert_eq!(back, rule, "round trip");
@@ -197,6 +223,7 @@ actions:
             )]),
             &["a: b"],
             Timestamp(0),
+            Some("x'\"\n- y".into()),
         );
         let text = to_yaml(&rule, "line one\nline two");
         let back = crate::parse_rule(&text).expect("parses");
@@ -206,7 +233,7 @@ actions:
 
     #[test]
     fn without_actors_only_detectors() {
-        let rule = from_incident(&incident(vec![]), &["spike"], Timestamp(0));
+        let rule = from_incident(&incident(vec![]), &["spike"], Timestamp(0), None);
         assert!(matches!(
             rule.conditions,
             Some(Condition::Compare {
@@ -214,5 +241,47 @@ actions:
                 ..
             })
         ));
+    }
+}
+
+#[cfg(test)]
+mod classification {
+    use super::*;
+
+    #[test]
+    fn a_benign_classification_is_kept() {
+        let mut i = tests_incident();
+        i.classification = Classification::FalsePositive;
+        let rule = from_incident(&i, &["d"], Timestamp(0), None);
+        assert!(matches!(
+            &rule.actions[0],
+            Action::SetStatus {
+                classification: Some(Classification::FalsePositive),
+                determination: Some(Determination::Other),
+                ..
+            }
+        ));
+    }
+
+    fn tests_incident() -> Incident {
+        Incident {
+            id: 1,
+            title: "t".into(),
+            severity: rampart_model::Severity::Low,
+            status: IncidentStatus::Active,
+            assigned_to: None,
+            classification: Classification::Unknown,
+            determination: Determination::NotAvailable,
+            tags: Vec::new(),
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+            first_activity: Timestamp(0),
+            last_activity: Timestamp(0),
+            priority: 0,
+            priority_reasons: Vec::new(),
+            entities: Vec::new(),
+            alert_count: 0,
+            redirect_to: None,
+        }
     }
 }

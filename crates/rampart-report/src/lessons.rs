@@ -144,39 +144,21 @@ fn suppression(data: &ReportData) -> Option<Lesson> {
     if detectors.is_empty() {
         return None;
     }
-    let mut all = vec![json!({"property": "detector", "operator": "equals", "values": detectors})];
     let mut named = Vec::new();
     for kind in [EntityKind::Ip, EntityKind::User, EntityKind::ApiKey] {
         let values = actors(data, kind);
         if !values.is_empty() {
             named.push(format!("{} {}", kind.as_str(), values.join(", ")));
-            all.push(json!({
-                "property": format!("entity.{}", kind.as_str()),
-                "operator": "equals",
-                "values": values,
-            }));
         }
     }
-    let name = format!("suppress-incident-{}", inc.id);
     let expires = Timestamp(data.generated_at.millis() + SUPPRESSION_DAYS * 86_400_000);
     let comment = format!(
-        "Closed by the suppression rule {name}, suggested by the post-incident review of incident #{} ({}).",
-        inc.id, inc.classification
+        "Closed by the suppression rule suppress-incident-{}, suggested by the post-incident review of incident #{} ({}).",
+        inc.id, inc.id, inc.classification
     );
-    let body = json!({
-        "name": name,
-        "order": 10,
-        "enabled": true,
-        "expires_at": expires,
-        "triggers": ["incident_created"],
-        "conditions": {"all": all},
-        "actions": [{"set_status": {
-            "status": "Resolved",
-            "classification": inc.classification.as_str(),
-            "determination": inc.determination.as_str(),
-            "comment": comment,
-        }}],
-    });
+    let dets: Vec<&str> = detectors.iter().map(String::as_str).collect();
+    let rule = rampart_automation::suppression::from_incident(inc, &dets, expires, Some(comment));
+    let body = serde_json::to_value(&rule).unwrap_or_default();
     let scope = if named.is_empty() {
         "any actor".to_string()
     } else {
@@ -433,7 +415,14 @@ mod tests {
         );
         let l = &lessons(&d)[0];
         let body = &l.apply.as_ref().map(|a| a.body.clone()).unwrap_or_default();
-        assert_eq!(body["conditions"]["all"][1]["values"][0], "203.0.113.9");
+        assert_eq!(
+            body["conditions"]["all"][1]["value"], "203.0.113.9",
+            "{body}"
+        );
+        assert_eq!(
+            body["actions"][0]["set_status"]["classification"], "FalsePositive",
+            "the incident's own classification"
+        );
         let expires = body["expires_at"].as_str().unwrap_or_default();
         assert!(expires.starts_with("2026-01-31"), "{expires}");
     }

@@ -195,7 +195,8 @@ async fn suppression_yaml(state: &AppState, id: i64) -> Result<String, ApiError>
     let expires = Timestamp(
         Timestamp::now().millis() + rampart_automation::suppression::DEFAULT_DAYS * 86_400_000,
     );
-    let rule = rampart_automation::suppression::from_incident(&d.incident, &detectors, expires);
+    let rule =
+        rampart_automation::suppression::from_incident(&d.incident, &detectors, expires, None);
     Ok(rampart_automation::suppression::to_yaml(
         &rule,
         &format!(
