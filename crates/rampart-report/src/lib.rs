@@ -19,6 +19,7 @@ use rampart_model::{Action, IncidentDetail, Task, Timestamp};
 mod build;
 pub mod html;
 pub mod lessons;
+pub mod soc;
 mod markdown;
 mod pdf;
 
