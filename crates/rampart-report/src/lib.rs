@@ -19,9 +19,9 @@ use rampart_model::{Action, IncidentDetail, Task, Timestamp};
 mod build;
 pub mod html;
 pub mod lessons;
-pub mod soc;
 mod markdown;
 mod pdf;
+pub mod soc;
 
 pub use build::{build, Block, Report, Section};
 pub use html::html;

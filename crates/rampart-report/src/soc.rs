@@ -187,7 +187,9 @@ pub fn compute(incidents: &[IncidentFacts]) -> SocMetrics {
     let mut automated = 0u64;
     for f in incidents {
         overall.add(f);
-        sev.entry(f.severity.as_str().to_string()).or_default().add(f);
+        sev.entry(f.severity.as_str().to_string())
+            .or_default()
+            .add(f);
         own.entry(f.owner.clone().unwrap_or_else(|| UNASSIGNED.to_string()))
             .or_default()
             .add(f);
@@ -210,8 +212,7 @@ pub fn compute(incidents: &[IncidentFacts]) -> SocMetrics {
     }
     for r in rates.values_mut() {
         let classified = r.true_positive + r.benign_positive + r.false_positive;
-        r.true_positive_rate =
-            (classified > 0).then(|| r.true_positive as f64 / classified as f64);
+        r.true_positive_rate = (classified > 0).then(|| r.true_positive as f64 / classified as f64);
     }
     SocMetrics {
         overall: overall.finish(),

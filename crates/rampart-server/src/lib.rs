@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod playbook;
 pub mod recovery;
 pub mod report;
+pub mod soc;
 pub mod tokens;
 pub mod transport;
 pub mod webhook;
@@ -333,6 +334,7 @@ pub const ROUTES: &[Route] = &[
     route!(post "/api/v1/incidents/{id}/merge", Merge, "Merge an incident into another", api::merge_incident),
     route!(post "/api/v1/incidents/{id}/disruption/undo", RevertAny, "Undo attack disruption: revert every action its policies took on the incident (audited)", actions::undo_disruption),
     route!(get "/api/v1/incidents/{id}/containment", Read, "Containment of an incident: attacker entities, actions, verdict", recovery::get_containment),
+    route!(get "/api/v1/metrics/soc", Read, "SOC metrics of the incidents created in a period (?since=&until=, RFC 3339; default 30 days): MTTD/MTTA/MTTC/MTTR by severity, detector, owner and week, TP rates, automation share", soc::get_soc),
     route!(get "/api/v1/incidents/{id}/report", Read, "Post-incident review of an incident (?format=html|md|pdf), as a download", report::get_report),
     route!(get "/api/v1/incidents/{id}/tasks", Read, "Recovery tasks of an incident", recovery::list_tasks),
     route!(post "/api/v1/incidents/{id}/tasks", Triage, "Add a custom recovery task", recovery::create_task),
