@@ -71,6 +71,8 @@ pub enum Nav {
     Detectors,
     /// Automation rules, playbooks and webhooks.
     Automation,
+    /// SOC metrics.
+    Metrics,
     /// Settings.
     Settings,
     /// The first-incident walkthrough.
@@ -103,6 +105,7 @@ pub fn page(viewer: Option<&Viewer>, nav: Nav, title: &str, body: Markup) -> Mar
                         (item(Nav::Actions, "/actions", "Actions"))
                         (item(Nav::Detectors, "/detectors", "Detectors"))
                         (item(Nav::Automation, "/automation", "Automation"))
+                        (item(Nav::Metrics, "/soc", "Metrics"))
                         (item(Nav::Walkthrough, "/walkthrough", "Walkthrough"))
                         @if v.can(Permission::ManageUsers) || v.can(Permission::ManageTokens) || v.can(Permission::ManageProtected) {
                             (item(Nav::Settings, "/settings", "Settings"))

@@ -94,13 +94,20 @@ pub struct Metrics {
     /// Requests per (route index in ROUTES, or ROUTES.len() for unmatched) x status class.
     requests: Vec<[AtomicU64; CLASSES]>,
     counters: [AtomicU64; 13],
+    /// The SOC gauges as last rendered, and when: recomputed at most every
+    /// [`SOC_REFRESH`], so a scrape never runs the metrics query more often.
+    soc: tokio::sync::Mutex<Option<(std::time::Instant, String)>>,
 }
+
+/// How long the SOC gauges are reused between scrapes.
+pub const SOC_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
             requests: (0..=ROUTES.len()).map(|_| Default::default()).collect(),
             counters: Default::default(),
+            soc: Default::default(),
         }
     }
 }
@@ -182,7 +189,68 @@ pub async fn handler(State(state): State<AppState>) -> Result<Response, ApiError
         "# TYPE rampart_store_unreadable_rows_total counter\nrampart_store_unreadable_rows_total {}\n",
         state.store.unreadable_rows()
     ));
+    body.push_str(&soc_gauges(&state).await?);
     Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
+}
+
+/// The SOC gauges of the last 30 days, labelled by severity only (a closed vocabulary):
+/// incidents created, median MTTD/MTTA/MTTC/MTTR in seconds, and the automation share.
+async fn soc_gauges(state: &AppState) -> Result<String, ApiError> {
+    let mut cached = state.metrics.soc.lock().await;
+    if let Some((at, text)) = cached.as_ref() {
+        if at.elapsed() < SOC_REFRESH {
+            return Ok(text.clone());
+        }
+    }
+    let until = rampart_model::Timestamp::now();
+    let since = rampart_model::Timestamp(until.millis() - crate::soc::DEFAULT_DAYS * 86_400_000);
+    let (facts, _, _) = crate::soc::gather(&*state.store, since, until).await?;
+    let text = render_soc(&rampart_report::soc::compute(&facts));
+    *cached = Some((std::time::Instant::now(), text.clone()));
+    Ok(text)
+}
+
+/// The SOC gauges as Prometheus text: only severities (every one, so a series never vanishes)
+/// as labels, never detectors or owners (those are data).
+pub fn render_soc(m: &rampart_report::soc::SocMetrics) -> String {
+    use rampart_report::soc::{Stat, Times};
+    let mut out = String::new();
+    let _ = writeln!(out, "# TYPE rampart_soc_incidents gauge");
+    let empty = Times::default();
+    let of = |s: &rampart_model::Severity| m.by_severity.get(s.as_str()).unwrap_or(&empty);
+    for s in rampart_model::Severity::ALL {
+        let _ = writeln!(
+            out,
+            "rampart_soc_incidents{{severity=\"{}\"}} {}",
+            s.as_str(),
+            of(s).incidents
+        );
+    }
+    let stages: [(&str, fn(&Times) -> &Stat); 4] = [
+        ("mttd", |t| &t.mttd),
+        ("mtta", |t| &t.mtta),
+        ("mttc", |t| &t.mttc),
+        ("mttr", |t| &t.mttr),
+    ];
+    for (name, get) in stages {
+        let _ = writeln!(out, "# TYPE rampart_soc_{name}_seconds gauge");
+        for s in rampart_model::Severity::ALL {
+            if let Some(v) = get(of(s)).median_secs {
+                let _ = writeln!(
+                    out,
+                    "rampart_soc_{name}_seconds{{severity=\"{}\"}} {v}",
+                    s.as_str()
+                );
+            }
+        }
+    }
+    let _ = writeln!(out, "# TYPE rampart_soc_automation_share gauge");
+    let _ = writeln!(
+        out,
+        "rampart_soc_automation_share {}",
+        m.automation_share.unwrap_or(0.0)
+    );
+    out
 }
 
 #[cfg(test)]

@@ -173,12 +173,11 @@ pub async fn gather(
     Ok((out, page.total, alerts))
 }
 
-/// `GET /api/v1/metrics/soc?since=&until=` (RFC 3339; default the last 30 days).
-pub async fn get_soc(
-    State(state): State<AppState>,
-    _caller: Caller,
+/// The metrics of the period `since=`/`until=` name (RFC 3339; default the last 30 days).
+pub async fn answer(
+    state: &AppState,
     q: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<SocAnswer>, ApiError> {
+) -> Result<SocAnswer, ApiError> {
     let p = params(q)?;
     let until = time_param(&p, "until")?.unwrap_or_else(Timestamp::now);
     let since =
@@ -190,12 +189,21 @@ pub async fn get_soc(
         ));
     }
     let (facts, total, alerts) = gather(&*state.store, since, until).await?;
-    Ok(Json(SocAnswer {
+    Ok(SocAnswer {
         since,
         until,
         incidents_total: total,
         incidents_measured: facts.len() as u64,
         alerts,
         metrics: compute(&facts),
-    }))
+    })
+}
+
+/// `GET /api/v1/metrics/soc?since=&until=` (RFC 3339; default the last 30 days).
+pub async fn get_soc(
+    State(state): State<AppState>,
+    _caller: Caller,
+    q: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<SocAnswer>, ApiError> {
+    Ok(Json(answer(&state, q).await?))
 }

@@ -75,7 +75,7 @@ async fn the_soc_metrics_measure_each_stage_people_and_automation_reached() {
         .update_incident(
             automated,
             &rampart_model::IncidentPatch {
-                assigned_to: Some(Some("automation".into())),
+                assigned_to: Some(Some("<script>alert(1)</script>".into())),
                 ..Default::default()
             },
             "rule:auto-assign",
@@ -101,13 +101,59 @@ async fn the_soc_metrics_measure_each_stage_people_and_automation_reached() {
         "resolved within the test: {mttr}"
     );
     assert_eq!(v["by_owner"]["ana"]["mttr"]["count"], 1, "{v}");
-    assert_eq!(v["by_owner"]["automation"]["incidents"], 1, "{v}");
+    assert_eq!(
+        v["by_owner"]["<script>alert(1)</script>"]["incidents"], 1,
+        "{v}"
+    );
     assert_eq!(v["by_severity"]["High"]["incidents"], 3, "{v}");
     let rate = &v["detector_rates"]["API_ParameterEnumeration"];
     assert_eq!(rate["true_positive"], 1, "{v}");
     assert_eq!(rate["true_positive_rate"], 1.0, "{v}");
     let share = v["automation_share"].as_f64().unwrap();
     assert!((share - 1.0 / 3.0).abs() < 1e-9, "{v}");
+
+    // the console's dashboard shows the same, names escaped
+    let console = app.console(Role::Viewer).await;
+    let r = console.get("/soc").await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    for id in [
+        "soc-severity",
+        "soc-weeks",
+        "soc-owner",
+        "soc-detectors",
+        "soc-automation",
+    ] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "{id} missing");
+    }
+    assert!(html.contains("3 of 3 incidents measured"), "{html}");
+    assert!(html.contains("API_ParameterEnumeration") && html.contains(">ana<"));
+    assert!(
+        !html.contains("<script>alert(1)"),
+        "an owner's name is escaped"
+    );
+    assert!(html.contains("&lt;script&gt;alert(1)"));
+    assert!(html.contains("Handled by automation: 33%"), "{html}");
+
+    // Prometheus gauges: severities as the only label, never owners or detectors
+    let metrics = app.get("/metrics", &app.admin).await.text().await.unwrap();
+    assert!(
+        metrics.contains("rampart_soc_incidents{severity=\"High\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rampart_soc_incidents{severity=\"Low\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rampart_soc_mttr_seconds{severity=\"High\"} "),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("rampart_soc_mttc_seconds{severity=\"Low\"}"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("script") && !metrics.contains("API_ParameterEnumeration"));
 
     // a period with nothing in it, and bad periods
     let v = app

@@ -67,6 +67,7 @@ pub const ROUTES: &[Route] = &[
     route!(get "/inventory", Read by Session, "Console: the API inventory (filters and sort in the query string)", pages::inventory),
     route!(get "/actions", Read by Session, "Console: the action center (pending, active, past, new action)", pages::action_center),
     route!(post "/actions", ContainLow by Session, "Console: create a containment action (checked by rampart-contain)", pages::create_action),
+    route!(get "/soc", Read by Session, "Console: the SOC metrics dashboard (?since=&until=, RFC 3339)", pages::soc),
     route!(get "/detectors", Read by Session, "Console: detectors and Sigma rules", pages::detectors),
     route!(get "/automation", Read by Session, "Console: automation rules, playbooks and webhooks", automation::overview),
     route!(get "/automation/{kind}/new", ManageAutomation by Session, "Console: a new rule, playbook or webhook (?from_incident=ID: the suppression rule of an incident)", automation::new_object),

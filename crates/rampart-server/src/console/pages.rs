@@ -538,3 +538,20 @@ pub async fn revoke_token(
         .map_err(ApiError::from)?;
     Ok(Redirect::to("/settings?done=revoked").into_response())
 }
+
+/// `GET /soc?since=&until=`: the SOC metrics dashboard (as `GET /api/v1/metrics/soc`).
+pub async fn soc(
+    State(state): State<AppState>,
+    caller: Caller,
+    q: Result<axum::extract::Query<crate::api::Params>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PageError> {
+    let a = crate::soc::answer(&state, q).await?;
+    Ok(ok_page(rampart_report::soc::dashboard(
+        &viewer(&caller),
+        &a.metrics,
+        a.since,
+        a.until,
+        a.incidents_measured,
+        a.incidents_total,
+    )))
+}
