@@ -1117,6 +1117,7 @@ async fn script_payloads_never_execute() {
         ("/actions", "/actions".to_string(), vec![]),
         ("/detectors", "/detectors".to_string(), vec![]),
         ("/automation", "/automation".to_string(), vec![]),
+        ("/soc", "/soc".to_string(), vec![]),
         (
             "/incidents/{id}/review",
             format!("{page}/review"),
@@ -1419,4 +1420,12 @@ async fn a_manager_suppresses_look_alikes_and_investigates_in_the_browser() {
         .contains(&format!("suppress-incident-{id}")));
     let rules = server.api("/api/v1/automation/rules").await;
     assert_eq!(rules["items"][0]["updated_by"], "user:mona");
+
+    // the SOC dashboard counts this incident, from the nav
+    b.goto("/incidents").await;
+    click_to(&b, "nav.top a[href='/soc']").await;
+    assert!(b.text("#soc-period").await.contains("incidents measured"));
+    assert!(b.text("#soc-severity").await.contains("All"));
+    let soc = server.api("/api/v1/metrics/soc").await;
+    assert!(soc["incidents_measured"].as_u64().unwrap() >= 1, "{soc}");
 }
