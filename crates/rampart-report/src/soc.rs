@@ -226,6 +226,94 @@ pub fn compute(incidents: &[IncidentFacts]) -> SocMetrics {
     }
 }
 
+/// The console's SOC dashboard: the four times by severity, incidents per week as an SVG bar
+/// chart (server-rendered), the detectors' classifications and the automation share. Every
+/// name shown (owners, detectors) is escaped by maud.
+pub fn dashboard(
+    v: &rampart_console::Viewer,
+    m: &SocMetrics,
+    since: Timestamp,
+    until: Timestamp,
+    measured: u64,
+    total: u64,
+) -> maud::Markup {
+    use maud::html;
+    let fmt = |s: &Stat| match s.median_secs {
+        None => "–".to_string(),
+        Some(x) if x < 120.0 => format!("{x:.0} s"),
+        Some(x) if x < 7200.0 => format!("{:.0} min", x / 60.0),
+        Some(x) => format!("{:.1} h", x / 3600.0),
+    };
+    let row = |name: &str, t: &Times| {
+        html! { tr {
+            td { (name) } td.num { (t.incidents) }
+            td.num { (fmt(&t.mttd)) } td.num { (fmt(&t.mtta)) }
+            td.num { (fmt(&t.mttc)) } td.num { (fmt(&t.mttr)) }
+        } }
+    };
+    let head = html! { thead { tr {
+        th { "" } th.num { "Incidents" } th.num { "MTTD" } th.num { "MTTA" } th.num { "MTTC" } th.num { "MTTR" }
+    } } };
+    let max = m
+        .by_week
+        .values()
+        .map(|t| t.incidents)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let bar_w = 48u64;
+    let width = (m.by_week.len() as u64 * bar_w).max(bar_w);
+    rampart_console::page(
+        Some(v),
+        rampart_console::Nav::Metrics,
+        "SOC metrics",
+        html! {
+            header.page-head {
+                h1 { "SOC metrics" }
+                span.count id="soc-period" {
+                    (since.to_rfc3339()) " – " (until.to_rfc3339()) " · " (measured) " of " (total) " incidents measured"
+                }
+            }
+            p.muted { "Medians. MTTD: first malicious activity to first alert; MTTA: created to first owner or InProgress; MTTC: created to first containment applied; MTTR: created to resolved." }
+            h2 { "By severity" }
+            table.list id="soc-severity" {
+                (head)
+                tbody {
+                    (row("All", &m.overall))
+                    @for (name, t) in m.by_severity.iter().rev() { (row(name, t)) }
+                }
+            }
+            h2 { "Incidents per week" }
+            svg id="soc-weeks" xmlns="http://www.w3.org/2000/svg" width=(width) height="140" role="img" {
+                title { "incidents per ISO week" }
+                @for (i, (week, t)) in m.by_week.iter().enumerate() {
+                    @let h = t.incidents * 100 / max;
+                    rect x=(i as u64 * bar_w + 6) y=(110 - h) width=(bar_w - 12) height=(h) fill="#3b6ea5" {
+                        title { (week) ": " (t.incidents) }
+                    }
+                    text x=(i as u64 * bar_w + 4) y="128" font-size="10" { (week.get(5..).unwrap_or(week)) }
+                    text x=(i as u64 * bar_w + 10) y=(105 - h) font-size="10" { (t.incidents) }
+                }
+            }
+            h2 { "By owner" }
+            table.list id="soc-owner" { (head) tbody { @for (name, t) in &m.by_owner { (row(name, t)) } } }
+            h2 { "Detectors" }
+            table.list id="soc-detectors" {
+                thead { tr { th { "Detector" } th.num { "Incidents" } th.num { "True positive" } th.num { "Benign" } th.num { "False positive" } th.num { "TP rate" } } }
+                tbody { @for (name, r) in &m.detector_rates { tr {
+                    td { (name) } td.num { (r.incidents) } td.num { (r.true_positive) }
+                    td.num { (r.benign_positive) } td.num { (r.false_positive) }
+                    td.num { @match r.true_positive_rate { Some(x) => { (format!("{:.0}%", x * 100.0)) }, None => { "–" } } }
+                } } }
+            }
+            p id="soc-automation" {
+                "Handled by automation: "
+                @match m.automation_share { Some(x) => { (format!("{:.0}%", x * 100.0)) }, None => { "–" } }
+            }
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,92 +404,4 @@ mod tests {
         assert_eq!(iso_week(Timestamp(1_798_761_600_000)), "2026-W53");
         assert_eq!(iso_week(Timestamp(T0)), "2026-W49");
     }
-}
-
-/// The console's SOC dashboard: the four times by severity, incidents per week as an SVG bar
-/// chart (server-rendered), the detectors' classifications and the automation share. Every
-/// name shown (owners, detectors) is escaped by maud.
-pub fn dashboard(
-    v: &rampart_console::Viewer,
-    m: &SocMetrics,
-    since: Timestamp,
-    until: Timestamp,
-    measured: u64,
-    total: u64,
-) -> maud::Markup {
-    use maud::html;
-    let fmt = |s: &Stat| match s.median_secs {
-        None => "–".to_string(),
-        Some(x) if x < 120.0 => format!("{x:.0} s"),
-        Some(x) if x < 7200.0 => format!("{:.0} min", x / 60.0),
-        Some(x) => format!("{:.1} h", x / 3600.0),
-    };
-    let row = |name: &str, t: &Times| {
-        html! { tr {
-            td { (name) } td.num { (t.incidents) }
-            td.num { (fmt(&t.mttd)) } td.num { (fmt(&t.mtta)) }
-            td.num { (fmt(&t.mttc)) } td.num { (fmt(&t.mttr)) }
-        } }
-    };
-    let head = html! { thead { tr {
-        th { "" } th.num { "Incidents" } th.num { "MTTD" } th.num { "MTTA" } th.num { "MTTC" } th.num { "MTTR" }
-    } } };
-    let max = m
-        .by_week
-        .values()
-        .map(|t| t.incidents)
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let bar_w = 48u64;
-    let width = (m.by_week.len() as u64 * bar_w).max(bar_w);
-    rampart_console::page(
-        Some(v),
-        rampart_console::Nav::Metrics,
-        "SOC metrics",
-        html! {
-            header.page-head {
-                h1 { "SOC metrics" }
-                span.count id="soc-period" {
-                    (since.to_rfc3339()) " – " (until.to_rfc3339()) " · " (measured) " of " (total) " incidents measured"
-                }
-            }
-            p.muted { "Medians. MTTD: first malicious activity to first alert; MTTA: created to first owner or InProgress; MTTC: created to first containment applied; MTTR: created to resolved." }
-            h2 { "By severity" }
-            table.list id="soc-severity" {
-                (head)
-                tbody {
-                    (row("All", &m.overall))
-                    @for (name, t) in m.by_severity.iter().rev() { (row(name, t)) }
-                }
-            }
-            h2 { "Incidents per week" }
-            svg id="soc-weeks" xmlns="http://www.w3.org/2000/svg" width=(width) height="140" role="img" {
-                title { "incidents per ISO week" }
-                @for (i, (week, t)) in m.by_week.iter().enumerate() {
-                    @let h = t.incidents * 100 / max;
-                    rect x=(i as u64 * bar_w + 6) y=(110 - h) width=(bar_w - 12) height=(h) fill="#3b6ea5" {
-                        title { (week) ": " (t.incidents) }
-                    }
-                    text x=(i as u64 * bar_w + 4) y="128" font-size="10" { (week.get(5..).unwrap_or(week)) }
-                    text x=(i as u64 * bar_w + 10) y=(105 - h) font-size="10" { (t.incidents) }
-                }
-            }
-            h2 { "By owner" }
-            table.list id="soc-owner" { (head) tbody { @for (name, t) in &m.by_owner { (row(name, t)) } } }
-            h2 { "Detectors" }
-            table.list id="soc-detectors" {
-                thead { tr { th { "Detector" } th.num { "Incidents" } th.num { "True positive" } th.num { "Benign" } th.num { "False positive" } th.num { "TP rate" } } }
-                tbody { @for (name, r) in &m.detector_rates { tr {
-                    td { (name) } td.num { (r.incidents) } td.num { (r.true_positive) }
-                    td.num { (r.benign_positive) } td.num { (r.false_positive) }
-                    td.num { @match r.true_positive_rate { Some(x) => { (format!("{:.0}%", x * 100.0)) }, None => { "–" } } }
-                } } }
-            }
-            p id="soc-automation" {
-                "Handled by automation: "
-                @match m.automation_share { Some(x) => { (format!("{:.0}%", x * 100.0)) }, None => { "–" } }
-            }
-        },
-    )
 }

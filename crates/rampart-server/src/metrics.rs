@@ -226,7 +226,8 @@ pub fn render_soc(m: &rampart_report::soc::SocMetrics) -> String {
             of(s).incidents
         );
     }
-    let stages: [(&str, fn(&Times) -> &Stat); 4] = [
+    type Stage = fn(&Times) -> &Stat;
+    let stages: [(&str, Stage); 4] = [
         ("mttd", |t| &t.mttd),
         ("mtta", |t| &t.mtta),
         ("mttc", |t| &t.mttc),
