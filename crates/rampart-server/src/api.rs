@@ -113,7 +113,7 @@ fn parse_list<T: std::str::FromStr>(name: &str, v: &str) -> Result<Vec<T>, ApiEr
         .collect()
 }
 
-fn parse_time(name: &str, v: &str) -> Result<Timestamp, ApiError> {
+pub(crate) fn parse_time(name: &str, v: &str) -> Result<Timestamp, ApiError> {
     Timestamp::parse_rfc3339(v)
         .ok_or_else(|| ApiError::bad_param(name, format!("{v:?} is not RFC 3339")))
 }

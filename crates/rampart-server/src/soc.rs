@@ -45,18 +45,20 @@ pub struct SocAnswer {
 
 /// Whether an audit actor or `requested_by` is automation.
 pub fn is_automation(actor: &str) -> bool {
-    ["rule:", "playbook:", "disruption:"]
-        .iter()
-        .any(|p| actor.starts_with(p))
+    [
+        "rule:",
+        "playbook:",
+        rampart_contain::disruption::ACTOR_PREFIX,
+    ]
+    .iter()
+    .any(|p| actor.starts_with(p))
         || actor == "investigation"
 }
 
 fn time_param(p: &Params, name: &'static str) -> Result<Option<Timestamp>, ApiError> {
     match p.iter().find(|(k, _)| k == name) {
         None => Ok(None),
-        Some((_, v)) => Timestamp::parse_rfc3339(v)
-            .map(Some)
-            .ok_or_else(|| ApiError::bad_param(name, format!("{v:?}: expected an RFC 3339 time"))),
+        Some((_, v)) => crate::api::parse_time(name, v).map(Some),
     }
 }
 
@@ -86,13 +88,12 @@ pub async fn gather(
         let (detectors, first_alert) = match &detail {
             Some(d) => {
                 alerts += d.alerts.len() as u64;
-                let mut ds: Vec<String> = d
+                // `compute` counts each detector once per incident
+                let ds: Vec<String> = d
                     .alerts
                     .iter()
                     .map(|a| a.draft.detector.to_string())
                     .collect();
-                ds.sort();
-                ds.dedup();
                 let first = d.alerts.iter().map(|a| a.created_at).min();
                 (ds, first.unwrap_or(inc.created_at))
             }
