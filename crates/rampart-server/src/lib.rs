@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod playbook;
 pub mod recovery;
 pub mod report;
+pub mod retention;
 pub mod soc;
 pub mod tokens;
 pub mod transport;
@@ -117,6 +118,8 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// The webhook delivery worker (`[webhooks]`).
     pub webhooks: webhook::WebhookConfig,
+    /// What the stored tables keep (`[retention]`).
+    pub retention: retention::RetentionConfig,
 }
 
 impl Default for ServerConfig {
@@ -149,6 +152,7 @@ impl Default for ServerConfig {
             login_failure_window: Duration::from_secs(15 * 60),
             secure_cookies: false,
             webhooks: webhook::WebhookConfig::default(),
+            retention: retention::RetentionConfig::default(),
         }
     }
 }
@@ -502,6 +506,12 @@ pub async fn serve_with_shutdown(
     let optimizing = tokio::spawn(optimize_store(state.store.clone(), stop_tx.subscribe()));
     let playbooks = tokio::spawn(playbook::run(state.clone(), stop_tx.subscribe()));
     let delivering = tokio::spawn(webhook::deliver(state.clone(), stop_tx.subscribe()));
+    let retaining = tokio::spawn(retention::run(
+        state.store.clone(),
+        state.config.retention.clone(),
+        state.metrics.clone(),
+        stop_tx.subscribe(),
+    ));
     let pipeline = state.pipeline.clone();
     let config = state.config.clone();
     let metrics = state.metrics.clone();
@@ -514,6 +524,7 @@ pub async fn serve_with_shutdown(
     let _ = optimizing.await;
     let _ = playbooks.await;
     let _ = delivering.await;
+    let _ = retaining.await;
     if let Err(e) = pipeline.flush().await {
         tracing::warn!(error = %e, "final pipeline flush failed");
     }

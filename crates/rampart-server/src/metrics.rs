@@ -41,10 +41,16 @@ pub enum Counter {
     WebhookFailed,
     /// Webhook deliveries that became dead letters.
     WebhookDead,
+    /// Events deleted by retention.
+    RetentionEvents,
+    /// Incidents deleted by retention.
+    RetentionIncidents,
+    /// Playbook runs deleted by retention.
+    RetentionPlaybookRuns,
 }
 
 impl Counter {
-    const ALL: [Counter; 13] = [
+    const ALL: [Counter; 16] = [
         Counter::IngestEvents,
         Counter::IngestRejectedLines,
         Counter::IngestAlertsRampart,
@@ -58,6 +64,9 @@ impl Counter {
         Counter::WebhookDelivered,
         Counter::WebhookFailed,
         Counter::WebhookDead,
+        Counter::RetentionEvents,
+        Counter::RetentionIncidents,
+        Counter::RetentionPlaybookRuns,
     ];
     /// Metric name and labels.
     const fn series(self) -> (&'static str, &'static str) {
@@ -81,6 +90,14 @@ impl Counter {
             ),
             Counter::WebhookFailed => ("rampart_webhook_deliveries_total", "{outcome=\"failed\"}"),
             Counter::WebhookDead => ("rampart_webhook_deliveries_total", "{outcome=\"dead\"}"),
+            Counter::RetentionEvents => ("rampart_retention_deleted_total", "{table=\"events\"}"),
+            Counter::RetentionIncidents => {
+                ("rampart_retention_deleted_total", "{table=\"incidents\"}")
+            }
+            Counter::RetentionPlaybookRuns => (
+                "rampart_retention_deleted_total",
+                "{table=\"playbook_runs\"}",
+            ),
         }
     }
 }
@@ -93,7 +110,7 @@ const CLASSES: usize = 5;
 pub struct Metrics {
     /// Requests per (route index in ROUTES, or ROUTES.len() for unmatched) x status class.
     requests: Vec<[AtomicU64; CLASSES]>,
-    counters: [AtomicU64; 13],
+    counters: [AtomicU64; 16],
     /// The SOC gauges as last rendered, and when: recomputed at most every
     /// [`SOC_REFRESH`], so a scrape never runs the metrics query more often.
     soc: tokio::sync::Mutex<Option<(std::time::Instant, String)>>,

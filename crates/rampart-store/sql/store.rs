@@ -37,6 +37,10 @@ mod playbook;
 #[path = "hunt.rs"]
 mod hunt;
 
+// Retention: bounded, idempotent deletes of old rows.
+#[path = "retention.rs"]
+mod retention;
+
 use crate::dialect::{
     search_pattern, violated_key, Db, DbConnection, DbRow, SqlStore, BACKEND, CLAIM_LOCK, OPTIMIZE,
     ROW_LOCK, SEARCH_KEY, SEARCH_MATCH, TOKEN_NAME_KEY, UNIQUE_KEYS, USER_NAME_KEY,
@@ -2741,6 +2745,15 @@ impl Store for SqlStore {
         timeout: std::time::Duration,
     ) -> StoreResult<rampart_hunt::rows::Rows> {
         hunt::hunt(self, plan, timeout).await
+    }
+
+    async fn prune(
+        &self,
+        rule: &rampart_store::Retention,
+        limit: u32,
+        actor: &str,
+    ) -> StoreResult<u64> {
+        self.prune_rows(rule, limit, actor).await
     }
 
     async fn optimize(&self) -> StoreResult<()> {

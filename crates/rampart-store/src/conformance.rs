@@ -99,6 +99,9 @@ macro_rules! store_conformance {
             webhook_claims_never_overlap,
             hunt_queries_give_their_results,
             hunt_queries_are_bounded,
+            retention_prunes_events_by_age_and_count,
+            retention_prunes_resolved_incidents_with_their_dependants,
+            retention_prunes_finished_playbook_runs,
         );
     };
 }
@@ -128,8 +131,10 @@ macro_rules! __store_conformance_cases {
 
 mod hunt;
 mod playbook;
+mod retention;
 pub use hunt::*;
 pub use playbook::*;
+pub use retention::*;
 
 // --- fixtures -----------------------------------------------------------------------------
 
@@ -3031,7 +3036,11 @@ where
 
 // --- containment actions --------------------------------------------------------------------
 
-fn new_action(target: &str, status: ActionStatus, incident_id: Option<i64>) -> NewAction {
+pub(crate) fn new_action(
+    target: &str,
+    status: ActionStatus,
+    incident_id: Option<i64>,
+) -> NewAction {
     let active = status == ActionStatus::Active;
     NewAction {
         kind: ActionKind::BlockIp,

@@ -706,13 +706,64 @@ pub trait Store: Send + Sync + 'static {
     /// may sort a whole table instead of reading an ordered index; PostgreSQL's autovacuum
     /// does this itself). Run at open and periodically by the server.
     async fn optimize(&self) -> StoreResult<()>;
+
+    /// Delete at most `limit` rows that `rule` lets go, oldest first, in one transaction;
+    /// answers how many went (callers repeat until it is below `limit`, so the writer is never
+    /// held long). Incidents go with what hangs off them (alerts, entities, tags, facets,
+    /// comments, tasks, playbook runs), each audited as deleted by `actor` in the same
+    /// transaction; an incident with an action pending or in force, or a run not finished, is
+    /// kept. The audit log is never pruned (append-only).
+    async fn prune(&self, rule: &Retention, limit: u32, actor: &str) -> StoreResult<u64>;
+}
+
+/// The tables a retention policy prunes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionTable {
+    /// Stored events (`ApiEvents`), by their time.
+    Events,
+    /// Resolved or merged incidents, by their last update, with their alerts.
+    Incidents,
+    /// Finished playbook runs, by their last update, with their steps.
+    PlaybookRuns,
+}
+
+impl RetentionTable {
+    /// Every table, in the order a pass prunes them.
+    pub const ALL: [RetentionTable; 3] = [
+        RetentionTable::Events,
+        RetentionTable::Incidents,
+        RetentionTable::PlaybookRuns,
+    ];
+
+    /// Its name in configuration, metrics and the audit log.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RetentionTable::Events => "events",
+            RetentionTable::Incidents => "incidents",
+            RetentionTable::PlaybookRuns => "playbook_runs",
+        }
+    }
+}
+
+/// What one table keeps: rows older than `before` go, and (events only) all but the newest
+/// `keep_rows`. Neither set keeps everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// The table.
+    pub table: RetentionTable,
+    /// Rows older than this go.
+    pub before: Option<Timestamp>,
+    /// At most this many rows stay (the newest); events only.
+    pub keep_rows: Option<u64>,
 }
 
 /// Helper re-exports used by backends and the conformance suite.
 pub mod prelude {
     pub use super::{
         AlertFilter, AuditFilter, Batch, BatchOutcome, Checkpoint, EventQuery, IdempotencyRecord,
-        IncidentSummary, Store, StoreError, StoreResult, StoreStats, StoredEvent,
+        IncidentSummary, Retention, RetentionTable, Store, StoreError, StoreResult, StoreStats,
+        StoredEvent,
     };
     pub use rampart_model::*;
 }

@@ -376,6 +376,7 @@ impl App {
         }
         let mut cfg = self.config.server.server_config();
         cfg.webhooks = self.config.webhooks.webhook_config();
+        cfg.retention = self.config.retention.retention_config()?;
         let contain = self.config.contain.contain_config(
             &self.config.decode.trusted_proxies,
             &self.config.detect.allow,

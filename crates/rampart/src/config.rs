@@ -27,6 +27,78 @@ pub struct FileConfig {
     pub disruption: DisruptionSection,
     /// `[webhooks]`
     pub webhooks: WebhooksSection,
+    /// `[retention]`
+    pub retention: RetentionSection,
+}
+
+/// `[retention]`: what the stored tables keep, enforced by a background pass of `rampart
+/// serve`. Ages are Go-style durations (`12h`, `30d`); `"forever"` keeps every age.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSection {
+    /// How often a pass runs (default `10m`).
+    pub interval: Option<String>,
+    /// `[retention.events]`: stored events (default 30 days, no row cap).
+    pub events: KeepSection,
+    /// `[retention.incidents]`: resolved incidents with their alerts (default 365 days).
+    pub incidents: KeepSection,
+    /// `[retention.playbook_runs]`: finished playbook runs (default 90 days).
+    pub playbook_runs: KeepSection,
+}
+
+/// What one table keeps.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeepSection {
+    /// Rows older than this go (`30d`; `"forever"` keeps every age).
+    pub max_age: Option<String>,
+    /// At most this many rows stay, the newest (events only).
+    pub max_rows: Option<u64>,
+}
+
+impl RetentionSection {
+    /// The retention policy: these keys over the defaults. Incidents are kept at least a
+    /// day (the correlator may still hold a recent one).
+    pub fn retention_config(&self) -> Result<rampart_server::retention::RetentionConfig> {
+        use rampart_server::retention::{Keep, RetentionConfig};
+        use std::time::Duration;
+        fn age(v: &Option<String>, def: Option<Duration>, what: &str) -> Result<Option<Duration>> {
+            match v.as_deref() {
+                None => Ok(def),
+                Some("forever") => Ok(None),
+                Some(s) => rampart_model::action::parse_duration(s)
+                    .map(|secs| Some(Duration::from_secs(secs.max(1))))
+                    .with_context(|| format!("[retention.{what}] max_age")),
+            }
+        }
+        fn keep(k: &KeepSection, def: Keep, what: &str) -> Result<Keep> {
+            Ok(Keep {
+                max_age: age(&k.max_age, def.max_age, what)?,
+                max_rows: k.max_rows.or(def.max_rows),
+            })
+        }
+        let d = RetentionConfig::default();
+        if self.incidents.max_rows.is_some() || self.playbook_runs.max_rows.is_some() {
+            anyhow::bail!("[retention] max_rows applies to events only");
+        }
+        let mut incidents = keep(&self.incidents, d.incidents, "incidents")?;
+        incidents.max_age = incidents
+            .max_age
+            .map(|a| a.max(Duration::from_secs(24 * 3600)));
+        Ok(RetentionConfig {
+            interval: match &self.interval {
+                None => d.interval,
+                Some(s) => Duration::from_secs(
+                    rampart_model::action::parse_duration(s)
+                        .context("[retention] interval")?
+                        .max(1),
+                ),
+            },
+            events: keep(&self.events, d.events, "events")?,
+            incidents,
+            playbook_runs: keep(&self.playbook_runs, d.playbook_runs, "playbook_runs")?,
+        })
+    }
 }
 
 /// `[disruption]`: automatic attack disruption by the built-in policies
@@ -521,6 +593,50 @@ mod tests {
             assert!(s.is_field(f), "field {f}");
         }
         assert!(!s.is_field("page"));
+    }
+
+    /// `[retention]`: ages and the events' row cap over the defaults; `forever` keeps every
+    /// age; incidents are kept a day at least; a row cap on another table is refused.
+    #[test]
+    fn retention_section() {
+        use std::time::Duration;
+        let cfg: FileConfig = toml::from_str(
+            r#"
+            [retention]
+            interval = "5m"
+            [retention.events]
+            max_age = "7d"
+            max_rows = 1000000
+            [retention.incidents]
+            max_age = "1h"
+            [retention.playbook_runs]
+            max_age = "forever"
+            "#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let r = cfg
+            .retention
+            .retention_config()
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(r.interval, Duration::from_secs(300));
+        assert_eq!(r.events.max_age, Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(r.events.max_rows, Some(1_000_000));
+        assert_eq!(r.incidents.max_age, Some(Duration::from_secs(86_400)));
+        assert_eq!(r.playbook_runs.max_age, None);
+        let d = FileConfig::default()
+            .retention
+            .retention_config()
+            .expect("defaults");
+        assert_eq!(d, rampart_server::retention::RetentionConfig::default());
+        for bad in [
+            "[retention.incidents]\nmax_rows = 5",
+            "[retention.events]\nmax_age = \"soon\"",
+            "[retention]\ninterval = \"-1s\"",
+        ] {
+            let cfg: FileConfig = toml::from_str(bad).unwrap_or_else(|e| panic!("{e}"));
+            let e = cfg.retention.retention_config().expect_err(bad);
+            assert!(format!("{e:#}").contains("[retention"), "{bad}: {e:#}");
+        }
     }
 
     /// `[contain]` sets the rails; trusted proxies and the allow-list join the protected set.

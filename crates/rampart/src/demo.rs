@@ -61,6 +61,8 @@ fn prepare_demo_dir(data: &Path) -> Result<()> {
         ));
         // the demo shows attack disruption at work: its policies contain at once
         text.push_str("\n[disruption]\nmode = \"automatic\"\nmax_actions_per_hour = 100\n");
+        // the sample traffic is dated January 2026: keep it past the default 30 days
+        text.push_str("\n[retention.events]\nmax_age = \"forever\"\n");
         std::fs::write(&cfg, text).with_context(|| format!("writing {}", cfg.display()))?;
     }
     Ok(())
