@@ -29,4 +29,5 @@ pub mod lexer;
 pub mod parser;
 pub mod plan;
 pub mod rows;
+pub mod saved;
 pub mod schema;

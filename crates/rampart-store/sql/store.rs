@@ -40,6 +40,8 @@ mod hunt;
 // Retention: bounded, idempotent deletes of old rows.
 #[path = "retention.rs"]
 mod retention;
+#[path = "detection.rs"]
+mod detection;
 
 use crate::dialect::{
     search_pattern, violated_key, Db, DbConnection, DbRow, SqlStore, BACKEND, CLAIM_LOCK, OPTIMIZE,
@@ -2754,6 +2756,34 @@ impl Store for SqlStore {
         actor: &str,
     ) -> StoreResult<u64> {
         self.prune_rows(rule, limit, actor).await
+    }
+
+    async fn claim_detection(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<bool> {
+        self.claim_detection_run(name, slot, owner, now, lease_until)
+            .await
+    }
+
+    async fn finish_detection(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        owner: &str,
+        now: Timestamp,
+        outcome: &serde_json::Value,
+    ) -> StoreResult<bool> {
+        self.finish_detection_run(name, slot, owner, now, outcome)
+            .await
+    }
+
+    async fn detection_runs(&self) -> StoreResult<Vec<rampart_store::DetectionRun>> {
+        self.list_detection_runs().await
     }
 
     async fn optimize(&self) -> StoreResult<()> {

@@ -102,6 +102,7 @@ macro_rules! store_conformance {
             retention_prunes_events_by_age_and_count,
             retention_prunes_resolved_incidents_with_their_dependants,
             retention_prunes_finished_playbook_runs,
+            detection_runs_are_claimed_once_per_slot,
         );
     };
 }
@@ -131,9 +132,11 @@ macro_rules! __store_conformance_cases {
 
 mod hunt;
 mod playbook;
+mod detection;
 mod retention;
 pub use hunt::*;
 pub use playbook::*;
+pub use detection::*;
 pub use retention::*;
 
 // --- fixtures -----------------------------------------------------------------------------

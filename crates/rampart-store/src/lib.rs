@@ -714,6 +714,51 @@ pub trait Store: Send + Sync + 'static {
     /// transaction; an incident with an action pending or in force, or a run not finished, is
     /// kept. The audit log is never pruned (append-only).
     async fn prune(&self, rule: &Retention, limit: u32, actor: &str) -> StoreResult<u64>;
+
+    // --- custom detections -------------------------------------------------------------------
+
+    /// Claim the run of detection `name` for the window ending at `slot` (ms), as `owner`
+    /// until `lease_until`: `true` when this caller holds it now. A slot later than the last
+    /// claimed one is always claimable; the same slot again only when its run never finished
+    /// and its lease expired before `now` (its node died). A compare-and-set: of several
+    /// nodes claiming one slot at once, one wins.
+    async fn claim_detection(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Record the outcome of a claimed run (`false`, and nothing written, when the claim was
+    /// lost: another node took the slot over or a later slot was claimed).
+    async fn finish_detection(
+        &self,
+        name: &str,
+        slot: Timestamp,
+        owner: &str,
+        now: Timestamp,
+        outcome: &serde_json::Value,
+    ) -> StoreResult<bool>;
+    /// The latest run of every detection that ever ran, by name.
+    async fn detection_runs(&self) -> StoreResult<Vec<DetectionRun>>;
+}
+
+/// The latest run of a custom detection.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DetectionRun {
+    /// The saved query's name.
+    pub name: String,
+    /// The end of the window the run covers.
+    pub slot: Timestamp,
+    /// The node that claimed it.
+    pub owner: String,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When it finished (`None` while it runs, or when its node died mid-run).
+    pub finished_at: Option<Timestamp>,
+    /// What it did: `{"rows", "alerts", "duplicates", "truncated"}` or `{"error"}`.
+    pub outcome: serde_json::Value,
 }
 
 /// The tables a retention policy prunes.
@@ -762,7 +807,7 @@ pub struct Retention {
 pub mod prelude {
     pub use super::{
         AlertFilter, AuditFilter, Batch, BatchOutcome, Checkpoint, EventQuery, IdempotencyRecord,
-        IncidentSummary, Retention, RetentionTable, Store, StoreError, StoreResult, StoreStats,
+        DetectionRun, IncidentSummary, Retention, RetentionTable, Store, StoreError, StoreResult, StoreStats,
         StoredEvent,
     };
     pub use rampart_model::*;
