@@ -143,7 +143,10 @@ impl Detection {
         if !(MIN_SCHEDULE..=MAX_WINDOW).contains(&window) {
             return Err(err(
                 "detection.window",
-                format!("{:?} is outside 5m..14d", self.window.as_deref().unwrap_or("")),
+                format!(
+                    "{:?} is outside 5m..14d",
+                    self.window.as_deref().unwrap_or("")
+                ),
             ));
         }
         Ok(Timing { schedule, window })
@@ -229,7 +232,10 @@ impl SavedQuery {
             if !has(name) {
                 return Err(err(
                     "detection.title",
-                    format!("{{{name}}} names no result column (columns: {})", names(&columns)),
+                    format!(
+                        "{{{name}}} names no result column (columns: {})",
+                        names(&columns)
+                    ),
                 ));
             }
         }
@@ -509,7 +515,11 @@ mod tests {
         assert_eq!(a.reasons[0].metric, "n");
         assert_eq!(a.reasons[0].observed, 42.0);
         assert_eq!(a.first_seen.to_rfc3339(), "2026-12-01T10:00:00.000Z");
-        assert!(a.description.contains("ClientIp=203.0.113.9"), "{}", a.description);
+        assert!(
+            a.description.contains("ClientIp=203.0.113.9"),
+            "{}",
+            a.description
+        );
 
         // the same entities with another count: the same key (raised once per window)
         let mut again = row.clone();
@@ -539,6 +549,10 @@ mod tests {
             .draft(&cols, &row, Timestamp(NOW), Timestamp(NOW))
             .expect("alert");
         assert_eq!(a.title, format!("{} {{x}} {{", "a".repeat(100)));
-        assert_eq!(a.first_seen, Timestamp(NOW), "no time column value: the window");
+        assert_eq!(
+            a.first_seen,
+            Timestamp(NOW),
+            "no time column value: the window"
+        );
     }
 }

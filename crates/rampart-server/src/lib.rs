@@ -15,6 +15,7 @@ pub mod auth;
 pub mod automation;
 pub mod cache;
 pub mod defender;
+pub mod detections;
 pub mod enforce;
 pub mod error;
 pub mod hunt;
@@ -120,6 +121,9 @@ pub struct ServerConfig {
     pub webhooks: webhook::WebhookConfig,
     /// What the stored tables keep (`[retention]`).
     pub retention: retention::RetentionConfig,
+    /// How often this node looks for due custom detections (`None`: never; another node
+    /// sharing the store runs them). Default: [`detections::TICK`].
+    pub detection_tick: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -153,6 +157,7 @@ impl Default for ServerConfig {
             secure_cookies: false,
             webhooks: webhook::WebhookConfig::default(),
             retention: retention::RetentionConfig::default(),
+            detection_tick: Some(detections::TICK),
         }
     }
 }
@@ -330,6 +335,11 @@ pub const ROUTES: &[Route] = &[
     route!(get "/api/v1/alerts", Read, "List alerts", api::list_alerts),
     route!(get "/api/v1/alerts/{id}", Read, "One alert", api::get_alert),
     route!(post "/api/v1/hunt", Hunt, "Run a hunting query (KQL subset over ApiEvents, Alerts, Incidents, Entities, Actions, AuditLog; bounded: time range, row limit, timeout)", hunt::hunt),
+    route!(get "/api/v1/hunt/queries", Hunt, "Saved hunting queries and custom detections (each with its last run)", detections::list),
+    route!(post "/api/v1/hunt/queries", Hunt, "Save a hunting query, optionally a custom detection (schedule 5m..1d, window, severity, MITRE, title template, entity columns; checked; audited)", detections::create),
+    route!(get "/api/v1/hunt/queries/{name}", Hunt, "A saved hunting query", detections::get),
+    route!(put "/api/v1/hunt/queries/{name}", Hunt, "Create or replace a saved hunting query (audited)", detections::replace),
+    route!(delete "/api/v1/hunt/queries/{name}", Hunt, "Delete a saved hunting query (audited)", detections::delete),
     route!(get "/api/v1/incidents/{id}/investigation", Read, "The automated investigation of an incident: evidence with verdicts, alerts proven benign", investigation::get),
     route!(get "/api/v1/incidents", Read, "List incidents", api::list_incidents),
     route!(get "/api/v1/incidents/{id}", Read, "One incident with alerts and comments", api::get_incident),
@@ -506,6 +516,7 @@ pub async fn serve_with_shutdown(
     let optimizing = tokio::spawn(optimize_store(state.store.clone(), stop_tx.subscribe()));
     let playbooks = tokio::spawn(playbook::run(state.clone(), stop_tx.subscribe()));
     let delivering = tokio::spawn(webhook::deliver(state.clone(), stop_tx.subscribe()));
+    let detecting = tokio::spawn(detections::run(state.clone(), stop_tx.subscribe()));
     let retaining = tokio::spawn(retention::run(
         state.store.clone(),
         state.config.retention.clone(),
@@ -525,6 +536,7 @@ pub async fn serve_with_shutdown(
     let _ = playbooks.await;
     let _ = delivering.await;
     let _ = retaining.await;
+    let _ = detecting.await;
     if let Err(e) = pipeline.flush().await {
         tracing::warn!(error = %e, "final pipeline flush failed");
     }

@@ -38,10 +38,10 @@ mod playbook;
 mod hunt;
 
 // Retention: bounded, idempotent deletes of old rows.
-#[path = "retention.rs"]
-mod retention;
 #[path = "detection.rs"]
 mod detection;
+#[path = "retention.rs"]
+mod retention;
 
 use crate::dialect::{
     search_pattern, violated_key, Db, DbConnection, DbRow, SqlStore, BACKEND, CLAIM_LOCK, OPTIMIZE,

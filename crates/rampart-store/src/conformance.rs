@@ -130,13 +130,13 @@ macro_rules! __store_conformance_cases {
     };
 }
 
+mod detection;
 mod hunt;
 mod playbook;
-mod detection;
 mod retention;
+pub use detection::*;
 pub use hunt::*;
 pub use playbook::*;
-pub use detection::*;
 pub use retention::*;
 
 // --- fixtures -----------------------------------------------------------------------------

@@ -806,9 +806,9 @@ pub struct Retention {
 /// Helper re-exports used by backends and the conformance suite.
 pub mod prelude {
     pub use super::{
-        AlertFilter, AuditFilter, Batch, BatchOutcome, Checkpoint, EventQuery, IdempotencyRecord,
-        DetectionRun, IncidentSummary, Retention, RetentionTable, Store, StoreError, StoreResult, StoreStats,
-        StoredEvent,
+        AlertFilter, AuditFilter, Batch, BatchOutcome, Checkpoint, DetectionRun, EventQuery,
+        IdempotencyRecord, IncidentSummary, Retention, RetentionTable, Store, StoreError,
+        StoreResult, StoreStats, StoredEvent,
     };
     pub use rampart_model::*;
 }
