@@ -147,6 +147,9 @@ pub fn entity(v: &Viewer, view: &EntityView<'_>) -> Markup {
             }
             nav.entity-links {
                 a href={ "/incidents?entity=" (enc(view.value)) } id="queue-link" { "Its incidents in the queue" }
+                @if v.can(rampart_model::Permission::Hunt) {
+                    a href=(crate::hunt::entity_link(view.kind, view.value)) id="hunt-link" { "Hunt from here" }
+                }
                 @for (label, kind, target) in &offers {
                     a.contain href=(contain_href(*kind, target)) data-action-kind=(kind.as_str()) { (label) }
                 }

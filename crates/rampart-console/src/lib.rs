@@ -13,6 +13,7 @@ pub mod detail;
 pub mod entity;
 pub mod fmt;
 pub mod graph;
+pub mod hunt;
 pub mod inventory;
 pub mod login;
 pub mod pages;
@@ -73,6 +74,8 @@ pub enum Nav {
     Automation,
     /// SOC metrics.
     Metrics,
+    /// Hunting.
+    Hunt,
     /// Settings.
     Settings,
     /// The first-incident walkthrough.
@@ -106,6 +109,9 @@ pub fn page(viewer: Option<&Viewer>, nav: Nav, title: &str, body: Markup) -> Mar
                         (item(Nav::Detectors, "/detectors", "Detectors"))
                         (item(Nav::Automation, "/automation", "Automation"))
                         (item(Nav::Metrics, "/soc", "Metrics"))
+                        @if v.can(Permission::Hunt) {
+                            (item(Nav::Hunt, "/hunt", "Hunting"))
+                        }
                         (item(Nav::Walkthrough, "/walkthrough", "Walkthrough"))
                         @if v.can(Permission::ManageUsers) || v.can(Permission::ManageTokens) || v.can(Permission::ManageProtected) {
                             (item(Nav::Settings, "/settings", "Settings"))

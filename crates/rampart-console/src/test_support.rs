@@ -29,3 +29,12 @@ pub(crate) fn alert(id: i64, stage: AttackStage, at: i64, entities: Vec<Entity>)
         },
     }
 }
+
+/// A viewer of `role`.
+pub(crate) fn viewer(role: rampart_model::Role) -> crate::Viewer {
+    crate::Viewer {
+        name: "ana".into(),
+        role,
+        csrf: "csrf-token".into(),
+    }
+}

@@ -74,6 +74,10 @@ fn sample(r: &Route, incident: i64) -> (String, Vec<(&'static str, &'static str)
         ("post", "/incidents/{id}/investigation/resolve") => vec![],
         // no such playbook: 422
         ("post", "/incidents/{id}/playbooks") => vec![("playbook", "no-such-playbook")],
+        // no name: 422 with the form again
+        ("post", "/hunt/queries") => vec![("query", "ApiEvents")],
+        // no such saved query: 404
+        ("post", "/hunt/queries/{name}/delete") => vec![],
         (m, p) => panic!("no sample request for {m} {p}: add one"),
     };
     (path, fields)

@@ -8,6 +8,7 @@
 //! every page works without JavaScript.
 
 pub mod automation;
+pub mod hunt;
 pub mod incident;
 pub mod pages;
 pub mod session;
@@ -68,6 +69,9 @@ pub const ROUTES: &[Route] = &[
     route!(get "/actions", Read by Session, "Console: the action center (pending, active, past, new action)", pages::action_center),
     route!(post "/actions", ContainLow by Session, "Console: create a containment action (checked by rampart-contain)", pages::create_action),
     route!(get "/soc", Read by Session, "Console: the SOC metrics dashboard (?since=&until=, RFC 3339)", pages::soc),
+    route!(get "/hunt", Hunt by Session, "Console: hunting (?q=&range=1h|24h|7d|30d|90d|custom&from=&to=, or ?saved=NAME): results, chart, saved queries", hunt::page),
+    route!(post "/hunt/queries", Hunt by Session, "Console: save the query, optionally as a custom detection (checked as the API does; audited)", hunt::save),
+    route!(post "/hunt/queries/{name}/delete", Hunt by Session, "Console: delete a saved query (audited)", hunt::delete),
     route!(get "/detectors", Read by Session, "Console: detectors and Sigma rules", pages::detectors),
     route!(get "/automation", Read by Session, "Console: automation rules, playbooks and webhooks", automation::overview),
     route!(get "/automation/{kind}/new", ManageAutomation by Session, "Console: a new rule, playbook or webhook (?from_incident=ID: the suppression rule of an incident)", automation::new_object),
