@@ -1119,6 +1119,16 @@ async fn script_payloads_never_execute() {
         ("/automation", "/automation".to_string(), vec![]),
         ("/soc", "/soc".to_string(), vec![]),
         (
+            "/hunt",
+            format!(
+                "/hunt?range=24h&q={}",
+                enc(&format!(
+                    "ApiEvents | where ClientIp == \"{ip}\" | project Host, Path, Query, UserAgent"
+                ))
+            ),
+            vec![ua, "/search/<script>window.__xss=1</script>"],
+        ),
+        (
             "/incidents/{id}/review",
             format!("{page}/review"),
             vec![title],
@@ -1428,4 +1438,37 @@ async fn a_manager_suppresses_look_alikes_and_investigates_in_the_browser() {
     assert!(b.text("#soc-severity").await.contains("All"));
     let soc = server.api("/api/v1/metrics/soc").await;
     assert!(soc["incidents_measured"].as_u64().unwrap() >= 1, "{soc}");
+
+    // hunt from the attacker's entity page, chart the activity, save it as a detection
+    b.goto(&format!("/entities/ip/{ip}")).await;
+    click_to(&b, "#hunt-link").await;
+    assert!(b.text("#hunt-results").await.contains("rows"));
+    assert!(b.text("#hunt-table").await.contains(ip));
+    b.fill(
+        "#hunt-query",
+        &format!(
+            "ApiEvents | where ClientIp == \"{ip}\" | summarize n = count() by bin(Timestamp, 1s)"
+        ),
+    )
+    .await;
+    click_to(&b, "#hunt-run").await;
+    assert!(
+        b.exists("#hunt-chart").await,
+        "a chart of the binned counts: {}",
+        body_text(&b).await
+    );
+    b.fill("#hunt-save input[name=name]", "attacker-per-second")
+        .await;
+    b.click("#hunt-save input[name=detect]").await;
+    b.fill("#hunt-save input[name=title]", "{n} requests a second")
+        .await;
+    click_to(&b, "#hunt-save-button").await;
+    assert_eq!(flash(&b).await, "Saved.");
+    assert!(b.text("#hunt-saved").await.contains("attacker-per-second"));
+    let saved = server.api("/api/v1/hunt/queries/attacker-per-second").await;
+    assert_eq!(saved["updated_by"], "user:mona", "{saved}");
+    assert_eq!(
+        saved["detection"]["title"], "{n} requests a second",
+        "{saved}"
+    );
 }
