@@ -80,6 +80,57 @@ pub struct ActorFacts {
     pub actions: Vec<EarlierAction>,
     /// The protected (allow-list) entry it falls under, if any.
     pub allow_listed: Option<String>,
+    /// The threat-intelligence feed that lists it (IPs), if any.
+    pub intel: Option<String>,
+}
+
+/// A deployment window: a known change during which traffic spikes, latency and error bursts
+/// on its hosts are expected (announced by a CD pipeline or an operator).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    /// Its name (`api-v2.14.0`).
+    pub name: String,
+    /// When it starts.
+    pub start: rampart_model::Timestamp,
+    /// When it ends.
+    pub end: rampart_model::Timestamp,
+    /// The hosts it changes (empty: every host).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Free text.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The detectors whose alerts a deployment explains: operational anomalies, not attacks.
+pub const DEPLOYMENT_EXPLAINS: [&str; 3] = ["traffic_spike_endpoint", "latency_spike", "error_burst"];
+
+impl Deployment {
+    /// Whether this window explains `alert`: an operational anomaly inside the window (with
+    /// a minute of slack each side) on one of its hosts.
+    pub fn explains(&self, alert: &Alert) -> bool {
+        const SLACK: i64 = 60_000;
+        if !DEPLOYMENT_EXPLAINS.contains(&alert.draft.detector.as_str()) {
+            return false;
+        }
+        if alert.draft.first_seen.millis() < self.start.millis() - SLACK
+            || alert.draft.last_seen.millis() > self.end.millis() + SLACK
+        {
+            return false;
+        }
+        if self.hosts.is_empty() {
+            return true;
+        }
+        let hosts: Vec<&str> = alert
+            .draft
+            .entities
+            .iter()
+            .filter(|e| e.kind == EntityKind::Endpoint)
+            .filter_map(|e| rampart_model::entity::endpoint_parts(&e.value).and_then(|(h, _, _)| h))
+            .collect();
+        !hosts.is_empty() && hosts.iter().all(|h| self.hosts.iter().any(|x| x == h))
+    }
 }
 
 /// What the inventory knows about one target endpoint (`None`: not in it, a shadow).
@@ -104,6 +155,8 @@ pub struct Facts<'a> {
     pub targets: Vec<TargetFacts>,
     /// Whether a threat-intelligence source is configured (none ships: the evidence says so).
     pub intel_configured: bool,
+    /// Known deployment windows around the incident.
+    pub deployments: Vec<Deployment>,
 }
 
 /// One piece of evidence.
@@ -196,6 +249,10 @@ fn actor(f: &Facts<'_>, a: &ActorFacts) -> Evidence {
                 .any(|e| e.kind == a.entity.kind && e.value == a.entity.value)
         })
         .collect();
+    if let Some(feed) = &a.intel {
+        verdict = Verdict::Malicious;
+        reasons.push(format!("listed by threat intelligence: {feed}"));
+    }
     let worst = alerts.iter().map(|al| al.draft.severity).max();
     if let Some(s) = worst {
         reasons.push(format!(
@@ -322,6 +379,16 @@ fn benign_alerts(f: &Facts<'_>) -> Vec<Benign> {
                 attackers
             }
         };
+        if let Some(d) = f.deployments.iter().find(|d| d.explains(al)) {
+            out.push(Benign {
+                alert_id: al.id,
+                reason: format!(
+                    "inside deployment window {} ({} to {}): {} is expected during it",
+                    d.name, d.start, d.end, al.draft.detector
+                ),
+            });
+            continue;
+        }
         if actors.is_empty() {
             continue;
         }
@@ -385,10 +452,12 @@ pub fn allow_listed_alert(alert: &Alert, p: &crate::Protected) -> Option<String>
                 related: Vec::new(),
                 actions: Vec::new(),
                 allow_listed: allow_listed(p, e),
+                intel: None,
             })
             .collect(),
         targets: Vec::new(),
         intel_configured: true,
+        deployments: Vec::new(),
     };
     benign_alerts(&facts).pop().map(|b| b.reason)
 }
@@ -437,6 +506,7 @@ mod tests {
             related: Vec::new(),
             actions: Vec::new(),
             allow_listed: None,
+            intel: None,
         }
     }
 
@@ -474,6 +544,7 @@ mod tests {
                 actors: vec![a],
                 targets: Vec::new(),
                 intel_configured: true,
+                deployments: Vec::new(),
             },
             &[
                 "clean ip 10.0.0.9: allow-listed: protected by 10.0.0.0/8",
@@ -507,6 +578,7 @@ mod tests {
                 info: None,
             }],
             intel_configured: false,
+            deployments: Vec::new(),
         });
         assert_eq!(inv.verdict, Verdict::Malicious);
         assert!(inv.benign.is_empty());
@@ -540,8 +612,81 @@ mod tests {
             actors: vec![a, actor("203.0.113.1")],
             targets: Vec::new(),
             intel_configured: true,
+            deployments: Vec::new(),
         });
         assert!(inv.benign.is_empty());
         assert_eq!(inv.verdict, Verdict::Suspicious);
+    }
+
+    fn deployment(hosts: &[&str]) -> Deployment {
+        Deployment {
+            name: "api-v2.14".into(),
+            start: Timestamp(1_000_000),
+            end: Timestamp(2_000_000),
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            note: String::new(),
+        }
+    }
+
+    fn spike(id: i64, detector: &str, host: &str, at: i64) -> Alert {
+        let mut a = alert(id, "203.0.113.5", Severity::Medium);
+        a.draft.detector = detector.into();
+        a.draft.entities = vec![Entity::new(
+            EntityKind::Endpoint,
+            format!("{host} GET /api/orders"),
+            EntityRole::Target,
+        )];
+        a.draft.first_seen = Timestamp(at);
+        a.draft.last_seen = Timestamp(at + 60_000);
+        a
+    }
+
+    /// (alert, deployment hosts, benign?)
+    #[test]
+    fn a_deployment_window_explains_operational_spikes_on_its_hosts_only() {
+        let cases = [
+            (spike(1, "traffic_spike_endpoint", "api", 1_500_000), vec![], true),
+            (spike(2, "latency_spike", "api", 1_500_000), vec!["api"], true),
+            (spike(3, "error_burst", "api", 1_500_000), vec!["shop"], false),
+            (spike(4, "error_burst", "api", 5_000_000), vec![], false),
+            (spike(5, "sigma", "api", 1_500_000), vec![], false),
+            (spike(6, "traffic_spike_ip", "api", 1_500_000), vec![], false),
+            (spike(7, "error_burst", "api", 960_000), vec![], true),
+        ];
+        for (al, hosts, benign) in cases {
+            let id = al.id;
+            let inv = investigate(&Facts {
+                incident_id: 1,
+                alerts: std::slice::from_ref(&al),
+                actors: Vec::new(),
+                targets: Vec::new(),
+                intel_configured: true,
+                deployments: vec![deployment(&hosts)],
+            });
+            assert_eq!(!inv.benign.is_empty(), benign, "alert {id}: {inv:?}");
+            if benign {
+                assert!(inv.benign[0].reason.contains("inside deployment window api-v2.14"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_threat_intel_listing_makes_an_actor_malicious() {
+        let alerts = [alert(5, "203.0.113.9", Severity::Low)];
+        let mut a = actor("203.0.113.9");
+        a.intel = Some("abuse-feed".into());
+        let inv = investigate(&Facts {
+            incident_id: 1,
+            alerts: &alerts,
+            actors: vec![a],
+            targets: Vec::new(),
+            intel_configured: true,
+            deployments: Vec::new(),
+        });
+        assert_eq!(inv.verdict, Verdict::Malicious);
+        assert!(inv.evidence[0]
+            .reasons
+            .contains(&"listed by threat intelligence: abuse-feed".to_string()));
+        assert!(inv.evidence.iter().all(|e| e.kind != "intel"), "configured: no note");
     }
 }

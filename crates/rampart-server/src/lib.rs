@@ -192,6 +192,9 @@ pub struct AppState {
     /// The OpenAPI spec of the protected API (`[detect] openapi`), when one is loaded: the
     /// console's inventory marks endpoints it does not document as shadow endpoints.
     pub api_spec: Option<Arc<rampart_signatures::inventory::OpenApiSpec>>,
+    /// The threat-intelligence feeds (`[detect] threat_intel`), when any is configured: the
+    /// automated investigation and the playbooks' `lookup_intel` step read them.
+    pub intel: Option<Arc<rampart_signatures::intel::SharedIntel>>,
 }
 
 impl AppState {
@@ -219,6 +222,7 @@ impl AppState {
             enforcement: Arc::new(enforce::Enforcement::default()),
             catalogue: Arc::default(),
             api_spec: None,
+            intel: None,
             config: Arc::new(config),
         }
     }

@@ -121,7 +121,7 @@ impl SqlStore {
         }
         // dependants first (foreign keys), merged incidents that pointed here, the search
         // text, then the incidents
-        let steps: [(&str, &str); 10] = [
+        let steps: [(&str, &str); 11] = [
             (
                 "DELETE FROM alert_entities WHERE alert_id IN \
                  (SELECT id FROM alerts WHERE incident_id IN ",
@@ -133,6 +133,7 @@ impl SqlStore {
             ("DELETE FROM incident_facets WHERE incident_id IN ", ""),
             ("DELETE FROM comments WHERE incident_id IN ", ""),
             ("DELETE FROM tasks WHERE incident_id IN ", ""),
+            ("DELETE FROM investigations WHERE incident_id IN ", ""),
             (
                 "DELETE FROM playbook_run_steps WHERE run_id IN \
                  (SELECT id FROM playbook_runs WHERE incident_id IN ",

@@ -40,6 +40,8 @@ mod hunt;
 // Retention: bounded, idempotent deletes of old rows.
 #[path = "detection.rs"]
 mod detection;
+#[path = "investigation.rs"]
+mod investigation;
 #[path = "retention.rs"]
 mod retention;
 
@@ -2784,6 +2786,36 @@ impl Store for SqlStore {
 
     async fn detection_runs(&self) -> StoreResult<Vec<rampart_store::DetectionRun>> {
         self.list_detection_runs().await
+    }
+
+    async fn claim_investigations(
+        &self,
+        owner: &str,
+        since: Timestamp,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<i64>> {
+        self.claim_investigation_ids(owner, since, now, lease_until, limit)
+            .await
+    }
+
+    async fn finish_investigation(
+        &self,
+        incident_id: i64,
+        owner: Option<&str>,
+        now: Timestamp,
+        result: &serde_json::Value,
+    ) -> StoreResult<bool> {
+        self.store_investigation(incident_id, owner, now, result)
+            .await
+    }
+
+    async fn get_investigation(
+        &self,
+        incident_id: i64,
+    ) -> StoreResult<Option<rampart_store::StoredInvestigation>> {
+        self.load_investigation(incident_id).await
     }
 
     async fn optimize(&self) -> StoreResult<()> {

@@ -103,6 +103,7 @@ macro_rules! store_conformance {
             retention_prunes_resolved_incidents_with_their_dependants,
             retention_prunes_finished_playbook_runs,
             detection_runs_are_claimed_once_per_slot,
+            investigations_are_claimed_once_and_kept,
         );
     };
 }
@@ -131,10 +132,12 @@ macro_rules! __store_conformance_cases {
 }
 
 mod detection;
+mod investigation;
 mod hunt;
 mod playbook;
 mod retention;
 pub use detection::*;
+pub use investigation::*;
 pub use hunt::*;
 pub use playbook::*;
 pub use retention::*;

@@ -742,6 +742,49 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// The latest run of every detection that ever ran, by name.
     async fn detection_runs(&self) -> StoreResult<Vec<DetectionRun>>;
+
+    // --- automated investigations ------------------------------------------------------------
+
+    /// Claim, as `owner` until `lease_until`, at most `limit` incidents created at or after
+    /// `since` (oldest first, merged ones left out) that have no investigation, or whose
+    /// investigation never finished and whose lease expired before `now`: their ids. A
+    /// compare-and-set per incident: of several nodes, one claims each.
+    async fn claim_investigations(
+        &self,
+        owner: &str,
+        since: Timestamp,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<i64>>;
+    /// Store an incident's investigation: as the claim's `owner` (`false`, nothing written,
+    /// when the claim was lost or already finished), or with `owner` `None` unconditionally
+    /// (a manual re-run, which replaces the stored one).
+    async fn finish_investigation(
+        &self,
+        incident_id: i64,
+        owner: Option<&str>,
+        now: Timestamp,
+        result: &serde_json::Value,
+    ) -> StoreResult<bool>;
+    /// An incident's stored investigation.
+    async fn get_investigation(&self, incident_id: i64)
+        -> StoreResult<Option<StoredInvestigation>>;
+}
+
+/// An incident's automated investigation as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StoredInvestigation {
+    /// The incident.
+    pub incident_id: i64,
+    /// Who ran it (a node, or `manual`).
+    pub owner: String,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When it finished (`None` while it runs).
+    pub finished_at: Option<Timestamp>,
+    /// What it found (`null` while it runs).
+    pub result: serde_json::Value,
 }
 
 /// The latest run of a custom detection.

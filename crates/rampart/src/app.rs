@@ -347,6 +347,7 @@ impl App {
     ) -> Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
+        let intel_handle = self.intel.as_ref().map(|f| f.handle.clone());
         if let Some(intel) = self.intel.take() {
             tokio::spawn(intel.watch(stop_rx.clone()));
         }
@@ -390,6 +391,7 @@ impl App {
         state.contain = Arc::new(contain);
         state.catalogue = self.catalogue.clone();
         state.api_spec = self.api_spec.clone();
+        state.intel = intel_handle;
         let served = rampart_server::serve(listener, state).await;
         let _ = stop_tx.send(true);
         for t in tasks {
