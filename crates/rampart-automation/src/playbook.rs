@@ -5,8 +5,8 @@
 //! entity), optional `params` (values the document carries, such as a webhook URL) and
 //! `steps`. A step has an `id` (unique in the playbook) and exactly one kind: a built-in
 //! action (`contain`, `revert`, `assign`, `tag`, `comment`, `add_task`, `lookup_inventory`,
-//! `query_events`), a `webhook`, a `wait`, an `approval` gate, an `if` with `then`/`else`
-//! branches, or a `foreach` over the subject's entities of a kind or over a list another step
+//! `lookup_intel`, `query_events`), a `webhook`, a `wait`, an `approval` gate, an `if` with
+//! `then`/`else` branches, or a `foreach` over the subject's entities of a kind or over a list another step
 //! returned. String fields are templates: `{{ incident.id }}`, `{{ entity.value }}`,
 //! `{{ item }}`, `{{ params.<name> }}`, `{{ steps.<id>.<field> }}`; every reference is checked
 //! when the document is parsed (an unknown one is refused, naming the field and line).
@@ -129,6 +129,11 @@ pub enum StepKind {
     LookupInventory {
         /// The endpoint: method and path template.
         endpoint: String,
+    },
+    /// Whether threat intelligence lists an address (template): `{"listed", "feed"}`.
+    LookupIntel {
+        /// The IP.
+        ip: String,
     },
     /// Stored events of an address, a principal or an API key (one of them, a template).
     QueryEvents {
@@ -255,6 +260,12 @@ struct InventoryDoc {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct IntelDoc {
+    ip: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct QueryDoc {
     #[serde(default)]
     ip: Option<String>,
@@ -322,6 +333,8 @@ struct StepDoc {
     #[serde(default)]
     lookup_inventory: Option<InventoryDoc>,
     #[serde(default)]
+    lookup_intel: Option<IntelDoc>,
+    #[serde(default)]
     query_events: Option<QueryDoc>,
     #[serde(default)]
     webhook: Option<Webhook>,
@@ -342,7 +355,7 @@ enum OneOrMany {
     Many(Vec<String>),
 }
 
-const STEP_KINDS: &str = "contain, revert, assign, tag, comment, add_task, lookup_inventory, query_events, webhook, wait, approval, if, foreach";
+const STEP_KINDS: &str = "contain, revert, assign, tag, comment, add_task, lookup_inventory, lookup_intel, query_events, webhook, wait, approval, if, foreach";
 
 impl<'de> Deserialize<'de> for Step {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -380,6 +393,9 @@ impl<'de> Deserialize<'de> for Step {
             kinds.push(StepKind::LookupInventory {
                 endpoint: i.endpoint,
             });
+        }
+        if let Some(i) = s.lookup_intel {
+            kinds.push(StepKind::LookupIntel { ip: i.ip });
         }
         if let Some(q) = s.query_events {
             kinds.push(StepKind::QueryEvents {
@@ -576,6 +592,9 @@ fn check_steps(steps: &[Step], path: &str, scope: &mut Scope) -> Result<(), Stri
             }
             StepKind::LookupInventory { endpoint } => {
                 check_template(&format!("{p}.lookup_inventory.endpoint"), endpoint, scope)?
+            }
+            StepKind::LookupIntel { ip } => {
+                check_template(&format!("{p}.lookup_intel.ip"), ip, scope)?
             }
             StepKind::QueryEvents {
                 ip,
@@ -1110,6 +1129,11 @@ pub enum Exec {
         /// Endpoint.
         endpoint: String,
     },
+    /// A threat-intelligence lookup.
+    LookupIntel {
+        /// The address.
+        ip: String,
+    },
     /// A query of stored events.
     QueryEvents {
         /// `ip`, `principal` or `api_key`.
@@ -1429,6 +1453,9 @@ fn exec_of(kind: &StepKind, env: &Env, now: Timestamp) -> Result<Exec, String> {
         },
         StepKind::LookupInventory { endpoint } => Exec::LookupInventory {
             endpoint: env.expand(endpoint)?.trim().to_string(),
+        },
+        StepKind::LookupIntel { ip } => Exec::LookupIntel {
+            ip: env.expand(ip)?.trim().to_string(),
         },
         StepKind::QueryEvents {
             ip,

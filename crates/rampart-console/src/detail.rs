@@ -130,6 +130,8 @@ pub const MESSAGES: &[(&str, &str)] = &[
     ),
     ("run-approved", "Approved: the run goes on."),
     ("run-cancelled", "Playbook run cancelled."),
+    ("benign-resolved", "Alerts proven benign resolved."),
+    ("investigation-run", "Investigation run again."),
 ];
 
 /// The words of a `msg=` code.
@@ -160,7 +162,12 @@ pub enum TabBody<'a> {
     /// Actions and containment.
     Response(ResponseView<'a>),
     /// The automated investigation.
-    Investigation(&'a rampart_contain::investigation::Investigation),
+    /// The automated investigation, and when it ran and what it resolved (`None`: a preview,
+    /// it has not run yet).
+    Investigation(
+        &'a rampart_contain::investigation::Investigation,
+        Option<(rampart_model::Timestamp, u64)>,
+    ),
     /// The recovery checklist, oldest first.
     Tasks(&'a [Task]),
     /// Playbook runs.
@@ -179,7 +186,7 @@ impl TabBody<'_> {
             TabBody::Alerts => Tab::Alerts,
             TabBody::Graph => Tab::Graph,
             TabBody::Response(_) => Tab::Response,
-            TabBody::Investigation(_) => Tab::Investigation,
+            TabBody::Investigation(..) => Tab::Investigation,
             TabBody::Tasks(_) => Tab::Tasks,
             TabBody::Playbooks(_) => Tab::Playbooks,
             TabBody::Activity(_) => Tab::Activity,
@@ -333,7 +340,7 @@ pub fn incident(v: &Viewer, p: &IncidentPage<'_>) -> Markup {
                             TabBody::Alerts => (alerts(&p.detail.alerts)),
                             TabBody::Graph => (graph::render(&graph::build(&p.detail.alerts, graph::MAX_NODES))),
                             TabBody::Response(r) => (response(v, p.detail, r)),
-                            TabBody::Investigation(i) => (investigation(v, inc.id, i)),
+                            TabBody::Investigation(i, kept) => (investigation(v, inc.id, i, *kept)),
                             TabBody::Tasks(t) => (tasks(v, p.detail, t)),
                             TabBody::Playbooks(t) => (crate::automation::playbooks_tab(v, inc.id, t)),
                             TabBody::Activity(a) => (activity(a)),
@@ -732,10 +739,28 @@ fn investigation(
     v: &Viewer,
     id: i64,
     inv: &rampart_contain::investigation::Investigation,
+    kept: Option<(rampart_model::Timestamp, u64)>,
 ) -> Markup {
     let verdict = inv.verdict.as_str();
     html! {
         h2 { "Automated investigation" }
+        p id="investigation-run" {
+            @match kept {
+                Some((at, resolved)) => {
+                    "Ran by itself " (fmt::time(at))
+                    @if resolved > 0 { "; resolved " (resolved) " alert(s) it proved benign" }
+                    "."
+                }
+                None => { span.muted { "Not run yet: this is a preview (it runs on each new incident)." } }
+            }
+            @if v.can(Permission::Triage) {
+                " "
+                form.inline method="post" action={ "/incidents/" (id) "/investigation/run" } {
+                    (v.csrf_field())
+                    button.link type="submit" id="rerun-investigation" { "Run again" }
+                }
+            }
+        }
         p {
             "Verdict: " span class={ "badge verdict verdict-" (verdict) } id="investigation-verdict" data-verdict=(verdict) { (verdict) }
             span.muted.small { " from the stored events, related incidents, earlier actions, the inventory and the allow-list" }

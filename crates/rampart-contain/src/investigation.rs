@@ -11,13 +11,13 @@ use rampart_model::{
     ActionKind, ActionStatus, ActorAccess, Alert, AlertStatus, Classification, EndpointInfo,
     Entity, EntityActivity, EntityKind, EntityRole, IncidentStatus, Severity,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The audit actor of what the investigation changes.
 pub const ACTOR: &str = "investigation";
 
 /// A verdict on one piece of evidence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Nothing wrong found.
@@ -104,7 +104,8 @@ pub struct Deployment {
 }
 
 /// The detectors whose alerts a deployment explains: operational anomalies, not attacks.
-pub const DEPLOYMENT_EXPLAINS: [&str; 3] = ["traffic_spike_endpoint", "latency_spike", "error_burst"];
+pub const DEPLOYMENT_EXPLAINS: [&str; 3] =
+    ["traffic_spike_endpoint", "latency_spike", "error_burst"];
 
 impl Deployment {
     /// Whether this window explains `alert`: an operational anomaly inside the window (with
@@ -160,10 +161,10 @@ pub struct Facts<'a> {
 }
 
 /// One piece of evidence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     /// What it is about: `actor`, `target`, `intel`.
-    pub kind: &'static str,
+    pub kind: String,
     /// The entity's kind and value (`ip 203.0.113.9`).
     pub subject: String,
     /// The verdict.
@@ -173,7 +174,7 @@ pub struct Evidence {
 }
 
 /// An alert the investigation proves benign.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Benign {
     /// The alert.
     pub alert_id: i64,
@@ -182,13 +183,14 @@ pub struct Benign {
 }
 
 /// What an investigation found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Investigation {
     /// The worst verdict of its evidence.
     pub verdict: Verdict,
     /// The evidence, worst first.
     pub evidence: Vec<Evidence>,
     /// Open alerts proven benign (to resolve).
+    #[serde(alias = "benign_alerts")]
     pub benign: Vec<Benign>,
 }
 
@@ -203,7 +205,7 @@ pub fn investigate(f: &Facts<'_>) -> Investigation {
     }
     if !f.intel_configured {
         evidence.push(Evidence {
-            kind: "intel",
+            kind: "intel".into(),
             subject: "threat intelligence".into(),
             verdict: Verdict::Clean,
             reasons: vec!["no threat-intelligence source is configured: nothing looked up".into()],
@@ -233,7 +235,7 @@ fn actor(f: &Facts<'_>, a: &ActorFacts) -> Evidence {
     let mut verdict = Verdict::Suspicious;
     if let Some(by) = &a.allow_listed {
         return Evidence {
-            kind: "actor",
+            kind: "actor".into(),
             subject: subject(&a.entity),
             verdict: Verdict::Clean,
             reasons: vec![format!("allow-listed: protected by {by}")],
@@ -312,7 +314,7 @@ fn actor(f: &Facts<'_>, a: &ActorFacts) -> Evidence {
         _ => {}
     }
     Evidence {
-        kind: "actor",
+        kind: "actor".into(),
         subject: subject(&a.entity),
         verdict,
         reasons,
@@ -323,7 +325,7 @@ fn target(t: &TargetFacts) -> Evidence {
     let subject = format!("endpoint {}", t.endpoint);
     let Some(info) = &t.info else {
         return Evidence {
-            kind: "target",
+            kind: "target".into(),
             subject,
             verdict: Verdict::Suspicious,
             reasons: vec!["not in the learned inventory (a shadow or unknown endpoint)".into()],
@@ -347,7 +349,7 @@ fn target(t: &TargetFacts) -> Evidence {
         reasons.push("no call carried credentials: anyone can reach it".into());
     }
     Evidence {
-        kind: "target",
+        kind: "target".into(),
         subject,
         verdict,
         reasons,
@@ -645,12 +647,28 @@ mod tests {
     #[test]
     fn a_deployment_window_explains_operational_spikes_on_its_hosts_only() {
         let cases = [
-            (spike(1, "traffic_spike_endpoint", "api", 1_500_000), vec![], true),
-            (spike(2, "latency_spike", "api", 1_500_000), vec!["api"], true),
-            (spike(3, "error_burst", "api", 1_500_000), vec!["shop"], false),
+            (
+                spike(1, "traffic_spike_endpoint", "api", 1_500_000),
+                vec![],
+                true,
+            ),
+            (
+                spike(2, "latency_spike", "api", 1_500_000),
+                vec!["api"],
+                true,
+            ),
+            (
+                spike(3, "error_burst", "api", 1_500_000),
+                vec!["shop"],
+                false,
+            ),
             (spike(4, "error_burst", "api", 5_000_000), vec![], false),
             (spike(5, "sigma", "api", 1_500_000), vec![], false),
-            (spike(6, "traffic_spike_ip", "api", 1_500_000), vec![], false),
+            (
+                spike(6, "traffic_spike_ip", "api", 1_500_000),
+                vec![],
+                false,
+            ),
             (spike(7, "error_burst", "api", 960_000), vec![], true),
         ];
         for (al, hosts, benign) in cases {
@@ -665,7 +683,9 @@ mod tests {
             });
             assert_eq!(!inv.benign.is_empty(), benign, "alert {id}: {inv:?}");
             if benign {
-                assert!(inv.benign[0].reason.contains("inside deployment window api-v2.14"));
+                assert!(inv.benign[0]
+                    .reason
+                    .contains("inside deployment window api-v2.14"));
             }
         }
     }
@@ -687,6 +707,9 @@ mod tests {
         assert!(inv.evidence[0]
             .reasons
             .contains(&"listed by threat intelligence: abuse-feed".to_string()));
-        assert!(inv.evidence.iter().all(|e| e.kind != "intel"), "configured: no note");
+        assert!(
+            inv.evidence.iter().all(|e| e.kind != "intel"),
+            "configured: no note"
+        );
     }
 }

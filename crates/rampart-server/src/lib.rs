@@ -124,6 +124,9 @@ pub struct ServerConfig {
     /// How often this node looks for due custom detections (`None`: never; another node
     /// sharing the store runs them). Default: [`detections::TICK`].
     pub detection_tick: Option<Duration>,
+    /// How often this node looks for new incidents to investigate (`None`: never; another
+    /// node sharing the store does). Default: [`investigation::TICK`].
+    pub investigation_tick: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -158,6 +161,7 @@ impl Default for ServerConfig {
             webhooks: webhook::WebhookConfig::default(),
             retention: retention::RetentionConfig::default(),
             detection_tick: Some(detections::TICK),
+            investigation_tick: Some(investigation::TICK),
         }
     }
 }
@@ -344,7 +348,11 @@ pub const ROUTES: &[Route] = &[
     route!(get "/api/v1/hunt/queries/{name}", Hunt, "A saved hunting query", detections::get),
     route!(put "/api/v1/hunt/queries/{name}", Hunt, "Create or replace a saved hunting query (audited)", detections::replace),
     route!(delete "/api/v1/hunt/queries/{name}", Hunt, "Delete a saved hunting query (audited)", detections::delete),
-    route!(get "/api/v1/incidents/{id}/investigation", Read, "The automated investigation of an incident: evidence with verdicts, alerts proven benign", investigation::get),
+    route!(get "/api/v1/incidents/{id}/investigation", Read, "The automated investigation of an incident (run by itself on each new incident and kept): evidence with verdicts, alerts proven benign and resolved", investigation::get),
+    route!(post "/api/v1/incidents/{id}/investigation", Triage, "Run the automated investigation again now (resolves what it proves benign, audited; the result is kept)", investigation::rerun),
+    route!(get "/api/v1/deployments", Read, "Deployment windows (explain traffic spikes, latency and error bursts to the investigation)", investigation::list_deployments),
+    route!(post "/api/v1/deployments", Ingest, "Announce a deployment window {name, start, end, hosts?, note?} (a CD pipeline's step; the same name replaces; audited)", investigation::put_deployment),
+    route!(delete "/api/v1/deployments/{name}", ManageAutomation, "Delete a deployment window (audited)", investigation::delete_deployment),
     route!(get "/api/v1/incidents", Read, "List incidents", api::list_incidents),
     route!(get "/api/v1/incidents/{id}", Read, "One incident with alerts and comments", api::get_incident),
     route!(patch "/api/v1/incidents/{id}", Triage, "Change an incident", api::patch_incident),
@@ -521,6 +529,7 @@ pub async fn serve_with_shutdown(
     let playbooks = tokio::spawn(playbook::run(state.clone(), stop_tx.subscribe()));
     let delivering = tokio::spawn(webhook::deliver(state.clone(), stop_tx.subscribe()));
     let detecting = tokio::spawn(detections::run(state.clone(), stop_tx.subscribe()));
+    let investigating = tokio::spawn(investigation::run(state.clone(), stop_tx.subscribe()));
     let retaining = tokio::spawn(retention::run(
         state.store.clone(),
         state.config.retention.clone(),
@@ -541,6 +550,7 @@ pub async fn serve_with_shutdown(
     let _ = delivering.await;
     let _ = retaining.await;
     let _ = detecting.await;
+    let _ = investigating.await;
     if let Err(e) = pipeline.flush().await {
         tracing::warn!(error = %e, "final pipeline flush failed");
     }

@@ -500,6 +500,18 @@ impl Runner {
                     None => json!({"found": false}),
                 })
             }
+            Exec::LookupIntel { ip } => {
+                let addr: std::net::IpAddr = ip
+                    .parse()
+                    .map_err(|_| format!("lookup_intel: {ip:?} is not an IP address"))?;
+                Ok(match &state.intel {
+                    None => json!({"listed": false, "feed": null, "configured": false}),
+                    Some(intel) => {
+                        let feed = intel.load().lookup(addr, None).map(str::to_string);
+                        json!({"listed": feed.is_some(), "feed": feed, "configured": true})
+                    }
+                })
+            }
             Exec::QueryEvents {
                 by,
                 value,

@@ -71,7 +71,9 @@ fn sample(r: &Route, incident: i64) -> (String, Vec<(&'static str, &'static str)
         ("post", "/webhook-deliveries/{id}/retry") => vec![],
         ("post", "/playbook-runs/{id}/approve" | "/playbook-runs/{id}/cancel") => vec![],
         // nothing proven benign: 303 back
-        ("post", "/incidents/{id}/investigation/resolve") => vec![],
+        ("post", "/incidents/{id}/investigation/resolve" | "/incidents/{id}/investigation/run") => {
+            vec![]
+        }
         // no such playbook: 422
         ("post", "/incidents/{id}/playbooks") => vec![("playbook", "no-such-playbook")],
         // no name: 422 with the form again

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
-use common::{alert, assert_error, spawn_app, TestApp};
+use common::{alert, assert_error, spawn_app, spawn_app_state, TestApp};
 use rampart_model::{Role, Severity};
 use rampart_store::{AuditFilter, IncidentState};
 use serde_json::{json, Value};
@@ -458,4 +458,61 @@ async fn a_rule_runs_a_playbook_on_the_incident_a_pushed_alert_creates() {
             .contains(&json!("by-playbook")),
         "{d:#}"
     );
+}
+
+/// `lookup_intel` asks the threat-intelligence feeds about each attacker address and a
+/// condition acts on the answer: the listed address gets the incident tagged.
+#[tokio::test]
+async fn a_lookup_intel_step_answers_from_the_feeds() {
+    use rampart_signatures::intel::{FeedFormat, ThreatIntel};
+    let intel = ThreatIntel::parse("abuse-feed", FeedFormat::Plain, "203.0.113.0/24\n").unwrap();
+    let app = spawn_app_state(
+        |s| s.intel = Some(Arc::new(arc_swap::ArcSwap::from_pointee(intel))),
+        Default::default(),
+    )
+    .await;
+    let inc = incident(&app, "203.0.113.44").await;
+    let doc = r#"
+name: intel
+subject: incident
+steps:
+  - id: ti
+    lookup_intel: {ip: "203.0.113.44"}
+  - id: clean
+    lookup_intel: {ip: "198.51.100.1"}
+  - id: mark
+    if:
+      condition: "{{ steps.ti.listed }}"
+      then:
+        - id: tag
+          tag: ["intel:{{ steps.ti.feed }}"]
+"#;
+    let manager = app.token(Role::SocManager).await;
+    let r = post_yaml(&app, &manager, doc).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let bad = doc.replace(
+        "lookup_intel: {ip: \"198.51.100.1\"}",
+        "lookup_intel: {address: x}",
+    );
+    let r = post_yaml(&app, &manager, bad.replace("name: intel", "name: bad")).await;
+    assert_eq!(r.status(), 422, "an unknown field is refused");
+    let tier2 = app.token(Role::Tier2).await;
+    let r = app
+        .post(
+            "/api/v1/playbook-runs",
+            &tier2,
+            json!({"playbook": "intel", "incident_id": inc}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let v = wait_run(&app, id, is_final).await;
+    assert_eq!(v["status"], "succeeded", "{v:#}");
+    assert_eq!(
+        v["steps"][0]["output"],
+        json!({"listed": true, "feed": "abuse-feed", "configured": true})
+    );
+    assert_eq!(v["steps"][1]["output"]["listed"], false);
+    let d = app.get_json(&format!("/api/v1/incidents/{inc}")).await;
+    assert_eq!(d["tags"], json!(["intel:abuse-feed"]), "{d}");
 }

@@ -45,6 +45,10 @@ fn sample(r: &Route, incident: i64) -> (String, &'static str) {
         ("post", "/api/v1/webhook-deliveries/{id}/retry") => "",
         // A query over an empty range: 200 with no rows.
         ("post", "/api/v1/hunt") => r#"{"query":"ApiEvents | take 1"}"#,
+        // No name: 422 from the deployment checks.
+        ("post", "/api/v1/deployments") => "{}",
+        // Runs the investigation of the sample incident.
+        ("post", "/api/v1/incidents/{id}/investigation") => "",
         // No name: 422 from the saved-query checks.
         ("post" | "put", p) if p.starts_with("/api/v1/hunt/queries") => "{}",
         (m, p) => panic!("no sample request for {m} {p}: add one"),

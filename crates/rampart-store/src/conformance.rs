@@ -132,13 +132,13 @@ macro_rules! __store_conformance_cases {
 }
 
 mod detection;
-mod investigation;
 mod hunt;
+mod investigation;
 mod playbook;
 mod retention;
 pub use detection::*;
-pub use investigation::*;
 pub use hunt::*;
+pub use investigation::*;
 pub use playbook::*;
 pub use retention::*;
 

@@ -67,7 +67,10 @@ enum Loaded {
     Response(Vec<Action>, Containment),
     Tasks(Vec<Task>),
     Playbooks(Vec<RunView>, Vec<String>),
-    Investigation(rampart_contain::investigation::Investigation),
+    Investigation(
+        rampart_contain::investigation::Investigation,
+        Option<(Timestamp, u64)>,
+    ),
     Activity(Vec<AuditEntry>),
 }
 
@@ -108,7 +111,8 @@ pub async fn show(
         ),
         Tab::Tasks => Loaded::Tasks(state.store.list_tasks(id).await?),
         Tab::Investigation => {
-            Loaded::Investigation(crate::investigation::investigate(&state, &d).await?)
+            let (inv, kept) = crate::investigation::kept_or_preview(&state, &d).await?;
+            Loaded::Investigation(inv, kept)
         }
         Tab::Playbooks => {
             let (runs, playbooks) = super::automation::incident_runs(&state, id).await?;
@@ -133,7 +137,7 @@ pub async fn show(
             durations: &state.contain.default_duration,
         }),
         (Loaded::Tasks(t), _) => TabBody::Tasks(t),
-        (Loaded::Investigation(i), _) => TabBody::Investigation(i),
+        (Loaded::Investigation(i, kept), _) => TabBody::Investigation(i, *kept),
         (Loaded::Playbooks(runs, playbooks), _) => {
             TabBody::Playbooks(PlaybooksTab { runs, playbooks })
         }
@@ -520,4 +524,14 @@ pub async fn resolve_benign(
     let inv = crate::investigation::investigate(&state, &d).await?;
     crate::investigation::resolve_benign(&state, &inv).await?;
     Ok(to_page(id, Tab::Investigation, "benign-resolved"))
+}
+
+/// `POST /incidents/{id}/investigation/run`: run the investigation again now and keep it.
+pub async fn rerun_investigation(
+    State(state): State<AppState>,
+    id: Result<Path<i64>, PathRejection>,
+) -> Result<Response, PageError> {
+    let id = path_id(id)?;
+    crate::investigation::run_for(&state, id, None).await?;
+    Ok(to_page(id, Tab::Investigation, "investigation-run"))
 }

@@ -58,6 +58,7 @@ pub const ROUTES: &[Route] = &[
     route!(post "/incidents/{id}/merge", Merge by Session, "Console: merge an incident into another", incident::merge),
     route!(post "/incidents/{id}/contain", ContainLow by Session, "Console: contain an attacker entity (checked by rampart-contain, as POST /api/v1/actions)", incident::contain),
     route!(post "/incidents/{id}/disruption/undo", RevertAny by Session, "Console: undo attack disruption on an incident", incident::undo_disruption),
+    route!(post "/incidents/{id}/investigation/run", Triage by Session, "Console: run the automated investigation again now (resolves what it proves benign, audited; kept)", incident::rerun_investigation),
     route!(post "/incidents/{id}/investigation/resolve", Triage by Session, "Console: resolve the alerts the automated investigation proves benign (audited)", incident::resolve_benign),
     route!(post "/incidents/{id}/tasks", Triage by Session, "Console: add a recovery task", incident::add_task),
     route!(post "/incidents/{id}/tasks/seed", Triage by Session, "Console: seed the recovery checklist from what was attacked", incident::seed_tasks),

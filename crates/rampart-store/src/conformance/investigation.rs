@@ -105,7 +105,10 @@ pub async fn investigations_are_claimed_once_and_kept(s: &dyn Store) {
         before: Some(t(3_600_000)),
         keep_rows: None,
     };
-    assert_eq!(s.prune(&rule, 10, "system:retention").await.expect("prune"), 1);
+    assert_eq!(
+        s.prune(&rule, 10, "system:retention").await.expect("prune"),
+        1
+    );
     assert_eq!(s.get_investigation(a).await.expect("get"), None);
     assert!(s.get_investigation(b).await.expect("get").is_some());
 }
