@@ -234,7 +234,7 @@ fn invalid_playbooks_are_refused_naming_the_field_and_line() {
         ),
         (
             "name: t\nsubject: incident\nsteps:\n  - id: a\n    comment: x\n    tag: y\n",
-            "steps[0] (line 4): step `a`: a step is exactly one of contain, revert, assign, tag, comment, add_task, lookup_inventory, query_events, webhook, wait, approval, if, foreach",
+            "steps[0] (line 4): step `a`: a step is exactly one of contain, revert, assign, tag, comment, add_task, lookup_inventory, lookup_intel, query_events, webhook, wait, approval, if, foreach",
         ),
         (
             "name: t\nsubject: incident\nsteps:\n  - id: a\n    webhook:\n      url: http://x\n      timout_secs: 3\n",
