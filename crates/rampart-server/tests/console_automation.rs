@@ -300,6 +300,7 @@ async fn dead_letters_are_listed_and_retried_from_the_console() {
             retry_base: Duration::from_millis(20),
             retry_max: Duration::from_millis(200),
             concurrency: 4,
+            ca_file: None,
         },
         ..Default::default()
     })

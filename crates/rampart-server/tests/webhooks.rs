@@ -101,6 +101,7 @@ fn fast() -> ServerConfig {
             retry_base: Duration::from_millis(20),
             retry_max: Duration::from_millis(200),
             concurrency: 4,
+            ca_file: None,
         },
         ..Default::default()
     }
@@ -545,4 +546,118 @@ async fn webhook_routes_are_checked_audited_role_gated_and_actions_are_events() 
             "automation.create"
         ]
     );
+}
+
+/// An https receiver with a certificate of a private CA: trusted through `ca_file`, the
+/// delivery arrives over TLS; without it, the attempt fails (an unknown issuer is never
+/// trusted) and the delivery is retried, not delivered.
+#[tokio::test]
+async fn https_receivers_are_reached_over_tls_with_a_trusted_ca() {
+    use hyper_util::rt::TokioIo;
+    use tokio_rustls::rustls;
+
+    let rcgen::CertifiedKey { cert, key_pair } =
+        rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, cert.pem()).unwrap();
+    let server_cfg = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key_pair.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_cfg));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let g = got.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, g) = (acceptor.clone(), g.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let g = g.clone();
+                        async move {
+                            let body = axum::body::to_bytes(
+                                axum::body::Body::new(req.into_body()),
+                                1 << 20,
+                            )
+                            .await
+                            .unwrap();
+                            g.lock().unwrap().push(body.to_vec());
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                axum::body::Body::from("ok"),
+                            ))
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    let url = format!("https://localhost:{port}/hook");
+
+    for trusted in [false, true] {
+        let mut config = fast();
+        if trusted {
+            config.webhooks.ca_file = Some(ca.clone());
+        }
+        let app = spawn_app_with(config).await;
+        let manager = app.token(Role::SocManager).await;
+        create_hook(
+            &app,
+            &manager,
+            json!({"name": "tls", "url": url, "events": ["incident_created"]}),
+        )
+        .await;
+        let ingest = app.token(Role::Ingest).await;
+        push_alert(&app, &ingest, "198.51.100.44").await;
+        if trusted {
+            until("delivered over TLS", || async {
+                deliveries(&app, "tls")
+                    .await
+                    .first()
+                    .is_some_and(|d| d.status == DeliveryStatus::Delivered)
+            })
+            .await;
+            let bodies = got.lock().unwrap().clone();
+            assert_eq!(
+                bodies.len(),
+                1,
+                "only the trusting node reached the receiver"
+            );
+            let body: Value = serde_json::from_slice(&bodies[0]).unwrap();
+            assert_eq!(body["event"], "incident_created");
+        } else {
+            until("a failed attempt", || async {
+                deliveries(&app, "tls")
+                    .await
+                    .first()
+                    .is_some_and(|d| d.attempts >= 2)
+            })
+            .await;
+            let d = &deliveries(&app, "tls").await[0];
+            assert_ne!(d.status, DeliveryStatus::Delivered);
+            assert!(
+                d.last_error.as_deref().unwrap_or("").contains("error"),
+                "{:?}",
+                d.last_error
+            );
+            assert!(
+                got.lock().unwrap().is_empty(),
+                "an untrusted issuer is refused"
+            );
+        }
+    }
 }

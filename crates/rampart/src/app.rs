@@ -377,6 +377,9 @@ impl App {
         }
         let mut cfg = self.config.server.server_config();
         cfg.webhooks = self.config.webhooks.webhook_config();
+        rampart_server::webhook::http_client(&cfg.webhooks)
+            .map_err(anyhow::Error::msg)
+            .context("[webhooks]")?;
         cfg.retention = self.config.retention.retention_config()?;
         let contain = self.config.contain.contain_config(
             &self.config.decode.trusted_proxies,

@@ -152,6 +152,8 @@ pub struct WebhooksSection {
     pub retry_max_secs: Option<u64>,
     /// Most deliveries in flight at once on this node (default 8).
     pub concurrency: Option<usize>,
+    /// A PEM file of extra CA certificates trusted for https receivers (an internal CA).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl WebhooksSection {
@@ -170,6 +172,7 @@ impl WebhooksSection {
                 .retry_max_secs
                 .map_or(d.retry_max, |s| Duration::from_secs(s.max(1))),
             concurrency: self.concurrency.map_or(d.concurrency, |n| n.clamp(1, 256)),
+            ca_file: self.ca_file.clone(),
         }
     }
 }
