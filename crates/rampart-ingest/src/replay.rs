@@ -53,7 +53,7 @@ impl Default for ReplayOptions {
     fn default() -> Self {
         ReplayOptions {
             format: None,
-            batch_size: 2048,
+            batch_size: 16384,
             batch_bytes: 4 << 20,
             decode: DecodeConfig::default(),
             progress: Arc::new(AtomicU64::new(0)),
