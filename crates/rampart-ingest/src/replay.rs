@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use rampart_decode::{AutoDecoder, DecodeConfig, Decoder};
 use rampart_model::ApiEvent;
-use rampart_pipeline::{BatchReport, PipelineHandle};
+use rampart_pipeline::{BatchReport, Pending, PipelineHandle};
 use rampart_store::{Checkpoint, Store};
 
 use crate::lines::{Line, LineReader, DEFAULT_MAX_LINE_BYTES};
@@ -53,7 +53,7 @@ impl Default for ReplayOptions {
     fn default() -> Self {
         ReplayOptions {
             format: None,
-            batch_size: 2048,
+            batch_size: 16384,
             batch_bytes: 4 << 20,
             decode: DecodeConfig::default(),
             progress: Arc::new(AtomicU64::new(0)),
@@ -116,7 +116,16 @@ pub struct ReplayReport {
     pub per_file: Vec<FileReport>,
 }
 
+/// Batches of one replay handed to the pipeline and not yet acknowledged, at most.
+const IN_FLIGHT: usize = 2;
+
 impl ReplayReport {
+    fn acknowledged(&mut self, events: u64, lines: u64, r: &BatchReport) {
+        self.events += events;
+        self.lines += lines;
+        self.pipeline.add(r);
+    }
+
     fn malformed(&mut self, m: MalformedLine) {
         self.malformed += 1;
         if self.malformed_lines.len() < MAX_MALFORMED_KEPT {
@@ -304,6 +313,10 @@ pub async fn replay_files(
         }
     });
     let mut report = ReplayReport::default();
+    // Batches handed to the pipeline and not yet acknowledged, oldest first: the next batch
+    // is detected while the one before commits. Counted only once acknowledged.
+    let mut pending: std::collections::VecDeque<(u64, u64, Pending)> =
+        std::collections::VecDeque::with_capacity(IN_FLIGHT);
     while let Some(b) = rx.recv().await {
         match b {
             Batch::Events {
@@ -311,11 +324,15 @@ pub async fn replay_files(
                 checkpoint,
                 lines,
             } => {
+                if pending.len() >= IN_FLIGHT {
+                    if let Some((n, lines, p)) = pending.pop_front() {
+                        let r = p.committed().await?;
+                        report.acknowledged(n, lines, &r);
+                    }
+                }
                 let n = events.len() as u64;
-                let r = pipeline.push_events(events, checkpoint).await?;
-                report.events += n;
-                report.lines += lines;
-                report.pipeline.add(&r);
+                let p = pipeline.submit_events(events, checkpoint).await?;
+                pending.push_back((n, lines, p));
             }
             Batch::Malformed(m) => report.malformed(m),
             Batch::FileDone(f) => {
@@ -325,6 +342,10 @@ pub async fn replay_files(
                 report.file(f)
             }
         }
+    }
+    while let Some((n, lines, p)) = pending.pop_front() {
+        let r = p.committed().await?;
+        report.acknowledged(n, lines, &r);
     }
     reader.await.map_err(|e| IngestError::Io {
         path: "reader thread".into(),

@@ -233,6 +233,20 @@ impl PipelineStats {
     }
 }
 
+/// A batch handed to the pipeline by [`PipelineHandle::submit_events`], not yet acknowledged.
+#[must_use = "a batch is acknowledged only once `committed` resolves"]
+pub struct Pending(oneshot::Receiver<Result<PushOutcome, PipelineError>>);
+
+impl Pending {
+    /// Wait until the batch is committed (or failed to be).
+    pub async fn committed(self) -> Result<BatchReport, PipelineError> {
+        self.0
+            .await
+            .map_err(|_| PipelineError::Stopped)?
+            .map(PushOutcome::into_report)
+    }
+}
+
 /// A cheap, cloneable handle to the pipeline task.
 #[derive(Clone)]
 pub struct PipelineHandle {
@@ -277,6 +291,28 @@ impl PipelineHandle {
         self.send_events(events, checkpoint, None)
             .await
             .map(PushOutcome::into_report)
+    }
+
+    /// Hand a batch of events (and its source's checkpoint) to the pipeline without waiting
+    /// for its commit: a source may read and hand over the next batch while this one is
+    /// detected and committed. The batch is acknowledged (stored, checkpoint included) only
+    /// when [`Pending::committed`] resolves; batches commit in the order they were handed.
+    pub async fn submit_events(
+        &self,
+        events: Vec<ApiEvent<'static>>,
+        checkpoint: Option<Checkpoint>,
+    ) -> Result<Pending, PipelineError> {
+        let (ack, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Events {
+                events,
+                checkpoint,
+                idempotency: None,
+                ack,
+            })
+            .await
+            .map_err(|_| PipelineError::Stopped)?;
+        Ok(Pending(rx))
     }
 
     /// Process and store one pushed request's events in one transaction, with its
@@ -539,6 +575,33 @@ impl Default for PipelineConfig {
     }
 }
 
+/// A batch of events detected and sanitised, not yet committed.
+struct Prepared {
+    events: Vec<ApiEvent<'static>>,
+    checkpoint: Option<Checkpoint>,
+    alerts: Vec<AlertDraft>,
+    endpoints: Vec<rampart_model::EndpointInfo>,
+    report: BatchReport,
+}
+
+/// A batch whose transaction is committing on its own task, with the acknowledgement its
+/// source waits for (sent only once the commit is done).
+struct InFlight {
+    commit: tokio::task::JoinHandle<Result<BatchOutcome, StoreError>>,
+    report: BatchReport,
+    ack: Ack,
+}
+
+/// The commit of the batch in flight, or never.
+async fn landed(
+    inflight: &mut Option<InFlight>,
+) -> Result<Result<BatchOutcome, StoreError>, tokio::task::JoinError> {
+    match inflight {
+        Some(f) => (&mut f.commit).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The pipeline's state, owned by its task.
 struct Core {
     store: Arc<dyn Store>,
@@ -573,12 +636,12 @@ impl Core {
         Ok(())
     }
 
-    async fn on_events(
+    /// Detection and sanitising of one batch of events: everything before its commit.
+    fn prepare_events(
         &mut self,
         mut events: Vec<ApiEvent<'static>>,
         checkpoint: Option<Checkpoint>,
-        idempotency: Option<IdempotencyKey>,
-    ) -> Result<PushOutcome, PipelineError> {
+    ) -> Prepared {
         let before = events.len();
         events.retain(|ev| {
             let sane = ev.ts.is_sane();
@@ -615,12 +678,33 @@ impl Core {
         } else {
             Vec::new()
         };
-        let alerts = std::mem::take(&mut self.alerts);
-        let mut report = BatchReport {
+        let report = BatchReport {
             events: events.len() as u64,
             out_of_range,
             ..Default::default()
         };
+        Prepared {
+            events,
+            checkpoint,
+            alerts: std::mem::take(&mut self.alerts),
+            endpoints,
+            report,
+        }
+    }
+
+    /// Commit a prepared batch here (correlating its alerts first).
+    async fn commit_prepared(
+        &mut self,
+        p: Prepared,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<PushOutcome, PipelineError> {
+        let Prepared {
+            events,
+            checkpoint,
+            alerts,
+            endpoints,
+            mut report,
+        } = p;
         self.commit(
             &events,
             checkpoint.as_ref(),
@@ -631,6 +715,69 @@ impl Core {
             false,
         )
         .await
+    }
+
+    /// Commit a prepared batch that carries no alerts and no idempotency key on a task of its
+    /// own, so the pipeline detects the next batch meanwhile. Its commit changes no
+    /// correlation state; it is acknowledged by [`Core::land`] once committed.
+    fn commit_in_background(&self, p: Prepared, ack: Ack) -> InFlight {
+        debug_assert!(p.alerts.is_empty());
+        let store = Arc::clone(&self.store);
+        let Prepared {
+            events,
+            checkpoint,
+            endpoints,
+            report,
+            ..
+        } = p;
+        let commit = tokio::spawn(async move {
+            let batch = Batch {
+                events: &events,
+                checkpoint: checkpoint.as_ref(),
+                changes: None,
+                endpoints: &endpoints,
+                idempotency: None,
+            };
+            store.commit_batch(&batch).await
+        });
+        InFlight {
+            commit,
+            report,
+            ack,
+        }
+    }
+
+    /// Acknowledge a batch committed in the background with the outcome of its commit.
+    fn land(
+        &mut self,
+        f: InFlight,
+        outcome: Result<Result<BatchOutcome, StoreError>, tokio::task::JoinError>,
+    ) {
+        let r = match outcome {
+            Ok(Ok(BatchOutcome::Committed(applied))) => {
+                self.correlator.confirm(&applied);
+                Ok(PushOutcome::Committed(f.report))
+            }
+            Ok(Ok(BatchOutcome::Duplicate(stored))) => Ok(PushOutcome::Replayed(stored)),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "committing a batch failed");
+                Err(e.into())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the task committing a batch failed");
+                Err(StoreError::database("committing a batch", e).into())
+            }
+        };
+        self.publish_outcome(&r);
+        let _ = f.ack.send(r);
+    }
+
+    /// Wait for the batch committing in the background, if any, and acknowledge it.
+    async fn land_pending(&mut self, inflight: &mut Option<InFlight>) {
+        if let Some(mut f) = inflight.take() {
+            let outcome = (&mut f.commit).await;
+            self.land(f, outcome);
+        }
     }
 
     async fn on_alerts(
@@ -853,7 +1000,21 @@ pub async fn spawn(
     let watch = core.watch.clone();
     core.seed().await?;
     let task = tokio::spawn(async move {
-        while let Some(msg) = rx.recv().await {
+        // At most one batch of events commits in the background while the next one is
+        // detected; every other message waits for it first, so writes stay in order.
+        let mut inflight: Option<InFlight> = None;
+        loop {
+            let msg = tokio::select! {
+                biased;
+                outcome = landed(&mut inflight) => {
+                    if let Some(f) = inflight.take() {
+                        core.land(f, outcome);
+                    }
+                    continue;
+                }
+                msg = rx.recv() => msg,
+            };
+            let Some(msg) = msg else { break };
             match msg {
                 Msg::Events {
                     events,
@@ -861,19 +1022,27 @@ pub async fn spawn(
                     idempotency,
                     ack,
                 } => {
-                    let r = core.on_events(events, checkpoint, idempotency).await;
-                    core.publish_outcome(&r);
-                    let _ = ack.send(r);
+                    let prepared = core.prepare_events(events, checkpoint);
+                    core.land_pending(&mut inflight).await;
+                    if idempotency.is_none() && prepared.alerts.is_empty() {
+                        inflight = Some(core.commit_in_background(prepared, ack));
+                    } else {
+                        let r = core.commit_prepared(prepared, idempotency).await;
+                        core.publish_outcome(&r);
+                        let _ = ack.send(r);
+                    }
                 }
                 Msg::Alerts {
                     alerts,
                     idempotency,
                     ack,
                 } => {
+                    core.land_pending(&mut inflight).await;
                     let r = core.on_alerts(alerts, idempotency).await;
                     core.publish_outcome(&r);
                     let _ = ack.send(r);
                 }
+                // The batch in flight changes no incident: no need to wait for it.
                 Msg::IncidentChanged(inc) => core.correlator.on_incident_changed(&inc),
                 Msg::IncidentUpdated(id, update) => {
                     if let Some(auto) = &core.automation {
@@ -885,12 +1054,14 @@ pub async fn spawn(
                     }
                 }
                 Msg::Flush { ack } => {
+                    core.land_pending(&mut inflight).await;
                     let r = core.flush().await;
                     core.publish(r.as_ref());
                     let _ = ack.send(r);
                 }
             }
         }
+        core.land_pending(&mut inflight).await;
         // Senders gone: store what is pending, then let automation finish its queue.
         if let Err(e) = core.flush().await {
             tracing::error!(error = %e, "final pipeline flush failed");

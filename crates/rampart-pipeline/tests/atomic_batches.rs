@@ -209,3 +209,75 @@ async fn out_of_range_times_never_reach_the_store() {
         .render()
         .contains("rampart_pipeline_out_of_range_total 3"));
 }
+
+/// Batches handed over without waiting for their commit (`submit_events`, as replay does, so
+/// the next batch is detected while one commits) commit in the order they were handed, each
+/// acknowledged only once its events and checkpoint committed; a batch whose commit fails is
+/// refused with nothing of it stored, and the batches before it stay.
+#[tokio::test]
+async fn submitted_batches_commit_in_order_and_are_acknowledged_once_committed() {
+    let (store, pipeline, _dir) = setup().await;
+    let benign = |i: i64| ApiEvent {
+        ts: Timestamp(T0 + i * 1000),
+        client_ip: Some("198.51.100.7".parse().expect("ip")),
+        method: Cow::Borrowed("GET"),
+        host: Cow::Borrowed("api.example.com"),
+        path: Cow::Borrowed("/api/v1/items"),
+        status: 200,
+        user_agent: Cow::Borrowed("Mozilla/5.0"),
+        source_format: Cow::Borrowed("combined"),
+        ..Default::default()
+    };
+    let cp = |offset: u64| Checkpoint {
+        source: "replay:/var/log/api.log".into(),
+        file_id: "1:2".into(),
+        offset,
+    };
+    let first = pipeline
+        .submit_events((0..50).map(benign).collect(), Some(cp(50)))
+        .await
+        .expect("submit first");
+    let second = pipeline
+        .submit_events((50..100).map(benign).collect(), Some(cp(100)))
+        .await
+        .expect("submit second");
+    // Acknowledged: the second batch and, before it, the first are committed.
+    assert_eq!(second.committed().await.expect("second").events, 50);
+    assert_eq!(store.stats().await.expect("stats").events, 100);
+    assert_eq!(
+        store.get_checkpoint(&cp(0).source).await.expect("get"),
+        Some(cp(100))
+    );
+    assert_eq!(first.committed().await.expect("first").events, 50);
+
+    store
+        .execute_raw(
+            "CREATE TRIGGER no_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'down'); END",
+        )
+        .await
+        .expect("trigger");
+    let failing = pipeline
+        .submit_events((100..150).map(benign).collect(), Some(cp(150)))
+        .await
+        .expect("submit failing");
+    failing
+        .committed()
+        .await
+        .expect_err("the events cannot be stored");
+    assert_eq!(store.stats().await.expect("stats").events, 100);
+    assert_eq!(
+        store.get_checkpoint(&cp(0).source).await.expect("get"),
+        Some(cp(100)),
+        "a refused batch leaves the checkpoint of the last committed one"
+    );
+    let listed = store
+        .list_events(&EventQuery {
+            limit: Some(1000),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    let ts: Vec<i64> = listed.iter().map(|e| e.event.ts.millis()).collect();
+    let expected: Vec<i64> = (0..100).map(|i| T0 + i * 1000).collect();
+    assert_eq!(ts, expected, "stored in the order handed over");
+}

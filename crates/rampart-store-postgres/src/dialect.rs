@@ -37,6 +37,9 @@ pub(crate) fn violated_key(e: &sqlx::Error) -> Option<&str> {
     }
 }
 
+/// How the multi-row `INSERT` of events begins (a failing statement undoes itself).
+pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events";
+
 /// What [`rampart_store::Store::optimize`] runs: nothing: autovacuum keeps the statistics.
 pub(crate) const OPTIMIZE: Option<&str> = None;
 

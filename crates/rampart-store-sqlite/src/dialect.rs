@@ -40,6 +40,13 @@ pub(crate) fn violated_key(e: &sqlx::Error) -> Option<&str> {
     }
 }
 
+/// How the multi-row `INSERT` of events begins. `OR FAIL`: a row that breaks a constraint
+/// stops the statement without undoing the rows before it, so SQLite needs no statement
+/// journal (a copy of every page the statement changes, the cost of a multi-row `INSERT`
+/// inside a transaction); the error still rolls the whole transaction back
+/// (`insert_events_tx` runs inside one and returns it).
+pub(crate) const INSERT_EVENTS: &str = "INSERT OR FAIL INTO events";
+
 /// What [`rampart_store::Store::optimize`] runs: SQLite's planner statistics refresh, bounded (it sets its own analysis limit; `0x10002` also looks at tables this connection has not used).
 pub(crate) const OPTIMIZE: Option<&str> = Some("PRAGMA optimize=0x10002");
 

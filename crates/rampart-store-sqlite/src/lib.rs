@@ -100,6 +100,11 @@ impl SqliteStore {
             .pragma("cache_size", "-65536")
             .pragma("mmap_size", "268435456")
             .pragma("temp_store", "memory")
+            // Checkpoint the WAL into the database every 64 MiB of WAL instead of SQLite's
+            // 4 MiB: a batch of events rewrites the same index pages, and each checkpoint
+            // copies them once and syncs; at 4 MiB nearly every batch paid one (a quarter of
+            // the writer's time in a replay). Durability is unchanged: a commit is in the WAL.
+            .pragma("wal_autocheckpoint", "16384")
             // hunting's `matches regex` and `has`
             .with_regexp();
         let writer = SqlitePoolOptions::new()

@@ -62,6 +62,39 @@ fn source(s: Source) -> String {
     }
 }
 
+/// The columns to count rows by before a summarize's own GROUP BY, when that pays and is
+/// exact: every aggregate is `count()`, and the keys are `bin()`s of one column by constants
+/// (or that column itself), so they are functions of that column alone (a plain column key
+/// alone already groups in its index's order).
+fn pre_group_columns<'a>(keys: &'a [TExpr], aggs: &[Agg]) -> Option<Vec<&'a str>> {
+    if keys.is_empty() || aggs.is_empty() || aggs.iter().any(|a| a.func != AggFunc::Count) {
+        return None;
+    }
+    let mut cols: Vec<&str> = Vec::new();
+    let mut binned = false;
+    for k in keys {
+        let col = match &k.kind {
+            TKind::Column(c) => c,
+            TKind::Func(Func::Bin, args) => match (&args[..], args.get(1).map(|a| &a.kind)) {
+                ([x, _], Some(TKind::Lit(_))) => match &x.kind {
+                    TKind::Column(c) => {
+                        binned = true;
+                        c
+                    }
+                    _ => return None,
+                },
+                _ => return None,
+            },
+            _ => return None,
+        };
+        if !cols.contains(&col.as_str()) {
+            cols.push(col);
+        }
+    }
+    // One column: grouping by it reads the index on it in order (two would sort every row).
+    (binned && cols.len() == 1).then_some(cols)
+}
+
 /// `%`, `_` and `\` escaped for `LIKE ... ESCAPE '\'`, ASCII lower-cased.
 fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -258,7 +291,22 @@ impl Sql {
         aggs: &[Agg],
         plan: &Plan,
     ) -> String {
-        let from = self.node(input, plan);
+        let mut from = self.node(input, plan);
+        // stage 0, for `count()`s by keys computed from columns (`bin(Timestamp, 1h)`):
+        // count the rows of each distinct value of those columns first, grouping by the plain
+        // columns (which reads an index in its order, without sorting) so that the final
+        // GROUP BY sorts one row per distinct value instead of one per event (a week of 7M
+        // events: 604,800 seconds instead of 7M rows). The counts are then summed.
+        let pre_counted = match pre_group_columns(keys, aggs) {
+            Some(cols) => {
+                let cols = cols.iter().map(|c| q(c)).collect::<Vec<_>>().join(", ");
+                from = self.cte(format!(
+                    "SELECT {cols}, COUNT(*) AS __c FROM {from} GROUP BY {cols}"
+                ));
+                true
+            }
+            None => false,
+        };
         // stage 1: keys and aggregate arguments as plain columns
         let mut pre: Vec<String> = Vec::new();
         for (i, k) in keys.iter().enumerate() {
@@ -268,6 +316,9 @@ impl Sql {
             if let Some(arg) = &a.arg {
                 pre.push(format!("{} AS __a{j}", self.expr(arg)));
             }
+        }
+        if pre_counted {
+            pre.push("__c".into());
         }
         if pre.is_empty() {
             pre.push("1 AS __one".into());
@@ -302,6 +353,7 @@ impl Sql {
             let arg = format!("__a{j}");
             let ty = a.arg.as_ref().map_or(Type::Long, |e| e.ty);
             let sql = match a.func {
+                AggFunc::Count if pre_counted => "CAST(SUM(__c) AS BIGINT)".to_string(),
                 AggFunc::Count => "COUNT(*)".to_string(),
                 AggFunc::CountIf => format!("COUNT(CASE WHEN {arg} THEN 1 END)"),
                 AggFunc::DCount => format!("COUNT(DISTINCT {arg})"),

@@ -46,8 +46,9 @@ mod investigation;
 mod retention;
 
 use crate::dialect::{
-    search_pattern, violated_key, Db, DbConnection, DbRow, SqlStore, BACKEND, CLAIM_LOCK, OPTIMIZE,
-    ROW_LOCK, SEARCH_KEY, SEARCH_MATCH, TOKEN_NAME_KEY, UNIQUE_KEYS, USER_NAME_KEY,
+    search_pattern, violated_key, Db, DbConnection, DbRow, SqlStore, BACKEND, CLAIM_LOCK,
+    INSERT_EVENTS, OPTIMIZE, ROW_LOCK, SEARCH_KEY, SEARCH_MATCH, TOKEN_NAME_KEY, UNIQUE_KEYS,
+    USER_NAME_KEY,
 };
 
 /// Actor recorded for changes made by `apply` (the correlator).
@@ -827,11 +828,11 @@ async fn insert_events_tx(
             extras.push(to_json(&ExtraRef::of(ev))?);
             ips.push(ev.client_ip.map(|ip| ip.to_string()));
         }
-        let mut qb: QueryBuilder<Db> = QueryBuilder::new(
-            "INSERT INTO events (ts, client_ip, method, host, path, query, status, \
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(format!(
+            "{INSERT_EVENTS} (ts, client_ip, method, host, path, query, status, \
              request_bytes, response_bytes, latency_us, user_agent, principal, api_key_id, \
-             service, kind, source_format, extra, raw) ",
-        );
+             service, kind, source_format, extra, raw) "
+        ));
         qb.push_values(
             chunk.iter().zip(extras.iter()).zip(ips.iter()),
             |mut b, ((ev, extra), ip)| {
