@@ -226,9 +226,18 @@ pub fn compute(incidents: &[IncidentFacts]) -> SocMetrics {
     }
 }
 
+/// The periods the dashboard offers (label, days), ending at the shown period's end.
+pub const PERIODS: [(&str, i64); 4] = [
+    ("7 days", 7),
+    ("30 days", 30),
+    ("90 days", 90),
+    ("1 year", 365),
+];
+
 /// The console's SOC dashboard: the four times by severity, incidents per week as an SVG bar
 /// chart (server-rendered), the detectors' classifications and the automation share. Every
 /// name shown (owners, detectors) is escaped by maud.
+/// Links offer the [`PERIODS`] ending at `until`.
 pub fn dashboard(
     v: &rampart_console::Viewer,
     m: &SocMetrics,
@@ -272,6 +281,18 @@ pub fn dashboard(
                 h1 { "SOC metrics" }
                 span.count id="soc-period" {
                     (since.to_rfc3339()) " – " (until.to_rfc3339()) " · " (measured) " of " (total) " incidents measured"
+                }
+            }
+            nav.period id="soc-periods" {
+                "Period: "
+                @for (label, days) in PERIODS {
+                    @let from = Timestamp(until.millis() - days * 86_400_000);
+                    @if until.millis() - since.millis() == days * 86_400_000 {
+                        strong { (label) }
+                    } @else {
+                        a href=(format!("/soc?since={}&until={}", from.to_rfc3339(), until.to_rfc3339())) { (label) }
+                    }
+                    " "
                 }
             }
             p.muted { "Medians. MTTD: first malicious activity to first alert; MTTA: created to first owner or InProgress; MTTC: created to first containment applied; MTTR: created to resolved." }

@@ -1,18 +1,19 @@
 //! `GET /api/v1/metrics/soc?since=&until=`: the SOC metrics of `rampart_report::soc` over the
 //! incidents created in a period (default the last 30 days), from facts read here: each
 //! incident's alerts (detectors, first alert), its audit trail (first owner or InProgress,
-//! resolution, and whether automation made them) and its containment actions.
+//! resolution, and whether automation made them) and its containment actions, read for all
+//! the incidents at once (`Store::incident_trails`).
 //!
 //! On demand and bounded: at most [`MAX_INCIDENTS`] incidents (the newest), said in the answer.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
-use rampart_model::{
-    ActionFilter, ActionStatus, IncidentFilter, IncidentSort, IncidentStatus, Timestamp,
-};
+use std::collections::HashMap;
+
+use rampart_model::{ActionStatus, IncidentFilter, IncidentSort, IncidentStatus, Timestamp};
 use rampart_report::soc::{compute, IncidentFacts, SocMetrics};
-use rampart_store::{AuditFilter, Store};
+use rampart_store::Store;
 use serde::Serialize;
 
 use crate::api::{params, Params};
@@ -78,42 +79,41 @@ pub async fn gather(
             ..Default::default()
         })
         .await?;
-    let mut out = Vec::with_capacity(page.items.len());
-    let mut alerts = 0u64;
-    for inc in &page.items {
-        if inc.status == IncidentStatus::Redirected {
-            continue;
+    let incidents: Vec<_> = page
+        .items
+        .iter()
+        .filter(|i| i.status != IncidentStatus::Redirected)
+        .collect();
+    let ids: Vec<i64> = incidents.iter().map(|i| i.id).collect();
+    let trails = store.incident_trails(&ids).await?;
+    let alerts = trails.alerts.len() as u64;
+    let mut detectors: HashMap<i64, (Vec<String>, Timestamp)> = HashMap::new();
+    for (id, detector, at) in trails.alerts {
+        let e = detectors.entry(id).or_insert_with(|| (Vec::new(), at));
+        // `compute` counts each detector once per incident
+        e.0.push(detector);
+        e.1 = e.1.min(at);
+    }
+    let mut audit: HashMap<&str, Vec<&rampart_model::AuditEntry>> = HashMap::new();
+    for a in &trails.audit {
+        // oldest first (as the store answers)
+        audit.entry(a.object_id.as_str()).or_default().push(a);
+    }
+    let mut actions: HashMap<i64, Vec<&rampart_model::Action>> = HashMap::new();
+    for a in &trails.actions {
+        if let Some(id) = a.action.incident_id {
+            actions.entry(id).or_default().push(a);
         }
-        let detail = store.get_incident(inc.id).await?;
-        let (detectors, first_alert) = match &detail {
-            Some(d) => {
-                alerts += d.alerts.len() as u64;
-                // `compute` counts each detector once per incident
-                let ds: Vec<String> = d
-                    .alerts
-                    .iter()
-                    .map(|a| a.draft.detector.to_string())
-                    .collect();
-                let first = d.alerts.iter().map(|a| a.created_at).min();
-                (ds, first.unwrap_or(inc.created_at))
-            }
-            None => (Vec::new(), inc.created_at),
-        };
-        let audit = store
-            .list_audit(&AuditFilter {
-                object_type: Some("incident".into()),
-                object_id: Some(inc.id.to_string()),
-                limit: Some(1000),
-                ..Default::default()
-            })
-            .await?
-            .items;
-        let mut entries: Vec<_> = audit.iter().collect();
-        entries.sort_by_key(|a| (a.at, a.id));
+    }
+    let mut out = Vec::with_capacity(incidents.len());
+    for inc in incidents {
+        let (detectors, first_alert) = detectors
+            .remove(&inc.id)
+            .unwrap_or_else(|| (Vec::new(), inc.created_at));
         let mut acknowledged = None;
         let mut resolved = None;
         let mut automated = false;
-        for a in entries {
+        for a in audit.get(inc.id.to_string().as_str()).into_iter().flatten() {
             let field = a.details.get("field").and_then(|v| v.as_str());
             let after = a.details.get("after");
             let ack = match (field, after) {
@@ -137,16 +137,10 @@ pub async fn gather(
         if inc.status == IncidentStatus::Resolved && resolved.is_none() {
             resolved = Some(inc.updated_at);
         }
-        let actions = store
-            .list_actions(&ActionFilter {
-                incident_id: Some(inc.id),
-                limit: Some(1000),
-                ..Default::default()
-            })
-            .await?
-            .items;
         let applied = actions
-            .iter()
+            .get(&inc.id)
+            .into_iter()
+            .flatten()
             .filter(|a| {
                 matches!(
                     a.action.status,

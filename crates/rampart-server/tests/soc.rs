@@ -127,6 +127,17 @@ async fn the_soc_metrics_measure_each_stage_people_and_automation_reached() {
         assert!(html.contains(&format!("id=\"{id}\"")), "{id} missing");
     }
     assert!(html.contains("3 of 3 incidents measured"), "{html}");
+    // the default period (30 days) is marked, the others are links to their period
+    assert!(html.contains("<strong>30 days</strong>"), "{html}");
+    let week = html
+        .split("href=\"")
+        .filter_map(|s| s.split('"').next())
+        .find(|h| h.starts_with("/soc?since=") && html.contains(&format!("href=\"{h}\">7 days")))
+        .expect("a link to the last 7 days")
+        .replace("&amp;", "&");
+    let r = console.get(&week).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("<strong>7 days</strong>"));
     assert!(html.contains("API_ParameterEnumeration") && html.contains(">ana<"));
     assert!(
         !html.contains("<script>alert(1)"),

@@ -23,8 +23,8 @@ use rampart_model::{
 };
 use rampart_store::{
     AlertFilter, AppliedChanges, AuditFilter, Batch, BatchOutcome, Change, ChangeSet, Checkpoint,
-    EventQuery, IdempotencyRecord, IncidentRef, IncidentState, IncidentSummary, Store, StoreError,
-    StoreResult, StoreStats, StoredEvent,
+    EventQuery, IdempotencyRecord, IncidentRef, IncidentState, IncidentSummary, IncidentTrails,
+    Store, StoreError, StoreResult, StoreStats, StoredEvent,
 };
 
 use rampart_store::codec::*;
@@ -1624,6 +1624,48 @@ impl Store for SqlStore {
             key: None,
         };
         self.page(list, |qb, _| push_audit_where(qb, filter)).await
+    }
+
+    async fn incident_trails(&self, incident_ids: &[i64]) -> StoreResult<IncidentTrails> {
+        let mut out = IncidentTrails::default();
+        // bounded statements: at most 500 bound ids each
+        for ids in incident_ids.chunks(500) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "SELECT incident_id, detector, created_at FROM alerts WHERE incident_id IN (",
+            );
+            push_ids(&mut qb, ids);
+            qb.push(") ORDER BY id");
+            for r in qb.build().fetch_all(&self.reader).await.map_err(db)? {
+                out.alerts.push((
+                    r.try_get("incident_id").map_err(db)?,
+                    r.try_get("detector").map_err(db)?,
+                    Timestamp(r.try_get("created_at").map_err(db)?),
+                ));
+            }
+            let mut qb = QueryBuilder::<Db>::new(format!(
+                "SELECT {AUDIT_COLS} FROM audit WHERE object_type = 'incident' AND object_id IN ("
+            ));
+            {
+                let mut sep = qb.separated(", ");
+                for id in ids {
+                    sep.push_bind(id.to_string());
+                }
+            }
+            qb.push(")");
+            for r in qb.build().fetch_all(&self.reader).await.map_err(db)? {
+                out.audit.push(audit_from_row(&r)?);
+            }
+            let mut qb = QueryBuilder::<Db>::new(format!(
+                "SELECT {ACTION_COLS} FROM actions WHERE incident_id IN ("
+            ));
+            push_ids(&mut qb, ids);
+            qb.push(") ORDER BY id");
+            for r in qb.build().fetch_all(&self.reader).await.map_err(db)? {
+                out.actions.push(action_from_row(&r)?);
+            }
+        }
+        out.audit.sort_by_key(|a| (a.at, a.id));
+        Ok(out)
     }
 
     async fn create_token(
@@ -3259,6 +3301,14 @@ fn action_from_row(r: &DbRow) -> StoreResult<Action> {
         .map_err(db)?
         .map(Timestamp);
     Ok(action)
+}
+
+/// `id, id, ...` as bound parameters.
+fn push_ids(qb: &mut QueryBuilder<'_, Db>, ids: &[i64]) {
+    let mut sep = qb.separated(", ");
+    for id in ids {
+        sep.push_bind(*id);
+    }
 }
 
 fn push_action_where<'a>(qb: &mut QueryBuilder<'a, Db>, f: &'a ActionFilter) {

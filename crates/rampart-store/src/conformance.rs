@@ -30,7 +30,7 @@ use rampart_model::{
 
 use crate::{
     AlertFilter, AuditFilter, Batch, BatchOutcome, Change, ChangeSet, Checkpoint, EventQuery,
-    IdempotencyRecord, IncidentRef, IncidentState, Store, StoreError,
+    IdempotencyRecord, IncidentRef, IncidentState, IncidentTrails, Store, StoreError,
 };
 
 /// Instantiate the conformance suite: one `#[tokio::test]` per case.
@@ -104,6 +104,7 @@ macro_rules! store_conformance {
             retention_prunes_finished_playbook_runs,
             detection_runs_are_claimed_once_per_slot,
             investigations_are_claimed_once_and_kept,
+            incident_trails_read_alerts_audit_and_actions_in_bulk,
         );
     };
 }
@@ -3038,6 +3039,117 @@ where
         };
         assert_eq!(msg, expected, "{name}");
     }
+}
+
+/// `incident_trails` answers every alert, audit entry (oldest first) and action of the
+/// incidents asked for, and nothing of the others, however many ids are asked at once.
+pub async fn incident_trails_read_alerts_audit_and_actions_in_bulk(s: &dyn Store) {
+    let (a, alert_a) = incident_with_alert(
+        s,
+        state("a", Severity::High, 60, vec![]),
+        draft("brute_force", Severity::High, vec![], 0),
+    )
+    .await;
+    let (b, _) = incident_with_alert(
+        s,
+        state("b", Severity::Low, 5, vec![]),
+        draft("scanner", Severity::Low, vec![], 0),
+    )
+    .await;
+    s.update_incident(
+        a,
+        &IncidentPatch {
+            assigned_to: Some(Some("ana".into())),
+            ..patch()
+        },
+        "user:ana",
+    )
+    .await
+    .expect("assign");
+    s.update_incident(
+        a,
+        &IncidentPatch {
+            status: Some(IncidentStatus::Resolved),
+            ..patch()
+        },
+        "rule:close",
+    )
+    .await
+    .expect("resolve");
+    s.update_incident(
+        b,
+        &IncidentPatch {
+            assigned_to: Some(Some("bo".into())),
+            ..patch()
+        },
+        "user:bo",
+    )
+    .await
+    .expect("assign b");
+    let act = s
+        .create_action(
+            &new_action("203.0.113.7", ActionStatus::Active, Some(a)),
+            "rule:block",
+        )
+        .await
+        .expect("action");
+    s.create_action(
+        &new_action("203.0.113.8", ActionStatus::Active, Some(b)),
+        "token:alice",
+    )
+    .await
+    .expect("action b");
+
+    // more ids than one statement binds, most of them unknown
+    let mut ids: Vec<i64> = (1_000_000..1_001_200).collect();
+    ids.push(a);
+    let t = s.incident_trails(&ids).await.expect("trails");
+    assert_eq!(t.alerts.len(), 1, "{t:?}");
+    assert_eq!(t.alerts[0].0, a);
+    assert_eq!(t.alerts[0].1, "brute_force");
+    let stored = s.get_alert(alert_a).await.expect("alert").expect("some");
+    assert_eq!(t.alerts[0].2, stored.created_at);
+    assert!(t
+        .audit
+        .iter()
+        .all(|e| e.object_type == "incident" && e.object_id == a.to_string()));
+    let fields: Vec<_> = t
+        .audit
+        .iter()
+        .filter_map(|e| {
+            e.details
+                .get("field")
+                .and_then(|v| v.as_str())
+                .map(|f| (f, e.actor.as_str()))
+        })
+        .collect();
+    let assign = fields
+        .iter()
+        .position(|f| *f == ("assigned_to", "user:ana"));
+    let resolve = fields.iter().position(|f| *f == ("status", "rule:close"));
+    assert!(
+        assign.is_some() && resolve.is_some() && assign < resolve,
+        "oldest first: {fields:?}"
+    );
+    assert!(t
+        .audit
+        .windows(2)
+        .all(|w| (w[0].at, w[0].id) <= (w[1].at, w[1].id)));
+    assert_eq!(t.actions.len(), 1);
+    assert_eq!(t.actions[0].id, act.id);
+    assert_eq!(t.actions[0].action.requested_by, "token:alice");
+
+    let both = s.incident_trails(&[a, b]).await.expect("both");
+    assert_eq!(both.alerts.len(), 2);
+    assert_eq!(both.actions.len(), 2);
+    assert!(both
+        .audit
+        .iter()
+        .any(|e| e.object_id == b.to_string() && e.actor == "user:bo"));
+    assert_eq!(
+        s.incident_trails(&[]).await.expect("none"),
+        IncidentTrails::default()
+    );
 }
 
 // --- containment actions --------------------------------------------------------------------

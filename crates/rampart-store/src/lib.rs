@@ -185,6 +185,17 @@ pub struct AuditFilter {
     pub offset: Option<u32>,
 }
 
+/// The trails of a set of incidents ([`Store::incident_trails`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentTrails {
+    /// `(incident id, detector, stored at)` of every alert of theirs.
+    pub alerts: Vec<(i64, String, Timestamp)>,
+    /// Every audit entry about them (object type `incident`), oldest first.
+    pub audit: Vec<AuditEntry>,
+    /// Every containment action of theirs.
+    pub actions: Vec<rampart_model::Action>,
+}
+
 /// What the correlator needs to know of an open (or recently closed) incident to resume after
 /// a restart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -339,6 +350,10 @@ pub trait Store: Send + Sync + 'static {
     async fn append_audit(&self, entries: &[NewAudit]) -> StoreResult<()>;
     /// List audit entries, newest first.
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Page<AuditEntry>>;
+    /// What the SOC metrics read of these incidents, in a few bulk reads (not three per
+    /// incident): every alert's detector and time, every audit entry about them (oldest
+    /// first) and every containment action of theirs.
+    async fn incident_trails(&self, incident_ids: &[i64]) -> StoreResult<IncidentTrails>;
 
     // --- tokens ---------------------------------------------------------------------------
 

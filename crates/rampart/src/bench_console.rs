@@ -309,6 +309,10 @@ pub async fn run(a: ConsoleBenchArgs) -> Result<()> {
             "incident page, evidence and response",
             format!("/incidents/{id}?tab=response"),
         ),
+        (
+            "SOC dashboard (last 30 days, newest 1,000 incidents)",
+            "/soc".into(),
+        ),
     ];
     println!(
         "| page ({} incidents, {} alerts, SQLite) | p50 ms | p99 ms | KiB |",
