@@ -7,13 +7,15 @@
 # query, print) under hyperfine, median of RUNS (default 5).
 # PG_URL (e.g. postgres://postgres@127.0.0.1:5432/test) also replays the events into that
 # PostgreSQL database (its tables are dropped first), runs the queries, then copies the events
-# 9 more times into the same week (each copy shifted by 1..9 ms) for 10x and runs them again.
+# 9 more times into the same week (each copy shifted by 1..9 ms) for 10x and runs them again
+# (RUNS_10X runs each, default 1). SKIP_SQLITE=1 leaves the SQLite part out.
 set -euo pipefail
 bin=$(realpath "$1")
 work=${WORK:-$(mktemp -d)}
 mkdir -p "$work"
 events=${EVENTS:-7000000}
 runs=${RUNS:-5}
+runs_10x=${RUNS_10X:-1}
 log="$work/week.log"
 [ -f "$log" ] || "$bin" simulate --format combined --events "$events" --out "$log" >/dev/null
 
@@ -27,8 +29,8 @@ queries=(
   "Alerts | summarize count() by Detector"
 )
 
-store_and_measure() { # label, data-args...
-  local label=$1; shift
+store_and_measure() { # label, runs, data-args...
+  local label=$1 runs=$2; shift 2
   printf '\n### %s\n\n' "$label"
   local args=()
   local i=0
@@ -36,24 +38,30 @@ store_and_measure() { # label, data-args...
     i=$((i + 1))
     args+=(-n "q$i" "$bin hunt $* --since 8760h --limit 1000 '$q'")
   done
-  hyperfine -N --runs "$runs" --warmup 1 --style none --export-markdown "$work/$label.md" "${args[@]}" >/dev/null
+  local warm=1
+  [ "$runs" -gt 1 ] || warm=0
+  hyperfine -N -i --runs "$runs" --warmup "$warm" --style none --export-markdown "$work/$label.md" "${args[@]}" >/dev/null
   cat "$work/$label.md"
   i=0
   for q in "${queries[@]}"; do
     i=$((i + 1))
-    rows=$("$bin" hunt "$@" --since 8760h --limit 1000 --json "$q" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rows"]))')
+    rows=$("$bin" hunt "$@" --since 8760h --limit 1000 --json "$q" 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rows"]))' 2>/dev/null || echo "no")
     printf 'q%d (%s rows): `%s`\n' "$i" "$rows" "$q"
   done
 }
 
 d="$work/sqlite"
+if [ -z "${SKIP_SQLITE:-}" ]; then
+if [ -z "${REUSE:-}" ] || [ ! -d "$d" ]; then # REUSE=1: query the store an earlier run left
 rm -rf "$d"
 start=$(date +%s.%N)
 taskset -c 0 "$bin" replay --data "$d" "$log" >/dev/null 2>"$work/replay.err"
 end=$(date +%s.%N)
 python3 -c "import sys; e=$events; s=$end-$start; print(f'replay {e} events into SQLite: {s:.1f} s, {e/s:,.0f} events/s')"
+fi
 du -sh "$d" | awk '{print "SQLite data dir:", $1}'
-store_and_measure "sqlite-$events" --data "$d"
+store_and_measure "sqlite-$events" "$runs" --data "$d"
+fi
 
 if [ -n "${PG_URL:-}" ]; then
   psql -q "$PG_URL" -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;'
@@ -64,7 +72,7 @@ if [ -n "${PG_URL:-}" ]; then
   end=$(date +%s.%N)
   python3 -c "import sys; e=$events; s=$end-$start; print(f'replay {e} events into PostgreSQL: {s:.1f} s, {e/s:,.0f} events/s')"
   psql -q "$PG_URL" -c 'VACUUM ANALYZE events;'
-  store_and_measure "postgres-$events" --data "$p" --postgres "$PG_URL"
+  store_and_measure "postgres-$events" "$runs" --data "$p" --postgres "$PG_URL"
   cols="ts, client_ip, method, host, path, query, status, request_bytes, response_bytes, latency_us, user_agent, principal, api_key_id, service, kind, source_format, extra, raw"
   start=$(date +%s.%N)
   for k in 1 2 3 4 5 6 7 8 9; do
@@ -74,5 +82,5 @@ if [ -n "${PG_URL:-}" ]; then
   end=$(date +%s.%N)
   python3 -c "s=$end-$start; print(f'9 copies inserted by SQL (and VACUUM ANALYZE): {s:.0f} s')"
   psql -At "$PG_URL" -c "SELECT count(*), pg_size_pretty(pg_total_relation_size('events')) FROM events"
-  store_and_measure "postgres-10x" --data "$p" --postgres "$PG_URL"
+  store_and_measure "postgres-10x" "$runs_10x" --data "$p" --postgres "$PG_URL"
 fi

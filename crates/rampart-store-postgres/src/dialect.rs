@@ -63,6 +63,9 @@ pub(crate) const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 
 // --- hunting (`rampart-store/sql/hunt.rs`) ------------------------------------------------
 
+/// Prefix of a summarize's GROUP BY keys (nothing: PostgreSQL's planner costs that itself).
+pub(crate) const HUNT_GROUP_KEY: &str = "";
+
 /// The collation strings compare and sort with: bytes (`C`), whatever the database's locale.
 pub(crate) const HUNT_COLLATE: &str = "\"C\"";
 /// The SQL type of a real.

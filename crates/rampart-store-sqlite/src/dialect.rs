@@ -70,6 +70,10 @@ pub(crate) const CLAIM_LOCK: &str = "";
 
 // --- hunting (`rampart-store/sql/hunt.rs`) ------------------------------------------------
 
+/// Prefix of a summarize's GROUP BY keys: SQLite's unary `+` keeps its planner from reading
+/// an index in key order with a table lookup per row (random reads of the whole table).
+pub(crate) const HUNT_GROUP_KEY: &str = "+";
+
 /// The collation strings compare and sort with: bytes.
 pub(crate) const HUNT_COLLATE: &str = "BINARY";
 /// The SQL type of a real.

@@ -25,7 +25,7 @@ use rampart_store::{StoreError, StoreResult};
 
 use crate::dialect::{
     hunt_begin, hunt_end, hunt_is_timeout, hunt_json_set, hunt_lower, hunt_regex, hunt_upper,
-    DbRow, SqlStore, HUNT_ALERT_TITLE, HUNT_COLLATE, HUNT_REAL,
+    DbRow, SqlStore, HUNT_ALERT_TITLE, HUNT_COLLATE, HUNT_GROUP_KEY, HUNT_REAL,
 };
 
 /// A bind parameter.
@@ -379,7 +379,14 @@ impl Sql {
         let group = if key_cols.is_empty() {
             String::new()
         } else {
-            format!(" GROUP BY {}", key_cols.join(", "))
+            // SQLite: `+key`, so that grouping never walks an index in key order with a
+            // table lookup per row (it chose `(client_ip, ts)` for `by ClientIp` and read 7M
+            // rows at random: 30 s against 2.7 s for a scan and a sort)
+            let keys: Vec<String> = key_cols
+                .iter()
+                .map(|k| format!("{HUNT_GROUP_KEY}{k}"))
+                .collect();
+            format!(" GROUP BY {}", keys.join(", "))
         };
         self.cte(format!("SELECT {} FROM {stage}{group}", items.join(", ")))
     }
