@@ -40,8 +40,14 @@ store_and_measure() { # label, runs, data-args...
   done
   local warm=1
   [ "$runs" -gt 1 ] || warm=0
-  hyperfine -N -i --runs "$runs" --warmup "$warm" --style none --export-markdown "$work/$label.md" "${args[@]}" >/dev/null
-  cat "$work/$label.md"
+  hyperfine -N -i --runs "$runs" --warmup "$warm" --style none --export-json "$work/$label.json" "${args[@]}" >/dev/null
+  python3 - "$work/$label.json" <<'PY'
+import json, statistics, sys
+print("| query | median s | min s | max s | runs |\n|---|---:|---:|---:|---:|")
+for r in json.load(open(sys.argv[1]))["results"]:
+    t = r["times"]
+    print(f"| {r['command']} | {statistics.median(t):.2f} | {min(t):.2f} | {max(t):.2f} | {len(t)} |")
+PY
   i=0
   for q in "${queries[@]}"; do
     i=$((i + 1))

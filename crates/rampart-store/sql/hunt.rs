@@ -460,11 +460,17 @@ impl Sql {
                         format!("{value} = {p}")
                     }
                     TextOp::Has => {
+                        // the substring test first: a value without the needle never
+                        // reaches the regex (a callback per row on SQLite)
+                        let like = self.bind(Param::Text(format!("%{}%", like_escape(needle))));
                         let p = self.bind(Param::Text(format!(
                             "(^|[^0-9a-z]){}($|[^0-9a-z])",
                             regex_escape(needle)
                         )));
-                        hunt_regex(&value, &p)
+                        format!(
+                            "({value} LIKE {like} ESCAPE '\\' AND {})",
+                            hunt_regex(&value, &p)
+                        )
                     }
                     TextOp::Regex => {
                         let raw = format!("COALESCE({}, '')", self.expr(lhs));
