@@ -190,6 +190,51 @@ pub(crate) fn any_time(s: &str) -> Option<Timestamp> {
     None
 }
 
+/// `s.parse::<IpAddr>()`, with a fast road for the common dotted IPv4 address: four octets of
+/// one to three digits, no leading zero, each at most 255. Anything else (IPv6, leading zeros,
+/// junk) goes to the standard parser, so the result is the same; the fast road takes a tenth
+/// of its instructions on the client address every access-log line starts with.
+#[inline]
+pub(crate) fn parse_ip_exact(s: &str) -> Option<IpAddr> {
+    if let Some(v4) = ipv4_canonical(s.as_bytes()) {
+        return Some(IpAddr::V4(v4));
+    }
+    s.parse().ok()
+}
+
+/// A dotted IPv4 address in canonical form (see [`parse_ip_exact`]), else `None`.
+#[inline]
+fn ipv4_canonical(b: &[u8]) -> Option<std::net::Ipv4Addr> {
+    if b.len() < 7 || b.len() > 15 {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, o) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut v: u32 = 0;
+        while let Some(&c) = b.get(i) {
+            if !c.is_ascii_digit() || i - start == 3 {
+                break;
+            }
+            v = v * 10 + u32::from(c - b'0');
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 || (n > 1 && b[start] == b'0') || v > 255 {
+            return None;
+        }
+        *o = v as u8;
+    }
+    (i == b.len()).then(|| std::net::Ipv4Addr::from(octets))
+}
+
 /// An IP address, optionally with a port: `1.2.3.4`, `1.2.3.4:80`, `::1`, `[::1]:80`.
 pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
     let s = s.trim();
@@ -430,6 +475,43 @@ mod tests {
             );
         }
         assert_eq!(iso_time("2020-13-04T08:41:43Z"), None);
+    }
+
+    /// Guards the IPv4 fast road against the standard parser it stands in front of.
+    #[test]
+    fn parse_ip_exact_agrees_with_std() {
+        let cases = [
+            "1.2.3.4",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1.2.3.4 ",
+            "1..3.4",
+            "1.2.3.4:80",
+            "1234.1.1.1",
+            "10.0.0.1000",
+            "192.168.100.200",
+            "::1",
+            "2600:72ff:a4b5::822a",
+            "::ffff:1.2.3.4",
+            "",
+            "-",
+            "a.b.c.d",
+            "1.2.3.-4",
+            "+1.2.3.4",
+            "1.2.3.4a",
+        ];
+        for c in cases {
+            assert_eq!(parse_ip_exact(c), c.parse::<IpAddr>().ok(), "{c:?}");
+        }
+        for a in [0u32, 7, 9, 10, 99, 100, 199, 200, 249, 250, 255, 256, 999] {
+            let c = format!("{a}.{a}.1.{a}");
+            assert_eq!(parse_ip_exact(&c), c.parse::<IpAddr>().ok(), "{c:?}");
+        }
     }
 
     #[test]
