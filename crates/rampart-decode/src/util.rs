@@ -51,6 +51,7 @@ pub(crate) fn digits(b: &[u8]) -> Option<u64> {
     Some(n)
 }
 
+#[inline]
 fn d2(b: &[u8], i: usize) -> Option<u32> {
     let x = *b.get(i)?;
     let y = *b.get(i + 1)?;
@@ -124,7 +125,12 @@ pub(crate) fn clf_time(s: &str) -> Option<Timestamp> {
     let mi = d2(b, 15)?;
     let sec = d2(b, 18)?;
     let (ms, i) = frac_ms(b, 20);
-    let off = offset(b, i)?;
+    // nginx writes UTC as ` +0000` on almost every line: what `offset` reads it as.
+    let off = if &b[i..] == b" +0000" {
+        0
+    } else {
+        offset(b, i)?
+    };
     Some(Timestamp::from_millis(
         (secs(y, mo, d, h, mi, sec)? - off) * 1000 + ms,
     ))
@@ -202,37 +208,41 @@ pub(crate) fn parse_ip_exact(s: &str) -> Option<IpAddr> {
     s.parse().ok()
 }
 
-/// A dotted IPv4 address in canonical form (see [`parse_ip_exact`]), else `None`.
+/// A dotted IPv4 address in canonical form (see [`parse_ip_exact`]), else `None`: one pass,
+/// an octet closed at each `.` and at the end.
 #[inline]
 fn ipv4_canonical(b: &[u8]) -> Option<std::net::Ipv4Addr> {
     if b.len() < 7 || b.len() > 15 {
         return None;
     }
     let mut octets = [0u8; 4];
-    let mut i = 0;
-    for (k, o) in octets.iter_mut().enumerate() {
-        if k > 0 {
-            if b.get(i) != Some(&b'.') {
+    let mut k = 0usize;
+    let mut v: u32 = 0;
+    let mut digits = 0u32;
+    for &c in b {
+        if c == b'.' {
+            if digits == 0 || k == 3 {
                 return None;
             }
-            i += 1;
-        }
-        let start = i;
-        let mut v: u32 = 0;
-        while let Some(&c) = b.get(i) {
-            if !c.is_ascii_digit() || i - start == 3 {
-                break;
+            octets[k] = u8::try_from(v).ok()?;
+            k += 1;
+            v = 0;
+            digits = 0;
+        } else {
+            let d = c.wrapping_sub(b'0');
+            // Not a digit, a fourth digit, or a digit after a leading zero.
+            if d > 9 || digits == 3 || (digits == 1 && v == 0) {
+                return None;
             }
-            v = v * 10 + u32::from(c - b'0');
-            i += 1;
+            v = v * 10 + u32::from(d);
+            digits += 1;
         }
-        let n = i - start;
-        if n == 0 || (n > 1 && b[start] == b'0') || v > 255 {
-            return None;
-        }
-        *o = v as u8;
     }
-    (i == b.len()).then(|| std::net::Ipv4Addr::from(octets))
+    if k != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = u8::try_from(v).ok()?;
+    Some(std::net::Ipv4Addr::from(octets))
 }
 
 /// An IP address, optionally with a port: `1.2.3.4`, `1.2.3.4:80`, `::1`, `[::1]:80`.
@@ -256,7 +266,10 @@ pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
 /// (`http://host/x`) fill scheme and host; authority form (`foo.com:25`) is kept as the path.
 pub(crate) fn set_target<'a>(ev: &mut ApiEvent<'a>, target: &'a str) {
     let mut t = target;
-    if let Some(p) = find(t.as_bytes(), b"://") {
+    // An origin-form target (`/x`) has no scheme: a scheme is all letters before `://`, and
+    // one starting with `/` is not, so the search is skipped.
+    let origin_form = t.as_bytes().first() == Some(&b'/');
+    if let Some(p) = (!origin_form).then(|| find(t.as_bytes(), b"://")).flatten() {
         let scheme = &t[..p];
         if !scheme.is_empty() && scheme.bytes().all(|c| c.is_ascii_alphabetic()) {
             let rest = &t[p + 3..];
@@ -504,6 +517,13 @@ mod tests {
             "1.2.3.-4",
             "+1.2.3.4",
             "1.2.3.4a",
+            "0.0.0.00",
+            "00.1.2.3",
+            "1.2.3.",
+            ".1.2.3",
+            "1.2.3.4.",
+            "1.0.0.1",
+            "10.20.30.40",
         ];
         for c in cases {
             assert_eq!(parse_ip_exact(c), c.parse::<IpAddr>().ok(), "{c:?}");

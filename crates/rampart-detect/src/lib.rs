@@ -383,6 +383,12 @@ pub trait Detector: Send {
     /// of coming one after another. A hint only; the default does nothing.
     #[inline]
     fn prefetch(&self, _cx: &EventCtx<'_>) {}
+    /// Whether [`Detector::prefetch`] does anything: the engine calls it only on detectors
+    /// that say so (most do not, and a dynamic call per detector per event adds up). A
+    /// detector that implements `prefetch` returns `true`.
+    fn prefetches(&self) -> bool {
+        false
+    }
     /// Look at one event; push any alerts it completes.
     fn observe(&mut self, cx: &EventCtx<'_>, out: &mut Vec<AlertDraft>);
     /// Called as event time advances to `now`: evict idle state, close windows. The engine
@@ -413,6 +419,15 @@ pub struct Engine {
     param_scan: ParamScan,
     /// Path-derived facts of recent paths.
     path_facts: PathFacts,
+    /// Indexes in `detectors` of those whose `prefetch` does something.
+    prefetchers: Vec<usize>,
+}
+
+/// Indexes of the detectors that prefetch ([`Detector::prefetches`]).
+fn prefetchers(detectors: &[Box<dyn Detector>]) -> Vec<usize> {
+    (0..detectors.len())
+        .filter(|&i| detectors[i].prefetches())
+        .collect()
 }
 
 /// How often, in event time, the engine ticks detectors at most.
@@ -427,6 +442,7 @@ pub const TICK_MAX_MILLIS: i64 = 60_000;
 impl Engine {
     /// An engine over these detectors.
     pub fn new(detectors: Vec<Box<dyn Detector>>) -> Self {
+        let prefetchers = prefetchers(&detectors);
         Engine {
             detectors,
             last_tick: Timestamp::default(),
@@ -438,11 +454,13 @@ impl Engine {
             template_buf: String::new(),
             param_scan: ParamScan::default(),
             path_facts: PathFacts::default(),
+            prefetchers,
         }
     }
     /// An engine over these detectors that skips allow-listed events, drops suppressed
     /// alerts and learns endpoint baselines (which baseline detectors need).
     pub fn with_config(cfg: &DetectConfig, detectors: Vec<Box<dyn Detector>>) -> Self {
+        let prefetchers = prefetchers(&detectors);
         Engine {
             detectors,
             last_tick: Timestamp::default(),
@@ -454,6 +472,7 @@ impl Engine {
             template_buf: String::new(),
             param_scan: ParamScan::default(),
             path_facts: PathFacts::default(),
+            prefetchers,
         }
     }
     /// An engine with every built-in detector of this crate ([`builtin`]).
@@ -470,6 +489,9 @@ impl Engine {
     }
     /// Add a detector.
     pub fn push(&mut self, d: Box<dyn Detector>) {
+        if d.prefetches() {
+            self.prefetchers.push(self.detectors.len());
+        }
         self.detectors.push(d);
     }
     /// Ids of the loaded detectors.
@@ -491,8 +513,8 @@ impl Engine {
         }
         let before = out.len();
         cx.first_alert = before;
-        for d in &self.detectors {
-            d.prefetch(&cx);
+        for &i in &self.prefetchers {
+            self.detectors[i].prefetch(&cx);
         }
         cx.base = self.baselines.as_ref().and_then(|b| b.get(cx.endpoint));
         // One parameter scan per event, shared by the parameter detectors and the baselines
