@@ -51,6 +51,7 @@ pub(crate) fn digits(b: &[u8]) -> Option<u64> {
     Some(n)
 }
 
+#[inline]
 fn d2(b: &[u8], i: usize) -> Option<u32> {
     let x = *b.get(i)?;
     let y = *b.get(i + 1)?;
@@ -124,7 +125,12 @@ pub(crate) fn clf_time(s: &str) -> Option<Timestamp> {
     let mi = d2(b, 15)?;
     let sec = d2(b, 18)?;
     let (ms, i) = frac_ms(b, 20);
-    let off = offset(b, i)?;
+    // nginx writes UTC as ` +0000` on almost every line: what `offset` reads it as.
+    let off = if &b[i..] == b" +0000" {
+        0
+    } else {
+        offset(b, i)?
+    };
     Some(Timestamp::from_millis(
         (secs(y, mo, d, h, mi, sec)? - off) * 1000 + ms,
     ))
@@ -190,6 +196,55 @@ pub(crate) fn any_time(s: &str) -> Option<Timestamp> {
     None
 }
 
+/// `s.parse::<IpAddr>()`, with a fast road for the common dotted IPv4 address: four octets of
+/// one to three digits, no leading zero, each at most 255. Anything else (IPv6, leading zeros,
+/// junk) goes to the standard parser, so the result is the same; the fast road takes a tenth
+/// of its instructions on the client address every access-log line starts with.
+#[inline]
+pub(crate) fn parse_ip_exact(s: &str) -> Option<IpAddr> {
+    if let Some(v4) = ipv4_canonical(s.as_bytes()) {
+        return Some(IpAddr::V4(v4));
+    }
+    s.parse().ok()
+}
+
+/// A dotted IPv4 address in canonical form (see [`parse_ip_exact`]), else `None`: one pass,
+/// an octet closed at each `.` and at the end.
+#[inline]
+fn ipv4_canonical(b: &[u8]) -> Option<std::net::Ipv4Addr> {
+    if b.len() < 7 || b.len() > 15 {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    let mut k = 0usize;
+    let mut v: u32 = 0;
+    let mut digits = 0u32;
+    for &c in b {
+        if c == b'.' {
+            if digits == 0 || k == 3 {
+                return None;
+            }
+            octets[k] = u8::try_from(v).ok()?;
+            k += 1;
+            v = 0;
+            digits = 0;
+        } else {
+            let d = c.wrapping_sub(b'0');
+            // Not a digit, a fourth digit, or a digit after a leading zero.
+            if d > 9 || digits == 3 || (digits == 1 && v == 0) {
+                return None;
+            }
+            v = v * 10 + u32::from(d);
+            digits += 1;
+        }
+    }
+    if k != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = u8::try_from(v).ok()?;
+    Some(std::net::Ipv4Addr::from(octets))
+}
+
 /// An IP address, optionally with a port: `1.2.3.4`, `1.2.3.4:80`, `::1`, `[::1]:80`.
 pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
     let s = s.trim();
@@ -211,7 +266,10 @@ pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
 /// (`http://host/x`) fill scheme and host; authority form (`foo.com:25`) is kept as the path.
 pub(crate) fn set_target<'a>(ev: &mut ApiEvent<'a>, target: &'a str) {
     let mut t = target;
-    if let Some(p) = find(t.as_bytes(), b"://") {
+    // An origin-form target (`/x`) has no scheme: a scheme is all letters before `://`, and
+    // one starting with `/` is not, so the search is skipped.
+    let origin_form = t.as_bytes().first() == Some(&b'/');
+    if let Some(p) = (!origin_form).then(|| find(t.as_bytes(), b"://")).flatten() {
         let scheme = &t[..p];
         if !scheme.is_empty() && scheme.bytes().all(|c| c.is_ascii_alphabetic()) {
             let rest = &t[p + 3..];
@@ -224,7 +282,9 @@ pub(crate) fn set_target<'a>(ev: &mut ApiEvent<'a>, target: &'a str) {
             }
         }
     }
-    match t.find('?') {
+    // A byte search (`?` is ASCII, so the split is on a char boundary): `str::find(char)`
+    // sets up a searcher that costs more than most targets.
+    match memchr::memchr(b'?', t.as_bytes()) {
         Some(q) => {
             ev.path = Cow::Borrowed(&t[..q]);
             ev.query = Cow::Borrowed(&t[q + 1..]);
@@ -430,6 +490,50 @@ mod tests {
             );
         }
         assert_eq!(iso_time("2020-13-04T08:41:43Z"), None);
+    }
+
+    /// Guards the IPv4 fast road against the standard parser it stands in front of.
+    #[test]
+    fn parse_ip_exact_agrees_with_std() {
+        let cases = [
+            "1.2.3.4",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1.2.3.4 ",
+            "1..3.4",
+            "1.2.3.4:80",
+            "1234.1.1.1",
+            "10.0.0.1000",
+            "192.168.100.200",
+            "::1",
+            "2600:72ff:a4b5::822a",
+            "::ffff:1.2.3.4",
+            "",
+            "-",
+            "a.b.c.d",
+            "1.2.3.-4",
+            "+1.2.3.4",
+            "1.2.3.4a",
+            "0.0.0.00",
+            "00.1.2.3",
+            "1.2.3.",
+            ".1.2.3",
+            "1.2.3.4.",
+            "1.0.0.1",
+            "10.20.30.40",
+        ];
+        for c in cases {
+            assert_eq!(parse_ip_exact(c), c.parse::<IpAddr>().ok(), "{c:?}");
+        }
+        for a in [0u32, 7, 9, 10, 99, 100, 199, 200, 249, 250, 255, 256, 999] {
+            let c = format!("{a}.{a}.1.{a}");
+            assert_eq!(parse_ip_exact(&c), c.parse::<IpAddr>().ok(), "{c:?}");
+        }
     }
 
     #[test]

@@ -57,10 +57,21 @@ pub const MAX_EVENT_JSON: usize = 6
     + 64 * 1024;
 
 /// Cut `c` to at most `max` bytes (mark included) on a char boundary; whether it was cut.
+///
+/// Inlined: every decoded event checks a dozen fields, and almost none needs a cut.
+#[inline]
 pub fn cap_str(c: &mut Cow<'_, str>, max: usize) -> bool {
     if c.len() <= max {
         return false;
     }
+    cut_str(c, max);
+    true
+}
+
+/// The cut of [`cap_str`], out of line.
+#[cold]
+#[inline(never)]
+fn cut_str(c: &mut Cow<'_, str>, max: usize) {
     let mut keep = max.saturating_sub(TRUNCATED_MARK.len());
     while !c.is_char_boundary(keep) {
         keep -= 1;
@@ -71,7 +82,6 @@ pub fn cap_str(c: &mut Cow<'_, str>, max: usize) -> bool {
         s.push_str(TRUNCATED_MARK);
     }
     *c = Cow::Owned(s);
-    true
 }
 
 fn cap_headers(hs: &mut Vec<(Cow<'_, str>, Cow<'_, str>)>) -> bool {

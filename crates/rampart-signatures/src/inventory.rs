@@ -138,7 +138,8 @@ impl Default for InventoryConfig {
 fn version_split(template: &str) -> Option<(u32, u32)> {
     let b = template.as_bytes();
     let mut i = 0;
-    while let Some(p) = memchr::memchr(b'/', &b[i..]) {
+    // Segments are short: a plain loop finds each `/` for less than `memchr`'s setup.
+    while let Some(p) = b[i..].iter().position(|&c| c == b'/') {
         let s = i + p + 1;
         if s + 1 < b.len() && (b[s] == b'v' || b[s] == b'V') {
             let mut e = s + 1;
@@ -146,7 +147,10 @@ fn version_split(template: &str) -> Option<(u32, u32)> {
                 e += 1;
             }
             if e > s + 1 && (e == b.len() || b[e] == b'/') {
-                let n: u32 = template[s + 1..e].parse().ok()?;
+                // All digits: what `str::parse::<u32>` gives, `None` on overflow.
+                let n = b[s + 1..e].iter().try_fold(0u32, |n, &d| {
+                    n.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+                })?;
                 let mut h = fold_hash(&b[..s]);
                 h ^= fold_hash(&b[e..]).rotate_left(7);
                 return Some((n, h));
@@ -289,4 +293,28 @@ impl Detector for ImproperInventory {
 /// Registry constructor.
 pub fn build(c: InventoryConfig, res: &Resources) -> Box<dyn Detector> {
     Box::new(ImproperInventory::new(c, res.get::<OpenApiSpec>()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The version number is read as `str::parse::<u32>` reads it, overflow included.
+    #[test]
+    fn version_split_reads_versions() {
+        let v = |t: &str| version_split(t).map(|(n, _)| n);
+        assert_eq!(v("/api/v2/products/{id}"), Some(2));
+        assert_eq!(v("/api/V10/x"), Some(10));
+        assert_eq!(v("/v007"), Some(7));
+        assert_eq!(v("/api/v4294967295/x"), Some(u32::MAX));
+        assert_eq!(v("/api/v4294967296/x"), None);
+        assert_eq!(v("/api/v/x"), None);
+        assert_eq!(v("/api/v2x/y"), None);
+        assert_eq!(v("/api/vx/v3"), Some(3));
+        assert_eq!(v(""), None);
+        assert_eq!(
+            version_split("/api/v1/users").map(|(_, h)| h),
+            version_split("/api/v2/users").map(|(_, h)| h)
+        );
+    }
 }

@@ -166,10 +166,17 @@ fn pct(b: &[u8], i: usize) -> Option<u8> {
 
 fn evasive_encoding(s: &str) -> Option<&'static str> {
     let b = s.as_bytes();
-    if b.contains(&0) {
-        return Some("null byte");
+    // One pass finds a NUL anywhere (which wins) and the first `%`.
+    let mut first_pct = None;
+    for (i, &c) in b.iter().enumerate() {
+        if c == 0 {
+            return Some("null byte");
+        }
+        if c == b'%' && first_pct.is_none() {
+            first_pct = Some(i);
+        }
     }
-    let mut i = 0;
+    let mut i = first_pct?;
     while let Some(off) = b[i..].iter().position(|&c| c == b'%') {
         i += off;
         match pct(b, i) {

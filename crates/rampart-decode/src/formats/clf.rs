@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use rampart_model::ApiEvent;
 
 use crate::util::{
-    clf_time, closing_quote, dash, digits, parse_ip, set_request_line, set_target, strip_syslog,
+    clf_time, closing_quote, dash, digits, parse_ip, parse_ip_exact, set_request_line, set_target,
+    strip_syslog,
 };
 use crate::{finish, finish_in_place, malformed, DecodeConfig, DecodeError, Decoder, EnrichInput};
 
@@ -158,12 +159,12 @@ fn decode_clf<'a>(
 }
 
 fn let_ip(ev: &mut ApiEvent<'_>, tok: &str) -> bool {
-    match tok.parse() {
-        Ok(ip) => {
+    match parse_ip_exact(tok) {
+        Some(ip) => {
             ev.client_ip = Some(ip);
             true
         }
-        Err(_) => false,
+        None => false,
     }
 }
 

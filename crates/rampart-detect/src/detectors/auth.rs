@@ -842,6 +842,10 @@ impl Detector for Leaked {
     fn id(&self) -> &'static str {
         "leaked_credential"
     }
+    fn prefetches(&self) -> bool {
+        true
+    }
+
     fn prefetch(&self, cx: &EventCtx<'_>) {
         let cred = if cx.api_key != 0 {
             cx.api_key

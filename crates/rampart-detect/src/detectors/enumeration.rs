@@ -195,6 +195,10 @@ impl Detector for ParamEnum {
     fn id(&self) -> &'static str {
         "param_enumeration"
     }
+    fn prefetches(&self) -> bool {
+        true
+    }
+
     fn prefetch(&self, cx: &EventCtx<'_>) {
         if cx.id_hash != 0 && cx.ip != 0 {
             self.pairs.prefetch(combine(cx.ip, cx.endpoint));
@@ -460,6 +464,10 @@ impl Detector for Bola {
     fn id(&self) -> &'static str {
         "bola"
     }
+    fn prefetches(&self) -> bool {
+        true
+    }
+
     fn prefetch(&self, cx: &EventCtx<'_>) {
         if cx.id_hash != 0 && cx.actor != 0 && cx.status_class == 2 {
             self.pairs.prefetch(combine(cx.actor, cx.endpoint));

@@ -164,6 +164,10 @@ impl Detector for SpikeIp {
     fn id(&self) -> &'static str {
         "traffic_spike_ip"
     }
+    fn prefetches(&self) -> bool {
+        true
+    }
+
     fn prefetch(&self, cx: &EventCtx<'_>) {
         if cx.ip != 0 {
             self.pairs.prefetch(combine(cx.ip, cx.endpoint));
