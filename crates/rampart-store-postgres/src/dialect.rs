@@ -63,6 +63,10 @@ pub(crate) const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 
 // --- hunting (`rampart-store/sql/hunt.rs`) ------------------------------------------------
 
+/// No counting per distinct value first: PostgreSQL hashes the bins of a parallel scan, and
+/// grouping 28M events by timestamp first took 27 s against 8.5 s.
+pub(crate) const HUNT_PRE_GROUP: bool = false;
+
 /// Prefix of a summarize's GROUP BY keys (nothing: PostgreSQL's planner costs that itself).
 pub(crate) const HUNT_GROUP_KEY: &str = "";
 

@@ -70,6 +70,11 @@ pub(crate) const CLAIM_LOCK: &str = "";
 
 // --- hunting (`rampart-store/sql/hunt.rs`) ------------------------------------------------
 
+/// Count per distinct value before a summarize of `count()`s by `bin()` of one column: SQLite
+/// reads that column's index in order instead of sorting every row (a week of 7M events by
+/// hour: 1.6 s).
+pub(crate) const HUNT_PRE_GROUP: bool = true;
+
 /// Prefix of a summarize's GROUP BY keys: SQLite's unary `+` keeps its planner from reading
 /// an index in key order with a table lookup per row (random reads of the whole table).
 pub(crate) const HUNT_GROUP_KEY: &str = "+";

@@ -25,7 +25,7 @@ use rampart_store::{StoreError, StoreResult};
 
 use crate::dialect::{
     hunt_begin, hunt_end, hunt_is_timeout, hunt_json_set, hunt_lower, hunt_regex, hunt_upper,
-    DbRow, SqlStore, HUNT_ALERT_TITLE, HUNT_COLLATE, HUNT_GROUP_KEY, HUNT_REAL,
+    DbRow, SqlStore, HUNT_ALERT_TITLE, HUNT_COLLATE, HUNT_GROUP_KEY, HUNT_PRE_GROUP, HUNT_REAL,
 };
 
 /// A bind parameter.
@@ -297,7 +297,7 @@ impl Sql {
         // columns (which reads an index in its order, without sorting) so that the final
         // GROUP BY sorts one row per distinct value instead of one per event (a week of 7M
         // events: 604,800 seconds instead of 7M rows). The counts are then summed.
-        let pre_counted = match pre_group_columns(keys, aggs) {
+        let pre_counted = match pre_group_columns(keys, aggs).filter(|_| HUNT_PRE_GROUP) {
             Some(cols) => {
                 let cols = cols.iter().map(|c| q(c)).collect::<Vec<_>>().join(", ");
                 from = self.cte(format!(
