@@ -245,22 +245,19 @@ pub async fn run_pending(
 }
 
 /// Investigate new incidents every `investigation_tick` until `stop`.
-pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(state: AppState, stop: tokio::sync::watch::Receiver<bool>) {
     let Some(every) = state.config.investigation_tick else {
         return;
     };
-    let owner = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
-    let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => return,
-        }
-        if let Err(e) = run_pending(&state, &owner, Timestamp::now()).await {
+    let owner = crate::worker::lease_owner();
+    let (state, owner) = (&state, owner.as_str());
+    let every = every.max(Duration::from_millis(100));
+    crate::worker::every(every, crate::worker::First::Now, stop, move || async move {
+        if let Err(e) = run_pending(state, owner, Timestamp::now()).await {
             tracing::warn!(error = %e.message, "investigations: a pass failed");
         }
-    }
+    })
+    .await
 }
 
 /// Resolve the alerts `inv` proves benign, each audited as `investigation` with its reason;

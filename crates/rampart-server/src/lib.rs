@@ -32,6 +32,7 @@ pub mod soc;
 pub mod tokens;
 pub mod transport;
 pub mod webhook;
+pub mod worker;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -561,19 +562,20 @@ pub async fn serve_with_shutdown(
 const OPTIMIZE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Every hour, let the store refresh its planner statistics, until `stop`.
-async fn optimize_store(store: Arc<dyn Store>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(OPTIMIZE_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await; // the store did it at open
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => return,
-        }
-        if let Err(e) = store.optimize().await {
-            tracing::warn!(error = %e, "refreshing the store's planner statistics failed");
-        }
-    }
+async fn optimize_store(store: Arc<dyn Store>, stop: tokio::sync::watch::Receiver<bool>) {
+    // the store did it at open
+    let store = &store;
+    worker::every(
+        OPTIMIZE_EVERY,
+        worker::First::AfterOneInterval,
+        stop,
+        move || async move {
+            if let Err(e) = store.optimize().await {
+                tracing::warn!(error = %e, "refreshing the store's planner statistics failed");
+            }
+        },
+    )
+    .await
 }
 
 /// Actor of the expiries made by [`expire_actions`].
@@ -584,15 +586,11 @@ pub const EXPIRY_ACTOR: &str = "system:expiry";
 async fn expire_actions(
     state: AppState,
     interval: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(interval.max(Duration::from_millis(10)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => return,
-        }
+    let state = &state;
+    let every = interval.max(Duration::from_millis(10));
+    worker::every(every, worker::First::Now, stop, move || async move {
         match state
             .store
             .expire_actions(rampart_model::Timestamp::now(), EXPIRY_ACTOR)
@@ -618,5 +616,6 @@ async fn expire_actions(
             }
             Err(e) => tracing::warn!(error = %e, "expiring actions failed"),
         }
-    }
+    })
+    .await
 }

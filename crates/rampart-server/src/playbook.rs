@@ -56,7 +56,7 @@ const MAX_CLAIM: u32 = 8;
 
 /// Claim and drive runnable runs until `stop`.
 pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let owner = format!("{}-{:016x}", std::process::id(), rand::random::<u64>());
+    let owner = crate::worker::lease_owner();
     let client = match crate::webhook::http_client(&state.config.webhooks) {
         Ok(c) => c,
         Err(e) => {

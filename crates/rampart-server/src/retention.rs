@@ -150,18 +150,15 @@ pub async fn run(
     store: std::sync::Arc<dyn Store>,
     config: RetentionConfig,
     metrics: std::sync::Arc<Metrics>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(config.interval.max(Duration::from_secs(1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await; // the first tick is immediate
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => return,
-        }
-        if let Err(e) = pass(&*store, &config, Timestamp::now(), Some(&metrics)).await {
+    let every = config.interval.max(Duration::from_secs(1));
+    let (store, config, metrics) = (&store, &config, &metrics);
+    let first = crate::worker::First::AfterOneInterval;
+    crate::worker::every(every, first, stop, move || async move {
+        if let Err(e) = pass(&**store, config, Timestamp::now(), Some(metrics)).await {
             tracing::warn!(error = %e, "retention pass failed");
         }
-    }
+    })
+    .await
 }
