@@ -73,10 +73,15 @@ mod tests {
         let (_tx, rx) = watch::channel(false);
         let start = tokio::time::Instant::now();
         let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
-        let worker = every(Duration::from_secs(10), First::AfterOneInterval, rx, move || {
-            let _ = seen_tx.send(tokio::time::Instant::now());
-            async {}
-        });
+        let worker = every(
+            Duration::from_secs(10),
+            First::AfterOneInterval,
+            rx,
+            move || {
+                let _ = seen_tx.send(tokio::time::Instant::now());
+                async {}
+            },
+        );
         tokio::spawn(worker);
         let first = seen.recv().await.expect("a pass");
         assert_eq!(first - start, Duration::from_secs(10));
