@@ -112,3 +112,12 @@ pub(crate) async fn hunt_end(_conn: &mut DbConnection) {}
 pub(crate) fn hunt_is_timeout(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("57014"))
 }
+
+/// Append event rows inside the caller's transaction: multi-row `INSERT`s.
+pub(crate) async fn insert_event_rows(
+    conn: &mut DbConnection,
+    events: &[rampart_model::ApiEvent<'_>],
+    refs: &[crate::sql::BlobRef],
+) -> rampart_store::StoreResult<()> {
+    crate::sql::insert_event_rows_multi(conn, events, refs).await
+}

@@ -72,7 +72,25 @@ impl SqlStore {
                 .rows_affected();
             }
         }
+        self.prune_event_blobs(limit).await?;
         Ok(gone)
+    }
+
+    /// Drop the blobs no stored event can name any more: a blob whose newest event is older
+    /// than the oldest event left held only events that are gone (every event it held is at
+    /// least as old as its newest). A blob whose events went by row count while older-stamped
+    /// events stay waits for a later pass; with no event left every blob goes.
+    async fn prune_event_blobs(&self, limit: i64) -> StoreResult<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM event_blobs WHERE id IN (SELECT id FROM event_blobs \
+             WHERE ts_max < COALESCE((SELECT MIN(ts) FROM events), $1) ORDER BY ts_max LIMIT $2)",
+        )
+        .bind(i64::MAX)
+        .bind(limit)
+        .execute(&self.writer)
+        .await
+        .map_err(db)?
+        .rows_affected())
     }
 
     async fn prune_incidents(&self, before: i64, limit: i64, actor: &str) -> StoreResult<u64> {

@@ -105,11 +105,59 @@ impl SqlStore {
 
 const EVENT_COLS: &str = "id, ts, client_ip, method, host, path, query, status, request_bytes, \
     response_bytes, latency_us, user_agent, principal, api_key_id, service, kind, source_format, \
-    extra, raw";
+    extra, raw, blob_id, blob_pos";
 
-fn event_from_row(r: &DbRow) -> StoreResult<StoredEvent> {
-    let extra: String = r.try_get("extra").map_err(db)?;
-    let x: ExtraOwned = from_json("event extra", &extra)?;
+/// The blobs a page of event rows names, opened (a blob that does not open keeps its error:
+/// its events then fail to decode, are skipped and counted, and the rest of the page stands).
+type EventBlobs = std::collections::HashMap<i64, Result<rampart_store::blob::Blob, String>>;
+
+async fn event_blobs(conn: &mut DbConnection, rows: &[DbRow]) -> StoreResult<EventBlobs> {
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<Option<i64>, _>("blob_id").ok().flatten())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(EVENT_CHUNK) {
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new("SELECT id, data FROM event_blobs WHERE id IN (");
+        let mut sep = qb.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        qb.push(")");
+        for r in qb.build().fetch_all(&mut *conn).await.map_err(db)? {
+            let id: i64 = r.try_get("id").map_err(db)?;
+            let data: Vec<u8> = r.try_get("data").map_err(db)?;
+            out.insert(
+                id,
+                rampart_store::blob::Blob::open(&data).map_err(|e| e.to_string()),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn event_from_row(r: &DbRow, blobs: &EventBlobs) -> StoreResult<StoredEvent> {
+    let (inline_extra, inline_raw): (String, String);
+    let (extra, raw) = match r.try_get::<Option<i64>, _>("blob_id").map_err(db)? {
+        Some(blob) => {
+            let pos: i64 = r.try_get("blob_pos").map_err(db)?;
+            blobs
+                .get(&blob)
+                .ok_or_else(|| StoreError::Corrupt(format!("event blob {blob} is missing")))?
+                .as_ref()
+                .map_err(|e| StoreError::Corrupt(format!("event blob {blob}: {e}")))?
+                .get(usize::try_from(pos).unwrap_or(usize::MAX))?
+        }
+        None => {
+            inline_extra = r.try_get("extra").map_err(db)?;
+            inline_raw = r.try_get("raw").map_err(db)?;
+            (inline_extra.as_str(), inline_raw.as_str())
+        }
+    };
+    let x: ExtraOwned = from_json("event extra", extra)?;
     let client_ip: Option<String> = r.try_get("client_ip").map_err(db)?;
     let client_ip = match client_ip {
         Some(s) => Some(
@@ -164,7 +212,7 @@ fn event_from_row(r: &DbRow) -> StoreResult<StoredEvent> {
         kind: parse_kind(&kind)?,
         message: x.message.map(own),
         source_format: own(r.try_get("source_format").map_err(db)?),
-        raw: own(r.try_get("raw").map_err(db)?),
+        raw: own(raw.to_owned()),
     };
     Ok(StoredEvent {
         id: r.try_get("id").map_err(db)?,
@@ -813,54 +861,53 @@ fn audit_change(
     }
 }
 
-/// Store events and their source's checkpoint inside a transaction.
+/// The columns of a stored event row, in bind order (`extra` and `raw` are '' in a new row:
+/// both live in the event's blob, `rampart_store::blob`).
+pub(crate) const EVENT_ROW_COLS: &str = "ts, client_ip, method, host, path, query, status, \
+    request_bytes, response_bytes, latency_us, user_agent, principal, api_key_id, service, \
+    kind, source_format, extra, raw, blob_id, blob_pos";
+
+/// The single-row form of the event insert, for a backend that appends through one prepared
+/// statement (`dialect::insert_event_rows`).
+#[allow(dead_code)] // SQLite's dialect uses it, PostgreSQL's the multi-row form
+pub(crate) fn insert_event_row_sql() -> String {
+    format!(
+        "{INSERT_EVENTS} ({EVENT_ROW_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+         $11, $12, $13, $14, $15, $16, '', '', $17, $18)"
+    )
+}
+
+/// Where each event's `extra` and `raw` went: its blob's id and its position in it.
+pub(crate) type BlobRef = (i64, i64);
+
+/// Store events and their source's checkpoint inside a transaction: first their blobs (the
+/// raw lines and extra fields, compressed per run of events), then their rows.
 async fn insert_events_tx(
     conn: &mut DbConnection,
     events: &[ApiEvent<'_>],
     checkpoint: Option<&Checkpoint>,
 ) -> StoreResult<()> {
-    let mut extras = Vec::with_capacity(events.len().min(EVENT_CHUNK));
-    let mut ips = Vec::with_capacity(events.len().min(EVENT_CHUNK));
-    for chunk in events.chunks(EVENT_CHUNK) {
-        extras.clear();
-        ips.clear();
-        for ev in chunk {
-            extras.push(to_json(&ExtraRef::of(ev))?);
-            ips.push(ev.client_ip.map(|ip| ip.to_string()));
+    if !events.is_empty() {
+        let mut packer = rampart_store::blob::BlobPacker::new()?;
+        let mut refs: Vec<BlobRef> = Vec::with_capacity(events.len());
+        let mut positions: Vec<i64> = Vec::with_capacity(rampart_store::blob::BLOB_EVENTS);
+        for (i, ev) in events.iter().enumerate() {
+            positions.push(i64::from(packer.push(ev)?));
+            if packer.full() || i + 1 == events.len() {
+                let ts_max = packer.ts_max();
+                let data = packer.finish()?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO event_blobs (ts_max, data) VALUES ($1, $2) RETURNING id",
+                )
+                .bind(ts_max)
+                .bind(data)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db)?;
+                refs.extend(positions.drain(..).map(|p| (id, p)));
+            }
         }
-        let mut qb: QueryBuilder<Db> = QueryBuilder::new(format!(
-            "{INSERT_EVENTS} (ts, client_ip, method, host, path, query, status, \
-             request_bytes, response_bytes, latency_us, user_agent, principal, api_key_id, \
-             service, kind, source_format, extra, raw) "
-        ));
-        qb.push_values(
-            chunk.iter().zip(extras.iter()).zip(ips.iter()),
-            |mut b, ((ev, extra), ip)| {
-                b.push_bind(ev.ts.millis())
-                    .push_bind(ip.as_deref())
-                    .push_bind(ev.method.as_ref())
-                    .push_bind(ev.host.as_ref())
-                    .push_bind(ev.path.as_ref())
-                    .push_bind(ev.query.as_ref())
-                    .push_bind(i64::from(ev.status))
-                    .push_bind(ev.request_bytes.map(u64_col))
-                    .push_bind(ev.response_bytes.map(u64_col))
-                    .push_bind(ev.latency_us.map(u64_col))
-                    .push_bind(ev.user_agent.as_ref())
-                    .push_bind(ev.principal.as_deref())
-                    .push_bind(ev.api_key_id.as_deref())
-                    .push_bind(ev.service.as_deref())
-                    .push_bind(kind_str(ev.kind))
-                    .push_bind(ev.source_format.as_ref())
-                    .push_bind(extra.as_str())
-                    .push_bind(ev.raw.as_ref());
-            },
-        );
-        qb.build()
-            .persistent(true)
-            .execute(&mut *conn)
-            .await
-            .map_err(db)?;
+        crate::dialect::insert_event_rows(conn, events, &refs).await?;
     }
     if let Some(cp) = checkpoint {
         let offset = i64::try_from(cp.offset).map_err(|_| {
@@ -877,6 +924,54 @@ async fn insert_events_tx(
         .execute(&mut *conn)
         .await
         .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Insert event rows with multi-row `INSERT`s of [`EVENT_CHUNK`] rows (PostgreSQL's
+/// `dialect::insert_event_rows`).
+#[allow(dead_code)] // PostgreSQL's dialect uses it, SQLite's the prepared single-row form
+pub(crate) async fn insert_event_rows_multi(
+    conn: &mut DbConnection,
+    events: &[ApiEvent<'_>],
+    refs: &[BlobRef],
+) -> StoreResult<()> {
+    let mut ips = Vec::with_capacity(events.len().min(EVENT_CHUNK));
+    for (chunk, refs) in events.chunks(EVENT_CHUNK).zip(refs.chunks(EVENT_CHUNK)) {
+        ips.clear();
+        ips.extend(chunk.iter().map(|ev| ev.client_ip.map(|ip| ip.to_string())));
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new(format!("{INSERT_EVENTS} ({EVENT_ROW_COLS}) "));
+        qb.push_values(
+            chunk.iter().zip(refs).zip(ips.iter()),
+            |mut b, ((ev, &(blob, pos)), ip)| {
+                b.push_bind(ev.ts.millis())
+                    .push_bind(ip.as_deref())
+                    .push_bind(ev.method.as_ref())
+                    .push_bind(ev.host.as_ref())
+                    .push_bind(ev.path.as_ref())
+                    .push_bind(ev.query.as_ref())
+                    .push_bind(i64::from(ev.status))
+                    .push_bind(ev.request_bytes.map(u64_col))
+                    .push_bind(ev.response_bytes.map(u64_col))
+                    .push_bind(ev.latency_us.map(u64_col))
+                    .push_bind(ev.user_agent.as_ref())
+                    .push_bind(ev.principal.as_deref())
+                    .push_bind(ev.api_key_id.as_deref())
+                    .push_bind(ev.service.as_deref())
+                    .push_bind(kind_str(ev.kind))
+                    .push_bind(ev.source_format.as_ref())
+                    .push("''")
+                    .push("''")
+                    .push_bind(blob)
+                    .push_bind(pos);
+            },
+        );
+        qb.build()
+            .persistent(true)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
     }
     Ok(())
 }
@@ -1152,8 +1247,12 @@ impl Store for SqlStore {
         .push_bind(page_limit(q.limit, 100, 10_000))
         .push(" OFFSET ")
         .push_bind(i64::from(q.offset.unwrap_or(0)));
-        let rows = qb.build().fetch_all(&self.reader).await.map_err(db)?;
-        Ok(self.decode_rows("event", &rows, event_from_row))
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        let rows = qb.build().fetch_all(&mut *conn).await.map_err(db)?;
+        let blobs = event_blobs(&mut conn, &rows).await?;
+        Ok(decode_rows("event", &rows, &self.unreadable, row_id, |r| {
+            event_from_row(r, &blobs)
+        }))
     }
 
     async fn get_checkpoint(&self, source: &str) -> StoreResult<Option<Checkpoint>> {
@@ -1203,7 +1302,8 @@ impl Store for SqlStore {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM alerts) AS alerts, \
              (SELECT COUNT(*) FROM incidents) AS incidents, \
-             (SELECT COUNT(*) FROM endpoints) AS endpoints",
+             (SELECT COUNT(*) FROM endpoints) AS endpoints, \
+             (SELECT COUNT(*) FROM event_blobs) AS event_blobs",
         )
         .fetch_one(&self.reader)
         .await
@@ -1214,6 +1314,7 @@ impl Store for SqlStore {
             alerts: n("alerts")?,
             incidents: n("incidents")?,
             endpoints: n("endpoints")?,
+            event_blobs: n("event_blobs")?,
         })
     }
 

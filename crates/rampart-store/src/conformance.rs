@@ -547,6 +547,11 @@ pub async fn events_large_batch(s: &dyn Store) {
         .await
         .expect("list");
     assert_eq!(page.len(), 5000);
+    // five blobs of raw lines, each event back whole from its own
+    assert_eq!(s.stats().await.expect("stats").event_blobs, 5);
+    for (got, want) in page.iter().zip(&evs) {
+        assert_eq!(&got.event, want);
+    }
     let default_page = s.list_events(&EventQuery::default()).await.expect("list");
     assert_eq!(default_page.len(), 100);
     assert_eq!(default_page[99].event.path, "/items/99");
@@ -2896,7 +2901,22 @@ where
              WHERE id = {unreadable_alert}"
         ),
         format!("UPDATE incidents SET entities = 'not json' WHERE id = {bad_incident}"),
-        "UPDATE events SET extra = 'not json' WHERE path = '/b'".to_string(),
+        // an event whose blob has no such position
+        "UPDATE events SET blob_pos = 99 WHERE path = '/b'".to_string(),
+        // events written before event blobs, extra and raw inline: one readable, one not
+        format!(
+            "INSERT INTO events (ts, client_ip, method, host, path, query, status, user_agent, \
+             kind, source_format, extra, raw) VALUES ({}, '192.0.2.1', 'GET', \
+             'api.example.com', '/c', '', 200, '', 'access', 'combined', \
+             '{{\"referer\":\"https://r.example/\"}}', 'an old line')",
+            T0 + 2
+        ),
+        format!(
+            "INSERT INTO events (ts, client_ip, method, host, path, query, status, user_agent, \
+             kind, source_format, extra, raw) VALUES ({}, '192.0.2.1', 'GET', \
+             'api.example.com', '/d', '', 200, '', 'access', 'combined', 'not json', 'x')",
+            T0 + 3
+        ),
         "UPDATE endpoints SET data = 'not json' WHERE path_template = '/b'".to_string(),
         "UPDATE tokens SET role = 'emperor' WHERE name = 'bad'".to_string(),
         "INSERT INTO audit (at, actor, action, object_type, object_id, details) \
@@ -2940,7 +2960,15 @@ where
             .iter()
             .map(|e| e.event.path.as_ref())
             .collect::<Vec<_>>(),
-        vec!["/a"]
+        vec!["/a", "/c"]
+    );
+    assert_eq!(events[0].event.raw, "192.0.2.1 GET /a 200");
+    assert_eq!(
+        (
+            events[1].event.raw.as_ref(),
+            events[1].event.referer.as_ref()
+        ),
+        ("an old line", "https://r.example/")
     );
     let eps = s.list_endpoints().await.expect("endpoints");
     assert_eq!(
@@ -2968,7 +2996,7 @@ where
     }
     assert!(s.get_alert(good_alert).await.expect("good").is_some());
     assert!(
-        s.unreadable_rows() - before >= 8,
+        s.unreadable_rows() - before >= 9,
         "skipped rows are counted: {}",
         s.unreadable_rows() - before
     );

@@ -27,6 +27,7 @@ use rampart_model::{
 };
 use rampart_model::{NewRun, PlaybookRun, RunStatus, RunStep};
 
+pub mod blob;
 pub mod changes;
 pub mod codec;
 #[cfg(feature = "conformance")]
@@ -217,6 +218,8 @@ pub struct StoreStats {
     pub incidents: u64,
     /// Known endpoints.
     pub endpoints: u64,
+    /// Stored event blobs (the compressed raw lines and extra fields of runs of events).
+    pub event_blobs: u64,
 }
 
 /// A batch to commit in one transaction (see [`Store::commit_batch`]). Every part may be empty.

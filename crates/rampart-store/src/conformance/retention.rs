@@ -34,9 +34,16 @@ async fn event_times(s: &dyn Store) -> Vec<i64> {
 /// most its limit and a rule that keeps everything deletes nothing.
 pub async fn retention_prunes_events_by_age_and_count(s: &dyn Store) {
     let evs: Vec<_> = (0..10)
-        .map(|i| event(i * 1000, "192.0.2.1", "/api/x", 200))
+        .map(|i| {
+            let mut e = event(i * 1000, "192.0.2.1", "/api/x", 200);
+            e.raw = format!("line {i}").into();
+            e
+        })
         .collect();
-    s.insert_events(&evs, None).await.expect("insert");
+    // two writes: two blobs of raw lines, the first one's events all older than T0 + 4.5 s
+    s.insert_events(&evs[..4], None).await.expect("insert");
+    s.insert_events(&evs[4..], None).await.expect("insert");
+    assert_eq!(s.stats().await.expect("stats").event_blobs, 2);
 
     let none = rule(RetentionTable::Events, None, None);
     assert_eq!(
@@ -68,6 +75,20 @@ pub async fn retention_prunes_events_by_age_and_count(s: &dyn Store) {
     }
     assert_eq!(chunks, vec![2, 2, 1]);
     assert_eq!(event_times(s).await, vec![5000, 6000, 7000, 8000, 9000]);
+    // the first write's blob went with its events; the events left still read back whole
+    assert_eq!(s.stats().await.expect("stats").event_blobs, 1);
+    let left = s
+        .list_events(&EventQuery::default())
+        .await
+        .expect("list events");
+    assert_eq!(left.len(), 5);
+    for e in &left {
+        assert_eq!(
+            e.event.raw,
+            evs[(e.event.ts.millis() - T0) as usize / 1000].raw
+        );
+        assert!(!e.event.raw.is_empty());
+    }
 
     // at most three rows stay: the newest
     let by_count = rule(RetentionTable::Events, None, Some(3));
@@ -85,6 +106,16 @@ pub async fn retention_prunes_events_by_age_and_count(s: &dyn Store) {
         0
     );
     assert_eq!(s.stats().await.expect("stats").events, 3);
+    assert_eq!(s.stats().await.expect("stats").event_blobs, 1);
+
+    // every event gone: every blob too
+    let all = rule(RetentionTable::Events, Some(T0 + 100_000), None);
+    assert_eq!(
+        s.prune(&all, 100, "system:retention").await.expect("prune"),
+        3
+    );
+    let stats = s.stats().await.expect("stats");
+    assert_eq!((stats.events, stats.event_blobs), (0, 0));
 }
 
 /// Only resolved incidents older than the cut go, with their alerts, comments and tasks, one
