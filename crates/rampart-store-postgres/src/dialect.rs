@@ -121,3 +121,7 @@ pub(crate) async fn insert_event_rows(
 ) -> rampart_store::StoreResult<()> {
     crate::sql::insert_event_rows_multi(conn, events, refs).await
 }
+
+/// Whether the client-IP index leads with the event's hour: no, PostgreSQL keeps
+/// `(client_ip, ts)`.
+pub(crate) const CLIENT_IP_BY_HOUR: bool = false;

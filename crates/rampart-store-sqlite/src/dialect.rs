@@ -319,3 +319,7 @@ mod append {
         }
     }
 }
+
+/// Whether the client-IP index leads with the event's hour (`ts / 3600000`, migration 0014):
+/// a lookup by client then names the hours it visits (`store.rs`, `client_ip_hours`).
+pub(crate) const CLIENT_IP_BY_HOUR: bool = true;

@@ -197,6 +197,51 @@ mod tests {
     use rampart_store::{Checkpoint, Store};
     use sqlx::Row;
 
+    async fn query_plan(store: &SqliteStore, sql: &str) -> String {
+        sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .fetch_all(&store.reader)
+            .await
+            .expect("explain")
+            .iter()
+            .map(|r| r.get::<String, _>("detail"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Every lookup by client address reaches the hour-keyed client-IP index with both of its
+    /// leading keys (one seek per hour), never a scan of the time range: the store's own
+    /// lookups (`client_ip_hours`) and a hunting filter on one address.
+    #[tokio::test]
+    async fn lookups_by_client_seek_the_hour_index() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("rampart.db"))
+            .await
+            .expect("open");
+        let seek = "USING COVERING INDEX events_hour_client_ip_ts (<expr>=? AND client_ip=?)";
+        for (since, until) in [("$1", "NULL"), ("NULL", "NULL"), ("$1", "$2")] {
+            let sql = format!(
+                "SELECT COUNT(*) FROM events WHERE client_ip = $3{}",
+                sql::client_ip_hours(since, until)
+            );
+            let plan = query_plan(&store, &sql).await;
+            assert!(plan.contains(seek), "{since}..{until}: {plan}");
+        }
+        let plan = rampart_hunt::plan::plan(
+            "ApiEvents | where Status >= 400 and ClientIp == \"192.0.2.1\" \
+             | summarize count() by Path",
+            &rampart_hunt::plan::Options::at(1_700_000_000_000),
+        )
+        .expect("plan");
+        let (text, _) = sql::hunt::statement(&plan);
+        let got = query_plan(&store, &text).await;
+        assert!(
+            got.contains(
+                "USING INDEX events_hour_client_ip_ts (<expr>=? AND client_ip=? AND ts>? AND ts<?)"
+            ),
+            "{got}"
+        );
+    }
+
     async fn pragma(store: &SqliteStore, name: &str) -> String {
         let row = sqlx::query(&format!("PRAGMA {name}"))
             .fetch_one(&store.writer)

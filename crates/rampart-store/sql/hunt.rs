@@ -25,12 +25,13 @@ use rampart_store::{StoreError, StoreResult};
 
 use crate::dialect::{
     hunt_begin, hunt_end, hunt_is_timeout, hunt_json_set, hunt_lower, hunt_regex, hunt_upper,
-    DbRow, SqlStore, HUNT_ALERT_TITLE, HUNT_COLLATE, HUNT_GROUP_KEY, HUNT_PRE_GROUP, HUNT_REAL,
+    DbRow, SqlStore, CLIENT_IP_BY_HOUR, HUNT_ALERT_TITLE, HUNT_COLLATE, HUNT_GROUP_KEY,
+    HUNT_PRE_GROUP, HUNT_REAL,
 };
 
 /// A bind parameter.
 #[derive(Debug, Clone, PartialEq)]
-enum Param {
+pub(crate) enum Param {
     Int(i64),
     Real(f64),
     Text(String),
@@ -59,6 +60,26 @@ fn source(s: Source) -> String {
             .into(),
         Source::Actions => "actions AS src".into(),
         Source::Audit => "audit AS src".into(),
+    }
+}
+
+/// Whether a predicate holds only for one client address: a top-level conjunct
+/// `ClientIp == "literal"` on the events' stored `client_ip`.
+fn pins_client_ip(p: &TExpr, t: &rampart_hunt::schema::TableDef) -> bool {
+    match &p.kind {
+        TKind::And(a, b) => pins_client_ip(a, t) || pins_client_ip(b, t),
+        TKind::Compare(Cmp::Eq, a, b) => {
+            let column = |e: &TExpr| match &e.kind {
+                TKind::Column(c) => t
+                    .columns
+                    .iter()
+                    .any(|d| d.name == c.as_str() && d.stored == "client_ip"),
+                _ => false,
+            };
+            let text = |e: &TExpr| matches!(e.kind, TKind::Lit(Value::Str(_)));
+            (column(a) && text(b)) || (text(a) && column(b))
+        }
+        _ => false,
     }
 }
 
@@ -187,6 +208,30 @@ impl Sql {
     }
 
     /// The CTE holding the rows of `n`.
+    /// The rows of a table within the plan's time range; `by_hour` adds the hours of that
+    /// range (`client_ip_hours` in `store.rs`: SQLite's client-IP index leads with the hour).
+    fn scan(&mut self, t: &rampart_hunt::schema::TableDef, plan: &Plan, by_hour: bool) -> String {
+        let cols = t
+            .columns
+            .iter()
+            .map(|c| format!("src.{} AS {}", c.stored, q(c.name)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (from, to) = (
+            self.bind(Param::Int(plan.from)),
+            self.bind(Param::Int(plan.to)),
+        );
+        let time = t.time_column();
+        let mut body = format!(
+            "SELECT {cols} FROM {} WHERE src.{time} >= {from} AND src.{time} < {to}",
+            source(t.source)
+        );
+        if by_hour {
+            body.push_str(&super::client_ip_hours(&from, &to).replace(" ts ", " src.ts "));
+        }
+        self.cte(body)
+    }
+
     fn node(&mut self, n: &Node, plan: &Plan) -> String {
         let rn = if n.ordered {
             format!(", {}", q("__rn"))
@@ -194,26 +239,20 @@ impl Sql {
             String::new()
         };
         match &n.rel {
-            Rel::Scan(t) => {
-                let cols = t
-                    .columns
-                    .iter()
-                    .map(|c| format!("src.{} AS {}", c.stored, q(c.name)))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let (from, to) = (
-                    self.bind(Param::Int(plan.from)),
-                    self.bind(Param::Int(plan.to)),
-                );
-                let time = t.time_column();
-                let body = format!(
-                    "SELECT {cols} FROM {} WHERE src.{time} >= {from} AND src.{time} < {to}",
-                    source(t.source)
-                );
-                self.cte(body)
-            }
+            Rel::Scan(t) => self.scan(t, plan, false),
             Rel::Filter { input, predicate } => {
-                let from = self.node(input, plan);
+                // A filter straight on the events that pins the client to one address: the
+                // scan names the hours SQLite's client-IP index is keyed by first.
+                let from = match &input.rel {
+                    Rel::Scan(t)
+                        if CLIENT_IP_BY_HOUR
+                            && t.source == Source::Events
+                            && pins_client_ip(predicate, t) =>
+                    {
+                        self.scan(t, plan, true)
+                    }
+                    _ => self.node(input, plan),
+                };
                 let p = self.expr(predicate);
                 self.cte(format!("SELECT * FROM {from} WHERE {p}"))
             }
@@ -534,7 +573,7 @@ impl Sql {
 
 /// The statement for `plan` and its parameters: the plan's CTEs, then its columns (bools as
 /// 0/1) in the result order, at most `limit + 1` rows (the extra one says "truncated").
-fn statement(plan: &Plan) -> (String, Vec<Param>) {
+pub(crate) fn statement(plan: &Plan) -> (String, Vec<Param>) {
     let mut sql = Sql {
         ctes: Vec::new(),
         params: Vec::new(),
