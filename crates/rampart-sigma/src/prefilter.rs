@@ -85,6 +85,26 @@ pub(crate) struct Prefilter {
     plans: Vec<Plan>,
     always: Vec<u32>,
     needles: usize,
+    /// Unique per built prefilter: a scratch's memo of hits holds needle ids of one prefilter.
+    id: u64,
+}
+
+/// The groups whose texts repeat from event to event (a client's user agent, a referer, the
+/// host): their needle hits are remembered by text, so a repeated value costs a hash and a
+/// compare instead of a walk of the automaton.
+const MEMO_GROUPS: [ScanGroup; 3] = [ScanGroup::UserAgent, ScanGroup::Referer, ScanGroup::Host];
+/// Remembered texts per memo group (direct-mapped by hash; a collision replaces).
+const MEMO_SLOTS: usize = 256;
+/// Longer group texts are scanned, not remembered.
+const MEMO_MAX_TEXT: usize = 1024;
+
+static NEXT_PREFILTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// One remembered group text and the needles it holds (`text` empty: vacant).
+#[derive(Debug, Default, Clone)]
+struct Memo {
+    text: String,
+    hits: Vec<u32>,
 }
 
 /// Reusable buffers for prefiltered evaluation ([`crate::RuleSet::evaluate`]); one per
@@ -102,6 +122,10 @@ pub struct Scratch {
     hits: Vec<u32>,
     /// Output: rule indices to evaluate, ascending.
     pub(crate) candidates: Vec<u32>,
+    /// Remembered hits of [`MEMO_GROUPS`] texts, [`MEMO_SLOTS`] per group, for the prefilter
+    /// `memo_of` names.
+    memo: Vec<Memo>,
+    memo_of: u64,
 }
 
 impl Scratch {
@@ -527,6 +551,21 @@ fn report(dfa: &DFA, ids: &[u32], sid: aho_corasick::automaton::StateID, hits: &
     }
 }
 
+/// A memo slot for a text: FNV-1a, eight bytes at a time, folded to [`MEMO_SLOTS`].
+fn memo_slot(b: &[u8]) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h ^ w).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    for &x in chunks.remainder() {
+        h = (h ^ u64::from(x)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 29;
+    (h as usize) % MEMO_SLOTS
+}
+
 /// Walk `a` and (if any) `b` in lockstep, pushing every needle occurrence to `hits`.
 fn scan(
     a: Lane<'_>,
@@ -632,6 +671,7 @@ impl Prefilter {
             plans,
             always,
             needles,
+            id: NEXT_PREFILTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -689,9 +729,36 @@ impl Prefilter {
             let mut jobs: [(usize, usize, usize); 2 * ScanGroup::COUNT] =
                 [(0, 0, 0); 2 * ScanGroup::COUNT];
             let mut njobs = 0;
+            if s.memo_of != self.id {
+                s.memo.clear();
+                s.memo
+                    .resize(MEMO_GROUPS.len() * MEMO_SLOTS, Memo::default());
+                s.memo_of = self.id;
+            }
             for (g, text) in s.texts.iter().enumerate() {
                 if text.is_empty() || self.dfas[g].is_none() {
                     continue;
+                }
+                if let Some(m) = MEMO_GROUPS.iter().position(|&x| x as usize == g) {
+                    if text.len() <= MEMO_MAX_TEXT {
+                        let slot = m * MEMO_SLOTS + memo_slot(text.as_bytes());
+                        let memo = &mut s.memo[slot];
+                        if memo.text == *text {
+                            hits.extend_from_slice(&memo.hits);
+                            continue;
+                        }
+                        let (dfa, ids) = self.dfas[g].as_ref().expect("checked above");
+                        let start = hits.len();
+                        if scan((dfa, ids.as_slice(), text.as_bytes()), None, hits).is_err() {
+                            s.candidates.clear();
+                            s.candidates.extend(0..self.plans.len() as u32);
+                            return;
+                        }
+                        memo.text.clone_from(text);
+                        memo.hits.clear();
+                        memo.hits.extend_from_slice(&hits[start..]);
+                        continue;
+                    }
                 }
                 let (len, overlap) = (text.len(), self.max_len[g].saturating_sub(1));
                 if len > 2 * overlap + 64 {

@@ -365,10 +365,14 @@ fn prefiltered_matches_equal_full_evaluation() {
     let mut scratch = Scratch::new();
     let mut matched_rules = std::collections::BTreeSet::new();
     let (mut events, mut matching_events) = (0usize, 0usize);
+    // Twice over: the second round finds every user agent, referer and host in the scratch's
+    // memo of hits, and must match the same.
     for (set, evs) in [
         ("synthesized", &synth),
         ("crowdsec", &crowdsec),
         ("lookalike", &extra),
+        ("synthesized again", &synth),
+        ("crowdsec again", &crowdsec),
     ] {
         for ev in evs.iter() {
             for decode in [true, false] {
@@ -425,6 +429,41 @@ fn web_rule(title: &str, detection: &str) -> (String, String) {
                 % 1_000_000_000_000
         ),
     )
+}
+
+/// One scratch used with two rule sets of the same shape (one rule, one needle each): what it
+/// remembers of a user agent's hits under the first never hides a needle of the second.
+#[test]
+fn remembered_hits_belong_to_their_rule_set() {
+    let rule = |title: &str, ua: &str| {
+        let (rs, report) = RuleSet::from_sources(&[web_rule(
+            title,
+            &format!("  selection:\n    c-useragent|contains: '{ua}'\n  condition: selection"),
+        )]);
+        assert!(report.refused.is_empty(), "{:?}", report.refused);
+        rs
+    };
+    let (evil, good) = (rule("Evil Bot", "evilbot"), rule("Good Bot", "goodbot"));
+    let ev = ApiEvent {
+        ts: Timestamp::from_secs(1_728_568_536),
+        method: "GET".into(),
+        path: "/".into(),
+        status: 200,
+        user_agent: "hello goodbot/1.0".into(),
+        ..Default::default()
+    };
+    let mut scratch = Scratch::new();
+    for _ in 0..2 {
+        let [pre, full] = results(&evil, &ev, true, &mut scratch);
+        assert!(pre.is_empty() && full.is_empty());
+        let [pre, full] = results(&good, &ev, true, &mut scratch);
+        assert_eq!(pre, full);
+        assert_eq!(
+            pre.len(),
+            1,
+            "the second rule set's needle is found: {pre:?}"
+        );
+    }
 }
 
 /// Unicode case folding: values and haystacks whose lowercase or regex case fold leaves ASCII

@@ -24,38 +24,82 @@ pub const MAX_BLOB_BYTES: usize = 256 << 20;
 /// zstd's level for blobs: its fastest standard level (logs compress about 5x there).
 const LEVEL: i32 = 1;
 
-/// Packs events into blobs; one per write, reused across its blobs.
-pub struct BlobPacker {
+/// Packers kept for the next write (at most this many): a compressor's context and the
+/// buffers are a few MiB, which allocated anew per write cost more than compressing (fresh
+/// pages from the kernel, zeroed).
+const POOLED: usize = 4;
+
+static POOL: std::sync::Mutex<Vec<Packer>> = std::sync::Mutex::new(Vec::new());
+
+/// What a [`BlobPacker`] keeps between writes.
+struct Packer {
     buf: Vec<u8>,
+    out: Vec<u8>,
+    zstd: zstd::bulk::Compressor<'static>,
+}
+
+/// Packs events into blobs; one per write, reused across its blobs, and its buffers and
+/// compressor reused by the next write once it is dropped.
+pub struct BlobPacker {
+    p: Option<Packer>,
     count: usize,
     ts_max: i64,
-    zstd: zstd::bulk::Compressor<'static>,
+}
+
+impl Drop for BlobPacker {
+    fn drop(&mut self) {
+        if let Some(mut p) = self.p.take() {
+            p.buf.clear();
+            // one huge event must not keep its buffers alive in the pool
+            if p.buf.capacity() > 2 * BLOB_BYTES || p.out.capacity() > 2 * BLOB_BYTES {
+                return;
+            }
+            let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+            if pool.len() < POOLED {
+                pool.push(p);
+            }
+        }
+    }
 }
 
 impl BlobPacker {
     /// A packer with an empty blob.
     pub fn new() -> Result<BlobPacker, StoreError> {
+        let pooled = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let p = match pooled {
+            Some(p) => p,
+            None => Packer {
+                buf: Vec::with_capacity(256 << 10),
+                out: Vec::new(),
+                zstd: zstd::bulk::Compressor::new(LEVEL)
+                    .map_err(|e| StoreError::database("starting the event compressor", e))?,
+            },
+        };
         Ok(BlobPacker {
-            buf: Vec::with_capacity(256 << 10),
+            p: Some(p),
             count: 0,
             ts_max: i64::MIN,
-            zstd: zstd::bulk::Compressor::new(LEVEL)
-                .map_err(|e| StoreError::database("starting the event compressor", e))?,
         })
+    }
+
+    fn p(&mut self) -> &mut Packer {
+        self.p
+            .as_mut()
+            .expect("a packer holds its parts until dropped")
     }
 
     /// Add an event; returns its position in the current blob.
     pub fn push(&mut self, ev: &ApiEvent<'_>) -> Result<u32, StoreError> {
         let pos = self.count as u32;
-        let at = self.buf.len();
-        self.buf.extend_from_slice(&[0; 4]);
-        serde_json::to_writer(&mut self.buf, &ExtraRef::of(ev))
+        let buf = &mut self.p().buf;
+        let at = buf.len();
+        buf.extend_from_slice(&[0; 4]);
+        serde_json::to_writer(&mut *buf, &ExtraRef::of(ev))
             .map_err(|e| StoreError::Invalid(format!("event extra fields: {e}")))?;
-        let len = len_u32(self.buf.len() - at - 4)?;
-        self.buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
-        self.buf
-            .extend_from_slice(&len_u32(ev.raw.len())?.to_le_bytes());
-        self.buf.extend_from_slice(ev.raw.as_bytes());
+        let len = len_u32(buf.len() - at - 4)?;
+        buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        buf.extend_from_slice(&len_u32(ev.raw.len())?.to_le_bytes());
+        buf.extend_from_slice(ev.raw.as_bytes());
         self.count += 1;
         self.ts_max = self.ts_max.max(ev.ts.millis());
         Ok(pos)
@@ -63,7 +107,7 @@ impl BlobPacker {
 
     /// Whether the current blob should be flushed before another event is added.
     pub fn full(&self) -> bool {
-        self.count >= BLOB_EVENTS || self.buf.len() >= BLOB_BYTES
+        self.count >= BLOB_EVENTS || self.p.as_ref().map_or(0, |p| p.buf.len()) >= BLOB_BYTES
     }
 
     /// Events in the current blob.
@@ -84,11 +128,14 @@ impl BlobPacker {
 
     /// The current blob, compressed; the packer starts an empty one.
     pub fn finish(&mut self) -> Result<Vec<u8>, StoreError> {
-        let out = self
-            .zstd
-            .compress(&self.buf)
+        let p = self.p();
+        p.out.clear();
+        p.out.reserve(zstd::zstd_safe::compress_bound(p.buf.len()));
+        p.zstd
+            .compress_to_buffer(&p.buf, &mut p.out)
             .map_err(|e| StoreError::database("compressing events", e))?;
-        self.buf.clear();
+        let out = p.out.clone();
+        p.buf.clear();
         self.count = 0;
         self.ts_max = i64::MIN;
         Ok(out)
@@ -220,6 +267,23 @@ mod tests {
         p.finish().unwrap();
         p.push(&event(0, "y".repeat(BLOB_BYTES))).unwrap();
         assert!(p.full(), "one huge event fills a blob");
+    }
+
+    #[test]
+    fn pooled_packers_start_empty() {
+        {
+            let mut p = BlobPacker::new().unwrap();
+            p.push(&event(7, "left behind".into())).unwrap();
+            p.finish().unwrap();
+            p.push(&event(8, "never finished".into())).unwrap();
+        }
+        // a later packer (perhaps the same one, from the pool) holds nothing of it
+        let mut p = BlobPacker::new().unwrap();
+        assert!(p.is_empty());
+        p.push(&event(9, "fresh".into())).unwrap();
+        let blob = Blob::open(&p.finish().unwrap()).unwrap();
+        assert_eq!(blob.len(), 1);
+        assert_eq!(blob.get(0).unwrap().1, "fresh");
     }
 
     #[test]
