@@ -133,11 +133,13 @@ pub(crate) fn hunt_is_timeout(e: &sqlx::Error) -> bool {
 
 // --- appending events ----------------------------------------------------------------------
 
-/// Append event rows inside the caller's transaction, through one prepared single-row
-/// `INSERT` stepped once per event on SQLite's own handle: every value is bound in place from
-/// the borrowed event (no copy, no per-value allocation, no hop to sqlx's worker thread),
-/// which makes the append about twice as cheap as sqlx's multi-row `INSERT` (BENCHMARKS.md,
-/// "Event store"). The statement is the one `EVENT_ROW_COLS` names, like PostgreSQL's.
+/// Append event rows inside the caller's transaction, through prepared multi-row `INSERT`s
+/// of [`APPEND_ROWS`] rows (and a single-row one for the rest) stepped on SQLite's own handle:
+/// every value is bound in place from the borrowed event (no copy, no per-value allocation,
+/// no hop to sqlx's worker thread), and a statement of many rows keeps the table's and the
+/// indexes' cursors open across them. About twice as cheap as sqlx's multi-row `INSERT`
+/// (BENCHMARKS.md, "Event store"). The statements are the ones `EVENT_ROW_COLS` names, like
+/// PostgreSQL's.
 ///
 /// The append runs on the calling thread; on a multi-threaded runtime it tells tokio first
 /// (`block_in_place`), so other tasks move to another worker meanwhile.
@@ -148,18 +150,22 @@ pub(crate) async fn insert_event_rows(
 ) -> rampart_store::StoreResult<()> {
     let mut handle = conn.lock_handle().await.map_err(crate::sql::db)?;
     let raw = handle.as_raw_handle();
-    let sql = crate::sql::insert_event_row_sql();
+    let multi = crate::sql::insert_event_rows_sql(APPEND_ROWS);
+    let single = crate::sql::insert_event_rows_sql(1);
     // SAFETY: the handle is locked for the whole call (sqlx's worker cannot use it meanwhile)
-    // and `append` finalizes its statement before it returns.
-    let run = || unsafe { append::append(raw.as_ptr(), &sql, events, refs) };
-    let multi = tokio::runtime::Handle::try_current()
+    // and `append` finalizes its statements before it returns.
+    let run = || unsafe { append::append(raw.as_ptr(), [&multi, &single], events, refs) };
+    let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if multi {
+    if multi_thread {
         tokio::task::block_in_place(run)
     } else {
         run()
     }
 }
+
+/// Rows per prepared multi-row event `INSERT` (18 values each, far below SQLite's 32766).
+const APPEND_ROWS: usize = 64;
 
 mod append {
     use std::ffi::{c_char, c_int, CStr};
@@ -172,14 +178,20 @@ mod append {
     use rampart_store::codec::{kind_str, u64_col};
     use rampart_store::{StoreError, StoreResult};
 
+    use super::APPEND_ROWS;
+    use crate::sql::EVENT_ROW_PARAMS;
+
     /// A prepared statement, finalized on drop.
-    struct Stmt(*mut ffi::sqlite3_stmt);
+    struct Stmt {
+        s: *mut ffi::sqlite3_stmt,
+        db: *mut ffi::sqlite3,
+    }
 
     impl Drop for Stmt {
         fn drop(&mut self) {
-            // SAFETY: prepared by `sqlite3_prepare_v2` below and finalized only here
+            // SAFETY: prepared by `sqlite3_prepare_v2` in `prepare` and finalized only here
             unsafe {
-                ffi::sqlite3_finalize(self.0);
+                ffi::sqlite3_finalize(self.s);
             }
         }
     }
@@ -192,86 +204,138 @@ mod append {
         StoreError::database(doing, message)
     }
 
-    /// Append one row per event. Safety: `db` is an open connection no one else uses during
-    /// the call.
-    pub(super) unsafe fn append(
-        db: *mut ffi::sqlite3,
-        sql: &str,
-        events: &[ApiEvent<'_>],
-        refs: &[crate::sql::BlobRef],
-    ) -> StoreResult<()> {
-        let mut stmt = ptr::null_mut();
+    /// Safety: `db` is an open connection no one else uses during the call.
+    unsafe fn prepare(db: *mut ffi::sqlite3, sql: &str) -> StoreResult<Stmt> {
+        let mut s = ptr::null_mut();
         let rc = ffi::sqlite3_prepare_v2(
             db,
             sql.as_ptr().cast::<c_char>(),
             sql.len() as c_int,
-            &mut stmt,
+            &mut s,
             ptr::null_mut(),
         );
         if rc != ffi::SQLITE_OK {
             return Err(error(db, "preparing the event append"));
         }
-        let stmt = Stmt(stmt);
-        let s = stmt.0;
-        let mut ip = String::with_capacity(48);
-        let check = |rc: c_int| {
+        Ok(Stmt { s, db })
+    }
+
+    impl Stmt {
+        fn check(&self, rc: c_int) -> StoreResult<()> {
             if rc == ffi::SQLITE_OK {
                 Ok(())
             } else {
-                Err(error(db, "binding an event"))
+                Err(error(self.db, "binding an event"))
             }
-        };
-        // Text is bound SQLITE_STATIC: each value outlives the step that reads it.
-        let text = |i: c_int, t: &str| -> StoreResult<()> {
+        }
+
+        /// Bound SQLITE_STATIC: the caller keeps `t` alive and unmoved until the step.
+        unsafe fn text(&self, i: c_int, t: &str) -> StoreResult<()> {
             let len = c_int::try_from(t.len())
                 .map_err(|_| StoreError::Invalid(format!("event field of {} bytes", t.len())))?;
-            check(ffi::sqlite3_bind_text(
-                s,
+            self.check(ffi::sqlite3_bind_text(
+                self.s,
                 i,
                 t.as_ptr().cast::<c_char>(),
                 len,
                 ffi::SQLITE_STATIC(),
             ))
-        };
-        let opt_text = |i: c_int, t: Option<&str>| match t {
-            Some(t) => text(i, t),
-            None => check(ffi::sqlite3_bind_null(s, i)),
-        };
-        let int = |i: c_int, v: i64| check(ffi::sqlite3_bind_int64(s, i, v));
-        let opt_int = |i: c_int, v: Option<u64>| match v {
-            Some(v) => int(i, u64_col(v)),
-            None => check(ffi::sqlite3_bind_null(s, i)),
-        };
-        for (ev, &(blob, pos)) in events.iter().zip(refs) {
-            int(1, ev.ts.millis())?;
-            match ev.client_ip {
-                Some(addr) => {
-                    ip.clear();
-                    push_ip(&mut ip, addr);
-                    text(2, &ip)?;
-                }
-                None => check(ffi::sqlite3_bind_null(s, 2))?,
+        }
+
+        unsafe fn opt_text(&self, i: c_int, t: Option<&str>) -> StoreResult<()> {
+            match t {
+                Some(t) => self.text(i, t),
+                None => self.check(ffi::sqlite3_bind_null(self.s, i)),
             }
-            text(3, &ev.method)?;
-            text(4, &ev.host)?;
-            text(5, &ev.path)?;
-            text(6, &ev.query)?;
-            int(7, i64::from(ev.status))?;
-            opt_int(8, ev.request_bytes)?;
-            opt_int(9, ev.response_bytes)?;
-            opt_int(10, ev.latency_us)?;
-            text(11, &ev.user_agent)?;
-            opt_text(12, ev.principal.as_deref())?;
-            opt_text(13, ev.api_key_id.as_deref())?;
-            opt_text(14, ev.service.as_deref())?;
-            text(15, kind_str(ev.kind))?;
-            text(16, &ev.source_format)?;
-            int(17, blob)?;
-            int(18, pos)?;
-            if ffi::sqlite3_step(s) != ffi::SQLITE_DONE {
-                return Err(error(db, "appending an event"));
+        }
+
+        unsafe fn int(&self, i: c_int, v: i64) -> StoreResult<()> {
+            self.check(ffi::sqlite3_bind_int64(self.s, i, v))
+        }
+
+        unsafe fn opt_int(&self, i: c_int, v: Option<u64>) -> StoreResult<()> {
+            match v {
+                Some(v) => self.int(i, u64_col(v)),
+                None => self.check(ffi::sqlite3_bind_null(self.s, i)),
             }
-            ffi::sqlite3_reset(s);
+        }
+
+        /// Bind one event's values as row `row` of the statement.
+        unsafe fn row(
+            &self,
+            row: usize,
+            ev: &ApiEvent<'_>,
+            ip: Option<&str>,
+            (blob, pos): crate::sql::BlobRef,
+        ) -> StoreResult<()> {
+            let at = |i: usize| (row * EVENT_ROW_PARAMS + i) as c_int;
+            self.int(at(1), ev.ts.millis())?;
+            self.opt_text(at(2), ip)?;
+            self.text(at(3), &ev.method)?;
+            self.text(at(4), &ev.host)?;
+            self.text(at(5), &ev.path)?;
+            self.text(at(6), &ev.query)?;
+            self.int(at(7), i64::from(ev.status))?;
+            self.opt_int(at(8), ev.request_bytes)?;
+            self.opt_int(at(9), ev.response_bytes)?;
+            self.opt_int(at(10), ev.latency_us)?;
+            self.text(at(11), &ev.user_agent)?;
+            self.opt_text(at(12), ev.principal.as_deref())?;
+            self.opt_text(at(13), ev.api_key_id.as_deref())?;
+            self.opt_text(at(14), ev.service.as_deref())?;
+            self.text(at(15), kind_str(ev.kind))?;
+            self.text(at(16), &ev.source_format)?;
+            self.int(at(17), blob)?;
+            self.int(at(18), pos)
+        }
+
+        unsafe fn step(&self) -> StoreResult<()> {
+            let rc = ffi::sqlite3_step(self.s);
+            ffi::sqlite3_reset(self.s);
+            if rc != ffi::SQLITE_DONE {
+                return Err(error(self.db, "appending events"));
+            }
+            Ok(())
+        }
+    }
+
+    /// Append one row per event: `sql` is the statement of [`APPEND_ROWS`] rows and the one
+    /// of a single row. Safety: `db` is an open connection no one else uses during the call.
+    pub(super) unsafe fn append(
+        db: *mut ffi::sqlite3,
+        sql: [&str; 2],
+        events: &[ApiEvent<'_>],
+        refs: &[crate::sql::BlobRef],
+    ) -> StoreResult<()> {
+        let multi = prepare(db, sql[0])?;
+        let single = prepare(db, sql[1])?;
+        // the chunk's client addresses as text, one buffer filled before any is bound
+        let mut ips = String::with_capacity(APPEND_ROWS * 16);
+        let mut spans: Vec<Option<(usize, usize)>> = Vec::with_capacity(APPEND_ROWS);
+        let mut done = 0;
+        while done < events.len() {
+            let n = if events.len() - done >= APPEND_ROWS {
+                APPEND_ROWS
+            } else {
+                1
+            };
+            let stmt = if n == APPEND_ROWS { &multi } else { &single };
+            let chunk = &events[done..done + n];
+            ips.clear();
+            spans.clear();
+            for ev in chunk {
+                spans.push(ev.client_ip.map(|addr| {
+                    let a = ips.len();
+                    push_ip(&mut ips, addr);
+                    (a, ips.len())
+                }));
+            }
+            for (k, (ev, span)) in chunk.iter().zip(&spans).enumerate() {
+                let ip = span.map(|(a, b)| &ips[a..b]);
+                stmt.row(k, ev, ip, refs[done + k])?;
+            }
+            stmt.step()?;
+            done += n;
         }
         Ok(())
     }

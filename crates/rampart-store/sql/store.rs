@@ -867,14 +867,32 @@ pub(crate) const EVENT_ROW_COLS: &str = "ts, client_ip, method, host, path, quer
     request_bytes, response_bytes, latency_us, user_agent, principal, api_key_id, service, \
     kind, source_format, extra, raw, blob_id, blob_pos";
 
-/// The single-row form of the event insert, for a backend that appends through one prepared
-/// statement (`dialect::insert_event_rows`).
-#[allow(dead_code)] // SQLite's dialect uses it, PostgreSQL's the multi-row form
-pub(crate) fn insert_event_row_sql() -> String {
-    format!(
-        "{INSERT_EVENTS} ({EVENT_ROW_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-         $11, $12, $13, $14, $15, $16, '', '', $17, $18)"
-    )
+/// Values bound per event row by [`insert_event_rows_sql`].
+#[allow(dead_code)] // SQLite's dialect uses it, PostgreSQL's the multi-row builder
+pub(crate) const EVENT_ROW_PARAMS: usize = 18;
+
+/// The event insert of `rows` rows with [`EVENT_ROW_PARAMS`] placeholders each, for a backend
+/// that appends through prepared statements (`dialect::insert_event_rows`).
+#[allow(dead_code)] // SQLite's dialect uses it, PostgreSQL's the multi-row builder
+pub(crate) fn insert_event_rows_sql(rows: usize) -> String {
+    let mut sql = format!("{INSERT_EVENTS} ({EVENT_ROW_COLS}) VALUES ");
+    for r in 0..rows {
+        let p = |i: usize| format!("${}", r * EVENT_ROW_PARAMS + i);
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for i in 1..=16 {
+            sql.push_str(&p(i));
+            sql.push_str(", ");
+        }
+        sql.push_str("'', '', ");
+        sql.push_str(&p(17));
+        sql.push_str(", ");
+        sql.push_str(&p(18));
+        sql.push(')');
+    }
+    sql
 }
 
 /// Where each event's `extra` and `raw` went: its blob's id and its position in it.
