@@ -137,8 +137,8 @@ pub(crate) fn hunt_is_timeout(e: &sqlx::Error) -> bool {
 /// of [`APPEND_ROWS`] rows (and a single-row one for the rest) stepped on SQLite's own handle:
 /// every value is bound in place from the borrowed event (no copy, no per-value allocation,
 /// no hop to sqlx's worker thread), and a statement of many rows keeps the table's and the
-/// indexes' cursors open across them. About twice as cheap as sqlx's multi-row `INSERT`
-/// (BENCHMARKS.md, "Event store"). The statements are the ones `EVENT_ROW_COLS` names, like
+/// indexes' cursors open across them (BENCHMARKS.md, "Storing events, an append layout",
+/// measures each step). The statements are the ones `EVENT_ROW_COLS` names, like
 /// PostgreSQL's.
 ///
 /// The append runs on the calling thread; on a multi-threaded runtime it tells tokio first
