@@ -221,7 +221,7 @@ mod tests {
         for (since, until) in [("$1", "NULL"), ("NULL", "NULL"), ("$1", "$2")] {
             let sql = format!(
                 "SELECT COUNT(*) FROM events WHERE client_ip = $3{}",
-                sql::client_ip_hours(since, until)
+                sql::client_ip_hours("ts", since, until)
             );
             let plan = query_plan(&store, &sql).await;
             assert!(plan.contains(seek), "{since}..{until}: {plan}");

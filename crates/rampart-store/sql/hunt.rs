@@ -227,7 +227,7 @@ impl Sql {
             source(t.source)
         );
         if by_hour {
-            body.push_str(&super::client_ip_hours(&from, &to).replace(" ts ", " src.ts "));
+            body.push_str(&super::client_ip_hours("src.ts", &from, &to));
         }
         self.cte(body)
     }

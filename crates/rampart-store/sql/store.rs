@@ -1245,9 +1245,14 @@ impl Store for SqlStore {
             qb.push(" AND ts < ").push_bind(t.millis());
         }
         if let Some(ip) = &q.client_ip {
-            let bound =
-                |t: Option<Timestamp>| t.map_or("NULL".to_string(), |t| t.millis().to_string());
-            qb.push(client_ip_hours(&bound(q.since), &bound(q.until)));
+            let [a, b, c] = client_ip_hours_parts("ts");
+            if !a.is_empty() {
+                qb.push(a)
+                    .push_bind(q.since.map(|t| t.millis()))
+                    .push(b)
+                    .push_bind(q.until.map(|t| t.millis()))
+                    .push(c);
+            }
             qb.push(" AND client_ip = ").push_bind(ip.as_str());
         }
         if let Some(p) = &q.path_prefix {
@@ -2312,7 +2317,7 @@ impl Store for SqlStore {
     ) -> StoreResult<Vec<ActorAccess>> {
         let col = actor_column(entity)?;
         let hours = if col == "client_ip" {
-            client_ip_hours("$2", "NULL")
+            client_ip_hours("ts", "$2", "NULL")
         } else {
             String::new()
         };
@@ -2343,7 +2348,7 @@ impl Store for SqlStore {
         let col = actor_column(entity)?;
         let [d1, d2] = rampart_model::task::DENIED_STATUSES;
         let hours = if col == "client_ip" {
-            client_ip_hours("NULL", "NULL")
+            client_ip_hours("ts", "NULL", "NULL")
         } else {
             String::new()
         };
@@ -3378,25 +3383,38 @@ fn r_opt(row: &DbRow, name: &str) -> StoreResult<Option<i64>> {
 const HOUR_MS: i64 = 3_600_000;
 
 /// What lets a `client_ip = ..` lookup between `since` and `until` (SQL expressions of
-/// milliseconds, `NULL` for an open end) use the backend's client-IP index. On SQLite
+/// milliseconds, `NULL` for an open end) use the backend's client-IP index; `ts` names the
+/// events' time column in the caller's query (`ts`, or `src.ts` under an alias). On SQLite
 /// (`dialect::CLIENT_IP_BY_HOUR`, migration 0014) that index leads with the event's hour, so
 /// that appending a batch rewrites only the current hour's part of it instead of a page per
 /// client across the whole table: a lookup then visits each hour from the later of `since` and
 /// the oldest event to the earlier of `until` and the newest (a recursive CTE the planner
 /// answers with one index seek per hour; the oldest and newest come from the `ts` index).
 /// Empty on PostgreSQL, whose `(client_ip, ts)` index answers the equality alone.
-pub(crate) fn client_ip_hours(since: &str, until: &str) -> String {
-    if !CLIENT_IP_BY_HOUR {
-        return String::new();
+pub(crate) fn client_ip_hours(ts: &str, since: &str, until: &str) -> String {
+    let [a, b, c] = client_ip_hours_parts(ts);
+    if a.is_empty() {
+        return a;
     }
-    format!(
-        " AND ts / {HOUR_MS} IN (WITH RECURSIVE b(lo, hi) AS (\
-         SELECT max(COALESCE({since}, o.lo), o.lo) / {HOUR_MS}, \
-         min(COALESCE({until}, o.hi), o.hi) / {HOUR_MS} FROM \
-         (SELECT (SELECT MIN(ts) FROM events) AS lo, (SELECT MAX(ts) FROM events) AS hi) o), \
-         h(x) AS (SELECT lo FROM b UNION ALL SELECT x + 1 FROM h, b WHERE x < b.hi) \
-         SELECT x FROM h)"
-    )
+    format!("{a}{since}{b}{until}{c}")
+}
+
+/// [`client_ip_hours`] cut where `since` and `until` go, for a `QueryBuilder` to bind them
+/// (all three empty on a backend without the hour-keyed index).
+fn client_ip_hours_parts(ts: &str) -> [String; 3] {
+    if !CLIENT_IP_BY_HOUR {
+        return [String::new(), String::new(), String::new()];
+    }
+    [
+        format!(" AND {ts} / {HOUR_MS} IN (WITH RECURSIVE b(lo, hi) AS (SELECT max(COALESCE("),
+        format!(", o.lo), o.lo) / {HOUR_MS}, min(COALESCE("),
+        format!(
+            ", o.hi), o.hi) / {HOUR_MS} FROM \
+             (SELECT (SELECT MIN(ts) FROM events) AS lo, (SELECT MAX(ts) FROM events) AS hi) o), \
+             h(x) AS (SELECT lo FROM b UNION ALL SELECT x + 1 FROM h, b WHERE x < b.hi) \
+             SELECT x FROM h)"
+        ),
+    ]
 }
 
 /// The events column that names an actor of this kind (never from input: a fixed name).
