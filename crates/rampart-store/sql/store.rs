@@ -948,7 +948,7 @@ async fn insert_events_tx(
 
 /// Insert event rows with multi-row `INSERT`s of [`EVENT_CHUNK`] rows (PostgreSQL's
 /// `dialect::insert_event_rows`).
-#[allow(dead_code)] // PostgreSQL's dialect uses it, SQLite's the prepared single-row form
+#[allow(dead_code)] // PostgreSQL's dialect uses it, SQLite's the prepared statements
 pub(crate) async fn insert_event_rows_multi(
     conn: &mut DbConnection,
     events: &[ApiEvent<'_>],
