@@ -207,7 +207,6 @@ impl Sql {
         }
     }
 
-    /// The CTE holding the rows of `n`.
     /// The rows of a table within the plan's time range; `by_hour` adds the hours of that
     /// range (`client_ip_hours` in `store.rs`: SQLite's client-IP index leads with the hour).
     fn scan(&mut self, t: &rampart_hunt::schema::TableDef, plan: &Plan, by_hour: bool) -> String {
@@ -227,11 +226,12 @@ impl Sql {
             source(t.source)
         );
         if by_hour {
-            body.push_str(&super::client_ip_hours("src.ts", &from, &to));
+            body.push_str(&super::client_ip_hours(&format!("src.{time}"), &from, &to));
         }
         self.cte(body)
     }
 
+    /// The CTE holding the rows of `n`.
     fn node(&mut self, n: &Node, plan: &Plan) -> String {
         let rn = if n.ordered {
             format!(", {}", q("__rn"))

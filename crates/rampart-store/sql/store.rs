@@ -908,10 +908,11 @@ async fn insert_events_tx(
     if !events.is_empty() {
         let mut packer = rampart_store::blob::BlobPacker::new()?;
         let mut refs: Vec<BlobRef> = Vec::with_capacity(events.len());
-        let mut positions: Vec<i64> = Vec::with_capacity(rampart_store::blob::BLOB_EVENTS);
         for (i, ev) in events.iter().enumerate() {
-            positions.push(i64::from(packer.push(ev)?));
+            packer.push(ev)?;
             if packer.full() || i + 1 == events.len() {
+                // the blob's events are its positions 0..n, in order
+                let n = packer.len() as i64;
                 let ts_max = packer.ts_max();
                 let data = packer.finish()?;
                 let id: i64 = sqlx::query_scalar(
@@ -922,7 +923,7 @@ async fn insert_events_tx(
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(db)?;
-                refs.extend(positions.drain(..).map(|p| (id, p)));
+                refs.extend((0..n).map(|p| (id, p)));
             }
         }
         crate::dialect::insert_event_rows(conn, events, &refs).await?;

@@ -21,7 +21,8 @@ pub const BLOB_BYTES: usize = 4 << 20;
 /// What decompressing one blob may produce at most: [`BLOB_BYTES`] plus one event of the
 /// largest size any decoder admits, with room to spare.
 pub const MAX_BLOB_BYTES: usize = 256 << 20;
-/// zstd's level for blobs: its fastest standard level (logs compress about 5x there).
+/// zstd's level for blobs: its fastest standard level (combined access-log lines compress to
+/// about 27 bytes each there, about 10x; BENCHMARKS.md).
 const LEVEL: i32 = 1;
 
 /// Packers kept for the next write (at most this many): a compressor's context and the
@@ -105,7 +106,8 @@ impl BlobPacker {
         Ok(pos)
     }
 
-    /// Whether the current blob should be flushed before another event is added.
+    /// Whether the current blob is due to be flushed: it holds [`BLOB_EVENTS`] events or
+    /// [`BLOB_BYTES`] bytes.
     pub fn full(&self) -> bool {
         self.count >= BLOB_EVENTS || self.p.as_ref().map_or(0, |p| p.buf.len()) >= BLOB_BYTES
     }
